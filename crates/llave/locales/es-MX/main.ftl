@@ -1,0 +1,153 @@
+# Llave — mensajes en español de México (idioma principal).
+
+skip-to-content = Ir al contenido
+nav-label = Menú principal
+switch-language = English
+footer = Llave: tu identidad digital para los trámites de la ciudad.
+home-link = Ir al inicio
+home-title = Llave
+home-intro = Con una sola cuenta, basada en tu CURP, entras a los sitios de trámites y servicios de la ciudad.
+home-welcome-back = Hola, { $name }.
+account-link = Mi cuenta
+signin-button = Iniciar sesión
+signup-button = Crear cuenta
+signout-button = Cerrar sesión
+errors-heading = Revisa lo siguiente:
+
+signup-title = Crear tu cuenta Llave
+signup-intro = Escribe tus datos tal como aparecen en tu CURP.
+signup-have-account = ¿Ya tienes cuenta?
+signup-done-title = Revisa tu correo
+signup-done-check-mail = Creamos tu cuenta. Te enviamos un enlace a { $email } para confirmar tu correo electrónico.
+signup-done-mail-failed = Creamos tu cuenta, pero no pudimos enviar el correo de confirmación a { $email }. Inicia sesión y pide que te lo enviemos de nuevo.
+
+field-curp = CURP
+field-curp-hint = 18 caracteres, por ejemplo GOMC800101HDFRRL09.
+field-given-names = Nombre(s)
+field-first-surname = Primer apellido
+field-second-surname = Segundo apellido
+field-second-surname-hint = Déjalo vacío si no tienes segundo apellido.
+field-birth-date = Fecha de nacimiento
+field-birth-date-hint = Año, mes y día: AAAA-MM-DD.
+field-email = Correo electrónico
+field-password = Contraseña
+field-new-password = Nueva contraseña
+field-current-password = Contraseña actual
+field-new-password-hint = Al menos 8 caracteres. Una frase larga y fácil de recordar es buena idea.
+field-identifier = CURP o correo electrónico
+
+field-required = Este dato es obligatorio.
+field-too-long = Es demasiado largo (máximo { $max } caracteres).
+name-invalid = Usa solo letras, espacios, guiones, puntos o apóstrofos.
+email-invalid = Escribe un correo electrónico válido, como nombre@ejemplo.mx.
+email-taken = Ya hay una cuenta con este correo electrónico.
+birth-date-invalid = Escribe una fecha real con el formato AAAA-MM-DD.
+sex-invalid = El sexo debe ser H, M o X.
+state-invalid = La entidad de nacimiento no es un código válido.
+
+curp-length = La CURP tiene 18 caracteres; escribiste { $found }.
+curp-alphabet = El carácter { $position } de la CURP («{ $found }») no es válido en esa posición.
+curp-name-letters = El carácter { $position } de la CURP no corresponde a las letras del nombre.
+curp-internal-consonants = El carácter { $position } de la CURP debe ser una consonante.
+curp-date = La fecha de nacimiento dentro de la CURP no existe.
+curp-sex = El carácter 11 de la CURP debe ser H, M o X; dice «{ $found }».
+curp-state = «{ $found }» no es una clave de entidad federativa.
+curp-differentiator = El carácter 17 de la CURP debe ser una letra o un número.
+curp-check-digit = El dígito verificador (último carácter) no corresponde: revisa que hayas copiado bien tu CURP.
+curp-mismatch-names = Tu nombre y apellidos no corresponden a la CURP (esperábamos { $expected } y la CURP dice { $found }).
+curp-mismatch-consonants = Tu nombre y apellidos no corresponden a la CURP (consonantes { $expected }; la CURP dice { $found }).
+curp-mismatch-birth-date = La fecha de nacimiento no coincide con la de tu CURP.
+curp-mismatch-sex = El sexo no coincide con el de la CURP.
+curp-mismatch-state = La entidad de nacimiento no coincide con la de la CURP.
+curp-taken = Ya existe una cuenta Llave con esta CURP. Inicia sesión o recupera tu contraseña.
+registry-unknown-curp = El Registro de Población no tiene esta CURP. Revisa que esté bien escrita.
+registry-mismatch = Este dato no coincide con el Registro de Población para tu CURP.
+registry-unavailable = No pudimos consultar el Registro de Población. Intenta de nuevo en unos minutos.
+
+password-empty = Escribe una contraseña.
+password-too-short = La contraseña debe tener al menos 8 caracteres.
+password-too-long = La contraseña puede tener hasta 256 caracteres.
+password-common = Esa contraseña es muy común y fácil de adivinar. Elige otra.
+password-personal = La contraseña no debe contener tu CURP, tu nombre ni tu correo.
+password-current-wrong = La contraseña actual no es correcta.
+
+signin-title = Iniciar sesión en Llave
+signin-missing = Escribe tu CURP o correo electrónico y tu contraseña.
+signin-invalid = La CURP, el correo o la contraseña no son correctos.
+signin-throttled = Demasiados intentos. Espera unos minutos e intenta de nuevo.
+signin-no-account = ¿No tienes cuenta?
+signed-out = Cerraste tu sesión.
+forgot-link = Olvidé mi contraseña
+
+confirm-done-title = Correo confirmado
+confirm-done = Confirmamos tu correo electrónico. Ya puedes iniciar sesión.
+confirm-already = Tu correo electrónico ya estaba confirmado.
+link-refused-title = Este enlace no funciona
+link-used = Este enlace ya se usó. Cada enlace sirve una sola vez.
+link-expired = Este enlace ya venció. Pide uno nuevo.
+link-unknown = Este enlace no es válido. Revisa que lo hayas copiado completo.
+
+account-title = Mi cuenta
+account-you = Tus datos
+account-name = Nombre
+account-birth-state = Entidad de nacimiento
+email-confirmed = confirmado
+email-unconfirmed = sin confirmar
+resend-confirmation = Enviar de nuevo el correo de confirmación
+confirmation-resent = Te enviamos de nuevo el correo de confirmación.
+sessions-title = Sesiones abiertas
+sessions-started = Inicio
+sessions-last-seen = Última actividad
+sessions-device = Dirección y navegador
+sessions-action = Acción
+sessions-this-one = esta sesión
+sessions-end = Terminar
+session-ended = Terminamos esa sesión.
+password-change-title = Cambiar contraseña
+password-change-button = Cambiar contraseña
+password-changed = Cambiamos tu contraseña y cerramos tus otras sesiones.
+
+forgot-title = Recuperar tu contraseña
+forgot-intro = Escribe tu CURP o tu correo electrónico. Si hay una cuenta, te enviaremos un enlace para elegir una contraseña nueva.
+forgot-button = Enviar enlace
+forgot-done-title = Revisa tu correo
+forgot-done = Si hay una cuenta con esos datos, te enviamos un enlace para elegir una contraseña nueva. Vence en 30 minutos.
+reset-title = Elige una contraseña nueva
+reset-button = Guardar contraseña
+reset-done-title = Contraseña cambiada
+reset-done = Guardamos tu contraseña nueva y cerramos todas tus sesiones. Ya puedes iniciar sesión.
+
+mail-confirm-subject = Confirma tu correo de Llave
+mail-confirm-body =
+    Hola:
+
+    Para confirmar tu correo electrónico en Llave, abre este enlace (vence en 24 horas):
+
+    { $link }
+
+    Si no creaste una cuenta Llave, ignora este mensaje.
+mail-reset-subject = Recupera tu contraseña de Llave
+mail-reset-body =
+    Hola:
+
+    Para elegir una contraseña nueva en Llave, abre este enlace (vence en 30 minutos y sirve una sola vez):
+
+    { $link }
+
+    Si no lo pediste, ignora este mensaje: tu contraseña no cambia.
+
+outbox-title = Buzón de desarrollo
+outbox-intro = Los correos que Llave enviaría. Solo aparece cuando Llave corre en esta computadora sin servidor de correo.
+outbox-empty = Todavía no hay correos.
+
+error-status = Código
+error-internal-title = Algo salió mal
+error-internal = Tuvimos un problema. No se perdió nada de lo que ya habías guardado; intenta de nuevo en un momento.
+error-not-found-title = Página no encontrada
+error-not-found = No encontramos esta página.
+error-csrf-title = El formulario venció
+error-csrf = Por tu seguridad, el formulario ya no es válido. Regresa, recarga la página e intenta de nuevo.
+error-too-large-title = Demasiados datos
+error-too-large = Lo que enviaste es demasiado grande.
+error-bad-request-title = Solicitud no válida
+error-bad-request = No pudimos leer lo que enviaste.

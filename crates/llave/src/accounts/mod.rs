@@ -1,0 +1,52 @@
+//! Citizen accounts keyed by the CURP: sign-up (with the CURP's own rules and, when one
+//! is configured, the population registry), e-mail confirmation, sign-in with throttling,
+//! server-side sessions, password change and reset. The core functions here take plain
+//! data and return outcomes; `routes.rs` is the HTTP edge and `pages.rs` the templates.
+
+pub mod input;
+pub mod links;
+pub mod pages;
+pub mod password;
+pub mod routes;
+pub mod sessions;
+pub mod signin;
+pub mod signup;
+
+/// One thing wrong with submitted data: the field, the message key and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: &'static str,
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Problem {
+    pub fn new(field: &'static str, key: &'static str) -> Problem {
+        Problem { field, key, args: Vec::new() }
+    }
+
+    pub fn with(mut self, name: &'static str, value: impl ToString) -> Problem {
+        self.args.push((name, value.to_string()));
+        self
+    }
+}
+
+/// Who started an action, for the event log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub address: String,
+    pub user_agent: String,
+}
+
+impl Actor {
+    /// An operator at the command line.
+    pub fn cli() -> Actor {
+        Actor { address: "cli".into(), user_agent: "llave-cli".into() }
+    }
+}
+
+impl From<&crate::web::client::ClientMeta> for Actor {
+    fn from(client: &crate::web::client::ClientMeta) -> Actor {
+        Actor { address: client.address.clone(), user_agent: client.user_agent.clone() }
+    }
+}

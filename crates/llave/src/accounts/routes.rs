@@ -1,0 +1,400 @@
+//! The HTTP edge of accounts: extract, call the core, render. Every form goes through
+//! `CsrfForm`; every page is rendered in the person's language.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::links::{self, Confirmation, ResetOutcome};
+use super::pages::*;
+use super::signin::{self, ChangeOutcome, SignInOutcome};
+use super::signup::{self, Origin, SignupError, SignupInput};
+use super::{Actor, Problem, sessions};
+use crate::AppState;
+use crate::store::EventKind;
+use crate::store::email_tokens::LinkState;
+use crate::web::client::ClientMeta;
+use crate::web::csrf::RotateCsrf;
+use crate::web::error::{PageError, PageResult};
+use crate::web::form::CsrfForm;
+use crate::web::page::{Chrome, FieldErrors, render};
+use crate::web::session::{SESSION_COOKIE, SignedIn, safe_next};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/signup", get(signup_form).post(signup_submit))
+        .route("/signin", get(signin_form).post(signin_submit))
+        .route("/signout", post(signout))
+        .route("/confirm", get(confirm))
+        .route("/account", get(account))
+        .route("/account/sessions/end", post(end_session))
+        .route("/account/password", post(change_password))
+        .route("/account/confirm/resend", post(resend_confirmation))
+        .route("/password/forgot", get(forgot_form).post(forgot_submit))
+        .route("/password/reset", get(reset_form).post(reset_submit))
+}
+
+fn errors_from(c: &Chrome, problems: &[Problem]) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    for problem in problems {
+        errors.add(problem.field, c.t_with(problem.key, &problem.args));
+    }
+    errors
+}
+
+fn message(c: Chrome, status: StatusCode, title: &str, text: String, href: &str, link: &str) -> Response {
+    let page = MessagePage {
+        title: c.t(title),
+        message: text,
+        link_href: href.to_string(),
+        link_text: c.t(link),
+        c,
+    };
+    render(status, &page)
+}
+
+async fn home(c: Chrome, signed_in: Option<SignedIn>) -> Response {
+    let name = signed_in.as_ref().map(|s| s.account.given_names.clone());
+    let c = if signed_in.is_some() { c.signed_in() } else { c };
+    render(StatusCode::OK, &HomePage { c, name })
+}
+
+// ----- sign-up -----
+
+async fn signup_form(c: Chrome, signed_in: Option<SignedIn>) -> Response {
+    if signed_in.is_some() {
+        return Redirect::to("/account").into_response();
+    }
+    render(StatusCode::OK, &signup_page(c, FieldErrors::default(), &SignupInput::default()))
+}
+
+fn signup_page(c: Chrome, errors: FieldErrors, input: &SignupInput) -> SignupPage {
+    SignupPage {
+        c,
+        errors,
+        curp: input.curp.chars().take(40).collect(),
+        given_names: input.given_names.chars().take(200).collect(),
+        first_surname: input.first_surname.chars().take(200).collect(),
+        second_surname: input.second_surname.chars().take(200).collect(),
+        birth_date: input.birth_date.chars().take(20).collect(),
+        email: input.email.chars().take(300).collect(),
+    }
+}
+
+async fn signup_submit(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    CsrfForm(mut input): CsrfForm<SignupInput>,
+) -> PageResult {
+    // The web form never sets these: they come from the CURP.
+    input.sex.clear();
+    input.state.clear();
+    match signup::register(&app, &input, Origin::SelfService, &Actor::from(&client), c.lang).await {
+        Ok(registered) => {
+            let key = if registered.confirmation_sent { "signup-done-check-mail" } else { "signup-done-mail-failed" };
+            let text = c.t_with(key, &[("email", input.email.trim().to_string())]);
+            Ok(message(c, StatusCode::OK, "signup-done-title", text, "/signin", "signin-button"))
+        }
+        Err(SignupError::Invalid(problems)) => {
+            let errors = errors_from(&c, &problems);
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &signup_page(c, errors, &input)))
+        }
+        Err(SignupError::RegistryUnavailable(cause)) => {
+            tracing::warn!(%cause, "population registry unavailable");
+            let mut errors = FieldErrors::default();
+            errors.add("curp", c.t("registry-unavailable"));
+            Ok(render(StatusCode::SERVICE_UNAVAILABLE, &signup_page(c, errors, &input)))
+        }
+        Err(error) => Err(PageError::internal(c.lang, error)),
+    }
+}
+
+// ----- sign-in and out -----
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NextQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+async fn signin_form(c: Chrome, signed_in: Option<SignedIn>, Query(query): Query<NextQuery>) -> Response {
+    let next = safe_next(query.next.as_deref());
+    if signed_in.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    let notice = query.signed_out.is_some().then(|| c.t("signed-out"));
+    let page = SigninPage { c, errors: FieldErrors::default(), identifier: String::new(), next, notice };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SigninForm {
+    identifier: String,
+    password: String,
+    next: String,
+}
+
+async fn signin_submit(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    CsrfForm(form): CsrfForm<SigninForm>,
+) -> PageResult {
+    let next = safe_next(Some(&form.next));
+    let identifier: String = form.identifier.trim().chars().take(300).collect();
+    let refuse = |c: Chrome, status: StatusCode, key: &str| {
+        let mut errors = FieldErrors::default();
+        errors.add("identifier", c.t(key));
+        let page = SigninPage { c, errors, identifier: identifier.clone(), next: next.clone(), notice: None };
+        render(status, &page)
+    };
+    if identifier.is_empty() || form.password.is_empty() {
+        return Ok(refuse(c, StatusCode::UNPROCESSABLE_ENTITY, "signin-missing"));
+    }
+    let actor = Actor::from(&client);
+    let outcome = signin::authenticate(&app, &identifier, &form.password, &actor)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    match outcome {
+        SignInOutcome::Success(account) => {
+            let token = sessions::start(&app, account.id, "pwd", &actor).await.map_err(|e| PageError::internal(c.lang, e))?;
+            let cookie = app.cookie_policy().set(SESSION_COOKIE, &token, None, "Lax");
+            let mut response = Redirect::to(&next).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(SET_COOKIE, value);
+            }
+            response.extensions_mut().insert(RotateCsrf);
+            Ok(response)
+        }
+        SignInOutcome::Invalid => Ok(refuse(c, StatusCode::UNAUTHORIZED, "signin-invalid")),
+        SignInOutcome::Throttled => Ok(refuse(c, StatusCode::TOO_MANY_REQUESTS, "signin-throttled")),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Empty {}
+
+async fn signout(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    signed_in: Option<SignedIn>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> PageResult {
+    if let Some(s) = signed_in {
+        sessions::end(&app, s.account.id, &s.session.id, EventKind::SignOut, &Actor::from(&client))
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
+    }
+    let mut response = Redirect::to("/signin?signed_out=1").into_response();
+    if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response.extensions_mut().insert(RotateCsrf);
+    Ok(response)
+}
+
+// ----- e-mail confirmation -----
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TokenQuery {
+    token: String,
+}
+
+fn link_refused(c: Chrome, state: LinkState) -> Response {
+    let key = match state {
+        LinkState::Used => "link-used",
+        LinkState::Expired => "link-expired",
+        LinkState::Unknown => "link-unknown",
+    };
+    let text = c.t(key);
+    message(c, StatusCode::GONE, "link-refused-title", text, "/", "home-link")
+}
+
+async fn confirm(State(app): State<AppState>, c: Chrome, client: ClientMeta, Query(query): Query<TokenQuery>) -> PageResult {
+    if query.token.is_empty() || query.token.len() > 100 {
+        return Ok(link_refused(c, LinkState::Unknown));
+    }
+    let outcome = links::confirm_email(&app, &query.token, &Actor::from(&client))
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    Ok(match outcome {
+        Confirmation::Confirmed => {
+            let text = c.t("confirm-done");
+            message(c, StatusCode::OK, "confirm-done-title", text, "/signin", "signin-button")
+        }
+        Confirmation::AlreadyConfirmed => {
+            let text = c.t("confirm-already");
+            message(c, StatusCode::OK, "confirm-done-title", text, "/signin", "signin-button")
+        }
+        Confirmation::Refused(state) => link_refused(c, state),
+    })
+}
+
+// ----- account page -----
+
+async fn account_page(app: &AppState, c: Chrome, s: &SignedIn, errors: FieldErrors, notice: Option<String>, status: StatusCode) -> PageResult {
+    let records = app.store.open_sessions(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let sessions = records.iter().map(|r| SessionRow::new(r, &s.session.id)).collect();
+    let curp_state = curp::State::parse(&s.account.birth_state).map(|st| st.name().to_string()).unwrap_or_default();
+    let page = AccountPage { c: c.signed_in(), account: s.account.clone(), curp_state, sessions, errors, notice };
+    Ok(render(status, &page))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn account(State(app): State<AppState>, c: Chrome, s: SignedIn, Query(query): Query<NoticeQuery>) -> PageResult {
+    let notice = match query.notice.as_deref() {
+        Some("password_changed") => Some(c.t("password-changed")),
+        Some("session_ended") => Some(c.t("session-ended")),
+        Some("confirmation_sent") => Some(c.t("confirmation-resent")),
+        _ => None,
+    };
+    account_page(&app, c, &s, FieldErrors::default(), notice, StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EndSessionForm {
+    session_id: String,
+}
+
+async fn end_session(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<EndSessionForm>,
+) -> PageResult {
+    let actor = Actor::from(&client);
+    sessions::end(&app, s.account.id, &form.session_id, EventKind::SessionEnded, &actor)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    if form.session_id == s.session.id {
+        let mut response = Redirect::to("/signin?signed_out=1").into_response();
+        if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+        return Ok(response);
+    }
+    Ok(Redirect::to("/account?notice=session_ended").into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ChangePasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<ChangePasswordForm>,
+) -> PageResult {
+    let actor = Actor::from(&client);
+    let outcome = signin::change_password(&app, &s.account, &s.session.id, &form.current_password, &form.new_password, &actor)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    match outcome {
+        ChangeOutcome::Changed => Ok(Redirect::to("/account?notice=password_changed").into_response()),
+        ChangeOutcome::Invalid(problems) => {
+            let errors = errors_from(&c, &problems);
+            account_page(&app, c, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        ChangeOutcome::Throttled => {
+            let mut errors = FieldErrors::default();
+            errors.add("current_password", c.t("signin-throttled"));
+            account_page(&app, c, &s, errors, None, StatusCode::TOO_MANY_REQUESTS).await
+        }
+    }
+}
+
+async fn resend_confirmation(State(app): State<AppState>, c: Chrome, s: SignedIn, CsrfForm(_): CsrfForm<Empty>) -> PageResult {
+    if s.account.email_confirmed_at.is_none() {
+        links::send_confirmation(&app, s.account.id, &s.account.email, c.lang)
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
+    }
+    Ok(Redirect::to("/account?notice=confirmation_sent").into_response())
+}
+
+// ----- password reset -----
+
+async fn forgot_form(c: Chrome) -> Response {
+    render(StatusCode::OK, &ForgotPage { c, errors: FieldErrors::default(), identifier: String::new() })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ForgotForm {
+    identifier: String,
+}
+
+async fn forgot_submit(State(app): State<AppState>, c: Chrome, client: ClientMeta, CsrfForm(form): CsrfForm<ForgotForm>) -> PageResult {
+    let identifier: String = form.identifier.trim().chars().take(300).collect();
+    if identifier.is_empty() {
+        let mut errors = FieldErrors::default();
+        errors.add("identifier", c.t("field-required"));
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &ForgotPage { c, errors, identifier }));
+    }
+    if let Err(error) = links::request_reset(&app, &identifier, &Actor::from(&client), c.lang).await {
+        // Logged, not shown: the answer must not depend on whether the account exists.
+        tracing::warn!(%error, "password reset e-mail not sent");
+    }
+    let text = c.t("forgot-done");
+    Ok(message(c, StatusCode::OK, "forgot-done-title", text, "/signin", "signin-button"))
+}
+
+async fn reset_form(State(app): State<AppState>, c: Chrome, Query(query): Query<TokenQuery>) -> PageResult {
+    if query.token.is_empty() || query.token.len() > 100 {
+        return Ok(link_refused(c, LinkState::Unknown));
+    }
+    match links::check_reset_link(&app, &query.token).await.map_err(|e| PageError::internal(c.lang, e))? {
+        Ok(()) => Ok(render(StatusCode::OK, &ResetPage { c, errors: FieldErrors::default(), token: query.token })),
+        Err(state) => Ok(link_refused(c, state)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResetForm {
+    token: String,
+    password: String,
+}
+
+async fn reset_submit(State(app): State<AppState>, c: Chrome, client: ClientMeta, CsrfForm(form): CsrfForm<ResetForm>) -> PageResult {
+    if form.token.is_empty() || form.token.len() > 100 {
+        return Ok(link_refused(c, LinkState::Unknown));
+    }
+    let outcome = links::reset_password(&app, &form.token, &form.password, &Actor::from(&client))
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    Ok(match outcome {
+        ResetOutcome::Done => {
+            let text = c.t("reset-done");
+            message(c, StatusCode::OK, "reset-done-title", text, "/signin", "signin-button")
+        }
+        ResetOutcome::Invalid(problems) => {
+            let errors = errors_from(&c, &problems);
+            render(StatusCode::UNPROCESSABLE_ENTITY, &ResetPage { c, errors, token: form.token })
+        }
+        ResetOutcome::Refused(state) => link_refused(c, state),
+    })
+}

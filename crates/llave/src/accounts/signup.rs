@@ -1,0 +1,273 @@
+//! Sign-up: the CURP's own rules, its consistency with the declared name and birth date,
+//! the population registry when one is configured, the password policy, then one
+//! `INSERT` that the database refuses for a CURP already taken (so two concurrent
+//! sign-ups with one CURP make one account). A confirmation link goes out by e-mail.
+
+use curp::{Curp, Mismatch, Person};
+
+use super::input::{Email, Name, curp_problem};
+use super::password::check_new_password;
+use super::{Actor, Problem, links};
+use crate::Services;
+use crate::crypto::now;
+use crate::i18n::Lang;
+use crate::store::{AccountId, EventKind, NewAccount, StoreError};
+
+/// What a person (or an operator) submits, as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SignupInput {
+    pub curp: String,
+    pub given_names: String,
+    pub first_surname: String,
+    pub second_surname: String,
+    pub birth_date: String,
+    /// Optional: taken from the CURP when empty (the web form does not ask).
+    pub sex: String,
+    /// Optional: taken from the CURP when empty.
+    pub state: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// How the account comes to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The person, on the sign-up page; the e-mail must be confirmed by link.
+    SelfService,
+    /// An operator at a service centre; `email_confirmed` says whether the address was
+    /// checked there.
+    Operator { email_confirmed: bool },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    #[error("the submitted data has problems")]
+    Invalid(Vec<Problem>),
+    #[error("the population registry is unavailable: {0}")]
+    RegistryUnavailable(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Hash(#[from] super::password::HashError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub account_id: AccountId,
+    pub curp: Curp,
+    /// False when the confirmation e-mail could not be sent (the account exists anyway;
+    /// the account page offers to send it again).
+    pub confirmation_sent: bool,
+}
+
+struct Valid {
+    curp: Curp,
+    person: Person,
+    email: Email,
+}
+
+/// Checks everything that needs no I/O; returns every problem at once.
+fn validate(input: &SignupInput) -> Result<Valid, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let curp = Curp::parse(&input.curp).map_err(|e| problems.push(curp_problem("curp", &e))).ok();
+    let given = Name::parse("given_names", &input.given_names).map_err(|p| problems.push(p)).ok();
+    let first = Name::parse("first_surname", &input.first_surname).map_err(|p| problems.push(p)).ok();
+    let second = if input.second_surname.trim().is_empty() {
+        Some(None)
+    } else {
+        Name::parse("second_surname", &input.second_surname).map(Some).map_err(|p| problems.push(p)).ok()
+    };
+    let birth_date = match input.birth_date.trim() {
+        "" => {
+            problems.push(Problem::new("birth_date", "field-required"));
+            None
+        }
+        text => curp::Date::parse_iso(text).or_else(|| {
+            problems.push(Problem::new("birth_date", "birth-date-invalid"));
+            None
+        }),
+    };
+    let sex = match input.sex.trim() {
+        "" => curp.as_ref().map(Curp::sex),
+        text => curp::Sex::parse(text).or_else(|| {
+            problems.push(Problem::new("sex", "sex-invalid"));
+            None
+        }),
+    };
+    let state = match input.state.trim() {
+        "" => curp.as_ref().map(Curp::state),
+        text => curp::State::parse(text).or_else(|| {
+            problems.push(Problem::new("state", "state-invalid"));
+            None
+        }),
+    };
+    let email = Email::parse("email", &input.email).map_err(|p| problems.push(p)).ok();
+
+    let personal: Vec<&str> = [input.curp.trim(), input.given_names.as_str(), input.first_surname.as_str(), input.email.as_str()]
+        .into_iter()
+        .chain(input.email.split('@').next())
+        .collect();
+    if let Err(problem) = check_new_password(&input.password, &personal) {
+        problems.push(Problem::new("password", problem.message_key()));
+    }
+
+    let (Some(curp), Some(given), Some(first), Some(second), Some(birth_date), Some(sex), Some(state), Some(email)) =
+        (curp, given, first, second, birth_date, sex, state, email)
+    else {
+        return Err(problems);
+    };
+    let person = Person {
+        given_names: given.as_str().to_string(),
+        first_surname: first.as_str().to_string(),
+        second_surname: second.map(|n| n.as_str().to_string()),
+        birth_date,
+        sex,
+        state,
+    };
+    if let Err(mismatches) = curp::check_consistency(&curp, &person) {
+        problems.extend(mismatches.iter().map(mismatch_problem));
+    }
+    if problems.is_empty() { Ok(Valid { curp, person, email }) } else { Err(problems) }
+}
+
+fn mismatch_problem(mismatch: &Mismatch) -> Problem {
+    match mismatch {
+        Mismatch::NameLetters { expected, found } => {
+            Problem::new("curp", "curp-mismatch-names").with("expected", expected).with("found", found)
+        }
+        Mismatch::InternalConsonants { expected, found } => {
+            Problem::new("curp", "curp-mismatch-consonants").with("expected", expected).with("found", found)
+        }
+        Mismatch::BirthDate => Problem::new("birth_date", "curp-mismatch-birth-date"),
+        Mismatch::Sex => Problem::new("sex", "curp-mismatch-sex"),
+        Mismatch::State => Problem::new("state", "curp-mismatch-state"),
+    }
+}
+
+/// Creates the account, or says precisely why not.
+pub async fn register(
+    app: &Services,
+    input: &SignupInput,
+    origin: Origin,
+    actor: &Actor,
+    lang: Lang,
+) -> Result<Registered, SignupError> {
+    let valid = validate(input).map_err(SignupError::Invalid)?;
+
+    if let Some(registry) = &app.registry {
+        match registry.lookup(&valid.curp).await {
+            Ok(Some(registered)) => {
+                let fields = crate::registry::disagreements(&valid.person, &registered);
+                if !fields.is_empty() {
+                    return Err(SignupError::Invalid(
+                        fields.into_iter().map(|f| Problem::new(f, "registry-mismatch")).collect(),
+                    ));
+                }
+            }
+            Ok(None) => return Err(SignupError::Invalid(vec![Problem::new("curp", "registry-unknown-curp")])),
+            Err(error) => return Err(SignupError::RegistryUnavailable(error.to_string())),
+        }
+    }
+
+    let password_hash = app.passwords.hash(&input.password).await?;
+    let email_confirmed = matches!(origin, Origin::Operator { email_confirmed: true });
+    let new = NewAccount {
+        curp: valid.curp.as_str().to_string(),
+        given_names: valid.person.given_names.clone(),
+        first_surname: valid.person.first_surname.clone(),
+        second_surname: valid.person.second_surname.clone(),
+        birth_date: valid.person.birth_date.to_string(),
+        sex: valid.person.sex.as_char().to_string(),
+        birth_state: valid.person.state.code().to_string(),
+        email: valid.email.as_str().to_string(),
+        email_normalized: valid.email.normalized().to_string(),
+        email_confirmed,
+        password_hash,
+        created_by: match origin {
+            Origin::SelfService => "self".into(),
+            Origin::Operator { .. } => "operator".into(),
+        },
+    };
+    let now = now();
+    let account_id = match app.store.create_account(&new, now).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict("curp")) => {
+            return Err(SignupError::Invalid(vec![Problem::new("curp", "curp-taken")]));
+        }
+        Err(StoreError::Conflict(_)) => {
+            return Err(SignupError::Invalid(vec![Problem::new("email", "email-taken")]));
+        }
+        Err(error) => return Err(SignupError::Store(error)),
+    };
+    app.store
+        .record_event(EventKind::SignUp, Some(account_id), &actor.address, &actor.user_agent, new.created_by.as_str(), now)
+        .await
+        .map_err(SignupError::Store)?;
+
+    let confirmation_sent = if email_confirmed {
+        true
+    } else {
+        match links::send_confirmation(app, account_id, valid.email.as_str(), lang).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, account = account_id.0, "confirmation e-mail not sent");
+                false
+            }
+        }
+    };
+    Ok(Registered { account_id, curp: valid.curp, confirmation_sent })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_input() -> SignupInput {
+        let mut synth = curp::Synth::new(7);
+        let person = synth.person();
+        let curp = synth.curp(&person);
+        SignupInput {
+            curp: curp.as_str().to_lowercase(),
+            given_names: person.given_names,
+            first_surname: person.first_surname,
+            second_surname: person.second_surname.unwrap_or_default(),
+            birth_date: person.birth_date.to_string(),
+            email: "persona@example.mx".into(),
+            password: "nopal tranvía azul".into(),
+            ..SignupInput::default()
+        }
+    }
+
+    #[test]
+    fn a_consistent_person_validates() {
+        assert!(validate(&valid_input()).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let input = SignupInput { curp: "XXXX".into(), password: "123".into(), ..SignupInput::default() };
+        let problems = validate(&input).err().unwrap();
+        let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
+        for field in ["curp", "given_names", "first_surname", "birth_date", "email", "password"] {
+            assert!(fields.contains(&field), "{field} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_birth_date_is_a_mismatch() {
+        let mut input = valid_input();
+        input.birth_date = "1901-01-01".into();
+        let problems = validate(&input).err().unwrap();
+        assert_eq!(problems[0].key, "curp-mismatch-birth-date");
+    }
+
+    #[test]
+    fn other_names_do_not_fit_the_curp() {
+        let mut input = valid_input();
+        input.first_surname = "Zzyzx".into();
+        input.given_names = "Quetzalcóatl".into();
+        let problems = validate(&input).err().unwrap();
+        assert!(problems.iter().any(|p| p.key == "curp-mismatch-names"), "{problems:?}");
+    }
+}

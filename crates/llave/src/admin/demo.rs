@@ -1,0 +1,100 @@
+//! `llave demo`: demo people with known passwords (e-mail confirmed), and a population
+//! registry file holding them plus people who have no account yet, to try sign-up with.
+//! Deterministic and idempotent: running it again changes nothing.
+
+use serde::Serialize;
+
+use crate::Services;
+use crate::accounts::signup::SignupInput;
+use crate::admin::citizen;
+use crate::registry::{FileRegistry, RegistryRecord};
+
+const SEED: u64 = 2026;
+const DEMO_PEOPLE: usize = 3;
+const UNCLAIMED_PEOPLE: usize = 5;
+
+#[derive(Debug, Serialize)]
+pub struct DemoPerson {
+    pub curp: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    /// False when the account already existed (a second run).
+    pub created: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoReport {
+    pub people: Vec<DemoPerson>,
+    /// People in the demo registry without an account: sign up as one of them.
+    pub unclaimed: Vec<RegistryRecord>,
+    pub registry_file: String,
+}
+
+pub async fn run(app: &Services) -> Result<DemoReport, String> {
+    let mut synth = curp::Synth::new(SEED);
+    let mut people = Vec::new();
+    let mut records = Vec::new();
+    for n in 0..DEMO_PEOPLE + UNCLAIMED_PEOPLE {
+        let person = synth.person();
+        let curp = synth.curp(&person);
+        records.push(RegistryRecord::from_person(&curp, &person));
+        if n >= DEMO_PEOPLE {
+            continue;
+        }
+        let email = format!("demo{}@llave.localhost", n + 1);
+        let password = format!("demo llave nopal {}", n + 1);
+        let existing = app.store.account_by_curp(curp.as_str()).await.map_err(|e| e.to_string())?;
+        let created = if existing.is_none() {
+            let input = SignupInput {
+                curp: curp.to_string(),
+                given_names: person.given_names.clone(),
+                first_surname: person.first_surname.clone(),
+                second_surname: person.second_surname.clone().unwrap_or_default(),
+                birth_date: person.birth_date.to_string(),
+                sex: person.sex.as_char().to_string(),
+                state: person.state.code().to_string(),
+                email: email.clone(),
+                password: password.clone(),
+            };
+            match citizen::add(app, &input, true).await {
+                Ok(_) => true,
+                // Another process created it meanwhile: still idempotent.
+                Err(citizen::CitizenError::Invalid(p)) if p.iter().any(|p| p.key == "curp-taken") => false,
+                Err(error) => return Err(error.to_string()),
+            }
+        } else {
+            false
+        };
+        let second = person.second_surname.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
+        people.push(DemoPerson {
+            curp: curp.to_string(),
+            name: format!("{} {}{}", person.given_names, person.first_surname, second),
+            email,
+            password,
+            created,
+        });
+    }
+    let path = app.config.data_dir.join("registry.json");
+    FileRegistry::write(&path, &records).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(DemoReport { people, unclaimed: records.split_off(DEMO_PEOPLE), registry_file: path.display().to_string() })
+}
+
+impl DemoReport {
+    pub fn to_text(&self, issuer: &str) -> String {
+        let mut out = String::from("Demo people (sign in with the CURP or the e-mail):\n");
+        for p in &self.people {
+            out.push_str(&format!("  {}  {:<40} {:<26} password: {}\n", p.curp, p.name, p.email, p.password));
+        }
+        out.push_str("\nPeople in the demo population registry without an account (try signing up as one):\n");
+        for r in &self.unclaimed {
+            let second = r.second_surname.as_deref().map(|s| format!(" / {s}")).unwrap_or_default();
+            out.push_str(&format!("  {}  {} / {}{}  born {}\n", r.curp, r.given_names, r.first_surname, second, r.birth_date));
+        }
+        out.push_str(&format!(
+            "\nRegistry file: {} (use it with --registry file:{})\nOpen {issuer}/ after `llave serve`; e-mails appear at {issuer}/dev/outbox\n",
+            self.registry_file, self.registry_file
+        ));
+        out
+    }
+}

@@ -1,0 +1,212 @@
+//! Typed configuration. Sources, lowest precedence first: the defaults documented on each
+//! field below, a TOML file (`--config`), `LLAVE_*` environment variables (nested keys with
+//! `__`, e.g. `LLAVE_SESSION__IDLE_MINUTES`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds to. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`. Default: `sqlite://DATA_DIR/llave.db`.
+    pub database_url: Option<String>,
+    /// Public URL people and entities reach llave at (the OIDC issuer). Default
+    /// `http://LISTEN`. Cookies are `Secure` when it is https.
+    pub issuer: Option<String>,
+    /// Where llave keeps its files (SQLite database, e-mail outbox). Created if missing.
+    /// Default `./llave-data`.
+    pub data_dir: PathBuf,
+    /// Population registry: none (the CURP alone is checked), `file:PATH` (a JSON file,
+    /// see docs/registry.md) or an `http(s)://` base URL of a registry web service.
+    pub registry: Option<String>,
+    pub mail: MailConfig,
+    pub session: SessionConfig,
+    pub password: PasswordConfig,
+    pub throttle: ThrottleConfig,
+    /// Take the client address from the last `X-Forwarded-For` hop. Only behind a proxy
+    /// that sets it. Default false.
+    pub trust_forwarded_for: bool,
+    /// Largest request body accepted, in bytes. Default 64 KiB.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://host:port`, `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:465`,
+    /// with optional `user:password@`. Default: none, mail is written to `DATA_DIR/outbox/`.
+    pub smtp_url: Option<String>,
+    /// Sender of every message. Default `Llave <no-reply@llave.localhost>`.
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session unused for this long ends. Default 30 minutes.
+    pub idle_minutes: i64,
+    /// A session ends this long after sign-in, used or not. Default 12 hours.
+    pub absolute_hours: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Argon2id memory cost in KiB. Default 19456 (19 MiB, OWASP's first recommended set).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations. Default 2.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes. Default 1.
+    pub argon2_parallelism: u32,
+    /// Hashes computed at once; more wait. Default: the number of CPUs.
+    pub max_concurrent_hashes: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// Failed sign-ins allowed per account identifier within the window. Default 5.
+    pub account_failures: i64,
+    /// Failed attempts allowed per client address within the window. Default 100.
+    pub address_failures: i64,
+    /// Length of the counting window; a throttled key is free again when it ends.
+    /// Default 15 minutes.
+    pub window_minutes: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            issuer: None,
+            data_dir: PathBuf::from("llave-data"),
+            registry: None,
+            mail: MailConfig::default(),
+            session: SessionConfig::default(),
+            password: PasswordConfig::default(),
+            throttle: ThrottleConfig::default(),
+            trust_forwarded_for: false,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig { smtp_url: None, from: "Llave <no-reply@llave.localhost>".into() }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { idle_minutes: 30, absolute_hours: 12 }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: None,
+        }
+    }
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig { account_failures: 5, address_failures: 100, window_minutes: 15 }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower sources in charge.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+}
+
+impl Config {
+    /// Merges defaults, the TOML file, `LLAVE_*` variables and the flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("LLAVE_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("llave.db").display()),
+        }
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn issuer(&self) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let config = Config::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.issuer(), "http://127.0.0.1:8080");
+        assert!(config.database_url().starts_with("sqlite://llave-data"));
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = std::env::temp_dir().join(format!("llave-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("llave.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n").unwrap();
+        let flags = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
+        let config = Config::load(Some(&file), &flags).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.issuer(), "https://llave.example");
+        assert_eq!(config.session.idle_minutes, 5);
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error() {
+        let dir = std::env::temp_dir().join(format!("llave-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("llave.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! llave: a citizen identity hub for city governments. This crate wires the capabilities
+//! (accounts today; single sign-on, assurance, catalog, signatures, exchange, citizen file
+//! and audit as they come) to shared infrastructure (configuration, storage, web plumbing,
+//! i18n, mail) and builds the HTTP application from a [`Config`].
+
+pub mod accounts;
+pub mod admin;
+pub mod config;
+pub mod crypto;
+pub mod i18n;
+pub mod mail;
+pub mod registry;
+pub mod store;
+pub mod web;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+pub use config::Config;
+use store::Store;
+
+/// Everything a request handler may use, shared by all requests.
+pub struct Services {
+    pub config: Config,
+    pub store: Store,
+    pub mailer: Box<dyn mail::Mailer>,
+    pub registry: Option<Box<dyn registry::PopulationRegistry>>,
+    pub passwords: accounts::password::Passwords,
+    pub csrf_key: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl Services {
+    /// Cookies are `Secure` and `__Host-` prefixed when people reach llave over https.
+    pub fn cookie_policy(&self) -> web::cookies::CookiePolicy {
+        web::cookies::CookiePolicy { secure: self.config.issuer().starts_with("https://") }
+    }
+
+    /// Serve the development outbox page: mail goes to files and llave answers only on
+    /// this machine (a loopback issuer).
+    pub fn dev_outbox_enabled(&self) -> bool {
+        let issuer = self.config.issuer();
+        self.config.mail.smtp_url.is_none()
+            && (issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
+    #[error(transparent)]
+    Password(#[from] accounts::password::HashError),
+}
+
+/// Connects to the database, applies migrations and assembles the services.
+pub async fn start(config: Config) -> Result<AppState, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let store = Store::connect(&config.database_url()).await?;
+    store.migrate().await?;
+    services(config, store).await
+}
+
+/// Assembles the services over an already migrated store.
+pub async fn services(config: Config, store: Store) -> Result<AppState, StartError> {
+    let mailer: Box<dyn mail::Mailer> = match &config.mail.smtp_url {
+        Some(url) => Box::new(mail::SmtpMailer::new(url, &config.mail.from)?),
+        None => Box::new(
+            mail::FileMailer::new(config.outbox_dir(), &config.mail.from)
+                .map_err(|e| StartError::DataDir(config.outbox_dir().display().to_string(), e))?,
+        ),
+    };
+    let registry = config.registry.as_deref().map(registry::open).transpose()?;
+    let passwords = accounts::password::Passwords::new(&config.password)?;
+    let csrf_key = store.server_secret("csrf_key", &crypto::random_token(), crypto::now()).await?;
+    Ok(AppState(Arc::new(Services {
+        config,
+        store,
+        mailer,
+        registry,
+        passwords,
+        csrf_key: csrf_key.into_bytes(),
+    })))
+}
+
+/// rustls needs one process-wide crypto provider; llave uses `ring` everywhere.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Runs the HTTP server until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let listen = config.listen;
+    let app = start(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| ServeError::Bind(listen.to_string(), e))?;
+    let url = app.config.issuer();
+    println!("llave is running: open {url}/ in your browser");
+    tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
+    let router = web::router(app.clone());
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServeError::Io)?;
+    app.store.close().await;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error(transparent)]
+    Io(std::io::Error),
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
