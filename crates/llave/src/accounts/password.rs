@@ -140,7 +140,9 @@ impl Passwords {
     /// True when a stored hash was made with other parameters and should be replaced.
     pub fn needs_rehash(&self, stored: &str) -> bool {
         match PasswordHash::new(stored) {
-            Ok(parsed) => Params::try_from(&parsed).map(|p| p != self.params).unwrap_or(true),
+            Ok(parsed) => Params::try_from(&parsed)
+                .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()) != (self.params.m_cost(), self.params.t_cost(), self.params.p_cost()))
+                .unwrap_or(true),
             Err(_) => true,
         }
     }

@@ -196,7 +196,10 @@ pub async fn register(
             return Err(SignupError::Invalid(vec![Problem::new("curp", "curp-taken")]));
         }
         Err(StoreError::Conflict(_)) => {
-            return Err(SignupError::Invalid(vec![Problem::new("email", "email-taken")]));
+            // Both may be taken; the CURP is what the person must hear about first.
+            let curp_taken = app.store.account_by_curp(&new.curp).await.map_err(SignupError::Store)?.is_some();
+            let problem = if curp_taken { Problem::new("curp", "curp-taken") } else { Problem::new("email", "email-taken") };
+            return Err(SignupError::Invalid(vec![problem]));
         }
         Err(error) => return Err(SignupError::Store(error)),
     };

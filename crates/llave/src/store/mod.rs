@@ -113,7 +113,8 @@ impl Store {
         self.backend
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
+    /// The connection pool, for administrative tools and tests that need raw SQL.
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 

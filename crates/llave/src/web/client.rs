@@ -30,8 +30,8 @@ impl FromRequestParts<AppState> for ClientMeta {
         let user_agent = parts
             .headers
             .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
             .chars()
             .take(256)
             .collect();

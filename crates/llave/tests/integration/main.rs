@@ -1,1 +1,8 @@
+//! The one integration-test binary: a module per capability, each test against SQLite
+//! and PostgreSQL (see `support::both_backends!`).
 
+mod support;
+
+mod accounts;
+mod browser;
+mod mail;

@@ -1,0 +1,138 @@
+//! The `llave` binary itself: `citizen add|show`, `demo`, `migrate`, with `--json`.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::both_backends;
+use crate::support::*;
+
+fn llave(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llave"))
+        .arg("--data-dir")
+        .arg(app.dir.path().join("data"))
+        .arg("--database")
+        .arg(&app.database_url)
+        .args(args)
+        .env_remove("LLAVE_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("llave binary");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn add_args(person: &Person) -> Vec<String> {
+    let mut args: Vec<String> = ["citizen", "add", "--curp", &person.curp, "--given-names", &person.given_names]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--first-surname", &person.first_surname].map(String::from));
+    if !person.second_surname.is_empty() {
+        args.extend(["--second-surname", &person.second_surname].map(String::from));
+    }
+    args.extend(
+        ["--birth-date", &person.birth_date, "--sex", &person.sex, "--state", &person.state, "--email", &person.email]
+            .map(String::from),
+    );
+    args.extend(["--password-stdin", "--json"].map(String::from));
+    args
+}
+
+both_backends! {
+    async fn citizen_add_and_show_print_json(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(71);
+        let args = add_args(&person);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let added = llave(&app, &args, Some(&format!("{}\n", person.password)));
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+        assert_eq!(json["curp"], person.curp.as_str());
+        assert_eq!(json["email_confirmed"], false);
+        assert!(json.get("password_hash").is_none());
+
+        let shown = llave(&app, &["citizen", "show", &person.curp.to_lowercase(), "--json"], None);
+        assert!(shown.status.success());
+        let json: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+        assert_eq!(json["given_names"], person.given_names.as_str());
+
+        // The same CURP again: a clear error on stderr, a non-zero exit, no second account.
+        let again = llave(&app, &args, Some(&format!("{}\n", person.password)));
+        assert!(!again.status.success());
+        assert!(String::from_utf8_lossy(&again.stderr).contains("There is already a Llave account for this CURP"));
+        assert!(again.stdout.is_empty());
+
+        let unknown = llave(&app, &["citizen", "show", &Person::synthetic(72).curp, "--json"], None);
+        assert!(!unknown.status.success());
+        assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account has the CURP"));
+        let bad = llave(&app, &["citizen", "show", "NOT-A-CURP"], None);
+        assert!(!bad.status.success());
+
+        // The account signs in through the pages with the password given on stdin.
+        let mut client = app.client();
+        assert_eq!(client.sign_in(&person.curp, &person.password).await.status, axum::http::StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn citizen_add_refuses_inconsistent_data(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let mut person = Person::synthetic(73);
+        person.sex = if person.sex == "H" { "M".into() } else { "H".into() };
+        let args = add_args(&person);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = llave(&app, &args, Some(&person.password));
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("The sex does not match the CURP"));
+        assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 0);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn demo_is_idempotent_and_its_people_sign_in(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let first = llave(&app, &["demo", "--json"], None);
+        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+        let people = report["people"].as_array().unwrap();
+        assert!(people.len() >= 3);
+        assert!(people.iter().all(|p| p["created"] == true));
+        let second = llave(&app, &["demo", "--json"], None);
+        let again: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+        assert!(again["people"].as_array().unwrap().iter().all(|p| p["created"] == false));
+        assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, people.len() as i64);
+
+        let curp = people[0]["curp"].as_str().unwrap();
+        let password = people[0]["password"].as_str().unwrap();
+        assert_eq!(app.client().sign_in(curp, password).await.status, axum::http::StatusCode::SEE_OTHER);
+        // The registry file written by demo holds people who can still sign up.
+        assert!(!report["unclaimed"].as_array().unwrap().is_empty());
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn migrate_is_repeatable(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        for _ in 0..2 {
+            let out = llave(&app, &["migrate"], None);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(String::from_utf8_lossy(&out.stdout).contains("database is at migration"));
+        }
+        app.finish().await;
+    }
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_llave")).args(["--database", "mysql://x", "migrate"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
+}

@@ -1,0 +1,144 @@
+use axum::http::StatusCode;
+
+use crate::both_backends;
+use crate::support::*;
+
+both_backends! {
+    async fn every_response_carries_the_security_headers(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let mut client = app.client();
+        for path in ["/", "/signin", "/signup", "/no-such-page", "/healthz", "/account"] {
+            let response = client.get(path).await;
+            let csp = response.headers.get("content-security-policy").unwrap().to_str().unwrap();
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+            assert!(csp.contains("default-src 'none'"), "{path}");
+            assert_eq!(response.headers.get("x-frame-options").unwrap(), "DENY");
+        }
+        let missing = client.get("/no-such-page").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert!(missing.body.contains("Página no encontrada"));
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn forms_without_a_valid_csrf_token_are_refused(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(51);
+        let mut client = app.client();
+        client.get("/signup").await;
+        let missing = client.post("/signup", &person.signup_fields()).await;
+        assert_eq!(missing.status, StatusCode::FORBIDDEN);
+        assert!(missing.body.contains("El formulario venció"));
+        let mut fields = person.signup_fields();
+        fields.push(("csrf_token", "forged"));
+        let forged = client.post("/signup", &fields).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        // A token from another browser does not fit this browser's cookie.
+        let other_token = input_value(&app.client().get("/signup").await.body, "csrf_token").unwrap();
+        let mut fields = person.signup_fields();
+        fields.push(("csrf_token", other_token.as_str()));
+        assert_eq!(client.post("/signup", &fields).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 0);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn oversized_bodies_are_refused_with_a_page(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let mut client = app.client();
+        client.get("/signup").await;
+        let body = format!("curp={}", "A".repeat(200 * 1024));
+        let response = client.request("POST", "/signup", Some(body.into_bytes())).await;
+        assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(response.body.contains("Demasiados datos"));
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn pages_speak_english_when_asked(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let mut client = app.client();
+        let spanish = client.get("/signin").await.body;
+        assert!(spanish.contains("<html lang=\"es-MX\">"));
+        assert!(spanish.contains(">Iniciar sesión</button>"));
+        client.accept_language = Some("en-US,en;q=0.9".into());
+        let english = client.get("/signin").await.body;
+        assert!(english.contains("<html lang=\"en\">"));
+        assert!(english.contains(">Sign in</button>"));
+        assert!(client.get("/signup").await.body.contains(">Create account</button>"));
+
+        let mut switcher = app.client();
+        let switched = switcher.get("/lang/en?next=/signup").await;
+        assert_eq!(switched.location(), Some("/signup"));
+        assert!(switcher.get("/signup").await.body.contains(">Create account</button>"));
+        assert_eq!(switcher.get("/lang/es?next=//evil.example").await.location(), Some("/"));
+        assert!(switcher.get("/signup").await.body.contains(">Crear cuenta</button>"));
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn every_form_field_has_a_label(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let mut client = app.client();
+        for path in ["/signup", "/signin", "/password/forgot"] {
+            let html = client.get(path).await.body;
+            for input in html.split("<input").skip(1) {
+                if input.contains("type=\"hidden\"") {
+                    continue;
+                }
+                let id = input.split("id=\"").nth(1).unwrap().split('"').next().unwrap();
+                assert!(html.contains(&format!("<label for=\"{id}\">")), "{path}: no label for {id}");
+            }
+            assert!(!html.contains("<script"), "{path} has no JavaScript");
+        }
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn https_issuers_get_secure_host_cookies(backend: Backend) {
+        let app = TestApp::builder(backend).config(|c| c.issuer = Some("https://llave.example.gob.mx".into())).build().await;
+        let person = Person::synthetic(52);
+        sign_up_and_confirm(&app, &person).await;
+        let mut client = app.client();
+        let page = client.get("/signin").await;
+        let csrf = page.set_cookies().into_iter().find(|c| c.starts_with("__Host-llave_csrf=")).unwrap();
+        assert!(csrf.contains("Secure") && csrf.contains("HttpOnly"), "{csrf}");
+        let signed_in = client.sign_in(&person.curp, &person.password).await;
+        let session = signed_in.set_cookies().into_iter().find(|c| c.starts_with("__Host-llave_session=")).unwrap();
+        assert!(session.contains("; Secure") && session.contains("SameSite=Lax") && session.contains("HttpOnly"));
+        assert_eq!(client.get("/account").await.status, StatusCode::OK);
+        // The development outbox exists only on a loopback issuer.
+        assert_eq!(client.get("/dev/outbox").await.status, StatusCode::NOT_FOUND);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn health_and_readiness_answer(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let mut client = app.client();
+        assert_eq!(client.get("/healthz").await.status, StatusCode::OK);
+        assert_eq!(client.get("/readyz").await.body, "ready");
+        app.state.store.close().await;
+        assert_eq!(client.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn the_dev_outbox_shows_the_links(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(53);
+        let mut client = app.client();
+        client.submit("/signup", "/signup", &person.signup_fields()).await;
+        let outbox = client.get("/dev/outbox").await;
+        assert_eq!(outbox.status, StatusCode::OK);
+        assert!(outbox.body.contains("/confirm?token="));
+        app.finish().await;
+    }
+}

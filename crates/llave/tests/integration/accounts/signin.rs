@@ -1,0 +1,138 @@
+use axum::http::StatusCode;
+
+use crate::both_backends;
+use crate::support::*;
+
+both_backends! {
+    async fn a_confirmed_person_signs_in_by_curp_or_email_and_out(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(21);
+        sign_up_and_confirm(&app, &person).await;
+
+        let mut client = app.client();
+        let response = client.sign_in(&person.curp.to_lowercase(), &person.password).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER);
+        assert_eq!(response.location(), Some("/account"));
+        let cookie = response.set_cookies().into_iter().find(|c| c.starts_with("llave_session=")).unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        let account = client.get("/account").await;
+        assert_eq!(account.status, StatusCode::OK);
+        assert!(account.body.contains(&person.curp));
+        assert!(account.body.contains("esta sesión"));
+
+        let signout = client.submit("/account", "/signout", &[]).await;
+        assert_eq!(signout.status, StatusCode::SEE_OTHER);
+        let after = client.get("/account").await;
+        assert_eq!(after.status, StatusCode::SEE_OTHER);
+        assert_eq!(after.location(), Some("/signin?next=%2Faccount"));
+
+        let mut by_email = app.client();
+        let response = by_email.sign_in(&person.email.to_uppercase(), &person.password).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn unknown_account_and_wrong_password_get_the_same_answer(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(22);
+        sign_up_and_confirm(&app, &person).await;
+        let wrong = app.client().sign_in(&person.curp, "not the password at all").await;
+        let unknown = app.client().sign_in(&Person::synthetic(23).curp, "not the password at all").await;
+        let not_a_curp = app.client().sign_in("nadie@example.mx", "not the password at all").await;
+        for response in [&wrong, &unknown, &not_a_curp] {
+            assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+            assert!(response.body.contains("La CURP, el correo o la contraseña no son correctos"));
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'sign_in_failed'").await, 3);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn repeated_failures_lock_the_identifier_even_for_the_right_password(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(24);
+        sign_up_and_confirm(&app, &person).await;
+        for _ in 0..5 {
+            let response = app.client().sign_in(&person.curp, "wrong password here").await;
+            assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+        }
+        let locked = app.client().sign_in(&person.curp, &person.password).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(locked.body.contains("Demasiados intentos"));
+        // An unknown identifier locks the same way, so locking reveals nothing.
+        let stranger = Person::synthetic(25).curp;
+        for _ in 0..5 {
+            app.client().sign_in(&stranger, "wrong password here").await;
+        }
+        assert_eq!(app.client().sign_in(&stranger, "x").await.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'lockout'").await, 2);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn one_address_trying_many_accounts_is_throttled(backend: Backend) {
+        let app = TestApp::builder(backend).config(|c| c.throttle.address_failures = 3).build().await;
+        let person = Person::synthetic(26);
+        sign_up_and_confirm(&app, &person).await;
+        for n in 0..3 {
+            let response = app.client_from("198.51.100.7").sign_in(&format!("x{n}@example.mx"), "wrong password").await;
+            assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+        }
+        let throttled = app.client_from("198.51.100.7").sign_in(&person.curp, &person.password).await;
+        assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+        let elsewhere = app.client_from("198.51.100.8").sign_in(&person.curp, &person.password).await;
+        assert_eq!(elsewhere.status, StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_password_change_needs_the_current_one_and_ends_other_sessions(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(27);
+        sign_up_and_confirm(&app, &person).await;
+        let mut phone = app.client();
+        phone.sign_in(&person.curp, &person.password).await;
+        let mut laptop = app.client();
+        laptop.sign_in(&person.curp, &person.password).await;
+
+        let refused = laptop
+            .submit("/account", "/account/password", &[("current_password", "not it at all"), ("new_password", "otra frase segura 2026")])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains("La contraseña actual no es correcta"));
+        let weak = laptop
+            .submit("/account", "/account/password", &[("current_password", &person.password), ("new_password", "12345678")])
+            .await;
+        assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let changed = laptop
+            .submit("/account", "/account/password", &[("current_password", &person.password), ("new_password", "otra frase segura 2026")])
+            .await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER);
+        assert_eq!(laptop.get("/account").await.status, StatusCode::OK);
+        assert_eq!(phone.get("/account").await.status, StatusCode::SEE_OTHER, "other session ended");
+        assert_eq!(app.client().sign_in(&person.curp, &person.password).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.client().sign_in(&person.curp, "otra frase segura 2026").await.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'password_changed'").await, 1);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn next_after_sign_in_never_leaves_the_site(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(28);
+        sign_up_and_confirm(&app, &person).await;
+        let mut client = app.client();
+        let response = client
+            .submit("/signin", "/signin", &[("identifier", &person.curp), ("password", &person.password), ("next", "//evil.example/")])
+            .await;
+        assert_eq!(response.location(), Some("/account"));
+        app.finish().await;
+    }
+}

@@ -1,0 +1,1 @@
+// Written by the browser-test work: see the helper brief.

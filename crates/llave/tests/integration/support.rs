@@ -1,0 +1,333 @@
+//! Test harness: `TestApp` builds a real llave over a fresh database (a SQLite file in a
+//! temporary directory, or a PostgreSQL schema of its own in database `test`), and
+//! `Client` drives its router in-process, keeping cookies like a browser. `serve()` puts
+//! it on a real port for outside clients (a browser, the CLI).
+//!
+//! `both_backends!` writes a test once and runs it against SQLite and PostgreSQL.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use llave::config::Config;
+use llave::store::Store;
+use llave::{AppState, services};
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs the body once per backend, each as its own test.
+#[macro_export]
+macro_rules! both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: $crate::support::Backend) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { run($crate::support::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { run($crate::support::Backend::Postgres).await }
+        }
+    };
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("LLAVE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: axum::Router,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    pub backend: Backend,
+    schema: Option<String>,
+}
+
+pub struct TestAppBuilder {
+    backend: Backend,
+    config: Config,
+}
+
+impl TestAppBuilder {
+    pub fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(&mut self.config);
+        self
+    }
+
+    pub async fn build(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = self.config;
+        config.data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        let (database_url, schema) = match self.backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
+            Backend::Postgres => {
+                let schema = format!("llave_t_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
+                let admin = Store::connect(&postgres_base_url()).await.expect("PostgreSQL at 127.0.0.1:5432 (database test)");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(admin.pool()).await.unwrap();
+                admin.close().await;
+                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
+                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
+            }
+        };
+        config.database_url = Some(database_url.clone());
+        let store = Store::connect(&database_url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let state = services(config, store).await.expect("services");
+        let router = llave::web::router(state.clone());
+        TestApp { state, router, dir, database_url, backend: self.backend, schema }
+    }
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        let mut config = Config::default();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.issuer = Some("http://127.0.0.1:8080".into());
+        TestAppBuilder { backend, config }
+    }
+
+    pub async fn new(backend: Backend) -> TestApp {
+        TestApp::builder(backend).build().await
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.router.clone(), "203.0.113.10")
+    }
+
+    pub fn client_from(&self, address: &str) -> Client {
+        Client::new(self.router.clone(), address)
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.state.config.outbox_dir()
+    }
+
+    /// Messages in the outbox, oldest first.
+    pub fn mails(&self) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(self.outbox())
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .unwrap_or_default();
+        names.sort();
+        names.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    }
+
+    /// The newest link in the outbox starting with `prefix` (e.g. "/confirm?token=").
+    pub fn last_link(&self, prefix: &str) -> String {
+        self.mails().iter().rev().find_map(|m| find_link(m, prefix)).unwrap_or_else(|| panic!("no {prefix} link in the outbox"))
+    }
+
+    /// Serves the app on a real port; returns its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+        });
+        format!("http://{addr}")
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(sql).fetch_one(self.state.store.pool()).await.unwrap().try_get::<i64, _>(0).unwrap()
+    }
+
+    /// Drops the PostgreSQL schema (the SQLite file goes with the temporary directory).
+    pub async fn finish(self) {
+        self.state.store.close().await;
+        if let Some(schema) = &self.schema {
+            if let Ok(admin) = Store::connect(&postgres_base_url()).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(admin.pool()).await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
+/// The path-and-query of the first `http…{prefix}…` link in a text, as a local path.
+pub fn find_link(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)?;
+    let rest = &text[start..];
+    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+/// The value of `<input name="NAME" … value="…">` in a page.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
+    }
+}
+
+/// An in-process browser: keeps cookies, sends forms, sets the client address.
+pub struct Client {
+    router: axum::Router,
+    pub cookies: HashMap<String, String>,
+    pub address: SocketAddr,
+    pub accept_language: Option<String>,
+    pub user_agent: String,
+}
+
+impl Client {
+    pub fn new(router: axum::Router, ip: &str) -> Client {
+        Client {
+            router,
+            cookies: HashMap::new(),
+            address: SocketAddr::new(ip.parse().unwrap(), 50000),
+            accept_language: None,
+            user_agent: "llave-test".into(),
+        }
+    }
+
+    pub async fn request(&mut self, method: &str, path: &str, body: Option<Vec<u8>>) -> Response {
+        let mut builder = Request::builder().method(method).uri(path).header(header::USER_AGENT, &self.user_agent);
+        if !self.cookies.is_empty() {
+            let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            builder = builder.header(header::COOKIE, cookie);
+        }
+        if let Some(lang) = &self.accept_language {
+            builder = builder.header(header::ACCEPT_LANGUAGE, lang);
+        }
+        let request = match body {
+            Some(bytes) => builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(bytes)),
+            None => builder.body(Body::empty()),
+        };
+        let mut request = request.unwrap();
+        request.extensions_mut().insert(ConnectInfo(self.address));
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 10 << 20).await.unwrap();
+        let response = Response { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() };
+        for cookie in response.set_cookies() {
+            let pair = cookie.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || cookie.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        response
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        self.request("GET", path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.request("POST", path, Some(body.into_bytes())).await
+    }
+
+    /// Opens `page`, takes its CSRF token and posts `fields` with it to `action`.
+    pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let html = self.get(page).await.body;
+        let token = input_value(&html, "csrf_token").unwrap_or_else(|| panic!("no CSRF token on {page}"));
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+
+    pub async fn sign_in(&mut self, identifier: &str, password: &str) -> Response {
+        self.submit("/signin", "/signin", &[("identifier", identifier), ("password", password), ("next", "/account")]).await
+    }
+}
+
+/// A valid synthetic person with sign-up fields.
+pub struct Person {
+    pub curp: String,
+    pub given_names: String,
+    pub first_surname: String,
+    pub second_surname: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub state: String,
+    pub email: String,
+    pub password: String,
+}
+
+impl Person {
+    pub fn synthetic(seed: u64) -> Person {
+        let mut synth = curp::Synth::new(seed);
+        let person = synth.person();
+        let curp = synth.curp(&person);
+        Person {
+            curp: curp.to_string(),
+            given_names: person.given_names.clone(),
+            first_surname: person.first_surname.clone(),
+            second_surname: person.second_surname.clone().unwrap_or_default(),
+            birth_date: person.birth_date.to_string(),
+            sex: person.sex.as_char().to_string(),
+            state: person.state.code().to_string(),
+            email: format!("persona{seed}@example.mx"),
+            password: format!("tranvía nopal {seed} azul"),
+        }
+    }
+
+    pub fn signup_fields(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("curp", self.curp.as_str()),
+            ("given_names", self.given_names.as_str()),
+            ("first_surname", self.first_surname.as_str()),
+            ("second_surname", self.second_surname.as_str()),
+            ("birth_date", self.birth_date.as_str()),
+            ("email", self.email.as_str()),
+            ("password", self.password.as_str()),
+        ]
+    }
+
+    pub fn signup_input(&self) -> llave::accounts::signup::SignupInput {
+        llave::accounts::signup::SignupInput {
+            curp: self.curp.clone(),
+            given_names: self.given_names.clone(),
+            first_surname: self.first_surname.clone(),
+            second_surname: self.second_surname.clone(),
+            birth_date: self.birth_date.clone(),
+            sex: String::new(),
+            state: String::new(),
+            email: self.email.clone(),
+            password: self.password.clone(),
+        }
+    }
+}
+
+/// Signs a person up through the page and confirms the e-mail through the outbox link.
+pub async fn sign_up_and_confirm(app: &TestApp, person: &Person) {
+    let mut client = app.client();
+    let response = client.submit("/signup", "/signup", &person.signup_fields()).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let link = app.last_link("/confirm?token=");
+    let confirmed = client.get(&link).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+}
