@@ -35,7 +35,12 @@ static EN: LanguageIdentifier = langid!("en");
 
 impl Lang {
     pub fn parse(code: &str) -> Option<Lang> {
-        let primary = code.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = code
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match primary.as_str() {
             "es" => Some(Lang::Es),
             "en" => Some(Lang::En),
@@ -73,8 +78,10 @@ impl Lang {
 
     /// The message `key` with named arguments.
     pub fn t_with(self, key: &str, args: &[(&'static str, String)]) -> String {
-        let args: HashMap<Cow<'static, str>, FluentValue> =
-            args.iter().map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone()))).collect();
+        let args: HashMap<Cow<'static, str>, FluentValue> = args
+            .iter()
+            .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone())))
+            .collect();
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
@@ -83,7 +90,9 @@ impl Lang {
         if let Some(lang) = cookie.and_then(Lang::parse) {
             return lang;
         }
-        let Some(header) = accept_language else { return Lang::default() };
+        let Some(header) = accept_language else {
+            return Lang::default();
+        };
         let mut best: Option<(f32, Lang)> = None;
         for item in header.split(',') {
             let mut parts = item.split(';');
@@ -92,10 +101,11 @@ impl Lang {
                 .find_map(|p| p.trim().strip_prefix("q="))
                 .and_then(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
-            if let Some(lang) = Lang::parse(tag) {
-                if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
-                    best = Some((quality, lang));
-                }
+            if let Some(lang) = Lang::parse(tag)
+                && quality > 0.0
+                && best.is_none_or(|(q, _)| quality > q)
+            {
+                best = Some((quality, lang));
             }
         }
         best.map(|(_, lang)| lang).unwrap_or_default()
@@ -107,7 +117,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let cookie = crate::web::cookies::get(&parts.headers, LANG_COOKIE);
-        let accept = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let accept = parts
+            .headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
         Ok(Lang::negotiate(cookie.as_deref(), accept))
     }
 }
@@ -121,7 +134,10 @@ mod tests {
         assert_eq!(Lang::negotiate(None, None), Lang::Es);
         assert_eq!(Lang::negotiate(None, Some("fr-FR, de;q=0.8")), Lang::Es);
         assert_eq!(Lang::negotiate(None, Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("en;q=0.5, es-MX;q=0.9")), Lang::Es);
+        assert_eq!(
+            Lang::negotiate(None, Some("en;q=0.5, es-MX;q=0.9")),
+            Lang::Es
+        );
         assert_eq!(Lang::negotiate(Some("en"), Some("es-MX")), Lang::En);
         assert_eq!(Lang::negotiate(Some("xx"), Some("en")), Lang::En);
     }

@@ -42,7 +42,9 @@ impl Deref for AppState {
 impl Services {
     /// Cookies are `Secure` and `__Host-` prefixed when people reach llave over https.
     pub fn cookie_policy(&self) -> web::cookies::CookiePolicy {
-        web::cookies::CookiePolicy { secure: self.config.issuer().starts_with("https://") }
+        web::cookies::CookiePolicy {
+            secure: self.config.issuer().starts_with("https://"),
+        }
     }
 
     /// Serve the development outbox page: mail goes to files and llave answers only on
@@ -88,7 +90,9 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
     };
     let registry = config.registry.as_deref().map(registry::open).transpose()?;
     let passwords = accounts::password::Passwords::new(&config.password)?;
-    let csrf_key = store.server_secret("csrf_key", &crypto::random_token(), crypto::now()).await?;
+    let csrf_key = store
+        .server_secret("csrf_key", &crypto::random_token(), crypto::now())
+        .await?;
     Ok(AppState(Arc::new(Services {
         config,
         store,
@@ -108,15 +112,20 @@ pub fn install_crypto_provider() {
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let listen = config.listen;
     let app = start(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| ServeError::Bind(listen.to_string(), e))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| ServeError::Bind(listen.to_string(), e))?;
     let url = app.config.issuer();
     println!("llave is running: open {url}/ in your browser");
     tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
     let router = web::router(app.clone());
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Io)?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(ServeError::Io)?;
     app.store.close().await;
     Ok(())
 }

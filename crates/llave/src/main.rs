@@ -10,7 +10,11 @@ use llave::accounts::signup::SignupInput;
 use llave::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "llave", version, about = "Citizen identity hub: accounts keyed by CURP, single sign-on, signatures.")]
+#[command(
+    name = "llave",
+    version,
+    about = "Citizen identity hub: accounts keyed by CURP, single sign-on, signatures."
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -98,7 +102,10 @@ enum CitizenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("llave: cannot start the runtime: {error}");
@@ -137,13 +144,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::create_dir_all(&config.data_dir)?;
             let store = llave::store::Store::connect(&config.database_url()).await?;
             let versions = store.migrate().await?;
-            println!("database is at migration {versions} ({})", store.backend().name());
+            println!(
+                "database is at migration {versions} ({})",
+                store.backend().name()
+            );
         }
         Command::Demo { json } => {
             let issuer = config.issuer();
             let app = llave::start(config).await?;
-            let report = llave::admin::demo::run(&app).await.map_err(anyhow::Error::msg)?;
-            if json { print_json(&report)? } else { print!("{}", report.to_text(&issuer)) }
+            let report = llave::admin::demo::run(&app)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            if json {
+                print_json(&report)?
+            } else {
+                print!("{}", report.to_text(&issuer))
+            }
         }
         Command::Citizen(CitizenCommand::Add {
             curp,
@@ -161,15 +177,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut password = String::new();
             std::io::stdin().take(4096).read_to_string(&mut password)?;
             let password = password.lines().next().unwrap_or("").to_string();
-            let input = SignupInput { curp, given_names, first_surname, second_surname, birth_date, sex, state, email, password };
+            let input = SignupInput {
+                curp,
+                given_names,
+                first_surname,
+                second_surname,
+                birth_date,
+                sex,
+                state,
+                email,
+                password,
+            };
             let app = llave::start(config).await?;
             let view = llave::admin::citizen::add(&app, &input, email_confirmed).await?;
-            if json { print_json(&view)? } else { print!("created account {}\n{}", view.id, view.to_text()) }
+            if json {
+                print_json(&view)?
+            } else {
+                print!("created account {}\n{}", view.id, view.to_text())
+            }
         }
         Command::Citizen(CitizenCommand::Show { curp, json }) => {
             let app = llave::start(config).await?;
             let view = llave::admin::citizen::show(&app, &curp).await?;
-            if json { print_json(&view)? } else { print!("{}", view.to_text()) }
+            if json {
+                print_json(&view)?
+            } else {
+                print!("{}", view.to_text())
+            }
         }
     }
     Ok(())
@@ -179,5 +213,8 @@ fn init_tracing(server: bool) {
     let default = if server { "info,sqlx=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LLAVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -47,7 +47,14 @@ fn errors_from(c: &Chrome, problems: &[Problem]) -> FieldErrors {
     errors
 }
 
-fn message(c: Chrome, status: StatusCode, title: &str, text: String, href: &str, link: &str) -> Response {
+fn message(
+    c: Chrome,
+    status: StatusCode,
+    title: &str,
+    text: String,
+    href: &str,
+    link: &str,
+) -> Response {
     let page = MessagePage {
         title: c.t(title),
         message: text,
@@ -60,7 +67,11 @@ fn message(c: Chrome, status: StatusCode, title: &str, text: String, href: &str,
 
 async fn home(c: Chrome, signed_in: Option<SignedIn>) -> Response {
     let name = signed_in.as_ref().map(|s| s.account.given_names.clone());
-    let c = if signed_in.is_some() { c.signed_in() } else { c };
+    let c = if signed_in.is_some() {
+        c.signed_in()
+    } else {
+        c
+    };
     render(StatusCode::OK, &HomePage { c, name })
 }
 
@@ -70,7 +81,10 @@ async fn signup_form(c: Chrome, signed_in: Option<SignedIn>) -> Response {
     if signed_in.is_some() {
         return Redirect::to("/account").into_response();
     }
-    render(StatusCode::OK, &signup_page(c, FieldErrors::default(), &SignupInput::default()))
+    render(
+        StatusCode::OK,
+        &signup_page(c, FieldErrors::default(), &SignupInput::default()),
+    )
 }
 
 fn signup_page(c: Chrome, errors: FieldErrors, input: &SignupInput) -> SignupPage {
@@ -95,21 +109,46 @@ async fn signup_submit(
     // The web form never sets these: they come from the CURP.
     input.sex.clear();
     input.state.clear();
-    match signup::register(&app, &input, Origin::SelfService, &Actor::from(&client), c.lang).await {
+    match signup::register(
+        &app,
+        &input,
+        Origin::SelfService,
+        &Actor::from(&client),
+        c.lang,
+    )
+    .await
+    {
         Ok(registered) => {
-            let key = if registered.confirmation_sent { "signup-done-check-mail" } else { "signup-done-mail-failed" };
+            let key = if registered.confirmation_sent {
+                "signup-done-check-mail"
+            } else {
+                "signup-done-mail-failed"
+            };
             let text = c.t_with(key, &[("email", input.email.trim().to_string())]);
-            Ok(message(c, StatusCode::OK, "signup-done-title", text, "/signin", "signin-button"))
+            Ok(message(
+                c,
+                StatusCode::OK,
+                "signup-done-title",
+                text,
+                "/signin",
+                "signin-button",
+            ))
         }
         Err(SignupError::Invalid(problems)) => {
             let errors = errors_from(&c, &problems);
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &signup_page(c, errors, &input)))
+            Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &signup_page(c, errors, &input),
+            ))
         }
         Err(SignupError::RegistryUnavailable(cause)) => {
             tracing::warn!(%cause, "population registry unavailable");
             let mut errors = FieldErrors::default();
             errors.add("curp", c.t("registry-unavailable"));
-            Ok(render(StatusCode::SERVICE_UNAVAILABLE, &signup_page(c, errors, &input)))
+            Ok(render(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &signup_page(c, errors, &input),
+            ))
         }
         Err(error) => Err(PageError::internal(c.lang, error)),
     }
@@ -124,13 +163,23 @@ struct NextQuery {
     signed_out: Option<String>,
 }
 
-async fn signin_form(c: Chrome, signed_in: Option<SignedIn>, Query(query): Query<NextQuery>) -> Response {
+async fn signin_form(
+    c: Chrome,
+    signed_in: Option<SignedIn>,
+    Query(query): Query<NextQuery>,
+) -> Response {
     let next = safe_next(query.next.as_deref());
     if signed_in.is_some() {
         return Redirect::to(&next).into_response();
     }
     let notice = query.signed_out.is_some().then(|| c.t("signed-out"));
-    let page = SigninPage { c, errors: FieldErrors::default(), identifier: String::new(), next, notice };
+    let page = SigninPage {
+        c,
+        errors: FieldErrors::default(),
+        identifier: String::new(),
+        next,
+        notice,
+    };
     render(StatusCode::OK, &page)
 }
 
@@ -153,11 +202,21 @@ async fn signin_submit(
     let refuse = |c: Chrome, status: StatusCode, key: &str| {
         let mut errors = FieldErrors::default();
         errors.add("identifier", c.t(key));
-        let page = SigninPage { c, errors, identifier: identifier.clone(), next: next.clone(), notice: None };
+        let page = SigninPage {
+            c,
+            errors,
+            identifier: identifier.clone(),
+            next: next.clone(),
+            notice: None,
+        };
         render(status, &page)
     };
     if identifier.is_empty() || form.password.is_empty() {
-        return Ok(refuse(c, StatusCode::UNPROCESSABLE_ENTITY, "signin-missing"));
+        return Ok(refuse(
+            c,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signin-missing",
+        ));
     }
     let actor = Actor::from(&client);
     let outcome = signin::authenticate(&app, &identifier, &form.password, &actor)
@@ -165,7 +224,9 @@ async fn signin_submit(
         .map_err(|e| PageError::internal(c.lang, e))?;
     match outcome {
         SignInOutcome::Success(account) => {
-            let token = sessions::start(&app, account.id, "pwd", &actor).await.map_err(|e| PageError::internal(c.lang, e))?;
+            let token = sessions::start(&app, account.id, "pwd", &actor)
+                .await
+                .map_err(|e| PageError::internal(c.lang, e))?;
             let cookie = app.cookie_policy().set(SESSION_COOKIE, &token, None, "Lax");
             let mut response = Redirect::to(&next).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -175,7 +236,9 @@ async fn signin_submit(
             Ok(response)
         }
         SignInOutcome::Invalid => Ok(refuse(c, StatusCode::UNAUTHORIZED, "signin-invalid")),
-        SignInOutcome::Throttled => Ok(refuse(c, StatusCode::TOO_MANY_REQUESTS, "signin-throttled")),
+        SignInOutcome::Throttled => {
+            Ok(refuse(c, StatusCode::TOO_MANY_REQUESTS, "signin-throttled"))
+        }
     }
 }
 
@@ -191,9 +254,15 @@ async fn signout(
     CsrfForm(_): CsrfForm<Empty>,
 ) -> PageResult {
     if let Some(s) = signed_in {
-        sessions::end(&app, s.account.id, &s.session.id, EventKind::SignOut, &Actor::from(&client))
-            .await
-            .map_err(|e| PageError::internal(c.lang, e))?;
+        sessions::end(
+            &app,
+            s.account.id,
+            &s.session.id,
+            EventKind::SignOut,
+            &Actor::from(&client),
+        )
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
     }
     let mut response = Redirect::to("/signin?signed_out=1").into_response();
     if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
@@ -218,10 +287,22 @@ fn link_refused(c: Chrome, state: LinkState) -> Response {
         LinkState::Unknown => "link-unknown",
     };
     let text = c.t(key);
-    message(c, StatusCode::GONE, "link-refused-title", text, "/", "home-link")
+    message(
+        c,
+        StatusCode::GONE,
+        "link-refused-title",
+        text,
+        "/",
+        "home-link",
+    )
 }
 
-async fn confirm(State(app): State<AppState>, c: Chrome, client: ClientMeta, Query(query): Query<TokenQuery>) -> PageResult {
+async fn confirm(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    Query(query): Query<TokenQuery>,
+) -> PageResult {
     if query.token.is_empty() || query.token.len() > 100 {
         return Ok(link_refused(c, LinkState::Unknown));
     }
@@ -231,11 +312,25 @@ async fn confirm(State(app): State<AppState>, c: Chrome, client: ClientMeta, Que
     Ok(match outcome {
         Confirmation::Confirmed => {
             let text = c.t("confirm-done");
-            message(c, StatusCode::OK, "confirm-done-title", text, "/signin", "signin-button")
+            message(
+                c,
+                StatusCode::OK,
+                "confirm-done-title",
+                text,
+                "/signin",
+                "signin-button",
+            )
         }
         Confirmation::AlreadyConfirmed => {
             let text = c.t("confirm-already");
-            message(c, StatusCode::OK, "confirm-done-title", text, "/signin", "signin-button")
+            message(
+                c,
+                StatusCode::OK,
+                "confirm-done-title",
+                text,
+                "/signin",
+                "signin-button",
+            )
         }
         Confirmation::Refused(state) => link_refused(c, state),
     })
@@ -243,11 +338,34 @@ async fn confirm(State(app): State<AppState>, c: Chrome, client: ClientMeta, Que
 
 // ----- account page -----
 
-async fn account_page(app: &AppState, c: Chrome, s: &SignedIn, errors: FieldErrors, notice: Option<String>, status: StatusCode) -> PageResult {
-    let records = app.store.open_sessions(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let sessions = records.iter().map(|r| SessionRow::new(r, &s.session.id)).collect();
-    let curp_state = curp::State::parse(&s.account.birth_state).map(|st| st.name().to_string()).unwrap_or_default();
-    let page = AccountPage { c: c.signed_in(), account: s.account.clone(), curp_state, sessions, errors, notice };
+async fn account_page(
+    app: &AppState,
+    c: Chrome,
+    s: &SignedIn,
+    errors: FieldErrors,
+    notice: Option<String>,
+    status: StatusCode,
+) -> PageResult {
+    let records = app
+        .store
+        .open_sessions(s.account.id)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    let sessions = records
+        .iter()
+        .map(|r| SessionRow::new(r, &s.session.id))
+        .collect();
+    let curp_state = curp::State::parse(&s.account.birth_state)
+        .map(|st| st.name().to_string())
+        .unwrap_or_default();
+    let page = AccountPage {
+        c: c.signed_in(),
+        account: s.account.clone(),
+        curp_state,
+        sessions,
+        errors,
+        notice,
+    };
     Ok(render(status, &page))
 }
 
@@ -257,7 +375,12 @@ struct NoticeQuery {
     notice: Option<String>,
 }
 
-async fn account(State(app): State<AppState>, c: Chrome, s: SignedIn, Query(query): Query<NoticeQuery>) -> PageResult {
+async fn account(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    Query(query): Query<NoticeQuery>,
+) -> PageResult {
     let notice = match query.notice.as_deref() {
         Some("password_changed") => Some(c.t("password-changed")),
         Some("session_ended") => Some(c.t("session-ended")),
@@ -281,9 +404,15 @@ async fn end_session(
     CsrfForm(form): CsrfForm<EndSessionForm>,
 ) -> PageResult {
     let actor = Actor::from(&client);
-    sessions::end(&app, s.account.id, &form.session_id, EventKind::SessionEnded, &actor)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
+    sessions::end(
+        &app,
+        s.account.id,
+        &form.session_id,
+        EventKind::SessionEnded,
+        &actor,
+    )
+    .await
+    .map_err(|e| PageError::internal(c.lang, e))?;
     if form.session_id == s.session.id {
         let mut response = Redirect::to("/signin?signed_out=1").into_response();
         if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
@@ -309,11 +438,20 @@ async fn change_password(
     CsrfForm(form): CsrfForm<ChangePasswordForm>,
 ) -> PageResult {
     let actor = Actor::from(&client);
-    let outcome = signin::change_password(&app, &s.account, &s.session.id, &form.current_password, &form.new_password, &actor)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
+    let outcome = signin::change_password(
+        &app,
+        &s.account,
+        &s.session.id,
+        &form.current_password,
+        &form.new_password,
+        &actor,
+    )
+    .await
+    .map_err(|e| PageError::internal(c.lang, e))?;
     match outcome {
-        ChangeOutcome::Changed => Ok(Redirect::to("/account?notice=password_changed").into_response()),
+        ChangeOutcome::Changed => {
+            Ok(Redirect::to("/account?notice=password_changed").into_response())
+        }
         ChangeOutcome::Invalid(problems) => {
             let errors = errors_from(&c, &problems);
             account_page(&app, c, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -326,7 +464,12 @@ async fn change_password(
     }
 }
 
-async fn resend_confirmation(State(app): State<AppState>, c: Chrome, s: SignedIn, CsrfForm(_): CsrfForm<Empty>) -> PageResult {
+async fn resend_confirmation(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> PageResult {
     if s.account.email_confirmed_at.is_none() {
         links::send_confirmation(&app, s.account.id, &s.account.email, c.lang)
             .await
@@ -338,7 +481,14 @@ async fn resend_confirmation(State(app): State<AppState>, c: Chrome, s: SignedIn
 // ----- password reset -----
 
 async fn forgot_form(c: Chrome) -> Response {
-    render(StatusCode::OK, &ForgotPage { c, errors: FieldErrors::default(), identifier: String::new() })
+    render(
+        StatusCode::OK,
+        &ForgotPage {
+            c,
+            errors: FieldErrors::default(),
+            identifier: String::new(),
+        },
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -347,27 +497,61 @@ struct ForgotForm {
     identifier: String,
 }
 
-async fn forgot_submit(State(app): State<AppState>, c: Chrome, client: ClientMeta, CsrfForm(form): CsrfForm<ForgotForm>) -> PageResult {
+async fn forgot_submit(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    CsrfForm(form): CsrfForm<ForgotForm>,
+) -> PageResult {
     let identifier: String = form.identifier.trim().chars().take(300).collect();
     if identifier.is_empty() {
         let mut errors = FieldErrors::default();
         errors.add("identifier", c.t("field-required"));
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &ForgotPage { c, errors, identifier }));
+        return Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ForgotPage {
+                c,
+                errors,
+                identifier,
+            },
+        ));
     }
-    if let Err(error) = links::request_reset(&app, &identifier, &Actor::from(&client), c.lang).await {
+    if let Err(error) = links::request_reset(&app, &identifier, &Actor::from(&client), c.lang).await
+    {
         // Logged, not shown: the answer must not depend on whether the account exists.
         tracing::warn!(%error, "password reset e-mail not sent");
     }
     let text = c.t("forgot-done");
-    Ok(message(c, StatusCode::OK, "forgot-done-title", text, "/signin", "signin-button"))
+    Ok(message(
+        c,
+        StatusCode::OK,
+        "forgot-done-title",
+        text,
+        "/signin",
+        "signin-button",
+    ))
 }
 
-async fn reset_form(State(app): State<AppState>, c: Chrome, Query(query): Query<TokenQuery>) -> PageResult {
+async fn reset_form(
+    State(app): State<AppState>,
+    c: Chrome,
+    Query(query): Query<TokenQuery>,
+) -> PageResult {
     if query.token.is_empty() || query.token.len() > 100 {
         return Ok(link_refused(c, LinkState::Unknown));
     }
-    match links::check_reset_link(&app, &query.token).await.map_err(|e| PageError::internal(c.lang, e))? {
-        Ok(()) => Ok(render(StatusCode::OK, &ResetPage { c, errors: FieldErrors::default(), token: query.token })),
+    match links::check_reset_link(&app, &query.token)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?
+    {
+        Ok(()) => Ok(render(
+            StatusCode::OK,
+            &ResetPage {
+                c,
+                errors: FieldErrors::default(),
+                token: query.token,
+            },
+        )),
         Err(state) => Ok(link_refused(c, state)),
     }
 }
@@ -379,7 +563,12 @@ struct ResetForm {
     password: String,
 }
 
-async fn reset_submit(State(app): State<AppState>, c: Chrome, client: ClientMeta, CsrfForm(form): CsrfForm<ResetForm>) -> PageResult {
+async fn reset_submit(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> PageResult {
     if form.token.is_empty() || form.token.len() > 100 {
         return Ok(link_refused(c, LinkState::Unknown));
     }
@@ -389,11 +578,25 @@ async fn reset_submit(State(app): State<AppState>, c: Chrome, client: ClientMeta
     Ok(match outcome {
         ResetOutcome::Done => {
             let text = c.t("reset-done");
-            message(c, StatusCode::OK, "reset-done-title", text, "/signin", "signin-button")
+            message(
+                c,
+                StatusCode::OK,
+                "reset-done-title",
+                text,
+                "/signin",
+                "signin-button",
+            )
         }
         ResetOutcome::Invalid(problems) => {
             let errors = errors_from(&c, &problems);
-            render(StatusCode::UNPROCESSABLE_ENTITY, &ResetPage { c, errors, token: form.token })
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ResetPage {
+                    c,
+                    errors,
+                    token: form.token,
+                },
+            )
         }
         ResetOutcome::Refused(state) => link_refused(c, state),
     })

@@ -7,7 +7,12 @@ use crate::crypto::{now, random_id, random_token, token_hash};
 use crate::store::{AccountId, EventKind, SessionStart, StoreError};
 
 /// Opens a session and returns the token for the cookie.
-pub async fn start(app: &Services, account: AccountId, methods: &str, actor: &Actor) -> Result<String, StoreError> {
+pub async fn start(
+    app: &Services,
+    account: AccountId,
+    methods: &str,
+    actor: &Actor,
+) -> Result<String, StoreError> {
     let token = random_token();
     let now = now();
     let start = SessionStart {
@@ -20,20 +25,47 @@ pub async fn start(app: &Services, account: AccountId, methods: &str, actor: &Ac
         user_agent: actor.user_agent.clone(),
     };
     app.store.create_session(&start, now).await?;
-    app.store.record_event(EventKind::SignIn, Some(account), &actor.address, &actor.user_agent, methods, now).await?;
+    app.store
+        .record_event(
+            EventKind::SignIn,
+            Some(account),
+            &actor.address,
+            &actor.user_agent,
+            methods,
+            now,
+        )
+        .await?;
     Ok(token)
 }
 
 /// Ends one of the account's sessions (sign-out, or "end" on the account page).
-pub async fn end(app: &Services, account: AccountId, session_id: &str, kind: EventKind, actor: &Actor) -> Result<bool, StoreError> {
+pub async fn end(
+    app: &Services,
+    account: AccountId,
+    session_id: &str,
+    kind: EventKind,
+    actor: &Actor,
+) -> Result<bool, StoreError> {
     let now = now();
     let reason = match kind {
         EventKind::SignOut => "sign_out",
         _ => "ended_by_person",
     };
-    let ended = app.store.end_session(account, session_id, reason, now).await?;
+    let ended = app
+        .store
+        .end_session(account, session_id, reason, now)
+        .await?;
     if ended {
-        app.store.record_event(kind, Some(account), &actor.address, &actor.user_agent, session_id, now).await?;
+        app.store
+            .record_event(
+                kind,
+                Some(account),
+                &actor.address,
+                &actor.user_agent,
+                session_id,
+                now,
+            )
+            .await?;
     }
     Ok(ended)
 }

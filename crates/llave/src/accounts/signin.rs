@@ -5,8 +5,8 @@
 use curp::Curp;
 
 use super::Actor;
-use super::password::{HashError, check_new_password};
 use super::Problem;
+use super::password::{HashError, check_new_password};
 use crate::Services;
 use crate::crypto::now;
 use crate::store::{Account, AccountId, EventKind, StoreError};
@@ -44,47 +44,105 @@ pub async fn find_account(app: &Services, identifier: &str) -> Result<Option<Acc
 /// The throttling key of an identifier: the same for any spelling of it.
 fn identifier_key(identifier: &str) -> String {
     let identifier: String = identifier.trim().chars().take(300).collect();
-    if identifier.contains('@') { format!("id:{}", identifier.to_lowercase()) } else { format!("id:{}", identifier.to_uppercase()) }
+    if identifier.contains('@') {
+        format!("id:{}", identifier.to_lowercase())
+    } else {
+        format!("id:{}", identifier.to_uppercase())
+    }
 }
 
 fn address_key(actor: &Actor) -> String {
     format!("ip:{}", actor.address)
 }
 
-pub async fn authenticate(app: &Services, identifier: &str, password: &str, actor: &Actor) -> Result<SignInOutcome, SignInError> {
+pub async fn authenticate(
+    app: &Services,
+    identifier: &str,
+    password: &str,
+    actor: &Actor,
+) -> Result<SignInOutcome, SignInError> {
     let now = now();
     let policy = &app.config.throttle;
     let window_opened_after = now - policy.window_minutes * 60;
     let id_key = identifier_key(identifier);
     let ip_key = address_key(actor);
 
-    if app.store.throttle_failures(&id_key, window_opened_after).await? >= policy.account_failures
-        || app.store.throttle_failures(&ip_key, window_opened_after).await? >= policy.address_failures
+    if app
+        .store
+        .throttle_failures(&id_key, window_opened_after)
+        .await?
+        >= policy.account_failures
+        || app
+            .store
+            .throttle_failures(&ip_key, window_opened_after)
+            .await?
+            >= policy.address_failures
     {
-        app.store.record_event(EventKind::Throttled, None, &actor.address, &actor.user_agent, "sign_in", now).await?;
+        app.store
+            .record_event(
+                EventKind::Throttled,
+                None,
+                &actor.address,
+                &actor.user_agent,
+                "sign_in",
+                now,
+            )
+            .await?;
         return Ok(SignInOutcome::Throttled);
     }
 
     let account = find_account(app, identifier).await?;
-    let password = if password.chars().count() > super::password::MAX_LENGTH { "" } else { password };
-    let matched = app.passwords.verify(account.as_ref().map(|a| a.password_hash.as_str()), password).await?;
+    let password = if password.chars().count() > super::password::MAX_LENGTH {
+        ""
+    } else {
+        password
+    };
+    let matched = app
+        .passwords
+        .verify(account.as_ref().map(|a| a.password_hash.as_str()), password)
+        .await?;
 
     match account {
         Some(account) if matched => {
             app.store.throttle_clear(&id_key).await?;
             if app.passwords.needs_rehash(&account.password_hash) {
                 let rehashed = app.passwords.hash(password).await?;
-                app.store.set_password_hash_only(account.id, &rehashed).await?;
+                app.store
+                    .set_password_hash_only(account.id, &rehashed)
+                    .await?;
             }
             Ok(SignInOutcome::Success(Box::new(account)))
         }
         account => {
             let account_id = account.map(|a| a.id);
-            let failures = app.store.throttle_record_failure(&id_key, now, window_opened_after).await?;
-            app.store.throttle_record_failure(&ip_key, now, window_opened_after).await?;
-            app.store.record_event(EventKind::SignInFailed, account_id, &actor.address, &actor.user_agent, "", now).await?;
+            let failures = app
+                .store
+                .throttle_record_failure(&id_key, now, window_opened_after)
+                .await?;
+            app.store
+                .throttle_record_failure(&ip_key, now, window_opened_after)
+                .await?;
+            app.store
+                .record_event(
+                    EventKind::SignInFailed,
+                    account_id,
+                    &actor.address,
+                    &actor.user_agent,
+                    "",
+                    now,
+                )
+                .await?;
             if failures == policy.account_failures {
-                app.store.record_event(EventKind::Lockout, account_id, &actor.address, &actor.user_agent, "", now).await?;
+                app.store
+                    .record_event(
+                        EventKind::Lockout,
+                        account_id,
+                        &actor.address,
+                        &actor.user_agent,
+                        "",
+                        now,
+                    )
+                    .await?;
             }
             Ok(SignInOutcome::Invalid)
         }
@@ -108,27 +166,55 @@ pub async fn change_password(
     new_password: &str,
     actor: &Actor,
 ) -> Result<ChangeOutcome, SignInError> {
-    let personal = [account.curp.as_str(), account.given_names.as_str(), account.first_surname.as_str(), account.email.as_str()];
+    let personal = [
+        account.curp.as_str(),
+        account.given_names.as_str(),
+        account.first_surname.as_str(),
+        account.email.as_str(),
+    ];
     if let Err(problem) = check_new_password(new_password, &personal) {
-        return Ok(ChangeOutcome::Invalid(vec![Problem::new("new_password", problem.message_key())]));
+        return Ok(ChangeOutcome::Invalid(vec![Problem::new(
+            "new_password",
+            problem.message_key(),
+        )]));
     }
     match authenticate(app, &account.curp, current, actor).await? {
         SignInOutcome::Success(_) => {}
         SignInOutcome::Invalid => {
-            return Ok(ChangeOutcome::Invalid(vec![Problem::new("current_password", "password-current-wrong")]));
+            return Ok(ChangeOutcome::Invalid(vec![Problem::new(
+                "current_password",
+                "password-current-wrong",
+            )]));
         }
         SignInOutcome::Throttled => return Ok(ChangeOutcome::Throttled),
     }
     let hash = app.passwords.hash(new_password).await?;
     let now = now();
     app.store.set_password(account.id, &hash, now).await?;
-    app.store.end_other_sessions(account.id, Some(keep_session), "password_changed", now).await?;
+    app.store
+        .end_other_sessions(account.id, Some(keep_session), "password_changed", now)
+        .await?;
     record(app, EventKind::PasswordChanged, account.id, actor, now).await?;
     Ok(ChangeOutcome::Changed)
 }
 
-async fn record(app: &Services, kind: EventKind, account: AccountId, actor: &Actor, now: i64) -> Result<(), StoreError> {
-    app.store.record_event(kind, Some(account), &actor.address, &actor.user_agent, "", now).await
+async fn record(
+    app: &Services,
+    kind: EventKind,
+    account: AccountId,
+    actor: &Actor,
+    now: i64,
+) -> Result<(), StoreError> {
+    app.store
+        .record_event(
+            kind,
+            Some(account),
+            &actor.address,
+            &actor.user_agent,
+            "",
+            now,
+        )
+        .await
 }
 
 #[cfg(test)]
@@ -137,7 +223,13 @@ mod tests {
 
     #[test]
     fn one_key_per_identifier_however_typed() {
-        assert_eq!(identifier_key(" gomc800101hdfrrl09 "), identifier_key("GOMC800101HDFRRL09"));
-        assert_eq!(identifier_key("Ana@Example.mx"), identifier_key("ana@example.MX"));
+        assert_eq!(
+            identifier_key(" gomc800101hdfrrl09 "),
+            identifier_key("GOMC800101HDFRRL09")
+        );
+        assert_eq!(
+            identifier_key("Ana@Example.mx"),
+            identifier_key("ana@example.MX")
+        );
     }
 }

@@ -100,13 +100,19 @@ impl Default for Config {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        MailConfig { smtp_url: None, from: "Llave <no-reply@llave.localhost>".into() }
+        MailConfig {
+            smtp_url: None,
+            from: "Llave <no-reply@llave.localhost>".into(),
+        }
     }
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { idle_minutes: 30, absolute_hours: 12 }
+        SessionConfig {
+            idle_minutes: 30,
+            absolute_hours: 12,
+        }
     }
 }
 
@@ -123,7 +129,11 @@ impl Default for PasswordConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        ThrottleConfig { account_failures: 5, address_failures: 100, window_minutes: 15 }
+        ThrottleConfig {
+            account_failures: 5,
+            address_failures: 100,
+            window_minutes: 15,
+        }
     }
 }
 
@@ -194,7 +204,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("llave.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n").unwrap();
-        let flags = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            ..Overrides::default()
+        };
         let config = Config::load(Some(&file), &flags).unwrap();
         assert_eq!(config.listen.port(), 9100);
         assert_eq!(config.issuer(), "https://llave.example");

@@ -14,7 +14,10 @@ pub struct FileMailer {
 impl FileMailer {
     pub fn new(dir: PathBuf, from: &str) -> std::io::Result<FileMailer> {
         std::fs::create_dir_all(&dir)?;
-        Ok(FileMailer { dir, from: from.to_string() })
+        Ok(FileMailer {
+            dir,
+            from: from.to_string(),
+        })
     }
 }
 
@@ -29,7 +32,11 @@ impl Mailer for FileMailer {
         let name = format!("{nanos}-{}.eml", crate::crypto::random_id());
         // Write then rename, so a reader never sees half a message.
         let partial = self.dir.join(format!(".{name}.partial"));
-        tokio::fs::write(&partial, message.formatted()).await.map_err(|e| MailError::Send(e.to_string()))?;
-        tokio::fs::rename(&partial, self.dir.join(name)).await.map_err(|e| MailError::Send(e.to_string()))
+        tokio::fs::write(&partial, message.formatted())
+            .await
+            .map_err(|e| MailError::Send(e.to_string()))?;
+        tokio::fs::rename(&partial, self.dir.join(name))
+            .await
+            .map_err(|e| MailError::Send(e.to_string()))
     }
 }

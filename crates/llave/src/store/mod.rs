@@ -55,10 +55,16 @@ impl Backend {
 
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
-            Backend::Sqlite => &[(1, "accounts", include_str!("../../migrations/sqlite/0001_accounts.sql"))],
-            Backend::Postgres => {
-                &[(1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql"))]
-            }
+            Backend::Sqlite => &[(
+                1,
+                "accounts",
+                include_str!("../../migrations/sqlite/0001_accounts.sql"),
+            )],
+            Backend::Postgres => &[(
+                1,
+                "accounts",
+                include_str!("../../migrations/postgres/0001_accounts.sql"),
+            )],
         }
     }
 }
@@ -104,7 +110,9 @@ impl Store {
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; it persists in the file.
             // synchronous stays FULL (the default), so an acknowledged write survives a crash.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         Ok(Store { pool, backend })
     }
@@ -135,7 +143,9 @@ impl Store {
             })
             .collect();
         let count = migrations.len();
-        Migrator::with_migrations(migrations).run(&self.pool).await?;
+        Migrator::with_migrations(migrations)
+            .run(&self.pool)
+            .await?;
         Ok(count)
     }
 
@@ -152,24 +162,34 @@ impl Store {
 
 /// `sqlite://path` → `sqlite://path?mode=rwc`, creating the parent directory.
 fn sqlite_url_creating_file(url: &str) -> String {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
-    if !path.is_empty() && path != ":memory:" {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
+    if !path.is_empty()
+        && path != ":memory:"
+        && let Some(parent) = std::path::Path::new(path).parent()
+    {
+        let _ = std::fs::create_dir_all(parent);
     }
-    if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") }
+    if url.contains('?') {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    }
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`] naming the field.
 pub(crate) fn conflict_or(error: sqlx::Error, what: impl Fn(&str) -> &'static str) -> StoreError {
-    if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation() {
-            // PostgreSQL names the constraint; SQLite puts "table.column" in the message.
-            let hint = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
-            return StoreError::Conflict(what(&hint));
-        }
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+    {
+        // PostgreSQL names the constraint; SQLite puts "table.column" in the message.
+        let hint = db
+            .constraint()
+            .map(str::to_string)
+            .unwrap_or_else(|| db.message().to_string());
+        return StoreError::Conflict(what(&hint));
     }
     StoreError::Database(error)
 }

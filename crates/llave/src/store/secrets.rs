@@ -14,7 +14,10 @@ impl Store {
             .bind(now)
             .execute(self.pool())
             .await?;
-        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get("value")?)
     }
 }

@@ -75,7 +75,10 @@ impl Store {
     }
 
     /// The session for a cookie, if it has not ended (expiry is judged by the caller).
-    pub async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+    pub async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<SessionRecord>> {
         let row = sqlx::query(select_session!("token_hash = $1 AND ended_at IS NULL"))
             .bind(token_hash)
             .fetch_optional(self.pool())
@@ -100,11 +103,20 @@ impl Store {
         .bind(account.0)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(session_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(session_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     /// Ends one session of this account; false if it was not open or not theirs.
-    pub async fn end_session(&self, account: AccountId, id: &str, reason: &str, now: i64) -> StoreResult<bool> {
+    pub async fn end_session(
+        &self,
+        account: AccountId,
+        id: &str,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
              WHERE id = $3 AND account_id = $4 AND ended_at IS NULL",

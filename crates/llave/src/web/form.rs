@@ -30,23 +30,43 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
-        let lang = Lang::from_request_parts(&mut parts, state).await.unwrap_or_default();
+        let lang = Lang::from_request_parts(&mut parts, state)
+            .await
+            .unwrap_or_default();
         let expected = parts.extensions.get::<CsrfToken>().cloned();
         let request = Request::from_parts(parts, body);
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                PageError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, "error-too-large-title", "error-too-large")
-            } else {
-                PageError::new(StatusCode::BAD_REQUEST, lang, "error-bad-request-title", "error-bad-request")
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    PageError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        lang,
+                        "error-too-large-title",
+                        "error-too-large",
+                    )
+                } else {
+                    PageError::new(
+                        StatusCode::BAD_REQUEST,
+                        lang,
+                        "error-bad-request-title",
+                        "error-bad-request",
+                    )
+                }
+            })?;
         let token: TokenOnly = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
         match expected {
-            Some(expected) if !token.csrf_token.is_empty() && expected.matches(&token.csrf_token) => {}
+            Some(expected)
+                if !token.csrf_token.is_empty() && expected.matches(&token.csrf_token) => {}
             _ => return Err(PageError::csrf(lang)),
         }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-            PageError::new(StatusCode::BAD_REQUEST, lang, "error-bad-request-title", "error-bad-request")
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                lang,
+                "error-bad-request-title",
+                "error-bad-request",
+            )
         })?;
         Ok(CsrfForm(form))
     }
