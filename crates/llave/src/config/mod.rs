@@ -160,7 +160,16 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("LLAVE_").split("__"))
+            .merge(
+                Env::prefixed("LLAVE_")
+                    // Variables for other purposes share the prefix: the config file's path,
+                    // the log filter, the test suite's settings.
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        !matches!(key.as_str(), "config" | "log") && !key.starts_with("test_")
+                    })
+                    .split("__"),
+            )
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)
@@ -212,6 +221,24 @@ mod tests {
         assert_eq!(config.listen.port(), 9100);
         assert_eq!(config.issuer(), "https://llave.example");
         assert_eq!(config.session.idle_minutes, 5);
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("llave.toml", "listen = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("LLAVE_LISTEN", "127.0.0.1:9200");
+            jail.set_env("LLAVE_DATABASE_URL", "postgres://db.example/llave");
+            jail.set_env("LLAVE_SESSION__IDLE_MINUTES", "7");
+            jail.set_env("LLAVE_LOG", "debug");
+            jail.set_env("LLAVE_CONFIG", "llave.toml");
+            let config = Config::load(Some(Path::new("llave.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(config.listen.port(), 9200);
+            assert_eq!(config.database_url(), "postgres://db.example/llave");
+            assert_eq!(config.session.idle_minutes, 7);
+            Ok(())
+        });
     }
 
     #[test]
