@@ -2,7 +2,7 @@
 //! `CsrfForm`; every page is rendered in the person's language.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,7 +20,7 @@ use crate::store::email_tokens::LinkState;
 use crate::web::client::ClientMeta;
 use crate::web::csrf::RotateCsrf;
 use crate::web::error::{PageError, PageResult};
-use crate::web::form::CsrfForm;
+use crate::web::form::{CsrfForm, PageQuery};
 use crate::web::page::{Chrome, FieldErrors, render};
 use crate::web::session::{SESSION_COOKIE, SignedIn, safe_next};
 
@@ -166,7 +166,7 @@ struct NextQuery {
 async fn signin_form(
     c: Chrome,
     signed_in: Option<SignedIn>,
-    Query(query): Query<NextQuery>,
+    PageQuery(query): PageQuery<NextQuery>,
 ) -> Response {
     let next = safe_next(query.next.as_deref());
     if signed_in.is_some() {
@@ -301,7 +301,7 @@ async fn confirm(
     State(app): State<AppState>,
     c: Chrome,
     client: ClientMeta,
-    Query(query): Query<TokenQuery>,
+    PageQuery(query): PageQuery<TokenQuery>,
 ) -> PageResult {
     if query.token.is_empty() || query.token.len() > 100 {
         return Ok(link_refused(c, LinkState::Unknown));
@@ -379,7 +379,7 @@ async fn account(
     State(app): State<AppState>,
     c: Chrome,
     s: SignedIn,
-    Query(query): Query<NoticeQuery>,
+    PageQuery(query): PageQuery<NoticeQuery>,
 ) -> PageResult {
     let notice = match query.notice.as_deref() {
         Some("password_changed") => Some(c.t("password-changed")),
@@ -535,7 +535,7 @@ async fn forgot_submit(
 async fn reset_form(
     State(app): State<AppState>,
     c: Chrome,
-    Query(query): Query<TokenQuery>,
+    PageQuery(query): PageQuery<TokenQuery>,
 ) -> PageResult {
     if query.token.is_empty() || query.token.len() > 100 {
         return Ok(link_refused(c, LinkState::Unknown));

@@ -60,6 +60,20 @@ where
                 if !token.csrf_token.is_empty() && expected.matches(&token.csrf_token) => {}
             _ => return Err(PageError::csrf(lang)),
         }
+        // NUL is never part of a name, a password or an address, and PostgreSQL cannot
+        // store it in text: refuse it here, once, for every form.
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                lang,
+                "error-bad-request-title",
+                "error-bad-request",
+            ));
+        }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
             PageError::new(
                 StatusCode::BAD_REQUEST,
@@ -69,5 +83,36 @@ where
             )
         })?;
         Ok(CsrfForm(form))
+    }
+}
+
+/// `PageQuery<T>`: the query string as `T`, or a "bad request" page in the person's
+/// language (axum's own `Query` answers in plain English text).
+pub struct PageQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for PageQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        if let Ok(value) = serde_urlencoded::from_str(query) {
+            return Ok(PageQuery(value));
+        }
+        let lang = Lang::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "error-bad-request-title",
+            "error-bad-request",
+        ))
     }
 }

@@ -12,7 +12,7 @@ pub mod session;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware;
@@ -73,7 +73,7 @@ struct NextPath {
 async fn switch_language(
     State(app): State<AppState>,
     Path(code): Path<String>,
-    Query(query): Query<NextPath>,
+    form::PageQuery(query): form::PageQuery<NextPath>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
     let next = if query.next.starts_with('/')

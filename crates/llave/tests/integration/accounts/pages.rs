@@ -142,3 +142,45 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn garbage_in_any_form_or_query_never_breaks_the_server(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(54);
+        sign_up_and_confirm(&app, &person).await;
+        let mut client = app.client();
+        client.sign_in(&person.curp, &person.password).await;
+        let nasty = [
+            "", "\u{0}", "%", "%ZZ", "'; DROP TABLE accounts; --", "\u{202e}ñÑáé", "🦀🦀🦀", "a=b&c", "<svg onload=alert(1)>",
+            "ＧＯＭＣ８００１０１", "x".repeat(5000).leak(),
+        ];
+        let forms: [(&str, &str, &[&str]); 7] = [
+            ("/signup", "/signup", &["curp", "given_names", "first_surname", "second_surname", "birth_date", "email", "password"]),
+            ("/signin", "/signin", &["identifier", "password", "next"]),
+            ("/password/forgot", "/password/forgot", &["identifier"]),
+            ("/account", "/account/password", &["current_password", "new_password"]),
+            ("/account", "/account/sessions/end", &["session_id"]),
+            ("/account", "/password/reset", &["token", "password"]),
+            ("/account", "/account/confirm/resend", &["x"]),
+        ];
+        for (page, action, fields) in forms {
+            for value in nasty {
+                let filled: Vec<(&str, &str)> = fields.iter().map(|f| (*f, value)).collect();
+                // Signed in, /signup and /signin redirect: take the token from a page that has one.
+                let page = if page == "/account" { page } else { "/password/forgot" };
+                let response = client.submit(page, action, &filled).await;
+                assert!(response.status.as_u16() < 500, "{action} with {value:?}: {}", response.status);
+            }
+        }
+        for path in ["/confirm?token=%ZZ&token=2", "/password/reset?token=a&token=b", "/signin?next=%00", "/lang/%F0?next=%0d%0aX:1", "/account?notice=%"] {
+            let response = client.get(path).await;
+            assert!(response.status.as_u16() < 500, "{path}: {}", response.status);
+        }
+        let raw = client.request("POST", "/signin", Some(vec![0xff, 0xfe, 0x00, b'=', b'&'])).await;
+        assert!(raw.status.as_u16() < 500);
+        assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 1);
+        // Still signed in and working afterwards.
+        assert_eq!(client.get("/account").await.status, StatusCode::OK);
+        app.finish().await;
+    }
+}
