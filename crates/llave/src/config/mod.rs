@@ -224,6 +224,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
     fn environment_variables_override_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("llave.toml", "listen = \"127.0.0.1:9000\"\n")?;
