@@ -64,47 +64,43 @@ pub async fn authenticate(
     let now = now();
     let policy = &app.config.throttle;
     let window_opened_after = now - policy.window_minutes * 60;
-    let id_key = identifier_key(identifier);
-    let ip_key = address_key(actor);
+    let account = find_account(app, identifier).await?;
+    let account_id = account.as_ref().map(|a| a.id);
+    // Failures count per identifier as typed (an unknown one locks like a known one, so
+    // locking reveals nothing), per account (CURP and e-mail share one budget) and per
+    // client address.
+    let mut keys = vec![(identifier_key(identifier), policy.account_failures)];
+    if let Some(id) = account_id {
+        keys.push((format!("account:{}", id.0), policy.account_failures));
+    }
+    keys.push((address_key(actor), policy.address_failures));
 
-    if app
-        .store
-        .throttle_failures(&id_key, window_opened_after)
-        .await?
-        >= policy.account_failures
-        || app
+    for (key, limit) in &keys {
+        if app
             .store
-            .throttle_failures(&ip_key, window_opened_after)
+            .throttle_failures(key, window_opened_after)
             .await?
-            >= policy.address_failures
-    {
-        app.store
-            .record_event(
-                EventKind::Throttled,
-                None,
-                &actor.address,
-                &actor.user_agent,
-                "sign_in",
-                now,
-            )
-            .await?;
-        return Ok(SignInOutcome::Throttled);
+            >= *limit
+        {
+            record(app, EventKind::Throttled, account_id, actor, now).await?;
+            return Ok(SignInOutcome::Throttled);
+        }
     }
 
-    let account = find_account(app, identifier).await?;
     let password = if password.chars().count() > super::password::MAX_LENGTH {
         ""
     } else {
         password
     };
-    let matched = app
-        .passwords
-        .verify(account.as_ref().map(|a| a.password_hash.as_str()), password)
-        .await?;
+    let stored = account.as_ref().map(|a| a.password_hash.as_str());
+    let matched = app.passwords.verify(stored, password).await?;
 
     match account {
         Some(account) if matched => {
-            app.store.throttle_clear(&id_key).await?;
+            // The address budget is not reset: one success must not launder many failures.
+            for (key, _) in keys.iter().filter(|(key, _)| !key.starts_with("ip:")) {
+                app.store.throttle_clear(key).await?;
+            }
             if app.passwords.needs_rehash(&account.password_hash) {
                 let rehashed = app.passwords.hash(password).await?;
                 app.store
@@ -113,36 +109,18 @@ pub async fn authenticate(
             }
             Ok(SignInOutcome::Success(Box::new(account)))
         }
-        account => {
-            let account_id = account.map(|a| a.id);
-            let failures = app
-                .store
-                .throttle_record_failure(&id_key, now, window_opened_after)
-                .await?;
-            app.store
-                .throttle_record_failure(&ip_key, now, window_opened_after)
-                .await?;
-            app.store
-                .record_event(
-                    EventKind::SignInFailed,
-                    account_id,
-                    &actor.address,
-                    &actor.user_agent,
-                    "",
-                    now,
-                )
-                .await?;
-            if failures == policy.account_failures {
-                app.store
-                    .record_event(
-                        EventKind::Lockout,
-                        account_id,
-                        &actor.address,
-                        &actor.user_agent,
-                        "",
-                        now,
-                    )
+        _ => {
+            let mut reached_limit = false;
+            for (key, limit) in &keys {
+                let failures = app
+                    .store
+                    .throttle_record_failure(key, now, window_opened_after)
                     .await?;
+                reached_limit |= failures == *limit && !key.starts_with("ip:");
+            }
+            record(app, EventKind::SignInFailed, account_id, actor, now).await?;
+            if reached_limit {
+                record(app, EventKind::Lockout, account_id, actor, now).await?;
             }
             Ok(SignInOutcome::Invalid)
         }
@@ -194,26 +172,26 @@ pub async fn change_password(
     app.store
         .end_other_sessions(account.id, Some(keep_session), "password_changed", now)
         .await?;
-    record(app, EventKind::PasswordChanged, account.id, actor, now).await?;
+    record(
+        app,
+        EventKind::PasswordChanged,
+        Some(account.id),
+        actor,
+        now,
+    )
+    .await?;
     Ok(ChangeOutcome::Changed)
 }
 
 async fn record(
     app: &Services,
     kind: EventKind,
-    account: AccountId,
+    account: Option<AccountId>,
     actor: &Actor,
     now: i64,
 ) -> Result<(), StoreError> {
     app.store
-        .record_event(
-            kind,
-            Some(account),
-            &actor.address,
-            &actor.user_agent,
-            "",
-            now,
-        )
+        .record_event(kind, account, &actor.address, &actor.user_agent, "", now)
         .await
 }
 

@@ -136,3 +136,35 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn curp_and_email_share_one_failure_budget(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(29);
+        sign_up_and_confirm(&app, &person).await;
+        for n in 0..5 {
+            let identifier = if n % 2 == 0 { person.curp.as_str() } else { person.email.as_str() };
+            assert_eq!(app.client().sign_in(identifier, "wrong password here").await.status, StatusCode::UNAUTHORIZED);
+        }
+        let locked = app.client().sign_in(&person.email, &person.password).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_successful_sign_in_resets_the_failure_count(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(30);
+        sign_up_and_confirm(&app, &person).await;
+        for _ in 0..4 {
+            app.client().sign_in(&person.curp, "wrong password here").await;
+        }
+        assert_eq!(app.client().sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        for _ in 0..4 {
+            app.client().sign_in(&person.curp, "wrong password here").await;
+        }
+        assert_eq!(app.client().sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
