@@ -112,6 +112,17 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// The language a request asks for (cookie, then `Accept-Language`).
+    pub fn from_headers(headers: &axum::http::HeaderMap) -> Lang {
+        let cookie = crate::web::cookies::get(headers, LANG_COOKIE);
+        let accept = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        Lang::negotiate(cookie.as_deref(), accept)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Lang {
     type Rejection = std::convert::Infallible;
 

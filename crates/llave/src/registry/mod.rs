@@ -123,6 +123,11 @@ pub fn disagreements(declared: &Person, registered: &Person) -> Vec<&'static str
     if declared.birth_date != registered.birth_date {
         fields.push("birth_date");
     }
+    // Sex and state come from the CURP itself on the sign-up page, so a disagreement there
+    // is the CURP's.
+    if declared.sex != registered.sex || declared.state != registered.state {
+        fields.push("curp");
+    }
     fields
 }
 

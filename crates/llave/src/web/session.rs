@@ -25,7 +25,7 @@ pub struct SignedIn {
 }
 
 async fn load(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, PageError> {
-    let lang = Lang::negotiate(None, None);
+    let lang = Lang::from_headers(&parts.headers);
     let Some(token) = cookies::get(&parts.headers, &state.cookie_policy().name(SESSION_COOKIE))
     else {
         return Ok(None);
