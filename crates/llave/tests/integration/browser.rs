@@ -78,7 +78,7 @@ both_backends! {
             .env("SECOND_SURNAME", &person.second_surname)
             .env("BIRTH_DATE", &person.birth_date)
             .env("EMAIL", &person.email)
-            .env("SECOND_EMAIL", "otra.persona7101@example.mx")
+            .env("SECOND_EMAIL", format!("otra.{}", person.email))
             .env("PASSWORD", &person.password)
             .kill_on_drop(true);
         let output = match tokio::time::timeout(SCRIPT_TIMEOUT, command.output()).await {
@@ -88,6 +88,7 @@ both_backends! {
         };
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
+        println!("{stdout}");
         assert!(
             output.status.success(),
             "browser script failed ({}) against {base}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
