@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod i18n;
 pub mod mail;
+pub mod oidc;
 pub mod registry;
 pub mod store;
 pub mod web;
@@ -27,6 +28,9 @@ pub struct Services {
     pub registry: Option<Box<dyn registry::PopulationRegistry>>,
     pub passwords: accounts::password::Passwords,
     pub csrf_key: Vec<u8>,
+    /// Key of the pairwise subject identifiers (shared by every node).
+    pub subject_key: Vec<u8>,
+    pub keys: oidc::keys::Keys,
 }
 
 #[derive(Clone)]
@@ -93,6 +97,9 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
     let csrf_key = store
         .server_secret("csrf_key", &crypto::random_token(), crypto::now())
         .await?;
+    let subject_key = store
+        .server_secret("subject_key", &crypto::random_token(), crypto::now())
+        .await?;
     Ok(AppState(Arc::new(Services {
         config,
         store,
@@ -100,6 +107,8 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         registry,
         passwords,
         csrf_key: csrf_key.into_bytes(),
+        subject_key: subject_key.into_bytes(),
+        keys: oidc::keys::Keys::default(),
     })))
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use llave::accounts::signup::SignupInput;
+use llave::admin::entity as admin;
 use llave::config::{Config, Overrides};
 
 #[derive(Parser)]
@@ -58,6 +59,99 @@ enum Command {
     /// Manage citizen accounts.
     #[command(subcommand)]
     Citizen(CitizenCommand),
+    /// Manage entities (government bodies).
+    #[command(subcommand)]
+    Entity(EntityCommand),
+    /// Manage OpenID Connect clients of entities.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage token-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum EntityCommand {
+    /// Register an entity.
+    Add {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List entities.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints client_id and, for a confidential client, client_secret once.
+    Add {
+        #[arg(long)]
+        entity: String,
+        #[arg(long)]
+        name: String,
+        /// Exact redirect URI (repeatable); https unless the host is loopback.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// A public client (no secret; PKCE only).
+        #[arg(long)]
+        public: bool,
+        /// client_secret_basic (default), client_secret_post or private_key_jwt.
+        #[arg(long)]
+        auth_method: Option<String>,
+        /// The client's public keys (JWKS JSON) for private_key_jwt.
+        #[arg(long)]
+        jwks_file: Option<PathBuf>,
+        /// A restricted claim this client may receive (curp).
+        #[arg(long = "allow-claim")]
+        allow_claims: Vec<String>,
+        /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+        /// Require pushed authorization requests (RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a client.
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a client: it can no longer sign anyone in or get tokens.
+    Disable {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make new current signing keys; the old ones stay published until their tokens expire.
+    Rotate {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,6 +288,131 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&view)?
             } else {
                 print!("created account {}\n{}", view.id, view.to_text())
+            }
+        }
+        Command::Entity(command) => {
+            let app = llave::start(config).await?;
+            match command {
+                EntityCommand::Add { slug, name, json } => {
+                    let entity = admin::add_entity(&app.store, &slug, &name).await?;
+                    if json {
+                        print_json(&entity)?
+                    } else {
+                        println!("entity {} added: {}", entity.slug, entity.name)
+                    }
+                }
+                EntityCommand::List { json } => {
+                    let entities = app.store.list_entities().await?;
+                    if json {
+                        print_json(&entities)?
+                    } else {
+                        for e in entities {
+                            println!("{}  {}", e.slug, e.name);
+                        }
+                    }
+                }
+            }
+        }
+        Command::Client(command) => {
+            let app = llave::start(config).await?;
+            match command {
+                ClientCommand::Add {
+                    entity,
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    backchannel_logout_uri,
+                    public,
+                    auth_method,
+                    jwks_file,
+                    allow_claims,
+                    id_token_alg,
+                    require_par,
+                    json,
+                } => {
+                    let jwks =
+                        match jwks_file {
+                            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                                anyhow::anyhow!("cannot read {}: {e}", path.display())
+                            })?),
+                            None => None,
+                        };
+                    let new = llave::oidc::clients::NewClient {
+                        entity,
+                        name,
+                        redirect_uris,
+                        post_logout_redirect_uris,
+                        backchannel_logout_uri,
+                        public,
+                        auth_method,
+                        jwks,
+                        allowed_claims: allow_claims,
+                        id_token_alg,
+                        require_par,
+                    };
+                    let registered = admin::add_client(&app.store, &new).await?;
+                    if json {
+                        print_json(&registered)?
+                    } else {
+                        println!("client_id:     {}", registered.client_id);
+                        if let Some(secret) = &registered.client_secret {
+                            println!(
+                                "client_secret: {secret}\n(shown once: store it now; llave keeps only its hash)"
+                            );
+                        }
+                    }
+                }
+                ClientCommand::List { entity, json } => {
+                    let clients: Vec<_> = app
+                        .store
+                        .list_clients(entity.as_deref())
+                        .await?
+                        .iter()
+                        .map(admin::ClientView::from)
+                        .collect();
+                    if json {
+                        print_json(&clients)?
+                    } else {
+                        for c in clients {
+                            print!("{}", c.to_text());
+                        }
+                    }
+                }
+                ClientCommand::Show { client_id, json } => {
+                    let view = admin::show_client(&app.store, &client_id).await?;
+                    if json {
+                        print_json(&view)?
+                    } else {
+                        print!("{}", view.to_text())
+                    }
+                }
+                ClientCommand::Disable { client_id, json } => {
+                    let view = admin::disable_client(&app.store, &client_id).await?;
+                    if json {
+                        print_json(&view)?
+                    } else {
+                        print!("disabled {}", view.to_text())
+                    }
+                }
+            }
+        }
+        Command::Keys(KeysCommand::Rotate { json }) => {
+            let app = llave::start(config).await?;
+            let made = llave::oidc::keys::rotate(&app.store).await?;
+            let made: Vec<_> = made
+                .into_iter()
+                .map(|(alg, kid)| serde_json::json!({"alg": alg, "kid": kid}))
+                .collect();
+            if json {
+                print_json(&made)?
+            } else {
+                for key in made {
+                    println!(
+                        "new {} key {}",
+                        key["alg"].as_str().unwrap_or(""),
+                        key["kid"].as_str().unwrap_or("")
+                    );
+                }
             }
         }
         Command::Citizen(CitizenCommand::Show { curp, json }) => {

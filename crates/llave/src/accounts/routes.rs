@@ -161,6 +161,9 @@ async fn signup_submit(
 struct NextQuery {
     next: Option<String>,
     signed_out: Option<String>,
+    /// Set by the authorization endpoint when an entity asks for a fresh sign-in.
+    reauth: Option<String>,
+    login_hint: Option<String>,
 }
 
 async fn signin_form(
@@ -169,14 +172,29 @@ async fn signin_form(
     PageQuery(query): PageQuery<NextQuery>,
 ) -> Response {
     let next = safe_next(query.next.as_deref());
-    if signed_in.is_some() {
+    let reauth = query.reauth.is_some();
+    if signed_in.is_some() && !reauth {
         return Redirect::to(&next).into_response();
     }
-    let notice = query.signed_out.is_some().then(|| c.t("signed-out"));
+    let notice = if reauth {
+        Some(c.t("signin-again"))
+    } else {
+        query.signed_out.is_some().then(|| c.t("signed-out"))
+    };
+    let identifier = match (&signed_in, &query.login_hint) {
+        (Some(s), _) => s.account.curp.clone(),
+        (None, Some(hint)) => hint.chars().take(300).collect(),
+        (None, None) => String::new(),
+    };
+    let c = if signed_in.is_some() {
+        c.signed_in()
+    } else {
+        c
+    };
     let page = SigninPage {
         c,
         errors: FieldErrors::default(),
-        identifier: String::new(),
+        identifier,
         next,
         notice,
     };
@@ -195,6 +213,7 @@ async fn signin_submit(
     State(app): State<AppState>,
     c: Chrome,
     client: ClientMeta,
+    previous: Option<SignedIn>,
     CsrfForm(form): CsrfForm<SigninForm>,
 ) -> PageResult {
     let next = safe_next(Some(&form.next));
@@ -224,6 +243,18 @@ async fn signin_submit(
         .map_err(|e| PageError::internal(c.lang, e))?;
     match outcome {
         SignInOutcome::Success(account) => {
+            // A fresh sign-in replaces the session this browser had.
+            if let Some(previous) = previous {
+                sessions::end(
+                    &app,
+                    previous.account.id,
+                    &previous.session.id,
+                    EventKind::SignOut,
+                    &actor,
+                )
+                .await
+                .map_err(|e| PageError::internal(c.lang, e))?;
+            }
             let token = sessions::start(&app, account.id, "pwd", &actor)
                 .await
                 .map_err(|e| PageError::internal(c.lang, e))?;

@@ -3,3 +3,4 @@
 
 pub mod citizen;
 pub mod demo;
+pub mod entity;

@@ -11,7 +11,9 @@
 
 mod accounts;
 pub mod email_tokens;
+pub mod entities;
 mod events;
+pub mod oidc;
 mod secrets;
 mod sessions;
 mod throttle;
@@ -55,16 +57,30 @@ impl Backend {
 
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
-            Backend::Sqlite => &[(
-                1,
-                "accounts",
-                include_str!("../../migrations/sqlite/0001_accounts.sql"),
-            )],
-            Backend::Postgres => &[(
-                1,
-                "accounts",
-                include_str!("../../migrations/postgres/0001_accounts.sql"),
-            )],
+            Backend::Sqlite => &[
+                (
+                    1,
+                    "accounts",
+                    include_str!("../../migrations/sqlite/0001_accounts.sql"),
+                ),
+                (
+                    2,
+                    "oidc",
+                    include_str!("../../migrations/sqlite/0002_oidc.sql"),
+                ),
+            ],
+            Backend::Postgres => &[
+                (
+                    1,
+                    "accounts",
+                    include_str!("../../migrations/postgres/0001_accounts.sql"),
+                ),
+                (
+                    2,
+                    "oidc",
+                    include_str!("../../migrations/postgres/0002_oidc.sql"),
+                ),
+            ],
         }
     }
 }

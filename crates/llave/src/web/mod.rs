@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .merge(crate::accounts::routes::routes())
+        .merge(crate::oidc::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/lang/{code}", get(switch_language))

@@ -127,7 +127,7 @@ pub fn safe_next(next: Option<&str>) -> String {
                 && !path.starts_with("//")
                 && !path.starts_with("/\\")
                 && !path.chars().any(|c| c.is_control())
-                && path.len() <= 512 =>
+                && path.len() <= 4096 =>
         {
             path.to_string()
         }

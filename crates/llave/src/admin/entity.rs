@@ -1,0 +1,124 @@
+//! `llave entity add|list`, `llave client add|list|show|disable`, `llave keys rotate`.
+
+use serde::Serialize;
+
+use crate::oidc::clients::{self, NewClient, Registered};
+use crate::store::entities::{ClientRecord, Entity};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("an entity with the slug {0:?} already exists")]
+    EntityExists(String),
+    #[error("no client has the id {0:?}")]
+    UnknownClient(String),
+    #[error(transparent)]
+    Client(#[from] clients::ClientError),
+    #[error(transparent)]
+    Keys(#[from] crate::oidc::keys::KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An entity's slug: lower-case letters, digits and hyphens, 2 to 40 characters.
+pub fn check_slug(slug: &str) -> Result<(), AdminError> {
+    let ok = (2..=40).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!(
+            "invalid slug {slug:?}: use 2-40 lower-case letters, digits and hyphens"
+        )))
+    }
+}
+
+pub async fn add_entity(store: &Store, slug: &str, name: &str) -> Result<Entity, AdminError> {
+    check_slug(slug)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AdminError::Invalid(
+            "--name must have 1 to 200 characters".into(),
+        ));
+    }
+    match store.create_entity(slug, name, crate::crypto::now()).await {
+        Ok(entity) => Ok(entity),
+        Err(StoreError::Conflict(_)) => Err(AdminError::EntityExists(slug.to_string())),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// What `client list|show --json` prints (never the secret or its hash).
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    pub client_id: String,
+    pub entity: String,
+    pub name: String,
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub allowed_claims: Vec<String>,
+    pub id_token_signed_response_alg: String,
+    pub require_pushed_authorization_requests: bool,
+    pub created_at: i64,
+    pub disabled: bool,
+}
+
+impl From<&ClientRecord> for ClientView {
+    fn from(c: &ClientRecord) -> ClientView {
+        ClientView {
+            client_id: c.client_id.clone(),
+            entity: c.entity_slug.clone(),
+            name: c.name.clone(),
+            token_endpoint_auth_method: c.auth_method.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            allowed_claims: c.allowed_claims.clone(),
+            id_token_signed_response_alg: c.id_token_alg.clone(),
+            require_pushed_authorization_requests: c.require_par,
+            created_at: c.created_at,
+            disabled: c.disabled_at.is_some(),
+        }
+    }
+}
+
+impl ClientView {
+    pub fn to_text(&self) -> String {
+        format!(
+            "{}  {} / {}  auth={} redirect_uris={}{}\n",
+            self.client_id,
+            self.entity,
+            self.name,
+            self.token_endpoint_auth_method,
+            self.redirect_uris.join(","),
+            if self.disabled { "  (disabled)" } else { "" }
+        )
+    }
+}
+
+pub async fn add_client(store: &Store, new: &NewClient) -> Result<Registered, AdminError> {
+    Ok(clients::register(store, new).await?)
+}
+
+pub async fn show_client(store: &Store, client_id: &str) -> Result<ClientView, AdminError> {
+    let client = store
+        .client_by_id(client_id)
+        .await?
+        .ok_or_else(|| AdminError::UnknownClient(client_id.to_string()))?;
+    Ok(ClientView::from(&client))
+}
+
+pub async fn disable_client(store: &Store, client_id: &str) -> Result<ClientView, AdminError> {
+    store
+        .disable_client(client_id, crate::crypto::now())
+        .await?;
+    show_client(store, client_id).await
+}

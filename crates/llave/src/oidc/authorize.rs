@@ -1,0 +1,452 @@
+//! The authorization endpoint (GET and POST), the consent page and the answer to the
+//! client (`query` redirect or `form_post`). An unknown client or an unregistered
+//! redirect URI gets an error page and no redirect (RFC 6749 §4.1.2.1); every other error
+//! goes back to the client with `state` and `iss` (RFC 9207).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{KeyInit, Mac};
+use oidc::authorize::{
+    AuthorizationRequest, ClientPolicy, Params, Prompt, Rejection, ResponseMode,
+};
+use oidc::{ErrorCode, OAuthError, RedirectUri};
+use serde::Deserialize;
+
+use super::tokens::{CODE_SECONDS, account_acr};
+use crate::AppState;
+use crate::crypto::{now, random_id, random_token, token_hash};
+use crate::i18n::Lang;
+use crate::store::entities::ClientRecord;
+use crate::store::oidc::CodeRecord;
+use crate::web::error::{PageError, PageResult};
+use crate::web::form::CsrfForm;
+use crate::web::page::{Chrome, render};
+use crate::web::session::SignedIn;
+
+/// The marker llave adds to the return address when it asks for a fresh sign-in, signed so
+/// nobody can forge "I already signed in again".
+const REAUTH_PARAM: &str = "llave_reauth";
+
+fn pairs_from_query(query: Option<&str>) -> Result<Vec<(String, String)>, OAuthError> {
+    super::form_pairs(query.unwrap_or("").as_bytes())
+}
+
+pub async fn authorize_get(
+    State(app): State<AppState>,
+    c: Chrome,
+    signed_in: Option<SignedIn>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let pairs = pairs_from_query(query.as_deref()).map_err(|_| bad_request_page(c.lang))?;
+    authorize(app, c, signed_in, pairs).await
+}
+
+pub async fn authorize_post(
+    State(app): State<AppState>,
+    c: Chrome,
+    signed_in: Option<SignedIn>,
+    body: Bytes,
+) -> PageResult {
+    let pairs = super::form_pairs(&body).map_err(|_| bad_request_page(c.lang))?;
+    authorize(app, c, signed_in, pairs).await
+}
+
+fn bad_request_page(lang: Lang) -> PageError {
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        lang,
+        "oidc-error-title",
+        "oidc-error-request",
+    )
+}
+
+/// Loads the client and validates the request; an error that may not be redirected
+/// becomes a page.
+async fn validated(
+    app: &AppState,
+    lang: Lang,
+    pairs: Vec<(String, String)>,
+) -> Result<(ClientRecord, AuthorizationRequest, Vec<(String, String)>), Result<Response, PageError>>
+{
+    let params = Params::from_pairs(pairs.clone()).map_err(|_| Err(bad_request_page(lang)))?;
+    let client_id = params.get("client_id").unwrap_or("").to_string();
+    let client = match app.store.client_by_id(&client_id).await {
+        Ok(Some(client)) if client.disabled_at.is_none() => client,
+        Ok(_) => {
+            return Err(Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                lang,
+                "oidc-error-title",
+                "oidc-error-client",
+            )));
+        }
+        Err(error) => return Err(Err(PageError::internal(lang, error))),
+    };
+    let uris: Vec<RedirectUri> = client
+        .redirect_uris
+        .iter()
+        .filter_map(|u| RedirectUri::parse(u).ok())
+        .collect();
+    let policy = ClientPolicy {
+        client_id: &client.client_id,
+        redirect_uris: &uris,
+        require_par: client.require_par,
+    };
+    match oidc::authorize::validate(&params, &policy, false) {
+        Ok(request) => Ok((client, request, pairs)),
+        Err(Rejection::NoRedirect(_)) => Err(Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "oidc-error-title",
+            "oidc-error-redirect-uri",
+        ))),
+        Err(Rejection::Redirect {
+            redirect_uri,
+            response_mode,
+            state,
+            error,
+        }) => Err(Ok(respond(
+            app,
+            &redirect_uri,
+            response_mode,
+            state.as_deref(),
+            Err(&error),
+            lang,
+        ))),
+    }
+}
+
+fn reauth_mac(app: &AppState, at: i64) -> String {
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&app.csrf_key)
+        .expect("HMAC takes any key length");
+    mac.update(format!("llave reauth v1:{at}").as_bytes());
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        mac.finalize().into_bytes(),
+    )
+}
+
+/// The time of a valid re-authentication marker in the request, if any.
+fn reauth_marker(app: &AppState, pairs: &[(String, String)]) -> Option<i64> {
+    let value = pairs
+        .iter()
+        .find(|(k, _)| k == REAUTH_PARAM)
+        .map(|(_, v)| v.as_str())?;
+    let (at, mac) = value.split_once('.')?;
+    let at: i64 = at.parse().ok()?;
+    (reauth_mac(app, at) == mac).then_some(at)
+}
+
+fn authorize_url(pairs: &[(String, String)], reauth_at: Option<(i64, String)>) -> String {
+    let mut pairs: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != REAUTH_PARAM)
+        .cloned()
+        .collect();
+    if let Some((at, mac)) = reauth_at {
+        pairs.push((REAUTH_PARAM.into(), format!("{at}.{mac}")));
+    }
+    format!(
+        "/authorize?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
+}
+
+fn level(acr: &str) -> u32 {
+    acr.rsplit(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn authorize(
+    app: AppState,
+    mut c: Chrome,
+    signed_in: Option<SignedIn>,
+    pairs: Vec<(String, String)>,
+) -> PageResult {
+    let (client, request, pairs) = match validated(&app, c.lang, pairs).await {
+        Ok(ok) => ok,
+        Err(answer) => return answer,
+    };
+    if let Some(lang) = request
+        .ui_locales
+        .as_deref()
+        .and_then(|l| l.split(' ').find_map(Lang::parse))
+    {
+        c.lang = lang;
+    }
+    let back = |error: OAuthError| {
+        Ok(respond(
+            &app,
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.as_deref(),
+            Err(&error),
+            c.lang,
+        ))
+    };
+    let prompt_none = request.prompt.contains(&Prompt::None);
+
+    // 1. Who is it? Sign in, or sign in again when the client asks for a fresh sign-in.
+    let Some(signed_in) = signed_in else {
+        if prompt_none {
+            return back(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "nobody is signed in",
+            ));
+        }
+        let next = authorize_url(&pairs, None);
+        return Ok(
+            Redirect::to(&signin_url(&next, request.login_hint.as_deref(), false)).into_response(),
+        );
+    };
+    let auth_time = signed_in.session.created_at;
+    let now = now();
+    let too_old = request.max_age.is_some_and(|max| now - auth_time > max);
+    let reauthenticated = reauth_marker(&app, &pairs).is_some_and(|at| auth_time >= at);
+    if (request.prompt.contains(&Prompt::Login) || too_old) && !reauthenticated {
+        if prompt_none {
+            return back(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "a fresh sign-in is required",
+            ));
+        }
+        let next = authorize_url(&pairs, Some((now, reauth_mac(&app, now))));
+        return Ok(Redirect::to(&signin_url(&next, None, true)).into_response());
+    }
+
+    // 2. Is the level of assurance enough? (The levels issue adds step-up.)
+    let achieved = account_acr(&signed_in.account);
+    let requested = oidc::authorize::requested_acr(&request);
+    if !requested.is_empty() && !requested.iter().any(|r| level(r) <= level(achieved)) {
+        return back(OAuthError::new(
+            ErrorCode::UnmetAuthenticationRequirements,
+            "the requested level of assurance is not reached",
+        ));
+    }
+
+    // 3. Has the person agreed to share this with this entity?
+    let consented = app
+        .store
+        .consented_scope(signed_in.account.id, &client.client_id)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?
+        .is_some_and(|stored| {
+            request
+                .scope
+                .is_subset_of(&oidc::Scope::from_stored(&stored))
+        });
+    if !consented || request.prompt.contains(&Prompt::Consent) {
+        if prompt_none {
+            return back(OAuthError::new(
+                ErrorCode::ConsentRequired,
+                "the person has not agreed yet",
+            ));
+        }
+        return Ok(consent_page(c.signed_in(), &client, &request, &pairs));
+    }
+    issue_code(&app, &client, &request, &signed_in, achieved, c.lang).await
+}
+
+fn signin_url(next: &str, login_hint: Option<&str>, reauth: bool) -> String {
+    let mut pairs = vec![("next", next)];
+    if let Some(hint) = login_hint {
+        pairs.push(("login_hint", hint));
+    }
+    if reauth {
+        pairs.push(("reauth", "1"));
+    }
+    format!(
+        "/signin?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
+}
+
+async fn issue_code(
+    app: &AppState,
+    client: &ClientRecord,
+    request: &AuthorizationRequest,
+    signed_in: &SignedIn,
+    acr: &str,
+    lang: Lang,
+) -> PageResult {
+    let code = random_token();
+    let now = now();
+    let record = CodeRecord {
+        client_id: client.client_id.clone(),
+        account_id: signed_in.account.id,
+        session_id: signed_in.session.id.clone(),
+        redirect_uri: request.redirect_uri.as_str().to_string(),
+        code_challenge: request.code_challenge.as_str().to_string(),
+        scope: request.scope.to_string(),
+        nonce: request.nonce.clone(),
+        claims: request.claims.as_ref().map(|c| c.to_string()),
+        acr: acr.to_string(),
+        amr: signed_in.session.auth_methods.clone(),
+        auth_time: signed_in.session.created_at,
+    };
+    app.store
+        .insert_code(&token_hash(&code), &record, now, now + CODE_SECONDS)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    Ok(respond(
+        app,
+        &request.redirect_uri,
+        request.response_mode,
+        request.state.as_deref(),
+        Ok(&code),
+        lang,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "oidc/form_post.html")]
+struct FormPostPage {
+    lang: Lang,
+    action: String,
+    fields: Vec<(String, String)>,
+    nonce: String,
+}
+
+/// The answer to the client: a code, or an error, with `state` and `iss`.
+fn respond(
+    app: &AppState,
+    redirect_uri: &RedirectUri,
+    mode: ResponseMode,
+    state: Option<&str>,
+    outcome: Result<&str, &OAuthError>,
+    lang: Lang,
+) -> Response {
+    let issuer = app.config.issuer();
+    let mut fields: Vec<(&str, &str)> = match outcome {
+        Ok(code) => vec![("code", code)],
+        Err(error) => vec![
+            ("error", error.code.as_str()),
+            ("error_description", error.description.as_str()),
+        ],
+    };
+    if let Some(state) = state {
+        fields.push(("state", state));
+    }
+    fields.push(("iss", issuer.as_str()));
+    match mode {
+        ResponseMode::Query => Redirect::to(&redirect_uri.with_params(&fields)).into_response(),
+        ResponseMode::FormPost => {
+            let nonce = random_id();
+            let page = FormPostPage {
+                lang,
+                action: redirect_uri.as_str().to_string(),
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                nonce: nonce.clone(),
+            };
+            let mut response = render(StatusCode::OK, &page);
+            let origin = url_origin(redirect_uri.as_str());
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+            );
+            if let Ok(value) = HeaderValue::from_str(&csp) {
+                response
+                    .headers_mut()
+                    .insert(CONTENT_SECURITY_POLICY, value);
+            }
+            response
+        }
+    }
+}
+
+fn url_origin(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => "'none'".into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "oidc/consent.html")]
+struct ConsentPage {
+    c: Chrome,
+    entity: String,
+    client: String,
+    items: Vec<String>,
+    request: String,
+}
+
+fn consent_page(
+    c: Chrome,
+    client: &ClientRecord,
+    request: &AuthorizationRequest,
+    pairs: &[(String, String)],
+) -> Response {
+    let mut items = vec![c.t("consent-item-sub")];
+    for scope in request.scope.iter() {
+        match scope {
+            "profile" => items.push(c.t("consent-item-profile")),
+            "email" => items.push(c.t("consent-item-email")),
+            "phone" => items.push(c.t("consent-item-phone")),
+            "offline_access" => items.push(c.t("consent-item-offline")),
+            _ => {}
+        }
+    }
+    if client.allowed_claims.iter().any(|claim| claim == "curp") {
+        items.push(c.t("consent-item-curp"));
+    }
+    let page = ConsentPage {
+        c,
+        entity: client.entity_name.clone(),
+        client: client.name.clone(),
+        items,
+        request: serde_urlencoded::to_string(pairs).unwrap_or_default(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ConsentForm {
+    request: String,
+    decision: String,
+}
+
+/// The person's answer on the consent page; the request is validated again from scratch.
+pub async fn consent(
+    State(app): State<AppState>,
+    c: Chrome,
+    signed_in: SignedIn,
+    CsrfForm(form): CsrfForm<ConsentForm>,
+) -> PageResult {
+    let pairs = pairs_from_query(Some(&form.request)).map_err(|_| bad_request_page(c.lang))?;
+    let (client, request, _) = match validated(&app, c.lang, pairs).await {
+        Ok(ok) => ok,
+        Err(answer) => return answer,
+    };
+    if form.decision != "allow" {
+        let error = OAuthError::new(ErrorCode::AccessDenied, "the person did not agree");
+        return Ok(respond(
+            &app,
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.as_deref(),
+            Err(&error),
+            c.lang,
+        ));
+    }
+    app.store
+        .save_consent(
+            signed_in.account.id,
+            &client.client_id,
+            &request.scope.to_string(),
+            now(),
+        )
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    let acr = account_acr(&signed_in.account);
+    issue_code(&app, &client, &request, &signed_in, acr, c.lang).await
+}

@@ -1,0 +1,373 @@
+//! Registering clients (`llave client add`) and authenticating them at the token
+//! endpoint: `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523,
+//! each assertion's `jti` usable once) and `none` for public clients. A client uses only
+//! the method it registered (RFC 9700 §2.5).
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use oidc::{OAuthError, RedirectUri};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::crypto::{now, random_id, random_token};
+use crate::store::entities::ClientRecord;
+use crate::store::{Store, StoreError};
+
+pub const AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// What `llave client add` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub entity: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub public: bool,
+    pub auth_method: Option<String>,
+    pub jwks: Option<String>,
+    pub allowed_claims: Vec<String>,
+    pub id_token_alg: Option<String>,
+    pub require_par: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no entity has the slug {0:?}")]
+    UnknownEntity(String),
+    #[error("redirect URI {0:?}: {1}")]
+    RedirectUri(String, oidc::redirect_uri::RedirectUriError),
+    #[error("at least one --redirect-uri is required")]
+    NoRedirectUri,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The registered client and, for a confidential one, its secret (shown once).
+#[derive(Debug, serde::Serialize)]
+pub struct Registered {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub entity: String,
+    pub name: String,
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+}
+
+pub fn secret_hash(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn validate_uri(uri: &str) -> Result<String, ClientError> {
+    RedirectUri::parse(uri)
+        .map(|u| u.as_str().to_string())
+        .map_err(|e| ClientError::RedirectUri(uri.to_string(), e))
+}
+
+pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, ClientError> {
+    let entity = store
+        .entity_by_slug(&new.entity)
+        .await?
+        .ok_or_else(|| ClientError::UnknownEntity(new.entity.clone()))?;
+    if new.name.trim().is_empty() || new.name.chars().count() > 200 {
+        return Err(ClientError::Invalid(
+            "--name must have 1 to 200 characters".into(),
+        ));
+    }
+    if new.redirect_uris.is_empty() {
+        return Err(ClientError::NoRedirectUri);
+    }
+    let redirect_uris = new
+        .redirect_uris
+        .iter()
+        .map(|u| validate_uri(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let post_logout = new
+        .post_logout_redirect_uris
+        .iter()
+        .map(|u| validate_uri(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let backchannel = new
+        .backchannel_logout_uri
+        .as_deref()
+        .map(validate_uri)
+        .transpose()?;
+    let auth_method = match (&new.auth_method, new.public) {
+        (Some(method), true) if method != "none" => {
+            return Err(ClientError::Invalid(
+                "a --public client authenticates with none".into(),
+            ));
+        }
+        (_, true) => "none".to_string(),
+        (Some(method), false) if AUTH_METHODS.contains(&method.as_str()) && method != "none" => {
+            method.clone()
+        }
+        (Some(method), false) => {
+            return Err(ClientError::Invalid(format!(
+                "unsupported --auth-method {method}"
+            )));
+        }
+        (None, false) => "client_secret_basic".to_string(),
+    };
+    if auth_method == "private_key_jwt" && new.jwks.is_none() {
+        return Err(ClientError::Invalid(
+            "private_key_jwt needs --jwks-file".into(),
+        ));
+    }
+    if let Some(jwks) = &new.jwks {
+        let parsed: serde_json::Value = serde_json::from_str(jwks)
+            .map_err(|e| ClientError::Invalid(format!("the JWKS is not JSON: {e}")))?;
+        if !parsed.get("keys").is_some_and(|k| k.is_array()) {
+            return Err(ClientError::Invalid(
+                "the JWKS must be an object with a keys array".into(),
+            ));
+        }
+    }
+    for claim in &new.allowed_claims {
+        if claim != "curp" {
+            return Err(ClientError::Invalid(format!(
+                "unknown --allow-claim {claim} (known: curp)"
+            )));
+        }
+    }
+    let id_token_alg = new.id_token_alg.clone().unwrap_or_else(|| "RS256".into());
+    if !super::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
+        return Err(ClientError::Invalid(format!(
+            "unsupported ID token algorithm {id_token_alg}"
+        )));
+    }
+    let secret = matches!(
+        auth_method.as_str(),
+        "client_secret_basic" | "client_secret_post"
+    )
+    .then(random_token);
+    let record = ClientRecord {
+        client_id: random_id(),
+        entity_id: entity.id,
+        entity_slug: entity.slug.clone(),
+        entity_name: entity.name.clone(),
+        name: new.name.trim().to_string(),
+        secret_hash: secret.as_deref().map(secret_hash),
+        auth_method: auth_method.clone(),
+        redirect_uris: redirect_uris.clone(),
+        post_logout_redirect_uris: post_logout,
+        backchannel_logout_uri: backchannel,
+        jwks: new.jwks.clone(),
+        allowed_claims: new.allowed_claims.clone(),
+        id_token_alg,
+        require_par: new.require_par,
+        created_at: now(),
+        disabled_at: None,
+    };
+    store.create_client(&record).await?;
+    Ok(Registered {
+        client_id: record.client_id,
+        client_secret: secret,
+        entity: entity.slug,
+        name: record.name,
+        token_endpoint_auth_method: auth_method,
+        redirect_uris,
+    })
+}
+
+/// The credentials a token-endpoint request presents.
+#[derive(Debug, Default, Clone)]
+pub struct Presented {
+    pub basic: Option<(String, String)>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub assertion_type: Option<String>,
+    pub assertion: Option<String>,
+}
+
+/// Decodes `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded).
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let decode = |s: &str| form_urlencoded_decode(s);
+    Some((decode(id)?, decode(secret)?))
+}
+
+fn form_urlencoded_decode(text: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={text}")).ok()?;
+    pairs.into_iter().next().map(|(_, v)| v)
+}
+
+fn client_error() -> OAuthError {
+    OAuthError::invalid_client("client authentication failed")
+}
+
+/// Authenticates the client; every failure is the same `invalid_client`.
+pub async fn authenticate(
+    store: &Store,
+    presented: &Presented,
+    token_endpoint: &str,
+    issuer: &str,
+) -> Result<ClientRecord, AuthError> {
+    let claimed = presented
+        .basic
+        .as_ref()
+        .map(|(id, _)| id.clone())
+        .or_else(|| presented.client_id.clone())
+        .or_else(|| presented.assertion.as_deref().and_then(unverified_issuer));
+    let Some(client_id) = claimed else {
+        return Err(AuthError::OAuth(client_error()));
+    };
+    let Some(client) = store.client_by_id(&client_id).await? else {
+        return Err(AuthError::OAuth(client_error()));
+    };
+    if client.disabled_at.is_some() {
+        return Err(AuthError::OAuth(client_error()));
+    }
+    if presented
+        .client_id
+        .as_deref()
+        .is_some_and(|id| id != client.client_id)
+    {
+        return Err(AuthError::OAuth(client_error()));
+    }
+    let ok = match client.auth_method.as_str() {
+        "client_secret_basic" => match &presented.basic {
+            Some((_, secret)) => secret_matches(&client, secret),
+            None => false,
+        },
+        "client_secret_post" => {
+            presented.basic.is_none()
+                && presented
+                    .client_secret
+                    .as_deref()
+                    .is_some_and(|secret| secret_matches(&client, secret))
+        }
+        "private_key_jwt" => {
+            presented.basic.is_none()
+                && presented.assertion_type.as_deref() == Some(ASSERTION_TYPE)
+                && match presented.assertion.as_deref() {
+                    Some(assertion) => {
+                        verify_assertion(store, &client, assertion, token_endpoint, issuer).await?
+                    }
+                    None => false,
+                }
+        }
+        "none" => {
+            presented.basic.is_none()
+                && presented.client_secret.is_none()
+                && presented.assertion.is_none()
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(client)
+    } else {
+        Err(AuthError::OAuth(client_error()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    OAuth(OAuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn secret_matches(client: &ClientRecord, secret: &str) -> bool {
+    match &client.secret_hash {
+        Some(stored) => bool::from(secret_hash(secret).as_bytes().ct_eq(stored.as_bytes())),
+        None => false,
+    }
+}
+
+fn unverified_issuer(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("iss")?.as_str().map(str::to_string)
+}
+
+/// RFC 7523 §3: iss = sub = client_id, aud names this server, exp in the future, jti once.
+async fn verify_assertion(
+    store: &Store,
+    client: &ClientRecord,
+    assertion: &str,
+    token_endpoint: &str,
+    issuer: &str,
+) -> Result<bool, StoreError> {
+    let Some(jwks) = client
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(j).ok())
+    else {
+        return Ok(false);
+    };
+    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
+        return Ok(false);
+    };
+    let candidates: Vec<&jsonwebtoken::jwk::Jwk> = jwks
+        .keys
+        .iter()
+        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+        .collect();
+    for jwk in candidates {
+        let Ok(key) = jsonwebtoken::DecodingKey::from_jwk(jwk) else {
+            continue;
+        };
+        if !matches!(
+            header.alg,
+            jsonwebtoken::Algorithm::RS256
+                | jsonwebtoken::Algorithm::ES256
+                | jsonwebtoken::Algorithm::EdDSA
+                | jsonwebtoken::Algorithm::PS256
+        ) {
+            return Ok(false);
+        }
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.set_audience(&[token_endpoint, issuer]);
+        validation.set_issuer(&[client.client_id.as_str()]);
+        validation.sub = Some(client.client_id.clone());
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        validation.leeway = 30;
+        let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation)
+        else {
+            continue;
+        };
+        let Some(jti) = data.claims.get("jti").and_then(|j| j.as_str()) else {
+            return Ok(false);
+        };
+        let exp = data.claims.get("exp").and_then(|e| e.as_i64()).unwrap_or(0);
+        if exp > now() + 600 {
+            return Ok(false);
+        }
+        return store
+            .spend_jti(&format!("{}:{jti}", client.client_id), exp + 60)
+            .await;
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("agua%3Aweb:s%2Bcr%20t"));
+        assert_eq!(
+            parse_basic(&header),
+            Some(("agua:web".into(), "s+cr t".into()))
+        );
+        assert_eq!(parse_basic("Bearer x"), None);
+        assert_eq!(parse_basic("Basic !!!"), None);
+    }
+}

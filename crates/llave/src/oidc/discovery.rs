@@ -1,0 +1,63 @@
+//! Discovery (OpenID Connect Discovery 1.0 §3) and the JWKS (RFC 7517).
+
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::json;
+
+use super::server_error;
+use crate::AppState;
+
+pub fn metadata(issuer: &str) -> serde_json::Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": oidc::scope::SUPPORTED,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
+            "name", "given_name", "family_name", "birthdate", "email", "email_verified", "curp"],
+        "acr_values_supported": ["urn:llave:loa:1", "urn:llave:loa:2", "urn:llave:loa:3"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "ui_locales_supported": ["es-MX", "en"],
+        "claims_locales_supported": ["es-MX", "en"],
+        "claims_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+pub async fn configuration(State(app): State<AppState>) -> Response {
+    let mut response = Json(metadata(&app.config.issuer())).into_response();
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+pub async fn jwks(State(app): State<AppState>) -> Response {
+    match app.keys.ring(&app.store).await {
+        Ok(ring) => {
+            let mut response = Json(ring.jwks()).into_response();
+            response.headers_mut().insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=60"),
+            );
+            response
+        }
+        Err(error) => server_error(error),
+    }
+}

@@ -1,0 +1,264 @@
+//! Token-signing keys: RS256 (what every library accepts, the default), ES256 and EdDSA
+//! per client. Keys live in the database so every node signs with the same ones; each
+//! node caches them briefly. `llave keys rotate` makes new current keys; the retired ones
+//! stay in the JWKS until every token they signed has expired.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::json;
+
+use crate::crypto::{now, random_id};
+use crate::store::oidc::KeyRecord;
+use crate::store::{Store, StoreError};
+
+/// How long a retired key stays published: longer than any token it signed lives.
+pub const RETIRED_KEY_PUBLISHED_SECONDS: i64 = 24 * 3600;
+/// How long a node trusts its cached copy of the key set.
+const CACHE_FOR: Duration = Duration::from_secs(30);
+
+pub const ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation failed: {0}")]
+    Generate(String),
+    #[error("stored key {0} cannot be read: {1}")]
+    Load(String, String),
+    #[error("unsupported algorithm {0}")]
+    Algorithm(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct LoadedKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub alg_name: String,
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    pub jwk: serde_json::Value,
+    pub current: bool,
+}
+
+pub struct KeyRing {
+    pub keys: Vec<LoadedKey>,
+}
+
+impl KeyRing {
+    /// The newest current key for an algorithm.
+    pub fn signing(&self, alg: &str) -> Option<&LoadedKey> {
+        self.keys.iter().find(|k| k.current && k.alg_name == alg)
+    }
+
+    pub fn by_kid(&self, kid: &str) -> Option<&LoadedKey> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        json!({ "keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A new key pair: PKCS#8 PEM of the private key and the public JWK.
+pub fn generate(alg: &str) -> Result<KeyRecord, KeyError> {
+    use rand_core::OsRng;
+    let kid = random_id();
+    let fail = |e: &dyn std::fmt::Display| KeyError::Generate(e.to_string());
+    let (private_pem, jwk) = match alg {
+        "RS256" => {
+            use rsa::pkcs8::EncodePrivateKey;
+            use rsa::traits::PublicKeyParts;
+            let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| fail(&e))?;
+            let pem = key
+                .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                .map_err(|e| fail(&e))?
+                .to_string();
+            let public = key.to_public_key();
+            let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                "n": b64(&public.n().to_bytes_be()), "e": b64(&public.e().to_bytes_be())});
+            (pem, jwk)
+        }
+        "ES256" => {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            use p256::pkcs8::EncodePrivateKey;
+            let key = p256::SecretKey::random(&mut OsRng);
+            let pem = key
+                .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+                .map_err(|e| fail(&e))?
+                .to_string();
+            let point = key.public_key().to_encoded_point(false);
+            let (Some(x), Some(y)) = (point.x(), point.y()) else {
+                return Err(KeyError::Generate("P-256 point without coordinates".into()));
+            };
+            let jwk = json!({"kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256",
+                "x": b64(x), "y": b64(y)});
+            (pem, jwk)
+        }
+        "EdDSA" => {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
+            let pem = key
+                .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+                .map_err(|e| fail(&e))?
+                .to_string();
+            let jwk = json!({"kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": kid, "crv": "Ed25519",
+                "x": b64(key.verifying_key().as_bytes())});
+            (pem, jwk)
+        }
+        other => return Err(KeyError::Algorithm(other.to_string())),
+    };
+    Ok(KeyRecord {
+        kid,
+        alg: alg.to_string(),
+        private_pem,
+        public_jwk: jwk.to_string(),
+        created_at: now(),
+        retired_at: None,
+    })
+}
+
+fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
+    let bad = |e: &dyn std::fmt::Display| KeyError::Load(record.kid.clone(), e.to_string());
+    let jwk: serde_json::Value = serde_json::from_str(&record.public_jwk).map_err(|e| bad(&e))?;
+    let field = |name: &str| {
+        jwk.get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let pem = record.private_pem.as_bytes();
+    let (alg, encoding, decoding) = match record.alg.as_str() {
+        "RS256" => (
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem(pem).map_err(|e| bad(&e))?,
+            DecodingKey::from_rsa_components(&field("n"), &field("e")).map_err(|e| bad(&e))?,
+        ),
+        "ES256" => (
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(pem).map_err(|e| bad(&e))?,
+            DecodingKey::from_ec_components(&field("x"), &field("y")).map_err(|e| bad(&e))?,
+        ),
+        "EdDSA" => (
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_pem(pem).map_err(|e| bad(&e))?,
+            DecodingKey::from_ed_components(&field("x")).map_err(|e| bad(&e))?,
+        ),
+        other => return Err(KeyError::Algorithm(other.to_string())),
+    };
+    Ok(LoadedKey {
+        kid: record.kid.clone(),
+        alg,
+        alg_name: record.alg.clone(),
+        encoding,
+        decoding,
+        jwk,
+        current: record.retired_at.is_none(),
+    })
+}
+
+/// The node's view of the key set: loaded from the database, refreshed every 30 seconds,
+/// created on first use.
+pub struct Keys {
+    cache: RwLock<Option<(Instant, Arc<KeyRing>)>>,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            cache: RwLock::new(None),
+        }
+    }
+}
+
+impl Keys {
+    pub async fn ring(&self, store: &Store) -> Result<Arc<KeyRing>, KeyError> {
+        if let Ok(guard) = self.cache.read()
+            && let Some((at, ring)) = guard.as_ref()
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok(ring.clone());
+        }
+        let ring = Arc::new(self.reload(store).await?);
+        if let Ok(mut guard) = self.cache.write() {
+            *guard = Some((Instant::now(), ring.clone()));
+        }
+        Ok(ring)
+    }
+
+    /// Forget the cached set (after a rotation on this node).
+    pub fn invalidate(&self) {
+        if let Ok(mut guard) = self.cache.write() {
+            *guard = None;
+        }
+    }
+
+    async fn reload(&self, store: &Store) -> Result<KeyRing, KeyError> {
+        let retired_after = now() - RETIRED_KEY_PUBLISHED_SECONDS;
+        let mut records = store.published_keys(retired_after).await?;
+        for alg in ALGORITHMS {
+            if !records
+                .iter()
+                .any(|r| r.alg == alg && r.retired_at.is_none())
+            {
+                let record = tokio::task::spawn_blocking(move || generate(alg))
+                    .await
+                    .map_err(|e| KeyError::Generate(e.to_string()))??;
+                store.insert_signing_key(&record).await?;
+                records.push(record);
+            }
+        }
+        Ok(KeyRing {
+            keys: records.iter().map(load).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// `llave keys rotate`: new current keys for every algorithm; the old ones are retired
+/// (still published for a day). Returns the new key ids.
+pub async fn rotate(store: &Store) -> Result<Vec<(String, String)>, KeyError> {
+    let mut made = Vec::new();
+    for alg in ALGORITHMS {
+        let record = tokio::task::spawn_blocking(move || generate(alg))
+            .await
+            .map_err(|e| KeyError::Generate(e.to_string()))??;
+        store.insert_signing_key(&record).await?;
+        store.retire_signing_keys(alg, &record.kid, now()).await?;
+        made.push((alg.to_string(), record.kid));
+    }
+    Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_signs_and_verifies() {
+        for alg in ALGORITHMS {
+            let record = generate(alg).unwrap();
+            let key = load(&record).unwrap();
+            let mut header = jsonwebtoken::Header::new(key.alg);
+            header.kid = Some(key.kid.clone());
+            let token = jsonwebtoken::encode(
+                &header,
+                &json!({"sub": "x", "exp": now() + 60}),
+                &key.encoding,
+            )
+            .unwrap();
+            let mut validation = jsonwebtoken::Validation::new(key.alg);
+            validation.validate_aud = false;
+            let decoded =
+                jsonwebtoken::decode::<serde_json::Value>(&token, &key.decoding, &validation)
+                    .unwrap();
+            assert_eq!(decoded.claims["sub"], "x", "{alg}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Single sign-on: llave as an OpenID Connect provider for every entity's website. The
+//! protocol rules live in the `oidc` crate; this module does the I/O around them: the
+//! endpoints (`discovery`, `authorize`, `token`, `userinfo`), client registration and
+//! authentication (`clients`), signing keys (`keys`) and tokens (`tokens`).
+
+pub mod authorize;
+pub mod clients;
+pub mod discovery;
+pub mod keys;
+pub mod token;
+pub mod tokens;
+pub mod userinfo;
+
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use oidc::{ErrorCode, OAuthError};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::configuration),
+        )
+        .route("/jwks", get(discovery::jwks))
+        .route(
+            "/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route("/authorize/consent", post(authorize::consent))
+        .route("/token", post(token::token))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+}
+
+/// A JSON error as RFC 6749 §5.2 prescribes: status, no caching, and for a failed client
+/// authentication or a bad bearer token the `WWW-Authenticate` challenge.
+pub fn json_error(error: &OAuthError) -> Response {
+    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, Json(error)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    match error.code {
+        ErrorCode::InvalidClient => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"llave\""),
+            );
+        }
+        ErrorCode::InvalidToken => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        _ => {}
+    }
+    response
+}
+
+pub fn server_error(cause: impl std::fmt::Display) -> Response {
+    tracing::error!(%cause, "OIDC endpoint failed");
+    json_error(&OAuthError::new(ErrorCode::ServerError, "internal error"))
+}
+
+/// Form pairs of a body, or `invalid_request` for a body that is not a form.
+pub fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+        .map_err(|_| OAuthError::invalid_request("the body is not a form"))?;
+    if pairs
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(OAuthError::invalid_request("NUL in a parameter"));
+    }
+    Ok(pairs)
+}

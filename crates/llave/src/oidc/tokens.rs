@@ -1,0 +1,263 @@
+//! Issuing and checking tokens. Access tokens are JWTs per RFC 9068 (`typ: at+jwt`, five
+//! minutes), each recorded by `jti` so revoking its grant ends it at once; refresh tokens
+//! are opaque, hashed at rest and rotated on every use; ID tokens carry the pairwise
+//! `sub`, `acr`, `amr`, `auth_time`, `nonce`, `sid` and `at_hash`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use oidc::{ErrorCode, OAuthError, Scope};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256, Sha512};
+
+use super::keys::KeyError;
+use crate::Services;
+use crate::crypto::{now, random_id, random_token, token_hash};
+use crate::store::entities::ClientRecord;
+use crate::store::oidc::GrantRecord;
+use crate::store::{Account, StoreError};
+
+pub const ACCESS_TOKEN_SECONDS: i64 = 300;
+pub const ID_TOKEN_SECONDS: i64 = 300;
+pub const REFRESH_TOKEN_SECONDS: i64 = 30 * 24 * 3600;
+pub const CODE_SECONDS: i64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+/// The `sub` an entity's clients see for a person.
+pub fn subject(app: &Services, client: &ClientRecord, account_id: i64) -> String {
+    oidc::subject::pairwise_sub(&app.subject_key, &client.entity_slug, account_id)
+}
+
+/// The assurance level an account reaches today (the levels issue adds more).
+pub fn account_acr(account: &Account) -> &'static str {
+    if account.email_confirmed_at.is_some() {
+        "urn:llave:loa:1"
+    } else {
+        "urn:llave:loa:0"
+    }
+}
+
+/// The person's claims a client may see, for the scopes granted.
+pub fn user_claims(
+    app: &Services,
+    client: &ClientRecord,
+    account: &Account,
+    scope: &Scope,
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), json!(subject(app, client, account.id.0)));
+    if scope.contains("profile") {
+        let family = match &account.second_surname {
+            Some(second) => format!("{} {second}", account.first_surname),
+            None => account.first_surname.clone(),
+        };
+        claims.insert(
+            "name".into(),
+            json!(format!("{} {family}", account.given_names)),
+        );
+        claims.insert("given_name".into(), json!(account.given_names));
+        claims.insert("family_name".into(), json!(family));
+        claims.insert("birthdate".into(), json!(account.birth_date));
+    }
+    if scope.contains("email") {
+        claims.insert("email".into(), json!(account.email));
+        claims.insert(
+            "email_verified".into(),
+            json!(account.email_confirmed_at.is_some()),
+        );
+    }
+    // The CURP identifies a person across every entity: only clients registered for it.
+    if client.allowed_claims.iter().any(|c| c == "curp") {
+        claims.insert("curp".into(), json!(account.curp));
+    }
+    claims
+}
+
+fn half_hash(alg: Algorithm, token: &str) -> String {
+    // OIDC Core §3.1.3.6: the left half of the hash the signing algorithm uses.
+    let digest: Vec<u8> = match alg {
+        Algorithm::EdDSA => Sha512::digest(token.as_bytes()).to_vec(),
+        _ => Sha256::digest(token.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+fn sign(claims: &Value, key: &super::keys::LoadedKey, typ: &str) -> Result<String, TokenError> {
+    let mut header = Header::new(key.alg);
+    header.kid = Some(key.kid.clone());
+    header.typ = Some(typ.to_string());
+    jsonwebtoken::encode(&header, claims, &key.encoding)
+        .map_err(|e| TokenError::Sign(e.to_string()))
+}
+
+/// Issues an access token (and a rotated refresh token, and an ID token when asked) for
+/// a grant.
+pub async fn issue(
+    app: &Services,
+    client: &ClientRecord,
+    grant: &GrantRecord,
+    account: Option<&Account>,
+    nonce: Option<&str>,
+    with_refresh: bool,
+) -> Result<TokenResponse, TokenError> {
+    let now = now();
+    let issuer = app.config.issuer();
+    let ring = app.keys.ring(&app.store).await?;
+    let access_key = ring
+        .signing("RS256")
+        .ok_or_else(|| TokenError::Sign("no RS256 key".into()))?;
+    let jti = random_id();
+    let sub = match account {
+        Some(account) => subject(app, client, account.id.0),
+        None => client.client_id.clone(),
+    };
+    let mut access_claims = json!({
+        "iss": issuer, "sub": sub, "aud": issuer, "client_id": client.client_id,
+        "iat": now, "exp": now + ACCESS_TOKEN_SECONDS, "jti": jti, "scope": grant.scope,
+    });
+    if account.is_some() {
+        access_claims["auth_time"] = json!(grant.auth_time);
+        access_claims["acr"] = json!(grant.acr);
+    }
+    let access_token = sign(&access_claims, access_key, "at+jwt")?;
+    app.store
+        .insert_access_token(&jti, &grant.id, now, now + ACCESS_TOKEN_SECONDS)
+        .await?;
+
+    let refresh_token = if with_refresh {
+        let token = random_token();
+        app.store
+            .insert_refresh_token(
+                &token_hash(&token),
+                &grant.id,
+                now,
+                now + REFRESH_TOKEN_SECONDS,
+            )
+            .await?;
+        Some(token)
+    } else {
+        None
+    };
+
+    let scope = Scope::from_stored(&grant.scope);
+    let id_token = match account {
+        Some(account) if scope.contains("openid") => {
+            let key = ring
+                .signing(&client.id_token_alg)
+                .or(ring.signing("RS256"))
+                .ok_or_else(|| TokenError::Sign("no key".into()))?;
+            let mut claims = user_claims(app, client, account, &scope);
+            claims.insert("iss".into(), json!(issuer));
+            claims.insert("aud".into(), json!(client.client_id));
+            claims.insert("azp".into(), json!(client.client_id));
+            claims.insert("iat".into(), json!(now));
+            claims.insert("exp".into(), json!(now + ID_TOKEN_SECONDS));
+            claims.insert("auth_time".into(), json!(grant.auth_time));
+            claims.insert("acr".into(), json!(grant.acr));
+            claims.insert(
+                "amr".into(),
+                json!(
+                    grant
+                        .amr
+                        .split(' ')
+                        .filter(|m| !m.is_empty())
+                        .collect::<Vec<_>>()
+                ),
+            );
+            claims.insert("at_hash".into(), json!(half_hash(key.alg, &access_token)));
+            if let Some(session) = &grant.session_id {
+                claims.insert("sid".into(), json!(session));
+            }
+            if let Some(nonce) = nonce {
+                claims.insert("nonce".into(), json!(nonce));
+            }
+            Some(sign(&Value::Object(claims), key, "JWT")?)
+        }
+        _ => None,
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_SECONDS,
+        refresh_token,
+        id_token,
+        scope: grant.scope.clone(),
+    })
+}
+
+/// Checks an access token: signature by one of our keys, `typ`, issuer, expiry, and that
+/// its grant is still live (RFC 6750 §3.1 `invalid_token` otherwise).
+pub async fn verify_access_token(
+    app: &Services,
+    token: &str,
+) -> Result<(Value, GrantRecord), TokenCheck> {
+    let invalid = || {
+        TokenCheck::Invalid(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token is invalid or expired",
+        ))
+    };
+    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+    if header.typ.as_deref() != Some("at+jwt") {
+        return Err(invalid());
+    }
+    let ring = app
+        .keys
+        .ring(&app.store)
+        .await
+        .map_err(TokenCheck::Internal)?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| ring.by_kid(kid))
+        .ok_or_else(invalid)?;
+    if key.alg != header.alg {
+        return Err(invalid());
+    }
+    let mut validation = Validation::new(key.alg);
+    let issuer = app.config.issuer();
+    validation.set_issuer(&[issuer.as_str()]);
+    validation.set_audience(&[issuer.as_str()]);
+    validation.leeway = 0;
+    let data =
+        jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).map_err(|_| invalid())?;
+    let jti = data
+        .claims
+        .get("jti")
+        .and_then(|j| j.as_str())
+        .ok_or_else(invalid)?;
+    let grant = app
+        .store
+        .access_token_grant(jti, now())
+        .await
+        .map_err(|e| TokenCheck::Internal(KeyError::Store(e)))?
+        .ok_or_else(invalid)?;
+    Ok((data.claims, grant))
+}
+
+#[derive(Debug)]
+pub enum TokenCheck {
+    Invalid(OAuthError),
+    Internal(KeyError),
+}

@@ -1,0 +1,69 @@
+//! UserInfo (OIDC Core §5.3), GET and POST, with a bearer access token (RFC 6750: the
+//! `Authorization` header, or `access_token` in a POSTed form).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::{IntoResponse, Json, Response};
+use oidc::{ErrorCode, OAuthError, Scope};
+
+use super::tokens::{self, TokenCheck};
+use super::{json_error, server_error};
+use crate::AppState;
+
+pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let from_header = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    let from_body = super::form_pairs(&body).ok().and_then(|pairs| {
+        pairs
+            .into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    });
+    let token = match (from_header, from_body) {
+        (Some(token), None) | (None, Some(token)) => token,
+        (Some(_), Some(_)) => {
+            return json_error(&OAuthError::invalid_request("the token was sent twice"));
+        }
+        (None, None) => {
+            return json_error(&OAuthError::new(
+                ErrorCode::InvalidToken,
+                "a bearer token is required",
+            ));
+        }
+    };
+    let (_, grant) = match tokens::verify_access_token(&app, &token).await {
+        Ok(ok) => ok,
+        Err(TokenCheck::Invalid(error)) => return json_error(&error),
+        Err(TokenCheck::Internal(cause)) => return server_error(cause),
+    };
+    let scope = Scope::from_stored(&grant.scope);
+    let Some(account_id) = grant.account_id.filter(|_| scope.contains("openid")) else {
+        return json_error(&OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the token is not for a person",
+        ));
+    };
+    let client = match app.store.client_by_id(&grant.client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return json_error(&OAuthError::new(ErrorCode::InvalidToken, "unknown client")),
+        Err(error) => return server_error(error),
+    };
+    match app.store.account_by_id(account_id).await {
+        Ok(Some(account)) => {
+            Json(tokens::user_claims(&app, &client, &account, &scope)).into_response()
+        }
+        Ok(None) => json_error(&OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the account no longer exists",
+        )),
+        Err(error) => server_error(error),
+    }
+}

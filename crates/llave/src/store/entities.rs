@@ -1,0 +1,175 @@
+//! Entities (government bodies) and their OpenID Connect clients.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreResult, conflict_or};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entity {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// A client as stored; lists are JSON arrays in text columns.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub entity_id: i64,
+    pub entity_slug: String,
+    pub entity_name: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub jwks: Option<String>,
+    pub allowed_claims: Vec<String>,
+    pub id_token_alg: String,
+    pub require_par: bool,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+fn entity_from_row(row: &AnyRow) -> Result<Entity, sqlx::Error> {
+    Ok(Entity {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn list(row: &AnyRow, column: &str) -> Result<Vec<String>, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn client_from_row(row: &AnyRow) -> Result<ClientRecord, sqlx::Error> {
+    Ok(ClientRecord {
+        client_id: row.try_get("client_id")?,
+        entity_id: row.try_get("entity_id")?,
+        entity_slug: row.try_get("slug")?,
+        entity_name: row.try_get("entity_name")?,
+        name: row.try_get("name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        auth_method: row.try_get("auth_method")?,
+        redirect_uris: list(row, "redirect_uris")?,
+        post_logout_redirect_uris: list(row, "post_logout_redirect_uris")?,
+        backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+        jwks: row.try_get("jwks")?,
+        allowed_claims: list(row, "allowed_claims")?,
+        id_token_alg: row.try_get("id_token_alg")?,
+        require_par: row.try_get::<i64, _>("require_par")? != 0,
+        created_at: row.try_get("created_at")?,
+        disabled_at: row.try_get("disabled_at")?,
+    })
+}
+
+macro_rules! select_client {
+    ($condition:literal) => {
+        concat!(
+            "SELECT c.client_id, c.entity_id, e.slug, e.name AS entity_name, c.name, c.secret_hash, ",
+            "c.auth_method, c.redirect_uris, c.post_logout_redirect_uris, c.backchannel_logout_uri, ",
+            "c.jwks, c.allowed_claims, c.id_token_alg, c.require_par, c.created_at, c.disabled_at ",
+            "FROM clients c JOIN entities e ON e.id = c.entity_id ",
+            $condition
+        )
+    };
+}
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+impl Store {
+    pub async fn create_entity(&self, slug: &str, name: &str, now: i64) -> StoreResult<Entity> {
+        let row = sqlx::query(
+            "INSERT INTO entities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(slug)
+        .bind(name)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| conflict_or(e, |_| "slug"))?;
+        Ok(Entity {
+            id: row.try_get("id")?,
+            slug: slug.into(),
+            name: name.into(),
+            created_at: now,
+        })
+    }
+
+    pub async fn entity_by_slug(&self, slug: &str) -> StoreResult<Option<Entity>> {
+        let row = sqlx::query("SELECT id, slug, name, created_at FROM entities WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(entity_from_row).transpose()?)
+    }
+
+    pub async fn list_entities(&self) -> StoreResult<Vec<Entity>> {
+        let rows = sqlx::query("SELECT id, slug, name, created_at FROM entities ORDER BY slug")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(entity_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO clients (client_id, entity_id, name, secret_hash, auth_method, redirect_uris, \
+             post_logout_redirect_uris, backchannel_logout_uri, jwks, allowed_claims, id_token_alg, \
+             require_par, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&client.client_id)
+        .bind(client.entity_id)
+        .bind(&client.name)
+        .bind(client.secret_hash.as_deref())
+        .bind(&client.auth_method)
+        .bind(json(&client.redirect_uris))
+        .bind(json(&client.post_logout_redirect_uris))
+        .bind(client.backchannel_logout_uri.as_deref())
+        .bind(client.jwks.as_deref())
+        .bind(json(&client.allowed_claims))
+        .bind(&client.id_token_alg)
+        .bind(i64::from(client.require_par))
+        .bind(client.created_at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| conflict_or(e, |_| "client_id"))?;
+        Ok(())
+    }
+
+    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+        let row = sqlx::query(select_client!("WHERE c.client_id = $1"))
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(client_from_row).transpose()?)
+    }
+
+    pub async fn list_clients(&self, entity_slug: Option<&str>) -> StoreResult<Vec<ClientRecord>> {
+        let rows = sqlx::query(select_client!(
+            "WHERE $1 = '' OR e.slug = $1 ORDER BY e.slug, c.name, c.client_id"
+        ))
+        .bind(entity_slug.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn disable_client(&self, client_id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE clients SET disabled_at = $1 WHERE client_id = $2 AND disabled_at IS NULL",
+        )
+        .bind(now)
+        .bind(client_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

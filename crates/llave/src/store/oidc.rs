@@ -1,0 +1,401 @@
+//! OpenID Connect state: signing keys, authorization codes, grants with their refresh and
+//! access tokens, consents and spent client-assertion `jti`s. Every token llave issues is
+//! persisted; a code or a refresh token is spent by one conditional `UPDATE`.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{AccountId, Store, StoreResult};
+
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub kid: String,
+    pub alg: String,
+    pub private_pem: String,
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub account_id: AccountId,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub claims: Option<String>,
+    pub acr: String,
+    pub amr: String,
+    pub auth_time: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GrantRecord {
+    pub id: String,
+    pub client_id: String,
+    pub account_id: Option<AccountId>,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub claims: Option<String>,
+    pub acr: String,
+    pub amr: String,
+    pub auth_time: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// How spending a code or a refresh token went.
+#[derive(Debug, Clone)]
+pub enum Spent<T> {
+    Fresh(T),
+    /// Already used: a replay. Carries the grant the first use made, to revoke it.
+    Replayed(Option<String>),
+    Unknown,
+}
+
+fn key_from_row(row: &AnyRow) -> Result<KeyRecord, sqlx::Error> {
+    Ok(KeyRecord {
+        kid: row.try_get("kid")?,
+        alg: row.try_get("alg")?,
+        private_pem: row.try_get("private_pem")?,
+        public_jwk: row.try_get("public_jwk")?,
+        created_at: row.try_get("created_at")?,
+        retired_at: row.try_get("retired_at")?,
+    })
+}
+
+fn grant_from_row(row: &AnyRow) -> Result<GrantRecord, sqlx::Error> {
+    Ok(GrantRecord {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        account_id: row.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
+        session_id: row.try_get("session_id")?,
+        scope: row.try_get("scope")?,
+        claims: row.try_get("claims")?,
+        acr: row.try_get("acr")?,
+        amr: row.try_get("amr")?,
+        auth_time: row.try_get("auth_time")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+macro_rules! select_grant {
+    ($rest:literal) => {
+        concat!(
+            "SELECT g.id, g.client_id, g.account_id, g.session_id, g.scope, g.claims, g.acr, g.amr, ",
+            "g.auth_time, g.revoked_at FROM grants g ",
+            $rest
+        )
+    };
+}
+
+impl Store {
+    pub async fn insert_signing_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_pem)
+        .bind(&key.public_jwk)
+        .bind(key.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Keys still published: current ones and those retired after `published_after`.
+    pub async fn published_keys(&self, retired_after: i64) -> StoreResult<Vec<KeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT kid, alg, private_pem, public_jwk, created_at, retired_at FROM signing_keys \
+             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid",
+        )
+        .bind(retired_after)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Retires the current keys of `alg` (they stay published until their tokens expire).
+    pub async fn retire_signing_keys(
+        &self,
+        alg: &str,
+        except_kid: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND kid <> $3 AND retired_at IS NULL")
+            .bind(now)
+            .bind(alg)
+            .bind(except_kid)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn insert_code(
+        &self,
+        code_hash: &str,
+        code: &CodeRecord,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, account_id, session_id, redirect_uri, \
+             code_challenge, scope, nonce, claims, acr, amr, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(code_hash)
+        .bind(&code.client_id)
+        .bind(code.account_id.0)
+        .bind(&code.session_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(&code.scope)
+        .bind(code.nonce.as_deref())
+        .bind(code.claims.as_deref())
+        .bind(&code.acr)
+        .bind(&code.amr)
+        .bind(code.auth_time)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Spends a code once (RFC 6749 §4.1.2: a code works once).
+    pub async fn use_code(&self, code_hash: &str, now: i64) -> StoreResult<Spent<CodeRecord>> {
+        let row = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1 \
+             WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING client_id, account_id, session_id, redirect_uri, code_challenge, scope, nonce, \
+             claims, acr, amr, auth_time",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(row) = row {
+            return Ok(Spent::Fresh(CodeRecord {
+                client_id: row.try_get("client_id")?,
+                account_id: AccountId(row.try_get("account_id")?),
+                session_id: row.try_get("session_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
+                code_challenge: row.try_get("code_challenge")?,
+                scope: row.try_get("scope")?,
+                nonce: row.try_get("nonce")?,
+                claims: row.try_get("claims")?,
+                acr: row.try_get("acr")?,
+                amr: row.try_get("amr")?,
+                auth_time: row.try_get("auth_time")?,
+            }));
+        }
+        let row =
+            sqlx::query("SELECT used_at, grant_id FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match row {
+            Some(row) if row.try_get::<Option<i64>, _>("used_at")?.is_some() => {
+                Spent::Replayed(row.try_get("grant_id")?)
+            }
+            _ => Spent::Unknown,
+        })
+    }
+
+    pub async fn set_code_grant(&self, code_hash: &str, grant_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE authorization_codes SET grant_id = $1 WHERE code_hash = $2")
+            .bind(grant_id)
+            .bind(code_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_grant(&self, grant: &GrantRecord, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, account_id, session_id, scope, claims, acr, amr, auth_time, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&grant.id)
+        .bind(&grant.client_id)
+        .bind(grant.account_id.map(|a| a.0))
+        .bind(grant.session_id.as_deref())
+        .bind(&grant.scope)
+        .bind(grant.claims.as_deref())
+        .bind(&grant.acr)
+        .bind(&grant.amr)
+        .bind(grant.auth_time)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn grant_by_id(&self, id: &str) -> StoreResult<Option<GrantRecord>> {
+        let row = sqlx::query(select_grant!("WHERE g.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(grant_from_row).transpose()?)
+    }
+
+    pub async fn revoke_grant(&self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(reason)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        grant_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(grant_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Spends a refresh token (rotation): returns its grant, or says it was used before.
+    pub async fn use_refresh_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Spent<String>> {
+        let row = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING grant_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(row) = row {
+            return Ok(Spent::Fresh(row.try_get("grant_id")?));
+        }
+        let row = sqlx::query("SELECT used_at, grant_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(row) if row.try_get::<Option<i64>, _>("used_at")?.is_some() => {
+                Spent::Replayed(Some(row.try_get("grant_id")?))
+            }
+            _ => Spent::Unknown,
+        })
+    }
+
+    /// The grant of an unused, unexpired refresh token (introspection, revocation).
+    pub async fn refresh_token_grant(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<(String, i64)>> {
+        let row = sqlx::query(
+            "SELECT grant_id, expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(row) => Some((row.try_get("grant_id")?, row.try_get("expires_at")?)),
+            None => None,
+        })
+    }
+
+    pub async fn insert_access_token(
+        &self,
+        jti: &str,
+        grant_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO access_tokens (jti, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(jti)
+            .bind(grant_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The live grant behind an access token's `jti`, if neither is revoked.
+    pub async fn access_token_grant(
+        &self,
+        jti: &str,
+        now: i64,
+    ) -> StoreResult<Option<GrantRecord>> {
+        let row = sqlx::query(select_grant!(
+            "JOIN access_tokens t ON t.grant_id = g.id WHERE t.jti = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL"
+        ))
+        .bind(jti)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(grant_from_row).transpose()?)
+    }
+
+    pub async fn consented_scope(
+        &self,
+        account: AccountId,
+        client_id: &str,
+    ) -> StoreResult<Option<String>> {
+        let row =
+            sqlx::query("SELECT scope FROM consents WHERE account_id = $1 AND client_id = $2")
+                .bind(account.0)
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("scope")?),
+            None => None,
+        })
+    }
+
+    pub async fn save_consent(
+        &self,
+        account: AccountId,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO consents (account_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, client_id) DO UPDATE SET scope = $3, granted_at = $4",
+        )
+        .bind(account.0)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a client assertion's `jti`; false if it was seen before (RFC 7523 §3).
+    pub async fn spend_jti(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO used_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
