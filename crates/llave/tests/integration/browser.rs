@@ -3,12 +3,11 @@
 //! a real port. Needs `npm ci --prefix tests/browser` and `/usr/bin/chromium`; `.ci/run`
 //! installs both, and without them the test fails saying so rather than skipping.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::both_backends;
-use crate::support::{Backend, Person, TestApp};
+use crate::support::{Person, TestApp};
 
 /// Generous: two browsers (one per backend) may share two cores with a debug build.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -33,36 +32,11 @@ fn require_browser_tooling(dir: &Path) {
     );
 }
 
-/// llave on a real port, its issuer set to the address it listens on, so that the links in
-/// its mails lead the browser back to it. The port is bound before the app is built and
-/// kept bound, so no other process can take it in between.
-async fn serve_with_own_issuer(backend: Backend) -> (TestApp, String) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let app = TestApp::builder(backend)
-        .config(|c| c.issuer = Some(base.clone()))
-        .build()
-        .await;
-    listener
-        .set_nonblocking(true)
-        .expect("non-blocking listener");
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    (app, base)
-}
-
 both_backends! {
     async fn a_new_person_signs_up_confirms_signs_in_and_out_in_a_browser(backend: Backend) {
         let dir = browser_tests_dir();
         require_browser_tooling(&dir);
-        let (app, base) = serve_with_own_issuer(backend).await;
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let person = Person::synthetic(7101);
 
         let mut command = tokio::process::Command::new("node");

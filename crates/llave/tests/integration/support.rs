@@ -121,6 +121,30 @@ impl TestAppBuilder {
     }
 }
 
+impl TestAppBuilder {
+    /// llave on a real port, its issuer set to the address it listens on (so links in
+    /// mails and OIDC discovery lead back to it). The port is bound before the app is
+    /// built and stays bound, so no other process can take it in between.
+    pub async fn serve_as_issuer(self) -> (TestApp, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        let app = self.config(|c| c.issuer = Some(base.clone())).build().await;
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        (app, base)
+    }
+}
+
 impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
         let config = Config {
@@ -225,7 +249,25 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_string())
+    Some(unescape(&html[start..start + end]))
+}
+
+/// What a browser makes of an HTML-escaped attribute value.
+pub fn unescape(text: &str) -> String {
+    [
+        ("&#38;", "&"),
+        ("&amp;", "&"),
+        ("&#34;", "\""),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&#x27;", "'"),
+        ("&#60;", "<"),
+        ("&lt;", "<"),
+        ("&#62;", ">"),
+        ("&gt;", ">"),
+    ]
+    .iter()
+    .fold(text.to_string(), |acc, (from, to)| acc.replace(from, to))
 }
 
 pub struct Response {

@@ -1,0 +1,6 @@
+//! Single sign-on, with the `openidconnect` crate playing the entity's website and the
+//! in-process `Client` playing the person's browser.
+
+mod code_flow;
+mod negative;
+mod support;
