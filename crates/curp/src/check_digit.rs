@@ -12,16 +12,13 @@
 /// write `Ñ` as `X`. Because of that, every letter from `O` on is worth one
 /// more than its position in the plain Latin alphabet would suggest.
 const DICTIONARY: [char; 37] = [
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I',
-    'J', 'K', 'L', 'M', 'N', 'Ñ', 'O', 'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z',
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M',
+    'N', 'Ñ', 'O', 'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z',
 ];
 
 /// Value of one character in the check-digit dictionary, if it has one.
 fn value(c: char) -> Option<u32> {
-    DICTIONARY
-        .iter()
-        .position(|&d| d == c)
-        .and_then(|i| u32::try_from(i).ok())
+    DICTIONARY.iter().position(|&d| d == c).and_then(|i| u32::try_from(i).ok())
 }
 
 /// Computes the check digit for the first 17 characters of a CURP.

@@ -36,11 +36,7 @@ pub struct Person {
 
 impl Person {
     fn name_parts(&self) -> NameParts {
-        NameParts::new(
-            &self.first_surname,
-            self.second_surname.as_deref(),
-            &self.given_names,
-        )
+        NameParts::new(&self.first_surname, self.second_surname.as_deref(), &self.given_names)
     }
 }
 
@@ -73,17 +69,15 @@ pub enum Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mismatch::NameLetters { expected, found } => write!(
-                f,
-                "the CURP starts with {found} but the declared names give {expected}"
-            ),
+            Mismatch::NameLetters { expected, found } => {
+                write!(f, "the CURP starts with {found} but the declared names give {expected}")
+            }
             Mismatch::BirthDate => f.write_str("the CURP's birth date is not the declared one"),
             Mismatch::Sex => f.write_str("the CURP's sex is not the declared one"),
             Mismatch::State => f.write_str("the CURP's place of birth is not the declared state"),
-            Mismatch::InternalConsonants { expected, found } => write!(
-                f,
-                "the CURP's name consonants are {found} but the declared names give {expected}"
-            ),
+            Mismatch::InternalConsonants { expected, found } => {
+                write!(f, "the CURP's name consonants are {found} but the declared names give {expected}")
+            }
         }
     }
 }
@@ -116,10 +110,7 @@ pub fn check_consistency(curp: &Curp, person: &Person) -> Result<(), Vec<Mismatc
     let parts = person.name_parts();
     let letters = parts.letters();
     if curp.name_letters() != letters {
-        mismatches.push(Mismatch::NameLetters {
-            expected: letters,
-            found: curp.name_letters().to_owned(),
-        });
+        mismatches.push(Mismatch::NameLetters { expected: letters, found: curp.name_letters().to_owned() });
     }
     if curp.birth_date() != person.birth_date {
         mismatches.push(Mismatch::BirthDate);
@@ -132,16 +123,10 @@ pub fn check_consistency(curp: &Curp, person: &Person) -> Result<(), Vec<Mismatc
     }
     let consonants = parts.consonants();
     if curp.internal_consonants() != consonants {
-        mismatches.push(Mismatch::InternalConsonants {
-            expected: consonants,
-            found: curp.internal_consonants().to_owned(),
-        });
+        mismatches
+            .push(Mismatch::InternalConsonants { expected: consonants, found: curp.internal_consonants().to_owned() });
     }
-    if mismatches.is_empty() {
-        Ok(())
-    } else {
-        Err(mismatches)
-    }
+    if mismatches.is_empty() { Ok(()) } else { Err(mismatches) }
 }
 
 /// Builds the valid CURP a person's data give, with the given
@@ -188,16 +173,7 @@ pub fn curp_for(person: &Person, differentiator: char) -> Curp {
     let check = check_digit(&text).unwrap_or(0);
     text.push(char::from(b'0' + check));
 
-    Curp::from_trusted(
-        text,
-        Date {
-            year: encoded_year,
-            month,
-            day,
-        },
-        person.sex,
-        person.state,
-    )
+    Curp::from_trusted(text, Date { year: encoded_year, month, day }, person.sex, person.state)
 }
 
 #[cfg(test)]
@@ -252,17 +228,11 @@ mod tests {
         assert_eq!(
             check_consistency(&curp, &other),
             Err(vec![
-                Mismatch::NameLetters {
-                    expected: "PELP".into(),
-                    found: "PELJ".into()
-                },
+                Mismatch::NameLetters { expected: "PELP".into(), found: "PELJ".into() },
                 Mismatch::BirthDate,
                 Mismatch::Sex,
                 Mismatch::State,
-                Mismatch::InternalConsonants {
-                    expected: "RPD".into(),
-                    found: "RPN".into()
-                },
+                Mismatch::InternalConsonants { expected: "RPD".into(), found: "RPN".into() },
             ])
         );
     }
@@ -270,11 +240,7 @@ mod tests {
     #[test]
     fn odd_people_never_panic() {
         let mut p = person("", "", None, (1600, 2, 29));
-        p.birth_date = Date {
-            year: i32::MIN,
-            month: 99,
-            day: 0,
-        };
+        p.birth_date = Date { year: i32::MIN, month: 99, day: 0 };
         for d in ['0', 'A', 'ñ', '💥'] {
             let curp = curp_for(&p, d);
             assert!(Curp::parse(curp.as_str()).is_ok(), "{curp}");

@@ -85,9 +85,7 @@ impl Date {
 
 /// Decimal value of a run of ASCII digits; `None` if any byte is not one.
 pub(crate) fn digits(bytes: &[u8]) -> Option<u32> {
-    bytes.iter().try_fold(0u32, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
-    })
+    bytes.iter().try_fold(0u32, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
 }
 
 impl fmt::Display for Date {
@@ -127,15 +125,7 @@ mod tests {
         let date = Date::new(1931, 8, 20).unwrap();
         assert_eq!(date.to_string(), "1931-08-20");
         assert_eq!(Date::parse_iso("1931-08-20"), Some(date));
-        for bad in [
-            "",
-            "1931-08-2",
-            "1931/08/20",
-            "19310820",
-            "1931-08-20 ",
-            "-931-08-20",
-            "1931-８-20",
-        ] {
+        for bad in ["", "1931-08-2", "1931/08/20", "19310820", "1931-08-20 ", "-931-08-20", "1931-８-20"] {
             assert_eq!(Date::parse_iso(bad), None, "{bad:?}");
         }
     }

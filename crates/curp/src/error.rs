@@ -65,9 +65,7 @@ pub enum CurpError {
         found: String,
     },
     /// Position 17 is neither a digit nor a letter.
-    #[error(
-        "character 17 must be a digit (born before 2000) or a letter (born in 2000 or later), not {found:?}"
-    )]
+    #[error("character 17 must be a digit (born before 2000) or a letter (born in 2000 or later), not {found:?}")]
     Differentiator {
         /// The character found.
         found: char,
@@ -109,43 +107,23 @@ mod tests {
     #[test]
     fn messages_read_well() {
         assert_eq!(CurpError::Empty.to_string(), "the CURP is empty");
+        assert_eq!(CurpError::Length { found: 17 }.to_string(), "a CURP has 18 characters, but this one has 17");
         assert_eq!(
-            CurpError::Length { found: 17 }.to_string(),
-            "a CURP has 18 characters, but this one has 17"
-        );
-        assert_eq!(
-            CurpError::Alphabet {
-                position: 5,
-                found: 'O'
-            }
-            .to_string(),
+            CurpError::Alphabet { position: 5, found: 'O' }.to_string(),
             "character 5 ('O') is not allowed there: positions 5-10 are the birth date as digits YYMMDD"
         );
         assert_eq!(
-            CurpError::Date {
-                year: 1999,
-                month: 2,
-                day: 30
-            }
-            .to_string(),
+            CurpError::Date { year: 1999, month: 2, day: 30 }.to_string(),
             "the birth date 1999-02-30 does not exist"
         );
         assert_eq!(
-            CurpError::CheckDigit {
-                expected: 9,
-                found: '8'
-            }
-            .to_string(),
+            CurpError::CheckDigit { expected: 9, found: '8' }.to_string(),
             "the check digit should be 9, not '8': the CURP is probably mistyped"
         );
         assert_eq!(
             CurpError::State { found: "ZZ".into() }.to_string(),
             "\"ZZ\" is not a Mexican state code nor NE (born abroad)"
         );
-        assert!(
-            CurpError::NameLetters { position: 2 }
-                .to_string()
-                .contains("vowel")
-        );
+        assert!(CurpError::NameLetters { position: 2 }.to_string().contains("vowel"));
     }
 }

@@ -46,8 +46,7 @@ use std::str::FromStr;
 
 pub use check_digit::check_digit;
 pub use consistency::{
-    Mismatch, Person, check_consistency, curp_for, expected_internal_consonants,
-    expected_name_letters,
+    Mismatch, Person, check_consistency, curp_for, expected_internal_consonants, expected_name_letters,
 };
 pub use date::Date;
 pub use error::CurpError;
@@ -85,22 +84,12 @@ impl Curp {
     ///
     /// A [`CurpError`] naming the first problem found.
     pub fn parse(input: &str) -> Result<Curp, CurpError> {
-        parse::parse(input).map(|p| Curp {
-            text: p.text,
-            birth_date: p.birth_date,
-            sex: p.sex,
-            state: p.state,
-        })
+        parse::parse(input).map(|p| Curp { text: p.text, birth_date: p.birth_date, sex: p.sex, state: p.state })
     }
 
     /// For [`curp_for`], which builds every part valid by construction.
     pub(crate) fn from_trusted(text: String, birth_date: Date, sex: Sex, state: State) -> Curp {
-        Curp {
-            text,
-            birth_date,
-            sex,
-            state,
-        }
+        Curp { text, birth_date, sex, state }
     }
 
     /// Characters `start..end` (0-based); all ASCII, so byte offsets are
@@ -110,10 +99,7 @@ impl Curp {
     }
 
     fn char_at(&self, index: usize) -> char {
-        self.text
-            .as_bytes()
-            .get(index)
-            .map_or('0', |&b| char::from(b))
+        self.text.as_bytes().get(index).map_or('0', |&b| char::from(b))
     }
 
     /// The whole normalised CURP.
@@ -164,10 +150,7 @@ impl Curp {
     /// Position 18, the check digit (0-9).
     #[must_use]
     pub fn check_digit(&self) -> u8 {
-        self.text
-            .as_bytes()
-            .get(17)
-            .map_or(0, |b| b.wrapping_sub(b'0'))
+        self.text.as_bytes().get(17).map_or(0, |b| b.wrapping_sub(b'0'))
     }
 
     /// The CURP with everything but the name letters and the last two

@@ -53,22 +53,16 @@ fn check_position(position: usize, c: char, chars: &[char]) -> Result<(), CurpEr
         return Err(alphabet());
     }
     match position {
-        2 if c.is_ascii_uppercase() && !(is_vowel(c) || c == 'X') => {
-            Err(CurpError::NameLetters { position })
-        }
+        2 if c.is_ascii_uppercase() && !(is_vowel(c) || c == 'X') => Err(CurpError::NameLetters { position }),
         1..=4 if !c.is_ascii_uppercase() => Err(alphabet()),
         5..=10 | 18 if !c.is_ascii_digit() => Err(alphabet()),
         11 if Sex::from_char(c).is_none() => Err(CurpError::Sex { found: c }),
-        12 | 13 if !c.is_ascii_uppercase() => Err(CurpError::State {
-            found: chars.get(11..13).unwrap_or_default().iter().collect(),
-        }),
+        12 | 13 if !c.is_ascii_uppercase() => {
+            Err(CurpError::State { found: chars.get(11..13).unwrap_or_default().iter().collect() })
+        }
         14..=16 if !c.is_ascii_uppercase() => Err(alphabet()),
-        14..=16 if !(is_consonant(c) || c == 'X') => {
-            Err(CurpError::InternalConsonants { position })
-        }
-        17 if !(c.is_ascii_uppercase() || c.is_ascii_digit()) => {
-            Err(CurpError::Differentiator { found: c })
-        }
+        14..=16 if !(is_consonant(c) || c == 'X') => Err(CurpError::InternalConsonants { position }),
+        17 if !(c.is_ascii_uppercase() || c.is_ascii_digit()) => Err(CurpError::Differentiator { found: c }),
         _ => Ok(()),
     }
 }
@@ -100,18 +94,12 @@ pub(crate) fn parse(input: &str) -> Result<Parsed, CurpError> {
     let yy = digits(&bytes[4..6]).unwrap_or(0);
     let month = digits(&bytes[6..8]).unwrap_or(0);
     let day = digits(&bytes[8..10]).unwrap_or(0);
-    let century = if bytes[16].is_ascii_digit() {
-        1900
-    } else {
-        2000
-    };
+    let century = if bytes[16].is_ascii_digit() { 1900 } else { 2000 };
     let year = century + i32::try_from(yy).unwrap_or(0);
     let birth_date = Date::new(year, month, day).ok_or(CurpError::Date { year, month, day })?;
 
     let code = &text[11..13];
-    let state = State::parse(code).ok_or_else(|| CurpError::State {
-        found: code.to_owned(),
-    })?;
+    let state = State::parse(code).ok_or_else(|| CurpError::State { found: code.to_owned() })?;
 
     let sex = Sex::from_char(chars[10]).ok_or(CurpError::Sex { found: chars[10] })?;
 
@@ -119,18 +107,10 @@ pub(crate) fn parse(input: &str) -> Result<Parsed, CurpError> {
     let expected = check_digit(&text[..17]).unwrap_or(u8::MAX);
     let found_check = chars[17];
     if u32::from(expected) != found_check.to_digit(10).unwrap_or(u32::MAX) {
-        return Err(CurpError::CheckDigit {
-            expected,
-            found: found_check,
-        });
+        return Err(CurpError::CheckDigit { expected, found: found_check });
     }
 
-    Ok(Parsed {
-        text,
-        birth_date,
-        sex,
-        state,
-    })
+    Ok(Parsed { text, birth_date, sex, state })
 }
 
 #[cfg(test)]
@@ -165,69 +145,21 @@ mod tests {
 
     #[test]
     fn per_position_errors() {
-        assert_eq!(
-            err("1OXW310820HNERXN09"),
-            CurpError::Alphabet {
-                position: 1,
-                found: '1'
-            }
-        );
-        assert_eq!(
-            err("BBXW310820HNERXN09"),
-            CurpError::NameLetters { position: 2 }
-        );
-        assert_eq!(
-            err("BOXÑ310820HNERXN09"),
-            CurpError::Alphabet {
-                position: 4,
-                found: 'Ñ'
-            }
-        );
-        assert_eq!(
-            err("BOXW3I0820HNERXN09"),
-            CurpError::Alphabet {
-                position: 6,
-                found: 'I'
-            }
-        );
+        assert_eq!(err("1OXW310820HNERXN09"), CurpError::Alphabet { position: 1, found: '1' });
+        assert_eq!(err("BBXW310820HNERXN09"), CurpError::NameLetters { position: 2 });
+        assert_eq!(err("BOXÑ310820HNERXN09"), CurpError::Alphabet { position: 4, found: 'Ñ' });
+        assert_eq!(err("BOXW3I0820HNERXN09"), CurpError::Alphabet { position: 6, found: 'I' });
         assert_eq!(err("BOXW310820FNERXN09"), CurpError::Sex { found: 'F' });
-        assert_eq!(
-            err("BOXW310820HN3RXN09"),
-            CurpError::State { found: "N3".into() }
-        );
-        assert_eq!(
-            err("BOXW310820HNEAXN09"),
-            CurpError::InternalConsonants { position: 14 }
-        );
-        assert_eq!(
-            err("BOXW310820HNER2N09"),
-            CurpError::Alphabet {
-                position: 15,
-                found: '2'
-            }
-        );
-        assert_eq!(
-            err("BOXW310820HNERXN-9"),
-            CurpError::Differentiator { found: '-' }
-        );
-        assert_eq!(
-            err("BOXW310820HNERXN0A"),
-            CurpError::Alphabet {
-                position: 18,
-                found: 'A'
-            }
-        );
+        assert_eq!(err("BOXW310820HN3RXN09"), CurpError::State { found: "N3".into() });
+        assert_eq!(err("BOXW310820HNEAXN09"), CurpError::InternalConsonants { position: 14 });
+        assert_eq!(err("BOXW310820HNER2N09"), CurpError::Alphabet { position: 15, found: '2' });
+        assert_eq!(err("BOXW310820HNERXN-9"), CurpError::Differentiator { found: '-' });
+        assert_eq!(err("BOXW310820HNERXN0A"), CurpError::Alphabet { position: 18, found: 'A' });
     }
 
     #[test]
     fn first_error_wins() {
         // Position 1 is checked before the bad sex at 11.
-        assert_eq!(
-            err("1OXW310820ZNERXN09"),
-            CurpError::Alphabet {
-                position: 1,
-                found: '1'
-            }
-        );
+        assert_eq!(err("1OXW310820ZNERXN09"), CurpError::Alphabet { position: 1, found: '1' });
     }
 }

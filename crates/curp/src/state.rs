@@ -87,10 +87,7 @@ impl State {
     #[must_use]
     pub fn parse(code: &str) -> Option<State> {
         let code = code.trim();
-        State::ALL
-            .iter()
-            .copied()
-            .find(|s| s.code().eq_ignore_ascii_case(code))
+        State::ALL.iter().copied().find(|s| s.code().eq_ignore_ascii_case(code))
     }
 
     /// All 33 codes: the 32 federal entities in the catalogue's order, then
@@ -119,9 +116,8 @@ mod tests {
         let codes: HashSet<_> = State::all().iter().map(|s| s.code()).collect();
         assert_eq!(codes.len(), 33);
         for code in [
-            "AS", "BC", "BS", "CC", "CL", "CM", "CS", "CH", "DF", "DG", "GT", "GR", "HG", "JC",
-            "MC", "MN", "MS", "NT", "NL", "OC", "PL", "QT", "QR", "SP", "SL", "SR", "TC", "TS",
-            "TL", "VZ", "YN", "ZS", "NE",
+            "AS", "BC", "BS", "CC", "CL", "CM", "CS", "CH", "DF", "DG", "GT", "GR", "HG", "JC", "MC", "MN", "MS", "NT",
+            "NL", "OC", "PL", "QT", "QR", "SP", "SL", "SR", "TC", "TS", "TL", "VZ", "YN", "ZS", "NE",
         ] {
             assert!(codes.contains(code), "{code}");
         }
@@ -129,10 +125,7 @@ mod tests {
 
     #[test]
     fn parse_and_names() {
-        assert_eq!(
-            State::parse("DF").map(State::name),
-            Some("Ciudad de México")
-        );
+        assert_eq!(State::parse("DF").map(State::name), Some("Ciudad de México"));
         assert_eq!(State::parse(" nl ").map(State::name), Some("Nuevo León"));
         assert_eq!(State::parse("NE"), Some(State::NacidoEnElExtranjero));
         assert_eq!(State::parse("ZZ"), None);

@@ -179,32 +179,14 @@ impl Synth {
         }
         .to_owned();
         let first_surname = self.pick(SURNAMES).to_owned();
-        let second_surname = if self.chance(12) {
-            None
-        } else {
-            Some(self.pick(SURNAMES).to_owned())
-        };
+        let second_surname = if self.chance(12) { None } else { Some(self.pick(SURNAMES).to_owned()) };
         let year = 1930 + i32::try_from(self.between(0, 80)).unwrap_or(0);
         let month = self.between(1, 12);
         let day = self.between(1, days_in_month(year, month));
-        let birth_date = Date::new(year, month, day).unwrap_or(Date {
-            year,
-            month: 1,
-            day: 1,
-        });
+        let birth_date = Date::new(year, month, day).unwrap_or(Date { year, month: 1, day: 1 });
         let states = State::all();
-        let state = states
-            .get(self.below(states.len()))
-            .copied()
-            .unwrap_or(State::NacidoEnElExtranjero);
-        Person {
-            given_names,
-            first_surname,
-            second_surname,
-            birth_date,
-            sex,
-            state,
-        }
+        let state = states.get(self.below(states.len())).copied().unwrap_or(State::NacidoEnElExtranjero);
+        Person { given_names, first_surname, second_surname, birth_date, sex, state }
     }
 
     /// The person's CURP, with a differentiator drawn at random from those
@@ -252,18 +234,10 @@ mod tests {
         let people: Vec<Person> = (0..2000).map(|_| s.person()).collect();
         assert!(people.iter().any(|p| p.birth_date.year < 2000));
         assert!(people.iter().any(|p| p.birth_date.year >= 2000));
-        assert!(
-            people
-                .iter()
-                .all(|p| (1930..=2010).contains(&p.birth_date.year))
-        );
+        assert!(people.iter().all(|p| (1930..=2010).contains(&p.birth_date.year)));
         assert!(people.iter().any(|p| p.second_surname.is_none()));
         assert!(people.iter().any(|p| p.sex == Sex::X));
-        assert!(
-            people
-                .iter()
-                .any(|p| p.state == State::NacidoEnElExtranjero)
-        );
+        assert!(people.iter().any(|p| p.state == State::NacidoEnElExtranjero));
         assert!(people.iter().any(|p| p.given_names.starts_with("María ")));
         assert!(people.iter().any(|p| p.first_surname.starts_with("de ")));
         assert!(people.iter().all(|p| p.birth_date.is_valid()));

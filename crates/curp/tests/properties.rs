@@ -3,8 +3,8 @@
 //! input makes anything panic.
 
 use curp::{
-    Curp, CurpError, Date, Person, Sex, State, Synth, check_consistency, curp_for,
-    expected_internal_consonants, expected_name_letters,
+    Curp, CurpError, Date, Person, Sex, State, Synth, check_consistency, curp_for, expected_internal_consonants,
+    expected_name_letters,
 };
 use proptest::prelude::*;
 

@@ -35,12 +35,7 @@ static EN: LanguageIdentifier = langid!("en");
 
 impl Lang {
     pub fn parse(code: &str) -> Option<Lang> {
-        let primary = code
-            .trim()
-            .split(['-', '_'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let primary = code.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
         match primary.as_str() {
             "es" => Some(Lang::Es),
             "en" => Some(Lang::En),
@@ -78,10 +73,8 @@ impl Lang {
 
     /// The message `key` with named arguments.
     pub fn t_with(self, key: &str, args: &[(&'static str, String)]) -> String {
-        let args: HashMap<Cow<'static, str>, FluentValue> = args
-            .iter()
-            .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone())))
-            .collect();
+        let args: HashMap<Cow<'static, str>, FluentValue> =
+            args.iter().map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone()))).collect();
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
@@ -116,9 +109,7 @@ impl Lang {
     /// The language a request asks for (cookie, then `Accept-Language`).
     pub fn from_headers(headers: &axum::http::HeaderMap) -> Lang {
         let cookie = crate::web::cookies::get(headers, LANG_COOKIE);
-        let accept = headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok());
+        let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         Lang::negotiate(cookie.as_deref(), accept)
     }
 }
@@ -128,10 +119,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let cookie = crate::web::cookies::get(&parts.headers, LANG_COOKIE);
-        let accept = parts
-            .headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok());
+        let accept = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         Ok(Lang::negotiate(cookie.as_deref(), accept))
     }
 }
@@ -145,10 +133,7 @@ mod tests {
         assert_eq!(Lang::negotiate(None, None), Lang::Es);
         assert_eq!(Lang::negotiate(None, Some("fr-FR, de;q=0.8")), Lang::Es);
         assert_eq!(Lang::negotiate(None, Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(
-            Lang::negotiate(None, Some("en;q=0.5, es-MX;q=0.9")),
-            Lang::Es
-        );
+        assert_eq!(Lang::negotiate(None, Some("en;q=0.5, es-MX;q=0.9")), Lang::Es);
         assert_eq!(Lang::negotiate(Some("en"), Some("es-MX")), Lang::En);
         assert_eq!(Lang::negotiate(Some("xx"), Some("en")), Lang::En);
     }

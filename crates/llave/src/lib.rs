@@ -31,6 +31,8 @@ pub struct Services {
     /// Key of the pairwise subject identifiers (shared by every node).
     pub subject_key: Vec<u8>,
     pub keys: oidc::keys::Keys,
+    /// Outgoing HTTP (back-channel logout).
+    pub http: reqwest::Client,
 }
 
 #[derive(Clone)]
@@ -46,9 +48,7 @@ impl Deref for AppState {
 impl Services {
     /// Cookies are `Secure` and `__Host-` prefixed when people reach llave over https.
     pub fn cookie_policy(&self) -> web::cookies::CookiePolicy {
-        web::cookies::CookiePolicy {
-            secure: self.config.issuer().starts_with("https://"),
-        }
+        web::cookies::CookiePolicy { secure: self.config.issuer().starts_with("https://") }
     }
 
     /// Serve the development outbox page: mail goes to files and llave answers only on
@@ -72,6 +72,8 @@ pub enum StartError {
     Mail(#[from] mail::MailError),
     #[error(transparent)]
     Password(#[from] accounts::password::HashError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
 }
 
 /// Connects to the database, applies migrations and assembles the services.
@@ -94,12 +96,14 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
     };
     let registry = config.registry.as_deref().map(registry::open).transpose()?;
     let passwords = accounts::password::Passwords::new(&config.password)?;
-    let csrf_key = store
-        .server_secret("csrf_key", &crypto::random_token(), crypto::now())
-        .await?;
-    let subject_key = store
-        .server_secret("subject_key", &crypto::random_token(), crypto::now())
-        .await?;
+    install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| StartError::Http(e.to_string()))?;
+    let csrf_key = store.server_secret("csrf_key", &crypto::random_token(), crypto::now()).await?;
+    let subject_key = store.server_secret("subject_key", &crypto::random_token(), crypto::now()).await?;
     Ok(AppState(Arc::new(Services {
         config,
         store,
@@ -109,6 +113,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         csrf_key: csrf_key.into_bytes(),
         subject_key: subject_key.into_bytes(),
         keys: oidc::keys::Keys::default(),
+        http,
     })))
 }
 
@@ -121,20 +126,15 @@ pub fn install_crypto_provider() {
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let listen = config.listen;
     let app = start(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| ServeError::Bind(listen.to_string(), e))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| ServeError::Bind(listen.to_string(), e))?;
     let url = app.config.issuer();
     println!("llave is running: open {url}/ in your browser");
     tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
     let router = web::router(app.clone());
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(ServeError::Io)?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServeError::Io)?;
     app.store.close().await;
     Ok(())
 }

@@ -11,11 +11,7 @@ use llave::admin::entity as admin;
 use llave::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(
-    name = "llave",
-    version,
-    about = "Citizen identity hub: accounts keyed by CURP, single sign-on, signatures."
-)]
+#[command(name = "llave", version, about = "Citizen identity hub: accounts keyed by CURP, single sign-on, signatures.")]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -196,10 +192,7 @@ enum CitizenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("llave: cannot start the runtime: {error}");
@@ -238,22 +231,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::create_dir_all(&config.data_dir)?;
             let store = llave::store::Store::connect(&config.database_url()).await?;
             let versions = store.migrate().await?;
-            println!(
-                "database is at migration {versions} ({})",
-                store.backend().name()
-            );
+            println!("database is at migration {versions} ({})", store.backend().name());
         }
         Command::Demo { json } => {
             let issuer = config.issuer();
             let app = llave::start(config).await?;
-            let report = llave::admin::demo::run(&app)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            if json {
-                print_json(&report)?
-            } else {
-                print!("{}", report.to_text(&issuer))
-            }
+            let report = llave::admin::demo::run(&app).await.map_err(anyhow::Error::msg)?;
+            if json { print_json(&report)? } else { print!("{}", report.to_text(&issuer)) }
         }
         Command::Citizen(CitizenCommand::Add {
             curp,
@@ -284,22 +268,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let app = llave::start(config).await?;
             let view = llave::admin::citizen::add(&app, &input, email_confirmed).await?;
-            if json {
-                print_json(&view)?
-            } else {
-                print!("created account {}\n{}", view.id, view.to_text())
-            }
+            if json { print_json(&view)? } else { print!("created account {}\n{}", view.id, view.to_text()) }
         }
         Command::Entity(command) => {
             let app = llave::start(config).await?;
             match command {
                 EntityCommand::Add { slug, name, json } => {
                     let entity = admin::add_entity(&app.store, &slug, &name).await?;
-                    if json {
-                        print_json(&entity)?
-                    } else {
-                        println!("entity {} added: {}", entity.slug, entity.name)
-                    }
+                    if json { print_json(&entity)? } else { println!("entity {} added: {}", entity.slug, entity.name) }
                 }
                 EntityCommand::List { json } => {
                     let entities = app.store.list_entities().await?;
@@ -330,13 +306,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     require_par,
                     json,
                 } => {
-                    let jwks =
-                        match jwks_file {
-                            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
-                                anyhow::anyhow!("cannot read {}: {e}", path.display())
-                            })?),
-                            None => None,
-                        };
+                    let jwks = match jwks_file {
+                        Some(path) => Some(
+                            std::fs::read_to_string(&path)
+                                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                        ),
+                        None => None,
+                    };
                     let new = llave::oidc::clients::NewClient {
                         entity,
                         name,
@@ -356,20 +332,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     } else {
                         println!("client_id:     {}", registered.client_id);
                         if let Some(secret) = &registered.client_secret {
-                            println!(
-                                "client_secret: {secret}\n(shown once: store it now; llave keeps only its hash)"
-                            );
+                            println!("client_secret: {secret}\n(shown once: store it now; llave keeps only its hash)");
                         }
                     }
                 }
                 ClientCommand::List { entity, json } => {
-                    let clients: Vec<_> = app
-                        .store
-                        .list_clients(entity.as_deref())
-                        .await?
-                        .iter()
-                        .map(admin::ClientView::from)
-                        .collect();
+                    let clients: Vec<_> =
+                        app.store.list_clients(entity.as_deref()).await?.iter().map(admin::ClientView::from).collect();
                     if json {
                         print_json(&clients)?
                     } else {
@@ -380,49 +349,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 ClientCommand::Show { client_id, json } => {
                     let view = admin::show_client(&app.store, &client_id).await?;
-                    if json {
-                        print_json(&view)?
-                    } else {
-                        print!("{}", view.to_text())
-                    }
+                    if json { print_json(&view)? } else { print!("{}", view.to_text()) }
                 }
                 ClientCommand::Disable { client_id, json } => {
                     let view = admin::disable_client(&app.store, &client_id).await?;
-                    if json {
-                        print_json(&view)?
-                    } else {
-                        print!("disabled {}", view.to_text())
-                    }
+                    if json { print_json(&view)? } else { print!("disabled {}", view.to_text()) }
                 }
             }
         }
         Command::Keys(KeysCommand::Rotate { json }) => {
             let app = llave::start(config).await?;
             let made = llave::oidc::keys::rotate(&app.store).await?;
-            let made: Vec<_> = made
-                .into_iter()
-                .map(|(alg, kid)| serde_json::json!({"alg": alg, "kid": kid}))
-                .collect();
+            let made: Vec<_> = made.into_iter().map(|(alg, kid)| serde_json::json!({"alg": alg, "kid": kid})).collect();
             if json {
                 print_json(&made)?
             } else {
                 for key in made {
-                    println!(
-                        "new {} key {}",
-                        key["alg"].as_str().unwrap_or(""),
-                        key["kid"].as_str().unwrap_or("")
-                    );
+                    println!("new {} key {}", key["alg"].as_str().unwrap_or(""), key["kid"].as_str().unwrap_or(""));
                 }
             }
         }
         Command::Citizen(CitizenCommand::Show { curp, json }) => {
             let app = llave::start(config).await?;
             let view = llave::admin::citizen::show(&app, &curp).await?;
-            if json {
-                print_json(&view)?
-            } else {
-                print!("{}", view.to_text())
-            }
+            if json { print_json(&view)? } else { print!("{}", view.to_text()) }
         }
     }
     Ok(())
@@ -432,8 +382,5 @@ fn init_tracing(server: bool) {
     let default = if server { "info,sqlx=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LLAVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

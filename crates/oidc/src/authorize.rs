@@ -59,12 +59,7 @@ pub enum Rejection {
     /// Shown to the person on an error page; nothing is sent to the redirect URI.
     NoRedirect(OAuthError),
     /// Sent back to the client's (registered) redirect URI.
-    Redirect {
-        redirect_uri: RedirectUri,
-        response_mode: ResponseMode,
-        state: Option<String>,
-        error: OAuthError,
-    },
+    Redirect { redirect_uri: RedirectUri, response_mode: ResponseMode, state: Option<String>, error: OAuthError },
 }
 
 /// The request's parameters, each at most once (RFC 6749 §3.1).
@@ -75,27 +70,19 @@ impl Params {
         let mut map = HashMap::new();
         for (key, value) in pairs {
             if map.insert(key.clone(), value).is_some() {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {key} appears more than once"
-                )));
+                return Err(OAuthError::invalid_request(format!("parameter {key} appears more than once")));
             }
         }
         Ok(Params(map))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 }
 
 /// Checks whose failure may not be redirected: the client and its redirect URI.
-pub fn check_redirect_uri(
-    params: &Params,
-    client: &ClientPolicy,
-) -> Result<RedirectUri, OAuthError> {
+pub fn check_redirect_uri(params: &Params, client: &ClientPolicy) -> Result<RedirectUri, OAuthError> {
     let Some(given) = params.get("redirect_uri") else {
         return Err(OAuthError::invalid_request("redirect_uri is required"));
     };
@@ -105,9 +92,7 @@ pub fn check_redirect_uri(
         .iter()
         .find(|registered| registered.as_str() == given)
         .cloned()
-        .ok_or_else(|| {
-            OAuthError::invalid_request("redirect_uri is not registered for this client")
-        })
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is not registered for this client"))
 }
 
 fn check_response_mode(params: &Params) -> Result<ResponseMode, OAuthError> {
@@ -120,19 +105,14 @@ fn check_response_mode(params: &Params) -> Result<ResponseMode, OAuthError> {
 
 fn check_request_object(params: &Params) -> Result<(), OAuthError> {
     if params.get("request").is_some() {
-        return Err(OAuthError::new(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported; use PAR",
-        ));
+        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported; use PAR"));
     }
     Ok(())
 }
 
 fn check_par(client: &ClientPolicy, from_par: bool) -> Result<(), OAuthError> {
     if client.require_par && !from_par {
-        return Err(OAuthError::invalid_request(
-            "this client must use pushed authorization requests",
-        ));
+        return Err(OAuthError::invalid_request("this client must use pushed authorization requests"));
     }
     Ok(())
 }
@@ -141,20 +121,14 @@ fn check_response_type(params: &Params) -> Result<(), OAuthError> {
     match params.get("response_type") {
         Some("code") => Ok(()),
         None => Err(OAuthError::invalid_request("response_type is required")),
-        Some(_) => Err(OAuthError::new(
-            ErrorCode::UnsupportedResponseType,
-            "only response_type=code is supported",
-        )),
+        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
     }
 }
 
 fn check_scope(params: &Params) -> Result<Scope, OAuthError> {
     let scope = Scope::parse(params.get("scope").unwrap_or(""))?;
     if !scope.contains("openid") {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidScope,
-            "scope must include openid",
-        ));
+        return Err(OAuthError::new(ErrorCode::InvalidScope, "scope must include openid"));
     }
     Ok(scope)
 }
@@ -171,29 +145,20 @@ fn check_state_and_nonce(params: &Params) -> Result<(), OAuthError> {
 
 fn check_prompt(params: &Params) -> Result<BTreeSet<Prompt>, OAuthError> {
     let mut prompt = BTreeSet::new();
-    for value in params
-        .get("prompt")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|v| !v.is_empty())
-    {
+    for value in params.get("prompt").unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
         prompt.insert(match value {
             "none" => Prompt::None,
             "login" => Prompt::Login,
             "consent" => Prompt::Consent,
             "select_account" => Prompt::SelectAccount,
             _ => {
-                return Err(OAuthError::invalid_request(format!(
-                    "unsupported prompt value {value}"
-                )));
+                return Err(OAuthError::invalid_request(format!("unsupported prompt value {value}")));
             }
         });
     }
     // OIDC Core §3.1.2.1: none with any other value is an error.
     if prompt.contains(&Prompt::None) && prompt.len() > 1 {
-        return Err(OAuthError::invalid_request(
-            "prompt=none cannot be combined with other values",
-        ));
+        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
     }
     Ok(prompt)
 }
@@ -203,9 +168,7 @@ fn check_max_age(params: &Params) -> Result<Option<i64>, OAuthError> {
         None => Ok(None),
         Some(text) => match text.parse::<i64>() {
             Ok(age) if age >= 0 => Ok(Some(age)),
-            _ => Err(OAuthError::invalid_request(
-                "max_age must be a non-negative integer",
-            )),
+            _ => Err(OAuthError::invalid_request("max_age must be a non-negative integer")),
         },
     }
 }
@@ -221,30 +184,16 @@ fn check_claims(params: &Params) -> Result<Option<serde_json::Value>, OAuthError
 }
 
 /// Runs every check in order. `from_par` says the parameters came from a pushed request.
-pub fn validate(
-    params: &Params,
-    client: &ClientPolicy,
-    from_par: bool,
-) -> Result<AuthorizationRequest, Rejection> {
+pub fn validate(params: &Params, client: &ClientPolicy, from_par: bool) -> Result<AuthorizationRequest, Rejection> {
     if params.get("client_id") != Some(client.client_id) {
-        return Err(Rejection::NoRedirect(OAuthError::invalid_request(
-            "client_id does not match",
-        )));
+        return Err(Rejection::NoRedirect(OAuthError::invalid_request("client_id does not match")));
     }
     let redirect_uri = check_redirect_uri(params, client).map_err(Rejection::NoRedirect)?;
-    let state = params
-        .get("state")
-        .map(str::to_string)
-        .filter(|s| s.len() <= MAX_STATE);
+    let state = params.get("state").map(str::to_string).filter(|s| s.len() <= MAX_STATE);
     let redirect = |response_mode: ResponseMode| {
         let redirect_uri = redirect_uri.clone();
         let state = state.clone();
-        move |error: OAuthError| Rejection::Redirect {
-            redirect_uri,
-            response_mode,
-            state,
-            error,
-        }
+        move |error: OAuthError| Rejection::Redirect { redirect_uri, response_mode, state, error }
     };
     let response_mode = check_response_mode(params).map_err(redirect(ResponseMode::Query))?;
     let back = redirect(response_mode);
@@ -253,11 +202,8 @@ pub fn validate(
     check_response_type(params).map_err(back.clone())?;
     check_state_and_nonce(params).map_err(back.clone())?;
     let scope = check_scope(params).map_err(back.clone())?;
-    let code_challenge = CodeChallenge::parse(
-        params.get("code_challenge"),
-        params.get("code_challenge_method"),
-    )
-    .map_err(back.clone())?;
+    let code_challenge = CodeChallenge::parse(params.get("code_challenge"), params.get("code_challenge_method"))
+        .map_err(back.clone())?;
     let prompt = check_prompt(params).map_err(back.clone())?;
     let max_age = check_max_age(params).map_err(back.clone())?;
     let claims = check_claims(params).map_err(back)?;
@@ -271,12 +217,8 @@ pub fn validate(
         code_challenge,
         prompt,
         max_age,
-        login_hint: params
-            .get("login_hint")
-            .map(|h| h.chars().take(256).collect()),
-        ui_locales: params
-            .get("ui_locales")
-            .map(|h| h.chars().take(64).collect()),
+        login_hint: params.get("login_hint").map(|h| h.chars().take(256).collect()),
+        ui_locales: params.get("ui_locales").map(|h| h.chars().take(64).collect()),
         acr_values: params
             .get("acr_values")
             .unwrap_or("")
@@ -292,12 +234,7 @@ pub fn validate(
 /// (OIDC Core §5.5.1.1).
 pub fn requested_acr(request: &AuthorizationRequest) -> Vec<String> {
     let mut values = request.acr_values.clone();
-    if let Some(acr) = request
-        .claims
-        .as_ref()
-        .and_then(|c| c.get("id_token"))
-        .and_then(|c| c.get("acr"))
-    {
+    if let Some(acr) = request.claims.as_ref().and_then(|c| c.get("id_token")).and_then(|c| c.get("acr")) {
         if let Some(value) = acr.get("value").and_then(|v| v.as_str()) {
             values.push(value.to_string());
         }
@@ -320,10 +257,7 @@ mod tests {
             ("scope", "openid profile"),
             ("state", "xyz"),
             ("nonce", "n-1"),
-            (
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            ),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
             ("code_challenge_method", "S256"),
         ]
         .iter()
@@ -337,11 +271,7 @@ mod tests {
     }
 
     fn client(uris: &[RedirectUri]) -> ClientPolicy<'_> {
-        ClientPolicy {
-            client_id: "agua-web",
-            redirect_uris: uris,
-            require_par: false,
-        }
+        ClientPolicy { client_id: "agua-web", redirect_uris: uris, require_par: false }
     }
 
     fn registered() -> Vec<RedirectUri> {
@@ -359,12 +289,7 @@ mod tests {
     #[test]
     fn a_redirect_uri_not_registered_exactly_never_redirects() {
         let uris = registered();
-        for uri in [
-            "https://agua.example/cb/",
-            "https://agua.example/cb?x=1",
-            "https://evil.example/cb",
-            "",
-        ] {
+        for uri in ["https://agua.example/cb/", "https://agua.example/cb?x=1", "https://evil.example/cb", ""] {
             let result = validate(&params(&[("redirect_uri", uri)]), &client(&uris), false);
             assert!(matches!(result, Err(Rejection::NoRedirect(_))), "{uri}");
         }
@@ -374,14 +299,8 @@ mod tests {
     fn later_errors_go_back_with_state() {
         let uris = registered();
         let cases = [
-            (
-                ("code_challenge_method", "plain"),
-                ErrorCode::InvalidRequest,
-            ),
-            (
-                ("response_type", "token"),
-                ErrorCode::UnsupportedResponseType,
-            ),
+            (("code_challenge_method", "plain"), ErrorCode::InvalidRequest),
+            (("response_type", "token"), ErrorCode::UnsupportedResponseType),
             (("scope", "profile"), ErrorCode::InvalidScope),
             (("prompt", "none login"), ErrorCode::InvalidRequest),
             (("max_age", "-1"), ErrorCode::InvalidRequest),
@@ -407,17 +326,12 @@ mod tests {
             pairs.push((key.to_string(), params(&[]).get(key).unwrap().to_string()));
         }
         let result = validate(&Params::from_pairs(pairs).unwrap(), &client(&uris), false);
-        assert!(
-            matches!(result, Err(Rejection::Redirect { error, .. }) if error.code == ErrorCode::InvalidRequest)
-        );
+        assert!(matches!(result, Err(Rejection::Redirect { error, .. }) if error.code == ErrorCode::InvalidRequest));
     }
 
     #[test]
     fn repeated_parameters_are_refused() {
-        let pairs = vec![
-            ("state".to_string(), "a".to_string()),
-            ("state".to_string(), "b".to_string()),
-        ];
+        let pairs = vec![("state".to_string(), "a".to_string()), ("state".to_string(), "b".to_string())];
         assert!(Params::from_pairs(pairs).is_err());
     }
 
@@ -425,15 +339,8 @@ mod tests {
     fn essential_acr_in_claims_counts() {
         let uris = registered();
         let claims = r#"{"id_token":{"acr":{"essential":true,"values":["urn:llave:loa:2"]}}}"#;
-        let request = validate(
-            &params(&[("claims", claims), ("acr_values", "urn:llave:loa:1")]),
-            &client(&uris),
-            false,
-        )
-        .unwrap();
-        assert_eq!(
-            requested_acr(&request),
-            ["urn:llave:loa:1", "urn:llave:loa:2"]
-        );
+        let request =
+            validate(&params(&[("claims", claims), ("acr_values", "urn:llave:loa:1")]), &client(&uris), false).unwrap();
+        assert_eq!(requested_acr(&request), ["urn:llave:loa:1", "urn:llave:loa:2"]);
     }
 }

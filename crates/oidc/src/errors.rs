@@ -76,10 +76,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> OAuthError {
-        OAuthError {
-            code,
-            description: description.into(),
-        }
+        OAuthError { code, description: description.into() }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {

@@ -12,38 +12,26 @@ use crate::errors::OAuthError;
 pub struct CodeChallenge(String);
 
 fn is_unreserved(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 impl CodeChallenge {
-    pub fn parse(
-        challenge: Option<&str>,
-        method: Option<&str>,
-    ) -> Result<CodeChallenge, OAuthError> {
+    pub fn parse(challenge: Option<&str>, method: Option<&str>) -> Result<CodeChallenge, OAuthError> {
         let Some(challenge) = challenge.filter(|c| !c.is_empty()) else {
-            return Err(OAuthError::invalid_request(
-                "code_challenge is required (PKCE with S256)",
-            ));
+            return Err(OAuthError::invalid_request("code_challenge is required (PKCE with S256)"));
         };
         match method {
             Some("S256") => {}
             Some("plain") | None => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge_method must be S256",
-                ));
+                return Err(OAuthError::invalid_request("code_challenge_method must be S256"));
             }
             Some(_) => {
-                return Err(OAuthError::invalid_request(
-                    "unsupported code_challenge_method",
-                ));
+                return Err(OAuthError::invalid_request("unsupported code_challenge_method"));
             }
         }
         // base64url of a SHA-256: 43 characters.
         if challenge.len() != 43 || !is_unreserved(challenge) {
-            return Err(OAuthError::invalid_request(
-                "code_challenge is not a base64url SHA-256",
-            ));
+            return Err(OAuthError::invalid_request("code_challenge is not a base64url SHA-256"));
         }
         Ok(CodeChallenge(challenge.to_string()))
     }
@@ -74,11 +62,8 @@ mod tests {
 
     #[test]
     fn rfc_7636_appendix_b_example() {
-        let challenge = CodeChallenge::parse(
-            Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
-            Some("S256"),
-        )
-        .unwrap();
+        let challenge =
+            CodeChallenge::parse(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), Some("S256")).unwrap();
         assert!(challenge.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!challenge.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK"));
         assert!(!challenge.verify("short"));
@@ -87,17 +72,8 @@ mod tests {
     #[test]
     fn plain_and_missing_are_refused() {
         assert!(CodeChallenge::parse(None, Some("S256")).is_err());
-        assert!(
-            CodeChallenge::parse(
-                Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
-                Some("plain")
-            )
-            .is_err()
-        );
-        assert!(
-            CodeChallenge::parse(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), None)
-                .is_err()
-        );
+        assert!(CodeChallenge::parse(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), Some("plain")).is_err());
+        assert!(CodeChallenge::parse(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), None).is_err());
         assert!(CodeChallenge::parse(Some("too-short"), Some("S256")).is_err());
     }
 }

@@ -98,26 +98,11 @@ mod tests {
         assert!(RedirectUri::parse("http://127.0.0.1:3000/cb").is_ok());
         assert!(RedirectUri::parse("http://localhost/cb").is_ok());
         assert!(RedirectUri::parse("http://[::1]:8080/cb").is_ok());
-        assert_eq!(
-            RedirectUri::parse("http://agua.cdmx.gob.mx/cb"),
-            Err(RedirectUriError::NotHttps)
-        );
-        assert_eq!(
-            RedirectUri::parse("https://x.mx/cb#frag"),
-            Err(RedirectUriError::Fragment)
-        );
-        assert_eq!(
-            RedirectUri::parse("/cb"),
-            Err(RedirectUriError::NotAbsolute)
-        );
-        assert_eq!(
-            RedirectUri::parse("https://u:p@x.mx/cb"),
-            Err(RedirectUriError::Credentials)
-        );
-        assert_eq!(
-            RedirectUri::parse("javascript:alert(1)"),
-            Err(RedirectUriError::NotHttps)
-        );
+        assert_eq!(RedirectUri::parse("http://agua.cdmx.gob.mx/cb"), Err(RedirectUriError::NotHttps));
+        assert_eq!(RedirectUri::parse("https://x.mx/cb#frag"), Err(RedirectUriError::Fragment));
+        assert_eq!(RedirectUri::parse("/cb"), Err(RedirectUriError::NotAbsolute));
+        assert_eq!(RedirectUri::parse("https://u:p@x.mx/cb"), Err(RedirectUriError::Credentials));
+        assert_eq!(RedirectUri::parse("javascript:alert(1)"), Err(RedirectUriError::NotHttps));
     }
 
     #[test]

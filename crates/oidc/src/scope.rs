@@ -5,14 +5,7 @@ use std::collections::BTreeSet;
 use crate::errors::{ErrorCode, OAuthError};
 
 /// The scopes llave understands.
-pub const SUPPORTED: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "phone",
-    "offline_access",
-    "curp",
-];
+pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "phone", "offline_access", "curp"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scope(BTreeSet<String>);
@@ -22,17 +15,11 @@ impl Scope {
     pub fn parse(text: &str) -> Result<Scope, OAuthError> {
         let mut set = BTreeSet::new();
         for token in text.split(' ').filter(|t| !t.is_empty()) {
-            if !token
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-            {
+            if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
                 return Err(OAuthError::new(ErrorCode::InvalidScope, "malformed scope"));
             }
             if !SUPPORTED.contains(&token) {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    format!("unknown scope {token}"),
-                ));
+                return Err(OAuthError::new(ErrorCode::InvalidScope, format!("unknown scope {token}")));
             }
             set.insert(token.to_string());
         }
@@ -41,12 +28,7 @@ impl Scope {
 
     /// Rebuilds a stored scope without re-validating.
     pub fn from_stored(text: &str) -> Scope {
-        Scope(
-            text.split(' ')
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
-        )
+        Scope(text.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect())
     }
 
     pub fn contains(&self, token: &str) -> bool {
@@ -85,10 +67,7 @@ mod tests {
         let scope = Scope::parse("profile openid  email openid").unwrap();
         assert_eq!(scope.to_string(), "email openid profile");
         assert!(scope.contains("openid"));
-        assert_eq!(
-            Scope::parse("openid admin").unwrap_err().code,
-            ErrorCode::InvalidScope
-        );
+        assert_eq!(Scope::parse("openid admin").unwrap_err().code, ErrorCode::InvalidScope);
         assert!(Scope::parse("openid\"x").is_err());
     }
 }

@@ -8,8 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub fn pairwise_sub(key: &[u8], entity_slug: &str, account_id: i64) -> String {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(b"llave-sub-v1\0");
     mac.update(entity_slug.as_bytes());
     mac.update(b"\0");

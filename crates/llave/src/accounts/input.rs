@@ -21,9 +21,7 @@ impl Name {
             return Err(Problem::new(field, "field-too-long").with("max", MAX_NAME_CHARS));
         }
         if !collapsed.chars().any(char::is_alphabetic)
-            || collapsed
-                .chars()
-                .any(|c| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | '´')))
+            || collapsed.chars().any(|c| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | '´')))
         {
             return Err(Problem::new(field, "name-invalid"));
         }
@@ -53,10 +51,7 @@ impl Email {
             return Err(Problem::new(field, "field-too-long").with("max", MAX_EMAIL_CHARS));
         }
         match address.parse::<lettre::Address>() {
-            Ok(_) => Ok(Email {
-                address: address.to_string(),
-                normalized: address.to_lowercase(),
-            }),
+            Ok(_) => Ok(Email { address: address.to_string(), normalized: address.to_lowercase() }),
             Err(_) => Err(Problem::new(field, "email-invalid")),
         }
     }
@@ -76,21 +71,17 @@ pub fn curp_problem(field: &'static str, error: &curp::CurpError) -> Problem {
     match error {
         E::Empty => Problem::new(field, "field-required"),
         E::Length { found } => Problem::new(field, "curp-length").with("found", found),
-        E::Alphabet { position, found } => Problem::new(field, "curp-alphabet")
-            .with("position", position)
-            .with("found", found),
-        E::NameLetters { position } => {
-            Problem::new(field, "curp-name-letters").with("position", position)
+        E::Alphabet { position, found } => {
+            Problem::new(field, "curp-alphabet").with("position", position).with("found", found)
         }
+        E::NameLetters { position } => Problem::new(field, "curp-name-letters").with("position", position),
         E::InternalConsonants { position } => {
             Problem::new(field, "curp-internal-consonants").with("position", position)
         }
         E::Date { .. } => Problem::new(field, "curp-date"),
         E::Sex { found } => Problem::new(field, "curp-sex").with("found", found),
         E::State { found } => Problem::new(field, "curp-state").with("found", found),
-        E::Differentiator { found } => {
-            Problem::new(field, "curp-differentiator").with("found", found)
-        }
+        E::Differentiator { found } => Problem::new(field, "curp-differentiator").with("found", found),
         E::CheckDigit { .. } => Problem::new(field, "curp-check-digit"),
     }
 }
@@ -101,27 +92,11 @@ mod tests {
 
     #[test]
     fn names_accept_accents_and_particles() {
-        assert_eq!(
-            Name::parse("n", "  María   de los Ángeles ")
-                .unwrap()
-                .as_str(),
-            "María de los Ángeles"
-        );
-        assert_eq!(
-            Name::parse("n", "O'Connor-Núñez").unwrap().as_str(),
-            "O'Connor-Núñez"
-        );
+        assert_eq!(Name::parse("n", "  María   de los Ángeles ").unwrap().as_str(), "María de los Ángeles");
+        assert_eq!(Name::parse("n", "O'Connor-Núñez").unwrap().as_str(), "O'Connor-Núñez");
         assert_eq!(Name::parse("n", "").unwrap_err().key, "field-required");
-        assert_eq!(
-            Name::parse("n", "Robert'); DROP TABLE accounts;--")
-                .unwrap_err()
-                .key,
-            "name-invalid"
-        );
-        assert_eq!(
-            Name::parse("n", &"a".repeat(101)).unwrap_err().key,
-            "field-too-long"
-        );
+        assert_eq!(Name::parse("n", "Robert'); DROP TABLE accounts;--").unwrap_err().key, "name-invalid");
+        assert_eq!(Name::parse("n", &"a".repeat(101)).unwrap_err().key, "field-too-long");
         assert_eq!(Name::parse("n", "R2D2").unwrap_err().key, "name-invalid");
     }
 
@@ -130,10 +105,7 @@ mod tests {
         let email = Email::parse("e", " Ana.Lopez@Example.MX ").unwrap();
         assert_eq!(email.as_str(), "Ana.Lopez@Example.MX");
         assert_eq!(email.normalized(), "ana.lopez@example.mx");
-        assert_eq!(
-            Email::parse("e", "no-at-sign").unwrap_err().key,
-            "email-invalid"
-        );
+        assert_eq!(Email::parse("e", "no-at-sign").unwrap_err().key, "email-invalid");
         assert_eq!(Email::parse("e", "a@b c").unwrap_err().key, "email-invalid");
     }
 }

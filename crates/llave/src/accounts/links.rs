@@ -33,33 +33,12 @@ async fn issue_link(
 ) -> Result<String, StoreError> {
     let token = random_token();
     let now = now();
-    app.store
-        .create_email_token(
-            &token_hash(&token),
-            account,
-            purpose,
-            email,
-            now,
-            now + valid_for,
-        )
-        .await?;
+    app.store.create_email_token(&token_hash(&token), account, purpose, email, now, now + valid_for).await?;
     Ok(token)
 }
 
-pub async fn send_confirmation(
-    app: &Services,
-    account: AccountId,
-    email: &str,
-    lang: Lang,
-) -> Result<(), LinkError> {
-    let token = issue_link(
-        app,
-        account,
-        email,
-        TokenPurpose::ConfirmEmail,
-        CONFIRM_VALID_SECONDS,
-    )
-    .await?;
+pub async fn send_confirmation(app: &Services, account: AccountId, email: &str, lang: Lang) -> Result<(), LinkError> {
+    let token = issue_link(app, account, email, TokenPurpose::ConfirmEmail, CONFIRM_VALID_SECONDS).await?;
     let link = format!("{}/confirm?token={token}", app.config.issuer());
     app.mailer
         .send(&OutgoingMail {
@@ -79,23 +58,11 @@ pub enum Confirmation {
     Refused(LinkState),
 }
 
-pub async fn confirm_email(
-    app: &Services,
-    token: &str,
-    actor: &Actor,
-) -> Result<Confirmation, StoreError> {
+pub async fn confirm_email(app: &Services, token: &str, actor: &Actor) -> Result<Confirmation, StoreError> {
     let now = now();
-    match app
-        .store
-        .use_email_token(&token_hash(token), TokenPurpose::ConfirmEmail, now)
-        .await?
-    {
+    match app.store.use_email_token(&token_hash(token), TokenPurpose::ConfirmEmail, now).await? {
         Ok(link) => {
-            if app
-                .store
-                .confirm_email(link.account_id, &link.email, now)
-                .await?
-            {
+            if app.store.confirm_email(link.account_id, &link.email, now).await? {
                 app.store
                     .record_event(
                         EventKind::EmailConfirmed,
@@ -117,32 +84,13 @@ pub async fn confirm_email(
 
 /// Sends a reset link if `identifier` (CURP or e-mail) names an account. The caller
 /// answers the same either way, so the form does not reveal who has an account.
-pub async fn request_reset(
-    app: &Services,
-    identifier: &str,
-    actor: &Actor,
-    lang: Lang,
-) -> Result<(), LinkError> {
+pub async fn request_reset(app: &Services, identifier: &str, actor: &Actor, lang: Lang) -> Result<(), LinkError> {
     let Some(account) = super::signin::find_account(app, identifier).await? else {
         return Ok(());
     };
-    let token = issue_link(
-        app,
-        account.id,
-        &account.email,
-        TokenPurpose::ResetPassword,
-        RESET_VALID_SECONDS,
-    )
-    .await?;
+    let token = issue_link(app, account.id, &account.email, TokenPurpose::ResetPassword, RESET_VALID_SECONDS).await?;
     app.store
-        .record_event(
-            EventKind::PasswordResetRequested,
-            Some(account.id),
-            &actor.address,
-            &actor.user_agent,
-            "",
-            now(),
-        )
+        .record_event(EventKind::PasswordResetRequested, Some(account.id), &actor.address, &actor.user_agent, "", now())
         .await?;
     let link = format!("{}/password/reset?token={token}", app.config.issuer());
     app.mailer
@@ -156,15 +104,8 @@ pub async fn request_reset(
 }
 
 /// Whether a reset link can still be used (to show the form or an error page).
-pub async fn check_reset_link(
-    app: &Services,
-    token: &str,
-) -> Result<Result<(), LinkState>, StoreError> {
-    Ok(app
-        .store
-        .peek_email_token(&token_hash(token), TokenPurpose::ResetPassword, now())
-        .await?
-        .map(|_| ()))
+pub async fn check_reset_link(app: &Services, token: &str) -> Result<Result<(), LinkState>, StoreError> {
+    Ok(app.store.peek_email_token(&token_hash(token), TokenPurpose::ResetPassword, now()).await?.map(|_| ()))
 }
 
 #[derive(Debug)]
@@ -177,63 +118,38 @@ pub enum ResetOutcome {
 /// Sets a new password through a reset link: the policy is checked before the link is
 /// spent, so a refused password does not burn the link.
 pub async fn reset_password(
-    app: &Services,
+    app: &crate::AppState,
     token: &str,
     new_password: &str,
     actor: &Actor,
 ) -> Result<ResetOutcome, LinkError> {
     let hash = token_hash(token);
-    let link = match app
-        .store
-        .peek_email_token(&hash, TokenPurpose::ResetPassword, now())
-        .await?
-    {
+    let link = match app.store.peek_email_token(&hash, TokenPurpose::ResetPassword, now()).await? {
         Ok(link) => link,
         Err(state) => return Ok(ResetOutcome::Refused(state)),
     };
     let Some(account) = app.store.account_by_id(link.account_id).await? else {
         return Ok(ResetOutcome::Refused(LinkState::Unknown));
     };
-    let personal = [
-        account.curp.as_str(),
-        account.given_names.as_str(),
-        account.first_surname.as_str(),
-        account.email.as_str(),
-    ];
+    let personal =
+        [account.curp.as_str(), account.given_names.as_str(), account.first_surname.as_str(), account.email.as_str()];
     if let Err(problem) = check_new_password(new_password, &personal) {
-        return Ok(ResetOutcome::Invalid(vec![Problem::new(
-            "password",
-            problem.message_key(),
-        )]));
+        return Ok(ResetOutcome::Invalid(vec![Problem::new("password", problem.message_key())]));
     }
     let password_hash = app.passwords.hash(new_password).await?;
     let now = now();
     // Spend the link now; if another request spent it meanwhile, this one loses.
-    if let Err(state) = app
-        .store
-        .use_email_token(&hash, TokenPurpose::ResetPassword, now)
-        .await?
-    {
+    if let Err(state) = app.store.use_email_token(&hash, TokenPurpose::ResetPassword, now).await? {
         return Ok(ResetOutcome::Refused(state));
     }
+    app.store.set_password(account.id, &password_hash, now).await?;
+    app.store.revoke_email_tokens(account.id, TokenPurpose::ResetPassword, now).await?;
+    let ended = app.store.end_other_sessions(account.id, None, "password_reset", now).await?;
+    for session in ended {
+        crate::oidc::logout::session_ended(app, &session).await;
+    }
     app.store
-        .set_password(account.id, &password_hash, now)
-        .await?;
-    app.store
-        .revoke_email_tokens(account.id, TokenPurpose::ResetPassword, now)
-        .await?;
-    app.store
-        .end_other_sessions(account.id, None, "password_reset", now)
-        .await?;
-    app.store
-        .record_event(
-            EventKind::PasswordReset,
-            Some(account.id),
-            &actor.address,
-            &actor.user_agent,
-            "",
-            now,
-        )
+        .record_event(EventKind::PasswordReset, Some(account.id), &actor.address, &actor.user_agent, "", now)
         .await?;
     Ok(ResetOutcome::Done)
 }

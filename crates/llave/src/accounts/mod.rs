@@ -22,11 +22,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(field: &'static str, key: &'static str) -> Problem {
-        Problem {
-            field,
-            key,
-            args: Vec::new(),
-        }
+        Problem { field, key, args: Vec::new() }
     }
 
     pub fn with(mut self, name: &'static str, value: impl ToString) -> Problem {
@@ -45,18 +41,12 @@ pub struct Actor {
 impl Actor {
     /// An operator at the command line.
     pub fn cli() -> Actor {
-        Actor {
-            address: "cli".into(),
-            user_agent: "llave-cli".into(),
-        }
+        Actor { address: "cli".into(), user_agent: "llave-cli".into() }
     }
 }
 
 impl From<&crate::web::client::ClientMeta> for Actor {
     fn from(client: &crate::web::client::ClientMeta) -> Actor {
-        Actor {
-            address: client.address.clone(),
-            user_agent: client.user_agent.clone(),
-        }
+        Actor { address: client.address.clone(), user_agent: client.user_agent.clone() }
     }
 }

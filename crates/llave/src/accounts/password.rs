@@ -41,10 +41,7 @@ impl PasswordProblem {
 fn blocklist() -> &'static HashSet<&'static str> {
     static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
     LIST.get_or_init(|| {
-        include_str!("common-passwords.txt")
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .collect()
+        include_str!("common-passwords.txt").lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect()
     })
 }
 
@@ -71,14 +68,8 @@ pub fn check_new_password(password: &str, personal: &[&str]) -> Result<(), Passw
     }
     let compact: String = lowered.chars().filter(|c| c.is_alphanumeric()).collect();
     for item in personal {
-        let item: String = item
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
-        if item.chars().count() >= 4
-            && (compact.contains(&item) || (compact.len() >= 4 && item.contains(&compact)))
-        {
+        let item: String = item.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
+        if item.chars().count() >= 4 && (compact.contains(&item) || (compact.len() >= 4 && item.contains(&compact))) {
             return Err(PasswordProblem::PersonalData);
         }
     }
@@ -103,26 +94,13 @@ pub struct Passwords {
 
 impl Passwords {
     pub fn new(config: &PasswordConfig) -> Result<Passwords, HashError> {
-        let params = Params::new(
-            config.argon2_memory_kib,
-            config.argon2_iterations,
-            config.argon2_parallelism,
-            None,
-        )
-        .map_err(|e| HashError::Hash(e.to_string()))?;
+        let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, None)
+            .map_err(|e| HashError::Hash(e.to_string()))?;
         let permits = config
             .max_concurrent_hashes
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-            })
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
             .max(1);
-        Ok(Passwords {
-            params,
-            permits: Arc::new(Semaphore::new(permits)),
-            dummy_hash: Arc::new(OnceLock::new()),
-        })
+        Ok(Passwords { params, permits: Arc::new(Semaphore::new(permits)), dummy_hash: Arc::new(OnceLock::new()) })
     }
 
     fn hasher(params: Params) -> Argon2<'static> {
@@ -131,11 +109,7 @@ impl Passwords {
 
     /// The PHC string (`$argon2id$v=19$m=…`) for a password.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError::Hash(e.to_string()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
         let params = self.params.clone();
         let password = password.to_string();
         tokio::task::spawn_blocking(move || hash_blocking(params, &password))
@@ -151,19 +125,11 @@ impl Passwords {
             Some(hash) => hash.to_string(),
             None => self.dummy().await?,
         };
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError::Hash(e.to_string()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
         let password = password.to_string();
         let matched = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&stored)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
+                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
                 .unwrap_or(false)
         })
         .await
@@ -177,11 +143,7 @@ impl Passwords {
             Ok(parsed) => Params::try_from(&parsed)
                 .map(|p| {
                     (p.m_cost(), p.t_cost(), p.p_cost())
-                        != (
-                            self.params.m_cost(),
-                            self.params.t_cost(),
-                            self.params.p_cost(),
-                        )
+                        != (self.params.m_cost(), self.params.t_cost(), self.params.p_cost())
                 })
                 .unwrap_or(true),
             Err(_) => true,
@@ -209,13 +171,8 @@ fn hash_blocking(params: Params, password: &str) -> Result<String, HashError> {
 
 /// Hashes with the given parameters on this thread (the benchmark's baseline).
 pub fn hash_once(config: &PasswordConfig, password: &str) -> Result<String, HashError> {
-    let params = Params::new(
-        config.argon2_memory_kib,
-        config.argon2_iterations,
-        config.argon2_parallelism,
-        None,
-    )
-    .map_err(|e| HashError::Hash(e.to_string()))?;
+    let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, None)
+        .map_err(|e| HashError::Hash(e.to_string()))?;
     hash_blocking(params, password)
 }
 
@@ -226,86 +183,39 @@ mod tests {
     #[test]
     fn length_rules_follow_nist() {
         assert_eq!(check_new_password("", &[]), Err(PasswordProblem::Empty));
-        assert_eq!(
-            check_new_password("abc1234", &[]),
-            Err(PasswordProblem::TooShort)
-        );
-        assert_eq!(
-            check_new_password(&"x".repeat(257), &[]),
-            Err(PasswordProblem::TooLong)
-        );
+        assert_eq!(check_new_password("abc1234", &[]), Err(PasswordProblem::TooShort));
+        assert_eq!(check_new_password(&"x".repeat(257), &[]), Err(PasswordProblem::TooLong));
         // No composition rules: lower-case words are fine when long and uncommon.
         assert_eq!(check_new_password("nopal tranvía azul", &[]), Ok(()));
         // Length counts characters, not bytes.
-        assert_eq!(
-            check_new_password("ñññññññ", &[]),
-            Err(PasswordProblem::TooShort)
-        );
+        assert_eq!(check_new_password("ñññññññ", &[]), Err(PasswordProblem::TooShort));
     }
 
     #[test]
     fn common_passwords_are_refused() {
-        assert_eq!(
-            check_new_password("password", &[]),
-            Err(PasswordProblem::Common)
-        );
-        assert_eq!(
-            check_new_password("PassWord", &[]),
-            Err(PasswordProblem::Common)
-        );
-        assert_eq!(
-            check_new_password("12345678", &[]),
-            Err(PasswordProblem::Common)
-        );
-        assert_eq!(
-            check_new_password("contraseña", &[]),
-            Err(PasswordProblem::Common)
-        );
-        assert_eq!(
-            check_new_password("iloveyou12", &[]),
-            Err(PasswordProblem::Common)
-        );
+        assert_eq!(check_new_password("password", &[]), Err(PasswordProblem::Common));
+        assert_eq!(check_new_password("PassWord", &[]), Err(PasswordProblem::Common));
+        assert_eq!(check_new_password("12345678", &[]), Err(PasswordProblem::Common));
+        assert_eq!(check_new_password("contraseña", &[]), Err(PasswordProblem::Common));
+        assert_eq!(check_new_password("iloveyou12", &[]), Err(PasswordProblem::Common));
     }
 
     #[test]
     fn personal_data_is_refused() {
         let personal = ["GOMC800101HDFRRL09", "Carlos", "carlos@example.com"];
-        assert_eq!(
-            check_new_password("GOMC800101HDFRRL09", &personal),
-            Err(PasswordProblem::PersonalData)
-        );
-        assert_eq!(
-            check_new_password("carlos@example.com", &personal),
-            Err(PasswordProblem::PersonalData)
-        );
-        assert_eq!(
-            check_new_password("soy carlos y ya", &personal),
-            Err(PasswordProblem::PersonalData)
-        );
+        assert_eq!(check_new_password("GOMC800101HDFRRL09", &personal), Err(PasswordProblem::PersonalData));
+        assert_eq!(check_new_password("carlos@example.com", &personal), Err(PasswordProblem::PersonalData));
+        assert_eq!(check_new_password("soy carlos y ya", &personal), Err(PasswordProblem::PersonalData));
     }
 
     #[tokio::test]
     async fn hashes_verify_and_fail_on_wrong_password() {
-        let config = PasswordConfig {
-            argon2_memory_kib: 1024,
-            argon2_iterations: 1,
-            ..PasswordConfig::default()
-        };
+        let config = PasswordConfig { argon2_memory_kib: 1024, argon2_iterations: 1, ..PasswordConfig::default() };
         let passwords = Passwords::new(&config).unwrap();
         let hash = passwords.hash("nopal tranvía azul").await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-        assert!(
-            passwords
-                .verify(Some(&hash), "nopal tranvía azul")
-                .await
-                .unwrap()
-        );
-        assert!(
-            !passwords
-                .verify(Some(&hash), "nopal tranvia azul")
-                .await
-                .unwrap()
-        );
+        assert!(passwords.verify(Some(&hash), "nopal tranvía azul").await.unwrap());
+        assert!(!passwords.verify(Some(&hash), "nopal tranvia azul").await.unwrap());
         assert!(!passwords.verify(None, "nopal tranvía azul").await.unwrap());
         assert!(!passwords.verify(Some("not a hash"), "x").await.unwrap());
         assert!(!passwords.needs_rehash(&hash));

@@ -47,31 +47,14 @@ fn errors_from(c: &Chrome, problems: &[Problem]) -> FieldErrors {
     errors
 }
 
-fn message(
-    c: Chrome,
-    status: StatusCode,
-    title: &str,
-    text: String,
-    href: &str,
-    link: &str,
-) -> Response {
-    let page = MessagePage {
-        title: c.t(title),
-        message: text,
-        link_href: href.to_string(),
-        link_text: c.t(link),
-        c,
-    };
+fn message(c: Chrome, status: StatusCode, title: &str, text: String, href: &str, link: &str) -> Response {
+    let page = MessagePage { title: c.t(title), message: text, link_href: href.to_string(), link_text: c.t(link), c };
     render(status, &page)
 }
 
 async fn home(c: Chrome, signed_in: Option<SignedIn>) -> Response {
     let name = signed_in.as_ref().map(|s| s.account.given_names.clone());
-    let c = if signed_in.is_some() {
-        c.signed_in()
-    } else {
-        c
-    };
+    let c = if signed_in.is_some() { c.signed_in() } else { c };
     render(StatusCode::OK, &HomePage { c, name })
 }
 
@@ -81,10 +64,7 @@ async fn signup_form(c: Chrome, signed_in: Option<SignedIn>) -> Response {
     if signed_in.is_some() {
         return Redirect::to("/account").into_response();
     }
-    render(
-        StatusCode::OK,
-        &signup_page(c, FieldErrors::default(), &SignupInput::default()),
-    )
+    render(StatusCode::OK, &signup_page(c, FieldErrors::default(), &SignupInput::default()))
 }
 
 fn signup_page(c: Chrome, errors: FieldErrors, input: &SignupInput) -> SignupPage {
@@ -109,46 +89,21 @@ async fn signup_submit(
     // The web form never sets these: they come from the CURP.
     input.sex.clear();
     input.state.clear();
-    match signup::register(
-        &app,
-        &input,
-        Origin::SelfService,
-        &Actor::from(&client),
-        c.lang,
-    )
-    .await
-    {
+    match signup::register(&app, &input, Origin::SelfService, &Actor::from(&client), c.lang).await {
         Ok(registered) => {
-            let key = if registered.confirmation_sent {
-                "signup-done-check-mail"
-            } else {
-                "signup-done-mail-failed"
-            };
+            let key = if registered.confirmation_sent { "signup-done-check-mail" } else { "signup-done-mail-failed" };
             let text = c.t_with(key, &[("email", input.email.trim().to_string())]);
-            Ok(message(
-                c,
-                StatusCode::OK,
-                "signup-done-title",
-                text,
-                "/signin",
-                "signin-button",
-            ))
+            Ok(message(c, StatusCode::OK, "signup-done-title", text, "/signin", "signin-button"))
         }
         Err(SignupError::Invalid(problems)) => {
             let errors = errors_from(&c, &problems);
-            Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &signup_page(c, errors, &input),
-            ))
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &signup_page(c, errors, &input)))
         }
         Err(SignupError::RegistryUnavailable(cause)) => {
             tracing::warn!(%cause, "population registry unavailable");
             let mut errors = FieldErrors::default();
             errors.add("curp", c.t("registry-unavailable"));
-            Ok(render(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &signup_page(c, errors, &input),
-            ))
+            Ok(render(StatusCode::SERVICE_UNAVAILABLE, &signup_page(c, errors, &input)))
         }
         Err(error) => Err(PageError::internal(c.lang, error)),
     }
@@ -166,38 +121,20 @@ struct NextQuery {
     login_hint: Option<String>,
 }
 
-async fn signin_form(
-    c: Chrome,
-    signed_in: Option<SignedIn>,
-    PageQuery(query): PageQuery<NextQuery>,
-) -> Response {
+async fn signin_form(c: Chrome, signed_in: Option<SignedIn>, PageQuery(query): PageQuery<NextQuery>) -> Response {
     let next = safe_next(query.next.as_deref());
     let reauth = query.reauth.is_some();
     if signed_in.is_some() && !reauth {
         return Redirect::to(&next).into_response();
     }
-    let notice = if reauth {
-        Some(c.t("signin-again"))
-    } else {
-        query.signed_out.is_some().then(|| c.t("signed-out"))
-    };
+    let notice = if reauth { Some(c.t("signin-again")) } else { query.signed_out.is_some().then(|| c.t("signed-out")) };
     let identifier = match (&signed_in, &query.login_hint) {
         (Some(s), _) => s.account.curp.clone(),
         (None, Some(hint)) => hint.chars().take(300).collect(),
         (None, None) => String::new(),
     };
-    let c = if signed_in.is_some() {
-        c.signed_in()
-    } else {
-        c
-    };
-    let page = SigninPage {
-        c,
-        errors: FieldErrors::default(),
-        identifier,
-        next,
-        notice,
-    };
+    let c = if signed_in.is_some() { c.signed_in() } else { c };
+    let page = SigninPage { c, errors: FieldErrors::default(), identifier, next, notice };
     render(StatusCode::OK, &page)
 }
 
@@ -221,21 +158,11 @@ async fn signin_submit(
     let refuse = |c: Chrome, status: StatusCode, key: &str| {
         let mut errors = FieldErrors::default();
         errors.add("identifier", c.t(key));
-        let page = SigninPage {
-            c,
-            errors,
-            identifier: identifier.clone(),
-            next: next.clone(),
-            notice: None,
-        };
+        let page = SigninPage { c, errors, identifier: identifier.clone(), next: next.clone(), notice: None };
         render(status, &page)
     };
     if identifier.is_empty() || form.password.is_empty() {
-        return Ok(refuse(
-            c,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "signin-missing",
-        ));
+        return Ok(refuse(c, StatusCode::UNPROCESSABLE_ENTITY, "signin-missing"));
     }
     let actor = Actor::from(&client);
     let outcome = signin::authenticate(&app, &identifier, &form.password, &actor)
@@ -245,19 +172,13 @@ async fn signin_submit(
         SignInOutcome::Success(account) => {
             // A fresh sign-in replaces the session this browser had.
             if let Some(previous) = previous {
-                sessions::end(
-                    &app,
-                    previous.account.id,
-                    &previous.session.id,
-                    EventKind::SignOut,
-                    &actor,
-                )
-                .await
-                .map_err(|e| PageError::internal(c.lang, e))?;
+                sessions::end(&app, previous.account.id, &previous.session.id, EventKind::SignOut, &actor)
+                    .await
+                    .map_err(|e| PageError::internal(c.lang, e))?;
+                crate::oidc::logout::session_ended(&app, &previous.session.id).await;
             }
-            let token = sessions::start(&app, account.id, "pwd", &actor)
-                .await
-                .map_err(|e| PageError::internal(c.lang, e))?;
+            let token =
+                sessions::start(&app, account.id, "pwd", &actor).await.map_err(|e| PageError::internal(c.lang, e))?;
             let cookie = app.cookie_policy().set(SESSION_COOKIE, &token, None, "Lax");
             let mut response = Redirect::to(&next).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -267,9 +188,7 @@ async fn signin_submit(
             Ok(response)
         }
         SignInOutcome::Invalid => Ok(refuse(c, StatusCode::UNAUTHORIZED, "signin-invalid")),
-        SignInOutcome::Throttled => {
-            Ok(refuse(c, StatusCode::TOO_MANY_REQUESTS, "signin-throttled"))
-        }
+        SignInOutcome::Throttled => Ok(refuse(c, StatusCode::TOO_MANY_REQUESTS, "signin-throttled")),
     }
 }
 
@@ -285,15 +204,10 @@ async fn signout(
     CsrfForm(_): CsrfForm<Empty>,
 ) -> PageResult {
     if let Some(s) = signed_in {
-        sessions::end(
-            &app,
-            s.account.id,
-            &s.session.id,
-            EventKind::SignOut,
-            &Actor::from(&client),
-        )
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
+        sessions::end(&app, s.account.id, &s.session.id, EventKind::SignOut, &Actor::from(&client))
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
+        crate::oidc::logout::session_ended(&app, &s.session.id).await;
     }
     let mut response = Redirect::to("/signin?signed_out=1").into_response();
     if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
@@ -318,14 +232,7 @@ fn link_refused(c: Chrome, state: LinkState) -> Response {
         LinkState::Unknown => "link-unknown",
     };
     let text = c.t(key);
-    message(
-        c,
-        StatusCode::GONE,
-        "link-refused-title",
-        text,
-        "/",
-        "home-link",
-    )
+    message(c, StatusCode::GONE, "link-refused-title", text, "/", "home-link")
 }
 
 async fn confirm(
@@ -343,25 +250,11 @@ async fn confirm(
     Ok(match outcome {
         Confirmation::Confirmed => {
             let text = c.t("confirm-done");
-            message(
-                c,
-                StatusCode::OK,
-                "confirm-done-title",
-                text,
-                "/signin",
-                "signin-button",
-            )
+            message(c, StatusCode::OK, "confirm-done-title", text, "/signin", "signin-button")
         }
         Confirmation::AlreadyConfirmed => {
             let text = c.t("confirm-already");
-            message(
-                c,
-                StatusCode::OK,
-                "confirm-done-title",
-                text,
-                "/signin",
-                "signin-button",
-            )
+            message(c, StatusCode::OK, "confirm-done-title", text, "/signin", "signin-button")
         }
         Confirmation::Refused(state) => link_refused(c, state),
     })
@@ -377,26 +270,10 @@ async fn account_page(
     notice: Option<String>,
     status: StatusCode,
 ) -> PageResult {
-    let records = app
-        .store
-        .open_sessions(s.account.id)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
-    let sessions = records
-        .iter()
-        .map(|r| SessionRow::new(r, &s.session.id))
-        .collect();
-    let curp_state = curp::State::parse(&s.account.birth_state)
-        .map(|st| st.name().to_string())
-        .unwrap_or_default();
-    let page = AccountPage {
-        c: c.signed_in(),
-        account: s.account.clone(),
-        curp_state,
-        sessions,
-        errors,
-        notice,
-    };
+    let records = app.store.open_sessions(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let sessions = records.iter().map(|r| SessionRow::new(r, &s.session.id)).collect();
+    let curp_state = curp::State::parse(&s.account.birth_state).map(|st| st.name().to_string()).unwrap_or_default();
+    let page = AccountPage { c: c.signed_in(), account: s.account.clone(), curp_state, sessions, errors, notice };
     Ok(render(status, &page))
 }
 
@@ -435,15 +312,12 @@ async fn end_session(
     CsrfForm(form): CsrfForm<EndSessionForm>,
 ) -> PageResult {
     let actor = Actor::from(&client);
-    sessions::end(
-        &app,
-        s.account.id,
-        &form.session_id,
-        EventKind::SessionEnded,
-        &actor,
-    )
-    .await
-    .map_err(|e| PageError::internal(c.lang, e))?;
+    let ended = sessions::end(&app, s.account.id, &form.session_id, EventKind::SessionEnded, &actor)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    if ended {
+        crate::oidc::logout::session_ended(&app, &form.session_id).await;
+    }
     if form.session_id == s.session.id {
         let mut response = Redirect::to("/signin?signed_out=1").into_response();
         if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
@@ -469,20 +343,12 @@ async fn change_password(
     CsrfForm(form): CsrfForm<ChangePasswordForm>,
 ) -> PageResult {
     let actor = Actor::from(&client);
-    let outcome = signin::change_password(
-        &app,
-        &s.account,
-        &s.session.id,
-        &form.current_password,
-        &form.new_password,
-        &actor,
-    )
-    .await
-    .map_err(|e| PageError::internal(c.lang, e))?;
+    let outcome =
+        signin::change_password(&app, &s.account, &s.session.id, &form.current_password, &form.new_password, &actor)
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
     match outcome {
-        ChangeOutcome::Changed => {
-            Ok(Redirect::to("/account?notice=password_changed").into_response())
-        }
+        ChangeOutcome::Changed => Ok(Redirect::to("/account?notice=password_changed").into_response()),
         ChangeOutcome::Invalid(problems) => {
             let errors = errors_from(&c, &problems);
             account_page(&app, c, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -512,14 +378,7 @@ async fn resend_confirmation(
 // ----- password reset -----
 
 async fn forgot_form(c: Chrome) -> Response {
-    render(
-        StatusCode::OK,
-        &ForgotPage {
-            c,
-            errors: FieldErrors::default(),
-            identifier: String::new(),
-        },
-    )
+    render(StatusCode::OK, &ForgotPage { c, errors: FieldErrors::default(), identifier: String::new() })
 }
 
 #[derive(Deserialize, Default)]
@@ -538,51 +397,22 @@ async fn forgot_submit(
     if identifier.is_empty() {
         let mut errors = FieldErrors::default();
         errors.add("identifier", c.t("field-required"));
-        return Ok(render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &ForgotPage {
-                c,
-                errors,
-                identifier,
-            },
-        ));
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &ForgotPage { c, errors, identifier }));
     }
-    if let Err(error) = links::request_reset(&app, &identifier, &Actor::from(&client), c.lang).await
-    {
+    if let Err(error) = links::request_reset(&app, &identifier, &Actor::from(&client), c.lang).await {
         // Logged, not shown: the answer must not depend on whether the account exists.
         tracing::warn!(%error, "password reset e-mail not sent");
     }
     let text = c.t("forgot-done");
-    Ok(message(
-        c,
-        StatusCode::OK,
-        "forgot-done-title",
-        text,
-        "/signin",
-        "signin-button",
-    ))
+    Ok(message(c, StatusCode::OK, "forgot-done-title", text, "/signin", "signin-button"))
 }
 
-async fn reset_form(
-    State(app): State<AppState>,
-    c: Chrome,
-    PageQuery(query): PageQuery<TokenQuery>,
-) -> PageResult {
+async fn reset_form(State(app): State<AppState>, c: Chrome, PageQuery(query): PageQuery<TokenQuery>) -> PageResult {
     if query.token.is_empty() || query.token.len() > 100 {
         return Ok(link_refused(c, LinkState::Unknown));
     }
-    match links::check_reset_link(&app, &query.token)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?
-    {
-        Ok(()) => Ok(render(
-            StatusCode::OK,
-            &ResetPage {
-                c,
-                errors: FieldErrors::default(),
-                token: query.token,
-            },
-        )),
+    match links::check_reset_link(&app, &query.token).await.map_err(|e| PageError::internal(c.lang, e))? {
+        Ok(()) => Ok(render(StatusCode::OK, &ResetPage { c, errors: FieldErrors::default(), token: query.token })),
         Err(state) => Ok(link_refused(c, state)),
     }
 }
@@ -609,25 +439,11 @@ async fn reset_submit(
     Ok(match outcome {
         ResetOutcome::Done => {
             let text = c.t("reset-done");
-            message(
-                c,
-                StatusCode::OK,
-                "reset-done-title",
-                text,
-                "/signin",
-                "signin-button",
-            )
+            message(c, StatusCode::OK, "reset-done-title", text, "/signin", "signin-button")
         }
         ResetOutcome::Invalid(problems) => {
             let errors = errors_from(&c, &problems);
-            render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &ResetPage {
-                    c,
-                    errors,
-                    token: form.token,
-                },
-            )
+            render(StatusCode::UNPROCESSABLE_ENTITY, &ResetPage { c, errors, token: form.token })
         }
         ResetOutcome::Refused(state) => link_refused(c, state),
     })

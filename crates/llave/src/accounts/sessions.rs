@@ -7,12 +7,7 @@ use crate::crypto::{now, random_id, random_token, token_hash};
 use crate::store::{AccountId, EventKind, SessionStart, StoreError};
 
 /// Opens a session and returns the token for the cookie.
-pub async fn start(
-    app: &Services,
-    account: AccountId,
-    methods: &str,
-    actor: &Actor,
-) -> Result<String, StoreError> {
+pub async fn start(app: &Services, account: AccountId, methods: &str, actor: &Actor) -> Result<String, StoreError> {
     let token = random_token();
     let now = now();
     let start = SessionStart {
@@ -25,16 +20,7 @@ pub async fn start(
         user_agent: actor.user_agent.clone(),
     };
     app.store.create_session(&start, now).await?;
-    app.store
-        .record_event(
-            EventKind::SignIn,
-            Some(account),
-            &actor.address,
-            &actor.user_agent,
-            methods,
-            now,
-        )
-        .await?;
+    app.store.record_event(EventKind::SignIn, Some(account), &actor.address, &actor.user_agent, methods, now).await?;
     Ok(token)
 }
 
@@ -51,21 +37,9 @@ pub async fn end(
         EventKind::SignOut => "sign_out",
         _ => "ended_by_person",
     };
-    let ended = app
-        .store
-        .end_session(account, session_id, reason, now)
-        .await?;
+    let ended = app.store.end_session(account, session_id, reason, now).await?;
     if ended {
-        app.store
-            .record_event(
-                kind,
-                Some(account),
-                &actor.address,
-                &actor.user_agent,
-                session_id,
-                now,
-            )
-            .await?;
+        app.store.record_event(kind, Some(account), &actor.address, &actor.user_agent, session_id, now).await?;
     }
     Ok(ended)
 }

@@ -76,22 +76,13 @@ pub async fn authenticate(
     keys.push((address_key(actor), policy.address_failures));
 
     for (key, limit) in &keys {
-        if app
-            .store
-            .throttle_failures(key, window_opened_after)
-            .await?
-            >= *limit
-        {
+        if app.store.throttle_failures(key, window_opened_after).await? >= *limit {
             record(app, EventKind::Throttled, account_id, actor, now).await?;
             return Ok(SignInOutcome::Throttled);
         }
     }
 
-    let password = if password.chars().count() > super::password::MAX_LENGTH {
-        ""
-    } else {
-        password
-    };
+    let password = if password.chars().count() > super::password::MAX_LENGTH { "" } else { password };
     let stored = account.as_ref().map(|a| a.password_hash.as_str());
     let matched = app.passwords.verify(stored, password).await?;
 
@@ -103,19 +94,14 @@ pub async fn authenticate(
             }
             if app.passwords.needs_rehash(&account.password_hash) {
                 let rehashed = app.passwords.hash(password).await?;
-                app.store
-                    .set_password_hash_only(account.id, &rehashed)
-                    .await?;
+                app.store.set_password_hash_only(account.id, &rehashed).await?;
             }
             Ok(SignInOutcome::Success(Box::new(account)))
         }
         _ => {
             let mut reached_limit = false;
             for (key, limit) in &keys {
-                let failures = app
-                    .store
-                    .throttle_record_failure(key, now, window_opened_after)
-                    .await?;
+                let failures = app.store.throttle_record_failure(key, now, window_opened_after).await?;
                 reached_limit |= failures == *limit && !key.starts_with("ip:");
             }
             record(app, EventKind::SignInFailed, account_id, actor, now).await?;
@@ -137,49 +123,33 @@ pub enum ChangeOutcome {
 /// Changes the password of a signed-in person: the current password is required (and
 /// throttled like a sign-in); every other session ends.
 pub async fn change_password(
-    app: &Services,
+    app: &crate::AppState,
     account: &Account,
     keep_session: &str,
     current: &str,
     new_password: &str,
     actor: &Actor,
 ) -> Result<ChangeOutcome, SignInError> {
-    let personal = [
-        account.curp.as_str(),
-        account.given_names.as_str(),
-        account.first_surname.as_str(),
-        account.email.as_str(),
-    ];
+    let personal =
+        [account.curp.as_str(), account.given_names.as_str(), account.first_surname.as_str(), account.email.as_str()];
     if let Err(problem) = check_new_password(new_password, &personal) {
-        return Ok(ChangeOutcome::Invalid(vec![Problem::new(
-            "new_password",
-            problem.message_key(),
-        )]));
+        return Ok(ChangeOutcome::Invalid(vec![Problem::new("new_password", problem.message_key())]));
     }
     match authenticate(app, &account.curp, current, actor).await? {
         SignInOutcome::Success(_) => {}
         SignInOutcome::Invalid => {
-            return Ok(ChangeOutcome::Invalid(vec![Problem::new(
-                "current_password",
-                "password-current-wrong",
-            )]));
+            return Ok(ChangeOutcome::Invalid(vec![Problem::new("current_password", "password-current-wrong")]));
         }
         SignInOutcome::Throttled => return Ok(ChangeOutcome::Throttled),
     }
     let hash = app.passwords.hash(new_password).await?;
     let now = now();
     app.store.set_password(account.id, &hash, now).await?;
-    app.store
-        .end_other_sessions(account.id, Some(keep_session), "password_changed", now)
-        .await?;
-    record(
-        app,
-        EventKind::PasswordChanged,
-        Some(account.id),
-        actor,
-        now,
-    )
-    .await?;
+    let ended = app.store.end_other_sessions(account.id, Some(keep_session), "password_changed", now).await?;
+    for session in ended {
+        crate::oidc::logout::session_ended(app, &session).await;
+    }
+    record(app, EventKind::PasswordChanged, Some(account.id), actor, now).await?;
     Ok(ChangeOutcome::Changed)
 }
 
@@ -190,9 +160,7 @@ async fn record(
     actor: &Actor,
     now: i64,
 ) -> Result<(), StoreError> {
-    app.store
-        .record_event(kind, account, &actor.address, &actor.user_agent, "", now)
-        .await
+    app.store.record_event(kind, account, &actor.address, &actor.user_agent, "", now).await
 }
 
 #[cfg(test)]
@@ -201,13 +169,7 @@ mod tests {
 
     #[test]
     fn one_key_per_identifier_however_typed() {
-        assert_eq!(
-            identifier_key(" gomc800101hdfrrl09 "),
-            identifier_key("GOMC800101HDFRRL09")
-        );
-        assert_eq!(
-            identifier_key("Ana@Example.mx"),
-            identifier_key("ana@example.MX")
-        );
+        assert_eq!(identifier_key(" gomc800101hdfrrl09 "), identifier_key("GOMC800101HDFRRL09"));
+        assert_eq!(identifier_key("Ana@Example.mx"), identifier_key("ana@example.MX"));
     }
 }

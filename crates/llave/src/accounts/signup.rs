@@ -70,22 +70,13 @@ struct Valid {
 /// Checks everything that needs no I/O; returns every problem at once.
 fn validate(input: &SignupInput) -> Result<Valid, Vec<Problem>> {
     let mut problems = Vec::new();
-    let curp = Curp::parse(&input.curp)
-        .map_err(|e| problems.push(curp_problem("curp", &e)))
-        .ok();
-    let given = Name::parse("given_names", &input.given_names)
-        .map_err(|p| problems.push(p))
-        .ok();
-    let first = Name::parse("first_surname", &input.first_surname)
-        .map_err(|p| problems.push(p))
-        .ok();
+    let curp = Curp::parse(&input.curp).map_err(|e| problems.push(curp_problem("curp", &e))).ok();
+    let given = Name::parse("given_names", &input.given_names).map_err(|p| problems.push(p)).ok();
+    let first = Name::parse("first_surname", &input.first_surname).map_err(|p| problems.push(p)).ok();
     let second = if input.second_surname.trim().is_empty() {
         Some(None)
     } else {
-        Name::parse("second_surname", &input.second_surname)
-            .map(Some)
-            .map_err(|p| problems.push(p))
-            .ok()
+        Name::parse("second_surname", &input.second_surname).map(Some).map_err(|p| problems.push(p)).ok()
     };
     let birth_date = match input.birth_date.trim() {
         "" => {
@@ -111,33 +102,19 @@ fn validate(input: &SignupInput) -> Result<Valid, Vec<Problem>> {
             None
         }),
     };
-    let email = Email::parse("email", &input.email)
-        .map_err(|p| problems.push(p))
-        .ok();
+    let email = Email::parse("email", &input.email).map_err(|p| problems.push(p)).ok();
 
-    let personal: Vec<&str> = [
-        input.curp.trim(),
-        input.given_names.as_str(),
-        input.first_surname.as_str(),
-        input.email.as_str(),
-    ]
-    .into_iter()
-    .chain(input.email.split('@').next())
-    .collect();
+    let personal: Vec<&str> =
+        [input.curp.trim(), input.given_names.as_str(), input.first_surname.as_str(), input.email.as_str()]
+            .into_iter()
+            .chain(input.email.split('@').next())
+            .collect();
     if let Err(problem) = check_new_password(&input.password, &personal) {
         problems.push(Problem::new("password", problem.message_key()));
     }
 
-    let (
-        Some(curp),
-        Some(given),
-        Some(first),
-        Some(second),
-        Some(birth_date),
-        Some(sex),
-        Some(state),
-        Some(email),
-    ) = (curp, given, first, second, birth_date, sex, state, email)
+    let (Some(curp), Some(given), Some(first), Some(second), Some(birth_date), Some(sex), Some(state), Some(email)) =
+        (curp, given, first, second, birth_date, sex, state, email)
     else {
         return Err(problems);
     };
@@ -152,26 +129,16 @@ fn validate(input: &SignupInput) -> Result<Valid, Vec<Problem>> {
     if let Err(mismatches) = curp::check_consistency(&curp, &person) {
         problems.extend(mismatches.iter().map(mismatch_problem));
     }
-    if problems.is_empty() {
-        Ok(Valid {
-            curp,
-            person,
-            email,
-        })
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(Valid { curp, person, email }) } else { Err(problems) }
 }
 
 fn mismatch_problem(mismatch: &Mismatch) -> Problem {
     match mismatch {
-        Mismatch::NameLetters { expected, found } => Problem::new("curp", "curp-mismatch-names")
-            .with("expected", expected)
-            .with("found", found),
+        Mismatch::NameLetters { expected, found } => {
+            Problem::new("curp", "curp-mismatch-names").with("expected", expected).with("found", found)
+        }
         Mismatch::InternalConsonants { expected, found } => {
-            Problem::new("curp", "curp-mismatch-consonants")
-                .with("expected", expected)
-                .with("found", found)
+            Problem::new("curp", "curp-mismatch-consonants").with("expected", expected).with("found", found)
         }
         Mismatch::BirthDate => Problem::new("birth_date", "curp-mismatch-birth-date"),
         Mismatch::Sex => Problem::new("sex", "curp-mismatch-sex"),
@@ -195,30 +162,19 @@ pub async fn register(
                 let fields = crate::registry::disagreements(&valid.person, &registered);
                 if !fields.is_empty() {
                     return Err(SignupError::Invalid(
-                        fields
-                            .into_iter()
-                            .map(|f| Problem::new(f, "registry-mismatch"))
-                            .collect(),
+                        fields.into_iter().map(|f| Problem::new(f, "registry-mismatch")).collect(),
                     ));
                 }
             }
             Ok(None) => {
-                return Err(SignupError::Invalid(vec![Problem::new(
-                    "curp",
-                    "registry-unknown-curp",
-                )]));
+                return Err(SignupError::Invalid(vec![Problem::new("curp", "registry-unknown-curp")]));
             }
             Err(error) => return Err(SignupError::RegistryUnavailable(error.to_string())),
         }
     }
 
     let password_hash = app.passwords.hash(&input.password).await?;
-    let email_confirmed = matches!(
-        origin,
-        Origin::Operator {
-            email_confirmed: true
-        }
-    );
+    let email_confirmed = matches!(origin, Origin::Operator { email_confirmed: true });
     let new = NewAccount {
         curp: valid.curp.as_str().to_string(),
         given_names: valid.person.given_names.clone(),
@@ -240,24 +196,13 @@ pub async fn register(
     let account_id = match app.store.create_account(&new, now).await {
         Ok(id) => id,
         Err(StoreError::Conflict("curp")) => {
-            return Err(SignupError::Invalid(vec![Problem::new(
-                "curp",
-                "curp-taken",
-            )]));
+            return Err(SignupError::Invalid(vec![Problem::new("curp", "curp-taken")]));
         }
         Err(StoreError::Conflict(_)) => {
             // Both may be taken; the CURP is what the person must hear about first.
-            let curp_taken = app
-                .store
-                .account_by_curp(&new.curp)
-                .await
-                .map_err(SignupError::Store)?
-                .is_some();
-            let problem = if curp_taken {
-                Problem::new("curp", "curp-taken")
-            } else {
-                Problem::new("email", "email-taken")
-            };
+            let curp_taken = app.store.account_by_curp(&new.curp).await.map_err(SignupError::Store)?.is_some();
+            let problem =
+                if curp_taken { Problem::new("curp", "curp-taken") } else { Problem::new("email", "email-taken") };
             return Err(SignupError::Invalid(vec![problem]));
         }
         Err(error) => return Err(SignupError::Store(error)),
@@ -285,11 +230,7 @@ pub async fn register(
             }
         }
     };
-    Ok(Registered {
-        account_id,
-        curp: valid.curp,
-        confirmation_sent,
-    })
+    Ok(Registered { account_id, curp: valid.curp, confirmation_sent })
 }
 
 #[cfg(test)]
@@ -319,21 +260,10 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let input = SignupInput {
-            curp: "XXXX".into(),
-            password: "123".into(),
-            ..SignupInput::default()
-        };
+        let input = SignupInput { curp: "XXXX".into(), password: "123".into(), ..SignupInput::default() };
         let problems = validate(&input).err().unwrap();
         let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
-        for field in [
-            "curp",
-            "given_names",
-            "first_surname",
-            "birth_date",
-            "email",
-            "password",
-        ] {
+        for field in ["curp", "given_names", "first_surname", "birth_date", "email", "password"] {
             assert!(fields.contains(&field), "{field} missing from {fields:?}");
         }
     }
@@ -352,9 +282,6 @@ mod tests {
         input.first_surname = "Zzyzx".into();
         input.given_names = "Quetzalcóatl".into();
         let problems = validate(&input).err().unwrap();
-        assert!(
-            problems.iter().any(|p| p.key == "curp-mismatch-names"),
-            "{problems:?}"
-        );
+        assert!(problems.iter().any(|p| p.key == "curp-mismatch-names"), "{problems:?}");
     }
 }

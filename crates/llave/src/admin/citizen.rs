@@ -42,11 +42,7 @@ impl From<&Account> for CitizenView {
             created_at: account.created_at,
             created_by: account.created_by.clone(),
             // Level 1 needs a confirmed e-mail; below it the account only exists.
-            assurance_level: if account.email_confirmed_at.is_some() {
-                "urn:llave:loa:1"
-            } else {
-                "none"
-            },
+            assurance_level: if account.email_confirmed_at.is_some() { "urn:llave:loa:1" } else { "none" },
         }
     }
 }
@@ -62,30 +58,16 @@ pub enum CitizenError {
 }
 
 fn describe(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("{}: {}", p.field, Lang::En.t_with(p.key, &p.args)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|p| format!("{}: {}", p.field, Lang::En.t_with(p.key, &p.args))).collect::<Vec<_>>().join("\n")
 }
 
-pub async fn add(
-    app: &Services,
-    input: &SignupInput,
-    email_confirmed: bool,
-) -> Result<CitizenView, CitizenError> {
-    let registered = signup::register(
-        app,
-        input,
-        Origin::Operator { email_confirmed },
-        &Actor::cli(),
-        Lang::Es,
-    )
-    .await
-    .map_err(|e| match e {
-        SignupError::Invalid(problems) => CitizenError::Invalid(problems),
-        other => CitizenError::Other(other.to_string()),
-    })?;
+pub async fn add(app: &Services, input: &SignupInput, email_confirmed: bool) -> Result<CitizenView, CitizenError> {
+    let registered = signup::register(app, input, Origin::Operator { email_confirmed }, &Actor::cli(), Lang::Es)
+        .await
+        .map_err(|e| match e {
+            SignupError::Invalid(problems) => CitizenError::Invalid(problems),
+            other => CitizenError::Other(other.to_string()),
+        })?;
     let account = app
         .store
         .account_by_id(registered.account_id)
@@ -96,9 +78,8 @@ pub async fn add(
 }
 
 pub async fn show(app: &Services, curp: &str) -> Result<CitizenView, CitizenError> {
-    let parsed = curp::Curp::parse(curp).map_err(|e| {
-        CitizenError::Invalid(vec![crate::accounts::input::curp_problem("curp", &e)])
-    })?;
+    let parsed = curp::Curp::parse(curp)
+        .map_err(|e| CitizenError::Invalid(vec![crate::accounts::input::curp_problem("curp", &e)]))?;
     let account = app
         .store
         .account_by_curp(parsed.as_str())
@@ -111,11 +92,7 @@ pub async fn show(app: &Services, curp: &str) -> Result<CitizenView, CitizenErro
 impl CitizenView {
     /// The human-readable form printed without `--json`.
     pub fn to_text(&self) -> String {
-        let second = self
-            .second_surname
-            .as_deref()
-            .map(|s| format!(" {s}"))
-            .unwrap_or_default();
+        let second = self.second_surname.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
         format!(
             "CURP:        {}\nName:        {} {}{}\nBirth date:  {}\nSex:         {}\nState:       {}\nE-mail:      {} ({})\nLevel:       {}\nCreated:     {} by {}\n",
             self.curp,
@@ -126,11 +103,7 @@ impl CitizenView {
             self.sex,
             self.state,
             self.email,
-            if self.email_confirmed {
-                "confirmed"
-            } else {
-                "not confirmed"
-            },
+            if self.email_confirmed { "confirmed" } else { "not confirmed" },
             self.assurance_level,
             crate::accounts::pages::format_time(self.created_at),
             self.created_by,

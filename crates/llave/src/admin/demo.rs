@@ -44,11 +44,7 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
         }
         let email = format!("demo{}@llave.localhost", n + 1);
         let password = format!("demo llave nopal {}", n + 1);
-        let existing = app
-            .store
-            .account_by_curp(curp.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
+        let existing = app.store.account_by_curp(curp.as_str()).await.map_err(|e| e.to_string())?;
         let created = if existing.is_none() {
             let input = SignupInput {
                 curp: curp.to_string(),
@@ -64,21 +60,13 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
             match citizen::add(app, &input, true).await {
                 Ok(_) => true,
                 // Another process created it meanwhile: still idempotent.
-                Err(citizen::CitizenError::Invalid(p))
-                    if p.iter().any(|p| p.key == "curp-taken") =>
-                {
-                    false
-                }
+                Err(citizen::CitizenError::Invalid(p)) if p.iter().any(|p| p.key == "curp-taken") => false,
                 Err(error) => return Err(error.to_string()),
             }
         } else {
             false
         };
-        let second = person
-            .second_surname
-            .as_deref()
-            .map(|s| format!(" {s}"))
-            .unwrap_or_default();
+        let second = person.second_surname.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
         people.push(DemoPerson {
             curp: curp.to_string(),
             name: format!("{} {}{}", person.given_names, person.first_surname, second),
@@ -88,31 +76,19 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
         });
     }
     let path = app.config.data_dir.join("registry.json");
-    FileRegistry::write(&path, &records)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(DemoReport {
-        people,
-        unclaimed: records.split_off(DEMO_PEOPLE),
-        registry_file: path.display().to_string(),
-    })
+    FileRegistry::write(&path, &records).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(DemoReport { people, unclaimed: records.split_off(DEMO_PEOPLE), registry_file: path.display().to_string() })
 }
 
 impl DemoReport {
     pub fn to_text(&self, issuer: &str) -> String {
         let mut out = String::from("Demo people (sign in with the CURP or the e-mail):\n");
         for p in &self.people {
-            out.push_str(&format!(
-                "  {}  {:<40} {:<26} password: {}\n",
-                p.curp, p.name, p.email, p.password
-            ));
+            out.push_str(&format!("  {}  {:<40} {:<26} password: {}\n", p.curp, p.name, p.email, p.password));
         }
         out.push_str("\nPeople in the demo population registry without an account (try signing up as one):\n");
         for r in &self.unclaimed {
-            let second = r
-                .second_surname
-                .as_deref()
-                .map(|s| format!(" / {s}"))
-                .unwrap_or_default();
+            let second = r.second_surname.as_deref().map(|s| format!(" / {s}")).unwrap_or_default();
             out.push_str(&format!(
                 "  {}  {} / {}{}  born {}\n",
                 r.curp, r.given_names, r.first_surname, second, r.birth_date

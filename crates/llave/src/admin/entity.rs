@@ -25,17 +25,13 @@ pub enum AdminError {
 /// An entity's slug: lower-case letters, digits and hyphens, 2 to 40 characters.
 pub fn check_slug(slug: &str) -> Result<(), AdminError> {
     let ok = (2..=40).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if ok {
         Ok(())
     } else {
-        Err(AdminError::Invalid(format!(
-            "invalid slug {slug:?}: use 2-40 lower-case letters, digits and hyphens"
-        )))
+        Err(AdminError::Invalid(format!("invalid slug {slug:?}: use 2-40 lower-case letters, digits and hyphens")))
     }
 }
 
@@ -43,9 +39,7 @@ pub async fn add_entity(store: &Store, slug: &str, name: &str) -> Result<Entity,
     check_slug(slug)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AdminError::Invalid(
-            "--name must have 1 to 200 characters".into(),
-        ));
+        return Err(AdminError::Invalid("--name must have 1 to 200 characters".into()));
     }
     match store.create_entity(slug, name, crate::crypto::now()).await {
         Ok(entity) => Ok(entity),
@@ -109,16 +103,12 @@ pub async fn add_client(store: &Store, new: &NewClient) -> Result<Registered, Ad
 }
 
 pub async fn show_client(store: &Store, client_id: &str) -> Result<ClientView, AdminError> {
-    let client = store
-        .client_by_id(client_id)
-        .await?
-        .ok_or_else(|| AdminError::UnknownClient(client_id.to_string()))?;
+    let client =
+        store.client_by_id(client_id).await?.ok_or_else(|| AdminError::UnknownClient(client_id.to_string()))?;
     Ok(ClientView::from(&client))
 }
 
 pub async fn disable_client(store: &Store, client_id: &str) -> Result<ClientView, AdminError> {
-    store
-        .disable_client(client_id, crate::crypto::now())
-        .await?;
+    store.disable_client(client_id, crate::crypto::now()).await?;
     show_client(store, client_id).await
 }

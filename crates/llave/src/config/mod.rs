@@ -100,19 +100,13 @@ impl Default for Config {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        MailConfig {
-            smtp_url: None,
-            from: "Llave <no-reply@llave.localhost>".into(),
-        }
+        MailConfig { smtp_url: None, from: "Llave <no-reply@llave.localhost>".into() }
     }
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig {
-            idle_minutes: 30,
-            absolute_hours: 12,
-        }
+        SessionConfig { idle_minutes: 30, absolute_hours: 12 }
     }
 }
 
@@ -129,11 +123,7 @@ impl Default for PasswordConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        ThrottleConfig {
-            account_failures: 5,
-            address_failures: 100,
-            window_minutes: 15,
-        }
+        ThrottleConfig { account_failures: 5, address_failures: 100, window_minutes: 15 }
     }
 }
 
@@ -212,11 +202,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("llave-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("llave.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n").unwrap();
-        let flags = Overrides {
-            listen: Some("127.0.0.1:9100".parse().unwrap()),
-            ..Overrides::default()
-        };
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n",
+        )
+        .unwrap();
+        let flags = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
         let config = Config::load(Some(&file), &flags).unwrap();
         assert_eq!(config.listen.port(), 9100);
         assert_eq!(config.issuer(), "https://llave.example");
@@ -233,8 +224,8 @@ mod tests {
             jail.set_env("LLAVE_SESSION__IDLE_MINUTES", "7");
             jail.set_env("LLAVE_LOG", "debug");
             jail.set_env("LLAVE_CONFIG", "llave.toml");
-            let config = Config::load(Some(Path::new("llave.toml")), &Overrides::default())
-                .map_err(|e| e.to_string())?;
+            let config =
+                Config::load(Some(Path::new("llave.toml")), &Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(config.listen.port(), 9200);
             assert_eq!(config.database_url(), "postgres://db.example/llave");
             assert_eq!(config.session.idle_minutes, 7);

@@ -14,10 +14,7 @@ pub struct FileMailer {
 impl FileMailer {
     pub fn new(dir: PathBuf, from: &str) -> std::io::Result<FileMailer> {
         std::fs::create_dir_all(&dir)?;
-        Ok(FileMailer {
-            dir,
-            from: from.to_string(),
-        })
+        Ok(FileMailer { dir, from: from.to_string() })
     }
 }
 
@@ -25,18 +22,12 @@ impl FileMailer {
 impl Mailer for FileMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let message = build(&self.from, mail)?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let name = format!("{nanos}-{}.eml", crate::crypto::random_id());
         // Write then rename, so a reader never sees half a message.
         let partial = self.dir.join(format!(".{name}.partial"));
-        tokio::fs::write(&partial, message.formatted())
-            .await
-            .map_err(|e| MailError::Send(e.to_string()))?;
-        tokio::fs::rename(&partial, self.dir.join(name))
-            .await
-            .map_err(|e| MailError::Send(e.to_string()))
+        tokio::fs::write(&partial, message.formatted()).await.map_err(|e| MailError::Send(e.to_string()))?;
+        tokio::fs::rename(&partial, self.dir.join(name)).await.map_err(|e| MailError::Send(e.to_string()))
     }
 }

@@ -36,22 +36,13 @@ pub trait Mailer: Send + Sync {
 }
 
 fn build(from: &str, mail: &OutgoingMail) -> Result<Message, MailError> {
-    let from: Mailbox = from
-        .parse()
-        .map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
-    let to: Mailbox = mail
-        .to
-        .parse()
-        .map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
+    let from: Mailbox = from.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
+    let to: Mailbox = mail.to.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
     Message::builder()
         .from(from)
         .to(to)
         .subject(mail.subject.clone())
-        .singlepart(
-            SinglePart::builder()
-                .header(ContentType::TEXT_PLAIN)
-                .body(body(&mail.body)),
-        )
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(body(&mail.body)))
         .map_err(|e| MailError::Build(e.to_string()))
 }
 
@@ -59,10 +50,7 @@ fn build(from: &str, mail: &OutgoingMail) -> Result<Message, MailError> {
 /// one-time links stay whole and readable; otherwise whatever encoding lettre picks.
 /// (lettre's own 8bit check stops at 76 characters, which a link with its token exceeds.)
 fn body(text: &str) -> Body {
-    let crlf = text
-        .replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .replace('\n', "\r\n");
+    let crlf = text.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n");
     let fits = crlf.split("\r\n").all(|line| line.len() <= 998) && !crlf.contains('\0');
     if fits {
         Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
@@ -83,29 +71,15 @@ mod tests {
             subject: "Confirmación".into(),
             body: format!("Hola:\n\n{link}\n"),
         };
-        let text = String::from_utf8(
-            build("Llave <no-reply@example.mx>", &mail)
-                .unwrap()
-                .formatted(),
-        )
-        .unwrap();
+        let text = String::from_utf8(build("Llave <no-reply@example.mx>", &mail).unwrap().formatted()).unwrap();
         assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
         assert!(text.contains(&link));
     }
 
     #[test]
     fn absurdly_long_lines_fall_back_to_an_encoding() {
-        let mail = OutgoingMail {
-            to: "ana@example.mx".into(),
-            subject: "x".into(),
-            body: "ñ".repeat(2000),
-        };
-        let text = String::from_utf8(
-            build("Llave <no-reply@example.mx>", &mail)
-                .unwrap()
-                .formatted(),
-        )
-        .unwrap();
+        let mail = OutgoingMail { to: "ana@example.mx".into(), subject: "x".into(), body: "ñ".repeat(2000) };
+        let text = String::from_utf8(build("Llave <no-reply@example.mx>", &mail).unwrap().formatted()).unwrap();
         assert!(!text.contains("Content-Transfer-Encoding: 8bit"));
     }
 }

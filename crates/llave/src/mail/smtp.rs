@@ -18,10 +18,7 @@ impl SmtpMailer {
             .map_err(|e| MailError::Build(format!("invalid SMTP URL: {e}")))?
             .timeout(Some(std::time::Duration::from_secs(15)))
             .build();
-        Ok(SmtpMailer {
-            transport,
-            from: from.to_string(),
-        })
+        Ok(SmtpMailer { transport, from: from.to_string() })
     }
 }
 
@@ -29,10 +26,6 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let message = build(&self.from, mail)?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| MailError::Send(e.to_string()))
+        self.transport.send(message).await.map(|_| ()).map_err(|e| MailError::Send(e.to_string()))
     }
 }

@@ -10,9 +10,7 @@ use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{KeyInit, Mac};
-use oidc::authorize::{
-    AuthorizationRequest, ClientPolicy, Params, Prompt, Rejection, ResponseMode,
-};
+use oidc::authorize::{AuthorizationRequest, ClientPolicy, Params, Prompt, Rejection, ResponseMode};
 use oidc::{ErrorCode, OAuthError, RedirectUri};
 use serde::Deserialize;
 
@@ -56,12 +54,7 @@ pub async fn authorize_post(
 }
 
 fn bad_request_page(lang: Lang) -> PageError {
-    PageError::new(
-        StatusCode::BAD_REQUEST,
-        lang,
-        "oidc-error-title",
-        "oidc-error-request",
-    )
+    PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-request")
 }
 
 /// Loads the client and validates the request; an error that may not be redirected
@@ -70,97 +63,72 @@ async fn validated(
     app: &AppState,
     lang: Lang,
     pairs: Vec<(String, String)>,
-) -> Result<(ClientRecord, AuthorizationRequest, Vec<(String, String)>), Result<Response, PageError>>
-{
+) -> Result<(ClientRecord, AuthorizationRequest, Vec<(String, String)>), Result<Response, PageError>> {
     let params = Params::from_pairs(pairs.clone()).map_err(|_| Err(bad_request_page(lang)))?;
     let client_id = params.get("client_id").unwrap_or("").to_string();
     let client = match app.store.client_by_id(&client_id).await {
         Ok(Some(client)) if client.disabled_at.is_none() => client,
         Ok(_) => {
-            return Err(Err(PageError::new(
-                StatusCode::BAD_REQUEST,
-                lang,
-                "oidc-error-title",
-                "oidc-error-client",
-            )));
+            return Err(Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-client")));
         }
         Err(error) => return Err(Err(PageError::internal(lang, error))),
     };
-    let uris: Vec<RedirectUri> = client
-        .redirect_uris
-        .iter()
-        .filter_map(|u| RedirectUri::parse(u).ok())
-        .collect();
-    let policy = ClientPolicy {
-        client_id: &client.client_id,
-        redirect_uris: &uris,
-        require_par: client.require_par,
+    // RFC 9126 §4: with a request_uri, the pushed parameters are the request.
+    let (params, from_par) = match params.get("request_uri") {
+        Some(request_uri) => {
+            let refused =
+                || Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-request-uri"));
+            if !request_uri.starts_with(super::par::REQUEST_URI_PREFIX) {
+                return Err(refused());
+            }
+            let stored = match app.store.pushed_request(request_uri, &client.client_id, now()).await {
+                Ok(Some(stored)) => stored,
+                Ok(None) => return Err(refused()),
+                Err(error) => return Err(Err(PageError::internal(lang, error))),
+            };
+            let pushed = super::form_pairs(stored.as_bytes()).and_then(Params::from_pairs).map_err(|_| refused())?;
+            (pushed, true)
+        }
+        None => (params, false),
     };
-    match oidc::authorize::validate(&params, &policy, false) {
+    let uris: Vec<RedirectUri> = client.redirect_uris.iter().filter_map(|u| RedirectUri::parse(u).ok()).collect();
+    let policy = ClientPolicy { client_id: &client.client_id, redirect_uris: &uris, require_par: client.require_par };
+    match oidc::authorize::validate(&params, &policy, from_par) {
         Ok(request) => Ok((client, request, pairs)),
-        Err(Rejection::NoRedirect(_)) => Err(Err(PageError::new(
-            StatusCode::BAD_REQUEST,
-            lang,
-            "oidc-error-title",
-            "oidc-error-redirect-uri",
-        ))),
-        Err(Rejection::Redirect {
-            redirect_uri,
-            response_mode,
-            state,
-            error,
-        }) => Err(Ok(respond(
-            app,
-            &redirect_uri,
-            response_mode,
-            state.as_deref(),
-            Err(&error),
-            lang,
-        ))),
+        Err(Rejection::NoRedirect(_)) => {
+            Err(Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-redirect-uri")))
+        }
+        Err(Rejection::Redirect { redirect_uri, response_mode, state, error }) => {
+            Err(Ok(respond(app, &redirect_uri, response_mode, state.as_deref(), Err(&error), lang)))
+        }
     }
 }
 
 fn reauth_mac(app: &AppState, at: i64) -> String {
-    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&app.csrf_key)
-        .expect("HMAC takes any key length");
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&app.csrf_key).expect("HMAC takes any key length");
     mac.update(format!("llave reauth v1:{at}").as_bytes());
-    base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        mac.finalize().into_bytes(),
-    )
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, mac.finalize().into_bytes())
 }
 
 /// The time of a valid re-authentication marker in the request, if any.
 fn reauth_marker(app: &AppState, pairs: &[(String, String)]) -> Option<i64> {
-    let value = pairs
-        .iter()
-        .find(|(k, _)| k == REAUTH_PARAM)
-        .map(|(_, v)| v.as_str())?;
+    let value = pairs.iter().find(|(k, _)| k == REAUTH_PARAM).map(|(_, v)| v.as_str())?;
     let (at, mac) = value.split_once('.')?;
     let at: i64 = at.parse().ok()?;
     (reauth_mac(app, at) == mac).then_some(at)
 }
 
 fn authorize_url(pairs: &[(String, String)], reauth_at: Option<(i64, String)>) -> String {
-    let mut pairs: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != REAUTH_PARAM)
-        .cloned()
-        .collect();
+    let mut pairs: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != REAUTH_PARAM).cloned().collect();
     if let Some((at, mac)) = reauth_at {
         pairs.push((REAUTH_PARAM.into(), format!("{at}.{mac}")));
     }
-    format!(
-        "/authorize?{}",
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
-    )
+    format!("/authorize?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
 fn level(acr: &str) -> u32 {
-    acr.rsplit(':')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    acr.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 async fn authorize(
@@ -173,37 +141,21 @@ async fn authorize(
         Ok(ok) => ok,
         Err(answer) => return answer,
     };
-    if let Some(lang) = request
-        .ui_locales
-        .as_deref()
-        .and_then(|l| l.split(' ').find_map(Lang::parse))
-    {
+    if let Some(lang) = request.ui_locales.as_deref().and_then(|l| l.split(' ').find_map(Lang::parse)) {
         c.lang = lang;
     }
     let back = |error: OAuthError| {
-        Ok(respond(
-            &app,
-            &request.redirect_uri,
-            request.response_mode,
-            request.state.as_deref(),
-            Err(&error),
-            c.lang,
-        ))
+        Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), c.lang))
     };
     let prompt_none = request.prompt.contains(&Prompt::None);
 
     // 1. Who is it? Sign in, or sign in again when the client asks for a fresh sign-in.
     let Some(signed_in) = signed_in else {
         if prompt_none {
-            return back(OAuthError::new(
-                ErrorCode::LoginRequired,
-                "nobody is signed in",
-            ));
+            return back(OAuthError::new(ErrorCode::LoginRequired, "nobody is signed in"));
         }
         let next = authorize_url(&pairs, None);
-        return Ok(
-            Redirect::to(&signin_url(&next, request.login_hint.as_deref(), false)).into_response(),
-        );
+        return Ok(Redirect::to(&signin_url(&next, request.login_hint.as_deref(), false)).into_response());
     };
     let auth_time = signed_in.session.created_at;
     let now = now();
@@ -211,10 +163,7 @@ async fn authorize(
     let reauthenticated = reauth_marker(&app, &pairs).is_some_and(|at| auth_time >= at);
     if (request.prompt.contains(&Prompt::Login) || too_old) && !reauthenticated {
         if prompt_none {
-            return back(OAuthError::new(
-                ErrorCode::LoginRequired,
-                "a fresh sign-in is required",
-            ));
+            return back(OAuthError::new(ErrorCode::LoginRequired, "a fresh sign-in is required"));
         }
         let next = authorize_url(&pairs, Some((now, reauth_mac(&app, now))));
         return Ok(Redirect::to(&signin_url(&next, None, true)).into_response());
@@ -236,21 +185,14 @@ async fn authorize(
         .consented_scope(signed_in.account.id, &client.client_id)
         .await
         .map_err(|e| PageError::internal(c.lang, e))?
-        .is_some_and(|stored| {
-            request
-                .scope
-                .is_subset_of(&oidc::Scope::from_stored(&stored))
-        });
+        .is_some_and(|stored| request.scope.is_subset_of(&oidc::Scope::from_stored(&stored)));
     if !consented || request.prompt.contains(&Prompt::Consent) {
         if prompt_none {
-            return back(OAuthError::new(
-                ErrorCode::ConsentRequired,
-                "the person has not agreed yet",
-            ));
+            return back(OAuthError::new(ErrorCode::ConsentRequired, "the person has not agreed yet"));
         }
         return Ok(consent_page(c.signed_in(), &client, &request, &pairs));
     }
-    issue_code(&app, &client, &request, &signed_in, achieved, c.lang).await
+    issue_code(&app, &client, &request, &signed_in, achieved, c.lang, &pairs).await
 }
 
 fn signin_url(next: &str, login_hint: Option<&str>, reauth: bool) -> String {
@@ -261,10 +203,7 @@ fn signin_url(next: &str, login_hint: Option<&str>, reauth: bool) -> String {
     if reauth {
         pairs.push(("reauth", "1"));
     }
-    format!(
-        "/signin?{}",
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
-    )
+    format!("/signin?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
 async fn issue_code(
@@ -274,7 +213,12 @@ async fn issue_code(
     signed_in: &SignedIn,
     acr: &str,
     lang: Lang,
+    pairs: &[(String, String)],
 ) -> PageResult {
+    // A pushed request produces one code (RFC 9126 §2.2).
+    if let Some((_, request_uri)) = pairs.iter().find(|(k, _)| k == "request_uri") {
+        app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?;
+    }
     let code = random_token();
     let now = now();
     let record = CodeRecord {
@@ -294,14 +238,7 @@ async fn issue_code(
         .insert_code(&token_hash(&code), &record, now, now + CODE_SECONDS)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    Ok(respond(
-        app,
-        &request.redirect_uri,
-        request.response_mode,
-        request.state.as_deref(),
-        Ok(&code),
-        lang,
-    ))
+    Ok(respond(app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Ok(&code), lang))
 }
 
 #[derive(Template)]
@@ -325,10 +262,7 @@ fn respond(
     let issuer = app.config.issuer();
     let mut fields: Vec<(&str, &str)> = match outcome {
         Ok(code) => vec![("code", code)],
-        Err(error) => vec![
-            ("error", error.code.as_str()),
-            ("error_description", error.description.as_str()),
-        ],
+        Err(error) => vec![("error", error.code.as_str()), ("error_description", error.description.as_str())],
     };
     if let Some(state) = state {
         fields.push(("state", state));
@@ -341,10 +275,7 @@ fn respond(
             let page = FormPostPage {
                 lang,
                 action: redirect_uri.as_str().to_string(),
-                fields: fields
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 nonce: nonce.clone(),
             };
             let mut response = render(StatusCode::OK, &page);
@@ -353,9 +284,7 @@ fn respond(
                 "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
             );
             if let Ok(value) = HeaderValue::from_str(&csp) {
-                response
-                    .headers_mut()
-                    .insert(CONTENT_SECURITY_POLICY, value);
+                response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
             }
             response
         }
@@ -423,7 +352,7 @@ pub async fn consent(
     CsrfForm(form): CsrfForm<ConsentForm>,
 ) -> PageResult {
     let pairs = pairs_from_query(Some(&form.request)).map_err(|_| bad_request_page(c.lang))?;
-    let (client, request, _) = match validated(&app, c.lang, pairs).await {
+    let (client, request, pairs) = match validated(&app, c.lang, pairs).await {
         Ok(ok) => ok,
         Err(answer) => return answer,
     };
@@ -439,14 +368,9 @@ pub async fn consent(
         ));
     }
     app.store
-        .save_consent(
-            signed_in.account.id,
-            &client.client_id,
-            &request.scope.to_string(),
-            now(),
-        )
+        .save_consent(signed_in.account.id, &client.client_id, &request.scope.to_string(), now())
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     let acr = account_acr(&signed_in.account);
-    issue_code(&app, &client, &request, &signed_in, acr, c.lang).await
+    issue_code(&app, &client, &request, &signed_in, acr, c.lang, &pairs).await
 }

@@ -13,12 +13,7 @@ use crate::crypto::{now, random_id, random_token};
 use crate::store::entities::ClientRecord;
 use crate::store::{Store, StoreError};
 
-pub const AUTH_METHODS: [&str; 4] = [
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",
-    "none",
-];
+pub const AUTH_METHODS: [&str; 4] = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// What `llave client add` asks for.
@@ -68,88 +63,52 @@ pub fn secret_hash(secret: &str) -> String {
 }
 
 fn validate_uri(uri: &str) -> Result<String, ClientError> {
-    RedirectUri::parse(uri)
-        .map(|u| u.as_str().to_string())
-        .map_err(|e| ClientError::RedirectUri(uri.to_string(), e))
+    RedirectUri::parse(uri).map(|u| u.as_str().to_string()).map_err(|e| ClientError::RedirectUri(uri.to_string(), e))
 }
 
 pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, ClientError> {
-    let entity = store
-        .entity_by_slug(&new.entity)
-        .await?
-        .ok_or_else(|| ClientError::UnknownEntity(new.entity.clone()))?;
+    let entity =
+        store.entity_by_slug(&new.entity).await?.ok_or_else(|| ClientError::UnknownEntity(new.entity.clone()))?;
     if new.name.trim().is_empty() || new.name.chars().count() > 200 {
-        return Err(ClientError::Invalid(
-            "--name must have 1 to 200 characters".into(),
-        ));
+        return Err(ClientError::Invalid("--name must have 1 to 200 characters".into()));
     }
     if new.redirect_uris.is_empty() {
         return Err(ClientError::NoRedirectUri);
     }
-    let redirect_uris = new
-        .redirect_uris
-        .iter()
-        .map(|u| validate_uri(u))
-        .collect::<Result<Vec<_>, _>>()?;
-    let post_logout = new
-        .post_logout_redirect_uris
-        .iter()
-        .map(|u| validate_uri(u))
-        .collect::<Result<Vec<_>, _>>()?;
-    let backchannel = new
-        .backchannel_logout_uri
-        .as_deref()
-        .map(validate_uri)
-        .transpose()?;
+    let redirect_uris = new.redirect_uris.iter().map(|u| validate_uri(u)).collect::<Result<Vec<_>, _>>()?;
+    let post_logout = new.post_logout_redirect_uris.iter().map(|u| validate_uri(u)).collect::<Result<Vec<_>, _>>()?;
+    let backchannel = new.backchannel_logout_uri.as_deref().map(validate_uri).transpose()?;
     let auth_method = match (&new.auth_method, new.public) {
         (Some(method), true) if method != "none" => {
-            return Err(ClientError::Invalid(
-                "a --public client authenticates with none".into(),
-            ));
+            return Err(ClientError::Invalid("a --public client authenticates with none".into()));
         }
         (_, true) => "none".to_string(),
-        (Some(method), false) if AUTH_METHODS.contains(&method.as_str()) && method != "none" => {
-            method.clone()
-        }
+        (Some(method), false) if AUTH_METHODS.contains(&method.as_str()) && method != "none" => method.clone(),
         (Some(method), false) => {
-            return Err(ClientError::Invalid(format!(
-                "unsupported --auth-method {method}"
-            )));
+            return Err(ClientError::Invalid(format!("unsupported --auth-method {method}")));
         }
         (None, false) => "client_secret_basic".to_string(),
     };
     if auth_method == "private_key_jwt" && new.jwks.is_none() {
-        return Err(ClientError::Invalid(
-            "private_key_jwt needs --jwks-file".into(),
-        ));
+        return Err(ClientError::Invalid("private_key_jwt needs --jwks-file".into()));
     }
     if let Some(jwks) = &new.jwks {
-        let parsed: serde_json::Value = serde_json::from_str(jwks)
-            .map_err(|e| ClientError::Invalid(format!("the JWKS is not JSON: {e}")))?;
+        let parsed: serde_json::Value =
+            serde_json::from_str(jwks).map_err(|e| ClientError::Invalid(format!("the JWKS is not JSON: {e}")))?;
         if !parsed.get("keys").is_some_and(|k| k.is_array()) {
-            return Err(ClientError::Invalid(
-                "the JWKS must be an object with a keys array".into(),
-            ));
+            return Err(ClientError::Invalid("the JWKS must be an object with a keys array".into()));
         }
     }
     for claim in &new.allowed_claims {
         if claim != "curp" {
-            return Err(ClientError::Invalid(format!(
-                "unknown --allow-claim {claim} (known: curp)"
-            )));
+            return Err(ClientError::Invalid(format!("unknown --allow-claim {claim} (known: curp)")));
         }
     }
     let id_token_alg = new.id_token_alg.clone().unwrap_or_else(|| "RS256".into());
     if !super::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
-        return Err(ClientError::Invalid(format!(
-            "unsupported ID token algorithm {id_token_alg}"
-        )));
+        return Err(ClientError::Invalid(format!("unsupported ID token algorithm {id_token_alg}")));
     }
-    let secret = matches!(
-        auth_method.as_str(),
-        "client_secret_basic" | "client_secret_post"
-    )
-    .then(random_token);
+    let secret = matches!(auth_method.as_str(), "client_secret_basic" | "client_secret_post").then(random_token);
     let record = ClientRecord {
         client_id: random_id(),
         entity_id: entity.id,
@@ -191,9 +150,7 @@ pub struct Presented {
 
 /// Decodes `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded).
 pub fn parse_basic(header: &str) -> Option<(String, String)> {
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))?;
+    let encoded = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic "))?;
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let decode = |s: &str| form_urlencoded_decode(s);
@@ -213,7 +170,7 @@ fn client_error() -> OAuthError {
 pub async fn authenticate(
     store: &Store,
     presented: &Presented,
-    token_endpoint: &str,
+    endpoints: &[String],
     issuer: &str,
 ) -> Result<ClientRecord, AuthError> {
     let claimed = presented
@@ -231,11 +188,7 @@ pub async fn authenticate(
     if client.disabled_at.is_some() {
         return Err(AuthError::OAuth(client_error()));
     }
-    if presented
-        .client_id
-        .as_deref()
-        .is_some_and(|id| id != client.client_id)
-    {
+    if presented.client_id.as_deref().is_some_and(|id| id != client.client_id) {
         return Err(AuthError::OAuth(client_error()));
     }
     let ok = match client.auth_method.as_str() {
@@ -245,33 +198,20 @@ pub async fn authenticate(
         },
         "client_secret_post" => {
             presented.basic.is_none()
-                && presented
-                    .client_secret
-                    .as_deref()
-                    .is_some_and(|secret| secret_matches(&client, secret))
+                && presented.client_secret.as_deref().is_some_and(|secret| secret_matches(&client, secret))
         }
         "private_key_jwt" => {
             presented.basic.is_none()
                 && presented.assertion_type.as_deref() == Some(ASSERTION_TYPE)
                 && match presented.assertion.as_deref() {
-                    Some(assertion) => {
-                        verify_assertion(store, &client, assertion, token_endpoint, issuer).await?
-                    }
+                    Some(assertion) => verify_assertion(store, &client, assertion, endpoints, issuer).await?,
                     None => false,
                 }
         }
-        "none" => {
-            presented.basic.is_none()
-                && presented.client_secret.is_none()
-                && presented.assertion.is_none()
-        }
+        "none" => presented.basic.is_none() && presented.client_secret.is_none() && presented.assertion.is_none(),
         _ => false,
     };
-    if ok {
-        Ok(client)
-    } else {
-        Err(AuthError::OAuth(client_error()))
-    }
+    if ok { Ok(client) } else { Err(AuthError::OAuth(client_error())) }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -291,8 +231,7 @@ fn secret_matches(client: &ClientRecord, secret: &str) -> bool {
 
 fn unverified_issuer(assertion: &str) -> Option<String> {
     let payload = assertion.split('.').nth(1)?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     claims.get("iss")?.as_str().map(str::to_string)
 }
 
@@ -301,24 +240,18 @@ async fn verify_assertion(
     store: &Store,
     client: &ClientRecord,
     assertion: &str,
-    token_endpoint: &str,
+    endpoints: &[String],
     issuer: &str,
 ) -> Result<bool, StoreError> {
-    let Some(jwks) = client
-        .jwks
-        .as_deref()
-        .and_then(|j| serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(j).ok())
+    let Some(jwks) = client.jwks.as_deref().and_then(|j| serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(j).ok())
     else {
         return Ok(false);
     };
     let Ok(header) = jsonwebtoken::decode_header(assertion) else {
         return Ok(false);
     };
-    let candidates: Vec<&jsonwebtoken::jwk::Jwk> = jwks
-        .keys
-        .iter()
-        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
-        .collect();
+    let candidates: Vec<&jsonwebtoken::jwk::Jwk> =
+        jwks.keys.iter().filter(|k| header.kid.is_none() || k.common.key_id == header.kid).collect();
     for jwk in candidates {
         let Ok(key) = jsonwebtoken::DecodingKey::from_jwk(jwk) else {
             continue;
@@ -333,13 +266,14 @@ async fn verify_assertion(
             return Ok(false);
         }
         let mut validation = jsonwebtoken::Validation::new(header.alg);
-        validation.set_audience(&[token_endpoint, issuer]);
+        let mut audiences: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+        audiences.push(issuer);
+        validation.set_audience(&audiences);
         validation.set_issuer(&[client.client_id.as_str()]);
         validation.sub = Some(client.client_id.clone());
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         validation.leeway = 30;
-        let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation)
-        else {
+        let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation) else {
             continue;
         };
         let Some(jti) = data.claims.get("jti").and_then(|j| j.as_str()) else {
@@ -349,9 +283,7 @@ async fn verify_assertion(
         if exp > now() + 600 {
             return Ok(false);
         }
-        return store
-            .spend_jti(&format!("{}:{jti}", client.client_id), exp + 60)
-            .await;
+        return store.spend_jti(&format!("{}:{jti}", client.client_id), exp + 60).await;
     }
     Ok(false)
 }
@@ -363,10 +295,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         let header = format!("Basic {}", STANDARD.encode("agua%3Aweb:s%2Bcr%20t"));
-        assert_eq!(
-            parse_basic(&header),
-            Some(("agua:web".into(), "s+cr t".into()))
-        );
+        assert_eq!(parse_basic(&header), Some(("agua:web".into(), "s+cr t".into())));
         assert_eq!(parse_basic("Bearer x"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
     }

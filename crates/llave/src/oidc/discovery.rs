@@ -16,9 +16,18 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "require_pushed_authorization_requests": false,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "userinfo_signing_alg_values_supported": ["none"],
@@ -41,10 +50,7 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
 
 pub async fn configuration(State(app): State<AppState>) -> Response {
     let mut response = Json(metadata(&app.config.issuer())).into_response();
-    response.headers_mut().insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
 }
 
@@ -52,10 +58,7 @@ pub async fn jwks(State(app): State<AppState>) -> Response {
     match app.keys.ring(&app.store).await {
         Ok(ring) => {
             let mut response = Json(ring.jwks()).into_response();
-            response.headers_mut().insert(
-                CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=60"),
-            );
+            response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
             response
         }
         Err(error) => server_error(error),

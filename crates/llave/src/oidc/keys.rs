@@ -77,10 +77,7 @@ pub fn generate(alg: &str) -> Result<KeyRecord, KeyError> {
             use rsa::pkcs8::EncodePrivateKey;
             use rsa::traits::PublicKeyParts;
             let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| fail(&e))?;
-            let pem = key
-                .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
-                .map_err(|e| fail(&e))?
-                .to_string();
+            let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).map_err(|e| fail(&e))?.to_string();
             let public = key.to_public_key();
             let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
                 "n": b64(&public.n().to_bytes_be()), "e": b64(&public.e().to_bytes_be())});
@@ -90,10 +87,7 @@ pub fn generate(alg: &str) -> Result<KeyRecord, KeyError> {
             use p256::elliptic_curve::sec1::ToEncodedPoint;
             use p256::pkcs8::EncodePrivateKey;
             let key = p256::SecretKey::random(&mut OsRng);
-            let pem = key
-                .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
-                .map_err(|e| fail(&e))?
-                .to_string();
+            let pem = key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).map_err(|e| fail(&e))?.to_string();
             let point = key.public_key().to_encoded_point(false);
             let (Some(x), Some(y)) = (point.x(), point.y()) else {
                 return Err(KeyError::Generate("P-256 point without coordinates".into()));
@@ -128,12 +122,7 @@ pub fn generate(alg: &str) -> Result<KeyRecord, KeyError> {
 fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
     let bad = |e: &dyn std::fmt::Display| KeyError::Load(record.kid.clone(), e.to_string());
     let jwk: serde_json::Value = serde_json::from_str(&record.public_jwk).map_err(|e| bad(&e))?;
-    let field = |name: &str| {
-        jwk.get(name)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let field = |name: &str| jwk.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let pem = record.private_pem.as_bytes();
     let (alg, encoding, decoding) = match record.alg.as_str() {
         "RS256" => (
@@ -172,9 +161,7 @@ pub struct Keys {
 
 impl Default for Keys {
     fn default() -> Self {
-        Keys {
-            cache: RwLock::new(None),
-        }
+        Keys { cache: RwLock::new(None) }
     }
 }
 
@@ -204,10 +191,7 @@ impl Keys {
         let retired_after = now() - RETIRED_KEY_PUBLISHED_SECONDS;
         let mut records = store.published_keys(retired_after).await?;
         for alg in ALGORITHMS {
-            if !records
-                .iter()
-                .any(|r| r.alg == alg && r.retired_at.is_none())
-            {
+            if !records.iter().any(|r| r.alg == alg && r.retired_at.is_none()) {
                 let record = tokio::task::spawn_blocking(move || generate(alg))
                     .await
                     .map_err(|e| KeyError::Generate(e.to_string()))??;
@@ -215,9 +199,7 @@ impl Keys {
                 records.push(record);
             }
         }
-        Ok(KeyRing {
-            keys: records.iter().map(load).collect::<Result<_, _>>()?,
-        })
+        Ok(KeyRing { keys: records.iter().map(load).collect::<Result<_, _>>()? })
     }
 }
 
@@ -247,17 +229,10 @@ mod tests {
             let key = load(&record).unwrap();
             let mut header = jsonwebtoken::Header::new(key.alg);
             header.kid = Some(key.kid.clone());
-            let token = jsonwebtoken::encode(
-                &header,
-                &json!({"sub": "x", "exp": now() + 60}),
-                &key.encoding,
-            )
-            .unwrap();
+            let token = jsonwebtoken::encode(&header, &json!({"sub": "x", "exp": now() + 60}), &key.encoding).unwrap();
             let mut validation = jsonwebtoken::Validation::new(key.alg);
             validation.validate_aud = false;
-            let decoded =
-                jsonwebtoken::decode::<serde_json::Value>(&token, &key.decoding, &validation)
-                    .unwrap();
+            let decoded = jsonwebtoken::decode::<serde_json::Value>(&token, &key.decoding, &validation).unwrap();
             assert_eq!(decoded.claims["sub"], "x", "{alg}");
         }
     }

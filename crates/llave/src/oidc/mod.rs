@@ -6,7 +6,10 @@
 pub mod authorize;
 pub mod clients;
 pub mod discovery;
+pub mod introspection;
 pub mod keys;
+pub mod logout;
+pub mod par;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
@@ -22,21 +25,17 @@ use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::configuration),
-        )
+        .route("/.well-known/openid-configuration", get(discovery::configuration))
         .route("/jwks", get(discovery::jwks))
-        .route(
-            "/authorize",
-            get(authorize::authorize_get).post(authorize::authorize_post),
-        )
+        .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/authorize/consent", post(authorize::consent))
         .route("/token", post(token::token))
-        .route(
-            "/userinfo",
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/introspect", post(introspection::introspect))
+        .route("/revoke", post(introspection::revoke))
+        .route("/par", post(par::push))
+        .route("/logout", get(logout::end_session_get).post(logout::end_session_post))
+        .route("/logout/confirm", post(logout::confirm))
 }
 
 /// A JSON error as RFC 6749 §5.2 prescribes: status, no caching, and for a failed client
@@ -49,16 +48,10 @@ pub fn json_error(error: &OAuthError) -> Response {
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     match error.code {
         ErrorCode::InvalidClient => {
-            headers.insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"llave\""),
-            );
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"llave\""));
         }
         ErrorCode::InvalidToken => {
-            headers.insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
         }
         _ => {}
     }
@@ -72,12 +65,9 @@ pub fn server_error(cause: impl std::fmt::Display) -> Response {
 
 /// Form pairs of a body, or `invalid_request` for a body that is not a form.
 pub fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
-        .map_err(|_| OAuthError::invalid_request("the body is not a form"))?;
-    if pairs
-        .iter()
-        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
-    {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(bytes).map_err(|_| OAuthError::invalid_request("the body is not a form"))?;
+    if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
         return Err(OAuthError::invalid_request("NUL in a parameter"));
     }
     Ok(pairs)

@@ -51,20 +51,11 @@ pub fn subject(app: &Services, client: &ClientRecord, account_id: i64) -> String
 
 /// The assurance level an account reaches today (the levels issue adds more).
 pub fn account_acr(account: &Account) -> &'static str {
-    if account.email_confirmed_at.is_some() {
-        "urn:llave:loa:1"
-    } else {
-        "urn:llave:loa:0"
-    }
+    if account.email_confirmed_at.is_some() { "urn:llave:loa:1" } else { "urn:llave:loa:0" }
 }
 
 /// The person's claims a client may see, for the scopes granted.
-pub fn user_claims(
-    app: &Services,
-    client: &ClientRecord,
-    account: &Account,
-    scope: &Scope,
-) -> Map<String, Value> {
+pub fn user_claims(app: &Services, client: &ClientRecord, account: &Account, scope: &Scope) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(subject(app, client, account.id.0)));
     if scope.contains("profile") {
@@ -72,20 +63,14 @@ pub fn user_claims(
             Some(second) => format!("{} {second}", account.first_surname),
             None => account.first_surname.clone(),
         };
-        claims.insert(
-            "name".into(),
-            json!(format!("{} {family}", account.given_names)),
-        );
+        claims.insert("name".into(), json!(format!("{} {family}", account.given_names)));
         claims.insert("given_name".into(), json!(account.given_names));
         claims.insert("family_name".into(), json!(family));
         claims.insert("birthdate".into(), json!(account.birth_date));
     }
     if scope.contains("email") {
         claims.insert("email".into(), json!(account.email));
-        claims.insert(
-            "email_verified".into(),
-            json!(account.email_confirmed_at.is_some()),
-        );
+        claims.insert("email_verified".into(), json!(account.email_confirmed_at.is_some()));
     }
     // The CURP identifies a person across every entity: only clients registered for it.
     if client.allowed_claims.iter().any(|c| c == "curp") {
@@ -107,8 +92,7 @@ fn sign(claims: &Value, key: &super::keys::LoadedKey, typ: &str) -> Result<Strin
     let mut header = Header::new(key.alg);
     header.kid = Some(key.kid.clone());
     header.typ = Some(typ.to_string());
-    jsonwebtoken::encode(&header, claims, &key.encoding)
-        .map_err(|e| TokenError::Sign(e.to_string()))
+    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| TokenError::Sign(e.to_string()))
 }
 
 /// Issues an access token (and a rotated refresh token, and an ID token when asked) for
@@ -124,9 +108,7 @@ pub async fn issue(
     let now = now();
     let issuer = app.config.issuer();
     let ring = app.keys.ring(&app.store).await?;
-    let access_key = ring
-        .signing("RS256")
-        .ok_or_else(|| TokenError::Sign("no RS256 key".into()))?;
+    let access_key = ring.signing("RS256").ok_or_else(|| TokenError::Sign("no RS256 key".into()))?;
     let jti = random_id();
     let sub = match account {
         Some(account) => subject(app, client, account.id.0),
@@ -141,20 +123,11 @@ pub async fn issue(
         access_claims["acr"] = json!(grant.acr);
     }
     let access_token = sign(&access_claims, access_key, "at+jwt")?;
-    app.store
-        .insert_access_token(&jti, &grant.id, now, now + ACCESS_TOKEN_SECONDS)
-        .await?;
+    app.store.insert_access_token(&jti, &grant.id, now, now + ACCESS_TOKEN_SECONDS).await?;
 
     let refresh_token = if with_refresh {
         let token = random_token();
-        app.store
-            .insert_refresh_token(
-                &token_hash(&token),
-                &grant.id,
-                now,
-                now + REFRESH_TOKEN_SECONDS,
-            )
-            .await?;
+        app.store.insert_refresh_token(&token_hash(&token), &grant.id, now, now + REFRESH_TOKEN_SECONDS).await?;
         Some(token)
     } else {
         None
@@ -175,16 +148,7 @@ pub async fn issue(
             claims.insert("exp".into(), json!(now + ID_TOKEN_SECONDS));
             claims.insert("auth_time".into(), json!(grant.auth_time));
             claims.insert("acr".into(), json!(grant.acr));
-            claims.insert(
-                "amr".into(),
-                json!(
-                    grant
-                        .amr
-                        .split(' ')
-                        .filter(|m| !m.is_empty())
-                        .collect::<Vec<_>>()
-                ),
-            );
+            claims.insert("amr".into(), json!(grant.amr.split(' ').filter(|m| !m.is_empty()).collect::<Vec<_>>()));
             claims.insert("at_hash".into(), json!(half_hash(key.alg, &access_token)));
             if let Some(session) = &grant.session_id {
                 claims.insert("sid".into(), json!(session));
@@ -208,30 +172,15 @@ pub async fn issue(
 
 /// Checks an access token: signature by one of our keys, `typ`, issuer, expiry, and that
 /// its grant is still live (RFC 6750 §3.1 `invalid_token` otherwise).
-pub async fn verify_access_token(
-    app: &Services,
-    token: &str,
-) -> Result<(Value, GrantRecord), TokenCheck> {
-    let invalid = || {
-        TokenCheck::Invalid(OAuthError::new(
-            ErrorCode::InvalidToken,
-            "the access token is invalid or expired",
-        ))
-    };
+pub async fn verify_access_token(app: &Services, token: &str) -> Result<(Value, GrantRecord), TokenCheck> {
+    let invalid =
+        || TokenCheck::Invalid(OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid or expired"));
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
     if header.typ.as_deref() != Some("at+jwt") {
         return Err(invalid());
     }
-    let ring = app
-        .keys
-        .ring(&app.store)
-        .await
-        .map_err(TokenCheck::Internal)?;
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(|kid| ring.by_kid(kid))
-        .ok_or_else(invalid)?;
+    let ring = app.keys.ring(&app.store).await.map_err(TokenCheck::Internal)?;
+    let key = header.kid.as_deref().and_then(|kid| ring.by_kid(kid)).ok_or_else(invalid)?;
     if key.alg != header.alg {
         return Err(invalid());
     }
@@ -240,13 +189,8 @@ pub async fn verify_access_token(
     validation.set_issuer(&[issuer.as_str()]);
     validation.set_audience(&[issuer.as_str()]);
     validation.leeway = 0;
-    let data =
-        jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).map_err(|_| invalid())?;
-    let jti = data
-        .claims
-        .get("jti")
-        .and_then(|j| j.as_str())
-        .ok_or_else(invalid)?;
+    let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).map_err(|_| invalid())?;
+    let jti = data.claims.get("jti").and_then(|j| j.as_str()).ok_or_else(invalid)?;
     let grant = app
         .store
         .access_token_grant(jti, now())

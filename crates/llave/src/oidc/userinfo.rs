@@ -16,27 +16,18 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Byt
     let from_header = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|t| t.trim().to_string());
-    let from_body = super::form_pairs(&body).ok().and_then(|pairs| {
-        pairs
-            .into_iter()
-            .find(|(k, _)| k == "access_token")
-            .map(|(_, v)| v)
-    });
+    let from_body = super::form_pairs(&body)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v));
     let token = match (from_header, from_body) {
         (Some(token), None) | (None, Some(token)) => token,
         (Some(_), Some(_)) => {
             return json_error(&OAuthError::invalid_request("the token was sent twice"));
         }
         (None, None) => {
-            return json_error(&OAuthError::new(
-                ErrorCode::InvalidToken,
-                "a bearer token is required",
-            ));
+            return json_error(&OAuthError::new(ErrorCode::InvalidToken, "a bearer token is required"));
         }
     };
     let (_, grant) = match tokens::verify_access_token(&app, &token).await {
@@ -46,10 +37,7 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Byt
     };
     let scope = Scope::from_stored(&grant.scope);
     let Some(account_id) = grant.account_id.filter(|_| scope.contains("openid")) else {
-        return json_error(&OAuthError::new(
-            ErrorCode::InvalidToken,
-            "the token is not for a person",
-        ));
+        return json_error(&OAuthError::new(ErrorCode::InvalidToken, "the token is not for a person"));
     };
     let client = match app.store.client_by_id(&grant.client_id).await {
         Ok(Some(client)) => client,
@@ -57,13 +45,8 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Byt
         Err(error) => return server_error(error),
     };
     match app.store.account_by_id(account_id).await {
-        Ok(Some(account)) => {
-            Json(tokens::user_claims(&app, &client, &account, &scope)).into_response()
-        }
-        Ok(None) => json_error(&OAuthError::new(
-            ErrorCode::InvalidToken,
-            "the account no longer exists",
-        )),
+        Ok(Some(account)) => Json(tokens::user_claims(&app, &client, &account, &scope)).into_response(),
+        Ok(None) => json_error(&OAuthError::new(ErrorCode::InvalidToken, "the account no longer exists")),
         Err(error) => server_error(error),
     }
 }

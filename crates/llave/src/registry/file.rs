@@ -17,18 +17,16 @@ impl FileRegistry {
     pub fn load(path: &Path) -> Result<FileRegistry, RegistryError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| RegistryError::Config(format!("cannot read {}: {e}", path.display())))?;
-        let records: Vec<RegistryRecord> = serde_json::from_str(&text).map_err(|e| {
-            RegistryError::Config(format!("{} is not a registry file: {e}", path.display()))
-        })?;
+        let records: Vec<RegistryRecord> = serde_json::from_str(&text)
+            .map_err(|e| RegistryError::Config(format!("{} is not a registry file: {e}", path.display())))?;
         FileRegistry::from_records(&records)
     }
 
     pub fn from_records(records: &[RegistryRecord]) -> Result<FileRegistry, RegistryError> {
         let mut people = HashMap::with_capacity(records.len());
         for record in records {
-            let curp = Curp::parse(&record.curp).map_err(|e| {
-                RegistryError::Config(format!("registry record {}: {e}", record.curp))
-            })?;
+            let curp = Curp::parse(&record.curp)
+                .map_err(|e| RegistryError::Config(format!("registry record {}: {e}", record.curp)))?;
             people.insert(curp.as_str().to_string(), record.to_person()?);
         }
         Ok(FileRegistry { people })

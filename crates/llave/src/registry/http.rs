@@ -21,10 +21,7 @@ impl HttpRegistry {
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| RegistryError::Config(e.to_string()))?;
-        Ok(HttpRegistry {
-            base: base.trim_end_matches('/').to_string(),
-            client,
-        })
+        Ok(HttpRegistry { base: base.trim_end_matches('/').to_string(), client })
     }
 }
 
@@ -32,22 +29,13 @@ impl HttpRegistry {
 impl PopulationRegistry for HttpRegistry {
     async fn lookup(&self, curp: &Curp) -> Result<Option<Person>, RegistryError> {
         let url = format!("{}/curp/{}", self.base, curp.as_str());
-        let response = self
-            .client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+        let response = self.client.get(&url).send().await.map_err(|e| RegistryError::Unavailable(e.to_string()))?;
         match response.status().as_u16() {
             200 => {
-                let record: RegistryRecord = response
-                    .json()
-                    .await
-                    .map_err(|e| RegistryError::BadAnswer(e.to_string()))?;
+                let record: RegistryRecord =
+                    response.json().await.map_err(|e| RegistryError::BadAnswer(e.to_string()))?;
                 if record.curp.trim().to_ascii_uppercase() != curp.as_str() {
-                    return Err(RegistryError::BadAnswer(
-                        "the record is for another CURP".into(),
-                    ));
+                    return Err(RegistryError::BadAnswer("the record is for another CURP".into()));
                 }
                 Ok(Some(record.to_person()?))
             }

@@ -36,9 +36,7 @@ pub fn open(spec: &str) -> Result<Box<dyn PopulationRegistry>, RegistryError> {
     } else if spec.starts_with("http://") || spec.starts_with("https://") {
         Ok(Box::new(HttpRegistry::new(spec)?))
     } else {
-        Err(RegistryError::Config(format!(
-            "expected file:PATH or an http(s) URL, got {spec:?}"
-        )))
+        Err(RegistryError::Config(format!("expected file:PATH or an http(s) URL, got {spec:?}")))
     }
 }
 
@@ -72,8 +70,7 @@ impl RegistryRecord {
     }
 
     pub fn to_person(&self) -> Result<Person, RegistryError> {
-        let bad =
-            |what: &str| RegistryError::BadAnswer(format!("invalid {what} for a registry record"));
+        let bad = |what: &str| RegistryError::BadAnswer(format!("invalid {what} for a registry record"));
         Ok(Person {
             given_names: self.given_names.clone(),
             first_surname: self.first_surname.clone(),

@@ -100,31 +100,17 @@ impl Store {
         .bind(&new.created_by)
         .fetch_one(self.pool())
         .await
-        .map_err(|e| {
-            conflict_or(e, |hint| {
-                if hint.contains("curp") {
-                    "curp"
-                } else {
-                    "email"
-                }
-            })
-        })?;
+        .map_err(|e| conflict_or(e, |hint| if hint.contains("curp") { "curp" } else { "email" }))?;
         Ok(AccountId(row.try_get("id")?))
     }
 
     pub async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(select_account!("id = $1"))
-            .bind(id.0)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(select_account!("id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(account_from_row).transpose()?)
     }
 
     pub async fn account_by_curp(&self, curp: &str) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(select_account!("curp = $1"))
-            .bind(curp)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(select_account!("curp = $1")).bind(curp).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(account_from_row).transpose()?)
     }
 
@@ -136,20 +122,13 @@ impl Store {
         Ok(row.as_ref().map(account_from_row).transpose()?)
     }
 
-    pub async fn set_password(
-        &self,
-        id: AccountId,
-        password_hash: &str,
-        now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3",
-        )
-        .bind(password_hash)
-        .bind(now)
-        .bind(id.0)
-        .execute(self.pool())
-        .await?;
+    pub async fn set_password(&self, id: AccountId, password_hash: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -168,20 +147,14 @@ impl Store {
     }
 
     pub async fn count_accounts(&self) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts")
-            .fetch_one(self.pool())
-            .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
         Ok(row.try_get("n")?)
     }
 }
 
 impl Store {
     /// Replaces the hash of the same password (new Argon2 parameters); not a change.
-    pub async fn set_password_hash_only(
-        &self,
-        id: AccountId,
-        password_hash: &str,
-    ) -> StoreResult<()> {
+    pub async fn set_password_hash_only(&self, id: AccountId, password_hash: &str) -> StoreResult<()> {
         sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id.0)

@@ -79,13 +79,10 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         match row {
-            Some(row) => Ok(Ok(EmailToken {
-                account_id: AccountId(row.try_get("account_id")?),
-                email: row.try_get("email")?,
-            })),
-            None => Ok(Err(self
-                .email_token_state(token_hash, purpose, now)
-                .await?)),
+            Some(row) => {
+                Ok(Ok(EmailToken { account_id: AccountId(row.try_get("account_id")?), email: row.try_get("email")? }))
+            }
+            None => Ok(Err(self.email_token_state(token_hash, purpose, now).await?)),
         }
     }
 
@@ -106,29 +103,19 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         match row {
-            Some(row) => Ok(Ok(EmailToken {
-                account_id: AccountId(row.try_get("account_id")?),
-                email: row.try_get("email")?,
-            })),
-            None => Ok(Err(self
-                .email_token_state(token_hash, purpose, now)
-                .await?)),
+            Some(row) => {
+                Ok(Ok(EmailToken { account_id: AccountId(row.try_get("account_id")?), email: row.try_get("email")? }))
+            }
+            None => Ok(Err(self.email_token_state(token_hash, purpose, now).await?)),
         }
     }
 
-    async fn email_token_state(
-        &self,
-        token_hash: &str,
-        purpose: TokenPurpose,
-        now: i64,
-    ) -> StoreResult<LinkState> {
-        let row = sqlx::query(
-            "SELECT used_at, expires_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2",
-        )
-        .bind(token_hash)
-        .bind(purpose.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+    async fn email_token_state(&self, token_hash: &str, purpose: TokenPurpose, now: i64) -> StoreResult<LinkState> {
+        let row = sqlx::query("SELECT used_at, expires_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2")
+            .bind(token_hash)
+            .bind(purpose.as_str())
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else {
             return Ok(LinkState::Unknown);
         };
@@ -144,12 +131,7 @@ impl Store {
     }
 
     /// Spends every unused link of this purpose (after a password change, say).
-    pub async fn revoke_email_tokens(
-        &self,
-        account: AccountId,
-        purpose: TokenPurpose,
-        now: i64,
-    ) -> StoreResult<()> {
+    pub async fn revoke_email_tokens(&self, account: AccountId, purpose: TokenPurpose, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = $3 AND used_at IS NULL")
             .bind(now)
             .bind(account.0)

@@ -87,21 +87,14 @@ fn json(list: &[String]) -> String {
 
 impl Store {
     pub async fn create_entity(&self, slug: &str, name: &str, now: i64) -> StoreResult<Entity> {
-        let row = sqlx::query(
-            "INSERT INTO entities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(slug)
-        .bind(name)
-        .bind(now)
-        .fetch_one(self.pool())
-        .await
-        .map_err(|e| conflict_or(e, |_| "slug"))?;
-        Ok(Entity {
-            id: row.try_get("id")?,
-            slug: slug.into(),
-            name: name.into(),
-            created_at: now,
-        })
+        let row = sqlx::query("INSERT INTO entities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id")
+            .bind(slug)
+            .bind(name)
+            .bind(now)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| conflict_or(e, |_| "slug"))?;
+        Ok(Entity { id: row.try_get("id")?, slug: slug.into(), name: name.into(), created_at: now })
     }
 
     pub async fn entity_by_slug(&self, slug: &str) -> StoreResult<Option<Entity>> {
@@ -113,9 +106,8 @@ impl Store {
     }
 
     pub async fn list_entities(&self) -> StoreResult<Vec<Entity>> {
-        let rows = sqlx::query("SELECT id, slug, name, created_at FROM entities ORDER BY slug")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, slug, name, created_at FROM entities ORDER BY slug").fetch_all(self.pool()).await?;
         Ok(rows.iter().map(entity_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -145,31 +137,25 @@ impl Store {
     }
 
     pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
-        let row = sqlx::query(select_client!("WHERE c.client_id = $1"))
-            .bind(client_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query(select_client!("WHERE c.client_id = $1")).bind(client_id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(client_from_row).transpose()?)
     }
 
     pub async fn list_clients(&self, entity_slug: Option<&str>) -> StoreResult<Vec<ClientRecord>> {
-        let rows = sqlx::query(select_client!(
-            "WHERE $1 = '' OR e.slug = $1 ORDER BY e.slug, c.name, c.client_id"
-        ))
-        .bind(entity_slug.unwrap_or(""))
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(select_client!("WHERE $1 = '' OR e.slug = $1 ORDER BY e.slug, c.name, c.client_id"))
+            .bind(entity_slug.unwrap_or(""))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
     }
 
     pub async fn disable_client(&self, client_id: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE clients SET disabled_at = $1 WHERE client_id = $2 AND disabled_at IS NULL",
-        )
-        .bind(now)
-        .bind(client_id)
-        .execute(self.pool())
-        .await?;
+        let done = sqlx::query("UPDATE clients SET disabled_at = $1 WHERE client_id = $2 AND disabled_at IS NULL")
+            .bind(now)
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -77,11 +77,7 @@ impl Store {
     }
 
     /// Newest first.
-    pub async fn events_for_account(
-        &self,
-        account: AccountId,
-        limit: i64,
-    ) -> StoreResult<Vec<SecurityEvent>> {
+    pub async fn events_for_account(&self, account: AccountId, limit: i64) -> StoreResult<Vec<SecurityEvent>> {
         let rows = sqlx::query(
             "SELECT at, kind, account_id, client_address, user_agent, detail FROM security_events \
              WHERE account_id = $1 ORDER BY id DESC LIMIT $2",

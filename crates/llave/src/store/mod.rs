@@ -58,28 +58,12 @@ impl Backend {
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
             Backend::Sqlite => &[
-                (
-                    1,
-                    "accounts",
-                    include_str!("../../migrations/sqlite/0001_accounts.sql"),
-                ),
-                (
-                    2,
-                    "oidc",
-                    include_str!("../../migrations/sqlite/0002_oidc.sql"),
-                ),
+                (1, "accounts", include_str!("../../migrations/sqlite/0001_accounts.sql")),
+                (2, "oidc", include_str!("../../migrations/sqlite/0002_oidc.sql")),
             ],
             Backend::Postgres => &[
-                (
-                    1,
-                    "accounts",
-                    include_str!("../../migrations/postgres/0001_accounts.sql"),
-                ),
-                (
-                    2,
-                    "oidc",
-                    include_str!("../../migrations/postgres/0002_oidc.sql"),
-                ),
+                (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
+                (2, "oidc", include_str!("../../migrations/postgres/0002_oidc.sql")),
             ],
         }
     }
@@ -126,9 +110,7 @@ impl Store {
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; it persists in the file.
             // synchronous stays FULL (the default), so an acknowledged write survives a crash.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         Ok(Store { pool, backend })
     }
@@ -149,19 +131,11 @@ impl Store {
             .migrations()
             .iter()
             .map(|(version, description, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*description),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
+                Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, sql.into_sql_str(), false)
             })
             .collect();
         let count = migrations.len();
-        Migrator::with_migrations(migrations)
-            .run(&self.pool)
-            .await?;
+        Migrator::with_migrations(migrations).run(&self.pool).await?;
         Ok(count)
     }
 
@@ -178,9 +152,7 @@ impl Store {
 
 /// `sqlite://path` → `sqlite://path?mode=rwc`, creating the parent directory.
 fn sqlite_url_creating_file(url: &str) -> String {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
     if !path.is_empty()
         && path != ":memory:"
@@ -188,11 +160,7 @@ fn sqlite_url_creating_file(url: &str) -> String {
     {
         let _ = std::fs::create_dir_all(parent);
     }
-    if url.contains('?') {
-        url.to_string()
-    } else {
-        format!("{url}?mode=rwc")
-    }
+    if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") }
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`] naming the field.
@@ -201,10 +169,7 @@ pub(crate) fn conflict_or(error: sqlx::Error, what: impl Fn(&str) -> &'static st
         && db.is_unique_violation()
     {
         // PostgreSQL names the constraint; SQLite puts "table.column" in the message.
-        let hint = db
-            .constraint()
-            .map(str::to_string)
-            .unwrap_or_else(|| db.message().to_string());
+        let hint = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
         return StoreError::Conflict(what(&hint));
     }
     StoreError::Database(error)

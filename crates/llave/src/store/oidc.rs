@@ -119,28 +119,18 @@ impl Store {
     }
 
     /// Retires the current keys of `alg` (they stay published until their tokens expire).
-    pub async fn retire_signing_keys(
-        &self,
-        alg: &str,
-        except_kid: &str,
-        now: i64,
-    ) -> StoreResult<u64> {
-        let done = sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND kid <> $3 AND retired_at IS NULL")
-            .bind(now)
-            .bind(alg)
-            .bind(except_kid)
-            .execute(self.pool())
-            .await?;
+    pub async fn retire_signing_keys(&self, alg: &str, except_kid: &str, now: i64) -> StoreResult<u64> {
+        let done =
+            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND kid <> $3 AND retired_at IS NULL")
+                .bind(now)
+                .bind(alg)
+                .bind(except_kid)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected())
     }
 
-    pub async fn insert_code(
-        &self,
-        code_hash: &str,
-        code: &CodeRecord,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
+    pub async fn insert_code(&self, code_hash: &str, code: &CodeRecord, now: i64, expires_at: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, account_id, session_id, redirect_uri, \
              code_challenge, scope, nonce, claims, acr, amr, auth_time, created_at, expires_at) \
@@ -192,11 +182,10 @@ impl Store {
                 auth_time: row.try_get("auth_time")?,
             }));
         }
-        let row =
-            sqlx::query("SELECT used_at, grant_id FROM authorization_codes WHERE code_hash = $1")
-                .bind(code_hash)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query("SELECT used_at, grant_id FROM authorization_codes WHERE code_hash = $1")
+            .bind(code_hash)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(match row {
             Some(row) if row.try_get::<Option<i64>, _>("used_at")?.is_some() => {
                 Spent::Replayed(row.try_get("grant_id")?)
@@ -235,10 +224,7 @@ impl Store {
     }
 
     pub async fn grant_by_id(&self, id: &str) -> StoreResult<Option<GrantRecord>> {
-        let row = sqlx::query(select_grant!("WHERE g.id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(select_grant!("WHERE g.id = $1")).bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(grant_from_row).transpose()?)
     }
 
@@ -259,22 +245,20 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(grant_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(grant_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     /// Spends a refresh token (rotation): returns its grant, or says it was used before.
-    pub async fn use_refresh_token(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<Spent<String>> {
+    pub async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<Spent<String>> {
         let row = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
              RETURNING grant_id",
@@ -299,11 +283,7 @@ impl Store {
     }
 
     /// The grant of an unused, unexpired refresh token (introspection, revocation).
-    pub async fn refresh_token_grant(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<Option<(String, i64)>> {
+    pub async fn refresh_token_grant(&self, token_hash: &str, now: i64) -> StoreResult<Option<(String, i64)>> {
         let row = sqlx::query(
             "SELECT grant_id, expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
@@ -317,13 +297,7 @@ impl Store {
         })
     }
 
-    pub async fn insert_access_token(
-        &self,
-        jti: &str,
-        grant_id: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
+    pub async fn insert_access_token(&self, jti: &str, grant_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
         sqlx::query("INSERT INTO access_tokens (jti, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(jti)
             .bind(grant_id)
@@ -335,11 +309,7 @@ impl Store {
     }
 
     /// The live grant behind an access token's `jti`, if neither is revoked.
-    pub async fn access_token_grant(
-        &self,
-        jti: &str,
-        now: i64,
-    ) -> StoreResult<Option<GrantRecord>> {
+    pub async fn access_token_grant(&self, jti: &str, now: i64) -> StoreResult<Option<GrantRecord>> {
         let row = sqlx::query(select_grant!(
             "JOIN access_tokens t ON t.grant_id = g.id WHERE t.jti = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL"
         ))
@@ -350,30 +320,19 @@ impl Store {
         Ok(row.as_ref().map(grant_from_row).transpose()?)
     }
 
-    pub async fn consented_scope(
-        &self,
-        account: AccountId,
-        client_id: &str,
-    ) -> StoreResult<Option<String>> {
-        let row =
-            sqlx::query("SELECT scope FROM consents WHERE account_id = $1 AND client_id = $2")
-                .bind(account.0)
-                .bind(client_id)
-                .fetch_optional(self.pool())
-                .await?;
+    pub async fn consented_scope(&self, account: AccountId, client_id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT scope FROM consents WHERE account_id = $1 AND client_id = $2")
+            .bind(account.0)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(match row {
             Some(row) => Some(row.try_get("scope")?),
             None => None,
         })
     }
 
-    pub async fn save_consent(
-        &self,
-        account: AccountId,
-        client_id: &str,
-        scope: &str,
-        now: i64,
-    ) -> StoreResult<()> {
+    pub async fn save_consent(&self, account: AccountId, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO consents (account_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (account_id, client_id) DO UPDATE SET scope = $3, granted_at = $4",
@@ -389,13 +348,136 @@ impl Store {
 
     /// Records a client assertion's `jti`; false if it was seen before (RFC 7523 §3).
     pub async fn spend_jti(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO used_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        let done = sqlx::query("INSERT INTO used_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A client that took part in a session, and where to tell it the session ended.
+#[derive(Debug, Clone)]
+pub struct SessionClient {
+    pub client_id: String,
+    pub backchannel_logout_uri: Option<String>,
+    pub account_id: AccountId,
+}
+
+impl Store {
+    pub async fn insert_pushed_request(
+        &self,
+        request_uri: &str,
+        client_id: &str,
+        params: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO pushed_requests (request_uri, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(request_uri)
+            .bind(client_id)
+            .bind(params)
+            .bind(now)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The parameters pushed under `request_uri` by `client_id`, while unexpired.
+    pub async fn pushed_request(&self, request_uri: &str, client_id: &str, now: i64) -> StoreResult<Option<String>> {
+        let row = sqlx::query(
+            "SELECT params FROM pushed_requests WHERE request_uri = $1 AND client_id = $2 AND expires_at > $3",
         )
-        .bind(jti)
-        .bind(expires_at)
+        .bind(request_uri)
+        .bind(client_id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("params")?),
+            None => None,
+        })
+    }
+
+    /// Ends a pushed request once it produced a code (RFC 9126 §2.2: one-time use).
+    pub async fn spend_pushed_request(&self, request_uri: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM pushed_requests WHERE request_uri = $1")
+            .bind(request_uri)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes an access token alone (RFC 7009 for an access token).
+    pub async fn revoke_access_token(&self, jti: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM access_tokens WHERE jti = $1").bind(jti).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The clients a session signed in to (their grants), for logout.
+    pub async fn session_clients(&self, session_id: &str) -> StoreResult<Vec<SessionClient>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT g.client_id, c.backchannel_logout_uri, g.account_id FROM grants g \
+             JOIN clients c ON c.client_id = g.client_id WHERE g.session_id = $1 AND g.account_id IS NOT NULL",
+        )
+        .bind(session_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionClient {
+                    client_id: row.try_get("client_id")?,
+                    backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+                    account_id: AccountId(row.try_get("account_id")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn revoke_session_grants(&self, session_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $1, revoked_reason = 'logout' WHERE session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(session_id)
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(())
+    }
+
+    pub async fn insert_logout_delivery(
+        &self,
+        id: &str,
+        client_id: &str,
+        session_id: &str,
+        uri: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO logout_deliveries (id, client_id, session_id, uri, created_at, attempts) VALUES ($1, $2, $3, $4, $5, 0)",
+        )
+        .bind(id)
+        .bind(client_id)
+        .bind(session_id)
+        .bind(uri)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_logout_attempt(&self, id: &str, status: &str, delivered_at: Option<i64>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE logout_deliveries SET attempts = attempts + 1, last_status = $1, delivered_at = $2 WHERE id = $3",
+        )
+        .bind(status)
+        .bind(delivered_at)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }

@@ -75,10 +75,7 @@ impl Store {
     }
 
     /// The session for a cookie, if it has not ended (expiry is judged by the caller).
-    pub async fn session_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> StoreResult<Option<SessionRecord>> {
+    pub async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
         let row = sqlx::query(select_session!("token_hash = $1 AND ended_at IS NULL"))
             .bind(token_hash)
             .fetch_optional(self.pool())
@@ -97,26 +94,15 @@ impl Store {
 
     /// Sessions of an account that have not been ended, newest first.
     pub async fn open_sessions(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sqlx::query(select_session!(
-            "account_id = $1 AND ended_at IS NULL ORDER BY created_at DESC, id"
-        ))
-        .bind(account.0)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(session_from_row)
-            .collect::<Result<_, _>>()?)
+        let rows = sqlx::query(select_session!("account_id = $1 AND ended_at IS NULL ORDER BY created_at DESC, id"))
+            .bind(account.0)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(session_from_row).collect::<Result<_, _>>()?)
     }
 
     /// Ends one session of this account; false if it was not open or not theirs.
-    pub async fn end_session(
-        &self,
-        account: AccountId,
-        id: &str,
-        reason: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
+    pub async fn end_session(&self, account: AccountId, id: &str, reason: &str, now: i64) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
              WHERE id = $3 AND account_id = $4 AND ended_at IS NULL",
@@ -130,24 +116,24 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Ends every open session of the account except `keep`; returns how many ended.
+    /// Ends every open session of the account except `keep`; returns the ids it ended.
     pub async fn end_other_sessions(
         &self,
         account: AccountId,
         keep: Option<&str>,
         reason: &str,
         now: i64,
-    ) -> StoreResult<u64> {
-        let done = sqlx::query(
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
             "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
-             WHERE account_id = $3 AND ended_at IS NULL AND id <> $4",
+             WHERE account_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id",
         )
         .bind(now)
         .bind(reason)
         .bind(account.0)
         .bind(keep.unwrap_or(""))
-        .execute(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        Ok(done.rows_affected())
+        Ok(rows.iter().map(|row| row.try_get("id")).collect::<Result<_, _>>()?)
     }
 }

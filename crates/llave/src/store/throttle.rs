@@ -21,12 +21,7 @@ impl Store {
 
     /// Counts one failure; a window older than `window_opened_after` starts over.
     /// Returns the count in the current window.
-    pub async fn throttle_record_failure(
-        &self,
-        key: &str,
-        now: i64,
-        window_opened_after: i64,
-    ) -> StoreResult<i64> {
+    pub async fn throttle_record_failure(&self, key: &str, now: i64, window_opened_after: i64) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO throttle (key, failures, window_start) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
@@ -43,10 +38,7 @@ impl Store {
     }
 
     pub async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM throttle WHERE key = $1")
-            .bind(key)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM throttle WHERE key = $1").bind(key).execute(self.pool()).await?;
         Ok(())
     }
 }

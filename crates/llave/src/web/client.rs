@@ -17,26 +17,15 @@ pub struct ClientMeta {
 impl FromRequestParts<AppState> for ClientMeta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let forwarded = state
             .config
             .trust_forwarded_for
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-            })
+            .then(|| parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
             .flatten()
             .and_then(|v| v.rsplit(',').next())
             .map(|hop| hop.trim().chars().take(64).collect::<String>());
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
         let address = forwarded.or(peer).unwrap_or_else(|| "unknown".to_string());
         let user_agent = parts
             .headers
@@ -46,9 +35,6 @@ impl FromRequestParts<AppState> for ClientMeta {
             .chars()
             .take(256)
             .collect();
-        Ok(ClientMeta {
-            address,
-            user_agent,
-        })
+        Ok(ClientMeta { address, user_agent })
     }
 }

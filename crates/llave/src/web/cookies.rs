@@ -24,19 +24,12 @@ pub struct CookiePolicy {
 impl CookiePolicy {
     /// The name a cookie is sent under: `__Host-` prefixed when secure.
     pub fn name(self, base: &str) -> String {
-        if self.secure {
-            format!("__Host-{base}")
-        } else {
-            base.to_string()
-        }
+        if self.secure { format!("__Host-{base}") } else { base.to_string() }
     }
 
     /// A `Set-Cookie` value. `max_age` None makes a browser-session cookie.
     pub fn set(self, base: &str, value: &str, max_age: Option<i64>, same_site: &str) -> String {
-        let mut cookie = format!(
-            "{}={value}; Path=/; HttpOnly; SameSite={same_site}",
-            self.name(base)
-        );
+        let mut cookie = format!("{}={value}; Path=/; HttpOnly; SameSite={same_site}", self.name(base));
         if let Some(age) = max_age {
             cookie.push_str(&format!("; Max-Age={age}"));
         }

@@ -34,27 +34,20 @@ impl CsrfToken {
 pub struct RotateCsrf;
 
 fn sign(key: &[u8], value: &str) -> String {
-    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC takes any key length");
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(b"llave csrf v1:");
     mac.update(value.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-pub async fn csrf_cookie(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn csrf_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let policy = state.cookie_policy();
     let existing = cookies::get(request.headers(), &policy.name(COOKIE)).filter(|v| v.len() == 43);
     let (value, fresh) = match existing {
         Some(value) => (value, false),
         None => (random_token(), true),
     };
-    request
-        .extensions_mut()
-        .insert(CsrfToken(sign(&state.csrf_key, &value)));
+    request.extensions_mut().insert(CsrfToken(sign(&state.csrf_key, &value)));
     let mut response = next.run(request).await;
     let rotate = response.extensions().get::<RotateCsrf>().is_some();
     if fresh || rotate {

@@ -27,46 +27,21 @@ struct ErrorPage {
 }
 
 impl PageError {
-    pub fn new(
-        status: StatusCode,
-        lang: Lang,
-        title_key: &'static str,
-        message_key: &'static str,
-    ) -> PageError {
-        PageError {
-            status,
-            lang,
-            title_key,
-            message_key,
-        }
+    pub fn new(status: StatusCode, lang: Lang, title_key: &'static str, message_key: &'static str) -> PageError {
+        PageError { status, lang, title_key, message_key }
     }
 
     pub fn internal(lang: Lang, error: impl std::fmt::Display) -> PageError {
         tracing::error!(%error, "request failed");
-        PageError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            lang,
-            "error-internal-title",
-            "error-internal",
-        )
+        PageError::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "error-internal-title", "error-internal")
     }
 
     pub fn not_found(lang: Lang) -> PageError {
-        PageError::new(
-            StatusCode::NOT_FOUND,
-            lang,
-            "error-not-found-title",
-            "error-not-found",
-        )
+        PageError::new(StatusCode::NOT_FOUND, lang, "error-not-found-title", "error-not-found")
     }
 
     pub fn csrf(lang: Lang) -> PageError {
-        PageError::new(
-            StatusCode::FORBIDDEN,
-            lang,
-            "error-csrf-title",
-            "error-csrf",
-        )
+        PageError::new(StatusCode::FORBIDDEN, lang, "error-csrf-title", "error-csrf")
     }
 }
 

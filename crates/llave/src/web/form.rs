@@ -30,57 +30,29 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
-        let lang = Lang::from_request_parts(&mut parts, state)
-            .await
-            .unwrap_or_default();
+        let lang = Lang::from_request_parts(&mut parts, state).await.unwrap_or_default();
         let expected = parts.extensions.get::<CsrfToken>().cloned();
         let request = Request::from_parts(parts, body);
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    PageError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        lang,
-                        "error-too-large-title",
-                        "error-too-large",
-                    )
-                } else {
-                    PageError::new(
-                        StatusCode::BAD_REQUEST,
-                        lang,
-                        "error-bad-request-title",
-                        "error-bad-request",
-                    )
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                PageError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, "error-too-large-title", "error-too-large")
+            } else {
+                PageError::new(StatusCode::BAD_REQUEST, lang, "error-bad-request-title", "error-bad-request")
+            }
+        })?;
         let token: TokenOnly = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
         match expected {
-            Some(expected)
-                if !token.csrf_token.is_empty() && expected.matches(&token.csrf_token) => {}
+            Some(expected) if !token.csrf_token.is_empty() && expected.matches(&token.csrf_token) => {}
             _ => return Err(PageError::csrf(lang)),
         }
         // NUL is never part of a name, a password or an address, and PostgreSQL cannot
         // store it in text: refuse it here, once, for every form.
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-        if pairs
-            .iter()
-            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
-        {
-            return Err(PageError::new(
-                StatusCode::BAD_REQUEST,
-                lang,
-                "error-bad-request-title",
-                "error-bad-request",
-            ));
+        if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(PageError::new(StatusCode::BAD_REQUEST, lang, "error-bad-request-title", "error-bad-request"));
         }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-            PageError::new(
-                StatusCode::BAD_REQUEST,
-                lang,
-                "error-bad-request-title",
-                "error-bad-request",
-            )
+            PageError::new(StatusCode::BAD_REQUEST, lang, "error-bad-request-title", "error-bad-request")
         })?;
         Ok(CsrfForm(form))
     }
@@ -97,22 +69,12 @@ where
 {
     type Rejection = PageError;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         if let Ok(value) = serde_urlencoded::from_str(query) {
             return Ok(PageQuery(value));
         }
-        let lang = Lang::from_request_parts(parts, state)
-            .await
-            .unwrap_or_default();
-        Err(PageError::new(
-            StatusCode::BAD_REQUEST,
-            lang,
-            "error-bad-request-title",
-            "error-bad-request",
-        ))
+        let lang = Lang::from_request_parts(parts, state).await.unwrap_or_default();
+        Err(PageError::new(StatusCode::BAD_REQUEST, lang, "error-bad-request-title", "error-bad-request"))
     }
 }

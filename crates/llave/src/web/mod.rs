@@ -37,10 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dev/outbox", get(dev_outbox))
         .route("/static/llave.css", get(stylesheet))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            csrf::csrf_cookie,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::csrf_cookie))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -77,24 +74,14 @@ async fn switch_language(
     form::PageQuery(query): form::PageQuery<NextPath>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
-    let next = if query.next.starts_with('/')
-        && !query.next.starts_with("//")
-        && !query.next.starts_with("/\\")
-    {
+    let next = if query.next.starts_with('/') && !query.next.starts_with("//") && !query.next.starts_with("/\\") {
         query.next
     } else {
         "/".to_string()
     };
     let mut response = Redirect::to(&next).into_response();
-    let secure = if app.cookie_policy().secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}",
-        lang.code()
-    );
+    let secure = if app.cookie_policy().secure { "; Secure" } else { "" };
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(SET_COOKIE, value);
     }
@@ -104,14 +91,8 @@ async fn switch_language(
 async fn stylesheet() -> Response {
     (
         [
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
-            (
-                CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
+            (CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
         ],
         include_str!("../../static/llave.css"),
     )

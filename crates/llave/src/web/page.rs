@@ -38,22 +38,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Chrome {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let lang = Lang::from_request_parts(parts, state).await?;
-        let csrf = parts
-            .extensions
-            .get::<CsrfToken>()
-            .map(|t| t.0.clone())
-            .unwrap_or_default();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
-        Ok(Chrome {
-            lang,
-            csrf,
-            path,
-            signed_in: false,
-        })
+        let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default();
+        let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        Ok(Chrome { lang, csrf, path, signed_in: false })
     }
 }
 
@@ -91,9 +78,6 @@ impl FieldErrors {
 
     /// The first message for `field`, if any.
     pub fn of(&self, field: &str) -> Option<&str> {
-        self.items
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
+        self.items.iter().find(|e| e.field == field).map(|e| e.message.as_str())
     }
 }

@@ -26,42 +26,23 @@ pub struct SignedIn {
 
 async fn load(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, PageError> {
     let lang = Lang::from_headers(&parts.headers);
-    let Some(token) = cookies::get(&parts.headers, &state.cookie_policy().name(SESSION_COOKIE))
-    else {
+    let Some(token) = cookies::get(&parts.headers, &state.cookie_policy().name(SESSION_COOKIE)) else {
         return Ok(None);
     };
     let internal = |e| PageError::internal(lang, e);
-    let Some(session) = state
-        .store
-        .session_by_token_hash(&token_hash(&token))
-        .await
-        .map_err(internal)?
-    else {
+    let Some(session) = state.store.session_by_token_hash(&token_hash(&token)).await.map_err(internal)? else {
         return Ok(None);
     };
     let now = now();
     let idle_limit = state.config.session.idle_minutes * 60;
     if now >= session.absolute_expires_at || now - session.last_seen_at >= idle_limit {
-        state
-            .store
-            .end_session(session.account_id, &session.id, "expired", now)
-            .await
-            .map_err(internal)?;
+        state.store.end_session(session.account_id, &session.id, "expired", now).await.map_err(internal)?;
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_EVERY {
-        state
-            .store
-            .touch_session(&session.id, now)
-            .await
-            .map_err(internal)?;
+        state.store.touch_session(&session.id, now).await.map_err(internal)?;
     }
-    let Some(account) = state
-        .store
-        .account_by_id(session.account_id)
-        .await
-        .map_err(internal)?
-    else {
+    let Some(account) = state.store.account_by_id(session.account_id).await.map_err(internal)? else {
         return Ok(None);
     };
     Ok(Some(SignedIn { session, account }))
@@ -70,10 +51,7 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, PageE
 impl OptionalFromRequestParts<AppState> for SignedIn {
     type Rejection = PageError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
         load(parts, state).await
     }
 }
@@ -96,10 +74,7 @@ impl IntoResponse for SignInFirst {
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = SignInFirst;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match load(parts, state).await {
             Ok(Some(signed_in)) => Ok(signed_in),
             Ok(None) => {
@@ -113,9 +88,7 @@ impl FromRequestParts<AppState> for SignedIn {
 }
 
 fn form_urlencoded_component(text: &str) -> String {
-    serde_urlencoded::to_string([("", text)])
-        .map(|s| s.trim_start_matches('=').to_string())
-        .unwrap_or_default()
+    serde_urlencoded::to_string([("", text)]).map(|s| s.trim_start_matches('=').to_string()).unwrap_or_default()
 }
 
 /// A local path to return to after sign-in; anything else (another host, `//evil`,

@@ -20,8 +20,7 @@ fn browser_tests_dir() -> PathBuf {
 /// Fails (never skips) when what the browser test needs is not installed.
 fn require_browser_tooling(dir: &Path) {
     assert!(
-        dir.join("node_modules/playwright-core/package.json")
-            .is_file(),
+        dir.join("node_modules/playwright-core/package.json").is_file(),
         "playwright-core is not installed in {}: run `npm ci --prefix tests/browser` from the workspace root \
          (.ci/run does it)",
         dir.display()

@@ -25,14 +25,10 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start() -> SmtpServer {
-        let import = Command::new(PYTHON)
-            .args(["-c", "import aiosmtpd"])
-            .output();
+        let import = Command::new(PYTHON).args(["-c", "import aiosmtpd"]).output();
         match import {
             Ok(output) if output.status.success() => {}
-            Ok(_) => panic!(
-                "Python's aiosmtpd is not installed: run `pip install aiosmtpd` (.ci/run does it)"
-            ),
+            Ok(_) => panic!("Python's aiosmtpd is not installed: run `pip install aiosmtpd` (.ci/run does it)"),
             Err(error) => {
                 panic!("could not run {PYTHON} (needed for the aiosmtpd SMTP server): {error}")
             }
@@ -40,26 +36,14 @@ impl SmtpServer {
         let maildir = tempfile::tempdir().expect("temporary maildir");
         let port = free_port();
         let child = Command::new(PYTHON)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir.path().join("Maildir"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start python3 -m aiosmtpd");
-        let mut server = SmtpServer {
-            child,
-            port,
-            maildir,
-        };
+        let mut server = SmtpServer { child, port, maildir };
         server.wait_until_listening();
         server
     }
@@ -76,16 +60,9 @@ impl SmtpServer {
                 if let Some(mut pipe) = self.child.stderr.take() {
                     let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
                 }
-                panic!(
-                    "aiosmtpd exited ({status}) before listening on port {}:\n{stderr}",
-                    self.port
-                );
+                panic!("aiosmtpd exited ({status}) before listening on port {}:\n{stderr}", self.port);
             }
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on port {} within 20 s",
-                self.port
-            );
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen on port {} within 20 s", self.port);
             std::thread::sleep(Duration::from_millis(100));
         }
     }

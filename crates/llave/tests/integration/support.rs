@@ -42,8 +42,7 @@ macro_rules! both_backends {
 }
 
 pub fn postgres_base_url() -> String {
-    std::env::var("LLAVE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("LLAVE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 pub struct TestApp {
@@ -72,37 +71,18 @@ impl TestAppBuilder {
         config.data_dir = dir.path().join("data");
         std::fs::create_dir_all(&config.data_dir).unwrap();
         let (database_url, schema) = match self.backend {
-            Backend::Sqlite => (
-                format!("sqlite://{}", dir.path().join("llave.db").display()),
-                None,
-            ),
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
             Backend::Postgres => {
-                let schema = format!(
-                    "llave_t_{}",
-                    llave::crypto::random_id()
-                        .to_lowercase()
-                        .replace(['-', '_'], "x")
-                );
-                let admin = Store::connect(&postgres_base_url())
-                    .await
-                    .expect("PostgreSQL at 127.0.0.1:5432 (database test)");
+                let schema = format!("llave_t_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
+                let admin =
+                    Store::connect(&postgres_base_url()).await.expect("PostgreSQL at 127.0.0.1:5432 (database test)");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                     .execute(admin.pool())
                     .await
                     .unwrap();
                 admin.close().await;
-                let sep = if postgres_base_url().contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                (
-                    format!(
-                        "{}{sep}options=-c%20search_path%3D{schema}",
-                        postgres_base_url()
-                    ),
-                    Some(schema),
-                )
+                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
+                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
             }
         };
         config.database_url = Some(database_url.clone());
@@ -110,14 +90,7 @@ impl TestAppBuilder {
         store.migrate().await.expect("migrate");
         let state = services(config, store).await.expect("services");
         let router = llave::web::router(state.clone());
-        TestApp {
-            state,
-            router,
-            dir,
-            database_url,
-            backend: self.backend,
-            schema,
-        }
+        TestApp { state, router, dir, database_url, backend: self.backend, schema }
     }
 }
 
@@ -129,17 +102,11 @@ impl TestAppBuilder {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         let app = self.config(|c| c.issuer = Some(base.clone())).build().await;
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
+        listener.set_nonblocking(true).expect("non-blocking listener");
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
         let router = app.router.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
+            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
         (app, base)
     }
@@ -182,10 +149,7 @@ impl TestApp {
             })
             .unwrap_or_default();
         names.sort();
-        names
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
+        names.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
     }
 
     /// The newest link in the outbox starting with `prefix` (e.g. "/confirm?token=").
@@ -203,23 +167,14 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let router = self.router.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
+            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
         format!("http://{addr}")
     }
 
     pub async fn count(&self, sql: &'static str) -> i64 {
         use sqlx::Row;
-        sqlx::query(sql)
-            .fetch_one(self.state.store.pool())
-            .await
-            .unwrap()
-            .try_get::<i64, _>(0)
-            .unwrap()
+        sqlx::query(sql).fetch_one(self.state.store.pool()).await.unwrap().try_get::<i64, _>(0).unwrap()
     }
 
     /// Drops the PostgreSQL schema (the SQLite file goes with the temporary directory).
@@ -228,9 +183,8 @@ impl TestApp {
         if let Some(schema) = &self.schema
             && let Ok(admin) = Store::connect(&postgres_base_url()).await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(admin.pool())
-                .await;
+            let _ =
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(admin.pool()).await;
             admin.close().await;
         }
     }
@@ -278,18 +232,11 @@ pub struct Response {
 
 impl Response {
     pub fn location(&self) -> Option<&str> {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
     }
 
     pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_string)
-            .collect()
+        self.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
     }
 }
 
@@ -314,26 +261,18 @@ impl Client {
     }
 
     pub async fn request(&mut self, method: &str, path: &str, body: Option<Vec<u8>>) -> Response {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::USER_AGENT, &self.user_agent);
+        let mut builder = Request::builder().method(method).uri(path).header(header::USER_AGENT, &self.user_agent);
         if !self.cookies.is_empty() {
-            let cookie = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
             builder = builder.header(header::COOKIE, cookie);
         }
         if let Some(lang) = &self.accept_language {
             builder = builder.header(header::ACCEPT_LANGUAGE, lang);
         }
         let request = match body {
-            Some(bytes) => builder
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(bytes)),
+            Some(bytes) => {
+                builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(bytes))
+            }
             None => builder.body(Body::empty()),
         };
         let mut request = request.unwrap();
@@ -341,14 +280,8 @@ impl Client {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
-            .await
-            .unwrap();
-        let response = Response {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        };
+        let bytes = axum::body::to_bytes(response.into_body(), 10 << 20).await.unwrap();
+        let response = Response { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() };
         for cookie in response.set_cookies() {
             let pair = cookie.split(';').next().unwrap_or("");
             if let Some((name, value)) = pair.split_once('=') {
@@ -374,24 +307,15 @@ impl Client {
     /// Opens `page`, takes its CSRF token and posts `fields` with it to `action`.
     pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
         let html = self.get(page).await.body;
-        let token =
-            input_value(&html, "csrf_token").unwrap_or_else(|| panic!("no CSRF token on {page}"));
+        let token = input_value(&html, "csrf_token").unwrap_or_else(|| panic!("no CSRF token on {page}"));
         let mut all = vec![("csrf_token", token.as_str())];
         all.extend_from_slice(fields);
         self.post(action, &all).await
     }
 
     pub async fn sign_in(&mut self, identifier: &str, password: &str) -> Response {
-        self.submit(
-            "/signin",
-            "/signin",
-            &[
-                ("identifier", identifier),
-                ("password", password),
-                ("next", "/account"),
-            ],
-        )
-        .await
+        self.submit("/signin", "/signin", &[("identifier", identifier), ("password", password), ("next", "/account")])
+            .await
     }
 }
 
@@ -456,9 +380,7 @@ impl Person {
 /// Signs a person up through the page and confirms the e-mail through the outbox link.
 pub async fn sign_up_and_confirm(app: &TestApp, person: &Person) {
     let mut client = app.client();
-    let response = client
-        .submit("/signup", "/signup", &person.signup_fields())
-        .await;
+    let response = client.submit("/signup", "/signup", &person.signup_fields()).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     let link = app.last_link("/confirm?token=");
     let confirmed = client.get(&link).await;

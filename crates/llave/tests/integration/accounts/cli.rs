@@ -20,45 +20,24 @@ fn llave(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("llave binary");
     if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
 }
 
 fn add_args(person: &Person) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "citizen",
-        "add",
-        "--curp",
-        &person.curp,
-        "--given-names",
-        &person.given_names,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args: Vec<String> = ["citizen", "add", "--curp", &person.curp, "--given-names", &person.given_names]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     args.extend(["--first-surname", &person.first_surname].map(String::from));
     if !person.second_surname.is_empty() {
         args.extend(["--second-surname", &person.second_surname].map(String::from));
     }
     args.extend(
-        [
-            "--birth-date",
-            &person.birth_date,
-            "--sex",
-            &person.sex,
-            "--state",
-            &person.state,
-            "--email",
-            &person.email,
-        ]
-        .map(String::from),
+        ["--birth-date", &person.birth_date, "--sex", &person.sex, "--state", &person.state, "--email", &person.email]
+            .map(String::from),
     );
     args.extend(["--password-stdin", "--json"].map(String::from));
     args
@@ -153,10 +132,7 @@ both_backends! {
 
 #[test]
 fn a_bad_database_url_is_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_llave"))
-        .args(["--database", "mysql://x", "migrate"])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_llave")).args(["--database", "mysql://x", "migrate"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
 }

@@ -54,17 +54,15 @@ both_backends! {
 async fn registry_service(records: Vec<RegistryRecord>) -> String {
     let router = axum::Router::new().route(
         "/curp/{curp}",
-        get(
-            move |axum::extract::Path(curp): axum::extract::Path<String>| {
-                let found = records.iter().find(|r| r.curp == curp).cloned();
-                async move {
-                    match found {
-                        Some(record) => axum::Json(record).into_response(),
-                        None => (StatusCode::NOT_FOUND, "unknown").into_response(),
-                    }
+        get(move |axum::extract::Path(curp): axum::extract::Path<String>| {
+            let found = records.iter().find(|r| r.curp == curp).cloned();
+            async move {
+                match found {
+                    Some(record) => axum::Json(record).into_response(),
+                    None => (StatusCode::NOT_FOUND, "unknown").into_response(),
                 }
-            },
-        ),
+            }
+        }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -9,21 +9,14 @@ use super::support::*;
 use crate::both_backends;
 use crate::support::*;
 
-async fn token_request(
-    base: &str,
-    fields: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> (u16, serde_json::Value) {
+async fn token_request(base: &str, fields: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, serde_json::Value) {
     let mut request = http().post(format!("{base}/token")).form(fields);
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    (
-        status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
-    )
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 async fn code_for(app: &TestApp, browser: &mut Client, rp: &Entity) -> (String, Started) {

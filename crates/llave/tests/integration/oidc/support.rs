@@ -3,28 +3,19 @@
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 
 use crate::support::*;
 
-pub type Rp = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
+pub type Rp =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 pub fn http() -> reqwest12::Client {
-    reqwest12::Client::builder()
-        .redirect(reqwest12::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest12::Client::builder().redirect(reqwest12::redirect::Policy::none()).build().unwrap()
 }
 
 /// An entity with one confidential client, registered as an operator would.
@@ -35,48 +26,27 @@ pub struct Entity {
 }
 
 pub async fn entity(app: &TestApp, base: &str, slug: &str, allow_curp: bool) -> Entity {
-    if app
-        .state
-        .store
-        .entity_by_slug(slug)
-        .await
-        .unwrap()
-        .is_none()
-    {
-        llave::admin::entity::add_entity(&app.state.store, slug, &format!("Entidad {slug}"))
-            .await
-            .unwrap();
+    if app.state.store.entity_by_slug(slug).await.unwrap().is_none() {
+        llave::admin::entity::add_entity(&app.state.store, slug, &format!("Entidad {slug}")).await.unwrap();
     }
     let new = llave::oidc::clients::NewClient {
         entity: slug.into(),
         name: format!("Portal de {slug}"),
         redirect_uris: vec![REDIRECT.into()],
-        allowed_claims: if allow_curp {
-            vec!["curp".into()]
-        } else {
-            vec![]
-        },
+        allowed_claims: if allow_curp { vec!["curp".into()] } else { vec![] },
         ..Default::default()
     };
-    let registered = llave::admin::entity::add_client(&app.state.store, &new)
-        .await
-        .unwrap();
+    let registered = llave::admin::entity::add_client(&app.state.store, &new).await.unwrap();
     let secret = registered.client_secret.clone().unwrap();
     let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(base.to_string()).unwrap(), &http())
-            .await
-            .unwrap();
+        CoreProviderMetadata::discover_async(IssuerUrl::new(base.to_string()).unwrap(), &http()).await.unwrap();
     let rp = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(registered.client_id.clone()),
         Some(ClientSecret::new(secret.clone())),
     )
     .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
-    Entity {
-        client_id: registered.client_id,
-        client_secret: secret,
-        rp,
-    }
+    Entity { client_id: registered.client_id, client_secret: secret, rp }
 }
 
 pub struct Started {
@@ -91,22 +61,13 @@ pub fn start(entity: &Entity, scopes: &[&str]) -> Started {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = entity
         .rp
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .set_pkce_challenge(challenge);
     for scope in scopes {
         request = request.add_scope(Scope::new(scope.to_string()));
     }
     let (url, state, nonce) = request.url();
-    Started {
-        path: local(url.as_str()),
-        state,
-        nonce,
-        verifier,
-    }
+    Started { path: local(url.as_str()), state, nonce, verifier }
 }
 
 /// The path-and-query of an absolute URL on the test server.
@@ -120,52 +81,23 @@ pub fn local(url: &str) -> String {
 
 /// Query parameters of a redirect to the entity.
 pub fn callback_params(location: &str) -> std::collections::HashMap<String, String> {
-    assert!(
-        location.starts_with(REDIRECT),
-        "not a redirect to the client: {location}"
-    );
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
+    assert!(location.starts_with(REDIRECT), "not a redirect to the client: {location}");
+    url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
 }
 
 /// Follows the browser from the authorization request to the code: consent if asked.
-pub async fn authorize(
-    browser: &mut Client,
-    path: &str,
-) -> std::collections::HashMap<String, String> {
+pub async fn authorize(browser: &mut Client, path: &str) -> std::collections::HashMap<String, String> {
     let response = browser.get(path).await;
-    let location = if response.status == axum::http::StatusCode::OK
-        && response.body.contains("name=\"decision\"")
-    {
+    let location = if response.status == axum::http::StatusCode::OK && response.body.contains("name=\"decision\"") {
         let request = input_value(&response.body, "request").unwrap();
         let token = input_value(&response.body, "csrf_token").unwrap();
         let answer = browser
-            .post(
-                "/authorize/consent",
-                &[
-                    ("csrf_token", &token),
-                    ("request", &request),
-                    ("decision", "allow"),
-                ],
-            )
+            .post("/authorize/consent", &[("csrf_token", &token), ("request", &request), ("decision", "allow")])
             .await;
-        assert_eq!(
-            answer.status,
-            axum::http::StatusCode::SEE_OTHER,
-            "{}",
-            answer.body
-        );
+        assert_eq!(answer.status, axum::http::StatusCode::SEE_OTHER, "{}", answer.body);
         answer.location().unwrap().to_string()
     } else {
-        assert_eq!(
-            response.status,
-            axum::http::StatusCode::SEE_OTHER,
-            "{}",
-            response.body
-        );
+        assert_eq!(response.status, axum::http::StatusCode::SEE_OTHER, "{}", response.body);
         response.location().unwrap().to_string()
     };
     callback_params(&location)
@@ -176,9 +108,6 @@ pub async fn signed_in_person(app: &TestApp, seed: u64) -> (Person, Client) {
     let person = Person::synthetic(seed);
     sign_up_and_confirm(app, &person).await;
     let mut browser = app.client();
-    assert_eq!(
-        browser.sign_in(&person.curp, &person.password).await.status,
-        axum::http::StatusCode::SEE_OTHER
-    );
+    assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, axum::http::StatusCode::SEE_OTHER);
     (person, browser)
 }

@@ -1,0 +1,138 @@
+//! The llave under test: accounts made with its CLI, the server run as a child process,
+//! its readiness awaited and its peak memory read from `/proc` before it is stopped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt as _;
+use tokio::process::{Child, Command};
+
+/// A person the bench signs in as.
+pub struct User {
+    pub curp: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Where and how to run `llave`.
+pub struct Llave {
+    pub binary: PathBuf,
+    pub data_dir: PathBuf,
+    pub database: Option<String>,
+}
+
+impl Llave {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.arg("--data-dir").arg(&self.data_dir);
+        if let Some(url) = &self.database {
+            command.arg("--database").arg(url);
+        }
+        command.env("LLAVE_LOG", "warn").kill_on_drop(true);
+        command
+    }
+
+    /// Creates `count` accounts with confirmed e-mail through `llave citizen add`. The
+    /// people come from `curp::Synth`, seeded per run so a shared PostgreSQL can be reused.
+    pub async fn add_users(&self, count: usize, seed: u64) -> Result<Vec<User>, String> {
+        let mut synth = curp::Synth::new(seed);
+        let mut users = Vec::with_capacity(count);
+        for n in 0..count {
+            let person = synth.person();
+            let curp = synth.curp(&person).as_str().to_string();
+            let email = format!("user{n}.{:x}@bench.localhost", seed & 0xffff_ffff);
+            let password = format!("bench llave nopal {n}");
+            let mut command = self.command();
+            command
+                .args(["citizen", "add", "--curp", &curp])
+                .args(["--given-names", &person.given_names])
+                .args(["--first-surname", &person.first_surname]);
+            if let Some(second) = &person.second_surname {
+                command.args(["--second-surname", second]);
+            }
+            command
+                .args(["--birth-date", &person.birth_date.to_string()])
+                .args(["--sex", &person.sex.as_char().to_string()])
+                .args(["--state", person.state.code()])
+                .args(["--email", &email])
+                .args(["--password-stdin", "--email-confirmed", "--json"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            let mut child = command.spawn().map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin
+                    .write_all(format!("{password}\n").as_bytes())
+                    .await
+                    .map_err(|e| format!("cannot write the password to llave: {e}"))?;
+            }
+            let output = child.wait_with_output().await.map_err(|e| format!("llave citizen add: {e}"))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "llave citizen add {curp} failed ({}): {}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ));
+            }
+            users.push(User { curp, email, password });
+        }
+        Ok(users)
+    }
+
+    /// Starts `llave serve` on `port`, its log in `DATA_DIR/server.log`.
+    pub fn serve(&self, port: u16) -> Result<Child, String> {
+        let log_path = self.log_path();
+        let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+        self.command()
+            .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.join("server.log")
+    }
+}
+
+/// Waits up to 30 s for `GET /readyz` to answer 200; fails early if the server exits.
+pub async fn wait_ready(child: &mut Child, base: &str, log: &Path) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failure = |why: String| {
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        format!("{why}\nserver log:\n{}", log.trim())
+    };
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(failure(format!("llave serve exited at start ({status})")));
+        }
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status() == reqwest::StatusCode::OK
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(failure(format!("{base}/readyz did not answer 200 in 30 s")))
+}
+
+/// Peak resident set size (`VmHWM`) of a live process, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// SIGTERM (graceful shutdown), then a kill if it has not exited after 10 s.
+pub async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+    }
+    if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+}
