@@ -177,3 +177,12 @@ oidc-error-logout = We could not understand the request to sign you out, or it a
 logout-title = Sign out of Llave?
 logout-intro = You will be signed out of Llave and of the government sites you entered with it.
 logout-stay = No, stay signed in
+
+connections-title = Sites where you use Llave
+connections-none = You have not signed in to any site with your Llave account yet.
+connections-last-sign-in = Last signed in
+connections-receives = Receives
+connections-since = since
+connections-withdraw = Withdraw permission
+connections-withdrawn = No standing permission: it will ask you again next time.
+consent-withdrawn = Permission withdrawn. That site can no longer use your data and will have to ask you again.

@@ -177,3 +177,12 @@ oidc-error-logout = No pudimos entender la solicitud para cerrar tu sesión, o p
 logout-title = ¿Cerrar tu sesión de Llave?
 logout-intro = Se cerrará tu sesión en Llave y en los sitios de gobierno donde entraste con ella.
 logout-stay = No, seguir con mi sesión
+
+connections-title = Sitios en los que usas Llave
+connections-none = Todavía no has entrado a ningún sitio con tu cuenta Llave.
+connections-last-sign-in = Última vez que entraste
+connections-receives = Recibe
+connections-since = desde
+connections-withdraw = Retirar permiso
+connections-withdrawn = Sin permiso vigente: te lo pedirá de nuevo la próxima vez.
+consent-withdrawn = Retiraste el permiso. Ese sitio ya no puede usar tus datos y tendrá que pedírtelo otra vez.

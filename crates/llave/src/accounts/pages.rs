@@ -53,6 +53,7 @@ pub struct AccountPage {
     pub account: Account,
     pub curp_state: String,
     pub sessions: Vec<SessionRow>,
+    pub connections: Vec<ConnectionRow>,
     pub errors: FieldErrors,
     pub notice: Option<String>,
 }
@@ -77,6 +78,17 @@ impl SessionRow {
             user_agent: record.user_agent.clone(),
         }
     }
+}
+
+/// A site the person signed in to or shared data with, and what it receives.
+pub struct ConnectionRow {
+    pub client_id: String,
+    pub client: String,
+    pub entity: String,
+    pub receives: Vec<String>,
+    pub consented: bool,
+    pub since: String,
+    pub last_sign_in: String,
 }
 
 #[derive(Template)]

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account))
         .route("/account/sessions/end", post(end_session))
         .route("/account/password", post(change_password))
+        .route("/account/consents/withdraw", post(withdraw_consent))
         .route("/account/confirm/resend", post(resend_confirmation))
         .route("/password/forgot", get(forgot_form).post(forgot_submit))
         .route("/password/reset", get(reset_form).post(reset_submit))
@@ -273,7 +274,27 @@ async fn account_page(
     let records = app.store.open_sessions(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
     let sessions = records.iter().map(|r| SessionRow::new(r, &s.session.id)).collect();
     let curp_state = curp::State::parse(&s.account.birth_state).map(|st| st.name().to_string()).unwrap_or_default();
-    let page = AccountPage { c: c.signed_in(), account: s.account.clone(), curp_state, sessions, errors, notice };
+    let connections = app
+        .store
+        .account_connections(s.account.id)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?
+        .into_iter()
+        .map(|connection| {
+            let scope = connection.consented_scope.as_deref().unwrap_or("");
+            ConnectionRow {
+                receives: crate::oidc::authorize::consent_items(&c, scope.split(' '), &connection.allowed_claims),
+                consented: connection.consented_scope.is_some(),
+                since: connection.consented_at.map(format_time).unwrap_or_default(),
+                last_sign_in: connection.last_sign_in.map(format_time).unwrap_or_default(),
+                client_id: connection.client_id,
+                client: connection.client_name,
+                entity: connection.entity_name,
+            }
+        })
+        .collect();
+    let page =
+        AccountPage { c: c.signed_in(), account: s.account.clone(), curp_state, sessions, connections, errors, notice };
     Ok(render(status, &page))
 }
 
@@ -293,6 +314,7 @@ async fn account(
         Some("password_changed") => Some(c.t("password-changed")),
         Some("session_ended") => Some(c.t("session-ended")),
         Some("confirmation_sent") => Some(c.t("confirmation-resent")),
+        Some("consent_withdrawn") => Some(c.t("consent-withdrawn")),
         _ => None,
     };
     account_page(&app, c, &s, FieldErrors::default(), notice, StatusCode::OK).await
@@ -326,6 +348,44 @@ async fn end_session(
         return Ok(response);
     }
     Ok(Redirect::to("/account?notice=session_ended").into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WithdrawConsentForm {
+    client_id: String,
+}
+
+/// Withdraws the consent given to a site: it has to ask again, and every token it holds
+/// for the person stops working at once.
+async fn withdraw_consent(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<WithdrawConsentForm>,
+) -> PageResult {
+    let now = crate::crypto::now();
+    let withdrawn = app
+        .store
+        .withdraw_consent(s.account.id, &form.client_id, now)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    if withdrawn {
+        let actor = Actor::from(&client);
+        app.store
+            .record_event(
+                EventKind::ConsentWithdrawn,
+                Some(s.account.id),
+                &actor.address,
+                &actor.user_agent,
+                &format!("client_id={}", form.client_id),
+                now,
+            )
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
+    }
+    Ok(Redirect::to("/account?notice=consent_withdrawn").into_response())
 }
 
 #[derive(Deserialize, Default)]

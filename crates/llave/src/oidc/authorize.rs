@@ -308,14 +308,10 @@ struct ConsentPage {
     request: String,
 }
 
-fn consent_page(
-    c: Chrome,
-    client: &ClientRecord,
-    request: &AuthorizationRequest,
-    pairs: &[(String, String)],
-) -> Response {
+/// What a client receives, in words, for the consent page and the account page.
+pub fn consent_items<'a>(c: &Chrome, scopes: impl Iterator<Item = &'a str>, allowed_claims: &[String]) -> Vec<String> {
     let mut items = vec![c.t("consent-item-sub")];
-    for scope in request.scope.iter() {
+    for scope in scopes {
         match scope {
             "profile" => items.push(c.t("consent-item-profile")),
             "email" => items.push(c.t("consent-item-email")),
@@ -324,9 +320,19 @@ fn consent_page(
             _ => {}
         }
     }
-    if client.allowed_claims.iter().any(|claim| claim == "curp") {
+    if allowed_claims.iter().any(|claim| claim == "curp") {
         items.push(c.t("consent-item-curp"));
     }
+    items
+}
+
+fn consent_page(
+    c: Chrome,
+    client: &ClientRecord,
+    request: &AuthorizationRequest,
+    pairs: &[(String, String)],
+) -> Response {
+    let items = consent_items(&c, request.scope.iter(), &client.allowed_claims);
     let page = ConsentPage {
         c,
         entity: client.entity_name.clone(),

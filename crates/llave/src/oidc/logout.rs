@@ -98,7 +98,10 @@ async fn deliver(app: &AppState, delivery: &str, client_id: &str, account_id: i6
             return;
         }
         tracing::warn!(client_id, %status, attempt, "back-channel logout not delivered");
-        tokio::time::sleep(Duration::from_secs(1 << (2 * attempt))).await;
+        if attempt + 1 < DELIVERY_ATTEMPTS {
+            // 1 s, then 4 s.
+            tokio::time::sleep(Duration::from_secs(1 << (2 * attempt))).await;
+        }
     }
 }
 

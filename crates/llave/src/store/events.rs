@@ -20,6 +20,7 @@ pub enum EventKind {
     PasswordChanged,
     PasswordResetRequested,
     PasswordReset,
+    ConsentWithdrawn,
 }
 
 impl EventKind {
@@ -36,6 +37,7 @@ impl EventKind {
             EventKind::PasswordChanged => "password_changed",
             EventKind::PasswordResetRequested => "password_reset_requested",
             EventKind::PasswordReset => "password_reset",
+            EventKind::ConsentWithdrawn => "consent_withdrawn",
         }
     }
 }

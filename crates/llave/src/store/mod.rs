@@ -60,10 +60,12 @@ impl Backend {
             Backend::Sqlite => &[
                 (1, "accounts", include_str!("../../migrations/sqlite/0001_accounts.sql")),
                 (2, "oidc", include_str!("../../migrations/sqlite/0002_oidc.sql")),
+                (3, "oidc_sessions", include_str!("../../migrations/sqlite/0003_oidc_sessions.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
                 (2, "oidc", include_str!("../../migrations/postgres/0002_oidc.sql")),
+                (3, "oidc_sessions", include_str!("../../migrations/postgres/0003_oidc_sessions.sql")),
             ],
         }
     }

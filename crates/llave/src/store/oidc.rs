@@ -481,3 +481,79 @@ impl Store {
         Ok(())
     }
 }
+
+/// A client the person has signed in to or given consent to, for the account page.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub client_id: String,
+    pub client_name: String,
+    pub entity_name: String,
+    pub allowed_claims: Vec<String>,
+    /// The scope the person consented to, if the consent still stands.
+    pub consented_scope: Option<String>,
+    pub consented_at: Option<i64>,
+    /// The last time the client received a grant for this person.
+    pub last_sign_in: Option<i64>,
+}
+
+impl Store {
+    /// Every client the person has a standing consent for or has signed in to, newest first.
+    pub async fn account_connections(&self, account: AccountId) -> StoreResult<Vec<Connection>> {
+        let rows = sqlx::query(
+            "SELECT c.client_id, c.name AS client_name, e.name AS entity_name, c.allowed_claims, \
+                    cs.scope, cs.granted_at, \
+                    (SELECT MAX(g.created_at) FROM grants g \
+                      WHERE g.account_id = $1 AND g.client_id = c.client_id) AS last_sign_in \
+             FROM clients c JOIN entities e ON e.id = c.entity_id \
+             LEFT JOIN consents cs ON cs.client_id = c.client_id AND cs.account_id = $1 \
+             WHERE cs.account_id IS NOT NULL \
+                OR EXISTS (SELECT 1 FROM grants g WHERE g.account_id = $1 AND g.client_id = c.client_id) \
+             ORDER BY e.name, c.name",
+        )
+        .bind(account.0)
+        .fetch_all(self.pool())
+        .await?;
+        let mut connections = rows
+            .iter()
+            .map(|row| {
+                Ok(Connection {
+                    client_id: row.try_get("client_id")?,
+                    client_name: row.try_get("client_name")?,
+                    entity_name: row.try_get("entity_name")?,
+                    allowed_claims: serde_json::from_str(&row.try_get::<String, _>("allowed_claims")?)
+                        .unwrap_or_default(),
+                    consented_scope: row.try_get("scope")?,
+                    consented_at: row.try_get("granted_at")?,
+                    last_sign_in: row.try_get("last_sign_in")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        connections.sort_by_key(|c| std::cmp::Reverse(c.last_sign_in.or(c.consented_at)));
+        Ok(connections)
+    }
+
+    /// Withdraws the person's consent for a client and, in the same transaction, revokes
+    /// every grant the client holds for them (its refresh and access tokens stop working).
+    /// False if there was nothing to withdraw.
+    pub async fn withdraw_consent(&self, account: AccountId, client_id: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let deleted = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+            .bind(account.0)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let revoked = sqlx::query(
+            "UPDATE grants SET revoked_at = $1, revoked_reason = 'consent_withdrawn' \
+             WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(account.0)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(deleted + revoked > 0)
+    }
+}

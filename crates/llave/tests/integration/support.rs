@@ -59,6 +59,16 @@ pub struct TestAppBuilder {
     config: Config,
 }
 
+/// `LLAVE_TEST_LOG=debug cargo nextest run … --no-capture` shows the server's log.
+fn log_if_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("LLAVE_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
+    });
+}
+
 impl TestAppBuilder {
     pub fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
         change(&mut self.config);
@@ -66,6 +76,7 @@ impl TestAppBuilder {
     }
 
     pub async fn build(self) -> TestApp {
+        log_if_asked();
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut config = self.config;
         config.data_dir = dir.path().join("data");

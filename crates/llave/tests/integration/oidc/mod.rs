@@ -2,5 +2,6 @@
 //! in-process `Client` playing the person's browser.
 
 mod code_flow;
+mod endpoints;
 mod negative;
 mod support;
