@@ -21,6 +21,7 @@ use crate::web::client::ClientMeta;
 use crate::web::csrf::RotateCsrf;
 use crate::web::error::{PageError, PageResult};
 use crate::web::form::{CsrfForm, PageQuery};
+use crate::web::headers::allow_form_targets;
 use crate::web::page::{Chrome, FieldErrors, render};
 use crate::web::session::{SESSION_COOKIE, SignedIn, safe_next};
 
@@ -122,7 +123,12 @@ struct NextQuery {
     login_hint: Option<String>,
 }
 
-async fn signin_form(c: Chrome, signed_in: Option<SignedIn>, PageQuery(query): PageQuery<NextQuery>) -> Response {
+async fn signin_form(
+    State(app): State<AppState>,
+    c: Chrome,
+    signed_in: Option<SignedIn>,
+    PageQuery(query): PageQuery<NextQuery>,
+) -> Response {
     let next = safe_next(query.next.as_deref());
     let reauth = query.reauth.is_some();
     if signed_in.is_some() && !reauth {
@@ -135,8 +141,11 @@ async fn signin_form(c: Chrome, signed_in: Option<SignedIn>, PageQuery(query): P
         (None, None) => String::new(),
     };
     let c = if signed_in.is_some() { c.signed_in() } else { c };
+    let targets = crate::oidc::redirect_uris_for_next(&app, &next).await;
     let page = SigninPage { c, errors: FieldErrors::default(), identifier, next, notice };
-    render(StatusCode::OK, &page)
+    let mut response = render(StatusCode::OK, &page);
+    allow_form_targets(&mut response, targets.iter().map(String::as_str));
+    response
 }
 
 #[derive(Deserialize, Default)]
@@ -156,11 +165,14 @@ async fn signin_submit(
 ) -> PageResult {
     let next = safe_next(Some(&form.next));
     let identifier: String = form.identifier.trim().chars().take(300).collect();
+    let targets = crate::oidc::redirect_uris_for_next(&app, &next).await;
     let refuse = |c: Chrome, status: StatusCode, key: &str| {
         let mut errors = FieldErrors::default();
         errors.add("identifier", c.t(key));
         let page = SigninPage { c, errors, identifier: identifier.clone(), next: next.clone(), notice: None };
-        render(status, &page)
+        let mut response = render(status, &page);
+        allow_form_targets(&mut response, targets.iter().map(String::as_str));
+        response
     };
     if identifier.is_empty() || form.password.is_empty() {
         return Ok(refuse(c, StatusCode::UNPROCESSABLE_ENTITY, "signin-missing"));

@@ -340,7 +340,9 @@ fn consent_page(
         items,
         request: serde_urlencoded::to_string(pairs).unwrap_or_default(),
     };
-    render(StatusCode::OK, &page)
+    let mut response = render(StatusCode::OK, &page);
+    crate::web::headers::allow_form_targets(&mut response, client.redirect_uris.iter().map(String::as_str));
+    response
 }
 
 #[derive(Deserialize, Default)]

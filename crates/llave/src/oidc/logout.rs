@@ -177,7 +177,11 @@ async fn end_session(
         Some(_) => {
             let page =
                 LogoutPage { request: serde_urlencoded::to_string(&pairs).unwrap_or_default(), c: c.signed_in() };
-            Ok(render(StatusCode::OK, &page))
+            let mut response = render(StatusCode::OK, &page);
+            if let Some((uri, _)) = &request.redirect {
+                crate::web::headers::allow_form_targets(&mut response, [uri.as_str()]);
+            }
+            Ok(response)
         }
         None => finish(&app, c, &client, None, request).await,
     }

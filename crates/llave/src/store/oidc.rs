@@ -492,7 +492,7 @@ pub struct Connection {
     /// The scope the person consented to, if the consent still stands.
     pub consented_scope: Option<String>,
     pub consented_at: Option<i64>,
-    /// The last time the client received a grant for this person.
+    /// The last time the person signed in to the client (an authorization code was issued).
     pub last_sign_in: Option<i64>,
 }
 
@@ -502,12 +502,12 @@ impl Store {
         let rows = sqlx::query(
             "SELECT c.client_id, c.name AS client_name, e.name AS entity_name, c.allowed_claims, \
                     cs.scope, cs.granted_at, \
-                    (SELECT MAX(g.created_at) FROM grants g \
-                      WHERE g.account_id = $1 AND g.client_id = c.client_id) AS last_sign_in \
+                    (SELECT MAX(a.created_at) FROM authorization_codes a \
+                      WHERE a.account_id = $1 AND a.client_id = c.client_id) AS last_sign_in \
              FROM clients c JOIN entities e ON e.id = c.entity_id \
              LEFT JOIN consents cs ON cs.client_id = c.client_id AND cs.account_id = $1 \
              WHERE cs.account_id IS NOT NULL \
-                OR EXISTS (SELECT 1 FROM grants g WHERE g.account_id = $1 AND g.client_id = c.client_id) \
+                OR EXISTS (SELECT 1 FROM authorization_codes a WHERE a.account_id = $1 AND a.client_id = c.client_id) \
              ORDER BY e.name, c.name",
         )
         .bind(account.0)

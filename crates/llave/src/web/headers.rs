@@ -25,3 +25,49 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Widens `form-action` on one page to the given origins, for a form whose submission ends
+/// in a redirect to another site (Chromium applies `form-action` to the redirects that
+/// follow a submission): the consent page and a sign-in on the way to a client, whose
+/// answer goes to the client's redirect URI; the logout question, to the client's
+/// post-logout address. Only http(s) origins of parsed URLs are added.
+pub fn allow_form_targets<'a>(response: &mut Response, uris: impl IntoIterator<Item = &'a str>) {
+    let mut origins: Vec<String> = uris
+        .into_iter()
+        .filter_map(|uri| url::Url::parse(uri).ok())
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .map(|url| url.origin().ascii_serialization())
+        .collect();
+    origins.sort();
+    origins.dedup();
+    if origins.is_empty() {
+        return;
+    }
+    let policy =
+        CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {}", origins.join(" ")));
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+
+    #[test]
+    fn form_targets_widen_only_form_action_and_only_with_origins() {
+        let mut response = "page".into_response();
+        allow_form_targets(
+            &mut response,
+            ["https://agua.cdmx.gob.mx/callback?x=1", "https://agua.cdmx.gob.mx/other", "javascript:alert(1)", "nope"],
+        );
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+        assert!(policy.contains("form-action 'self' https://agua.cdmx.gob.mx;"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"));
+        assert!(!policy.contains("javascript"));
+        let mut untouched = "page".into_response();
+        allow_form_targets(&mut untouched, ["nope"]);
+        assert!(untouched.headers().get(header::CONTENT_SECURITY_POLICY).is_none());
+    }
+}

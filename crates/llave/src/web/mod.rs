@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-mod headers;
+pub mod headers;
 
 async fn healthz() -> &'static str {
     "ok"

@@ -3,11 +3,12 @@
 //! a real port. Needs `npm ci --prefix tests/browser` and `/usr/bin/chromium`; `.ci/run`
 //! installs both, and without them the test fails saying so rather than skipping.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::both_backends;
-use crate::support::{Person, TestApp};
+use crate::support::{Person, TestApp, sign_up_and_confirm};
 
 /// Generous: two browsers (one per backend) may share two cores with a debug build.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -31,6 +32,29 @@ fn require_browser_tooling(dir: &Path) {
     );
 }
 
+/// Runs a browser script with `BASE_URL` and `vars`; fails the test with its output unless
+/// it exits 0.
+async fn run_script(dir: &Path, script: &str, base: &str, vars: &[(&str, String)]) {
+    let mut command = tokio::process::Command::new("node");
+    command.arg(dir.join(script)).current_dir(dir).env("BASE_URL", base).env("CHROMIUM", CHROMIUM).kill_on_drop(true);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = match tokio::time::timeout(SCRIPT_TIMEOUT, command.output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(error)) => panic!("could not run `node` (Node.js 20 must be on PATH): {error}"),
+        Err(_) => panic!("the browser script {script} did not finish within {SCRIPT_TIMEOUT:?}"),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "browser script {script} failed ({}) against {base}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+}
+
 both_backends! {
     async fn a_new_person_signs_up_confirms_signs_in_and_out_in_a_browser(backend: Backend) {
         let dir = browser_tests_dir();
@@ -38,40 +62,125 @@ both_backends! {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let person = Person::synthetic(7101);
 
-        let mut command = tokio::process::Command::new("node");
-        command
-            .arg(dir.join("signup_signin.mjs"))
-            .current_dir(&dir)
-            .env("BASE_URL", &base)
-            .env("OUTBOX", app.outbox())
-            .env("CHROMIUM", CHROMIUM)
-            .env("CURP", &person.curp)
-            .env("GIVEN_NAMES", &person.given_names)
-            .env("FIRST_SURNAME", &person.first_surname)
-            .env("SECOND_SURNAME", &person.second_surname)
-            .env("BIRTH_DATE", &person.birth_date)
-            .env("EMAIL", &person.email)
-            .env("SECOND_EMAIL", format!("otra.{}", person.email))
-            .env("PASSWORD", &person.password)
-            .kill_on_drop(true);
-        let output = match tokio::time::timeout(SCRIPT_TIMEOUT, command.output()).await {
-            Ok(Ok(output)) => output,
-            Ok(Err(error)) => panic!("could not run `node` (Node.js 20 must be on PATH): {error}"),
-            Err(_) => panic!("the browser script did not finish within {SCRIPT_TIMEOUT:?}"),
-        };
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        println!("{stdout}");
-        assert!(
-            output.status.success(),
-            "browser script failed ({}) against {base}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-            output.status
-        );
+        let person_env = [
+            ("OUTBOX", app.outbox().display().to_string()),
+            ("CURP", person.curp.clone()),
+            ("GIVEN_NAMES", person.given_names.clone()),
+            ("FIRST_SURNAME", person.first_surname.clone()),
+            ("SECOND_SURNAME", person.second_surname.clone()),
+            ("BIRTH_DATE", person.birth_date.clone()),
+            ("EMAIL", person.email.clone()),
+            ("SECOND_EMAIL", format!("otra.{}", person.email)),
+            ("PASSWORD", person.password.clone()),
+        ];
+        run_script(&dir, "signup_signin.mjs", &base, &person_env).await;
 
         // What the browser did is in the database: one account, and the refused second
         // sign-up left nothing behind.
         assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 1);
         assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE email_confirmed_at IS NOT NULL").await, 1);
+        app.finish().await;
+    }
+}
+
+/// A stand-in for an entity's website: answers `/callback` (GET and POST) and `/bye` with a
+/// page titled "Entidad de prueba" and hands every request it got to the test.
+async fn entity_site() -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, String, HashMap<String, String>)>) {
+    use axum::extract::{Form, Query};
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let page = axum::response::Html("<!doctype html><title>Entidad</title><h1>Entidad de prueba</h1>");
+    let got = move |method: &'static str, path: &'static str| {
+        let sender = sender.clone();
+        move |params: HashMap<String, String>| {
+            let _ = sender.send((method.to_string(), path.to_string(), params));
+            page
+        }
+    };
+    let (get_callback, post_callback, bye) = (got("GET", "/callback"), got("POST", "/callback"), got("GET", "/bye"));
+    let router = axum::Router::new()
+        .route(
+            "/callback",
+            axum::routing::get(move |Query(q): Query<HashMap<String, String>>| async move { get_callback(q) })
+                .post(move |Form(f): Form<HashMap<String, String>>| async move { post_callback(f) }),
+        )
+        .route("/bye", axum::routing::get(move |Query(q): Query<HashMap<String, String>>| async move { bye(q) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}"), receiver)
+}
+
+both_backends! {
+    async fn a_person_signs_in_to_an_entity_through_the_real_pages(backend: Backend) {
+        use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+        use openidconnect::{AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse};
+
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let (site, mut received) = entity_site().await;
+        let person = Person::synthetic(7201);
+        sign_up_and_confirm(&app, &person).await;
+        llave::admin::entity::add_entity(&app.state.store, "agua", "Sistema de Aguas").await.unwrap();
+        let registered = llave::admin::entity::add_client(&app.state.store, &llave::oidc::clients::NewClient {
+            entity: "agua".into(),
+            name: "Pagos en línea".into(),
+            redirect_uris: vec![format!("{site}/callback")],
+            post_logout_redirect_uris: vec![format!("{site}/bye")],
+            ..Default::default()
+        }).await.unwrap();
+        let http = reqwest12::Client::builder().redirect(reqwest12::redirect::Policy::none()).build().unwrap();
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(base.clone()).unwrap(), &http).await.unwrap();
+        let rp = CoreClient::from_provider_metadata(metadata, ClientId::new(registered.client_id.clone()), registered.client_secret.clone().map(ClientSecret::new))
+            .set_redirect_uri(RedirectUrl::new(format!("{site}/callback")).unwrap());
+        let request = || {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, state, nonce) = rp
+                .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+                .add_scope(Scope::new("email".into()))
+                .set_pkce_challenge(challenge)
+                .url();
+            (url.to_string(), state, nonce, verifier)
+        };
+        let (authorize_url, state, nonce, verifier) = request();
+        let (form_post_base, form_post_state, form_post_nonce, form_post_verifier) = request();
+        let (again_url, again_state, again_nonce, again_verifier) = request();
+
+        run_script(&dir, "oidc_flow.mjs", &base, &[
+            ("AUTHORIZE_URL", authorize_url),
+            ("FORM_POST_URL", format!("{form_post_base}&response_mode=form_post")),
+            ("LOGOUT_URL", format!("{base}/logout?client_id={}&post_logout_redirect_uri={site}/bye&state=adios", registered.client_id)),
+            ("AGAIN_URL", again_url),
+            ("ENTITY_NAME", "Sistema de Aguas".into()),
+            ("CURP", person.curp.clone()),
+            ("PASSWORD", person.password.clone()),
+        ]).await;
+
+        // What the entity received: a code by redirect, a code by form_post, the way back
+        // after signing out, and a code after signing in again.
+        let mut got = Vec::new();
+        while let Ok(request) = received.try_recv() {
+            got.push(request);
+        }
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[2].1, "/bye");
+        assert_eq!(got[2].2["state"], "adios");
+        let codes = [&got[0], &got[1], &got[3]];
+        for ((method, path, params), (expected_method, state, nonce, verifier)) in codes.into_iter().zip([
+            ("GET", state, nonce, verifier),
+            ("POST", form_post_state, form_post_nonce, form_post_verifier),
+            ("GET", again_state, again_nonce, again_verifier),
+        ]) {
+            assert_eq!((method.as_str(), path.as_str()), (expected_method, "/callback"));
+            assert_eq!(params["state"], *state.secret());
+            assert_eq!(params["iss"], base);
+            let tokens = rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
+                .set_pkce_verifier(verifier).request_async(&http).await.expect("the code works");
+            let claims = tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &nonce).expect("a valid ID token");
+            assert_eq!(claims.email().map(|e| e.as_str()), Some(person.email.as_str()));
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM consents").await, 0, "withdrawn in the browser");
+        assert_eq!(app.count("SELECT COUNT(*) FROM sessions WHERE ended_at IS NOT NULL").await, 1, "signed out once");
         app.finish().await;
     }
 }

@@ -3,5 +3,6 @@
 
 mod code_flow;
 mod endpoints;
+mod examples;
 mod negative;
 mod support;
