@@ -207,6 +207,7 @@ pub fn validate(params: &Params, client: &ClientPolicy, from_par: bool) -> Resul
     let prompt = check_prompt(params).map_err(back.clone())?;
     let max_age = check_max_age(params).map_err(back.clone())?;
     let claims = check_claims(params).map_err(back)?;
+    let scope = scope.with_claims_of(claims.as_ref());
     Ok(AuthorizationRequest {
         client_id: client.client_id.to_string(),
         redirect_uri,

@@ -50,6 +50,34 @@ impl Scope {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds the scopes that carry the individual claims a `claims` request parameter asks
+    /// for (OIDC Core §5.5), in its `id_token` or `userinfo` member: asking for `email`
+    /// there is asking for the `email` scope's data, and the person consents to it as such.
+    /// Claims llave does not hold are ignored, essential or not (§5.5.1).
+    pub fn with_claims_of(mut self, claims: Option<&serde_json::Value>) -> Scope {
+        let Some(claims) = claims else { return self };
+        for member in ["id_token", "userinfo"] {
+            let Some(requested) = claims.get(member).and_then(|m| m.as_object()) else { continue };
+            for name in requested.keys() {
+                if let Some(scope) = scope_of_claim(name) {
+                    self.0.insert(scope.to_string());
+                }
+            }
+        }
+        self
+    }
+}
+
+/// The standard scope whose data a claim is (OIDC Core §5.4).
+pub fn scope_of_claim(claim: &str) -> Option<&'static str> {
+    match claim {
+        "name" | "given_name" | "family_name" | "middle_name" | "nickname" | "preferred_username" | "profile"
+        | "picture" | "website" | "gender" | "birthdate" | "zoneinfo" | "locale" | "updated_at" => Some("profile"),
+        "email" | "email_verified" => Some("email"),
+        "phone_number" | "phone_number_verified" => Some("phone"),
+        _ => None,
+    }
 }
 
 impl std::fmt::Display for Scope {
@@ -61,6 +89,19 @@ impl std::fmt::Display for Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_requests_bring_their_scopes() {
+        let claims = serde_json::json!({
+            "userinfo": { "email": { "essential": true }, "unknown_claim": null },
+            "id_token": { "birthdate": null, "acr": { "essential": true } },
+        });
+        let scope = Scope::parse("openid").unwrap().with_claims_of(Some(&claims));
+        assert_eq!(scope.to_string(), "email openid profile");
+        assert_eq!(Scope::parse("openid").unwrap().with_claims_of(None).to_string(), "openid");
+        let odd = serde_json::json!({ "userinfo": "email", "id_token": [1] });
+        assert_eq!(Scope::parse("openid").unwrap().with_claims_of(Some(&odd)).to_string(), "openid");
+    }
 
     #[test]
     fn scopes_are_a_sorted_set() {

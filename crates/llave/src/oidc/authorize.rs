@@ -7,7 +7,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_SECURITY_POLICY;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{KeyInit, Mac};
 use oidc::authorize::{AuthorizationRequest, ClientPolicy, Params, Prompt, Rejection, ResponseMode};
@@ -37,20 +37,38 @@ pub async fn authorize_get(
     State(app): State<AppState>,
     c: Chrome,
     signed_in: Option<SignedIn>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> PageResult {
     let pairs = pairs_from_query(query.as_deref()).map_err(|_| bad_request_page(c.lang))?;
-    authorize(app, c, signed_in, pairs).await
+    with_ui_locales(&app, &headers, &pairs, authorize(app.clone(), c, signed_in, pairs.clone()).await)
 }
 
 pub async fn authorize_post(
     State(app): State<AppState>,
     c: Chrome,
     signed_in: Option<SignedIn>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
     let pairs = super::form_pairs(&body).map_err(|_| bad_request_page(c.lang))?;
-    authorize(app, c, signed_in, pairs).await
+    with_ui_locales(&app, &headers, &pairs, authorize(app.clone(), c, signed_in, pairs.clone()).await)
+}
+
+/// `ui_locales` (OIDC Core §3.1.2.1) holds for the pages that follow too (sign-in, consent),
+/// for this browser session, unless the person chose a language with the visible switch.
+fn with_ui_locales(app: &AppState, headers: &HeaderMap, pairs: &[(String, String)], result: PageResult) -> PageResult {
+    let mut response = result?;
+    let chosen = crate::web::cookies::get(headers, crate::i18n::LANG_COOKIE).is_some();
+    let asked = pairs.iter().find(|(k, _)| k == "ui_locales").and_then(|(_, v)| v.split(' ').find_map(Lang::parse));
+    if let (false, Some(lang)) = (chosen, asked) {
+        let secure = if app.cookie_policy().secure { "; Secure" } else { "" };
+        let cookie = format!("{}={}; Path=/; SameSite=Lax{secure}", crate::i18n::LANG_COOKIE, lang.code());
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(axum::http::header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 fn bad_request_page(lang: Lang) -> PageError {

@@ -5,4 +5,5 @@ mod code_flow;
 mod endpoints;
 mod examples;
 mod negative;
+mod parameters;
 mod support;
