@@ -473,7 +473,7 @@ async fn forgot_submit(
     }
     if let Err(error) = links::request_reset(&app, &identifier, &Actor::from(&client), c.lang).await {
         // Logged, not shown: the answer must not depend on whether the account exists.
-        tracing::warn!(%error, "password reset e-mail not sent");
+        tracing::warn!(error = %crate::mail::loggable(&error), "password reset e-mail not sent");
     }
     let text = c.t("forgot-done");
     Ok(message(c, StatusCode::OK, "forgot-done-title", text, "/signin", "signin-button"))

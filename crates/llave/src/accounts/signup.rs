@@ -225,7 +225,7 @@ pub async fn register(
         match links::send_confirmation(app, account_id, valid.email.as_str(), lang).await {
             Ok(()) => true,
             Err(error) => {
-                tracing::warn!(%error, account = account_id.0, "confirmation e-mail not sent");
+                tracing::warn!(error = %crate::mail::loggable(&error), account = account_id.0, "confirmation e-mail not sent");
                 false
             }
         }

@@ -83,3 +83,25 @@ mod tests {
         assert!(!text.contains("Content-Transfer-Encoding: 8bit"));
     }
 }
+
+/// A mail error as it may be logged: an SMTP server's answer often quotes the recipient
+/// (`550 <ana@example.mx>: no such user`), and addresses are personal data.
+pub fn loggable(error: &impl std::fmt::Display) -> String {
+    error
+        .to_string()
+        .split(' ')
+        .map(|word| if word.contains('@') { "<address>" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod loggable_tests {
+    #[test]
+    fn addresses_are_blanked() {
+        assert_eq!(
+            super::loggable(&"permanent error (550): 5.1.1 <ana@example.mx>: Recipient address rejected"),
+            "permanent error (550): 5.1.1 <address> Recipient address rejected"
+        );
+    }
+}

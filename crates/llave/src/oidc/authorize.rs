@@ -52,6 +52,11 @@ pub async fn authorize_post(
     body: Bytes,
 ) -> PageResult {
     let pairs = super::form_pairs(&body).map_err(|_| bad_request_page(c.lang))?;
+    if signed_in.is_none() {
+        // A POST from the entity's site is cross-site, so the SameSite=Lax session cookie
+        // did not come with it; the same request as a top-level GET brings it.
+        return Ok(super::same_request_as_get("/authorize", &pairs));
+    }
     with_ui_locales(&app, &headers, &pairs, authorize(app.clone(), c, signed_in, pairs.clone()).await)
 }
 
@@ -145,8 +150,9 @@ fn authorize_url(pairs: &[(String, String)], reauth_at: Option<(i64, String)>) -
     format!("/authorize?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
+/// The number of a `urn:llave:loa:N` value; anything else is a level llave cannot reach.
 fn level(acr: &str) -> u32 {
-    acr.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    acr.strip_prefix("urn:llave:loa:").and_then(|n| n.parse().ok()).unwrap_or(u32::MAX)
 }
 
 async fn authorize(
@@ -234,8 +240,10 @@ async fn issue_code(
     pairs: &[(String, String)],
 ) -> PageResult {
     // A pushed request produces one code (RFC 9126 §2.2).
-    if let Some((_, request_uri)) = pairs.iter().find(|(k, _)| k == "request_uri") {
-        app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?;
+    if let Some((_, request_uri)) = pairs.iter().find(|(k, _)| k == "request_uri")
+        && !app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?
+    {
+        return Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-request-uri"));
     }
     let code = random_token();
     let now = now();

@@ -51,6 +51,10 @@ fn inactive() -> Value {
 async fn introspect_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, Failure> {
     let params = Params::from_pairs(super::form_pairs(body)?)?;
     let client = authenticated_client(app, headers, &params, "introspect").await?;
+    if client.auth_method == "none" {
+        // RFC 7662 §2.1: the caller must prove who it is; a public client cannot.
+        return Err(OAuthError::invalid_client("public clients cannot introspect tokens").into());
+    }
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     Ok(match find(app, token, params.get("token_type_hint")).await? {
         Found::Access { claims, .. } if claims["client_id"] == client.client_id.as_str() => {

@@ -129,6 +129,12 @@ async fn check_request(
         Some(token) => Some(verify_hint(app, token).await.ok_or_else(bad)?),
         None => None,
     };
+    // With both, they must name the same client (RP-Initiated Logout 1.0 §2).
+    if let (Some(client_id), Some((aud, _))) = (params.get("client_id"), &hint)
+        && client_id != aud
+    {
+        return Err(bad());
+    }
     let client_id = params.get("client_id").map(str::to_string).or_else(|| hint.as_ref().map(|(aud, _)| aud.clone()));
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
@@ -235,6 +241,10 @@ pub async fn end_session_post(
 ) -> PageResult {
     let pairs = super::form_pairs(&body)
         .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, c.lang, "oidc-error-title", "oidc-error-logout"))?;
+    if signed_in.is_none() {
+        // Cross-site POSTs carry no SameSite=Lax cookie: ask again as a top-level GET.
+        return Ok(super::same_request_as_get("/logout", &pairs));
+    }
     end_session(app, c, client, signed_in, pairs).await
 }
 

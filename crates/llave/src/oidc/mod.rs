@@ -86,3 +86,9 @@ pub async fn redirect_uris_for_next(app: &AppState, next: &str) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// A 303 to `path` with `pairs` as its query: a POSTed request repeated as a GET.
+pub fn same_request_as_get(path: &str, pairs: &[(String, String)]) -> Response {
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    axum::response::Redirect::to(&format!("{path}?{query}")).into_response()
+}

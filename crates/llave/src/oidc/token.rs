@@ -109,7 +109,9 @@ async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Para
     };
     app.store.insert_grant(&grant, now).await.map_err(internal)?;
     app.store.set_code_grant(&code_hash, &grant.id).await.map_err(internal)?;
-    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), true).await.map_err(internal)
+    // Refresh tokens only for offline access (OIDC Core §11), which the person consented to.
+    let offline = oidc::Scope::from_stored(&grant.scope).contains("offline_access");
+    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), offline).await.map_err(internal)
 }
 
 async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
@@ -137,11 +139,15 @@ async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -
         app.store.revoke_grant(&grant.id, "refresh_token_wrong_client", now).await.map_err(internal)?;
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client").into());
     }
+    // A narrower scope applies to the tokens of this answer; the grant, and so the new
+    // refresh token, keep the original (RFC 6749 §6).
+    let mut issued = grant.clone();
     if let Some(scope) = params.get("scope") {
         let asked = oidc::Scope::parse(scope)?;
         if !asked.is_subset_of(&oidc::Scope::from_stored(&grant.scope)) {
             return Err(OAuthError::new(ErrorCode::InvalidScope, "scope exceeds the original grant").into());
         }
+        issued.scope = asked.to_string();
     }
     let account = match grant.account_id {
         Some(id) => Some(
@@ -153,7 +159,7 @@ async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -
         ),
         None => None,
     };
-    tokens::issue(app, client, &grant, account.as_ref(), None, true).await.map_err(internal)
+    tokens::issue(app, client, &issued, account.as_ref(), None, true).await.map_err(internal)
 }
 
 /// Authenticates the client of a request to `endpoint` (token, par, introspect, revoke).

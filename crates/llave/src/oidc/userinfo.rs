@@ -30,12 +30,13 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Byt
             return json_error(&OAuthError::new(ErrorCode::InvalidToken, "a bearer token is required"));
         }
     };
-    let (_, grant) = match tokens::verify_access_token(&app, &token).await {
+    let (claims, grant) = match tokens::verify_access_token(&app, &token).await {
         Ok(ok) => ok,
         Err(TokenCheck::Invalid(error)) => return json_error(&error),
         Err(TokenCheck::Internal(cause)) => return server_error(cause),
     };
-    let scope = Scope::from_stored(&grant.scope);
+    // The token's own scope: a refresh may have narrowed it below the grant's (RFC 6749 §6).
+    let scope = Scope::from_stored(claims.get("scope").and_then(|s| s.as_str()).unwrap_or(""));
     let Some(account_id) = grant.account_id.filter(|_| scope.contains("openid")) else {
         return json_error(&OAuthError::new(ErrorCode::InvalidToken, "the token is not for a person"));
     };

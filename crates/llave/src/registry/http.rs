@@ -29,11 +29,16 @@ impl HttpRegistry {
 impl PopulationRegistry for HttpRegistry {
     async fn lookup(&self, curp: &Curp) -> Result<Option<Person>, RegistryError> {
         let url = format!("{}/curp/{}", self.base, curp.as_str());
-        let response = self.client.get(&url).send().await.map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await // Without the URL: it holds the CURP, and this error is logged.
+            .map_err(|e| RegistryError::Unavailable(e.without_url().to_string()))?;
         match response.status().as_u16() {
             200 => {
                 let record: RegistryRecord =
-                    response.json().await.map_err(|e| RegistryError::BadAnswer(e.to_string()))?;
+                    response.json().await.map_err(|e| RegistryError::BadAnswer(e.without_url().to_string()))?;
                 if record.curp.trim().to_ascii_uppercase() != curp.as_str() {
                     return Err(RegistryError::BadAnswer("the record is for another CURP".into()));
                 }

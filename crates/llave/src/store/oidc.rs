@@ -311,7 +311,8 @@ impl Store {
     /// The live grant behind an access token's `jti`, if neither is revoked.
     pub async fn access_token_grant(&self, jti: &str, now: i64) -> StoreResult<Option<GrantRecord>> {
         let row = sqlx::query(select_grant!(
-            "JOIN access_tokens t ON t.grant_id = g.id WHERE t.jti = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL"
+            "JOIN access_tokens t ON t.grant_id = g.id WHERE t.jti = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.client_id = g.client_id AND c.disabled_at IS NOT NULL)"
         ))
         .bind(jti)
         .bind(now)
@@ -402,12 +403,13 @@ impl Store {
     }
 
     /// Ends a pushed request once it produced a code (RFC 9126 §2.2: one-time use).
-    pub async fn spend_pushed_request(&self, request_uri: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM pushed_requests WHERE request_uri = $1")
+    /// Spends a pushed request; false if it was already spent (a concurrent use won).
+    pub async fn spend_pushed_request(&self, request_uri: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM pushed_requests WHERE request_uri = $1")
             .bind(request_uri)
             .execute(self.pool())
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Revokes an access token alone (RFC 7009 for an access token).

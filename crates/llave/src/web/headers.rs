@@ -21,7 +21,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if !is_static {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // Pages may show personal data: never cached, unless the handler says otherwise
+        // (discovery and the JWKS are public and cacheable).
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     }
     response
 }

@@ -38,7 +38,7 @@ both_backends! {
         assert_eq!(raw["amr"], serde_json::json!(["pwd"]));
         assert!(raw.get("curp").is_none(), "no curp for a client not allowed to have it");
         assert_eq!(raw["sid"].as_str().map(str::len), Some(22));
-        assert!(tokens.refresh_token().is_some());
+        assert!(tokens.refresh_token().is_none(), "no refresh token without offline_access");
 
         let userinfo: CoreUserInfoClaims = agua
             .rp
@@ -92,7 +92,7 @@ both_backends! {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let agua = entity(&app, &base, "agua", false).await;
         let (_, mut browser) = signed_in_person(&app, 303).await;
-        let started = start(&agua, &["email"]);
+        let started = start(&agua, &["email", "offline_access"]);
         let params = authorize(&mut browser, &started.path).await;
         let tokens = agua.rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
             .set_pkce_verifier(started.verifier).request_async(&http()).await.unwrap();

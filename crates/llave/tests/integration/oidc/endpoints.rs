@@ -131,6 +131,8 @@ both_backends! {
         let (status, body) = post_form(&base, "/token", &[("grant_type", "client_credentials"), ("client_id", &public.client_id)], None).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"], "unauthorized_client");
+        let (status, body) = post_form(&base, "/introspect", &[("token", "x"), ("client_id", &public.client_id)], None).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "public clients cannot introspect");
         app.finish().await;
     }
 }

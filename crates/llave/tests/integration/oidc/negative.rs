@@ -20,7 +20,7 @@ async fn token_request(base: &str, fields: &[(&str, &str)], basic: Option<(&str,
 }
 
 async fn code_for(app: &TestApp, browser: &mut Client, rp: &Entity) -> (String, Started) {
-    let started = start(rp, &["email"]);
+    let started = start(rp, &["email", "offline_access"]);
     let params = authorize(browser, &started.path).await;
     let _ = app;
     (params["code"].clone(), started)

@@ -143,3 +143,85 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_refresh_may_narrow_the_scope_for_that_answer_only(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let (_, mut browser) = signed_in_person(&app, 603).await;
+        let started = start(&agua, &["email", "profile", "offline_access"]);
+        let params = authorize(&mut browser, &started.path).await;
+        let verifier = started.verifier.secret().clone();
+        let (_, tokens) = token(&base, &agua, &[("grant_type", "authorization_code"), ("code", &params["code"]), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+        let (status, narrow) = token(&base, &agua, &[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap()), ("scope", "openid email")]).await;
+        assert_eq!(status, 200, "{narrow}");
+        assert_eq!(narrow["scope"], "email openid");
+        assert_eq!(payload(narrow["access_token"].as_str().unwrap())["scope"], "email openid");
+        let userinfo: serde_json::Value = http().get(format!("{base}/userinfo")).bearer_auth(narrow["access_token"].as_str().unwrap())
+            .send().await.unwrap().json().await.unwrap();
+        assert!(userinfo.get("email").is_some());
+        assert!(userinfo.get("given_name").is_none(), "profile was left out of this token: {userinfo}");
+        // The rotated refresh token still carries the whole grant.
+        let (_, full) = token(&base, &agua, &[("grant_type", "refresh_token"), ("refresh_token", narrow["refresh_token"].as_str().unwrap())]).await;
+        assert_eq!(full["scope"], "email offline_access openid profile");
+        let (status, body) = token(&base, &agua, &[("grant_type", "refresh_token"), ("refresh_token", full["refresh_token"].as_str().unwrap()), ("scope", "openid phone")]).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn cross_site_posts_are_repeated_as_gets_to_find_the_session(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let mut no_cookie = app.client();
+        let started = start(&agua, &["email"]);
+        let query = started.path.strip_prefix("/authorize?").unwrap().to_string();
+        let fields: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let response = no_cookie.post("/authorize", &fields).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER);
+        let location = response.location().unwrap().to_string();
+        assert!(location.starts_with("/authorize?"), "{location}");
+        let again: Vec<(String, String)> = url::form_urlencoded::parse(location.strip_prefix("/authorize?").unwrap().as_bytes()).into_owned().collect();
+        assert_eq!(again.len(), fields.len());
+        let response = no_cookie.post("/logout", &[("client_id", agua.client_id.as_str()), ("state", "s")]).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER);
+        assert!(response.location().unwrap().starts_with("/logout?"));
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn odd_requests_and_disabled_clients_are_refused(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let otra = entity(&app, &base, "otra", false).await;
+        let (_, mut browser) = signed_in_person(&app, 604).await;
+        // An acr llave does not know is never "reached".
+        let response = browser.get(&format!("{}&acr_values=foo", start(&agua, &[]).path)).await;
+        assert_eq!(callback_params(response.location().unwrap())["error"], "unmet_authentication_requirements");
+        // Discovery and keys are public and cacheable; pages are not.
+        let discovery = http().get(format!("{base}/.well-known/openid-configuration")).send().await.unwrap();
+        assert!(discovery.headers()["cache-control"].to_str().unwrap().starts_with("public"));
+        let jwks = http().get(format!("{base}/jwks")).send().await.unwrap();
+        assert!(jwks.headers()["cache-control"].to_str().unwrap().starts_with("public"));
+        assert_eq!(browser.get("/account").await.headers["cache-control"], "no-store");
+
+        let started = start(&agua, &[]);
+        let params = authorize(&mut browser, &started.path).await;
+        let verifier = started.verifier.secret().clone();
+        let (_, tokens) = token(&base, &agua, &[("grant_type", "authorization_code"), ("code", &params["code"]), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+        let id_token = tokens["id_token"].as_str().unwrap();
+        // A logout whose client_id is not the hint's audience.
+        let response = browser.get(&format!("/logout?id_token_hint={id_token}&client_id={}", otra.client_id)).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+        assert_eq!(browser.get("/account").await.status, StatusCode::OK, "still signed in");
+        // A disabled client's tokens stop working at once.
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(http().get(format!("{base}/userinfo")).bearer_auth(access).send().await.unwrap().status().as_u16(), 200);
+        llave::admin::entity::disable_client(&app.state.store, &agua.client_id).await.unwrap();
+        assert_eq!(http().get(format!("{base}/userinfo")).bearer_auth(access).send().await.unwrap().status().as_u16(), 401);
+        app.finish().await;
+    }
+}
