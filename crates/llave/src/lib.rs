@@ -131,12 +131,32 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     println!("llave is running: open {url}/ in your browser");
     tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
     let router = web::router(app.clone());
+    let janitor = tokio::spawn(purge_periodically(app.clone()));
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(ServeError::Io)?;
+    janitor.abort();
     app.store.close().await;
     Ok(())
+}
+
+/// How often `serve` deletes what has expired.
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+async fn purge_periodically(app: AppState) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match app.store.purge_expired(crypto::now(), app.config.throttle.window_minutes * 60).await {
+            Ok(purged) => {
+                let total: u64 = purged.iter().map(|(_, n)| n).sum();
+                tracing::debug!(total, ?purged, "expired rows deleted");
+            }
+            Err(error) => tracing::warn!(%error, "cannot delete expired rows"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

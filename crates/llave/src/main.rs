@@ -47,6 +47,12 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Delete expired codes, token records, e-mail links and throttle windows (serve does
+    /// this every 15 minutes).
+    Purge {
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill the database with demo people (idempotent) and print how to sign in.
     Demo {
         #[arg(long)]
@@ -232,6 +238,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = llave::store::Store::connect(&config.database_url()).await?;
             let versions = store.migrate().await?;
             println!("database is at migration {versions} ({})", store.backend().name());
+        }
+        Command::Purge { json } => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = llave::store::Store::connect(&config.database_url()).await?;
+            store.migrate().await?;
+            let purged = store.purge_expired(llave::crypto::now(), config.throttle.window_minutes * 60).await?;
+            if json {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    purged.iter().map(|(table, n)| (table.to_string(), serde_json::json!(n))).collect();
+                print_json(&map)?;
+            } else {
+                for (table, n) in purged {
+                    println!("{table}: {n} deleted");
+                }
+            }
         }
         Command::Demo { json } => {
             let issuer = config.issuer();

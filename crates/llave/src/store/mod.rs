@@ -14,6 +14,7 @@ pub mod email_tokens;
 pub mod entities;
 mod events;
 pub mod oidc;
+mod purge;
 mod secrets;
 mod sessions;
 mod throttle;

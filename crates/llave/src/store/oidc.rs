@@ -504,12 +504,16 @@ impl Store {
         let rows = sqlx::query(
             "SELECT c.client_id, c.name AS client_name, e.name AS entity_name, c.allowed_claims, \
                     cs.scope, cs.granted_at, \
-                    (SELECT MAX(a.created_at) FROM authorization_codes a \
-                      WHERE a.account_id = $1 AND a.client_id = c.client_id) AS last_sign_in \
+                    (SELECT MAX(x.at) FROM ( \
+                        SELECT a.created_at AS at FROM authorization_codes a \
+                         WHERE a.account_id = $1 AND a.client_id = c.client_id \
+                        UNION ALL SELECT g.created_at FROM grants g \
+                         WHERE g.account_id = $1 AND g.client_id = c.client_id) x) AS last_sign_in \
              FROM clients c JOIN entities e ON e.id = c.entity_id \
              LEFT JOIN consents cs ON cs.client_id = c.client_id AND cs.account_id = $1 \
              WHERE cs.account_id IS NOT NULL \
                 OR EXISTS (SELECT 1 FROM authorization_codes a WHERE a.account_id = $1 AND a.client_id = c.client_id) \
+                OR EXISTS (SELECT 1 FROM grants g WHERE g.account_id = $1 AND g.client_id = c.client_id) \
              ORDER BY e.name, c.name",
         )
         .bind(account.0)

@@ -136,3 +136,77 @@ fn a_bad_database_url_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
 }
+
+fn json_of(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+both_backends! {
+    async fn entities_and_clients_are_managed_from_the_command_line(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let entity = json_of(&llave(&app, &["entity", "add", "--slug", "semovi", "--name", "Secretaría de Movilidad", "--json"], None));
+        assert_eq!(entity["slug"], "semovi");
+        assert_eq!(entity["name"], "Secretaría de Movilidad");
+        let again = llave(&app, &["entity", "add", "--slug", "semovi", "--name", "Otra", "--json"], None);
+        assert!(!again.status.success(), "a slug is unique");
+        assert!(String::from_utf8_lossy(&again.stderr).starts_with("llave: "));
+        let list = json_of(&llave(&app, &["entity", "list", "--json"], None));
+        assert_eq!(list.as_array().unwrap().len(), 1);
+
+        let confidential = json_of(&llave(&app, &[
+            "client", "add", "--entity", "semovi", "--name", "Licencias", "--redirect-uri", "https://licencias.semovi.cdmx.gob.mx/cb",
+            "--redirect-uri", "http://127.0.0.1:8000/cb", "--post-logout-redirect-uri", "https://licencias.semovi.cdmx.gob.mx/",
+            "--backchannel-logout-uri", "https://licencias.semovi.cdmx.gob.mx/logout", "--allow-claim", "curp", "--json",
+        ], None));
+        let client_id = confidential["client_id"].as_str().unwrap().to_string();
+        let secret = confidential["client_secret"].as_str().expect("a secret, shown once");
+        assert!(secret.len() >= 32);
+        assert_eq!(confidential["token_endpoint_auth_method"], "client_secret_basic");
+        // Stored only as a hash.
+        let stored: String = sqlx::query_scalar("SELECT secret_hash FROM clients WHERE client_id = $1")
+            .bind(&client_id).fetch_one(app.state.store.pool()).await.unwrap();
+        assert!(!stored.contains(secret));
+        let shown = json_of(&llave(&app, &["client", "show", &client_id, "--json"], None));
+        assert!(shown.get("client_secret").is_none(), "never shown again");
+        assert_eq!(shown["allowed_claims"], serde_json::json!(["curp"]));
+        assert_eq!(shown["redirect_uris"].as_array().unwrap().len(), 2);
+
+        let public = json_of(&llave(&app, &["client", "add", "--entity", "semovi", "--name", "App", "--redirect-uri", "http://localhost:7000/cb", "--public", "--json"], None));
+        assert!(public.get("client_secret").is_none());
+        assert_eq!(public["token_endpoint_auth_method"], "none");
+        let jwks = app.dir.path().join("jwks.json");
+        std::fs::write(&jwks, r#"{"keys":[{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","kid":"1"}]}"#).unwrap();
+        let keyed = json_of(&llave(&app, &["client", "add", "--entity", "semovi", "--name", "Back end", "--redirect-uri", "https://x.semovi.cdmx.gob.mx/cb",
+            "--auth-method", "private_key_jwt", "--jwks-file", jwks.to_str().unwrap(), "--id-token-alg", "ES256", "--require-par", "--json"], None));
+        assert_eq!(keyed["token_endpoint_auth_method"], "private_key_jwt");
+        let keyed = json_of(&llave(&app, &["client", "show", keyed["client_id"].as_str().unwrap(), "--json"], None));
+        assert_eq!(keyed["id_token_signed_response_alg"], "ES256");
+        assert_eq!(keyed["require_pushed_authorization_requests"], true);
+
+        // Refused: plain http off loopback, a fragment, an unknown entity, an unknown method.
+        for bad in [
+            vec!["--entity", "semovi", "--redirect-uri", "http://licencias.semovi.cdmx.gob.mx/cb"],
+            vec!["--entity", "semovi", "--redirect-uri", "https://licencias.semovi.cdmx.gob.mx/cb#x"],
+            vec!["--entity", "nadie", "--redirect-uri", "https://licencias.semovi.cdmx.gob.mx/cb"],
+            vec!["--entity", "semovi", "--redirect-uri", "https://a.cdmx.gob.mx/cb", "--auth-method", "client_secret_jwt"],
+            vec!["--entity", "semovi", "--redirect-uri", "https://a.cdmx.gob.mx/cb", "--auth-method", "private_key_jwt"],
+        ] {
+            let mut args = vec!["client", "add", "--name", "X", "--json"];
+            args.extend(bad.iter().copied());
+            let output = llave(&app, &args, None);
+            assert!(!output.status.success(), "{bad:?} was accepted");
+            assert!(String::from_utf8_lossy(&output.stderr).starts_with("llave: "), "{bad:?}");
+        }
+        let clients = json_of(&llave(&app, &["client", "list", "--entity", "semovi", "--json"], None));
+        assert_eq!(clients.as_array().unwrap().len(), 3, "nothing half-written by the refusals");
+
+        let disabled = json_of(&llave(&app, &["client", "disable", &client_id, "--json"], None));
+        assert_eq!(disabled["disabled"], true);
+        let rotated = json_of(&llave(&app, &["keys", "rotate", "--json"], None));
+        assert!(rotated.to_string().contains("RS256"), "{rotated}");
+        let purged = json_of(&llave(&app, &["purge", "--json"], None));
+        assert_eq!(purged["access_tokens"], 0);
+        app.finish().await;
+    }
+}

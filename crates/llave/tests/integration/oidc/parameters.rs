@@ -225,3 +225,32 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn purging_forgets_expired_records_but_not_what_a_person_is_shown(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let (_, mut browser) = signed_in_person(&app, 605).await;
+        let started = start(&agua, &["email", "offline_access"]);
+        let params = authorize(&mut browser, &started.path).await;
+        let verifier = started.verifier.secret().clone();
+        let (status, _) = token(&base, &agua, &[("grant_type", "authorization_code"), ("code", &params["code"]), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+        assert_eq!(status, 200);
+        let now = llave::crypto::now();
+        // Nothing is due yet.
+        let purged = app.state.store.purge_expired(now, 900).await.unwrap();
+        assert!(purged.iter().all(|(_, n)| *n == 0), "{purged:?}");
+        // Forty days on, every code and token record has gone.
+        let purged = app.state.store.purge_expired(now + 40 * 86400, 900).await.unwrap();
+        let count = |table: &str| purged.iter().find(|(t, _)| *t == table).unwrap().1;
+        assert_eq!(count("authorization_codes"), 1);
+        assert_eq!(count("access_tokens"), 1);
+        assert_eq!(count("refresh_tokens"), 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM access_tokens").await, 0);
+        // Grants, consents, sessions and events stay: the account page still shows the site.
+        assert_eq!(app.count("SELECT COUNT(*) FROM grants").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM consents").await, 1);
+        assert!(browser.get("/account").await.body.contains("Entidad agua"));
+        app.finish().await;
+    }
+}
