@@ -29,6 +29,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub password: PasswordConfig,
     pub throttle: ThrottleConfig,
+    pub oidc: OidcConfig,
     /// Take the client address from the last `X-Forwarded-For` hop. Only behind a proxy
     /// that sets it. Default false.
     pub trust_forwarded_for: bool,
@@ -44,6 +45,26 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     /// Sender of every message. Default `Llave <no-reply@llave.localhost>`.
     pub from: String,
+}
+
+/// Lifetimes of what the OpenID Connect provider issues.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Access tokens (JWT, RFC 9068). Short: a revoked grant's tokens are refused by
+    /// UserInfo and introspection at once, but a resource server that only checks the
+    /// signature trusts one until it expires. Default 300 (5 minutes); 60 to 3600.
+    pub access_token_seconds: u32,
+    /// ID tokens. Default 300; 60 to 3600.
+    pub id_token_seconds: u32,
+    /// Refresh tokens, each rotation starting a new period. Default 30 days; 1 to 365.
+    pub refresh_token_days: u32,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig { access_token_seconds: 300, id_token_seconds: 300, refresh_token_days: 30 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +113,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
             throttle: ThrottleConfig::default(),
+            oidc: OidcConfig::default(),
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
         }
@@ -161,8 +183,26 @@ impl Config {
                     .split("__"),
             )
             .merge(Serialized::defaults(overrides))
-            .extract()
+            .extract::<Config>()
             .map_err(Box::new)
+            .and_then(|config| config.checked().map_err(|message| Box::new(figment::Error::from(message))))
+    }
+
+    /// Values that parse but make no sense are refused at start, with the key named.
+    fn checked(self) -> Result<Config, String> {
+        let ranges: [(&str, i64, i64, i64); 5] = [
+            ("oidc.access_token_seconds", self.oidc.access_token_seconds.into(), 60, 3600),
+            ("oidc.id_token_seconds", self.oidc.id_token_seconds.into(), 60, 3600),
+            ("oidc.refresh_token_days", self.oidc.refresh_token_days.into(), 1, 365),
+            ("session.idle_minutes", self.session.idle_minutes, 1, 24 * 60),
+            ("session.absolute_hours", self.session.absolute_hours, 1, 24 * 30),
+        ];
+        for (key, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(format!("{key} = {value} is out of range ({low} to {high})"));
+            }
+        }
+        Ok(self)
     }
 
     pub fn database_url(&self) -> String {
@@ -212,6 +252,27 @@ mod tests {
         assert_eq!(config.listen.port(), 9100);
         assert_eq!(config.issuer(), "https://llave.example");
         assert_eq!(config.session.idle_minutes, 5);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
+    fn token_lifetimes_are_configured_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("llave.toml", "[oidc]\naccess_token_seconds = 120\nrefresh_token_days = 7\n")?;
+            let config =
+                Config::load(Some(Path::new("llave.toml")), &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.oidc.access_token_seconds, 120);
+            assert_eq!(config.oidc.refresh_token_days, 7);
+            assert_eq!(config.oidc.id_token_seconds, 300);
+            jail.set_env("LLAVE_OIDC__ACCESS_TOKEN_SECONDS", "5");
+            let refused = Config::load(Some(Path::new("llave.toml")), &Overrides::default()).unwrap_err().to_string();
+            assert!(refused.contains("oidc.access_token_seconds = 5 is out of range"), "{refused}");
+            jail.set_env("LLAVE_OIDC__ACCESS_TOKEN_SECONDS", "300");
+            jail.set_env("LLAVE_SESSION__IDLE_MINUTES", "0");
+            let refused = Config::load(Some(Path::new("llave.toml")), &Overrides::default()).unwrap_err().to_string();
+            assert!(refused.contains("session.idle_minutes"), "{refused}");
+            Ok(())
+        });
     }
 
     #[test]

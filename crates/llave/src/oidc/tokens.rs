@@ -17,9 +17,6 @@ use crate::store::entities::ClientRecord;
 use crate::store::oidc::GrantRecord;
 use crate::store::{Account, StoreError};
 
-pub const ACCESS_TOKEN_SECONDS: i64 = 300;
-pub const ID_TOKEN_SECONDS: i64 = 300;
-pub const REFRESH_TOKEN_SECONDS: i64 = 30 * 24 * 3600;
 pub const CODE_SECONDS: i64 = 60;
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +104,7 @@ pub async fn issue(
 ) -> Result<TokenResponse, TokenError> {
     let now = now();
     let issuer = app.config.issuer();
+    let access_seconds = i64::from(app.config.oidc.access_token_seconds);
     let ring = app.keys.ring(&app.store).await?;
     let access_key = ring.signing("RS256").ok_or_else(|| TokenError::Sign("no RS256 key".into()))?;
     let jti = random_id();
@@ -116,18 +114,25 @@ pub async fn issue(
     };
     let mut access_claims = json!({
         "iss": issuer, "sub": sub, "aud": issuer, "client_id": client.client_id,
-        "iat": now, "exp": now + ACCESS_TOKEN_SECONDS, "jti": jti, "scope": grant.scope,
+        "iat": now, "exp": now + access_seconds, "jti": jti, "scope": grant.scope,
     });
     if account.is_some() {
         access_claims["auth_time"] = json!(grant.auth_time);
         access_claims["acr"] = json!(grant.acr);
     }
     let access_token = sign(&access_claims, access_key, "at+jwt")?;
-    app.store.insert_access_token(&jti, &grant.id, now, now + ACCESS_TOKEN_SECONDS).await?;
+    app.store.insert_access_token(&jti, &grant.id, now, now + access_seconds).await?;
 
     let refresh_token = if with_refresh {
         let token = random_token();
-        app.store.insert_refresh_token(&token_hash(&token), &grant.id, now, now + REFRESH_TOKEN_SECONDS).await?;
+        app.store
+            .insert_refresh_token(
+                &token_hash(&token),
+                &grant.id,
+                now,
+                now + i64::from(app.config.oidc.refresh_token_days) * 86400,
+            )
+            .await?;
         Some(token)
     } else {
         None
@@ -145,7 +150,7 @@ pub async fn issue(
             claims.insert("aud".into(), json!(client.client_id));
             claims.insert("azp".into(), json!(client.client_id));
             claims.insert("iat".into(), json!(now));
-            claims.insert("exp".into(), json!(now + ID_TOKEN_SECONDS));
+            claims.insert("exp".into(), json!(now + i64::from(app.config.oidc.id_token_seconds)));
             claims.insert("auth_time".into(), json!(grant.auth_time));
             claims.insert("acr".into(), json!(grant.acr));
             claims.insert("amr".into(), json!(grant.amr.split(' ').filter(|m| !m.is_empty()).collect::<Vec<_>>()));
@@ -163,7 +168,7 @@ pub async fn issue(
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_SECONDS,
+        expires_in: access_seconds,
         refresh_token,
         id_token,
         scope: grant.scope.clone(),

@@ -146,7 +146,7 @@ both_backends! {
 
 both_backends! {
     async fn a_refresh_may_narrow_the_scope_for_that_answer_only(backend: Backend) {
-        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let (app, base) = TestApp::builder(backend).config(|c| c.oidc.access_token_seconds = 120).serve_as_issuer().await;
         let agua = entity(&app, &base, "agua", false).await;
         let (_, mut browser) = signed_in_person(&app, 603).await;
         let started = start(&agua, &["email", "profile", "offline_access"]);
@@ -157,6 +157,9 @@ both_backends! {
         assert_eq!(status, 200, "{narrow}");
         assert_eq!(narrow["scope"], "email openid");
         assert_eq!(payload(narrow["access_token"].as_str().unwrap())["scope"], "email openid");
+        let access = payload(narrow["access_token"].as_str().unwrap());
+        assert_eq!(access["exp"].as_i64().unwrap() - access["iat"].as_i64().unwrap(), 120, "the configured lifetime");
+        assert_eq!(narrow["expires_in"], 120);
         let userinfo: serde_json::Value = http().get(format!("{base}/userinfo")).bearer_auth(narrow["access_token"].as_str().unwrap())
             .send().await.unwrap().json().await.unwrap();
         assert!(userinfo.get("email").is_some());
