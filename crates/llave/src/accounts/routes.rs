@@ -442,7 +442,7 @@ async fn resend_confirmation(
     if s.account.email_confirmed_at.is_none() {
         links::send_confirmation(&app, s.account.id, &s.account.email, c.lang)
             .await
-            .map_err(|e| PageError::internal(c.lang, e))?;
+            .map_err(|e| PageError::internal(c.lang, crate::mail::loggable(&e)))?;
     }
     Ok(Redirect::to("/account?notice=confirmation_sent").into_response())
 }

@@ -36,8 +36,10 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, PageE
     let now = now();
     let idle_limit = state.config.session.idle_minutes * 60;
     if now >= session.absolute_expires_at || now - session.last_seen_at >= idle_limit {
-        state.store.end_session(session.account_id, &session.id, "expired", now).await.map_err(internal)?;
-        crate::oidc::logout::session_ended(state, &session.id).await;
+        // Whoever ends it first tells the entities, once.
+        if state.store.end_session(session.account_id, &session.id, "expired", now).await.map_err(internal)? {
+            crate::oidc::logout::session_ended(state, &session.id).await;
+        }
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_EVERY {
