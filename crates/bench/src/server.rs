@@ -1,5 +1,6 @@
-//! The llave under test: accounts made with its CLI, the server run as a child process,
-//! its readiness awaited and its peak memory read from `/proc` before it is stopped.
+//! The llave under test: accounts, entities and clients made with its CLI, the server run
+//! as a child process, its readiness awaited and its peak memory and CPU time read from
+//! `/proc` before it is stopped.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -80,6 +81,28 @@ impl Llave {
         Ok(users)
     }
 
+    /// Runs `llave ARGS --json` and parses what it prints.
+    pub async fn cli_json(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let output = self
+            .command()
+            .args(args)
+            .arg("--json")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "llave {} failed ({}): {}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        serde_json::from_slice(&output.stdout)
+            .map_err(|e| format!("llave {} printed no JSON: {e}", args.first().copied().unwrap_or_default()))
+    }
+
     /// Starts `llave serve` on `port`, its log in `DATA_DIR/server.log`.
     pub fn serve(&self, port: u16) -> Result<Child, String> {
         let log_path = self.log_path();
@@ -125,6 +148,22 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User plus system CPU time a live process has used so far, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // proc(5): the fields after "(comm)" start at field 3; utime and stime are 14 and 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux unless built otherwise).
+pub async fn clock_ticks_per_second() -> u64 {
+    let output = Command::new("getconf").arg("CLK_TCK").output().await.ok();
+    output.and_then(|o| String::from_utf8(o.stdout).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(100)
 }
 
 /// SIGTERM (graceful shutdown), then a kill if it has not exited after 10 s.
