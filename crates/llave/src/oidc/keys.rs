@@ -42,6 +42,31 @@ pub struct LoadedKey {
     pub decoding: DecodingKey,
     pub jwk: serde_json::Value,
     pub current: bool,
+    /// RS256 signs with `ring` (constant-time, about three times faster than the pure-Rust
+    /// `rsa` crate behind `jsonwebtoken`): the token endpoint's main cost is this signature.
+    rsa: Option<ring::signature::RsaKeyPair>,
+}
+
+impl LoadedKey {
+    /// A compact JWS of `claims` with this key: header `alg`, `kid` and `typ`.
+    pub fn sign_jwt(&self, typ: &str, claims: &serde_json::Value) -> Result<String, String> {
+        let Some(pair) = &self.rsa else {
+            let mut header = jsonwebtoken::Header::new(self.alg);
+            header.kid = Some(self.kid.clone());
+            header.typ = Some(typ.to_string());
+            return jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| e.to_string());
+        };
+        let header = json!({ "alg": "RS256", "kid": self.kid, "typ": typ });
+        let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+        let claims = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
+        let mut jwt = format!("{}.{}", b64(&header), b64(&claims));
+        let mut signature = vec![0; pair.public().modulus_len()];
+        pair.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), jwt.as_bytes(), &mut signature)
+            .map_err(|_| "RSA signing failed".to_string())?;
+        jwt.push('.');
+        jwt.push_str(&b64(&signature));
+        Ok(jwt)
+    }
 }
 
 pub struct KeyRing {
@@ -142,7 +167,17 @@ fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
         ),
         other => return Err(KeyError::Algorithm(other.to_string())),
     };
+    let rsa = match alg {
+        Algorithm::RS256 => {
+            use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+            let key = rsa::RsaPrivateKey::from_pkcs8_pem(&record.private_pem).map_err(|e| bad(&e))?;
+            let der = key.to_pkcs8_der().map_err(|e| bad(&e))?;
+            Some(ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| bad(&e))?)
+        }
+        _ => None,
+    };
     Ok(LoadedKey {
+        rsa,
         kid: record.kid.clone(),
         alg,
         alg_name: record.alg.clone(),
@@ -227,13 +262,22 @@ mod tests {
         for alg in ALGORITHMS {
             let record = generate(alg).unwrap();
             let key = load(&record).unwrap();
-            let mut header = jsonwebtoken::Header::new(key.alg);
-            header.kid = Some(key.kid.clone());
-            let token = jsonwebtoken::encode(&header, &json!({"sub": "x", "exp": now() + 60}), &key.encoding).unwrap();
+            let token = key.sign_jwt("JWT", &json!({"sub": "x", "exp": now() + 60})).unwrap();
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(
+                (header.alg, header.kid.as_deref(), header.typ.as_deref()),
+                (key.alg, Some(key.kid.as_str()), Some("JWT"))
+            );
             let mut validation = jsonwebtoken::Validation::new(key.alg);
             validation.validate_aud = false;
             let decoded = jsonwebtoken::decode::<serde_json::Value>(&token, &key.decoding, &validation).unwrap();
             assert_eq!(decoded.claims["sub"], "x", "{alg}");
+            // A flipped byte in the signature is refused.
+            let mut tampered = token.into_bytes();
+            let last = tampered.len() - 2;
+            tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(tampered).unwrap();
+            assert!(jsonwebtoken::decode::<serde_json::Value>(&tampered, &key.decoding, &validation).is_err(), "{alg}");
         }
     }
 }

@@ -13,7 +13,7 @@ use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect};
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Validation;
 use oidc::RedirectUri;
 use oidc::authorize::Params;
 use serde::Deserialize;
@@ -72,10 +72,7 @@ async fn logout_token(app: &Services, client_id: &str, account_id: i64, session_
         "jti": random_id(), "sub": super::tokens::subject(app, &client, account_id), "sid": session_id,
         "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
     });
-    let mut header = Header::new(key.alg);
-    header.kid = Some(key.kid.clone());
-    header.typ = Some("logout+jwt".into());
-    jsonwebtoken::encode(&header, &claims, &key.encoding).ok()
+    key.sign_jwt("logout+jwt", &claims).ok()
 }
 
 /// POSTs the logout token, retrying with back-off; every attempt is recorded.

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use oidc::{ErrorCode, OAuthError, Scope};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -86,10 +86,7 @@ fn half_hash(alg: Algorithm, token: &str) -> String {
 }
 
 fn sign(claims: &Value, key: &super::keys::LoadedKey, typ: &str) -> Result<String, TokenError> {
-    let mut header = Header::new(key.alg);
-    header.kid = Some(key.kid.clone());
-    header.typ = Some(typ.to_string());
-    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| TokenError::Sign(e.to_string()))
+    key.sign_jwt(typ, claims).map_err(TokenError::Sign)
 }
 
 /// Issues an access token (and a rotated refresh token, and an ID token when asked) for

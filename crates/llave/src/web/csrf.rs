@@ -40,7 +40,16 @@ fn sign(key: &[u8], value: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// Endpoints for programs, not people: no forms, so no CSRF cookie to set.
+fn for_programs(path: &str) -> bool {
+    matches!(path, "/token" | "/introspect" | "/revoke" | "/par" | "/userinfo" | "/jwks" | "/healthz" | "/readyz")
+        || path.starts_with("/.well-known/")
+}
+
 pub async fn csrf_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if for_programs(request.uri().path()) {
+        return next.run(request).await;
+    }
     let policy = state.cookie_policy();
     let existing = cookies::get(request.headers(), &policy.name(COOKIE)).filter(|v| v.len() == 43);
     let (value, fresh) = match existing {
