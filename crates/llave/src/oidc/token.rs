@@ -111,13 +111,14 @@ async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Para
     app.store.set_code_grant(&code_hash, &grant.id).await.map_err(internal)?;
     // Refresh tokens only for offline access (OIDC Core §11), which the person consented to.
     let offline = oidc::Scope::from_stored(&grant.scope).contains("offline_access");
-    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), offline).await.map_err(internal)
+    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), offline, None).await.map_err(internal)
 }
 
 async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
     let token = params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let now = now();
-    let grant_id = match app.store.use_refresh_token(&token_hash(token), now).await.map_err(internal)? {
+    let presented = token_hash(token);
+    let grant_id = match app.store.refresh_token_state(&presented, now).await.map_err(internal)? {
         Spent::Fresh(grant_id) => grant_id,
         Spent::Replayed(grant) => {
             // A refresh token presented twice was stolen or copied: end the whole family.
@@ -159,7 +160,15 @@ async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -
         ),
         None => None,
     };
-    tokens::issue(app, client, &issued, account.as_ref(), None, true).await.map_err(internal)
+    match tokens::issue(app, client, &issued, account.as_ref(), None, true, Some(&presented)).await {
+        Ok(response) => Ok(response),
+        Err(tokens::TokenError::AlreadySpent) => {
+            // Two requests with one refresh token: one of them is not the client's.
+            app.store.revoke_grant(&grant.id, "refresh_token_reuse", now).await.map_err(internal)?;
+            Err(OAuthError::invalid_grant("the refresh token was already used").into())
+        }
+        Err(error) => Err(internal(error)),
+    }
 }
 
 /// Authenticates the client of a request to `endpoint` (token, par, introspect, revoke).
@@ -237,5 +246,5 @@ async fn client_credentials(app: &AppState, client: &ClientRecord, params: &Para
         revoked_at: None,
     };
     app.store.insert_grant(&grant, now).await.map_err(internal)?;
-    tokens::issue(app, client, &grant, None, None, false).await.map_err(internal)
+    tokens::issue(app, client, &grant, None, None, false, None).await.map_err(internal)
 }

@@ -14,13 +14,16 @@ use super::keys::KeyError;
 use crate::Services;
 use crate::crypto::{now, random_id, random_token, token_hash};
 use crate::store::entities::ClientRecord;
-use crate::store::oidc::GrantRecord;
+use crate::store::oidc::{GrantRecord, IssueWrite};
 use crate::store::{Account, StoreError};
 
 pub const CODE_SECONDS: i64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// The refresh token this answer was to replace was spent by a concurrent request.
+    #[error("the refresh token was already used")]
+    AlreadySpent,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -98,6 +101,7 @@ pub async fn issue(
     account: Option<&Account>,
     nonce: Option<&str>,
     with_refresh: bool,
+    spend_refresh: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let now = now();
     let issuer = app.config.issuer();
@@ -118,22 +122,7 @@ pub async fn issue(
         access_claims["acr"] = json!(grant.acr);
     }
     let access_token = sign(&access_claims, access_key, "at+jwt")?;
-    app.store.insert_access_token(&jti, &grant.id, now, now + access_seconds).await?;
-
-    let refresh_token = if with_refresh {
-        let token = random_token();
-        app.store
-            .insert_refresh_token(
-                &token_hash(&token),
-                &grant.id,
-                now,
-                now + i64::from(app.config.oidc.refresh_token_days) * 86400,
-            )
-            .await?;
-        Some(token)
-    } else {
-        None
-    };
+    let refresh_token = with_refresh.then(random_token);
 
     let scope = Scope::from_stored(&grant.scope);
     let id_token = match account {
@@ -162,6 +151,18 @@ pub async fn issue(
         }
         _ => None,
     };
+    // Everything this answer issues, and the refresh token it spends, in one transaction.
+    let write = IssueWrite {
+        grant_id: &grant.id,
+        access_jti: &jti,
+        access_expires_at: now + access_seconds,
+        refresh_hash: refresh_token.as_deref().map(token_hash),
+        refresh_expires_at: now + i64::from(app.config.oidc.refresh_token_days) * 86400,
+        spend_refresh,
+    };
+    if !app.store.record_issue(&write, now).await? {
+        return Err(TokenError::AlreadySpent);
+    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

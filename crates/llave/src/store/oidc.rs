@@ -238,48 +238,64 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_refresh_token(
-        &self,
-        token_hash: &str,
-        grant_id: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(grant_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Spends a refresh token (rotation): returns its grant, or says it was used before.
-    pub async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<Spent<String>> {
-        let row = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING grant_id",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await?;
-        if let Some(row) = row {
-            return Ok(Spent::Fresh(row.try_get("grant_id")?));
-        }
-        let row = sqlx::query("SELECT used_at, grant_id FROM refresh_tokens WHERE token_hash = $1")
+    /// What a presented refresh token is: live (its grant), used before, or unknown or
+    /// expired. Nothing is spent here: `record_issue` spends it with what replaces it.
+    pub async fn refresh_token_state(&self, token_hash: &str, now: i64) -> StoreResult<Spent<String>> {
+        let row = sqlx::query("SELECT used_at, expires_at, grant_id FROM refresh_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;
-        Ok(match row {
-            Some(row) if row.try_get::<Option<i64>, _>("used_at")?.is_some() => {
-                Spent::Replayed(Some(row.try_get("grant_id")?))
-            }
-            _ => Spent::Unknown,
+        let Some(row) = row else { return Ok(Spent::Unknown) };
+        let grant_id: String = row.try_get("grant_id")?;
+        Ok(if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
+            Spent::Replayed(Some(grant_id))
+        } else if row.try_get::<i64, _>("expires_at")? <= now {
+            Spent::Unknown
+        } else {
+            Spent::Fresh(grant_id)
         })
+    }
+
+    /// Records what a token answer issues (its access token, its refresh token) and spends
+    /// the refresh token it replaces, in one transaction: a crash leaves either the old
+    /// token live or the new ones recorded, never neither. False, with nothing written, when
+    /// the token to spend was spent meanwhile (two requests raced with one token).
+    pub async fn record_issue(&self, write: &IssueWrite<'_>, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        if let Some(old) = write.spend_refresh {
+            let spent = sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if spent != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        sqlx::query("INSERT INTO access_tokens (jti, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(write.access_jti)
+            .bind(write.grant_id)
+            .bind(now)
+            .bind(write.access_expires_at)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(hash) = &write.refresh_hash {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(hash)
+            .bind(write.grant_id)
+            .bind(now)
+            .bind(write.refresh_expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The grant of an unused, unexpired refresh token (introspection, revocation).
@@ -295,17 +311,6 @@ impl Store {
             Some(row) => Some((row.try_get("grant_id")?, row.try_get("expires_at")?)),
             None => None,
         })
-    }
-
-    pub async fn insert_access_token(&self, jti: &str, grant_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
-        sqlx::query("INSERT INTO access_tokens (jti, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(jti)
-            .bind(grant_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(self.pool())
-            .await?;
-        Ok(())
     }
 
     /// The live grant behind an access token's `jti`, if neither is revoked.
@@ -356,6 +361,17 @@ impl Store {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// What one token answer writes.
+pub struct IssueWrite<'a> {
+    pub grant_id: &'a str,
+    pub access_jti: &'a str,
+    pub access_expires_at: i64,
+    pub refresh_hash: Option<String>,
+    pub refresh_expires_at: i64,
+    /// The hash of the refresh token this answer replaces.
+    pub spend_refresh: Option<&'a str>,
 }
 
 /// A client that took part in a session, and where to tell it the session ended.

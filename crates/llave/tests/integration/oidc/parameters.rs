@@ -257,3 +257,37 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn one_refresh_token_raced_twice_wins_once_and_ends_the_family(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let (_, mut browser) = signed_in_person(&app, 606).await;
+        let started = start(&agua, &["offline_access"]);
+        let params = authorize(&mut browser, &started.path).await;
+        let verifier = started.verifier.secret().clone();
+        let (_, tokens) = token(&base, &agua, &[("grant_type", "authorization_code"), ("code", &params["code"]), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                let (base, id, secret, refresh) = (base.clone(), agua.client_id.clone(), agua.client_secret.clone(), refresh.to_string());
+                tokio::spawn(async move {
+                    let response = http().post(format!("{base}/token")).basic_auth(id, Some(secret))
+                        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]).send().await.unwrap();
+                    (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap_or_default())
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for racer in racers {
+            answers.push(racer.await.unwrap());
+        }
+        let winners: Vec<&serde_json::Value> = answers.iter().filter(|(status, _)| *status == 200).map(|(_, body)| body).collect();
+        assert_eq!(winners.len(), 1, "{answers:?}");
+        assert!(answers.iter().filter(|(status, _)| *status != 200).all(|(_, body)| body["error"] == "invalid_grant"));
+        // The race is a reuse: the winner's new refresh token is dead too.
+        let (_, body) = token(&base, &agua, &[("grant_type", "refresh_token"), ("refresh_token", winners[0]["refresh_token"].as_str().unwrap())]).await;
+        assert_eq!(body["error"], "invalid_grant");
+        app.finish().await;
+    }
+}
