@@ -5,10 +5,10 @@
 //! with a bounded number at once so a burst of sign-ins cannot exhaust memory.
 
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::config::PasswordConfig;
@@ -90,6 +90,10 @@ pub struct Passwords {
     /// Verified against when the account does not exist, so an unknown account costs the
     /// same time as a wrong password.
     dummy_hash: Arc<OnceLock<String>>,
+    /// Argon2 working memory (19 MiB each by default), reused: at most one per permit is
+    /// ever allocated. Allocating it per hash made the C allocator keep freed blocks in
+    /// per-thread arenas, and a server under sign-in load grew to hundreds of MiB.
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
 impl Passwords {
@@ -100,21 +104,42 @@ impl Passwords {
             .max_concurrent_hashes
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
             .max(1);
-        Ok(Passwords { params, permits: Arc::new(Semaphore::new(permits)), dummy_hash: Arc::new(OnceLock::new()) })
+        Ok(Passwords {
+            params,
+            permits: Arc::new(Semaphore::new(permits)),
+            dummy_hash: Arc::new(OnceLock::new()),
+            memory: Arc::new(Mutex::new(Vec::new())),
+        })
     }
 
-    fn hasher(params: Params) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    /// Runs `work` on a blocking thread with working memory for `params`, under a permit.
+    async fn with_memory<T: Send + 'static>(
+        &self,
+        params: Params,
+        work: impl FnOnce(&Params, &mut [Block]) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
+        let pool = self.memory.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = pool.lock().ok().and_then(|mut free| {
+                let at = free.iter().position(|m| m.len() == params.block_count())?;
+                Some(free.swap_remove(at))
+            });
+            let mut memory = taken.unwrap_or_else(|| vec![Block::default(); params.block_count()]);
+            let result = work(&params, &mut memory);
+            if let Ok(mut free) = pool.lock() {
+                free.push(memory);
+            }
+            result
+        })
+        .await
+        .map_err(|e| HashError::Hash(e.to_string()))
     }
 
     /// The PHC string (`$argon2id$v=19$m=…`) for a password.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
-        let params = self.params.clone();
         let password = password.to_string();
-        tokio::task::spawn_blocking(move || hash_blocking(params, &password))
-            .await
-            .map_err(|e| HashError::Hash(e.to_string()))?
+        self.with_memory(self.params.clone(), move |params, memory| hash_with(params, &password, memory)).await?
     }
 
     /// True if `password` matches `stored`. `stored` None means "no such account": the
@@ -125,15 +150,14 @@ impl Passwords {
             Some(hash) => hash.to_string(),
             None => self.dummy().await?,
         };
-        let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
+        // The stored hash's own parameters (an old hash still verifies after a change).
+        let params = PasswordHash::new(&stored)
+            .ok()
+            .and_then(|parsed| Params::try_from(&parsed).ok())
+            .unwrap_or_else(|| self.params.clone());
         let password = password.to_string();
-        let matched = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored)
-                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(|e| HashError::Hash(e.to_string()))?;
+        let matched =
+            self.with_memory(params, move |params, memory| matches(&stored, params, &password, memory)).await?;
         Ok(exists && matched)
     }
 
@@ -159,21 +183,53 @@ impl Passwords {
     }
 }
 
-fn hash_blocking(params: Params, password: &str) -> Result<String, HashError> {
+fn argon2id(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+/// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) for `password`, in `memory`.
+fn hash_with(params: &Params, password: &str, memory: &mut [Block]) -> Result<String, HashError> {
+    let fail = |e: &dyn std::fmt::Display| HashError::Hash(e.to_string());
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| HashError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Hash(e.to_string()))?;
-    Passwords::hasher(params)
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError::Hash(e.to_string()))
+    getrandom::fill(&mut salt).map_err(|e| fail(&e))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2id(params)
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+        .map_err(|e| fail(&e))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| fail(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// True if `password` hashes to `stored` (an Argon2id PHC string), compared in constant time.
+fn matches(stored: &str, params: &Params, password: &str, memory: &mut [Block]) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else { return false };
+    if parsed.algorithm != Algorithm::Argon2id.ident() || parsed.version != Some(Version::V0x13.into()) {
+        return false;
+    }
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    if argon2id(params).hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory).is_err() {
+        return false;
+    }
+    // `Output` compares in constant time.
+    Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 /// Hashes with the given parameters on this thread (the benchmark's baseline).
 pub fn hash_once(config: &PasswordConfig, password: &str) -> Result<String, HashError> {
     let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, None)
         .map_err(|e| HashError::Hash(e.to_string()))?;
-    hash_blocking(params, password)
+    let mut memory = vec![Block::default(); params.block_count()];
+    hash_with(&params, password, &mut memory)
 }
 
 #[cfg(test)]
@@ -206,6 +262,35 @@ mod tests {
         assert_eq!(check_new_password("GOMC800101HDFRRL09", &personal), Err(PasswordProblem::PersonalData));
         assert_eq!(check_new_password("carlos@example.com", &personal), Err(PasswordProblem::PersonalData));
         assert_eq!(check_new_password("soy carlos y ya", &personal), Err(PasswordProblem::PersonalData));
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let config = PasswordConfig { argon2_memory_kib: 1024, argon2_iterations: 1, ..PasswordConfig::default() };
+        let passwords = Passwords::new(&config).unwrap();
+        // Ours, checked by the reference implementation.
+        let ours = passwords.hash("una frase larga").await.unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{ours}");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"una frase larga", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"otra frase", &parsed).is_err());
+        // The reference's, with other parameters, checked by ours.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let params = Params::new(2048, 2, 1, None).unwrap();
+        let theirs = argon2id(&params).hash_password(b"una frase larga", &salt).unwrap().to_string();
+        assert!(passwords.verify(Some(&theirs), "una frase larga").await.unwrap());
+        assert!(!passwords.verify(Some(&theirs), "una frase largA").await.unwrap());
+        assert!(passwords.needs_rehash(&theirs));
+        // Garbage and other algorithms never match.
+        assert!(!passwords.verify(Some("not a hash"), "x").await.unwrap());
+        let argon2i = theirs.replace("$argon2id$", "$argon2i$");
+        assert!(!passwords.verify(Some(&argon2i), "una frase larga").await.unwrap());
+        // The working memory is reused, not piled up.
+        for _ in 0..5 {
+            passwords.hash("una frase larga").await.unwrap();
+        }
+        assert!(passwords.memory.lock().unwrap().len() <= 3);
     }
 
     #[tokio::test]
