@@ -32,7 +32,7 @@ pub struct Args {
     /// Port the server listens on (127.0.0.1).
     #[arg(long, default_value_t = 18090)]
     port: u16,
-    /// Database URL for the server; default a fresh SQLite file in a temporary directory.
+    /// sqlite (a fresh file, the default), sqlite://PATH, or postgres://… (a fresh schema there, dropped after).
     #[arg(long)]
     database: Option<String>,
     /// Print the report as one JSON line.
@@ -68,7 +68,16 @@ struct Load {
 
 async fn run(args: &Args, data_dir: &std::path::Path) -> Result<(), String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-    let llave = Llave { binary: args.llave.clone(), data_dir: data_dir.to_path_buf(), database: args.database.clone() };
+    // A PostgreSQL database gets a fresh schema, dropped afterwards.
+    let choice = crate::database::Choice::parse(args.database.as_deref().unwrap_or("sqlite"))?;
+    let prepared = crate::database::prepare(&choice, 0).await?;
+    let outcome = measure(args, data_dir, prepared.url.clone()).await;
+    prepared.discard().await?;
+    outcome
+}
+
+async fn measure(args: &Args, data_dir: &std::path::Path, database: Option<String>) -> Result<(), String> {
+    let llave = Llave { binary: args.llave.clone(), data_dir: data_dir.to_path_buf(), database };
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
     let users = Arc::new(llave.add_users(args.users, seed).await?);
 

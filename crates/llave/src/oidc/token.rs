@@ -107,11 +107,10 @@ async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Para
         auth_time: record.auth_time,
         revoked_at: None,
     };
-    app.store.insert_grant(&grant, now).await.map_err(internal)?;
-    app.store.set_code_grant(&code_hash, &grant.id).await.map_err(internal)?;
     // Refresh tokens only for offline access (OIDC Core §11), which the person consented to.
     let offline = oidc::Scope::from_stored(&grant.scope).contains("offline_access");
-    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), offline, None).await.map_err(internal)
+    let also = tokens::Also { new_grant: true, from_code: Some(&code_hash), ..Default::default() };
+    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), offline, also).await.map_err(internal)
 }
 
 async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
@@ -160,7 +159,8 @@ async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -
         ),
         None => None,
     };
-    match tokens::issue(app, client, &issued, account.as_ref(), None, true, Some(&presented)).await {
+    let also = tokens::Also { spend_refresh: Some(&presented), ..Default::default() };
+    match tokens::issue(app, client, &issued, account.as_ref(), None, true, also).await {
         Ok(response) => Ok(response),
         Err(tokens::TokenError::AlreadySpent) => {
             // Two requests with one refresh token: one of them is not the client's.
@@ -245,6 +245,6 @@ async fn client_credentials(app: &AppState, client: &ClientRecord, params: &Para
         auth_time: now,
         revoked_at: None,
     };
-    app.store.insert_grant(&grant, now).await.map_err(internal)?;
-    tokens::issue(app, client, &grant, None, None, false, None).await.map_err(internal)
+    let also = tokens::Also { new_grant: true, ..Default::default() };
+    tokens::issue(app, client, &grant, None, None, false, also).await.map_err(internal)
 }

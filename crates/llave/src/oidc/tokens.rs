@@ -19,6 +19,17 @@ use crate::store::{Account, StoreError};
 
 pub const CODE_SECONDS: i64 = 60;
 
+/// What else the transaction that records a token answer does.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Also<'a> {
+    /// Spend this refresh token (its hash): the answer replaces it.
+    pub spend_refresh: Option<&'a str>,
+    /// The grant is new: insert it.
+    pub new_grant: bool,
+    /// The grant comes from this authorization code (its hash): link them.
+    pub from_code: Option<&'a str>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// The refresh token this answer was to replace was spent by a concurrent request.
@@ -101,7 +112,7 @@ pub async fn issue(
     account: Option<&Account>,
     nonce: Option<&str>,
     with_refresh: bool,
-    spend_refresh: Option<&str>,
+    also: Also<'_>,
 ) -> Result<TokenResponse, TokenError> {
     let now = now();
     let issuer = app.config.issuer();
@@ -158,7 +169,9 @@ pub async fn issue(
         access_expires_at: now + access_seconds,
         refresh_hash: refresh_token.as_deref().map(token_hash),
         refresh_expires_at: now + i64::from(app.config.oidc.refresh_token_days) * 86400,
-        spend_refresh,
+        spend_refresh: also.spend_refresh,
+        new_grant: also.new_grant.then_some(grant),
+        from_code: also.from_code,
     };
     if !app.store.record_issue(&write, now).await? {
         return Err(TokenError::AlreadySpent);

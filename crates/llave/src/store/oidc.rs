@@ -194,35 +194,6 @@ impl Store {
         })
     }
 
-    pub async fn set_code_grant(&self, code_hash: &str, grant_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE authorization_codes SET grant_id = $1 WHERE code_hash = $2")
-            .bind(grant_id)
-            .bind(code_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn insert_grant(&self, grant: &GrantRecord, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO grants (id, client_id, account_id, session_id, scope, claims, acr, amr, auth_time, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&grant.id)
-        .bind(&grant.client_id)
-        .bind(grant.account_id.map(|a| a.0))
-        .bind(grant.session_id.as_deref())
-        .bind(&grant.scope)
-        .bind(grant.claims.as_deref())
-        .bind(&grant.acr)
-        .bind(&grant.amr)
-        .bind(grant.auth_time)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     pub async fn grant_by_id(&self, id: &str) -> StoreResult<Option<GrantRecord>> {
         let row = sqlx::query(select_grant!("WHERE g.id = $1")).bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(grant_from_row).transpose()?)
@@ -275,6 +246,16 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
+        }
+        if let Some(grant) = write.new_grant {
+            insert_grant_on(&mut *tx, grant, now).await?;
+        }
+        if let Some(code_hash) = write.from_code {
+            sqlx::query("UPDATE authorization_codes SET grant_id = $1 WHERE code_hash = $2")
+                .bind(write.grant_id)
+                .bind(code_hash)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query("INSERT INTO access_tokens (jti, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(write.access_jti)
@@ -363,6 +344,30 @@ impl Store {
     }
 }
 
+async fn insert_grant_on<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    grant: &GrantRecord,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO grants (id, client_id, account_id, session_id, scope, claims, acr, amr, auth_time, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&grant.id)
+    .bind(&grant.client_id)
+    .bind(grant.account_id.map(|a| a.0))
+    .bind(grant.session_id.as_deref())
+    .bind(&grant.scope)
+    .bind(grant.claims.as_deref())
+    .bind(&grant.acr)
+    .bind(&grant.amr)
+    .bind(grant.auth_time)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// What one token answer writes.
 pub struct IssueWrite<'a> {
     pub grant_id: &'a str,
@@ -372,6 +377,9 @@ pub struct IssueWrite<'a> {
     pub refresh_expires_at: i64,
     /// The hash of the refresh token this answer replaces.
     pub spend_refresh: Option<&'a str>,
+    /// A grant this answer creates, and the code it comes from.
+    pub new_grant: Option<&'a GrantRecord>,
+    pub from_code: Option<&'a str>,
 }
 
 /// A client that took part in a session, and where to tell it the session ended.
