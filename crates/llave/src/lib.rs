@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod i18n;

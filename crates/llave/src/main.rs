@@ -70,6 +70,9 @@ enum Command {
     /// Manage token-signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The catalog of procedures and services.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
 }
 
 #[derive(Subcommand)]
@@ -145,6 +148,27 @@ enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Check a catalog file (JSON; see docs) and write it only if every row is good.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the whole catalog.
+    Export {
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -389,6 +413,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("new {} key {}", key["alg"].as_str().unwrap_or(""), key["kid"].as_str().unwrap_or(""));
                 }
             }
+        }
+        Command::Catalog(CatalogCommand::Import { file, json }) => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let app = llave::start(config).await?;
+            match llave::catalog::import(&app.store, &text, "cli", llave::crypto::now()).await {
+                Ok(counts) if json => print_json(&counts)?,
+                Ok(counts) => println!(
+                    "catalog imported: {} created, {} updated, {} unchanged, {} equivalences",
+                    counts.created, counts.updated, counts.unchanged, counts.equivalences
+                ),
+                Err(llave::catalog::ImportError::Rows(rows)) => {
+                    for row in &rows {
+                        eprintln!("{}: {row}", file.display());
+                    }
+                    anyhow::bail!("{} bad row(s) in {}; nothing was imported", rows.len(), file.display());
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Command::Catalog(CatalogCommand::Export { format }) => {
+            let app = llave::start(config).await?;
+            let text = match format {
+                ExportFormat::Json => llave::catalog::export_json(&app.store).await?,
+                ExportFormat::Csv => llave::catalog::export_csv(&app.store).await?,
+            };
+            print!("{text}");
         }
         Command::Citizen(CitizenCommand::Show { curp, json }) => {
             let app = llave::start(config).await?;

@@ -10,6 +10,7 @@
 //! check-then-write.
 
 mod accounts;
+pub mod catalog;
 pub mod email_tokens;
 pub mod entities;
 mod events;
@@ -62,11 +63,13 @@ impl Backend {
                 (1, "accounts", include_str!("../../migrations/sqlite/0001_accounts.sql")),
                 (2, "oidc", include_str!("../../migrations/sqlite/0002_oidc.sql")),
                 (3, "oidc_sessions", include_str!("../../migrations/sqlite/0003_oidc_sessions.sql")),
+                (4, "catalog", include_str!("../../migrations/sqlite/0004_catalog.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
                 (2, "oidc", include_str!("../../migrations/postgres/0002_oidc.sql")),
                 (3, "oidc_sessions", include_str!("../../migrations/postgres/0003_oidc_sessions.sql")),
+                (4, "catalog", include_str!("../../migrations/postgres/0004_catalog.sql")),
             ],
         }
     }
@@ -82,6 +85,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data does not parse: {0}")]
+    Data(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

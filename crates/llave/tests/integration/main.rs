@@ -5,5 +5,6 @@ mod support;
 
 mod accounts;
 mod browser;
+mod catalog;
 mod mail;
 mod oidc;

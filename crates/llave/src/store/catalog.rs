@@ -1,0 +1,162 @@
+//! The catalog's storage: procedures (a JSON document each, with the columns queries need),
+//! their requirements as rows, declared equivalences, and every change's history.
+
+use sqlx::Row;
+
+use super::{Store, StoreResult};
+use crate::catalog::model::{Equivalence, Procedure};
+
+/// What an import changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub equivalences: u64,
+}
+
+impl Store {
+    /// Writes a whole validated catalog in one transaction: each procedure is created or
+    /// replaced (by slug), with a history entry for what changed; the equivalences replace
+    /// the declared ones. `entity_ids` gives each procedure's entity id, in order.
+    pub async fn import_catalog(
+        &self,
+        procedures: &[Procedure],
+        entity_ids: &[i64],
+        equivalences: &[Equivalence],
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<ImportCounts> {
+        let mut counts = ImportCounts::default();
+        let mut tx = self.pool().begin().await?;
+        for (procedure, entity_id) in procedures.iter().zip(entity_ids) {
+            let document = serde_json::to_string(procedure).map_err(|e| super::StoreError::Data(e.to_string()))?;
+            let existing = sqlx::query("SELECT id, document FROM procedures WHERE slug = $1")
+                .bind(&procedure.slug)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (id, change) = match existing {
+                Some(row) if row.try_get::<String, _>("document")? == document => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(row) => {
+                    let id: i64 = row.try_get("id")?;
+                    sqlx::query(
+                        "UPDATE procedures SET entity_id = $1, name = $2, status = $3, loa = $4, yearly_volume = $5, \
+                         document = $6, updated_at = $7 WHERE id = $8",
+                    )
+                    .bind(entity_id)
+                    .bind(&procedure.name)
+                    .bind(&procedure.status)
+                    .bind(&procedure.level)
+                    .bind(procedure.yearly_volume)
+                    .bind(&document)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM procedure_requirements WHERE procedure_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    counts.updated += 1;
+                    (id, "updated")
+                }
+                None => {
+                    let row = sqlx::query(
+                        "INSERT INTO procedures (slug, entity_id, name, status, loa, yearly_volume, document, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                    )
+                    .bind(&procedure.slug)
+                    .bind(entity_id)
+                    .bind(&procedure.name)
+                    .bind(&procedure.status)
+                    .bind(&procedure.level)
+                    .bind(procedure.yearly_volume)
+                    .bind(&document)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    counts.created += 1;
+                    (row.try_get("id")?, "created")
+                }
+            };
+            for (position, requirement) in procedure.requirements.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO procedure_requirements (procedure_id, position, kind, stage) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(position as i64)
+                .bind(&requirement.kind)
+                .bind(&requirement.stage)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("INSERT INTO procedure_history (procedure_id, at, actor, change) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(now)
+                .bind(actor)
+                .bind(serde_json::json!({ "change": change, "document": procedure }).to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM requirement_equivalences").execute(&mut *tx).await?;
+        for equivalence in equivalences {
+            sqlx::query("INSERT INTO requirement_equivalences (kind, accepted_kind, note) VALUES ($1, $2, $3)")
+                .bind(&equivalence.kind)
+                .bind(&equivalence.accepted_kind)
+                .bind(&equivalence.note)
+                .execute(&mut *tx)
+                .await?;
+            counts.equivalences += 1;
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Every procedure, by entity slug and name.
+    pub async fn all_procedures(&self) -> StoreResult<Vec<Procedure>> {
+        let rows = sqlx::query(
+            "SELECT p.document FROM procedures p JOIN entities e ON e.id = p.entity_id ORDER BY e.slug, p.name, p.slug",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let document: String = row.try_get("document")?;
+                serde_json::from_str(&document).map_err(|e| super::StoreError::Data(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The `(entity slug, name)` taken by each stored slug, to refuse duplicates by row.
+    pub async fn procedure_names(&self) -> StoreResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT p.slug, e.slug AS entity, p.name FROM procedures p JOIN entities e ON e.id = p.entity_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("slug")?, row.try_get("entity")?, row.try_get("name")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn equivalences(&self) -> StoreResult<Vec<Equivalence>> {
+        let rows =
+            sqlx::query("SELECT kind, accepted_kind, note FROM requirement_equivalences ORDER BY kind, accepted_kind")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Equivalence {
+                    kind: row.try_get("kind")?,
+                    accepted_kind: row.try_get("accepted_kind")?,
+                    note: row.try_get("note")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+}

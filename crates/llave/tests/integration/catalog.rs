@@ -1,0 +1,173 @@
+//! The catalog's import and export: every row checked before anything is written, the
+//! line of each bad row, round trips, and open-data CSV a spreadsheet reads cleanly.
+
+use std::process::Command;
+
+use crate::both_backends;
+use crate::support::*;
+
+fn procedure(slug: &str, entity: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "slug": slug, "entity": entity, "name": name,
+        "description": "Permiso para conducir automóviles particulares en la Ciudad de México.",
+        "who_may_apply": "Personas mayores de 18 años.",
+        "requirements": [
+            {"kind": "official_id", "description": "INE o pasaporte vigente", "stage": "application"},
+            {"kind": "proof_of_residence", "description": "No mayor a tres meses", "stage": "application"},
+            {"kind": "payment_receipt", "description": "Pago de derechos", "stage": "delivery"}
+        ],
+        "legal_basis": [{"law": "Reglamento de Tránsito de la Ciudad de México", "article": "58", "url": "https://data.consejeria.cdmx.gob.mx/reglamento"}],
+        "steps": ["Agenda una cita", "Acude con tus documentos"],
+        "response_deadline": "Inmediato",
+        "validity": "3 años",
+        "cost": {"kind": "amount", "mxn": 1000.5},
+        "variants": [{"code": "A", "name": "Automovilista"}],
+        "channels": {"online_url": "https://licencias.semovi.cdmx.gob.mx/", "offices": ["Módulo Insurgentes"]},
+        "level": "urn:llave:loa:2",
+        "yearly_volume": 600000,
+        "tags": ["movilidad"],
+        "status": "published"
+    })
+}
+
+/// A catalog file with one procedure per line, as `llave catalog export` writes it.
+fn file(procedures: &[serde_json::Value], equivalences: &[serde_json::Value]) -> String {
+    let rows: Vec<String> = procedures.iter().map(|p| p.to_string()).collect();
+    let eqs: Vec<String> = equivalences.iter().map(|e| e.to_string()).collect();
+    format!("{{\"procedures\": [\n{}\n],\n\"equivalences\": [\n{}\n]}}\n", rows.join(",\n"), eqs.join(",\n"))
+}
+
+async fn with_entities(app: &TestApp) {
+    llave::admin::entity::add_entity(&app.state.store, "semovi", "Secretaría de Movilidad").await.unwrap();
+    llave::admin::entity::add_entity(&app.state.store, "sacmex", "Sistema de Aguas").await.unwrap();
+}
+
+both_backends! {
+    async fn a_catalog_imports_exports_and_imports_again_unchanged(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        with_entities(&app).await;
+        let mut agua = procedure("pago-agua", "sacmex", "Pago de derechos por suministro de agua");
+        agua["cost"] = serde_json::json!({"kind": "rule", "text": "=Según consumo bimestral"});
+        agua["requirements"] = serde_json::json!([]);
+        agua["yearly_volume"] = serde_json::json!(2_400_000);
+        agua["description"] = serde_json::json!("<script>alert(1)</script> Paga tu boleta de agua, \"en línea\"");
+        let text = file(
+            &[procedure("licencia-a", "semovi", "Licencia de conducir tipo A"), agua],
+            &[serde_json::json!({"kind": "proof_of_residence", "accepted_kind": "voter_card", "note": "La INE con domicilio sirve como comprobante"})],
+        );
+        let counts = llave::catalog::import(&app.state.store, &text, "test", 1).await.unwrap();
+        assert_eq!((counts.created, counts.updated, counts.equivalences), (2, 0, 1));
+        assert_eq!(app.count("SELECT COUNT(*) FROM procedure_requirements").await, 3);
+        assert_eq!(app.count("SELECT COUNT(*) FROM procedure_history").await, 2);
+
+        let exported = llave::catalog::export_json(&app.state.store).await.unwrap();
+        let again = llave::catalog::import(&app.state.store, &exported, "test", 2).await.unwrap();
+        assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2), "a round trip changes nothing");
+        assert_eq!(llave::catalog::export_json(&app.state.store).await.unwrap(), exported);
+
+        // A change is an update, with its history.
+        let changed = exported.replace("\"yearly_volume\":600000", "\"yearly_volume\":650000");
+        let counts = llave::catalog::import(&app.state.store, &changed, "editor", 3).await.unwrap();
+        assert_eq!((counts.created, counts.updated, counts.unchanged), (0, 1, 1));
+        assert_eq!(app.count("SELECT COUNT(*) FROM procedure_history").await, 3);
+        assert_eq!(app.count("SELECT COUNT(*) FROM procedure_requirements").await, 3, "requirements replaced, not added");
+
+        let csv = llave::catalog::export_csv(&app.state.store).await.unwrap();
+        assert!(csv.starts_with("\u{feff}slug,entity,name,description,"), "{csv}");
+        let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        let agua = rows.iter().find(|r| &r[0] == "pago-agua").unwrap();
+        assert_eq!(&agua[11], "'=Según consumo bimestral", "formula-like text is defused");
+        assert_eq!(&agua[3], "<script>alert(1)</script> Paga tu boleta de agua, \"en línea\"");
+        let licencia = rows.iter().find(|r| &r[0] == "licencia-a").unwrap();
+        assert_eq!(&licencia[10], "1000.50");
+        assert!(licencia[5].contains("official_id: INE o pasaporte vigente (application)"));
+        assert_eq!(&licencia[16], "650000");
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn every_bad_row_is_reported_with_its_line_and_nothing_is_written(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        with_entities(&app).await;
+        let good = procedure("licencia-a", "semovi", "Licencia de conducir tipo A");
+        let mut unknown_kind = procedure("licencia-b", "semovi", "Licencia tipo B");
+        unknown_kind["requirements"][0]["kind"] = serde_json::json!("passport_photo");
+        let unknown_entity = procedure("predial", "finanzas", "Pago del predial");
+        let mut negative = procedure("licencia-c", "semovi", "Licencia tipo C");
+        negative["cost"] = serde_json::json!({"kind": "amount", "mxn": -10});
+        let mut broken_url = procedure("licencia-d", "semovi", "Licencia tipo D");
+        broken_url["channels"]["online_url"] = serde_json::json!("licencias semovi");
+        let duplicate_name = procedure("licencia-a-bis", "semovi", "LICENCIA DE CONDUCIR TIPO A");
+        let mut wrong_column = procedure("licencia-e", "semovi", "Licencia tipo E");
+        wrong_column["precio"] = serde_json::json!(5);
+        let text = file(
+            &[good, unknown_kind, unknown_entity, negative, broken_url, duplicate_name, wrong_column],
+            &[serde_json::json!({"kind": "proof_of_residence", "accepted_kind": "selfie", "note": "x"})],
+        );
+        let Err(llave::catalog::ImportError::Rows(rows)) = llave::catalog::import(&app.state.store, &text, "test", 1).await else {
+            panic!("a bad file was accepted");
+        };
+        let at = |line: usize| rows.iter().find(|r| r.line == line).unwrap_or_else(|| panic!("no error on line {line}: {rows:?}")).reasons.join("; ");
+        assert_eq!(rows.len(), 7, "{rows:?}");
+        assert!(at(3).contains("passport_photo"), "{}", at(3));
+        assert!(at(4).contains("entity \"finanzas\" does not exist"), "{}", at(4));
+        assert!(at(5).contains("cost.mxn -10"), "{}", at(5));
+        assert!(at(6).contains("channels.online_url"), "{}", at(6));
+        assert!(at(7).contains("already has a procedure named"), "{}", at(7));
+        assert!(at(8).contains("precio"), "{}", at(8));
+        assert!(at(11).contains("selfie"), "{}", at(11));
+        assert_eq!(app.count("SELECT COUNT(*) FROM procedures").await, 0, "nothing partially imported");
+        assert_eq!(app.count("SELECT COUNT(*) FROM requirement_equivalences").await, 0);
+
+        // Not a catalog at all.
+        for bad in ["", "[]", "{\"procedures\": 5}", "{\"procedures\": [], \"extra\": 1}"] {
+            assert!(matches!(llave::catalog::import(&app.state.store, bad, "test", 1).await, Err(llave::catalog::ImportError::Format(_))), "{bad}");
+        }
+        app.finish().await;
+    }
+}
+
+fn llave(app: &TestApp, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_llave"))
+        .arg("--data-dir")
+        .arg(app.dir.path().join("data"))
+        .arg("--database")
+        .arg(&app.database_url)
+        .args(args)
+        .env_remove("LLAVE_DATABASE_URL")
+        .output()
+        .expect("llave binary")
+}
+
+both_backends! {
+    async fn the_catalog_commands_import_and_export(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        with_entities(&app).await;
+        let path = app.dir.path().join("catalogo.json");
+        std::fs::write(&path, file(&[procedure("licencia-a", "semovi", "Licencia de conducir tipo A")], &[])).unwrap();
+        let out = llave(&app, &["catalog", "import", path.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(counts["created"], 1);
+
+        let bad = app.dir.path().join("malo.json");
+        std::fs::write(&bad, file(&[procedure("x", "nadie", "Algo")], &[])).unwrap();
+        let out = llave(&app, &["catalog", "import", bad.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("malo.json: line 2 (procedures[0]): entity \"nadie\" does not exist"), "{stderr}");
+        assert!(stderr.contains("nothing was imported"), "{stderr}");
+
+        let json = llave(&app, &["catalog", "export"]);
+        assert!(json.status.success());
+        let exported: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(exported["procedures"][0]["slug"], "licencia-a");
+        let csv = llave(&app, &["catalog", "export", "--format", "csv"]);
+        assert!(csv.status.success());
+        assert!(String::from_utf8_lossy(&csv.stdout).contains("Licencia de conducir tipo A"));
+        app.finish().await;
+    }
+}
