@@ -32,6 +32,8 @@ pub struct Services {
     /// Key of the pairwise subject identifiers (shared by every node).
     pub subject_key: Vec<u8>,
     pub keys: oidc::keys::Keys,
+    /// The published catalog and its search index.
+    pub catalog: catalog::Cache,
     /// Outgoing HTTP (back-channel logout).
     pub http: reqwest::Client,
 }
@@ -114,6 +116,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         csrf_key: csrf_key.into_bytes(),
         subject_key: subject_key.into_bytes(),
         keys: oidc::keys::Keys::default(),
+        catalog: catalog::Cache::default(),
         http,
     })))
 }

@@ -13,8 +13,11 @@
 //! is reported with the line it starts on and every reason.
 
 pub mod model;
+pub mod routes;
+pub mod search;
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -22,6 +25,51 @@ use serde_json::value::RawValue;
 use crate::store::Store;
 use crate::store::catalog::ImportCounts;
 use model::{Equivalence, Procedure};
+
+/// The published catalog as the public pages and API see it, with its search index;
+/// rebuilt when the catalog changes (checked with one cheap query per request).
+pub struct Published {
+    pub procedures: Vec<Procedure>,
+    /// entity slug → name
+    pub entities: HashMap<String, String>,
+    pub index: search::Index,
+}
+
+impl Published {
+    pub fn by_slug(&self, slug: &str) -> Option<&Procedure> {
+        self.procedures.iter().find(|p| p.slug == slug)
+    }
+}
+
+/// The catalog's change stamp (procedure count, newest update) when an index was built.
+type Stamp = (i64, i64);
+
+#[derive(Default)]
+pub struct Cache {
+    built: RwLock<Option<(Stamp, Arc<Published>)>>,
+}
+
+impl Cache {
+    pub async fn published(&self, store: &Store) -> Result<Arc<Published>, crate::store::StoreError> {
+        let stamp = store.catalog_stamp().await?;
+        if let Ok(guard) = self.built.read()
+            && let Some((built_at, published)) = guard.as_ref()
+            && *built_at == stamp
+        {
+            return Ok(published.clone());
+        }
+        let procedures: Vec<Procedure> =
+            store.all_procedures().await?.into_iter().filter(|p| p.status == "published").collect();
+        let entities: HashMap<String, String> =
+            store.list_entities().await?.into_iter().map(|e| (e.slug, e.name)).collect();
+        let index = search::Index::build(&procedures, &entities);
+        let published = Arc::new(Published { procedures, entities, index });
+        if let Ok(mut guard) = self.built.write() {
+            *guard = Some((stamp, published.clone()));
+        }
+        Ok(published)
+    }
+}
 
 /// One refused row of an import file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -140,8 +188,25 @@ pub async fn import(store: &Store, text: &str, actor: &str, now: i64) -> Result<
 
 /// The whole catalog as an import file: one procedure per line.
 pub async fn export_json(store: &Store) -> Result<String, crate::store::StoreError> {
+    json_of(store, false).await
+}
+
+/// The published procedures in the same format (the open-data download).
+pub async fn export_json_published(store: &Store) -> Result<String, crate::store::StoreError> {
+    json_of(store, true).await
+}
+
+async fn procedures_of(store: &Store, published_only: bool) -> Result<Vec<Procedure>, crate::store::StoreError> {
+    let mut procedures = store.all_procedures().await?;
+    if published_only {
+        procedures.retain(|p| p.status == "published");
+    }
+    Ok(procedures)
+}
+
+async fn json_of(store: &Store, published_only: bool) -> Result<String, crate::store::StoreError> {
     let data = |e: serde_json::Error| crate::store::StoreError::Data(e.to_string());
-    let procedures = store.all_procedures().await?;
+    let procedures = procedures_of(store, published_only).await?;
     let equivalences = store.equivalences().await?;
     let mut out = String::from("{\"procedures\": [\n");
     for (n, procedure) in procedures.iter().enumerate() {
@@ -188,7 +253,16 @@ fn cell(value: &str) -> String {
 /// The catalog as CSV (RFC 4180, UTF-8 with a byte-order mark so spreadsheets read the
 /// accents), one procedure per row, lists joined with " | ".
 pub async fn export_csv(store: &Store) -> Result<String, crate::store::StoreError> {
-    let procedures = store.all_procedures().await?;
+    csv_of(store, false).await
+}
+
+/// The published procedures as CSV (the open-data download).
+pub async fn export_csv_published(store: &Store) -> Result<String, crate::store::StoreError> {
+    csv_of(store, true).await
+}
+
+async fn csv_of(store: &Store, published_only: bool) -> Result<String, crate::store::StoreError> {
+    let procedures = procedures_of(store, published_only).await?;
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     let fail = |e: csv::Error| crate::store::StoreError::Data(e.to_string());
     writer.write_record(CSV_COLUMNS).map_err(fail)?;

@@ -160,3 +160,17 @@ impl Store {
             .map_err(Into::into)
     }
 }
+
+impl Store {
+    /// Changes whenever the catalog does: a cheap check before reusing a built index.
+    pub async fn catalog_stamp(&self) -> StoreResult<(i64, i64)> {
+        // Every change writes a history row, so its newest id moves with every change.
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM procedures) AS n, \
+                    (SELECT COALESCE(MAX(id), 0) FROM procedure_history) AS at",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("at")?))
+    }
+}

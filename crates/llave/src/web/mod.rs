@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::accounts::routes::routes())
         .merge(crate::oidc::routes())
+        .merge(crate::catalog::routes::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/lang/{code}", get(switch_language))

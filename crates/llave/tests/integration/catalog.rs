@@ -171,3 +171,71 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn anyone_finds_a_procedure_and_what_to_bring_without_an_account(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        with_entities(&app).await;
+        let mut agua = procedure("pago-agua", "sacmex", "Pago de derechos por suministro de agua");
+        agua["tags"] = serde_json::json!(["agua", "pagos"]);
+        agua["description"] = serde_json::json!("<b>Paga</b> tu boleta bimestral");
+        agua["cost"] = serde_json::json!({"kind": "free"});
+        let mut draft = procedure("borrador", "semovi", "Permiso en preparación");
+        draft["status"] = serde_json::json!("draft");
+        let text = file(&[procedure("licencia-a", "semovi", "Licencia de conducir tipo A"), agua, draft], &[]);
+        llave::catalog::import(&app.state.store, &text, "test", 1).await.unwrap();
+        let mut browser = app.client();
+
+        // One search from the home page.
+        let home = browser.get("/").await;
+        assert!(home.body.contains("action=\"/tramites\""));
+        let found = browser.get("/tramites?q=licencias").await;
+        assert_eq!(found.status, axum::http::StatusCode::OK);
+        assert!(found.body.contains("href=\"/tramites/licencia-a\""), "{}", found.body);
+        assert!(!found.body.contains("pago-agua"));
+        let water = browser.get("/tramites?q=tramite%20agua").await;
+        assert!(water.body.contains("href=\"/tramites/pago-agua\""));
+        // Browse by topic and by entity; drafts are nowhere.
+        assert!(browser.get("/tramites?tema=pagos").await.body.contains("pago-agua"));
+        let by_entity = browser.get("/tramites?entidad=semovi").await.body;
+        assert!(by_entity.contains("licencia-a") && !by_entity.contains("pago-agua"));
+        assert!(!browser.get("/tramites").await.body.contains("borrador"));
+        assert_eq!(browser.get("/tramites/borrador").await.status, axum::http::StatusCode::NOT_FOUND);
+
+        // The procedure's page: what to bring, cost, level, where to start.
+        let page = browser.get("/tramites/licencia-a").await;
+        assert_eq!(page.status, axum::http::StatusCode::OK);
+        for expected in ["Identificación oficial", "INE o pasaporte vigente", "Comprobante de domicilio", "$1000.50 MXN",
+            "Llave Verificada (identidad comprobada)", "href=\"https://licencias.semovi.cdmx.gob.mx/\"", "Módulo Insurgentes",
+            "Reglamento de Tránsito de la Ciudad de México", "al solicitar"] {
+            assert!(page.body.contains(expected), "{expected} missing");
+        }
+        let water = browser.get("/tramites/pago-agua").await;
+        assert!(!water.body.contains("<b>Paga</b>"), "HTML in text is escaped");
+        assert!(water.body.contains("Paga") && water.body.contains("tu boleta bimestral"));
+        assert!(water.body.contains("Gratuito"));
+        let mut english = app.client();
+        english.accept_language = Some("en".into());
+        let english = english.get("/tramites/pago-agua").await.body;
+        assert!(english.contains("What you need") && english.contains("Free"));
+
+        // The same data as JSON, and open data at stable URLs.
+        let api: serde_json::Value = serde_json::from_str(&browser.get("/api/catalog/procedures?q=licencia").await.body).unwrap();
+        assert_eq!(api["procedures"][0]["slug"], "licencia-a");
+        let one: serde_json::Value = serde_json::from_str(&browser.get("/api/catalog/procedures/licencia-a").await.body).unwrap();
+        assert_eq!(one["requirements"].as_array().unwrap().len(), 3);
+        assert_eq!(browser.get("/api/catalog/procedures/borrador").await.status, axum::http::StatusCode::NOT_FOUND);
+        let csv = browser.get("/datos/catalogo.csv").await;
+        assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(csv.body.contains("licencia-a") && !csv.body.contains("borrador"));
+        let json: serde_json::Value = serde_json::from_str(&browser.get("/datos/catalogo.json").await.body).unwrap();
+        assert_eq!(json["procedures"].as_array().unwrap().len(), 2);
+
+        // An editor's change shows at once.
+        let exported = llave::catalog::export_json(&app.state.store).await.unwrap();
+        let changed = exported.replace("INE o pasaporte vigente", "Pasaporte o cédula profesional");
+        llave::catalog::import(&app.state.store, &changed, "editor", 1).await.unwrap();
+        assert!(browser.get("/tramites/licencia-a").await.body.contains("Pasaporte o cédula profesional"));
+        app.finish().await;
+    }
+}
