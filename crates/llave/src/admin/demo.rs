@@ -29,7 +29,18 @@ pub struct DemoReport {
     /// People in the demo registry without an account: sign up as one of them.
     pub unclaimed: Vec<RegistryRecord>,
     pub registry_file: String,
+    /// Procedures in the demo catalog (created or updated on this run).
+    pub catalog: crate::store::catalog::ImportCounts,
 }
+
+/// Demo government bodies and their catalog of procedures.
+const DEMO_ENTITIES: &[(&str, &str)] = &[
+    ("semovi", "Secretaría de Movilidad"),
+    ("sacmex", "Sistema de Aguas de la Ciudad de México"),
+    ("registro-civil", "Registro Civil"),
+    ("finanzas", "Secretaría de Administración y Finanzas"),
+];
+const DEMO_CATALOG: &str = include_str!("../../demo/catalog.json");
 
 pub async fn run(app: &Services) -> Result<DemoReport, String> {
     let mut synth = curp::Synth::new(SEED);
@@ -75,9 +86,26 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
             created,
         });
     }
+    for (slug, name) in DEMO_ENTITIES {
+        if app.store.entity_by_slug(slug).await.map_err(|e| e.to_string())?.is_none() {
+            crate::admin::entity::add_entity(&app.store, slug, name).await.map_err(|e| e.to_string())?;
+        }
+    }
+    let catalog =
+        crate::catalog::import(&app.store, DEMO_CATALOG, "demo", crate::crypto::now()).await.map_err(|e| match e {
+            crate::catalog::ImportError::Rows(rows) => {
+                rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n")
+            }
+            other => other.to_string(),
+        })?;
     let path = app.config.data_dir.join("registry.json");
     FileRegistry::write(&path, &records).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(DemoReport { people, unclaimed: records.split_off(DEMO_PEOPLE), registry_file: path.display().to_string() })
+    Ok(DemoReport {
+        people,
+        unclaimed: records.split_off(DEMO_PEOPLE),
+        registry_file: path.display().to_string(),
+        catalog,
+    })
 }
 
 impl DemoReport {
@@ -94,6 +122,10 @@ impl DemoReport {
                 r.curp, r.given_names, r.first_surname, second, r.birth_date
             ));
         }
+        out.push_str(&format!(
+            "\nCatalog: {} procedures created, {} updated; browse them at {issuer}/tramites\n",
+            self.catalog.created, self.catalog.updated
+        ));
         out.push_str(&format!(
             "\nRegistry file: {} (use it with --registry file:{})\nOpen {issuer}/ after `llave serve`; e-mails appear at {issuer}/dev/outbox\n",
             self.registry_file, self.registry_file

@@ -107,6 +107,10 @@ both_backends! {
         let second = llave(&app, &["demo", "--json"], None);
         let again: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
         assert!(again["people"].as_array().unwrap().iter().all(|p| p["created"] == false));
+        assert_eq!(report["catalog"]["created"], 5, "the demo catalog");
+        assert_eq!(again["catalog"]["created"], 0);
+        assert_eq!(again["catalog"]["unchanged"], 5);
+        assert!(app.client().get("/tramites?q=licencias").await.body.contains("/tramites/licencia-de-conducir"));
         assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, people.len() as i64);
 
         let curp = people[0]["curp"].as_str().unwrap();
