@@ -1,9 +1,11 @@
 //! `llave-bench`: load benchmarks against a llave server running as a child process, each
 //! a subcommand. `signin` measures password sign-ins next to raw Argon2id hashes; `oidc`
 //! measures the token endpoint (`refresh_token`, `client_credentials`) and discovery/JWKS
-//! on SQLite and PostgreSQL, next to the reference provider `oidc-provider` run the same way.
+//! on SQLite and PostgreSQL, next to the reference provider `oidc-provider` run the same way;
+//! `catalog` measures catalog search over a synthetic catalog.
 //! See docs/bench/README.md.
 
+mod catalog;
 mod codeflow;
 mod database;
 mod load;
@@ -30,6 +32,8 @@ enum Command {
     Signin(signin::Args),
     /// Token endpoint and discovery/JWKS throughput and peak memory, llave next to oidc-provider.
     Oidc(oidc::Args),
+    /// Catalog search latency and throughput over a synthetic catalog.
+    Catalog(catalog::Args),
 }
 
 #[tokio::main]
@@ -39,5 +43,6 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Signin(args) => signin::main(args).await,
         Command::Oidc(args) => oidc::main(args).await,
+        Command::Catalog(args) => catalog::main(args).await,
     }
 }
