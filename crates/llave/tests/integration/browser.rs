@@ -184,3 +184,14 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn anyone_finds_a_procedure_in_the_catalog_in_a_browser(backend: Backend) {
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        llave::admin::demo::run(&app.state).await.expect("demo data with its catalog");
+        run_script(&dir, "catalog.mjs", &base, &[]).await;
+        app.finish().await;
+    }
+}
