@@ -158,6 +158,12 @@ enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The simplification report: procedures by yearly volume, what could be spared, the
+    /// citizen-hours it would save.
+    Report {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the whole catalog.
     Export {
         #[arg(long, value_enum, default_value = "json")]
@@ -432,6 +438,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Err(error) => return Err(error.into()),
             }
+        }
+        Command::Catalog(CatalogCommand::Report { json }) => {
+            let app = llave::start(config).await?;
+            let report = llave::catalog::report(&app.store).await?;
+            if json { print_json(&report)? } else { print!("{}", report.to_text()) }
         }
         Command::Catalog(CatalogCommand::Export { format }) => {
             let app = llave::start(config).await?;

@@ -13,6 +13,7 @@
 //! is reported with the line it starts on and every reason.
 
 pub mod model;
+pub mod report;
 pub mod routes;
 pub mod search;
 
@@ -220,6 +221,11 @@ async fn json_of(store: &Store, published_only: bool) -> Result<String, crate::s
     }
     out.push_str("]}\n");
     Ok(out)
+}
+
+/// The simplification report over the stored catalog.
+pub async fn report(store: &Store) -> Result<report::Report, crate::store::StoreError> {
+    Ok(report::build(&store.all_procedures().await?, &store.equivalences().await?))
 }
 
 /// The open-data columns of the CSV form, in order.

@@ -239,3 +239,32 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn the_simplification_report_reflects_an_editors_change(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        with_entities(&app).await;
+        let text = file(
+            &[procedure("licencia-a", "semovi", "Licencia de conducir tipo A")],
+            &[serde_json::json!({"kind": "proof_of_residence", "accepted_kind": "voter_card", "note": "INE con domicilio"})],
+        );
+        llave::catalog::import(&app.state.store, &text, "test", 1).await.unwrap();
+        let out = llave(&app, &["catalog", "report", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let before: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let first = &before["procedures"][0];
+        assert_eq!(first["slug"], "licencia-a");
+        let kinds: Vec<&str> = first["suggestions"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["satisfied_by_llave", "asked_late"], "{first}");
+
+        // The editor adds the voter card: proof of residence becomes redundant.
+        let mut changed = procedure("licencia-a", "semovi", "Licencia de conducir tipo A");
+        changed["requirements"].as_array_mut().unwrap().push(serde_json::json!({"kind": "voter_card", "description": "INE", "stage": "application"}));
+        llave::catalog::import(&app.state.store, &file(&[changed], &[serde_json::json!({"kind": "proof_of_residence", "accepted_kind": "voter_card", "note": "INE con domicilio"})]), "editor", 2).await.unwrap();
+        let after = llave::catalog::report(&app.state.store).await.unwrap();
+        let text = after.to_text();
+        assert!(text.contains("drop proof_of_residence: voter_card, also asked, is accepted for it"), "{text}");
+        assert!(after.total_hours_saved_per_year > before["total_hours_saved_per_year"].as_f64().unwrap());
+        app.finish().await;
+    }
+}

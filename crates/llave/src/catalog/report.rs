@@ -1,0 +1,256 @@
+//! The simplification report: for each procedure, busiest first, what the hub could spare
+//! the people who apply, and the citizen-hours a year each suggestion would save. Pure:
+//! computed from the catalog alone.
+//!
+//! The hours are estimates from fixed assumptions (`HOURS_TO_OBTAIN`, `HOURS_PER_VISIT`),
+//! published with the report so anyone can argue with them.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::model::{Equivalence, Procedure};
+
+/// Hours a person spends obtaining a document of each kind (queues, copies, travel).
+pub const HOURS_TO_OBTAIN: &[(&str, f64)] = &[
+    ("official_id", 0.25),
+    ("curp", 0.25),
+    ("proof_of_residence", 0.75),
+    ("birth_certificate", 1.5),
+    ("marriage_certificate", 1.5),
+    ("photograph", 0.5),
+    ("payment_receipt", 0.5),
+    ("vehicle_registration", 0.5),
+    ("tax_id", 0.75),
+    ("voter_card", 0.25),
+];
+const DEFAULT_HOURS_TO_OBTAIN: f64 = 0.5;
+/// A requirement asked after the application often means one more trip or exchange.
+pub const HOURS_PER_VISIT: f64 = 1.5;
+
+fn hours_to_obtain(kind: &str) -> f64 {
+    HOURS_TO_OBTAIN.iter().find(|(k, _)| *k == kind).map(|(_, h)| *h).unwrap_or(DEFAULT_HOURS_TO_OBTAIN)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Suggestion {
+    /// Llave already knows it: the CURP of every account; the identity, at level 2 or 3.
+    SatisfiedByLlave { requirement: String, why: String, hours_saved: f64 },
+    /// Another requirement of the same procedure is declared equivalent to this one.
+    RedundantByEquivalence { requirement: String, covered_by: String, hours_saved: f64 },
+    /// Asked during review or at delivery: ask it with the application.
+    AskedLate { requirement: String, stage: String, hours_saved: f64 },
+    /// No law, regulation or article is recorded for it.
+    NoLegalBasis,
+}
+
+impl Suggestion {
+    pub fn hours_saved(&self) -> f64 {
+        match self {
+            Suggestion::SatisfiedByLlave { hours_saved, .. }
+            | Suggestion::RedundantByEquivalence { hours_saved, .. }
+            | Suggestion::AskedLate { hours_saved, .. } => *hours_saved,
+            Suggestion::NoLegalBasis => 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcedureReport {
+    pub slug: String,
+    pub entity: String,
+    pub name: String,
+    pub yearly_volume: i64,
+    pub suggestions: Vec<Suggestion>,
+    /// Citizen-hours a year if every suggestion were adopted.
+    pub hours_saved_per_year: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub procedures: Vec<ProcedureReport>,
+    pub total_hours_saved_per_year: f64,
+    pub assumptions: Assumptions,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assumptions {
+    pub hours_to_obtain: Vec<(String, f64)>,
+    pub default_hours_to_obtain: f64,
+    pub hours_per_visit: f64,
+}
+
+fn level_number(level: &str) -> u32 {
+    level.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(1)
+}
+
+/// The report over every procedure that is not retired, busiest first.
+pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
+    let mut reports: Vec<ProcedureReport> = procedures
+        .iter()
+        .filter(|p| p.status != "retired")
+        .map(|p| {
+            let mut suggestions = Vec::new();
+            let kinds: HashSet<&str> = p.requirements.iter().map(|r| r.kind.as_str()).collect();
+            let mut spared: HashSet<&str> = HashSet::new();
+            for requirement in &p.requirements {
+                let kind = requirement.kind.as_str();
+                let why = match kind {
+                    "curp" => Some("every Llave account is keyed by a checked CURP"),
+                    "official_id" if level_number(&p.level) >= 2 => {
+                        Some("the procedure needs Llave Verificada: the identity was checked against an official ID")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = why
+                    && spared.insert(kind)
+                {
+                    suggestions.push(Suggestion::SatisfiedByLlave {
+                        requirement: kind.to_string(),
+                        why: why.to_string(),
+                        hours_saved: hours_to_obtain(kind),
+                    });
+                    continue;
+                }
+                if let Some(equivalence) = equivalences.iter().find(|e| {
+                    e.kind == kind
+                        && kinds.contains(e.accepted_kind.as_str())
+                        && !spared.contains(e.accepted_kind.as_str())
+                }) && spared.insert(kind)
+                {
+                    suggestions.push(Suggestion::RedundantByEquivalence {
+                        requirement: kind.to_string(),
+                        covered_by: equivalence.accepted_kind.clone(),
+                        hours_saved: hours_to_obtain(kind),
+                    });
+                    continue;
+                }
+                if requirement.stage != "application" {
+                    suggestions.push(Suggestion::AskedLate {
+                        requirement: kind.to_string(),
+                        stage: requirement.stage.clone(),
+                        hours_saved: HOURS_PER_VISIT,
+                    });
+                }
+            }
+            if p.legal_basis.is_empty() {
+                suggestions.push(Suggestion::NoLegalBasis);
+            }
+            let per_application: f64 = suggestions.iter().map(Suggestion::hours_saved).sum();
+            ProcedureReport {
+                slug: p.slug.clone(),
+                entity: p.entity.clone(),
+                name: p.name.clone(),
+                yearly_volume: p.yearly_volume,
+                hours_saved_per_year: per_application * p.yearly_volume as f64,
+                suggestions,
+            }
+        })
+        .collect();
+    reports.sort_by(|a, b| b.yearly_volume.cmp(&a.yearly_volume).then(a.slug.cmp(&b.slug)));
+    Report {
+        total_hours_saved_per_year: reports.iter().map(|r| r.hours_saved_per_year).sum(),
+        procedures: reports,
+        assumptions: Assumptions {
+            hours_to_obtain: HOURS_TO_OBTAIN.iter().map(|(k, h)| (k.to_string(), *h)).collect(),
+            default_hours_to_obtain: DEFAULT_HOURS_TO_OBTAIN,
+            hours_per_visit: HOURS_PER_VISIT,
+        },
+    }
+}
+
+impl Report {
+    /// The report as text, for the command line.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "Simplification report: {} procedures; {:.0} citizen-hours a year if every suggestion were adopted\n",
+            self.procedures.len(),
+            self.total_hours_saved_per_year
+        );
+        for p in &self.procedures {
+            out.push_str(&format!(
+                "\n{} ({}, {}) — {} applications a year — {:.0} hours a year\n",
+                p.name, p.entity, p.slug, p.yearly_volume, p.hours_saved_per_year
+            ));
+            if p.suggestions.is_empty() {
+                out.push_str("  nothing to suggest\n");
+            }
+            for s in &p.suggestions {
+                let line = match s {
+                    Suggestion::SatisfiedByLlave { requirement, why, .. } => {
+                        format!("drop {requirement}: Llave already has it ({why})")
+                    }
+                    Suggestion::RedundantByEquivalence { requirement, covered_by, .. } => {
+                        format!("drop {requirement}: {covered_by}, also asked, is accepted for it")
+                    }
+                    Suggestion::AskedLate { requirement, stage, .. } => {
+                        format!("ask {requirement} with the application, not at {stage}")
+                    }
+                    Suggestion::NoLegalBasis => "record its legal basis (none is registered)".to_string(),
+                };
+                out.push_str(&format!("  - {line}\n"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::Requirement;
+    use crate::catalog::model::tests::licencia;
+
+    #[test]
+    fn suggestions_follow_level_equivalences_stage_and_legal_basis() {
+        let mut p = licencia();
+        p.requirements.push(Requirement {
+            kind: "voter_card".into(),
+            description: "INE".into(),
+            stage: "application".into(),
+        });
+        p.requirements.push(Requirement {
+            kind: "curp".into(),
+            description: "CURP".into(),
+            stage: "application".into(),
+        });
+        p.legal_basis.clear();
+        let mut low = licencia();
+        low.slug = "low".into();
+        low.level = "urn:llave:loa:1".into();
+        low.yearly_volume = 10;
+        let equivalences = vec![Equivalence {
+            kind: "proof_of_residence".into(),
+            accepted_kind: "voter_card".into(),
+            note: "INE con domicilio".into(),
+        }];
+        let report = build(&[low, p], &equivalences);
+        assert_eq!(report.procedures[0].slug, "licencia-de-conducir-a", "busiest first");
+        let s = &report.procedures[0].suggestions;
+        assert!(
+            s.iter()
+                .any(|s| matches!(s, Suggestion::SatisfiedByLlave { requirement, .. } if requirement == "official_id"))
+        );
+        assert!(
+            s.iter().any(|s| matches!(s, Suggestion::SatisfiedByLlave { requirement, .. } if requirement == "curp"))
+        );
+        assert!(s.iter().any(|s| matches!(s, Suggestion::RedundantByEquivalence { requirement, covered_by, .. }
+            if requirement == "proof_of_residence" && covered_by == "voter_card")));
+        assert!(
+            s.iter()
+                .any(|s| matches!(s, Suggestion::AskedLate { requirement, .. } if requirement == "payment_receipt"))
+        );
+        assert!(s.contains(&Suggestion::NoLegalBasis));
+        // 0.25 (official ID) + 0.75 (residence) + 1.5 (late payment) + 0.25 (CURP), 600,000 a year.
+        assert!((report.procedures[0].hours_saved_per_year - 2.75 * 600_000.0).abs() < 1e-6);
+        // At level 1 the official ID is still needed.
+        assert!(
+            !report.procedures[1]
+                .suggestions
+                .iter()
+                .any(|s| matches!(s, Suggestion::SatisfiedByLlave { requirement, .. } if requirement == "official_id"))
+        );
+        assert!(report.to_text().contains("drop proof_of_residence: voter_card, also asked, is accepted for it"));
+    }
+}
