@@ -73,6 +73,49 @@ enum Command {
     /// The catalog of procedures and services.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Staff roles: hub staff, and catalog editors of an entity.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Give an account a role.
+    Grant {
+        #[arg(long)]
+        curp: String,
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        /// The entity, for catalog-editor.
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a role away.
+    Revoke {
+        #[arg(long)]
+        curp: String,
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every role held.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StaffRole {
+    /// Edits every entity's catalog and sees the simplification report.
+    HubStaff,
+    /// Edits one entity's procedures (--entity).
+    CatalogEditor,
 }
 
 #[derive(Subcommand)]
@@ -242,6 +285,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The account a role is for, and a check that its entity exists.
+async fn staff_account(app: &llave::AppState, curp: &str, scope: &str) -> anyhow::Result<llave::store::AccountId> {
+    let curp = curp.trim().to_uppercase();
+    let Some(account) = app.store.account_by_curp(&curp).await? else {
+        anyhow::bail!("no account has the CURP {curp}");
+    };
+    if scope != llave::store::roles::HUB && app.store.entity_by_slug(scope).await?.is_none() {
+        anyhow::bail!("no entity has the slug {scope:?}");
+    }
+    Ok(account.id)
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -437,6 +492,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("{} bad row(s) in {}; nothing was imported", rows.len(), file.display());
                 }
                 Err(error) => return Err(error.into()),
+            }
+        }
+        Command::Staff(command) => {
+            let app = llave::start(config).await?;
+            let target = |role: StaffRole, entity: Option<String>| -> anyhow::Result<(&'static str, String)> {
+                match (role, entity) {
+                    (StaffRole::HubStaff, None) => Ok(("hub_staff", llave::store::roles::HUB.to_string())),
+                    (StaffRole::HubStaff, Some(_)) => anyhow::bail!("hub-staff is for the whole hub: no --entity"),
+                    (StaffRole::CatalogEditor, Some(entity)) => Ok(("catalog_editor", entity)),
+                    (StaffRole::CatalogEditor, None) => anyhow::bail!("catalog-editor needs --entity SLUG"),
+                }
+            };
+            let grant = |granted: bool| if granted { "granted" } else { "already held" };
+            let revoke = |revoked: bool| if revoked { "revoked" } else { "not held" };
+            match command {
+                StaffCommand::Grant { curp, role, entity, json } => {
+                    let (role, scope) = target(role, entity)?;
+                    let account = staff_account(&app, &curp, &scope).await?;
+                    let done = app.store.grant_role(account, role, &scope, "cli", llave::crypto::now()).await?;
+                    let answer = serde_json::json!({"curp": curp, "role": role, "scope": scope, "result": grant(done)});
+                    if json { print_json(&answer)? } else { println!("{role} ({scope}) for {curp}: {}", grant(done)) }
+                }
+                StaffCommand::Revoke { curp, role, entity, json } => {
+                    let (role, scope) = target(role, entity)?;
+                    let account = staff_account(&app, &curp, &scope).await?;
+                    let done = app.store.revoke_role(account, role, &scope).await?;
+                    let answer =
+                        serde_json::json!({"curp": curp, "role": role, "scope": scope, "result": revoke(done)});
+                    if json { print_json(&answer)? } else { println!("{role} ({scope}) for {curp}: {}", revoke(done)) }
+                }
+                StaffCommand::List { json } => {
+                    let roles = app.store.list_roles().await?;
+                    if json {
+                        print_json(&roles)?
+                    } else {
+                        for r in roles {
+                            println!("{}  {}  {}", r.curp, r.role, r.scope);
+                        }
+                    }
+                }
             }
         }
         Command::Catalog(CatalogCommand::Report { json }) => {

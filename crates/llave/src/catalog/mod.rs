@@ -12,6 +12,7 @@
 //! An import checks every row first and writes nothing unless all are good; each bad row
 //! is reported with the line it starts on and every reason.
 
+pub mod edit;
 pub mod model;
 pub mod report;
 pub mod routes;
@@ -184,7 +185,7 @@ pub async fn import(store: &Store, text: &str, actor: &str, now: i64) -> Result<
     if !errors.is_empty() {
         return Err(ImportError::Rows(errors));
     }
-    Ok(store.import_catalog(&procedures, &entity_ids, &equivalences, actor, now).await?)
+    Ok(store.import_catalog(&procedures, &entity_ids, Some(&equivalences), actor, now).await?)
 }
 
 /// The whole catalog as an import file: one procedure per line.

@@ -46,6 +46,22 @@ pub enum Suggestion {
 }
 
 impl Suggestion {
+    /// The suggestion in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Suggestion::SatisfiedByLlave { requirement, why, .. } => {
+                format!("drop {requirement}: Llave already has it ({why})")
+            }
+            Suggestion::RedundantByEquivalence { requirement, covered_by, .. } => {
+                format!("drop {requirement}: {covered_by}, also asked, is accepted for it")
+            }
+            Suggestion::AskedLate { requirement, stage, .. } => {
+                format!("ask {requirement} with the application, not at {stage}")
+            }
+            Suggestion::NoLegalBasis => "record its legal basis (none is registered)".to_string(),
+        }
+    }
+
     pub fn hours_saved(&self) -> f64 {
         match self {
             Suggestion::SatisfiedByLlave { hours_saved, .. }
@@ -177,18 +193,7 @@ impl Report {
                 out.push_str("  nothing to suggest\n");
             }
             for s in &p.suggestions {
-                let line = match s {
-                    Suggestion::SatisfiedByLlave { requirement, why, .. } => {
-                        format!("drop {requirement}: Llave already has it ({why})")
-                    }
-                    Suggestion::RedundantByEquivalence { requirement, covered_by, .. } => {
-                        format!("drop {requirement}: {covered_by}, also asked, is accepted for it")
-                    }
-                    Suggestion::AskedLate { requirement, stage, .. } => {
-                        format!("ask {requirement} with the application, not at {stage}")
-                    }
-                    Suggestion::NoLegalBasis => "record its legal basis (none is registered)".to_string(),
-                };
+                let line = s.describe();
                 out.push_str(&format!("  - {line}\n"));
             }
         }

@@ -23,7 +23,7 @@ impl Store {
         &self,
         procedures: &[Procedure],
         entity_ids: &[i64],
-        equivalences: &[Equivalence],
+        equivalences: Option<&[Equivalence]>,
         actor: &str,
         now: i64,
     ) -> StoreResult<ImportCounts> {
@@ -101,8 +101,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM requirement_equivalences").execute(&mut *tx).await?;
-        for equivalence in equivalences {
+        // `None` (one procedure saved from its edit page) leaves the equivalences alone.
+        if equivalences.is_some() {
+            sqlx::query("DELETE FROM requirement_equivalences").execute(&mut *tx).await?;
+        }
+        for equivalence in equivalences.unwrap_or_default() {
             sqlx::query("INSERT INTO requirement_equivalences (kind, accepted_kind, note) VALUES ($1, $2, $3)")
                 .bind(&equivalence.kind)
                 .bind(&equivalence.accepted_kind)

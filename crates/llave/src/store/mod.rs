@@ -16,6 +16,7 @@ pub mod entities;
 mod events;
 pub mod oidc;
 mod purge;
+pub mod roles;
 mod secrets;
 mod sessions;
 mod throttle;
@@ -64,12 +65,14 @@ impl Backend {
                 (2, "oidc", include_str!("../../migrations/sqlite/0002_oidc.sql")),
                 (3, "oidc_sessions", include_str!("../../migrations/sqlite/0003_oidc_sessions.sql")),
                 (4, "catalog", include_str!("../../migrations/sqlite/0004_catalog.sql")),
+                (5, "staff_roles", include_str!("../../migrations/sqlite/0005_staff_roles.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
                 (2, "oidc", include_str!("../../migrations/postgres/0002_oidc.sql")),
                 (3, "oidc_sessions", include_str!("../../migrations/postgres/0003_oidc_sessions.sql")),
                 (4, "catalog", include_str!("../../migrations/postgres/0004_catalog.sql")),
+                (5, "staff_roles", include_str!("../../migrations/postgres/0005_staff_roles.sql")),
             ],
         }
     }

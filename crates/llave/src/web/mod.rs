@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::routes::routes())
         .merge(crate::oidc::routes())
         .merge(crate::catalog::routes::routes())
+        .merge(crate::catalog::edit::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/lang/{code}", get(switch_language))

@@ -268,3 +268,160 @@ both_backends! {
         app.finish().await;
     }
 }
+
+/// A confirmed person signed in, with `roles` granted through the command line.
+async fn staff(app: &TestApp, seed: u64, roles: &[&[&str]]) -> Client {
+    let person = Person::synthetic(seed);
+    sign_up_and_confirm(app, &person).await;
+    for role in roles {
+        let mut args = vec!["staff", "grant", "--curp", person.curp.as_str(), "--json"];
+        args.extend_from_slice(role);
+        let out = llave(app, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut browser = app.client();
+    assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, axum::http::StatusCode::SEE_OTHER);
+    browser
+}
+
+both_backends! {
+    async fn editors_change_their_entitys_procedures_and_only_those(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        with_entities(&app).await;
+        let text = file(&[procedure("licencia-a", "semovi", "Licencia de conducir tipo A"), procedure("pago-agua", "sacmex", "Pago de agua")], &[]);
+        llave::catalog::import(&app.state.store, &text, "test", 1).await.unwrap();
+        let mut editor = staff(&app, 801, &[&["--role", "catalog-editor", "--entity", "semovi"]]).await;
+
+        // The list shows only semovi's procedures; another entity's edit page is forbidden.
+        let list = editor.get("/catalogo/editar").await;
+        assert_eq!(list.status, axum::http::StatusCode::OK);
+        assert!(list.body.contains("/catalogo/editar/licencia-a") && !list.body.contains("pago-agua"));
+        assert_eq!(editor.get("/catalogo/editar/pago-agua").await.status, axum::http::StatusCode::FORBIDDEN);
+        assert_eq!(editor.get("/catalogo/reporte").await.status, axum::http::StatusCode::FORBIDDEN, "hub staff only");
+
+        // Change a requirement through the form.
+        let page = editor.get("/catalogo/editar/licencia-a").await;
+        let requirements = "official_id | application | INE o pasaporte vigente\nvoter_card | application | Credencial para votar";
+        let mut fields = form_fields(&page.body);
+        set(&mut fields, "requirements", requirements);
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let saved = editor.post("/catalogo/editar/licencia-a", &borrowed).await;
+        assert_eq!(saved.status, axum::http::StatusCode::SEE_OTHER, "{}", saved.body);
+        let public = app.client().get("/tramites/licencia-a").await.body;
+        assert!(public.contains("Credencial para votar") && !public.contains("No mayor a tres meses"));
+        let history = editor.get("/catalogo/editar/licencia-a").await.body;
+        assert!(history.contains("account:"), "the change is recorded with who made it");
+
+        // A bad value: the form comes back with the error, what was typed kept, nothing saved.
+        set(&mut fields, "requirements", "passport_photo | application | Foto");
+        set(&mut fields, "yearly_volume", "mucho");
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let refused = editor.post("/catalogo/editar/licencia-a", &borrowed).await;
+        assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains("passport_photo"), "{}", refused.body);
+        assert!(refused.body.contains("Escribe un número."));
+        assert!(app.client().get("/tramites/licencia-a").await.body.contains("Credencial para votar"));
+        // Moving it to another entity, or posting without the CSRF token: refused.
+        set(&mut fields, "requirements", requirements);
+        set(&mut fields, "yearly_volume", "10");
+        set(&mut fields, "entity", "sacmex");
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(editor.post("/catalogo/editar/licencia-a", &borrowed).await.status, axum::http::StatusCode::FORBIDDEN);
+        set(&mut fields, "entity", "semovi");
+        set(&mut fields, "csrf_token", "forged");
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(editor.post("/catalogo/editar/licencia-a", &borrowed).await.status, axum::http::StatusCode::FORBIDDEN);
+
+        // A person without a role, and nobody signed in, cannot edit.
+        let mut citizen = staff(&app, 802, &[]).await;
+        assert_eq!(citizen.get("/catalogo/editar").await.status, axum::http::StatusCode::FORBIDDEN);
+        assert_eq!(app.client().get("/catalogo/editar").await.status, axum::http::StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn hub_staff_create_procedures_anywhere_and_read_the_report(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        with_entities(&app).await;
+        let mut hub = staff(&app, 803, &[&["--role", "hub-staff"]]).await;
+        let page = hub.get("/catalogo/editar/nuevo?entidad=sacmex").await;
+        assert_eq!(page.status, axum::http::StatusCode::OK);
+        let mut fields = form_fields(&page.body);
+        for (name, value) in [
+            ("slug", "reconexion-agua"), ("entity", "sacmex"), ("name", "Reconexión del servicio de agua"),
+            ("description", "Pide que vuelvan a conectar tu toma."), ("who_may_apply", "Titulares de la cuenta."),
+            ("requirements", "curp | application | CURP del titular\npayment_receipt | review | Pago del adeudo"),
+            ("response_deadline", "5 días hábiles"), ("cost_kind", "amount"), ("cost_mxn", "350"),
+            ("online_url", "https://www.sacmex.cdmx.gob.mx/reconexion"), ("level", "urn:llave:loa:1"),
+            ("yearly_volume", "40,000"), ("tags", "agua, pagos"), ("status", "published"),
+        ] {
+            set(&mut fields, name, value);
+        }
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let saved = hub.post("/catalogo/editar/nuevo", &borrowed).await;
+        assert_eq!(saved.status, axum::http::StatusCode::SEE_OTHER, "{}", saved.body);
+        assert!(app.client().get("/tramites?q=reconexion").await.body.contains("/tramites/reconexion-agua"));
+        // The same slug again is refused on the form.
+        let again = hub.post("/catalogo/editar/nuevo", &borrowed).await;
+        assert_eq!(again.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+
+        let report = hub.get("/catalogo/reporte").await;
+        assert_eq!(report.status, axum::http::StatusCode::OK);
+        assert!(report.body.contains("Reconexión del servicio de agua"));
+        assert!(report.body.contains("drop curp: Llave already has it"));
+        assert!(report.body.contains("ask payment_receipt with the application, not at review"));
+        let json: serde_json::Value = serde_json::from_str(&hub.get("/catalogo/reporte.json").await.body).unwrap();
+        assert_eq!(json["procedures"][0]["yearly_volume"], 40000);
+        // Roles are listed and can be taken away.
+        let listed = llave(&app, &["staff", "list", "--json"]);
+        assert!(String::from_utf8_lossy(&listed.stdout).contains("hub_staff"));
+        let bad = llave(&app, &["staff", "grant", "--curp", "XXXX000000HDFXXX00", "--role", "hub-staff"]);
+        assert!(!bad.status.success());
+        app.finish().await;
+    }
+}
+
+/// Every named input, select and textarea of a page's first form, as a browser would send.
+fn form_fields(html: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(" name=\"") {
+        let tag_start = rest[..at].rfind('<').unwrap_or(0);
+        let tag = &rest[tag_start..];
+        let name_start = at + " name=\"".len();
+        let name_end = rest[name_start..].find('"').map(|e| name_start + e).unwrap_or(name_start);
+        let name = rest[name_start..name_end].to_string();
+        let value = if tag.starts_with("<textarea") {
+            let open_end = tag.find('>').unwrap() + 1;
+            let close = tag.find("</textarea>").unwrap();
+            unescape(&tag[open_end..close])
+        } else if tag.starts_with("<select") {
+            let close = tag.find("</select>").unwrap();
+            let select = &tag[..close];
+            select
+                .split("<option value=\"")
+                .skip(1)
+                .find(|o| o.contains("selected"))
+                .or_else(|| select.split("<option value=\"").nth(1))
+                .and_then(|o| o.split('"').next())
+                .map(unescape)
+                .unwrap_or_default()
+        } else {
+            let tag_end = tag.find('>').unwrap_or(tag.len());
+            tag[..tag_end].split(" value=\"").nth(1).and_then(|v| v.split('"').next()).map(unescape).unwrap_or_default()
+        };
+        if !tag.starts_with("<button") && !fields.iter().any(|(n, _)| *n == name) {
+            fields.push((name, value));
+        }
+        rest = &rest[name_end..];
+    }
+    fields
+}
+
+fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match fields.iter_mut().find(|(n, _)| n == name) {
+        Some(field) => field.1 = value.to_string(),
+        None => fields.push((name.to_string(), value.to_string())),
+    }
+}

@@ -1,0 +1,88 @@
+//! Staff roles held by accounts.
+
+use sqlx::Row;
+
+use super::{AccountId, Store, StoreResult};
+
+/// The whole hub, as a role's scope.
+pub const HUB: &str = "*";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoleGrant {
+    pub account_id: i64,
+    pub curp: String,
+    pub role: String,
+    /// An entity slug, or `*` for the whole hub.
+    pub scope: String,
+    pub granted_at: i64,
+    pub granted_by: String,
+}
+
+impl Store {
+    /// Grants a role; false if the account already held it.
+    pub async fn grant_role(
+        &self,
+        account: AccountId,
+        role: &str,
+        scope: &str,
+        by: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO staff_roles (account_id, role, scope, granted_at, granted_by) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (account_id, role, scope) DO NOTHING",
+        )
+        .bind(account.0)
+        .bind(role)
+        .bind(scope)
+        .bind(now)
+        .bind(by)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn revoke_role(&self, account: AccountId, role: &str, scope: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM staff_roles WHERE account_id = $1 AND role = $2 AND scope = $3")
+            .bind(account.0)
+            .bind(role)
+            .bind(scope)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// `(role, scope)` pairs an account holds.
+    pub async fn roles_of(&self, account: AccountId) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT role, scope FROM staff_roles WHERE account_id = $1 ORDER BY role, scope")
+            .bind(account.0)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("role")?, row.try_get("scope")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn list_roles(&self) -> StoreResult<Vec<RoleGrant>> {
+        let rows = sqlx::query(
+            "SELECT r.account_id, a.curp, r.role, r.scope, r.granted_at, r.granted_by FROM staff_roles r \
+             JOIN accounts a ON a.id = r.account_id ORDER BY r.role, r.scope, a.curp",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoleGrant {
+                    account_id: row.try_get("account_id")?,
+                    curp: row.try_get("curp")?,
+                    role: row.try_get("role")?,
+                    scope: row.try_get("scope")?,
+                    granted_at: row.try_get("granted_at")?,
+                    granted_by: row.try_get("granted_by")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+}
