@@ -252,3 +252,6 @@ catalog-edit-name-taken = This body already has a procedure with this name.
 catalog-report-title = Simplification report
 catalog-report-total = Citizen-hours saved a year if every suggestion were adopted: { $hours }.
 catalog-report-hours = { $hours } hours a year
+catalog-level-how-1 = Create your Llave account and confirm your e-mail address.
+catalog-level-how-2 = Have your identity checked: at a service centre with an official ID, or online.
+catalog-level-how-3 = With Llave Verificada, confirm it is you when you do the procedure (passkey or a fresh check).

@@ -252,3 +252,6 @@ catalog-edit-name-taken = Esta dependencia ya tiene un trámite con este nombre.
 catalog-report-title = Reporte de simplificación
 catalog-report-total = Horas de la ciudadanía ahorradas al año si se adoptara cada sugerencia: { $hours }.
 catalog-report-hours = { $hours } horas al año
+catalog-level-how-1 = Crea tu cuenta Llave y confirma tu correo electrónico.
+catalog-level-how-2 = Verifica tu identidad: en un centro de servicio con una identificación oficial, o en línea.
+catalog-level-how-3 = Con Llave Verificada, confirma que eres tú al hacer el trámite (llave de acceso o nueva verificación).

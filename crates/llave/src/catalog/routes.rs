@@ -134,6 +134,8 @@ struct ProcedurePage {
     requirements: Vec<(String, String, String)>,
     cost: String,
     level: String,
+    /// How a person reaches that level.
+    level_how: String,
 }
 
 fn kind_name(lang: Lang, kind: &str) -> String {
@@ -163,13 +165,16 @@ async fn show(
         Cost::Amount { mxn } => format!("${mxn:.2} MXN"),
         Cost::Rule { text } => text.clone(),
     };
-    let level = c.t(&format!("catalog-level-{}", p.level.rsplit(':').next().unwrap_or("1")));
+    let n = p.level.rsplit(':').next().unwrap_or("1");
+    let level = c.t(&format!("catalog-level-{n}"));
+    let level_how = c.t(&format!("catalog-level-how-{n}"));
     let page = ProcedurePage {
         entity: published.entities.get(&p.entity).cloned().unwrap_or_else(|| p.entity.clone()),
         p: p.clone(),
         requirements,
         cost,
         level,
+        level_how,
         c,
     };
     Ok(render(StatusCode::OK, &page))
