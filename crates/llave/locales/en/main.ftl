@@ -255,3 +255,5 @@ catalog-report-hours = { $hours } hours a year
 catalog-level-how-1 = Create your Llave account and confirm your e-mail address.
 catalog-level-how-2 = Have your identity checked: at a service centre with an official ID, or online.
 catalog-level-how-3 = With Llave Verificada, confirm it is you when you do the procedure (passkey or a fresh check).
+catalog-edit-result-kind = Document it issues
+catalog-edit-result-kind-hint = If the result is a document, its kind (for example birth_certificate); otherwise leave it empty.

@@ -255,3 +255,5 @@ catalog-report-hours = { $hours } horas al año
 catalog-level-how-1 = Crea tu cuenta Llave y confirma tu correo electrónico.
 catalog-level-how-2 = Verifica tu identidad: en un centro de servicio con una identificación oficial, o en línea.
 catalog-level-how-3 = Con Llave Verificada, confirma que eres tú al hacer el trámite (llave de acceso o nueva verificación).
+catalog-edit-result-kind = Documento que emite
+catalog-edit-result-kind-hint = Si el resultado es un documento, su tipo (por ejemplo birth_certificate); si no, déjalo vacío.

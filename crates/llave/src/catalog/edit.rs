@@ -112,6 +112,7 @@ pub struct ProcedureForm {
     yearly_volume: String,
     tags: String,
     status: String,
+    result_kind: String,
 }
 
 fn lines(text: &str) -> impl Iterator<Item = &str> {
@@ -167,6 +168,7 @@ impl ProcedureForm {
             yearly_volume: p.yearly_volume.to_string(),
             tags: p.tags.join(", "),
             status: p.status.clone(),
+            result_kind: p.result_kind.clone().unwrap_or_default(),
         }
     }
 
@@ -237,6 +239,7 @@ impl ProcedureForm {
             yearly_volume,
             tags: self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
             status: self.status.trim().to_string(),
+            result_kind: optional(&self.result_kind),
         };
         for problem in procedure.problems() {
             errors.add(field_of(&problem), problem);
@@ -267,6 +270,7 @@ fn field_of(problem: &str) -> &'static str {
         ("yearly_volume", "yearly_volume"),
         ("tags", "tags"),
         ("status", "status"),
+        ("result_kind", "result_kind"),
     ];
     FIELDS.iter().find(|(prefix, _)| problem.starts_with(prefix)).map(|(_, field)| *field).unwrap_or("name")
 }

@@ -250,6 +250,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "yearly_volume",
     "tags",
     "status",
+    "result_kind",
 ];
 
 /// A cell a spreadsheet shows as text: one starting like a formula gets a leading `'`.
@@ -313,6 +314,7 @@ async fn csv_of(store: &Store, published_only: bool) -> Result<String, crate::st
             p.yearly_volume.to_string(),
             p.tags.join(" | "),
             p.status.clone(),
+            p.result_kind.clone().unwrap_or_default(),
         ];
         writer.write_record(row.iter().map(|v| cell(v))).map_err(fail)?;
     }

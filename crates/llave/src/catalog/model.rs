@@ -62,6 +62,11 @@ pub struct Procedure {
     #[serde(default)]
     pub tags: Vec<String>,
     pub status: String,
+    /// The kind of document the procedure's result is (a birth certificate, a vehicle
+    /// registration), when it is one: the entity then holds it, and other procedures that
+    /// ask for it could reuse it through Llave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_kind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,6 +224,11 @@ impl Procedure {
         for (n, tag) in self.tags.iter().enumerate() {
             text(&mut problems, &format!("tags[{n}]"), tag, 60);
         }
+        if let Some(kind) = &self.result_kind
+            && !is_kind(kind)
+        {
+            problems.push(format!("result_kind {kind:?} is not a known requirement kind"));
+        }
         if !STATUSES.contains(&self.status.as_str()) {
             problems.push(format!("status {:?} must be one of {}", self.status, STATUSES.join(", ")));
         }
@@ -288,6 +298,7 @@ pub mod tests {
             yearly_volume: 600_000,
             tags: vec!["movilidad".into()],
             status: "published".into(),
+            result_kind: None,
         }
     }
 

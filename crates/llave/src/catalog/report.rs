@@ -41,6 +41,9 @@ pub enum Suggestion {
     RedundantByEquivalence { requirement: String, covered_by: String, hours_saved: f64 },
     /// Asked during review or at delivery: ask it with the application.
     AskedLate { requirement: String, stage: String, hours_saved: f64 },
+    /// Another entity issues this document (its procedure's result): reuse it through
+    /// Llave instead of asking the person to bring it.
+    HeldByAnotherEntity { requirement: String, entity: String, procedure: String, hours_saved: f64 },
     /// No law, regulation or article is recorded for it.
     NoLegalBasis,
 }
@@ -58,6 +61,9 @@ impl Suggestion {
             Suggestion::AskedLate { requirement, stage, .. } => {
                 format!("ask {requirement} with the application, not at {stage}")
             }
+            Suggestion::HeldByAnotherEntity { requirement, entity, procedure, .. } => {
+                format!("drop {requirement}: {entity} issues it ({procedure}); reuse it through Llave")
+            }
             Suggestion::NoLegalBasis => "record its legal basis (none is registered)".to_string(),
         }
     }
@@ -65,6 +71,7 @@ impl Suggestion {
     pub fn hours_saved(&self) -> f64 {
         match self {
             Suggestion::SatisfiedByLlave { hours_saved, .. }
+            | Suggestion::HeldByAnotherEntity { hours_saved, .. }
             | Suggestion::RedundantByEquivalence { hours_saved, .. }
             | Suggestion::AskedLate { hours_saved, .. } => *hours_saved,
             Suggestion::NoLegalBasis => 0.0,
@@ -125,6 +132,18 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
                     suggestions.push(Suggestion::SatisfiedByLlave {
                         requirement: kind.to_string(),
                         why: why.to_string(),
+                        hours_saved: hours_to_obtain(kind),
+                    });
+                    continue;
+                }
+                if let Some(issuer) = procedures.iter().find(|other| {
+                    other.entity != p.entity && other.status != "retired" && other.result_kind.as_deref() == Some(kind)
+                }) && spared.insert(kind)
+                {
+                    suggestions.push(Suggestion::HeldByAnotherEntity {
+                        requirement: kind.to_string(),
+                        entity: issuer.entity.clone(),
+                        procedure: issuer.slug.clone(),
                         hours_saved: hours_to_obtain(kind),
                     });
                     continue;
@@ -230,7 +249,18 @@ mod tests {
             accepted_kind: "voter_card".into(),
             note: "INE con domicilio".into(),
         }];
-        let report = build(&[low, p], &equivalences);
+        let mut registry = licencia();
+        registry.slug = "acta".into();
+        registry.entity = "registro-civil".into();
+        registry.name = "Acta de nacimiento".into();
+        registry.yearly_volume = 1;
+        registry.result_kind = Some("birth_certificate".into());
+        p.requirements.push(Requirement {
+            kind: "birth_certificate".into(),
+            description: "Acta".into(),
+            stage: "application".into(),
+        });
+        let report = build(&[low, p, registry], &equivalences);
         assert_eq!(report.procedures[0].slug, "licencia-de-conducir-a", "busiest first");
         let s = &report.procedures[0].suggestions;
         assert!(
@@ -247,8 +277,11 @@ mod tests {
                 .any(|s| matches!(s, Suggestion::AskedLate { requirement, .. } if requirement == "payment_receipt"))
         );
         assert!(s.contains(&Suggestion::NoLegalBasis));
-        // 0.25 (official ID) + 0.75 (residence) + 1.5 (late payment) + 0.25 (CURP), 600,000 a year.
-        assert!((report.procedures[0].hours_saved_per_year - 2.75 * 600_000.0).abs() < 1e-6);
+        assert!(s.iter().any(|s| matches!(s, Suggestion::HeldByAnotherEntity { requirement, entity, .. }
+            if requirement == "birth_certificate" && entity == "registro-civil")));
+        // 0.25 (official ID) + 0.75 (residence) + 1.5 (late payment) + 0.25 (CURP) + 1.5 (birth
+        // certificate), 600,000 a year.
+        assert!((report.procedures[0].hours_saved_per_year - 4.25 * 600_000.0).abs() < 1e-6);
         // At level 1 the official ID is still needed.
         assert!(
             !report.procedures[1]
