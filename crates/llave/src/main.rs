@@ -81,33 +81,27 @@ enum Command {
 #[derive(Subcommand)]
 enum StaffCommand {
     /// Give an account a role.
-    Grant {
-        #[arg(long)]
-        curp: String,
-        #[arg(long, value_enum)]
-        role: StaffRole,
-        /// The entity, for catalog-editor.
-        #[arg(long)]
-        entity: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
+    Grant(RoleArgs),
     /// Take a role away.
-    Revoke {
-        #[arg(long)]
-        curp: String,
-        #[arg(long, value_enum)]
-        role: StaffRole,
-        #[arg(long)]
-        entity: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
+    Revoke(RoleArgs),
     /// Every role held.
     List {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+struct RoleArgs {
+    #[arg(long)]
+    curp: String,
+    #[arg(long, value_enum)]
+    role: StaffRole,
+    /// The entity, for catalog-editor.
+    #[arg(long)]
+    entity: Option<String>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -504,23 +498,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     (StaffRole::CatalogEditor, None) => anyhow::bail!("catalog-editor needs --entity SLUG"),
                 }
             };
-            let grant = |granted: bool| if granted { "granted" } else { "already held" };
-            let revoke = |revoked: bool| if revoked { "revoked" } else { "not held" };
+            let granting = matches!(command, StaffCommand::Grant(_));
             match command {
-                StaffCommand::Grant { curp, role, entity, json } => {
+                StaffCommand::Grant(RoleArgs { curp, role, entity, json })
+                | StaffCommand::Revoke(RoleArgs { curp, role, entity, json }) => {
                     let (role, scope) = target(role, entity)?;
                     let account = staff_account(&app, &curp, &scope).await?;
-                    let done = app.store.grant_role(account, role, &scope, "cli", llave::crypto::now()).await?;
-                    let answer = serde_json::json!({"curp": curp, "role": role, "scope": scope, "result": grant(done)});
-                    if json { print_json(&answer)? } else { println!("{role} ({scope}) for {curp}: {}", grant(done)) }
-                }
-                StaffCommand::Revoke { curp, role, entity, json } => {
-                    let (role, scope) = target(role, entity)?;
-                    let account = staff_account(&app, &curp, &scope).await?;
-                    let done = app.store.revoke_role(account, role, &scope).await?;
-                    let answer =
-                        serde_json::json!({"curp": curp, "role": role, "scope": scope, "result": revoke(done)});
-                    if json { print_json(&answer)? } else { println!("{role} ({scope}) for {curp}: {}", revoke(done)) }
+                    let result = if granting {
+                        let done = app.store.grant_role(account, role, &scope, "cli", llave::crypto::now()).await?;
+                        if done { "granted" } else { "already held" }
+                    } else {
+                        let done = app.store.revoke_role(account, role, &scope).await?;
+                        if done { "revoked" } else { "not held" }
+                    };
+                    let answer = serde_json::json!({"curp": curp, "role": role, "scope": scope, "result": result});
+                    if json { print_json(&answer)? } else { println!("{role} ({scope}) for {curp}: {result}") }
                 }
                 StaffCommand::List { json } => {
                     let roles = app.store.list_roles().await?;

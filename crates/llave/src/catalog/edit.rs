@@ -9,9 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use sqlx::Row;
 
-use super::model::{Channels, Cost, LEVELS, LegalBasis, Procedure, REQUIREMENT_KINDS, Requirement, STATUSES, Variant};
+use super::model::{
+    Channels, Cost, LEVELS, LegalBasis, Procedure, REQUIREMENT_KINDS, Requirement, STATUSES, Variant, kind_name,
+};
 use crate::AppState;
 use crate::store::roles::HUB;
 use crate::web::error::{PageError, PageResult};
@@ -307,14 +308,17 @@ async fn edit_page(
         .filter(|e| permissions.may_edit(&e.slug))
         .map(|e| (e.slug, e.name))
         .collect();
-    let kinds = REQUIREMENT_KINDS
-        .iter()
-        .map(|(code, es, en)| (code.to_string(), if c.lang == crate::i18n::Lang::En { en } else { es }.to_string()))
-        .collect();
+    let kinds = REQUIREMENT_KINDS.iter().map(|(code, _, _)| (code.to_string(), kind_name(c.lang, code))).collect();
     let history = if creating {
         Vec::new()
     } else {
-        history(app, &form.slug).await.map_err(|e| PageError::internal(c.lang, e))?
+        app.store
+            .procedure_history(&form.slug, 20)
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?
+            .into_iter()
+            .map(|(at, actor, change)| (crate::accounts::pages::format_time(at), actor, change))
+            .collect()
     };
     let page = EditPage {
         c,
@@ -328,28 +332,6 @@ async fn edit_page(
         history,
     };
     Ok(render(status, &page))
-}
-
-/// The newest changes of a procedure: when, who, what.
-async fn history(app: &AppState, slug: &str) -> Result<Vec<(String, String, String)>, crate::store::StoreError> {
-    let rows = sqlx::query(
-        "SELECT h.at, h.actor, h.change FROM procedure_history h JOIN procedures p ON p.id = h.procedure_id \
-         WHERE p.slug = $1 ORDER BY h.id DESC LIMIT 20",
-    )
-    .bind(slug)
-    .fetch_all(app.store.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let change: String = row.try_get("change")?;
-            let what = serde_json::from_str::<serde_json::Value>(&change)
-                .ok()
-                .and_then(|v| v["change"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            Ok((crate::accounts::pages::format_time(row.try_get("at")?), row.try_get("actor")?, what))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
 }
 
 #[derive(Deserialize, Default)]
@@ -439,9 +421,7 @@ async fn save(app: AppState, c: Chrome, s: SignedIn, slug: Option<String>, mut f
     if creating && stored.iter().any(|(s, _, _)| *s == procedure.slug) {
         errors.add("slug", c.t("catalog-edit-slug-taken"));
     }
-    if stored.iter().any(|(s, entity, name)| {
-        *s != procedure.slug && *entity == procedure.entity && name.to_lowercase() == procedure.name.to_lowercase()
-    }) {
+    if super::name_taken(&stored, &procedure).is_some() {
         errors.add("name", c.t("catalog-edit-name-taken"));
     }
     let Some(entity) = app.store.entity_by_slug(&procedure.entity).await.map_err(internal)? else {

@@ -114,6 +114,18 @@ fn line_of(whole: &str, part: &str) -> usize {
     whole[..offset].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
+/// The slug of another stored procedure of the same entity with the same name (names
+/// compare case-insensitively), given `Store::procedure_names`.
+pub fn name_taken<'a>(stored: &'a [(String, String, String)], procedure: &Procedure) -> Option<&'a str> {
+    let name = procedure.name.to_lowercase();
+    stored
+        .iter()
+        .find(|(slug, entity, other)| {
+            *slug != procedure.slug && *entity == procedure.entity && other.to_lowercase() == name
+        })
+        .map(|(slug, _, _)| slug.as_str())
+}
+
 /// Checks a catalog file against itself and the database; writes it only if every row is
 /// good, in one transaction.
 pub async fn import(store: &Store, text: &str, actor: &str, now: i64) -> Result<ImportCounts, ImportError> {
@@ -152,11 +164,7 @@ pub async fn import(store: &Store, text: &str, actor: &str, now: i64) -> Result<
                 procedure.entity, procedure.name
             ));
         }
-        if let Some((slug, _, _)) = stored.iter().find(|(slug, entity, name)| {
-            *slug != procedure.slug
-                && *entity == procedure.entity
-                && name.to_lowercase() == procedure.name.to_lowercase()
-        }) {
+        if let Some(slug) = name_taken(&stored, &procedure) {
             reasons
                 .push(format!("{} already has a procedure named {:?} (slug {slug})", procedure.entity, procedure.name));
         }

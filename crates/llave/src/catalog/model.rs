@@ -130,6 +130,15 @@ pub struct Equivalence {
     pub note: String,
 }
 
+/// A requirement kind's name in `lang`; the code itself for an unknown kind.
+pub fn kind_name(lang: crate::i18n::Lang, code: &str) -> String {
+    REQUIREMENT_KINDS
+        .iter()
+        .find(|(k, _, _)| *k == code)
+        .map(|(_, es, en)| if lang == crate::i18n::Lang::En { en } else { es }.to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
 pub fn is_kind(code: &str) -> bool {
     REQUIREMENT_KINDS.iter().any(|(k, _, _)| *k == code)
 }

@@ -10,9 +10,8 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::model::{Cost, Procedure, REQUIREMENT_KINDS};
+use super::model::{Cost, Procedure, kind_name};
 use crate::AppState;
-use crate::i18n::Lang;
 use crate::web::error::{PageError, PageResult};
 use crate::web::form::PageQuery;
 use crate::web::page::{Chrome, render};
@@ -138,14 +137,6 @@ struct ProcedurePage {
     level_how: String,
 }
 
-fn kind_name(lang: Lang, kind: &str) -> String {
-    REQUIREMENT_KINDS
-        .iter()
-        .find(|(code, _, _)| *code == kind)
-        .map(|(_, es, en)| if lang == Lang::En { en.to_string() } else { es.to_string() })
-        .unwrap_or_else(|| kind.to_string())
-}
-
 async fn show(
     State(app): State<AppState>,
     c: Chrome,
@@ -184,13 +175,16 @@ fn json_error(status: StatusCode, error: &str) -> Response {
     (status, Json(serde_json::json!({ "error": error }))).into_response()
 }
 
+/// The JSON answer when the catalog cannot be read: logged, and a plain 500.
+fn unavailable(error: crate::store::StoreError) -> Response {
+    tracing::error!(%error, "catalog unavailable");
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
 async fn api_list(State(app): State<AppState>, PageQuery(query): PageQuery<ListQuery>) -> Response {
     let published = match app.catalog.published(&app.store).await {
         Ok(published) => published,
-        Err(error) => {
-            tracing::error!(%error, "catalog unavailable");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
+        Err(error) => return unavailable(error),
     };
     let issuer = app.config.issuer();
     let items: Vec<serde_json::Value> = select(&published, &query)
@@ -211,10 +205,7 @@ async fn api_show(State(app): State<AppState>, Path(slug): Path<String>) -> Resp
             Some(p) => Json(p).into_response(),
             None => json_error(StatusCode::NOT_FOUND, "no published procedure has this slug"),
         },
-        Err(error) => {
-            tracing::error!(%error, "catalog unavailable");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+        Err(error) => unavailable(error),
     }
 }
 
@@ -230,19 +221,13 @@ fn download(body: String, content_type: &'static str, filename: &'static str) ->
 async fn open_json(State(app): State<AppState>) -> Response {
     match super::export_json_published(&app.store).await {
         Ok(body) => download(body, "application/json", "inline; filename=\"catalogo.json\""),
-        Err(error) => {
-            tracing::error!(%error, "catalog unavailable");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+        Err(error) => unavailable(error),
     }
 }
 
 async fn open_csv(State(app): State<AppState>) -> Response {
     match super::export_csv_published(&app.store).await {
         Ok(body) => download(body, "text/csv; charset=utf-8", "attachment; filename=\"catalogo.csv\""),
-        Err(error) => {
-            tracing::error!(%error, "catalog unavailable");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+        Err(error) => unavailable(error),
     }
 }

@@ -146,6 +146,29 @@ impl Store {
             .map_err(Into::into)
     }
 
+    /// The newest `limit` changes of a procedure: when, who, and `created` or `updated`.
+    pub async fn procedure_history(&self, slug: &str, limit: i64) -> StoreResult<Vec<(i64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT h.at, h.actor, h.change FROM procedure_history h JOIN procedures p ON p.id = h.procedure_id \
+             WHERE p.slug = $1 ORDER BY h.id DESC LIMIT $2",
+        )
+        .bind(slug)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let change: String = row.try_get("change")?;
+                let what = serde_json::from_str::<serde_json::Value>(&change)
+                    .ok()
+                    .and_then(|v| v["change"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                Ok((row.try_get("at")?, row.try_get("actor")?, what))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
     pub async fn equivalences(&self) -> StoreResult<Vec<Equivalence>> {
         let rows =
             sqlx::query("SELECT kind, accepted_kind, note FROM requirement_equivalences ORDER BY kind, accepted_kind")
