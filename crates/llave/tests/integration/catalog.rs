@@ -1,8 +1,6 @@
 //! The catalog's import and export: every row checked before anything is written, the
 //! line of each bad row, round trips, and open-data CSV a spreadsheet reads cleanly.
 
-use std::process::Command;
-
 use crate::both_backends;
 use crate::support::*;
 
@@ -130,42 +128,26 @@ both_backends! {
     }
 }
 
-fn llave(app: &TestApp, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_llave"))
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
-        .arg("--database")
-        .arg(&app.database_url)
-        .args(args)
-        .env_remove("LLAVE_DATABASE_URL")
-        .output()
-        .expect("llave binary")
-}
-
 both_backends! {
     async fn the_catalog_commands_import_and_export(backend: Backend) {
         let app = TestApp::new(backend).await;
         with_entities(&app).await;
         let path = app.dir.path().join("catalogo.json");
         std::fs::write(&path, file(&[procedure("licencia-a", "semovi", "Licencia de conducir tipo A")], &[])).unwrap();
-        let out = llave(&app, &["catalog", "import", path.to_str().unwrap(), "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let counts = json_of(&llave(&app, &["catalog", "import", path.to_str().unwrap(), "--json"], None));
         assert_eq!(counts["created"], 1);
 
         let bad = app.dir.path().join("malo.json");
         std::fs::write(&bad, file(&[procedure("x", "nadie", "Algo")], &[])).unwrap();
-        let out = llave(&app, &["catalog", "import", bad.to_str().unwrap()]);
+        let out = llave(&app, &["catalog", "import", bad.to_str().unwrap()], None);
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("malo.json: line 2 (procedures[0]): entity \"nadie\" does not exist"), "{stderr}");
         assert!(stderr.contains("nothing was imported"), "{stderr}");
 
-        let json = llave(&app, &["catalog", "export"]);
-        assert!(json.status.success());
-        let exported: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let exported = json_of(&llave(&app, &["catalog", "export"], None));
         assert_eq!(exported["procedures"][0]["slug"], "licencia-a");
-        let csv = llave(&app, &["catalog", "export", "--format", "csv"]);
+        let csv = llave(&app, &["catalog", "export", "--format", "csv"], None);
         assert!(csv.status.success());
         assert!(String::from_utf8_lossy(&csv.stdout).contains("Licencia de conducir tipo A"));
         app.finish().await;
@@ -249,9 +231,7 @@ both_backends! {
             &[serde_json::json!({"kind": "proof_of_residence", "accepted_kind": "voter_card", "note": "INE con domicilio"})],
         );
         llave::catalog::import(&app.state.store, &text, "test", 1).await.unwrap();
-        let out = llave(&app, &["catalog", "report", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let before: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let before = json_of(&llave(&app, &["catalog", "report", "--json"], None));
         let first = &before["procedures"][0];
         assert_eq!(first["slug"], "licencia-a");
         let kinds: Vec<&str> = first["suggestions"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
@@ -276,7 +256,7 @@ async fn staff(app: &TestApp, seed: u64, roles: &[&[&str]]) -> Client {
     for role in roles {
         let mut args = vec!["staff", "grant", "--curp", person.curp.as_str(), "--json"];
         args.extend_from_slice(role);
-        let out = llave(app, &args);
+        let out = llave(app, &args, None);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let mut browser = app.client();
@@ -374,9 +354,9 @@ both_backends! {
         let json: serde_json::Value = serde_json::from_str(&hub.get("/catalogo/reporte.json").await.body).unwrap();
         assert_eq!(json["procedures"][0]["yearly_volume"], 40000);
         // Roles are listed and can be taken away.
-        let listed = llave(&app, &["staff", "list", "--json"]);
+        let listed = llave(&app, &["staff", "list", "--json"], None);
         assert!(String::from_utf8_lossy(&listed.stdout).contains("hub_staff"));
-        let bad = llave(&app, &["staff", "grant", "--curp", "XXXX000000HDFXXX00", "--role", "hub-staff"]);
+        let bad = llave(&app, &["staff", "grant", "--curp", "XXXX000000HDFXXX00", "--role", "hub-staff"], None);
         assert!(!bad.status.success());
         app.finish().await;
     }

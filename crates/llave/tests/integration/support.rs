@@ -397,3 +397,30 @@ pub async fn sign_up_and_confirm(app: &TestApp, person: &Person) {
     let confirmed = client.get(&link).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
 }
+
+/// Runs the `llave` binary on the test app's data directory and database, with `stdin`.
+pub fn llave(app: &TestApp, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llave"))
+        .arg("--data-dir")
+        .arg(app.dir.path().join("data"))
+        .arg("--database")
+        .arg(&app.database_url)
+        .args(args)
+        .env_remove("LLAVE_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("llave binary");
+    if let Some(text) = stdin {
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+/// The one JSON object a successful `--json` command printed.
+pub fn json_of(output: &std::process::Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}

@@ -1,30 +1,9 @@
 //! The `llave` binary itself: `citizen add|show`, `demo`, `migrate`, with `--json`.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use crate::both_backends;
 use crate::support::*;
-
-fn llave(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_llave"))
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
-        .arg("--database")
-        .arg(&app.database_url)
-        .args(args)
-        .env_remove("LLAVE_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("llave binary");
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
 
 fn add_args(person: &Person) -> Vec<String> {
     let mut args: Vec<String> = ["citizen", "add", "--curp", &person.curp, "--given-names", &person.given_names]
@@ -139,11 +118,6 @@ fn a_bad_database_url_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_llave")).args(["--database", "mysql://x", "migrate"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
-}
-
-fn json_of(output: &Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("one JSON object")
 }
 
 both_backends! {

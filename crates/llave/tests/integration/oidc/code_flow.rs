@@ -32,9 +32,7 @@ both_backends! {
         assert_eq!(claims.email().map(|e| e.as_str()), Some(person.email.as_str()));
         assert_eq!(claims.email_verified(), Some(true));
         assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("urn:llave:loa:1"));
-        let payload = id_token.to_string().split('.').nth(1).unwrap().to_string();
-        let raw: serde_json::Value =
-            serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap()).unwrap();
+        let raw = jwt_payload(&id_token.to_string());
         assert_eq!(raw["amr"], serde_json::json!(["pwd"]));
         assert!(raw.get("curp").is_none(), "no curp for a client not allowed to have it");
         assert_eq!(raw["sid"].as_str().map(str::len), Some(22));
@@ -69,8 +67,7 @@ both_backends! {
             let id_token = tokens.id_token().unwrap();
             id_token.claims(&rp.rp.id_token_verifier(), &started.nonce).expect("valid ID token");
             // The raw payload: the library's typed claims drop llave's own `curp` claim.
-            let payload = id_token.to_string().split('.').nth(1).unwrap().to_string();
-            serde_json::from_slice::<serde_json::Value>(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap()).unwrap()
+            jwt_payload(&id_token.to_string())
         };
         let first = subject_of(&agua).await;
         let again = subject_of(&agua).await;

@@ -9,60 +9,12 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openidconnect::core::{CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, RedirectUrl, Scope, TokenResponse,
-};
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{AuthorizationCode, OAuth2TokenResponse, Scope, TokenResponse};
 
 use super::support::*;
 use crate::both_backends;
 use crate::support::*;
-
-async fn post_form(
-    base: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> (u16, serde_json::Value) {
-    let mut request = http().post(format!("{base}{path}")).form(fields);
-    if let Some((id, secret)) = basic {
-        request = request.basic_auth(id, Some(secret));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
-}
-
-fn payload(jwt: &str) -> serde_json::Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
-}
-
-fn header(jwt: &str) -> serde_json::Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap()).unwrap()
-}
-
-/// A client registered with everything `new` says, seen through discovery.
-async fn custom_entity(
-    app: &TestApp,
-    base: &str,
-    slug: &str,
-    new: llave::oidc::clients::NewClient,
-) -> (llave::oidc::clients::Registered, Rp) {
-    if app.state.store.entity_by_slug(slug).await.unwrap().is_none() {
-        llave::admin::entity::add_entity(&app.state.store, slug, &format!("Entidad {slug}")).await.unwrap();
-    }
-    let new = llave::oidc::clients::NewClient { entity: slug.into(), ..new };
-    let registered = llave::admin::entity::add_client(&app.state.store, &new).await.unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(base.to_string()).unwrap(), &http()).await.unwrap();
-    let rp = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.client_id.clone()),
-        registered.client_secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(RedirectUrl::new(new.redirect_uris[0].clone()).unwrap());
-    (registered, rp)
-}
 
 fn new_client(redirect: &str) -> llave::oidc::clients::NewClient {
     llave::oidc::clients::NewClient {
@@ -83,8 +35,8 @@ both_backends! {
             .request_async(&http()).await.expect("client_credentials");
         let access = tokens.access_token().secret().clone();
         assert!(tokens.refresh_token().is_none(), "no refresh token for a back end");
-        assert_eq!(header(&access)["typ"], "at+jwt");
-        let claims = payload(&access);
+        assert_eq!(jwt_header(&access)["typ"], "at+jwt");
+        let claims = jwt_payload(&access);
         assert_eq!(claims["client_id"], agua.client_id.as_str());
         assert_eq!(claims["sub"], agua.client_id.as_str(), "RFC 9068: sub is the client itself");
         assert_eq!(claims["scope"], "records:read");
@@ -126,7 +78,7 @@ both_backends! {
 both_backends! {
     async fn a_public_client_cannot_use_client_credentials(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
-        let (public, _) = custom_entity(&app, &base, "movil", llave::oidc::clients::NewClient { public: true, ..new_client(REDIRECT) }).await;
+        let (public, _) = register(&app, &base, "movil", llave::oidc::clients::NewClient { public: true, ..new_client(REDIRECT) }).await;
         assert!(public.client_secret.is_none());
         let (status, body) = post_form(&base, "/token", &[("grant_type", "client_credentials"), ("client_id", &public.client_id)], None).await;
         assert_eq!(status, 400, "{body}");
@@ -201,7 +153,7 @@ both_backends! {
     async fn private_key_jwt_authenticates_once_per_assertion(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let (key, jwks) = client_key("k1");
-        let (registered, _) = custom_entity(&app, &base, "finanzas", llave::oidc::clients::NewClient {
+        let (registered, _) = register(&app, &base, "finanzas", llave::oidc::clients::NewClient {
             auth_method: Some("private_key_jwt".into()), jwks: Some(jwks), ..new_client(REDIRECT)
         }).await;
         assert!(registered.client_secret.is_none(), "no secret for a private_key_jwt client");
@@ -218,7 +170,7 @@ both_backends! {
         let first = assertion(&key, "k1", id, &token_url, "jti-1");
         let (status, body) = grant(first.clone()).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(payload(body["access_token"].as_str().unwrap())["client_id"], id);
+        assert_eq!(jwt_payload(body["access_token"].as_str().unwrap())["client_id"], id);
         // The same assertion again: its jti is spent.
         let (status, body) = grant(first).await;
         assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
@@ -245,10 +197,9 @@ both_backends! {
 both_backends! {
     async fn pushed_requests_work_once_and_can_be_required(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
-        let (registered, rp) = custom_entity(&app, &base, "movilidad", llave::oidc::clients::NewClient {
+        let agua = entity_with(&app, &base, "movilidad", llave::oidc::clients::NewClient {
             require_par: true, ..new_client(REDIRECT)
         }).await;
-        let agua = Entity { client_id: registered.client_id.clone(), client_secret: registered.client_secret.clone().unwrap(), rp };
         let creds = Some((agua.client_id.as_str(), agua.client_secret.as_str()));
         let (_, mut browser) = signed_in_person(&app, 502).await;
 
@@ -280,7 +231,7 @@ both_backends! {
         let again = browser.get(&front).await;
         assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
         assert!(again.location().is_none());
-        let (_, other) = custom_entity(&app, &base, "otra", new_client(REDIRECT)).await;
+        let (_, other) = register(&app, &base, "otra", new_client(REDIRECT)).await;
         let foreign = format!("/authorize?client_id={}&request_uri={}", other.client_id().as_str(), urlencode(&request_uri));
         assert_eq!(browser.get(&foreign).await.status, StatusCode::BAD_REQUEST);
         // Pushing without credentials, or pushing a request_uri, is refused.
@@ -296,29 +247,24 @@ both_backends! {
     }
 }
 
-fn urlencode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 both_backends! {
     async fn id_tokens_can_be_signed_es256_or_eddsa_per_client(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let (_, mut browser) = signed_in_person(&app, 503).await;
         for (alg, expected) in [("ES256", CoreJwsSigningAlgorithm::EcdsaP256Sha256), ("EdDSA", CoreJwsSigningAlgorithm::EdDsa)] {
-            let (registered, rp) = custom_entity(&app, &base, &alg.to_lowercase(), llave::oidc::clients::NewClient {
+            let client = entity_with(&app, &base, &alg.to_lowercase(), llave::oidc::clients::NewClient {
                 id_token_alg: Some(alg.into()), ..new_client(REDIRECT)
             }).await;
-            let client = Entity { client_id: registered.client_id.clone(), client_secret: registered.client_secret.clone().unwrap(), rp };
             let started = start(&client, &[]);
             let params = authorize(&mut browser, &started.path).await;
             let tokens = client.rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
                 .set_pkce_verifier(started.verifier).request_async(&http()).await.unwrap();
             let id_token = tokens.id_token().unwrap();
-            assert_eq!(header(&id_token.to_string())["alg"], alg);
+            assert_eq!(jwt_header(&id_token.to_string())["alg"], alg);
             let verifier = client.rp.id_token_verifier().set_allowed_algs(vec![expected]);
             id_token.claims(&verifier, &started.nonce).unwrap_or_else(|e| panic!("{alg} ID token: {e}"));
             // The key that signed it is the one published for that algorithm.
-            let kid = header(&id_token.to_string())["kid"].as_str().unwrap().to_string();
+            let kid = jwt_header(&id_token.to_string())["kid"].as_str().unwrap().to_string();
             let jwks: serde_json::Value = http().get(format!("{base}/jwks")).send().await.unwrap().json().await.unwrap();
             let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).expect("published");
             assert_eq!(key["alg"], alg);
@@ -398,17 +344,15 @@ both_backends! {
     async fn signing_out_at_an_entity_ends_the_session_and_tells_every_entity(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let (listener, mut received) = logout_listener().await;
-        let (agua_registered, agua_rp) = custom_entity(&app, &base, "agua", llave::oidc::clients::NewClient {
+        let agua = entity_with(&app, &base, "agua", llave::oidc::clients::NewClient {
             post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
             backchannel_logout_uri: Some(listener.clone()),
             ..new_client(REDIRECT)
         }).await;
-        let agua = Entity { client_id: agua_registered.client_id.clone(), client_secret: agua_registered.client_secret.clone().unwrap(), rp: agua_rp };
-        let (registro_registered, registro_rp) = custom_entity(&app, &base, "registro", llave::oidc::clients::NewClient {
+        let registro = entity_with(&app, &base, "registro", llave::oidc::clients::NewClient {
             backchannel_logout_uri: Some(listener),
             ..new_client(REDIRECT)
         }).await;
-        let registro = Entity { client_id: registro_registered.client_id.clone(), client_secret: registro_registered.client_secret.clone().unwrap(), rp: registro_rp };
         let (_, mut browser) = signed_in_person(&app, 505).await;
 
         let mut sign_in_to = async |rp: &Entity| {
@@ -434,13 +378,13 @@ both_backends! {
         for _ in 0..2 {
             let form = tokio::time::timeout(Duration::from_secs(10), received.recv()).await.expect("a logout token").unwrap();
             let token = form["logout_token"].clone();
-            let aud = payload(&token)["aud"].as_str().unwrap().to_string();
+            let aud = jwt_payload(&token)["aud"].as_str().unwrap().to_string();
             told.insert(aud, token);
         }
         for (client_id, id_token) in [(&agua.client_id, &agua_id_token), (&registro.client_id, &registro_id_token)] {
             let claims = verify_logout_token(&base, client_id, &told[client_id.as_str()]).await;
-            assert_eq!(claims["sub"], payload(id_token)["sub"]);
-            assert_eq!(claims["sid"], payload(id_token)["sid"]);
+            assert_eq!(claims["sub"], jwt_payload(id_token)["sub"]);
+            assert_eq!(claims["sid"], jwt_payload(id_token)["sid"]);
         }
         // Recorded as delivered, and the session's refresh tokens are dead.
         for _ in 0..50 {
@@ -457,7 +401,7 @@ both_backends! {
 both_backends! {
     async fn logout_without_a_matching_hint_asks_first_and_never_redirects_anywhere(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
-        let (registered, rp) = custom_entity(&app, &base, "agua", llave::oidc::clients::NewClient {
+        let (registered, rp) = register(&app, &base, "agua", llave::oidc::clients::NewClient {
             post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
             ..new_client(REDIRECT)
         }).await;

@@ -3,31 +3,14 @@
 //! requests.
 
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::{AuthorizationCode, OAuth2TokenResponse};
 
 use super::support::*;
 use crate::both_backends;
 use crate::support::*;
 
-fn payload(jwt: &str) -> serde_json::Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
-}
-
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 async fn token(base: &str, entity: &Entity, fields: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let response = http()
-        .post(format!("{base}/token"))
-        .basic_auth(&entity.client_id, Some(&entity.client_secret))
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or_default())
+    post_form(base, "/token", fields, Some((&entity.client_id, &entity.client_secret))).await
 }
 
 both_backends! {
@@ -38,7 +21,7 @@ both_backends! {
         // Only `openid` as scope; the e-mail and the birth date asked for as claims.
         let started = start(&agua, &[]);
         let claims = r#"{"userinfo":{"email":{"essential":true}},"id_token":{"birthdate":null}}"#;
-        let path = format!("{}&claims={}", started.path, encode(claims));
+        let path = format!("{}&claims={}", started.path, urlencode(claims));
         let consent = browser.get(&path).await;
         assert_eq!(consent.status, StatusCode::OK);
         assert!(consent.body.contains("tu correo electrónico"), "the consent names the e-mail: {}", consent.body);
@@ -46,7 +29,7 @@ both_backends! {
         let params = authorize(&mut browser, &path).await;
         let tokens = agua.rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
             .set_pkce_verifier(started.verifier).request_async(&http()).await.unwrap();
-        let id_token = payload(&openidconnect::TokenResponse::id_token(&tokens).unwrap().to_string());
+        let id_token = jwt_payload(&openidconnect::TokenResponse::id_token(&tokens).unwrap().to_string());
         assert_eq!(id_token["birthdate"], person.birth_date.as_str());
         // UserInfo by POST (OIDC Core §5.3.1), the token in the header.
         let userinfo: serde_json::Value = http().post(format!("{base}/userinfo"))
@@ -66,7 +49,7 @@ both_backends! {
         let agua = entity(&app, &base, "agua", false).await;
         let mut browser = app.client();
         let started = start(&agua, &["email"]);
-        let path = format!("{}&ui_locales=en-US%20es&login_hint={}", started.path, encode("ana@example.mx"));
+        let path = format!("{}&ui_locales=en-US%20es&login_hint={}", started.path, urlencode("ana@example.mx"));
         let response = browser.get(&path).await;
         assert_eq!(response.status, StatusCode::SEE_OTHER);
         let signin = browser.get(response.location().unwrap()).await;
@@ -106,7 +89,7 @@ both_backends! {
         let refresh = tokens["refresh_token"].as_str().unwrap();
 
         // An access token whose `exp` has passed, correctly signed by llave's own key.
-        let mut claims = payload(access);
+        let mut claims = jwt_payload(access);
         claims["exp"] = serde_json::json!(llave::crypto::now() - 5);
         let ring = app.state.keys.ring(&app.state.store).await.unwrap();
         let key = ring.signing("RS256").unwrap();
@@ -137,7 +120,7 @@ both_backends! {
         let pushed: serde_json::Value = http().post(format!("{base}/par")).basic_auth(&agua.client_id, Some(&agua.client_secret))
             .form(&query).send().await.unwrap().json().await.unwrap();
         sqlx::query("UPDATE pushed_requests SET expires_at = 0").execute(app.state.store.pool()).await.unwrap();
-        let response = browser.get(&format!("/authorize?client_id={}&request_uri={}", agua.client_id, encode(pushed["request_uri"].as_str().unwrap()))).await;
+        let response = browser.get(&format!("/authorize?client_id={}&request_uri={}", agua.client_id, urlencode(pushed["request_uri"].as_str().unwrap()))).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST);
         assert!(response.location().is_none());
         app.finish().await;
@@ -156,8 +139,8 @@ both_backends! {
         let (status, narrow) = token(&base, &agua, &[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap()), ("scope", "openid email")]).await;
         assert_eq!(status, 200, "{narrow}");
         assert_eq!(narrow["scope"], "email openid");
-        assert_eq!(payload(narrow["access_token"].as_str().unwrap())["scope"], "email openid");
-        let access = payload(narrow["access_token"].as_str().unwrap());
+        assert_eq!(jwt_payload(narrow["access_token"].as_str().unwrap())["scope"], "email openid");
+        let access = jwt_payload(narrow["access_token"].as_str().unwrap());
         assert_eq!(access["exp"].as_i64().unwrap() - access["iat"].as_i64().unwrap(), 120, "the configured lifetime");
         assert_eq!(narrow["expires_in"], 120);
         let userinfo: serde_json::Value = http().get(format!("{base}/userinfo")).bearer_auth(narrow["access_token"].as_str().unwrap())

@@ -26,27 +26,80 @@ pub struct Entity {
 }
 
 pub async fn entity(app: &TestApp, base: &str, slug: &str, allow_curp: bool) -> Entity {
-    if app.state.store.entity_by_slug(slug).await.unwrap().is_none() {
-        llave::admin::entity::add_entity(&app.state.store, slug, &format!("Entidad {slug}")).await.unwrap();
-    }
     let new = llave::oidc::clients::NewClient {
-        entity: slug.into(),
         name: format!("Portal de {slug}"),
         redirect_uris: vec![REDIRECT.into()],
         allowed_claims: if allow_curp { vec!["curp".into()] } else { vec![] },
         ..Default::default()
     };
+    entity_with(app, base, slug, new).await
+}
+
+/// A confidential client registered with everything `new` says (under entity `slug`).
+pub async fn entity_with(app: &TestApp, base: &str, slug: &str, new: llave::oidc::clients::NewClient) -> Entity {
+    let (registered, rp) = register(app, base, slug, new).await;
+    Entity { client_id: registered.client_id, client_secret: registered.client_secret.expect("a secret"), rp }
+}
+
+/// Registers a client of entity `slug` (made if missing) as an operator would, and sees it
+/// through discovery as the entity would.
+pub async fn register(
+    app: &TestApp,
+    base: &str,
+    slug: &str,
+    new: llave::oidc::clients::NewClient,
+) -> (llave::oidc::clients::Registered, Rp) {
+    if app.state.store.entity_by_slug(slug).await.unwrap().is_none() {
+        llave::admin::entity::add_entity(&app.state.store, slug, &format!("Entidad {slug}")).await.unwrap();
+    }
+    let new = llave::oidc::clients::NewClient { entity: slug.into(), ..new };
     let registered = llave::admin::entity::add_client(&app.state.store, &new).await.unwrap();
-    let secret = registered.client_secret.clone().unwrap();
     let metadata =
         CoreProviderMetadata::discover_async(IssuerUrl::new(base.to_string()).unwrap(), &http()).await.unwrap();
     let rp = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(registered.client_id.clone()),
-        Some(ClientSecret::new(secret.clone())),
+        registered.client_secret.clone().map(ClientSecret::new),
     )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
-    Entity { client_id: registered.client_id, client_secret: secret, rp }
+    .set_redirect_uri(RedirectUrl::new(new.redirect_uris[0].clone()).unwrap());
+    (registered, rp)
+}
+
+/// A form POSTed to `base` + `path`, with Basic credentials if given: status and JSON body.
+pub async fn post_form(
+    base: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, serde_json::Value) {
+    let mut request = http().post(format!("{base}{path}")).form(fields);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A JWT's claims, unverified.
+pub fn jwt_payload(jwt: &str) -> serde_json::Value {
+    jwt_part(jwt, 1)
+}
+
+/// A JWT's header, unverified.
+pub fn jwt_header(jwt: &str) -> serde_json::Value {
+    jwt_part(jwt, 0)
+}
+
+fn jwt_part(jwt: &str, n: usize) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(n).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// A value for a query string.
+pub fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 pub struct Started {
