@@ -7,39 +7,9 @@
 // catalog and passes BASE_URL (and CHROMIUM, optional).
 // Exits 0 when every step passed; otherwise 1, naming the failed step and a screenshot.
 
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { TIMEOUT_MS, click, expectVisible, fail, heading, required, run, step } from './lib.mjs';
 
-const TIMEOUT_MS = 20_000;
-const base = (process.env.BASE_URL ?? '').replace(/\/+$/, '');
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-
-class StepFailure extends Error {}
-let currentStep = 'starting';
-function step(name) {
-  currentStep = name;
-  console.log(`- ${name}`);
-}
-function fail(message) {
-  throw new StepFailure(message);
-}
-
-async function expectVisible(page, locator, what) {
-  try {
-    await locator.first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  } catch {
-    const main = await page.locator('main').innerText({ timeout: 1000 }).catch(() => '(no <main>)');
-    fail(`expected ${what} on ${page.url()}, the page says:\n${main}`);
-  }
-}
-
-async function click(page, locator) {
-  await Promise.all([page.waitForEvent('framenavigated', { timeout: TIMEOUT_MS }), locator.click()]);
-  await page.waitForLoadState('load');
-}
-
-const heading = (page, name) => page.getByRole('heading', { level: 1, name, exact: true });
+const base = required('BASE_URL').replace(/\/+$/, '');
 
 async function visit(browser) {
   const context = await browser.newContext({ javaScriptEnabled: false, locale: 'es-MX' });
@@ -94,33 +64,4 @@ async function visit(browser) {
   await context.close();
 }
 
-async function main() {
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  } catch (error) {
-    console.error(`FAIL: could not start ${executablePath}: ${error.message}`);
-    process.exitCode = 1;
-    return;
-  }
-  try {
-    await visit(browser);
-    console.log('ok: every step passed');
-  } catch (error) {
-    process.exitCode = 1;
-    const detail = error instanceof StepFailure ? error.message : error.stack || String(error);
-    console.error(`FAIL at step "${currentStep}": ${detail}`);
-    if (error.page) {
-      const shot = join(tmpdir(), `llave-catalog-${Date.now()}.png`);
-      await error.page.screenshot({ path: shot, fullPage: true }).then(() => console.error(`screenshot: ${shot}`)).catch(() => {});
-    }
-  } finally {
-    await browser.close().catch(() => {});
-  }
-}
-
-await main();
+await run(visit);

@@ -19,17 +19,7 @@
 //   CHROMIUM             the browser binary (optional; default /usr/bin/chromium)
 // Exits 0 when every step passed; otherwise 1, naming the failed step and a screenshot.
 
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const TIMEOUT_MS = 20_000;
-
-function required(name) {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
+import { TIMEOUT_MS, click, expectVisible, fail, heading, required, run, step } from './lib.mjs';
 
 const env = {
   base: required('BASE_URL').replace(/\/+$/, ''),
@@ -40,38 +30,7 @@ const env = {
   entityName: required('ENTITY_NAME'),
   curp: required('CURP'),
   password: required('PASSWORD'),
-  chromium: process.env.CHROMIUM || '/usr/bin/chromium',
 };
-
-class StepFailure extends Error {}
-
-let currentStep = 'starting';
-function step(name) {
-  currentStep = name;
-  console.log(`- ${name}`);
-}
-
-function fail(message) {
-  throw new StepFailure(message);
-}
-
-async function expectVisible(page, locator, what) {
-  try {
-    await locator.first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  } catch {
-    const main = await page.locator('main, body').first().innerText({ timeout: 1000 }).catch(() => '(no text)');
-    fail(`expected ${what} on ${page.url()}, the page says:\n${main}`);
-  }
-}
-
-function heading(page, name) {
-  return page.getByRole('heading', { level: 1, name, exact: true });
-}
-
-async function click(page, button) {
-  await Promise.all([page.waitForEvent('framenavigated', { timeout: TIMEOUT_MS }), button.click()]);
-  await page.waitForLoadState('load');
-}
 
 async function atEntity(page, path) {
   await expectVisible(page, heading(page, 'Entidad de prueba'), "the entity's page");
@@ -152,47 +111,7 @@ async function formPostAndAccount(browser, signedIn) {
   await context.close();
 }
 
-async function main() {
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath: env.chromium,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  } catch (error) {
-    console.error(`FAIL: could not start ${env.chromium} (apt-get install -y chromium): ${error.message}`);
-    process.exitCode = 1;
-    return;
-  }
-  try {
-    const signedIn = await signInAndAllow(browser);
-    await formPostAndAccount(browser, signedIn);
-    console.log('ok: every step passed');
-  } catch (error) {
-    process.exitCode = 1;
-    const detail = error instanceof StepFailure ? error.message : error.stack || String(error);
-    console.error(`FAIL at step "${currentStep}": ${detail}`);
-    if (error.page) {
-      const shot = join(tmpdir(), `llave-oidc-${Date.now()}.png`);
-      try {
-        await error.page.screenshot({ path: shot, fullPage: true });
-        console.error(`screenshot: ${shot}`);
-      } catch (shotError) {
-        console.error(`(no screenshot: ${shotError.message})`);
-      }
-    }
-  } finally {
-    await browser.close().catch(() => {});
-  }
-}
-
-await main();
+await run(async (browser) => {
+  const signedIn = await signInAndAllow(browser);
+  await formPostAndAccount(browser, signedIn);
+});

@@ -13,19 +13,8 @@
 // Exits 0 when every step passed; otherwise 1, naming the failed step and a screenshot.
 
 import { readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const TIMEOUT_MS = 20_000;
-
-function required(name) {
-  const value = process.env[name];
-  if (value === undefined) {
-    throw new Error(`environment variable ${name} is not set`);
-  }
-  return value;
-}
+import { TIMEOUT_MS, expectVisible, fail, heading, required, run, step } from './lib.mjs';
 
 const env = {
   base: required('BASE_URL').replace(/\/+$/, ''),
@@ -37,31 +26,8 @@ const env = {
   birthDate: required('BIRTH_DATE'),
   email: required('EMAIL'),
   password: required('PASSWORD'),
-  chromium: process.env.CHROMIUM || '/usr/bin/chromium',
 };
 env.secondEmail = process.env.SECOND_EMAIL || `otra.${env.email}`;
-
-class StepFailure extends Error {}
-
-let currentStep = 'starting';
-function step(name) {
-  currentStep = name;
-  console.log(`- ${name}`);
-}
-
-function fail(message) {
-  throw new StepFailure(message);
-}
-
-/** Waits until `locator` is visible; fails with `what` and the page's main text otherwise. */
-async function expectVisible(page, locator, what) {
-  try {
-    await locator.first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  } catch {
-    const main = await page.locator('main').innerText({ timeout: 1000 }).catch(() => '(no <main>)');
-    fail(`expected ${what} on ${page.url()}, the page says:\n${main}`);
-  }
-}
 
 /** Waits until the browser is at `path` (a path, or a path and query that must match). */
 async function expectPath(page, path) {
@@ -83,10 +49,6 @@ async function submit(page, button) {
   ]);
   await page.waitForLoadState('load');
   return response;
-}
-
-function heading(page, name) {
-  return page.getByRole('heading', { level: 1, name, exact: true });
 }
 
 function label(page, text) {
@@ -251,47 +213,7 @@ async function languageSwitch(browser) {
   await context.close();
 }
 
-async function main() {
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath: env.chromium,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  } catch (error) {
-    console.error(`FAIL: could not start ${env.chromium} (apt-get install -y chromium): ${error.message}`);
-    process.exitCode = 1;
-    return;
-  }
-  try {
-    await newUserFlow(browser);
-    await languageSwitch(browser);
-    console.log('ok: every step passed');
-  } catch (error) {
-    process.exitCode = 1;
-    const detail = error instanceof StepFailure ? error.message : error.stack || String(error);
-    console.error(`FAIL at step "${currentStep}": ${detail}`);
-    if (error.page) {
-      const shot = join(tmpdir(), `llave-browser-${Date.now()}.png`);
-      try {
-        await error.page.screenshot({ path: shot, fullPage: true });
-        console.error(`screenshot: ${shot}`);
-      } catch (shotError) {
-        console.error(`(no screenshot: ${shotError.message})`);
-      }
-    }
-  } finally {
-    await browser.close().catch(() => {});
-  }
-}
-
-await main();
+await run(async (browser) => {
+  await newUserFlow(browser);
+  await languageSwitch(browser);
+});
