@@ -150,7 +150,7 @@ pub fn print_comparison(c: &Comparison) {
     }
 }
 
-fn round2(value: f64) -> f64 {
+pub fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use llave::config::PasswordConfig;
 use reqwest::header::{COOKIE, SET_COOKIE};
 
+use crate::load;
+use crate::report::round2;
 use crate::server::{self, Llave, User};
 
 /// Sign-ins per second against llave, next to raw Argon2id hashes per second.
@@ -57,15 +59,6 @@ pub async fn main(args: Args) -> ExitCode {
     }
 }
 
-#[derive(Default)]
-struct Load {
-    ok: u64,
-    failed: u64,
-    first_failure: Option<String>,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
 async fn run(args: &Args, data_dir: &std::path::Path) -> Result<(), String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     // A PostgreSQL database gets a fresh schema, dropped afterwards.
@@ -98,13 +91,12 @@ async fn measure(args: &Args, data_dir: &std::path::Path, database: Option<Strin
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (hashes, hash_elapsed) = hash_rate(&password, threads, args.seconds)?;
 
-    let signins_per_s = load.ok as f64 / load.elapsed.as_secs_f64();
+    let signins_per_s = load.per_second();
     let hashes_per_s = hashes as f64 / hash_elapsed.as_secs_f64();
     let ratio = if hashes_per_s > 0.0 { signins_per_s / hashes_per_s } else { 0.0 };
-    let mut latencies = load.latencies;
-    latencies.sort_unstable();
-    let p50 = percentile_ms(&latencies, 0.50);
-    let p99 = percentile_ms(&latencies, 0.99);
+    // Whole milliseconds, as this report has always printed them.
+    let p50 = load.percentile_ms(0.50).floor() as u64;
+    let p99 = load.percentile_ms(0.99).floor() as u64;
     let backend = match &args.database {
         Some(url) if !url.starts_with("sqlite:") => "postgres",
         _ => "sqlite",
@@ -153,51 +145,27 @@ async fn measure(args: &Args, data_dir: &std::path::Path, database: Option<Strin
 
 /// Runs `concurrency` workers until `seconds` have passed; each signs in as the users in
 /// turn, alternating CURP and e-mail as the identifier.
-async fn drive(base: &str, users: Arc<Vec<User>>, concurrency: usize, seconds: u64) -> Result<Load, String> {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
+async fn drive(base: &str, users: Arc<Vec<User>>, concurrency: usize, seconds: u64) -> Result<load::Stats, String> {
     let mut workers = Vec::with_capacity(concurrency);
-    for worker in 0..concurrency {
+    for turn in 0..concurrency {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-        let (base, users) = (base.to_string(), Arc::clone(&users));
-        workers.push(tokio::spawn(async move {
-            let mut load = Load::default();
-            let mut turn = worker;
-            while Instant::now() < deadline {
-                let user = &users[turn % users.len()];
-                let identifier = if turn % 2 == 0 { &user.curp } else { &user.email };
-                let began = Instant::now();
-                match sign_in(&client, &base, identifier, &user.password).await {
-                    Ok(()) => {
-                        load.ok += 1;
-                        load.latencies.push(began.elapsed());
-                    }
-                    Err(why) => {
-                        load.failed += 1;
-                        load.first_failure.get_or_insert(why);
-                    }
-                }
-                turn += 1;
-            }
-            load
-        }));
+        workers.push((client, turn));
     }
-    let mut total = Load::default();
-    for worker in workers {
-        let load = worker.await.map_err(|e| format!("a worker failed: {e}"))?;
-        total.ok += load.ok;
-        total.failed += load.failed;
-        total.latencies.extend(load.latencies);
-        if total.first_failure.is_none() {
-            total.first_failure = load.first_failure;
+    let base = base.to_string();
+    load::run(workers, seconds, move |(client, turn)| {
+        let (base, users) = (base.clone(), Arc::clone(&users));
+        async move {
+            let user = &users[turn % users.len()];
+            let identifier = if turn % 2 == 0 { &user.curp } else { &user.email };
+            let outcome = sign_in(&client, &base, identifier, &user.password).await.map_err(load::Failure::new);
+            ((client, turn + 1), outcome)
         }
-    }
-    total.elapsed = started.elapsed();
-    Ok(total)
+    })
+    .await
 }
 
 /// One sign-in as a fresh browser: the form (CSRF cookie and token), then the POST.
@@ -258,16 +226,4 @@ fn hash_rate(config: &PasswordConfig, threads: usize, seconds: u64) -> Result<(u
     let elapsed = started.elapsed();
     let total = counts.into_iter().sum::<Result<u64, String>>()?;
     Ok((total, elapsed))
-}
-
-fn percentile_ms(sorted: &[Duration], fraction: f64) -> u128 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index].as_millis()
-}
-
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
 }
