@@ -5,10 +5,12 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod assurance;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod i18n;
+pub mod keystore;
 pub mod mail;
 pub mod oidc;
 pub mod registry;
@@ -34,8 +36,16 @@ pub struct Services {
     pub keys: oidc::keys::Keys,
     /// The published catalog and its search index.
     pub catalog: catalog::Cache,
-    /// Outgoing HTTP (back-channel logout).
+    /// Outgoing HTTP (back-channel logout, verification providers).
     pub http: reqwest::Client,
+    /// Seals secrets at rest under the key-encryption key.
+    pub keystore: keystore::KeyStore,
+    /// The WebAuthn relying party; `None` when the issuer's host is an IP address.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
+    /// The remote identity verification provider, if one is configured.
+    pub verifier: Option<assurance::remote::Provider>,
+    /// The reference verification provider, when it is served.
+    pub reference: Option<assurance::reference::Reference>,
 }
 
 #[derive(Clone)]
@@ -77,6 +87,8 @@ pub enum StartError {
     Password(#[from] accounts::password::HashError),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    KeyStore(#[from] keystore::KeyStoreError),
 }
 
 /// Connects to the database, applies migrations and assembles the services.
@@ -107,6 +119,14 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         .map_err(|e| StartError::Http(e.to_string()))?;
     let csrf_key = store.server_secret("csrf_key", &crypto::random_token(), crypto::now()).await?;
     let subject_key = store.server_secret("subject_key", &crypto::random_token(), crypto::now()).await?;
+    let keystore = keystore::KeyStore::open_file(&config.kek_file())?;
+    let webauthn = assurance::passkeys::relying_party(&config.issuer());
+    let reference = if config.assurance.reference_provider {
+        Some(assurance::reference::Reference::start(&store, &config.issuer()).await?)
+    } else {
+        None
+    };
+    let verifier = assurance::remote::Provider::configured(&config, reference.as_ref());
     Ok(AppState(Arc::new(Services {
         config,
         store,
@@ -118,6 +138,10 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         keys: oidc::keys::Keys::default(),
         catalog: catalog::Cache::default(),
         http,
+        keystore,
+        webauthn,
+        verifier,
+        reference,
     })))
 }
 

@@ -110,6 +110,9 @@ enum StaffRole {
     HubStaff,
     /// Edits one entity's procedures (--entity).
     CatalogEditor,
+    /// Verifies people's identity in person at a service centre and restores access for
+    /// people who lost every factor.
+    Officer,
 }
 
 #[derive(Subcommand)]
@@ -496,6 +499,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     (StaffRole::HubStaff, Some(_)) => anyhow::bail!("hub-staff is for the whole hub: no --entity"),
                     (StaffRole::CatalogEditor, Some(entity)) => Ok(("catalog_editor", entity)),
                     (StaffRole::CatalogEditor, None) => anyhow::bail!("catalog-editor needs --entity SLUG"),
+                    (StaffRole::Officer, None) => Ok(("officer", llave::store::roles::HUB.to_string())),
+                    (StaffRole::Officer, Some(_)) => anyhow::bail!("officer is for the whole hub: no --entity"),
                 }
             };
             let granting = matches!(command, StaffCommand::Grant(_));

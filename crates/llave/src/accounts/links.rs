@@ -110,7 +110,11 @@ pub async fn check_reset_link(app: &Services, token: &str) -> Result<Result<(), 
 
 #[derive(Debug)]
 pub enum ResetOutcome {
-    Done,
+    /// `lowered`: the reset suspended the verified identity (level 2) until a passkey or
+    /// a new verification restores it.
+    Done {
+        lowered: bool,
+    },
     Invalid(Vec<Problem>),
     Refused(LinkState),
 }
@@ -151,5 +155,26 @@ pub async fn reset_password(
     app.store
         .record_event(EventKind::PasswordReset, Some(account.id), &actor.address, &actor.user_agent, "", now)
         .await?;
-    Ok(ResetOutcome::Done)
+    // Whoever reads the person's e-mail can reset the password: that must not carry the
+    // verified identity along. Not after an officer's recovery in person, which sent it.
+    let recovered_in_person = app
+        .store
+        .verifications(account.id)
+        .await?
+        .first()
+        .is_some_and(|v| v.purpose == "recovery" && now - v.verified_at <= RESET_VALID_SECONDS);
+    let lowered = !recovered_in_person && app.store.lower_assurance(account.id, now).await?;
+    if lowered {
+        app.store
+            .record_event(
+                EventKind::AssuranceLowered,
+                Some(account.id),
+                &actor.address,
+                &actor.user_agent,
+                "password reset",
+                now,
+            )
+            .await?;
+    }
+    Ok(ResetOutcome::Done { lowered })
 }

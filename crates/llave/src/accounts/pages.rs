@@ -54,6 +54,7 @@ pub struct AccountPage {
     pub curp_state: String,
     pub sessions: Vec<SessionRow>,
     pub connections: Vec<ConnectionRow>,
+    pub security: crate::assurance::routes::SecurityView,
     pub errors: FieldErrors,
     pub notice: Option<String>,
 }

@@ -183,6 +183,9 @@ async fn signin_submit(
         .map_err(|e| PageError::internal(c.lang, e))?;
     match outcome {
         SignInOutcome::Success(account) => {
+            if let Some(response) = crate::assurance::routes::second_step(&app, &account, &next).await? {
+                return Ok(response);
+            }
             // A fresh sign-in replaces the session this browser had.
             if let Some(previous) = previous {
                 sessions::end(&app, previous.account.id, &previous.session.id, EventKind::SignOut, &actor)
@@ -305,8 +308,18 @@ async fn account_page(
             }
         })
         .collect();
-    let page =
-        AccountPage { c: c.signed_in(), account: s.account.clone(), curp_state, sessions, connections, errors, notice };
+    let security =
+        crate::assurance::routes::security_view(app, &c, s).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let page = AccountPage {
+        c: c.signed_in(),
+        account: s.account.clone(),
+        curp_state,
+        sessions,
+        connections,
+        security,
+        errors,
+        notice,
+    };
     Ok(render(status, &page))
 }
 
@@ -314,6 +327,7 @@ async fn account_page(
 #[serde(default)]
 struct NoticeQuery {
     notice: Option<String>,
+    error: Option<String>,
 }
 
 async fn account(
@@ -327,9 +341,19 @@ async fn account(
         Some("session_ended") => Some(c.t("session-ended")),
         Some("confirmation_sent") => Some(c.t("confirmation-resent")),
         Some("consent_withdrawn") => Some(c.t("consent-withdrawn")),
+        Some(key @ ("passkey_added" | "passkey_removed" | "passkey_renamed" | "totp_removed" | "totp_enabled")) => {
+            Some(c.t(&format!("notice-{}", key.replace('_', "-"))))
+        }
         _ => None,
     };
-    account_page(&app, c, &s, FieldErrors::default(), notice, StatusCode::OK).await
+    let mut errors = FieldErrors::default();
+    if let Some(key @ ("fresh_auth_needed" | "factor_first" | "passkey_name" | "passkey_unknown")) =
+        query.error.as_deref()
+    {
+        errors.add("security", c.t(&format!("error-{}", key.replace('_', "-"))));
+    }
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    account_page(&app, c, &s, errors, notice, status).await
 }
 
 #[derive(Deserialize, Default)]
@@ -509,8 +533,9 @@ async fn reset_submit(
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     Ok(match outcome {
-        ResetOutcome::Done => {
-            let text = c.t("reset-done");
+        ResetOutcome::Done { lowered } => {
+            let text =
+                if lowered { format!("{} {}", c.t("reset-done"), c.t("reset-lowered")) } else { c.t("reset-done") };
             message(c, StatusCode::OK, "reset-done-title", text, "/signin", "signin-button")
         }
         ResetOutcome::Invalid(problems) => {

@@ -8,6 +8,17 @@ use crate::store::{AccountId, EventKind, SessionStart, StoreError};
 
 /// Opens a session and returns the token for the cookie.
 pub async fn start(app: &Services, account: AccountId, methods: &str, actor: &Actor) -> Result<String, StoreError> {
+    start_with(app, account, methods, None, actor).await
+}
+
+/// Opens a session; `reproved_at` when the sign-in itself re-proved the person (level 3).
+pub async fn start_with(
+    app: &Services,
+    account: AccountId,
+    methods: &str,
+    reproved_at: Option<i64>,
+    actor: &Actor,
+) -> Result<String, StoreError> {
     let token = random_token();
     let now = now();
     let start = SessionStart {
@@ -18,6 +29,7 @@ pub async fn start(app: &Services, account: AccountId, methods: &str, actor: &Ac
         absolute_expires_at: now + app.config.session.absolute_hours * 3600,
         client_address: actor.address.clone(),
         user_agent: actor.user_agent.clone(),
+        reproved_at,
     };
     app.store.create_session(&start, now).await?;
     app.store.record_event(EventKind::SignIn, Some(account), &actor.address, &actor.user_agent, methods, now).await?;

@@ -30,6 +30,11 @@ pub struct Config {
     pub password: PasswordConfig,
     pub throttle: ThrottleConfig,
     pub oidc: OidcConfig,
+    pub assurance: AssuranceConfig,
+    /// File holding the key-encryption key that seals secrets at rest (TOTP secrets, …).
+    /// Created with 256 random bits if missing; every node needs the same file, and a
+    /// backup of the database is useless without it. Default `DATA_DIR/kek.key`.
+    pub kek_file: Option<PathBuf>,
     /// Take the client address from the last `X-Forwarded-For` hop. Only behind a proxy
     /// that sets it. Default false.
     pub trust_forwarded_for: bool,
@@ -65,6 +70,43 @@ impl Default for OidcConfig {
     fn default() -> Self {
         OidcConfig { access_token_seconds: 300, id_token_seconds: 300, refresh_token_days: 30 }
     }
+}
+
+/// Levels of assurance: how long a re-proof counts and who verifies identities remotely.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssuranceConfig {
+    /// How long a re-proof (level 3: a passkey, or a fresh remote re-verification) counts.
+    /// Default 10 minutes; 1 to 60.
+    pub reproof_minutes: i64,
+    /// A remote identity verification provider (protocol in docs/verification.md).
+    /// Default: none; people are verified in person by officers.
+    pub remote: Option<RemoteProviderConfig>,
+    /// Serve the reference verification provider under `/referencia/verificacion` and use
+    /// it when no `remote` provider is configured. For development and tests only: it
+    /// approves whoever clicks its button. Default false.
+    pub reference_provider: bool,
+}
+
+impl Default for AssuranceConfig {
+    fn default() -> Self {
+        AssuranceConfig { reproof_minutes: 10, remote: None, reference_provider: false }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteProviderConfig {
+    /// Shown to people ("Verificación remota por NAME").
+    pub name: String,
+    /// The `iss` of the provider's signed results.
+    pub issuer: String,
+    /// Where llave starts a verification session (POST, JSON).
+    pub start_url: String,
+    /// The provider's public keys (JWK Set) that sign results.
+    pub jwks_url: String,
+    /// Bearer credential llave presents when starting a session.
+    pub api_key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +156,8 @@ impl Default for Config {
             password: PasswordConfig::default(),
             throttle: ThrottleConfig::default(),
             oidc: OidcConfig::default(),
+            assurance: AssuranceConfig::default(),
+            kek_file: None,
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
         }
@@ -190,7 +234,8 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 5] = [
+        let ranges: [(&str, i64, i64, i64); 6] = [
+            ("assurance.reproof_minutes", self.assurance.reproof_minutes, 1, 60),
             ("oidc.access_token_seconds", self.oidc.access_token_seconds.into(), 60, 3600),
             ("oidc.id_token_seconds", self.oidc.id_token_seconds.into(), 60, 3600),
             ("oidc.refresh_token_days", self.oidc.refresh_token_days.into(), 1, 365),
@@ -216,8 +261,14 @@ impl Config {
     pub fn issuer(&self) -> String {
         match &self.issuer {
             Some(issuer) => issuer.trim_end_matches('/').to_string(),
+            // WebAuthn refuses IP addresses as relying-party ids: on this machine, say localhost.
+            None if self.listen.ip().is_loopback() => format!("http://localhost:{}", self.listen.port()),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    pub fn kek_file(&self) -> PathBuf {
+        self.kek_file.clone().unwrap_or_else(|| self.data_dir.join("kek.key"))
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

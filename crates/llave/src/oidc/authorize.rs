@@ -14,7 +14,7 @@ use oidc::authorize::{AuthorizationRequest, ClientPolicy, Params, Prompt, Reject
 use oidc::{ErrorCode, OAuthError, RedirectUri};
 use serde::Deserialize;
 
-use super::tokens::{CODE_SECONDS, account_acr};
+use super::tokens::CODE_SECONDS;
 use crate::AppState;
 use crate::crypto::{now, random_id, random_token, token_hash};
 use crate::i18n::Lang;
@@ -150,9 +150,19 @@ fn authorize_url(pairs: &[(String, String)], reauth_at: Option<(i64, String)>) -
     format!("/authorize?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
-/// The number of a `urn:llave:loa:N` value; anything else is a level llave cannot reach.
-fn level(acr: &str) -> u32 {
-    acr.strip_prefix("urn:llave:loa:").and_then(|n| n.parse().ok()).unwrap_or(u32::MAX)
+/// Marks a request the person turned back from on the step-up page.
+const STEPUP_PARAM: &str = "llave_stepup";
+
+/// The level a request insists on, if above what this session reaches now: `Some(need)`,
+/// with `need = 4` for `acr` values llave does not define (nothing reaches them).
+fn unmet_level(app: &AppState, request: &AuthorizationRequest, signed_in: &SignedIn, now: i64) -> Option<u8> {
+    let requested = oidc::authorize::requested_acr(request);
+    if requested.is_empty() {
+        return None;
+    }
+    let need = requested.iter().filter_map(|r| crate::assurance::level_of(r)).min().unwrap_or(4);
+    let level = crate::assurance::session_level(app, &signed_in.account, &signed_in.session, now);
+    (need > level).then_some(need)
 }
 
 async fn authorize(
@@ -193,15 +203,29 @@ async fn authorize(
         return Ok(Redirect::to(&signin_url(&next, None, true)).into_response());
     }
 
-    // 2. Is the level of assurance enough? (The levels issue adds step-up.)
-    let achieved = account_acr(&signed_in.account);
-    let requested = oidc::authorize::requested_acr(&request);
-    if !requested.is_empty() && !requested.iter().any(|r| level(r) <= level(achieved)) {
-        return back(OAuthError::new(
-            ErrorCode::UnmetAuthenticationRequirements,
-            "the requested level of assurance is not reached",
-        ));
+    // 2. Is the level of assurance enough? If not, step the person up first (a passkey,
+    //    a remote verification), or tell the client it cannot be reached now.
+    if let Some(need) = unmet_level(&app, &request, &signed_in, now) {
+        let cancelled = pairs.iter().any(|(k, v)| k == STEPUP_PARAM && v == "cancel");
+        let ways = if need <= 3 && !prompt_none && !cancelled {
+            crate::assurance::routes::ways_to_reach(&app, &signed_in, need)
+                .await
+                .map_err(|e| PageError::internal(c.lang, e))?
+        } else {
+            None
+        };
+        if ways.is_none() {
+            return back(OAuthError::new(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "the requested level of assurance cannot be reached now",
+            ));
+        }
+        let here: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != STEPUP_PARAM).cloned().collect();
+        let next = format!("/authorize?{}", serde_urlencoded::to_string(&here).unwrap_or_default());
+        return Ok(Redirect::to(&crate::assurance::routes::stepup_url(need, &next)).into_response());
     }
+    let achieved =
+        crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
 
     // 3. Has the person agreed to share this with this entity?
     let consented = app
@@ -405,6 +429,18 @@ pub async fn consent(
         .save_consent(signed_in.account.id, &client.client_id, &request.scope.to_string(), now())
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
-    let acr = account_acr(&signed_in.account);
+    let now = now();
+    if unmet_level(&app, &request, &signed_in, now).is_some() {
+        let error = OAuthError::new(ErrorCode::UnmetAuthenticationRequirements, "the requested level is not reached");
+        return Ok(respond(
+            &app,
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.as_deref(),
+            Err(&error),
+            c.lang,
+        ));
+    }
+    let acr = crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
     issue_code(&app, &client, &request, &signed_in, acr, c.lang, &pairs).await
 }

@@ -144,7 +144,7 @@ pub fn generate(alg: &str) -> Result<KeyRecord, KeyError> {
     })
 }
 
-fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
+pub fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
     let bad = |e: &dyn std::fmt::Display| KeyError::Load(record.kid.clone(), e.to_string());
     let jwk: serde_json::Value = serde_json::from_str(&record.public_jwk).map_err(|e| bad(&e))?;
     let field = |name: &str| jwk.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_string();

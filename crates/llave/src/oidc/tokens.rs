@@ -60,11 +60,6 @@ pub fn subject(app: &Services, client: &ClientRecord, account_id: i64) -> String
     oidc::subject::pairwise_sub(&app.subject_key, &client.entity_slug, account_id)
 }
 
-/// The assurance level an account reaches today (the levels issue adds more).
-pub fn account_acr(account: &Account) -> &'static str {
-    if account.email_confirmed_at.is_some() { "urn:llave:loa:1" } else { "urn:llave:loa:0" }
-}
-
 /// The person's claims a client may see, for the scopes granted.
 pub fn user_claims(app: &Services, client: &ClientRecord, account: &Account, scope: &Scope) -> Map<String, Value> {
     let mut claims = Map::new();

@@ -42,6 +42,10 @@ pub struct Account {
     pub password_changed_at: i64,
     pub created_at: i64,
     pub created_by: String,
+    /// When the identity was last verified (level 2), if ever.
+    pub identity_verified_at: Option<i64>,
+    /// When a password reset by e-mail suspended level 2, until restored.
+    pub identity_lowered_at: Option<i64>,
 }
 
 /// `SELECT` of every account column with the given condition.
@@ -50,7 +54,7 @@ macro_rules! select_account {
         concat!(
             "SELECT id, curp, given_names, first_surname, second_surname, birth_date, sex, ",
             "birth_state, email, email_confirmed_at, password_hash, password_changed_at, ",
-            "created_at, created_by FROM accounts WHERE ",
+            "created_at, created_by, identity_verified_at, identity_lowered_at FROM accounts WHERE ",
             $condition
         )
     };
@@ -72,6 +76,8 @@ fn account_from_row(row: &AnyRow) -> Result<Account, sqlx::Error> {
         password_changed_at: row.try_get("password_changed_at")?,
         created_at: row.try_get("created_at")?,
         created_by: row.try_get("created_by")?,
+        identity_verified_at: row.try_get("identity_verified_at")?,
+        identity_lowered_at: row.try_get("identity_lowered_at")?,
     })
 }
 

@@ -10,6 +10,7 @@
 //! check-then-write.
 
 mod accounts;
+pub mod assurance;
 pub mod catalog;
 pub mod email_tokens;
 pub mod entities;
@@ -66,6 +67,7 @@ impl Backend {
                 (3, "oidc_sessions", include_str!("../../migrations/sqlite/0003_oidc_sessions.sql")),
                 (4, "catalog", include_str!("../../migrations/sqlite/0004_catalog.sql")),
                 (5, "staff_roles", include_str!("../../migrations/sqlite/0005_staff_roles.sql")),
+                (6, "assurance", include_str!("../../migrations/sqlite/0006_assurance.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
@@ -73,6 +75,7 @@ impl Backend {
                 (3, "oidc_sessions", include_str!("../../migrations/postgres/0003_oidc_sessions.sql")),
                 (4, "catalog", include_str!("../../migrations/postgres/0004_catalog.sql")),
                 (5, "staff_roles", include_str!("../../migrations/postgres/0005_staff_roles.sql")),
+                (6, "assurance", include_str!("../../migrations/postgres/0006_assurance.sql")),
             ],
         }
     }
@@ -84,6 +87,8 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("a record with the same {0} already exists")]
     Conflict(&'static str),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

@@ -15,6 +15,8 @@ pub struct SessionStart {
     pub absolute_expires_at: i64,
     pub client_address: String,
     pub user_agent: String,
+    /// Set when the sign-in itself re-proved the person (a qualifying passkey).
+    pub reproved_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,13 +30,15 @@ pub struct SessionRecord {
     pub ended_at: Option<i64>,
     pub client_address: String,
     pub user_agent: String,
+    /// When this session last re-proved the person (level 3), if it did.
+    pub reproved_at: Option<i64>,
 }
 
 macro_rules! select_session {
     ($condition:literal) => {
         concat!(
             "SELECT id, account_id, auth_methods, created_at, last_seen_at, absolute_expires_at, ",
-            "ended_at, client_address, user_agent FROM sessions WHERE ",
+            "ended_at, client_address, user_agent, reproved_at FROM sessions WHERE ",
             $condition
         )
     };
@@ -51,6 +55,7 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord, sqlx::Error> {
         ended_at: row.try_get("ended_at")?,
         client_address: row.try_get("client_address")?,
         user_agent: row.try_get("user_agent")?,
+        reproved_at: row.try_get("reproved_at")?,
     })
 }
 
@@ -58,8 +63,8 @@ impl Store {
     pub async fn create_session(&self, start: &SessionStart, now: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, account_id, auth_methods, created_at, \
-             last_seen_at, absolute_expires_at, client_address, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
+             last_seen_at, absolute_expires_at, client_address, user_agent, reproved_at) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)",
         )
         .bind(&start.id)
         .bind(&start.token_hash)
@@ -69,6 +74,7 @@ impl Store {
         .bind(start.absolute_expires_at)
         .bind(&start.client_address)
         .bind(&start.user_agent)
+        .bind(start.reproved_at)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -135,5 +141,19 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|row| row.try_get("id")).collect::<Result<_, _>>()?)
+    }
+
+    /// Adds methods to a session's `amr` and, for a re-proof, marks when it happened.
+    pub async fn step_up_session(&self, id: &str, auth_methods: &str, reproved_at: Option<i64>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET auth_methods = $1, reproved_at = COALESCE($2, reproved_at) \
+             WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(auth_methods)
+        .bind(reproved_at)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }

@@ -42,8 +42,20 @@ fn sign(key: &[u8], value: &str) -> String {
 
 /// Endpoints for programs, not people: no forms, so no CSRF cookie to set.
 fn for_programs(path: &str) -> bool {
-    matches!(path, "/token" | "/introspect" | "/revoke" | "/par" | "/userinfo" | "/jwks" | "/healthz" | "/readyz")
-        || path.starts_with("/.well-known/")
+    matches!(
+        path,
+        "/token"
+            | "/introspect"
+            | "/revoke"
+            | "/par"
+            | "/userinfo"
+            | "/jwks"
+            | "/healthz"
+            | "/readyz"
+            | "/verificacion/callback"
+            | "/referencia/verificacion/sessions"
+            | "/referencia/verificacion/jwks.json"
+    ) || path.starts_with("/.well-known/")
 }
 
 pub async fn csrf_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {

@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .merge(crate::accounts::routes::routes())
+        .merge(crate::assurance::routes::routes())
         .merge(crate::oidc::routes())
         .merge(crate::catalog::routes::routes())
         .merge(crate::catalog::edit::routes())
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/lang/{code}", get(switch_language))
         .route("/dev/outbox", get(dev_outbox))
         .route("/static/llave.css", get(stylesheet))
+        .route("/static/passkeys.js", get(passkeys_script))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::csrf_cookie))
         .layer(DefaultBodyLimit::max(max_body))
@@ -47,6 +49,18 @@ pub fn router(state: AppState) -> Router {
 }
 
 pub mod headers;
+
+/// The one script: WebAuthn ceremonies for the passkey buttons.
+async fn passkeys_script() -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        include_str!("../../static/passkeys.js"),
+    )
+        .into_response()
+}
 
 async fn healthz() -> &'static str {
     "ok"

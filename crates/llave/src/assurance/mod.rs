@@ -1,0 +1,144 @@
+//! Levels of assurance. An account whose e-mail is confirmed is at level 1; one whose
+//! identity was verified (in person by an officer, or by a remote provider) at level 2,
+//! unless a password reset by e-mail suspended it; a session of a level-2 account that
+//! re-proved the person within the last few minutes (a passkey enrolled after the
+//! verification, or a fresh remote re-verification) at level 3. `acr` carries the level,
+//! `amr` (RFC 8176) the methods.
+//!
+//! Second factors: TOTP with recovery codes (`totp`), WebAuthn passkeys (`passkeys`).
+//! Identity verification: officers at service centres (`officer`) and a remote provider
+//! over HTTP with signed results (`remote`, and `reference`, the provider for development).
+
+pub mod officer;
+pub mod passkeys;
+pub mod reference;
+pub mod remote;
+pub mod routes;
+pub mod totp;
+
+use crate::Services;
+use crate::accounts::Actor;
+use crate::store::{Account, AccountId, EventKind, SessionRecord, StoreError};
+
+pub const LOA_PREFIX: &str = "urn:llave:loa:";
+
+/// `urn:llave:loa:N`.
+pub fn acr(level: u8) -> &'static str {
+    match level {
+        0 => "urn:llave:loa:0",
+        1 => "urn:llave:loa:1",
+        2 => "urn:llave:loa:2",
+        _ => "urn:llave:loa:3",
+    }
+}
+
+/// The level an `acr` value names; `None` for values llave does not define.
+pub fn level_of(acr: &str) -> Option<u8> {
+    match acr.strip_prefix(LOA_PREFIX)? {
+        "1" => Some(1),
+        "2" => Some(2),
+        "3" => Some(3),
+        _ => None,
+    }
+}
+
+/// Whether the account's identity stands verified (level 2 is not suspended).
+pub fn identity_verified(account: &Account) -> bool {
+    account.identity_verified_at.is_some() && account.identity_lowered_at.is_none()
+}
+
+/// The level an account holds, whatever the session.
+pub fn account_level(account: &Account) -> u8 {
+    match (account.email_confirmed_at.is_some(), identity_verified(account)) {
+        (false, _) => 0,
+        (true, false) => 1,
+        (true, true) => 2,
+    }
+}
+
+/// The level this session reaches now.
+pub fn session_level(app: &Services, account: &Account, session: &SessionRecord, now: i64) -> u8 {
+    let base = account_level(account);
+    let window = app.config.assurance.reproof_minutes * 60;
+    let reproved = session.reproved_at.is_some_and(|at| at <= now && now - at <= window);
+    if base >= 2 && reproved { 3 } else { base }
+}
+
+/// `existing` methods plus `added`, each once, with `mfa` when two kinds of factor are
+/// present (something known, something held, something the person is).
+pub fn with_methods(existing: &str, added: &[&str]) -> String {
+    let mut methods: Vec<&str> = existing.split(' ').filter(|m| !m.is_empty() && *m != "mfa").collect();
+    for method in added {
+        if *method != "mfa" && !methods.contains(method) {
+            methods.push(method);
+        }
+    }
+    let knows = methods.contains(&"pwd");
+    let holds = methods.iter().any(|m| matches!(*m, "otp" | "hwk" | "swk"));
+    let is = methods.iter().any(|m| matches!(*m, "user" | "face"));
+    if [knows, holds, is].iter().filter(|x| **x).count() >= 2 {
+        methods.push("mfa");
+    }
+    methods.join(" ")
+}
+
+/// Records an assurance event for an account.
+pub async fn record(
+    app: &Services,
+    kind: EventKind,
+    account: AccountId,
+    actor: &Actor,
+    detail: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    app.store.record_event(kind, Some(account), &actor.address, &actor.user_agent, detail, now).await
+}
+
+/// A document number as shown outside the officer's page: the last four characters.
+pub fn masked_document(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    let keep = chars.len().min(4);
+    let hidden = chars.len() - keep;
+    format!("{}{}", "•".repeat(hidden.min(8)), chars[hidden..].iter().collect::<String>())
+}
+
+/// The official identity documents an officer or a provider may have checked.
+pub const DOCUMENT_KINDS: [(&str, &str); 5] = [
+    ("ine", "document-ine"),
+    ("passport", "document-passport"),
+    ("professional_id", "document-professional-id"),
+    ("military_id", "document-military-id"),
+    ("residence_card", "document-residence-card"),
+];
+
+pub fn document_label_key(kind: &str) -> &'static str {
+    DOCUMENT_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, key)| *key).unwrap_or("document-other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_kept_once_and_mfa_follows_two_kinds() {
+        assert_eq!(with_methods("pwd", &[]), "pwd");
+        assert_eq!(with_methods("pwd", &["otp"]), "pwd otp mfa");
+        assert_eq!(with_methods("pwd otp mfa", &["otp"]), "pwd otp mfa");
+        assert_eq!(with_methods("", &["hwk", "user"]), "hwk user mfa");
+        assert_eq!(with_methods("pwd", &["face"]), "pwd face mfa");
+        assert_eq!(with_methods("", &["face"]), "face");
+    }
+
+    #[test]
+    fn levels_are_named_by_urn() {
+        assert_eq!(level_of(acr(3)), Some(3));
+        assert_eq!(level_of("urn:llave:loa:9"), None);
+        assert_eq!(level_of("urn:other:2"), None);
+    }
+
+    #[test]
+    fn document_numbers_are_masked() {
+        assert_eq!(masked_document("ABCD123456"), "••••••3456");
+        assert_eq!(masked_document("12"), "12");
+    }
+}

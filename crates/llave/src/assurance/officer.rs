@@ -1,0 +1,312 @@
+//! Officers at service centres: look a person up by CURP, record the official ID they
+//! checked and mark the identity verified (level 2), or restore access for a person who
+//! lost every factor (the factors go, the sessions end, a reset link goes to the person's
+//! e-mail). Officers hold the `officer` role; they cannot act on their own account; every
+//! act is recorded with the officer's CURP.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use curp::Curp;
+use serde::Deserialize;
+
+use super::{DOCUMENT_KINDS, account_level, document_label_key, record};
+use crate::AppState;
+use crate::accounts::Actor;
+use crate::crypto::now;
+use crate::store::assurance::NewVerification;
+use crate::store::{Account, EventKind};
+use crate::web::client::ClientMeta;
+use crate::web::error::{PageError, PageResult};
+use crate::web::form::{CsrfForm, PageQuery};
+use crate::web::page::{Chrome, FieldErrors, render};
+use crate::web::session::SignedIn;
+
+pub const ROLE: &str = "officer";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oficina", get(home))
+        .route("/oficina/persona", get(person))
+        .route("/oficina/verificar", post(verify))
+        .route("/oficina/recuperar", post(recover))
+}
+
+async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), PageError> {
+    let roles = app.store.roles_of(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
+    if roles.iter().any(|(role, scope)| role == ROLE && scope == crate::store::roles::HUB) {
+        Ok(())
+    } else {
+        Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "officer-forbidden-title", "officer-forbidden"))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "assurance/officer.html")]
+struct OfficerPage {
+    c: Chrome,
+    errors: FieldErrors,
+    query: String,
+    person: Option<PersonView>,
+    notice: Option<String>,
+    documents: Vec<(&'static str, String, bool)>,
+    document_number: String,
+}
+
+struct PersonView {
+    curp: String,
+    name: String,
+    email: String,
+    level: u8,
+    lowered: bool,
+    yourself: bool,
+    factors: String,
+    verifications: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PersonQuery {
+    curp: String,
+    done: String,
+}
+
+async fn home(State(app): State<AppState>, c: Chrome, s: SignedIn) -> PageResult {
+    require_officer(&app, &c, &s).await?;
+    page(&app, c, &s, None, FieldErrors::default(), "", None, ("", ""), StatusCode::OK).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn page(
+    app: &AppState,
+    c: Chrome,
+    s: &SignedIn,
+    person: Option<&Account>,
+    errors: FieldErrors,
+    query: &str,
+    notice: Option<String>,
+    document: (&str, &str),
+    status: StatusCode,
+) -> PageResult {
+    let internal = |e| PageError::internal(c.lang, e);
+    let person = match person {
+        Some(account) => {
+            let factors = super::routes::Factors::of(app, account).await.map_err(internal)?;
+            let verifications = app.store.verifications(account.id).await.map_err(internal)?;
+            let verifications = verifications
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{} · {} · {} · {} {}",
+                        crate::accounts::pages::format_time(v.verified_at),
+                        c.t(&format!("verification-purpose-{}", v.purpose)),
+                        v.verifier,
+                        c.t(document_label_key(&v.document_kind)),
+                        super::masked_document(&v.document_number)
+                    )
+                })
+                .collect();
+            Some(PersonView {
+                curp: account.curp.clone(),
+                name: format!(
+                    "{} {} {}",
+                    account.given_names,
+                    account.first_surname,
+                    account.second_surname.as_deref().unwrap_or("")
+                )
+                .trim()
+                .to_string(),
+                email: account.email.clone(),
+                level: account_level(account),
+                lowered: account.identity_lowered_at.is_some(),
+                yourself: account.id == s.account.id,
+                factors: c.t_with(
+                    "officer-factors",
+                    &[
+                        ("totp", if factors.totp { c.t("yes") } else { c.t("no") }),
+                        ("passkeys", factors.passkeys.to_string()),
+                        ("codes", factors.recovery_codes.to_string()),
+                    ],
+                ),
+                verifications,
+            })
+        }
+        None => None,
+    };
+    let documents = DOCUMENT_KINDS.iter().map(|(kind, key)| (*kind, c.t(key), *kind == document.0)).collect();
+    let page = OfficerPage {
+        c: c.signed_in(),
+        errors,
+        query: query.chars().take(40).collect(),
+        person,
+        notice,
+        documents,
+        document_number: document.1.chars().take(40).collect(),
+    };
+    Ok(render(status, &page))
+}
+
+async fn find(app: &AppState, c: &Chrome, curp: &str) -> Result<Option<Account>, PageError> {
+    match Curp::parse(curp.trim()) {
+        Ok(curp) => app.store.account_by_curp(curp.as_str()).await.map_err(|e| PageError::internal(c.lang, e)),
+        Err(_) => Ok(None),
+    }
+}
+
+fn officer_actor(client: &ClientMeta) -> Actor {
+    Actor::from(client)
+}
+
+async fn person(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    PageQuery(query): PageQuery<PersonQuery>,
+) -> PageResult {
+    require_officer(&app, &c, &s).await?;
+    let Some(account) = find(&app, &c, &query.curp).await? else {
+        let mut errors = FieldErrors::default();
+        errors.add("curp", c.t("officer-not-found"));
+        return page(&app, c, &s, None, errors, &query.curp, None, ("", ""), StatusCode::NOT_FOUND).await;
+    };
+    let detail = format!("officer={}", s.account.curp);
+    record(&app, EventKind::OfficerLookup, account.id, &officer_actor(&client), &detail, now())
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    let notice = match query.done.as_str() {
+        "verified" => Some(c.t("officer-verified")),
+        "recovered" => Some(c.t("officer-recovered")),
+        _ => None,
+    };
+    page(&app, c, &s, Some(&account), FieldErrors::default(), &account.curp, notice, ("", ""), StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ActForm {
+    curp: String,
+    document_kind: String,
+    document_number: String,
+    checked: String,
+}
+
+/// Checks an officer's act; the person and the cleaned document number, or the page with
+/// the problems.
+async fn checked_act(
+    app: &AppState,
+    c: &Chrome,
+    s: &SignedIn,
+    form: &ActForm,
+) -> Result<Result<(Account, String), Response>, PageError> {
+    require_officer(app, c, s).await?;
+    let Some(account) = find(app, c, &form.curp).await? else {
+        let mut errors = FieldErrors::default();
+        errors.add("curp", c.t("officer-not-found"));
+        return Ok(
+            Err(page(app, c.clone(), s, None, errors, &form.curp, None, ("", ""), StatusCode::NOT_FOUND).await?),
+        );
+    };
+    let number: String = form
+        .document_number
+        .chars()
+        .filter(|ch| ch.is_ascii_alphanumeric())
+        .map(|ch| ch.to_ascii_uppercase())
+        .collect();
+    let mut errors = FieldErrors::default();
+    if account.id == s.account.id {
+        errors.add("document_number", c.t("officer-not-yourself"));
+    }
+    if !DOCUMENT_KINDS.iter().any(|(kind, _)| *kind == form.document_kind) {
+        errors.add("document_kind", c.t("field-required"));
+    }
+    if !(4..=30).contains(&number.len()) {
+        errors.add("document_number", c.t("officer-document-number"));
+    }
+    if form.checked != "yes" {
+        errors.add("checked", c.t("officer-must-check"));
+    }
+    if !errors.is_empty() {
+        let status = if account.id == s.account.id { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let document = (form.document_kind.as_str(), form.document_number.as_str());
+        return Ok(Err(page(app, c.clone(), s, Some(&account), errors, &account.curp, None, document, status).await?));
+    }
+    Ok(Ok((account, number)))
+}
+
+async fn verify(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<ActForm>,
+) -> PageResult {
+    let (account, number) = match checked_act(&app, &c, &s, &form).await? {
+        Ok(ok) => ok,
+        Err(response) => return Ok(response),
+    };
+    let internal = |e| PageError::internal(c.lang, e);
+    let now = now();
+    let verification = NewVerification {
+        account: account.id,
+        purpose: "verify",
+        method: "officer",
+        verifier: &s.account.curp,
+        officer: Some(s.account.id),
+        document_kind: &form.document_kind,
+        document_number: &number,
+        reference: "in person",
+    };
+    app.store.record_verification(&verification, now).await.map_err(internal)?;
+    let detail = format!("officer={} document={}", s.account.curp, form.document_kind);
+    record(&app, EventKind::IdentityVerified, account.id, &officer_actor(&client), &detail, now)
+        .await
+        .map_err(internal)?;
+    Ok(done(&account, "verified"))
+}
+
+fn done(account: &Account, what: &str) -> Response {
+    let query = serde_urlencoded::to_string([("curp", account.curp.as_str()), ("done", what)]).unwrap_or_default();
+    Redirect::to(&format!("/oficina/persona?{query}")).into_response()
+}
+
+async fn recover(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<ActForm>,
+) -> PageResult {
+    let (account, number) = match checked_act(&app, &c, &s, &form).await? {
+        Ok(ok) => ok,
+        Err(response) => return Ok(response),
+    };
+    let internal = |e| PageError::internal(c.lang, e);
+    let now = now();
+    let actor = officer_actor(&client);
+    app.store.remove_all_factors(account.id).await.map_err(internal)?;
+    let ended = app.store.end_other_sessions(account.id, None, "access_recovered", now).await.map_err(internal)?;
+    for session in ended {
+        crate::oidc::logout::session_ended(&app, &session).await;
+    }
+    let verification = NewVerification {
+        account: account.id,
+        purpose: "recovery",
+        method: "officer",
+        verifier: &s.account.curp,
+        officer: Some(s.account.id),
+        document_kind: &form.document_kind,
+        document_number: &number,
+        reference: "in person",
+    };
+    app.store.record_verification(&verification, now).await.map_err(internal)?;
+    let detail = format!("officer={} document={}", s.account.curp, form.document_kind);
+    record(&app, EventKind::AccessRecovered, account.id, &actor, &detail, now).await.map_err(internal)?;
+    if let Err(error) = crate::accounts::links::request_reset(&app, &account.curp, &actor, c.lang).await {
+        tracing::warn!(error = %crate::mail::loggable(&error), "recovery reset e-mail not sent");
+    }
+    Ok(done(&account, "recovered"))
+}

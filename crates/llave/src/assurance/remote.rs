@@ -1,0 +1,280 @@
+//! Identity verification by a remote provider over HTTP (protocol in docs/verification.md):
+//!
+//! 1. llave starts a session: `POST start_url` with `{session_id, curp, purpose,
+//!    callback_url, return_url}` and the API key as a bearer token; the provider answers
+//!    `{redirect_url}` and llave sends the person there.
+//! 2. The provider verifies the person and `POST`s the result to `callback_url`: a compact
+//!    JWS (`application/jose`) over `{iss, aud, iat, exp, jti, session_id, curp, result,
+//!    method, document_kind, document_number}`, signed with a key it publishes at
+//!    `jwks_url`. llave accepts it once, for a session it started, for that session's
+//!    person's CURP; anything else is refused and recorded.
+//! 3. The provider sends the person back to `return_url`.
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+use super::record;
+use crate::accounts::Actor;
+use crate::config::{Config, RemoteProviderConfig};
+use crate::crypto::{now, random_token};
+use crate::store::assurance::{NewVerification, VerificationSession};
+use crate::store::{Account, EventKind, SessionRecord, StoreError};
+use crate::{AppState, Services};
+
+/// How long a person has to finish a remote verification.
+pub const SESSION_SECONDS: i64 = 30 * 60;
+/// How long the provider's key set is trusted before it is fetched again.
+const JWKS_TTL: Duration = Duration::from_secs(300);
+
+pub struct Provider {
+    pub config: RemoteProviderConfig,
+    jwks: RwLock<Option<(Instant, JwkSet)>>,
+}
+
+impl Provider {
+    /// The configured provider, or the reference provider when it is served and no other
+    /// is configured.
+    pub fn configured(config: &Config, reference: Option<&super::reference::Reference>) -> Option<Provider> {
+        let config = match (&config.assurance.remote, reference) {
+            (Some(remote), _) => remote.clone(),
+            (None, Some(reference)) => reference.provider_config(),
+            (None, None) => return None,
+        };
+        Some(Provider { config, jwks: RwLock::new(None) })
+    }
+
+    async fn key_set(&self, http: &reqwest::Client, refresh: bool) -> Result<JwkSet, RemoteError> {
+        if !refresh
+            && let Some((at, set)) = self.jwks.read().await.as_ref()
+            && at.elapsed() < JWKS_TTL
+        {
+            return Ok(set.clone());
+        }
+        let response = http
+            .get(&self.config.jwks_url)
+            .send()
+            .await
+            .map_err(|e| RemoteError::Provider(format!("key set unreachable: {e}")))?;
+        if !response.status().is_success() {
+            return Err(RemoteError::Provider(format!("key set answered {}", response.status())));
+        }
+        let set: JwkSet =
+            response.json().await.map_err(|e| RemoteError::Provider(format!("key set unreadable: {e}")))?;
+        *self.jwks.write().await = Some((Instant::now(), set.clone()));
+        Ok(set)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("no remote verification provider is configured")]
+    NotConfigured,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the verification provider failed: {0}")]
+    Provider(String),
+}
+
+/// Why a callback was refused; each is answered with its own status and recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackRefusal {
+    #[error("the result is not a valid signed result of the configured provider: {0}")]
+    BadSignature(String),
+    #[error("the result names no verification session llave started")]
+    UnknownSession,
+    #[error("the result is for another CURP than the session's person")]
+    CurpMismatch,
+    #[error("a result for this session was already received, or the session expired")]
+    Replay,
+}
+
+/// Starts a remote verification for the signed-in person; returns where to send them.
+pub async fn start(
+    app: &Services,
+    account: &Account,
+    session: &SessionRecord,
+    purpose: &str,
+    return_to: &str,
+    actor: &Actor,
+) -> Result<String, RemoteError> {
+    let provider = app.verifier.as_ref().ok_or(RemoteError::NotConfigured)?;
+    let now = now();
+    let id = random_token();
+    let started = VerificationSession {
+        id: id.clone(),
+        account_id: account.id,
+        session_id: session.id.clone(),
+        purpose: purpose.to_string(),
+        provider: provider.config.name.clone(),
+        return_to: return_to.to_string(),
+        created_at: now,
+        expires_at: now + SESSION_SECONDS,
+        completed_at: None,
+        result: None,
+    };
+    app.store.create_verification_session(&started).await?;
+    let issuer = app.config.issuer();
+    let body = serde_json::json!({
+        "session_id": id,
+        "curp": account.curp,
+        "purpose": purpose,
+        "callback_url": format!("{issuer}/verificacion/callback"),
+        "return_url": format!("{issuer}/verificacion/regreso?session={id}"),
+    });
+    let response = app
+        .http
+        .post(&provider.config.start_url)
+        .bearer_auth(&provider.config.api_key)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| RemoteError::Provider(format!("unreachable: {e}")))?;
+    if !response.status().is_success() {
+        return Err(RemoteError::Provider(format!("start answered {}", response.status())));
+    }
+    #[derive(Deserialize)]
+    struct Started {
+        redirect_url: String,
+    }
+    let started: Started = response.json().await.map_err(|e| RemoteError::Provider(format!("unreadable: {e}")))?;
+    match url::Url::parse(&started.redirect_url) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") => {}
+        _ => return Err(RemoteError::Provider("redirect_url is not an http(s) URL".into())),
+    }
+    record(
+        app,
+        EventKind::VerificationStarted,
+        account.id,
+        actor,
+        &format!("provider={} purpose={purpose}", provider.config.name),
+        now,
+    )
+    .await?;
+    Ok(started.redirect_url)
+}
+
+/// The claims of a signed result.
+#[derive(Debug, Deserialize)]
+pub struct ResultClaims {
+    pub session_id: String,
+    pub curp: String,
+    /// `verified` or `rejected`.
+    pub result: String,
+    /// RFC 8176 method the provider used (`face`, …).
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub document_kind: String,
+    #[serde(default)]
+    pub document_number: String,
+}
+
+/// What a valid callback did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    Verified,
+    Rejected,
+}
+
+/// Accepts a provider's signed result, once.
+pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcome, CallbackRefusal>, RemoteError> {
+    let provider = app.verifier.as_ref().ok_or(RemoteError::NotConfigured)?;
+    let claims = match verify(app, provider, jws.trim()).await? {
+        Ok(claims) => claims,
+        Err(refusal) => {
+            tracing::warn!(%refusal, "verification result refused");
+            return Ok(Err(refusal));
+        }
+    };
+    let actor = Actor { address: "provider".into(), user_agent: provider.config.name.clone() };
+    let Some(session) = app.store.verification_session(&claims.session_id).await? else {
+        return Ok(Err(CallbackRefusal::UnknownSession));
+    };
+    let now = now();
+    let Some(account) = app.store.account_by_id(session.account_id).await? else {
+        return Ok(Err(CallbackRefusal::UnknownSession));
+    };
+    if claims.curp != account.curp {
+        // A result about someone else ends this session: nothing later can be trusted.
+        app.store.complete_verification_session(&session.id, "refused", now).await?;
+        record(app, EventKind::VerificationRefused, account.id, &actor, "result for another CURP", now).await?;
+        return Ok(Err(CallbackRefusal::CurpMismatch));
+    }
+    let verified = claims.result == "verified";
+    if !app
+        .store
+        .complete_verification_session(&session.id, if verified { "verified" } else { "rejected" }, now)
+        .await?
+    {
+        record(app, EventKind::VerificationRefused, account.id, &actor, "result replayed or late", now).await?;
+        return Ok(Err(CallbackRefusal::Replay));
+    }
+    if !verified {
+        record(app, EventKind::VerificationRefused, account.id, &actor, "provider rejected the person", now).await?;
+        return Ok(Ok(CallbackOutcome::Rejected));
+    }
+    let verification = NewVerification {
+        account: account.id,
+        purpose: &session.purpose,
+        method: "remote",
+        verifier: &provider.config.name,
+        officer: None,
+        document_kind: &claims.document_kind,
+        document_number: &claims.document_number,
+        reference: &session.id,
+    };
+    app.store.record_verification(&verification, now).await?;
+    let detail = format!("provider={} purpose={}", provider.config.name, session.purpose);
+    record(app, EventKind::IdentityVerified, account.id, &actor, &detail, now).await?;
+    if session.purpose == "reproof" {
+        let method = if claims.method.is_empty() { "face" } else { claims.method.as_str() };
+        let open = app.store.open_sessions(account.id).await?;
+        if let Some(s) = open.iter().find(|s| s.id == session.session_id) {
+            let methods = super::with_methods(&s.auth_methods, &[method]);
+            app.store.step_up_session(&s.id, &methods, Some(now)).await?;
+            record(app, EventKind::SteppedUp, account.id, &actor, &format!("method={method}"), now).await?;
+        }
+    }
+    Ok(Ok(CallbackOutcome::Verified))
+}
+
+async fn verify(
+    app: &Services,
+    provider: &Provider,
+    jws: &str,
+) -> Result<Result<ResultClaims, CallbackRefusal>, RemoteError> {
+    let bad = |why: &str| Ok(Err(CallbackRefusal::BadSignature(why.to_string())));
+    let Ok(header) = jsonwebtoken::decode_header(jws) else {
+        return bad("not a compact JWS");
+    };
+    if !matches!(header.alg, Algorithm::ES256 | Algorithm::RS256 | Algorithm::EdDSA | Algorithm::PS256) {
+        return bad("algorithm not accepted");
+    }
+    let Some(kid) = header.kid.as_deref() else {
+        return bad("no kid");
+    };
+    let mut set = provider.key_set(&app.http, false).await?;
+    if set.find(kid).is_none() {
+        // The provider may have rotated its keys.
+        set = provider.key_set(&app.http, true).await?;
+    }
+    let Some(jwk) = set.find(kid) else {
+        return bad("unknown kid");
+    };
+    let Ok(key) = DecodingKey::from_jwk(jwk) else {
+        return bad("unusable key");
+    };
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[provider.config.issuer.as_str()]);
+    validation.set_audience(&[app.config.issuer()]);
+    validation.set_required_spec_claims(&["iss", "aud", "exp", "iat"]);
+    validation.leeway = 30;
+    match jsonwebtoken::decode::<ResultClaims>(jws, &key, &validation) {
+        Ok(data) => Ok(Ok(data.claims)),
+        Err(error) => bad(&error.to_string()),
+    }
+}

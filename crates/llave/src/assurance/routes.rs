@@ -1,0 +1,900 @@
+//! The HTTP edge of assurance: second factors on the account page, the second step of
+//! sign-in, passkey ceremonies (JSON for the page's script), step-up before an entity gets
+//! its answer, and the remote verification's callback and return page.
+
+use askama::Template;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::passkeys::{self, PasskeyError, Purpose};
+use super::totp::{self, Check};
+use super::{record, session_level};
+use crate::AppState;
+use crate::accounts::Actor;
+use crate::accounts::signin::{self, SignInOutcome};
+use crate::crypto::{now, random_token, token_hash};
+use crate::store::{Account, EventKind};
+use crate::web::client::ClientMeta;
+use crate::web::cookies;
+use crate::web::csrf::RotateCsrf;
+use crate::web::error::{PageError, PageResult};
+use crate::web::form::{CsrfForm, PageQuery};
+use crate::web::page::{Chrome, FieldErrors, render};
+use crate::web::session::{SESSION_COOKIE, SignedIn, safe_next};
+
+/// The cookie of a sign-in whose password was right, waiting for its second factor.
+pub const PENDING_COOKIE: &str = "llave_pending";
+const PENDING_SECONDS: i64 = 300;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account/totp", get(totp_page))
+        .route("/account/totp/begin", post(totp_begin))
+        .route("/account/totp/confirm", post(totp_confirm))
+        .route("/account/totp/remove", post(totp_remove))
+        .route("/account/recovery-codes", post(recovery_codes))
+        .route("/account/passkeys/begin", post(passkey_register_begin))
+        .route("/account/passkeys/finish", post(passkey_register_finish))
+        .route("/account/passkeys/rename", post(passkey_rename))
+        .route("/account/passkeys/remove", post(passkey_remove))
+        .route("/signin/second", get(second_page).post(second_submit))
+        .route("/signin/second/passkey/begin", post(second_passkey_begin))
+        .route("/signin/second/passkey/finish", post(second_passkey_finish))
+        .route("/signin/passkey/begin", post(signin_passkey_begin))
+        .route("/signin/passkey/finish", post(signin_passkey_finish))
+        .route("/nivel", get(stepup_page))
+        .route("/nivel/passkey/begin", post(reproof_passkey_begin))
+        .route("/nivel/passkey/finish", post(reproof_passkey_finish))
+        .route("/verificacion/iniciar", post(remote_start))
+        .route("/verificacion/callback", post(remote_callback))
+        .route("/verificacion/regreso", get(remote_return))
+        .merge(super::officer::routes())
+        .merge(super::reference::routes())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Empty {}
+
+// ----- what the account page shows -----
+
+/// The second factors an account has.
+#[derive(Debug, Clone, Default)]
+pub struct Factors {
+    pub totp: bool,
+    pub passkeys: usize,
+    pub recovery_codes: i64,
+}
+
+impl Factors {
+    pub async fn of(app: &AppState, account: &Account) -> Result<Factors, crate::store::StoreError> {
+        Ok(Factors {
+            totp: totp::enabled(app, account.id).await?,
+            passkeys: app.store.passkeys(account.id).await?.len(),
+            recovery_codes: app.store.recovery_codes_left(account.id).await?,
+        })
+    }
+
+    /// Factors that sign a person in (recovery codes only stand in for them).
+    pub fn count(&self) -> usize {
+        usize::from(self.totp) + self.passkeys
+    }
+}
+
+/// Removing the last factor of a verified account asks for the password again.
+fn needs_password_to_remove(account: &Account, factors: &Factors) -> bool {
+    account.identity_verified_at.is_some() && factors.count() <= 1
+}
+
+async fn fresh_password(app: &AppState, account: &Account, password: &str, actor: &Actor) -> Result<bool, PageError> {
+    if password.is_empty() {
+        return Ok(false);
+    }
+    let outcome = signin::authenticate(app, &account.curp, password, actor)
+        .await
+        .map_err(|e| PageError::internal(crate::i18n::Lang::default(), e))?;
+    Ok(matches!(outcome, SignInOutcome::Success(_)))
+}
+
+fn to_account(notice: &str) -> Response {
+    Redirect::to(&format!("/account?notice={notice}")).into_response()
+}
+
+fn account_error(notice: &str) -> Response {
+    Redirect::to(&format!("/account?error={notice}#security")).into_response()
+}
+
+// ----- TOTP -----
+
+#[derive(Template)]
+#[template(path = "assurance/totp.html")]
+struct TotpPage {
+    c: Chrome,
+    errors: FieldErrors,
+    qr_svg: String,
+    manual_key: String,
+}
+
+async fn totp_begin(State(app): State<AppState>, c: Chrome, s: SignedIn, CsrfForm(_): CsrfForm<Empty>) -> PageResult {
+    totp::begin(&app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))?;
+    Ok(Redirect::to("/account/totp").into_response())
+}
+
+async fn totp_page(State(app): State<AppState>, c: Chrome, s: SignedIn) -> PageResult {
+    enrolment_page(&app, c, &s, FieldErrors::default(), StatusCode::OK).await
+}
+
+async fn enrolment_page(
+    app: &AppState,
+    c: Chrome,
+    s: &SignedIn,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> PageResult {
+    let Some(enrolment) = totp::enrolment(app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))? else {
+        return Ok(Redirect::to("/account#security").into_response());
+    };
+    let page = TotpPage { c: c.signed_in(), errors, qr_svg: enrolment.qr_svg, manual_key: enrolment.manual_key };
+    Ok(render(status, &page))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CodeForm {
+    code: String,
+}
+
+#[derive(Template)]
+#[template(path = "assurance/codes.html")]
+struct CodesPage {
+    c: Chrome,
+    codes: Vec<String>,
+}
+
+async fn totp_confirm(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> PageResult {
+    let actor = Actor::from(&client);
+    let internal = |e| PageError::internal(c.lang, e);
+    if totp::enabled(&app, s.account.id).await.map_err(internal)? {
+        return Ok(to_account("totp_enabled"));
+    }
+    match totp::check(&app, &s.account, &form.code, false, &actor).await.map_err(|e| PageError::internal(c.lang, e))? {
+        Check::Accepted => {
+            record(&app, EventKind::TotpEnabled, s.account.id, &actor, "", now()).await.map_err(internal)?;
+            let codes = totp::new_recovery_codes(&app, s.account.id, &actor).await.map_err(internal)?;
+            Ok(render(StatusCode::OK, &CodesPage { c: c.signed_in(), codes }))
+        }
+        Check::Wrong => {
+            let mut errors = FieldErrors::default();
+            errors.add("code", c.t("totp-wrong"));
+            enrolment_page(&app, c, &s, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Check::Throttled => {
+            let mut errors = FieldErrors::default();
+            errors.add("code", c.t("signin-throttled"));
+            enrolment_page(&app, c, &s, errors, StatusCode::TOO_MANY_REQUESTS).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RemoveForm {
+    id: String,
+    password: String,
+}
+
+async fn totp_remove(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<RemoveForm>,
+) -> PageResult {
+    let actor = Actor::from(&client);
+    let internal = |e| PageError::internal(c.lang, e);
+    let factors = Factors::of(&app, &s.account).await.map_err(internal)?;
+    if factors.totp
+        && needs_password_to_remove(&s.account, &factors)
+        && !fresh_password(&app, &s.account, &form.password, &actor).await?
+    {
+        return Ok(account_error("fresh_auth_needed"));
+    }
+    if app.store.remove_totp(s.account.id).await.map_err(internal)? {
+        record(&app, EventKind::TotpRemoved, s.account.id, &actor, "", now()).await.map_err(internal)?;
+    }
+    Ok(to_account("totp_removed"))
+}
+
+async fn recovery_codes(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> PageResult {
+    let internal = |e| PageError::internal(c.lang, e);
+    if Factors::of(&app, &s.account).await.map_err(internal)?.count() == 0 {
+        return Ok(account_error("factor_first"));
+    }
+    let codes = totp::new_recovery_codes(&app, s.account.id, &Actor::from(&client)).await.map_err(internal)?;
+    Ok(render(StatusCode::OK, &CodesPage { c: c.signed_in(), codes }))
+}
+
+// ----- passkeys: JSON for the page's script -----
+
+fn ceremony_json(result: Result<(String, serde_json::Value), PasskeyError>, c: &Chrome) -> Response {
+    match result {
+        Ok((ceremony, options)) => Json(json!({ "ceremony": ceremony, "options": options })).into_response(),
+        Err(error) => passkey_error(error, c),
+    }
+}
+
+fn passkey_error(error: PasskeyError, c: &Chrome) -> Response {
+    let (status, key) = match &error {
+        PasskeyError::Unavailable => (StatusCode::NOT_FOUND, "passkey-unavailable"),
+        PasskeyError::Store(_) | PasskeyError::State(_) => {
+            tracing::error!(%error, "passkey ceremony failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
+        }
+        PasskeyError::Expired => (StatusCode::BAD_REQUEST, "passkey-expired"),
+        PasskeyError::Duplicate => (StatusCode::CONFLICT, "passkey-duplicate"),
+        PasskeyError::Malformed(_) | PasskeyError::Refused(_) | PasskeyError::Unknown => {
+            tracing::info!(%error, "passkey refused");
+            (StatusCode::BAD_REQUEST, "passkey-refused")
+        }
+    };
+    (status, Json(json!({ "error": c.t(key) }))).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FinishForm {
+    ceremony: String,
+    credential: String,
+    name: String,
+    next: String,
+}
+
+async fn passkey_register_begin(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    ceremony_json(passkeys::begin_registration(&app, &s.account).await, &c)
+}
+
+async fn passkey_register_finish(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<FinishForm>,
+) -> Response {
+    let actor = Actor::from(&client);
+    match passkeys::finish_registration(&app, &s.account, &form.ceremony, &form.credential, &form.name, &actor).await {
+        Ok(_) => Json(json!({ "redirect": "/account?notice=passkey_added#security" })).into_response(),
+        Err(error) => passkey_error(error, &c),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RenameForm {
+    id: String,
+    name: String,
+}
+
+async fn passkey_rename(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<RenameForm>,
+) -> PageResult {
+    let renamed = passkeys::rename(&app, s.account.id, &form.id, &form.name, &Actor::from(&client))
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    Ok(if renamed { to_account("passkey_renamed") } else { account_error("passkey_name") })
+}
+
+async fn passkey_remove(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<RemoveForm>,
+) -> PageResult {
+    let actor = Actor::from(&client);
+    let internal = |e| PageError::internal(c.lang, e);
+    let factors = Factors::of(&app, &s.account).await.map_err(internal)?;
+    if needs_password_to_remove(&s.account, &factors)
+        && !fresh_password(&app, &s.account, &form.password, &actor).await?
+    {
+        return Ok(account_error("fresh_auth_needed"));
+    }
+    let keys = app.store.passkeys(s.account.id).await.map_err(internal)?;
+    let Some(key) = keys.iter().find(|k| k.id == form.id) else {
+        return Ok(account_error("passkey_unknown"));
+    };
+    if app.store.remove_passkey(s.account.id, &key.id).await.map_err(internal)? {
+        record(&app, EventKind::PasskeyRemoved, s.account.id, &actor, &format!("passkey={}", key.name), now())
+            .await
+            .map_err(internal)?;
+    }
+    Ok(to_account("passkey_removed"))
+}
+
+// ----- sign-in: the second step, and passkeys -----
+
+/// After a right password: asks for the second factor if the account has one. Returns
+/// the response to send, or `None` to open the session at once.
+pub async fn second_step(app: &AppState, account: &Account, next: &str) -> Result<Option<Response>, PageError> {
+    let lang = crate::i18n::Lang::default();
+    let factors = Factors::of(app, account).await.map_err(|e| PageError::internal(lang, e))?;
+    if factors.count() == 0 {
+        return Ok(None);
+    }
+    let token = random_token();
+    let now = now();
+    app.store
+        .create_pending_signin(&token_hash(&token), account.id, next, now, now + PENDING_SECONDS)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let mut response = Redirect::to("/signin/second").into_response();
+    let cookie = app.cookie_policy().set(PENDING_COOKIE, &token, Some(PENDING_SECONDS), "Lax");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    Ok(Some(response))
+}
+
+struct Pending {
+    token_hash: String,
+    account: Account,
+    next: String,
+}
+
+async fn pending(app: &AppState, headers: &HeaderMap, lang: crate::i18n::Lang) -> Result<Option<Pending>, PageError> {
+    let Some(token) = cookies::get(headers, &app.cookie_policy().name(PENDING_COOKIE)) else {
+        return Ok(None);
+    };
+    let hash = token_hash(&token);
+    let internal = |e| PageError::internal(lang, e);
+    let Some(signin) = app.store.pending_signin(&hash, now()).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    let Some(account) = app.store.account_by_id(signin.account_id).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    Ok(Some(Pending { token_hash: hash, account, next: signin.next }))
+}
+
+#[derive(Template)]
+#[template(path = "assurance/second.html")]
+struct SecondPage {
+    c: Chrome,
+    errors: FieldErrors,
+    totp: bool,
+    passkeys: bool,
+    recovery: bool,
+}
+
+async fn second_page(State(app): State<AppState>, c: Chrome, headers: HeaderMap) -> PageResult {
+    let Some(pending) = pending(&app, &headers, c.lang).await? else {
+        return Ok(Redirect::to("/signin").into_response());
+    };
+    second_form(&app, c, &pending.account, FieldErrors::default(), StatusCode::OK).await
+}
+
+async fn second_form(
+    app: &AppState,
+    c: Chrome,
+    account: &Account,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> PageResult {
+    let factors = Factors::of(app, account).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let page = SecondPage {
+        c,
+        errors,
+        totp: factors.totp,
+        passkeys: factors.passkeys > 0 && app.webauthn.is_some(),
+        recovery: factors.recovery_codes > 0,
+    };
+    Ok(render(status, &page))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SecondForm {
+    code: String,
+    recovery_code: String,
+}
+
+/// Opens the session after the second step (or a passkey sign-in): replaces any session
+/// this browser had, sets the cookie, forgets the pending sign-in.
+async fn open_session(
+    app: &AppState,
+    previous: Option<SignedIn>,
+    account: &Account,
+    methods: &str,
+    reproved_at: Option<i64>,
+    actor: &Actor,
+    mut response: Response,
+) -> Result<Response, crate::store::StoreError> {
+    if let Some(previous) = previous {
+        crate::accounts::sessions::end(app, previous.account.id, &previous.session.id, EventKind::SignOut, actor)
+            .await?;
+        crate::oidc::logout::session_ended(app, &previous.session.id).await;
+    }
+    let token = crate::accounts::sessions::start_with(app, account.id, methods, reproved_at, actor).await?;
+    let policy = app.cookie_policy();
+    for cookie in [policy.set(SESSION_COOKIE, &token, None, "Lax"), policy.clear(PENDING_COOKIE)] {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+    response.extensions_mut().insert(RotateCsrf);
+    Ok(response)
+}
+
+async fn second_submit(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    headers: HeaderMap,
+    previous: Option<SignedIn>,
+    CsrfForm(form): CsrfForm<SecondForm>,
+) -> PageResult {
+    let Some(pending) = pending(&app, &headers, c.lang).await? else {
+        return Ok(Redirect::to("/signin").into_response());
+    };
+    let actor = Actor::from(&client);
+    let recovery = form.code.trim().is_empty() && !form.recovery_code.trim().is_empty();
+    let (code, field) = if recovery { (&form.recovery_code, "recovery_code") } else { (&form.code, "code") };
+    let check = totp::check(&app, &pending.account, code, recovery, &actor)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    match check {
+        Check::Accepted => {
+            let internal = |e| PageError::internal(c.lang, e);
+            if !app.store.finish_pending_signin(&pending.token_hash).await.map_err(internal)? {
+                return Ok(Redirect::to("/signin").into_response());
+            }
+            let next = safe_next(Some(&pending.next));
+            let response = Redirect::to(&next).into_response();
+            open_session(&app, previous, &pending.account, "pwd otp mfa", None, &actor, response)
+                .await
+                .map_err(internal)
+        }
+        Check::Wrong | Check::Throttled => {
+            let mut errors = FieldErrors::default();
+            let (status, key) = if check == Check::Wrong {
+                (StatusCode::UNAUTHORIZED, if recovery { "recovery-wrong" } else { "totp-wrong" })
+            } else {
+                (StatusCode::TOO_MANY_REQUESTS, "signin-throttled")
+            };
+            errors.add(field, c.t(key));
+            second_form(&app, c, &pending.account, errors, status).await
+        }
+    }
+}
+
+async fn second_passkey_begin(
+    State(app): State<AppState>,
+    c: Chrome,
+    headers: HeaderMap,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let Some(pending) = pending(&app, &headers, c.lang).await? else {
+        return Ok(passkey_error(PasskeyError::Expired, &c));
+    };
+    Ok(ceremony_json(passkeys::begin_authentication(&app, Purpose::SecondStep(pending.account.id)).await, &c))
+}
+
+async fn second_passkey_finish(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    headers: HeaderMap,
+    previous: Option<SignedIn>,
+    CsrfForm(form): CsrfForm<FinishForm>,
+) -> Result<Response, PageError> {
+    let Some(pending) = pending(&app, &headers, c.lang).await? else {
+        return Ok(passkey_error(PasskeyError::Expired, &c));
+    };
+    let purpose = Purpose::SecondStep(pending.account.id);
+    let proof = match passkeys::finish_authentication(&app, purpose, &form.ceremony, &form.credential).await {
+        Ok(proof) => proof,
+        Err(error) => return Ok(passkey_error(error, &c)),
+    };
+    let internal = |e| PageError::internal(c.lang, e);
+    if !app.store.finish_pending_signin(&pending.token_hash).await.map_err(internal)? {
+        return Ok(passkey_error(PasskeyError::Expired, &c));
+    }
+    let actor = Actor::from(&client);
+    let (account, reproved_at) = after_passkey(&app, &pending.account, &proof, &actor).await.map_err(internal)?;
+    let methods = super::with_methods("pwd", &proof.methods);
+    let next = safe_next(Some(&pending.next));
+    let response = Json(json!({ "redirect": next })).into_response();
+    open_session(&app, previous, &account, &methods, reproved_at, &actor, response).await.map_err(internal)
+}
+
+/// What a passkey proves beyond signing in: it lifts a suspension of level 2 when it was
+/// enrolled while the identity stood verified, and it re-proves a verified person (level
+/// 3) when it was enrolled after the verification.
+async fn after_passkey(
+    app: &AppState,
+    account: &Account,
+    proof: &passkeys::Proof,
+    actor: &Actor,
+) -> Result<(Account, Option<i64>), crate::store::StoreError> {
+    let now = now();
+    let created = proof.passkey.created_at;
+    let mut account = account.clone();
+    if let (Some(verified), Some(lowered)) = (account.identity_verified_at, account.identity_lowered_at)
+        && created >= verified
+        && created < lowered
+        && app.store.restore_assurance(account.id).await?
+    {
+        record(app, EventKind::AssuranceRestored, account.id, actor, &format!("passkey={}", proof.passkey.name), now)
+            .await?;
+        account.identity_lowered_at = None;
+    }
+    let reproves = super::identity_verified(&account) && account.identity_verified_at.is_some_and(|v| created >= v);
+    if reproves {
+        record(app, EventKind::SteppedUp, account.id, actor, &format!("passkey={}", proof.passkey.name), now).await?;
+    }
+    Ok((account, reproves.then_some(now)))
+}
+
+async fn signin_passkey_begin(State(app): State<AppState>, c: Chrome, CsrfForm(_): CsrfForm<Empty>) -> Response {
+    ceremony_json(passkeys::begin_authentication(&app, Purpose::SignIn).await, &c)
+}
+
+async fn signin_passkey_finish(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    previous: Option<SignedIn>,
+    CsrfForm(form): CsrfForm<FinishForm>,
+) -> Result<Response, PageError> {
+    let proof = match passkeys::finish_authentication(&app, Purpose::SignIn, &form.ceremony, &form.credential).await {
+        Ok(proof) => proof,
+        Err(error) => return Ok(passkey_error(error, &c)),
+    };
+    let internal = |e| PageError::internal(c.lang, e);
+    let Some(account) = app.store.account_by_id(proof.account).await.map_err(internal)? else {
+        return Ok(passkey_error(PasskeyError::Unknown, &c));
+    };
+    let actor = Actor::from(&client);
+    let (account, reproved_at) = after_passkey(&app, &account, &proof, &actor).await.map_err(internal)?;
+    let methods = super::with_methods("", &proof.methods);
+    let next = safe_next(Some(&form.next));
+    let response = Json(json!({ "redirect": next })).into_response();
+    open_session(&app, previous, &account, &methods, reproved_at, &actor, response).await.map_err(internal)
+}
+
+// ----- step-up before answering an entity -----
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StepUpQuery {
+    need: u8,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "assurance/stepup.html")]
+struct StepUpPage {
+    c: Chrome,
+    explain: String,
+    need: u8,
+    level: u8,
+    next: String,
+    cancel: String,
+    passkey: bool,
+    remote: Option<String>,
+    lowered: bool,
+}
+
+/// Where the person goes to reach `need` from the authorization request `next`.
+pub fn stepup_url(need: u8, next: &str) -> String {
+    format!(
+        "/nivel?{}",
+        serde_urlencoded::to_string([("need", need.to_string().as_str()), ("next", next)]).unwrap_or_default()
+    )
+}
+
+/// The ways this person can reach `need` now, in this browser; `None` if there is none.
+pub async fn ways_to_reach(
+    app: &AppState,
+    s: &SignedIn,
+    need: u8,
+) -> Result<Option<(bool, Option<String>)>, crate::store::StoreError> {
+    let account = &s.account;
+    let remote = app.verifier.as_ref().map(|p| p.config.name.clone());
+    if account.email_confirmed_at.is_none() {
+        return Ok(None);
+    }
+    let passkey = if app.webauthn.is_none() {
+        false
+    } else if super::identity_verified(account) {
+        // Level 3: a passkey enrolled after the verification re-proves the person.
+        need >= 3 && !passkeys::usable(app, account.id, account.identity_verified_at).await?.is_empty()
+    } else if let (Some(verified), Some(lowered)) = (account.identity_verified_at, account.identity_lowered_at) {
+        // A suspended level 2 comes back with a passkey enrolled while it stood.
+        let keys = passkeys::usable(app, account.id, Some(verified)).await?;
+        keys.iter().any(|k| k.created_at < lowered)
+    } else {
+        false
+    };
+    Ok((passkey || remote.is_some()).then_some((passkey, remote)))
+}
+
+async fn stepup_page(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    PageQuery(query): PageQuery<StepUpQuery>,
+) -> PageResult {
+    let next = safe_next(Some(&query.next));
+    if !next.starts_with("/authorize?") {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let need = query.need.clamp(2, 3);
+    let level = session_level(&app, &s.account, &s.session, now());
+    if level >= need {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    let ways = ways_to_reach(&app, &s, need).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let (passkey, remote) = ways.unwrap_or((false, None));
+    let cancel = format!("{next}&llave_stepup=cancel");
+    let lowered = s.account.identity_lowered_at.is_some();
+    let explain = c.t_with("stepup-explain", &[("need", need.to_string()), ("level", level.to_string())]);
+    let remote = remote.map(|provider| c.t_with("stepup-remote-explain", &[("provider", provider)]));
+    let page = StepUpPage { c: c.signed_in(), explain, need, level, next, cancel, passkey, remote, lowered };
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn reproof_passkey_begin(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    let Some(since) = s.account.identity_verified_at else {
+        return passkey_error(PasskeyError::Unknown, &c);
+    };
+    ceremony_json(passkeys::begin_authentication(&app, Purpose::Reproof(s.account.id, since)).await, &c)
+}
+
+async fn reproof_passkey_finish(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<FinishForm>,
+) -> Result<Response, PageError> {
+    let Some(since) = s.account.identity_verified_at else {
+        return Ok(passkey_error(PasskeyError::Unknown, &c));
+    };
+    let purpose = Purpose::Reproof(s.account.id, since);
+    let proof = match passkeys::finish_authentication(&app, purpose, &form.ceremony, &form.credential).await {
+        Ok(proof) => proof,
+        Err(error) => return Ok(passkey_error(error, &c)),
+    };
+    let actor = Actor::from(&client);
+    let internal = |e| PageError::internal(c.lang, e);
+    let (_, reproved_at) = after_passkey(&app, &s.account, &proof, &actor).await.map_err(internal)?;
+    let methods = super::with_methods(&s.session.auth_methods, &proof.methods);
+    app.store.step_up_session(&s.session.id, &methods, reproved_at).await.map_err(internal)?;
+    let next = safe_next(Some(&form.next));
+    Ok(Json(json!({ "redirect": next })).into_response())
+}
+
+// ----- remote verification -----
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RemoteStartForm {
+    purpose: String,
+    next: String,
+}
+
+async fn remote_start(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<RemoteStartForm>,
+) -> PageResult {
+    // Re-proof is for a verified person; anyone else is verified first.
+    let purpose = if form.purpose == "reproof" && super::identity_verified(&s.account) { "reproof" } else { "verify" };
+    let next = safe_next(Some(&form.next));
+    match super::remote::start(&app, &s.account, &s.session, purpose, &next, &Actor::from(&client)).await {
+        Ok(url) => Ok(Redirect::to(&url).into_response()),
+        Err(super::remote::RemoteError::NotConfigured) => Err(PageError::not_found(c.lang)),
+        Err(error) => {
+            tracing::warn!(%error, "remote verification could not start");
+            Err(PageError::new(
+                StatusCode::BAD_GATEWAY,
+                c.lang,
+                "verification-unavailable-title",
+                "verification-unavailable",
+            ))
+        }
+    }
+}
+
+/// The provider's signed result (`application/jose`, or a form/JSON field `result`).
+async fn remote_callback(State(app): State<AppState>, body: axum::body::Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    let jws = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(value) => value.get("result").and_then(|v| v.as_str()).unwrap_or("").to_string(),
+        Err(_) => text.trim().to_string(),
+    };
+    use super::remote::CallbackRefusal::*;
+    match super::remote::callback(&app, &jws).await {
+        Ok(Ok(outcome)) => {
+            Json(json!({ "status": "accepted", "result": format!("{outcome:?}").to_lowercase() })).into_response()
+        }
+        Ok(Err(refusal)) => {
+            let (status, code) = match refusal {
+                BadSignature(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+                UnknownSession => (StatusCode::NOT_FOUND, "unknown_session"),
+                CurpMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "curp_mismatch"),
+                Replay => (StatusCode::CONFLICT, "replayed"),
+            };
+            (status, Json(json!({ "error": code, "error_description": refusal.to_string() }))).into_response()
+        }
+        Err(super::remote::RemoteError::NotConfigured) => StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::error!(%error, "verification callback failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "server_error" }))).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ReturnQuery {
+    session: String,
+}
+
+#[derive(Template)]
+#[template(path = "assurance/verification.html")]
+struct VerificationPage {
+    c: Chrome,
+    state: &'static str,
+    again: String,
+}
+
+async fn remote_return(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    PageQuery(query): PageQuery<ReturnQuery>,
+) -> PageResult {
+    let session = app.store.verification_session(&query.session).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let Some(session) = session.filter(|v| v.account_id == s.account.id) else {
+        return Err(PageError::not_found(c.lang));
+    };
+    let state = match session.result.as_deref() {
+        Some("verified") => return Ok(Redirect::to(&safe_next(Some(&session.return_to))).into_response()),
+        Some(_) => "failed",
+        None if session.expires_at <= now() => "failed",
+        None => "pending",
+    };
+    let again = format!(
+        "/verificacion/regreso?{}",
+        serde_urlencoded::to_string([("session", &session.id)]).unwrap_or_default()
+    );
+    Ok(render(StatusCode::OK, &VerificationPage { c: c.signed_in(), state, again }))
+}
+
+// ----- the account page's security section -----
+
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+}
+
+pub struct EventRow {
+    pub at: String,
+    pub what: String,
+    pub detail: String,
+}
+
+/// What the account page shows about levels, factors and the security history.
+pub struct SecurityView {
+    pub level: u8,
+    pub level_name: String,
+    pub verification: Option<String>,
+    pub lowered: bool,
+    pub totp: bool,
+    pub codes_left: i64,
+    pub codes_left_text: String,
+    pub passkeys: Vec<PasskeyRow>,
+    pub passkeys_available: bool,
+    pub remote: Option<String>,
+    pub password_to_remove: bool,
+    pub events: Vec<EventRow>,
+}
+
+pub async fn security_view(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<SecurityView, crate::store::StoreError> {
+    let account = &s.account;
+    let level = session_level(app, account, &s.session, now());
+    let factors = Factors::of(app, account).await?;
+    let verification = app.store.verifications(account.id).await?.into_iter().next().map(|v| {
+        c.t_with(
+            "security-verified-how",
+            &[
+                ("when", crate::accounts::pages::format_time(v.verified_at)),
+                ("how", c.t(&format!("verification-method-{}", v.method))),
+                ("who", v.verifier.clone()),
+                (
+                    "document",
+                    format!(
+                        "{} {}",
+                        c.t(super::document_label_key(&v.document_kind)),
+                        super::masked_document(&v.document_number)
+                    ),
+                ),
+            ],
+        )
+    });
+    let passkeys = app
+        .store
+        .passkeys(account.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            name: p.name,
+            created: crate::accounts::pages::format_time(p.created_at),
+            last_used: p.last_used_at.map(crate::accounts::pages::format_time).unwrap_or_else(|| c.t("never")),
+        })
+        .collect();
+    let events = app
+        .store
+        .events_for_account(account.id, 40)
+        .await?
+        .into_iter()
+        .map(|e| EventRow {
+            at: crate::accounts::pages::format_time(e.at),
+            what: c.t(&format!("event-{}", e.kind)),
+            detail: e.detail,
+        })
+        .collect();
+    Ok(SecurityView {
+        level,
+        level_name: c.t(&format!("level-{level}")),
+        verification,
+        lowered: account.identity_lowered_at.is_some(),
+        totp: factors.totp,
+        codes_left: factors.recovery_codes,
+        codes_left_text: c.t_with("codes-left", &[("count", factors.recovery_codes.to_string())]),
+        passkeys,
+        passkeys_available: app.webauthn.is_some(),
+        remote: app.verifier.as_ref().map(|p| p.config.name.clone()),
+        password_to_remove: needs_password_to_remove(account, &factors),
+        events,
+    })
+}

@@ -1,0 +1,157 @@
+//! The key store: what holds the hub's key-encryption key (KEK) and seals secrets under it
+//! (TOTP secrets now; people's signing keys and entities' data keys later). Sealing is
+//! AES-256-GCM with a fresh 96-bit nonce and the secret's purpose as associated data, so a
+//! sealed value cannot be moved to another use. This implementation keeps the KEK in a file
+//! readable by llave alone; every node of one installation needs the same file.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreError {
+    #[error("cannot read or create the key-encryption key file {0}: {1}")]
+    File(String, std::io::Error),
+    #[error("the key-encryption key file {0} does not hold a base64 32-byte key")]
+    BadKey(String),
+    #[error("a sealed value was made with another key-encryption key ({0})")]
+    OtherKey(String),
+    #[error("a sealed value is damaged or belongs to another purpose")]
+    Damaged,
+}
+
+/// Seals and opens secrets under the key-encryption key.
+pub struct KeyStore {
+    key: LessSafeKey,
+    /// Names the KEK in sealed values (first 8 bytes of its SHA-256), so a value sealed
+    /// under another KEK is recognised as such.
+    kid: String,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    /// Reads the KEK from `path`, creating it (mode 0600) with 256 random bits if missing.
+    pub fn open_file(path: &Path) -> Result<KeyStore, KeyStoreError> {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key).expect("the operating system's random source is available");
+                let text = format!("{}\n", STANDARD.encode(key));
+                write_private(path, &text).map_err(|e| KeyStoreError::File(shown.clone(), e))?;
+                tracing::info!(path = %shown, "created a new key-encryption key");
+                text
+            }
+            Err(error) => return Err(KeyStoreError::File(shown, error)),
+        };
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| KeyStoreError::BadKey(shown.clone()))?;
+        KeyStore::from_bytes(&bytes).ok_or(KeyStoreError::BadKey(shown))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<KeyStore> {
+        if bytes.len() != 32 {
+            return None;
+        }
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).ok()?);
+        let kid = hex8(&Sha256::digest(bytes));
+        Some(KeyStore { key, kid })
+    }
+
+    /// `v1.KID.base64url(nonce ‖ ciphertext ‖ tag)`.
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> String {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).expect("the operating system's random source is available");
+        let mut buffer = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(purpose.as_bytes()), &mut buffer)
+            .expect("AES-GCM seals any input shorter than 64 GiB");
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&buffer);
+        format!("v1.{}.{}", self.kid, URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    pub fn open(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, KeyStoreError> {
+        let mut parts = sealed.splitn(3, '.');
+        let (Some("v1"), Some(kid), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyStoreError::Damaged);
+        };
+        if kid != self.kid {
+            return Err(KeyStoreError::OtherKey(kid.to_string()));
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(data).map_err(|_| KeyStoreError::Damaged)?;
+        if bytes.len() < 12 + 16 {
+            return Err(KeyStoreError::Damaged);
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyStoreError::Damaged)?;
+        let mut buffer = ciphertext.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut buffer)
+            .map_err(|_| KeyStoreError::Damaged)?;
+        Ok(plain.to_vec())
+    }
+}
+
+fn hex8(digest: &[u8]) -> String {
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_for_their_purpose_and_key() {
+        let store = KeyStore::from_bytes(&[7u8; 32]).unwrap();
+        let sealed = store.seal("totp", b"secret");
+        assert_eq!(store.open("totp", &sealed).unwrap(), b"secret");
+        assert!(matches!(store.open("signing", &sealed), Err(KeyStoreError::Damaged)));
+        let other = KeyStore::from_bytes(&[8u8; 32]).unwrap();
+        assert!(matches!(other.open("totp", &sealed), Err(KeyStoreError::OtherKey(_))));
+        let mut tampered = sealed.clone();
+        tampered.pop();
+        tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
+        assert!(store.open("totp", &tampered).is_err());
+        assert_ne!(store.seal("totp", b"secret"), sealed, "a fresh nonce every time");
+    }
+
+    #[test]
+    fn key_file_is_created_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek.key");
+        let first = KeyStore::open_file(&path).unwrap();
+        let second = KeyStore::open_file(&path).unwrap();
+        assert_eq!(first.kid, second.kid);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, "short").unwrap();
+        assert!(matches!(KeyStore::open_file(&path), Err(KeyStoreError::BadKey(_))));
+    }
+}
