@@ -284,7 +284,7 @@ mod tests {
     fn defaults_need_no_file() {
         let config = Config::default();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.issuer(), "http://127.0.0.1:8080");
+        assert_eq!(config.issuer(), "http://localhost:8080", "localhost: passkeys refuse IP addresses");
         assert!(config.database_url().starts_with("sqlite://llave-data"));
     }
 

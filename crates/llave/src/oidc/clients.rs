@@ -110,7 +110,8 @@ pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, Clie
     }
     let secret = matches!(auth_method.as_str(), "client_secret_basic" | "client_secret_post").then(random_token);
     let record = ClientRecord {
-        client_id: random_id(),
+        // Never starting with '-', so `llave client show ID` cannot mistake it for a flag.
+        client_id: format!("c{}", random_id()),
         entity_id: entity.id,
         entity_slug: entity.slug.clone(),
         entity_name: entity.name.clone(),

@@ -4,7 +4,8 @@
 mod support;
 
 mod accounts;
+mod assurance;
 mod browser;
 mod catalog;
 mod mail;
-mod oidc;
+pub mod oidc;

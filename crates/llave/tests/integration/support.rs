@@ -110,8 +110,18 @@ impl TestAppBuilder {
     /// mails and OIDC discovery lead back to it). The port is bound before the app is
     /// built and stays bound, so no other process can take it in between.
     pub async fn serve_as_issuer(self) -> (TestApp, String) {
+        self.serve_at("127.0.0.1").await
+    }
+
+    /// `serve_as_issuer` with the issuer at `http://localhost:PORT`: WebAuthn (passkeys)
+    /// refuses IP addresses as relying-party ids.
+    pub async fn serve_as_localhost(self) -> (TestApp, String) {
+        self.serve_at("localhost").await
+    }
+
+    async fn serve_at(self, host: &str) -> (TestApp, String) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        let base = format!("http://{host}:{}", listener.local_addr().expect("local address").port());
         let app = self.config(|c| c.issuer = Some(base.clone())).build().await;
         listener.set_nonblocking(true).expect("non-blocking listener");
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");

@@ -6,4 +6,4 @@ mod endpoints;
 mod examples;
 mod negative;
 mod parameters;
-mod support;
+pub mod support;

@@ -1,0 +1,398 @@
+//! Levels of assurance: TOTP and recovery codes (codes computed by `totp-rs`), officers
+//! verifying people, step-up for `acr_values`, the remote provider's signed callbacks
+//! (forged, replayed, for another CURP), and the level lost with a password reset.
+
+use axum::http::StatusCode;
+use openidconnect::{AuthorizationCode, TokenResponse};
+use totp_rs::{Algorithm, Secret, Totp};
+
+use crate::both_backends;
+use crate::oidc::support::*;
+use crate::support::*;
+
+/// A TOTP app holding the key the enrolment page shows.
+fn authenticator(page: &str) -> Totp {
+    let start = page.find("id=\"manual-key\">").expect("the manual key on the page") + "id=\"manual-key\">".len();
+    let key: String = page[start..].split('<').next().unwrap().chars().filter(|c| !c.is_whitespace()).collect();
+    let secret = Secret::try_from_base32(&key).expect("a base32 key");
+    totp_rs::Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .with_account_name("test")
+        .build()
+        .unwrap()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Turns TOTP on for the signed-in person; the app and the recovery codes.
+async fn enrol_totp(browser: &mut Client) -> (Totp, Vec<String>) {
+    let begun = browser.submit("/account", "/account/totp/begin", &[]).await;
+    assert_eq!(begun.location(), Some("/account/totp"));
+    let page = browser.get("/account/totp").await;
+    assert!(page.body.contains("<svg"), "a QR code drawn by the server");
+    let app = authenticator(&page.body);
+    let code = app.generate(unix_now()).to_string();
+    let token = input_value(&page.body, "csrf_token").unwrap();
+    let confirmed = browser.post("/account/totp/confirm", &[("csrf_token", &token), ("code", &code)]).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let codes: Vec<String> = confirmed
+        .body
+        .split("<code>")
+        .skip(1)
+        .map(|part| part.split('<').next().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes shown once");
+    (app, codes)
+}
+
+both_backends! {
+    async fn totp_and_recovery_codes_guard_the_sign_in(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let (person, mut browser) = signed_in_person_in(&app, 501).await;
+        let (totp, codes) = enrol_totp(&mut browser).await;
+        assert!(browser.get("/account").await.body.contains("Te quedan 10 códigos sin usar"));
+
+        // The password alone no longer opens a session.
+        let mut other = app.client();
+        let answer = other.sign_in(&person.curp, &person.password).await;
+        assert_eq!(answer.location(), Some("/signin/second"));
+        assert!(!other.cookies.keys().any(|k| k.contains("session")), "no session before the second factor");
+        let second = other.get("/signin/second").await;
+        assert_eq!(second.status, StatusCode::OK);
+        let token = input_value(&second.body, "csrf_token").unwrap();
+        let wrong = other.post("/signin/second", &[("csrf_token", &token), ("code", "000000")]).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        // The enrolment used this step's code; the next step's is accepted once.
+        let code = totp.generate(unix_now() + 30).to_string();
+        let right = other.post("/signin/second", &[("csrf_token", &token), ("code", &code)]).await;
+        assert_eq!(right.location(), Some("/account"), "{}", right.body);
+        assert_eq!(other.get("/account").await.status, StatusCode::OK);
+        let methods = app.count("SELECT COUNT(*) FROM sessions WHERE auth_methods = 'pwd otp mfa'").await;
+        assert_eq!(methods, 1);
+
+        // A replayed code is refused.
+        let mut third = app.client();
+        third.sign_in(&person.curp, &person.password).await;
+        let token = input_value(&third.get("/signin/second").await.body, "csrf_token").unwrap();
+        let replay = third.post("/signin/second", &[("csrf_token", &token), ("code", &code)]).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "a code works once");
+
+        // A recovery code works once.
+        let used = third.post("/signin/second", &[("csrf_token", &token), ("recovery_code", &codes[0].to_lowercase())]).await;
+        assert_eq!(used.location(), Some("/account"), "{}", used.body);
+        let mut fourth = app.client();
+        fourth.sign_in(&person.curp, &person.password).await;
+        let token = input_value(&fourth.get("/signin/second").await.body, "csrf_token").unwrap();
+        let again = fourth.post("/signin/second", &[("csrf_token", &token), ("recovery_code", &codes[0])]).await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL").await, 9);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'totp_enabled'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'recovery_code_used'").await, 1);
+        // The secret is sealed, never stored as typed into the app.
+        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors WHERE secret_sealed LIKE 'v1.%'").await, 1);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn guessing_totp_codes_is_throttled(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let (person, mut browser) = signed_in_person_in(&app, 502).await;
+        let (totp, _) = enrol_totp(&mut browser).await;
+        let mut attacker = app.client_from("203.0.113.9");
+        attacker.sign_in(&person.curp, &person.password).await;
+        let token = input_value(&attacker.get("/signin/second").await.body, "csrf_token").unwrap();
+        for guess in ["111111", "222222", "333333", "444444", "555555"] {
+            let answer = attacker.post("/signin/second", &[("csrf_token", &token), ("code", guess)]).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        }
+        let code = totp.generate(unix_now() + 30).to_string();
+        let blocked = attacker.post("/signin/second", &[("csrf_token", &token), ("code", &code)]).await;
+        assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "even the right code waits");
+        assert!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'lockout'").await >= 1);
+        app.finish().await;
+    }
+}
+
+/// A confirmed person signed in, on an in-process app.
+async fn signed_in_person_in(app: &TestApp, seed: u64) -> (Person, Client) {
+    let person = Person::synthetic(seed);
+    sign_up_and_confirm(app, &person).await;
+    let mut browser = app.client();
+    assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+    (person, browser)
+}
+
+/// An officer (a person holding the role) signed in.
+async fn officer(app: &TestApp, seed: u64) -> (Person, Client) {
+    let (person, browser) = signed_in_person_in(app, seed).await;
+    let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+    app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
+    (person, browser)
+}
+
+async fn officer_act(officer: &mut Client, action: &str, curp: &str, number: &str) -> Response {
+    let page = format!("/oficina/persona?curp={curp}");
+    officer
+        .submit(&page, action, &[("curp", curp), ("document_kind", "ine"), ("document_number", number), ("checked", "yes")])
+        .await
+}
+
+both_backends! {
+    async fn an_officer_verifies_a_person_and_entities_get_level_two(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let (person, mut browser) = signed_in_person_in(&app, 511).await;
+        let (officer_person, mut desk) = officer(&app, 512).await;
+
+        // Level 2 asked before verification, with no remote provider: not reachable now.
+        let started = start(&agua, &["profile"]);
+        let params = authorize(&mut browser, &format!("{}&acr_values=urn%3Allave%3Aloa%3A2", started.path)).await;
+        assert_eq!(params["error"], "unmet_authentication_requirements");
+
+        // Only officers see the desk; officers cannot verify themselves.
+        assert_eq!(browser.get("/oficina").await.status, StatusCode::FORBIDDEN);
+        let own = officer_act(&mut desk, "/oficina/verificar", &officer_person.curp, "OWN12345").await;
+        assert_eq!(own.status, StatusCode::FORBIDDEN);
+        let unchecked = desk
+            .submit(&format!("/oficina/persona?curp={}", person.curp), "/oficina/verificar",
+                &[("curp", &person.curp), ("document_kind", "ine"), ("document_number", "ABC12345")])
+            .await;
+        assert_eq!(unchecked.status, StatusCode::UNPROCESSABLE_ENTITY, "the document must be checked in person");
+        let done = officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX1234567").await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert!(desk.get(done.location().unwrap()).await.body.contains("Nivel 2"));
+
+        let account_page = browser.get("/account").await.body;
+        assert!(account_page.contains("Nivel 2: Llave Verificada"), "the person sees the level");
+        assert!(account_page.contains(&officer_person.curp), "and who verified them");
+        assert!(account_page.contains("••••••••4567"), "the document masked");
+
+        let started = start(&agua, &["profile"]);
+        let params = authorize(&mut browser, &format!("{}&acr_values=urn%3Allave%3Aloa%3A2", started.path)).await;
+        let tokens = agua.rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
+            .set_pkce_verifier(started.verifier).request_async(&http()).await.unwrap();
+        let claims = jwt_payload(&tokens.id_token().unwrap().to_string());
+        assert_eq!(claims["acr"], "urn:llave:loa:2");
+
+        // Level 3 needs a re-proof this person cannot give here (no passkey, no provider).
+        let started = start(&agua, &["profile"]);
+        let params = authorize(&mut browser, &format!("{}&acr_values=urn%3Allave%3Aloa%3A3", started.path)).await;
+        assert_eq!(params["error"], "unmet_authentication_requirements");
+
+        let verified = app.count("SELECT COUNT(*) FROM identity_verifications WHERE method = 'officer'").await;
+        assert_eq!(verified, 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'identity_verified'").await, 1);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_reset_by_email_lowers_the_level_and_an_officer_restores_access(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let (person, mut browser) = signed_in_person_in(&app, 521).await;
+        let (_, mut desk) = officer(&app, 522).await;
+        enrol_totp(&mut browser).await;
+        officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX7654321").await;
+
+        // Removing the last factor of a verified account needs the password again.
+        let refused = browser.submit("/account", "/account/totp/remove", &[("password", "")]).await;
+        assert_eq!(refused.location(), Some("/account?error=fresh_auth_needed#security"));
+        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 1);
+
+        // Reset by e-mail: level 1 until restored, and the person is told.
+        let mut anyone = app.client();
+        anyone.submit("/password/forgot", "/password/forgot", &[("identifier", &person.curp)]).await;
+        let link = app.last_link("/password/reset?token=");
+        let reset = anyone.submit(&link, "/password/reset", &[("token", link.split("token=").nth(1).unwrap()), ("password", "otra frase muy larga 2026")]).await;
+        assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+        assert!(reset.body.contains("en pausa"), "the person is told: {}", reset.body);
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        assert_eq!(llave::assurance::account_level(&account), 1);
+
+        // An officer restores access in person: factors gone, sessions ended, a link sent;
+        // that reset does not lower the level again.
+        let recovered = officer_act(&mut desk, "/oficina/recuperar", &person.curp, "IDMEX7654321").await;
+        assert_eq!(recovered.status, StatusCode::SEE_OTHER, "{}", recovered.body);
+        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'access_recovered'").await, 1);
+        let link = app.last_link("/password/reset?token=");
+        let mut person_again = app.client();
+        let reset = person_again.submit(&link, "/password/reset", &[("token", link.split("token=").nth(1).unwrap()), ("password", "una tercera frase larga")]).await;
+        assert_eq!(reset.status, StatusCode::OK);
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        assert_eq!(llave::assurance::account_level(&account), 2, "verified in person just now");
+        let mut signed = app.client();
+        assert_eq!(signed.sign_in(&person.curp, "una tercera frase larga").await.location(), Some("/account"));
+        let started = start(&agua, &["profile"]);
+        let params = authorize(&mut signed, &format!("{}&acr_values=urn%3Allave%3Aloa%3A2", started.path)).await;
+        assert!(params.contains_key("code"), "{params:?}");
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_remote_reproof_gives_level_three_for_a_short_while_only(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).config(|c| c.assurance.reference_provider = true).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let (person, mut browser) = signed_in_person_in(&app, 531).await;
+        let (_, mut desk) = officer(&app, 532).await;
+        officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX1111222").await;
+
+        let started = start(&agua, &["profile"]);
+        let path = format!("{}&acr_values=urn%3Allave%3Aloa%3A3", started.path);
+        let first = browser.get(&path).await;
+        let stepup = first.location().expect("sent to step up").to_string();
+        assert!(stepup.starts_with("/nivel?need=3"), "{stepup}");
+        let page = browser.get(&stepup).await;
+        assert!(page.body.contains("Proveedor de referencia"), "{}", page.body);
+        let next = input_value(&page.body, "next").unwrap();
+        let token = input_value(&page.body, "csrf_token").unwrap();
+        let go = browser.post("/verificacion/iniciar", &[("csrf_token", &token), ("purpose", "reproof"), ("next", &next)]).await;
+        let provider_page = local(go.location().expect("sent to the provider"));
+        let decided = browser.submit(&provider_page, &provider_page, &[("decision", "approve"), ("document_kind", "ine"), ("document_number", "IDMEX1111222")]).await;
+        let back = local(decided.location().unwrap());
+        assert!(back.starts_with("/verificacion/regreso"), "{back}");
+        let returned = browser.get(&back).await;
+        assert_eq!(returned.location(), Some(next.as_str()), "{}", returned.body);
+        let params = authorize(&mut browser, &next).await;
+        let tokens = agua.rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
+            .set_pkce_verifier(started.verifier).request_async(&http()).await.unwrap();
+        let claims = jwt_payload(&tokens.id_token().unwrap().to_string());
+        assert_eq!(claims["acr"], "urn:llave:loa:3");
+        assert!(claims["amr"].as_array().unwrap().contains(&serde_json::json!("face")), "{claims}");
+
+        // Eleven minutes later the re-proof is stale: step up again, never a stale level 3.
+        sqlx::query("UPDATE sessions SET reproved_at = reproved_at - 660").execute(app.state.store.pool()).await.unwrap();
+        let started = start(&agua, &["profile"]);
+        let again = browser.get(&format!("{}&acr_values=urn%3Allave%3Aloa%3A3", started.path)).await;
+        assert!(again.location().unwrap().starts_with("/nivel?need=3"));
+        // With prompt=none the entity hears it cannot be had silently; cancelling says the same.
+        let started = start(&agua, &["profile"]);
+        let silent = authorize(&mut browser, &format!("{}&acr_values=urn%3Allave%3Aloa%3A3&prompt=none", started.path)).await;
+        assert_eq!(silent["error"], "unmet_authentication_requirements");
+        app.finish().await;
+    }
+}
+
+/// A verification provider played by the test: its start endpoint records the sessions
+/// llave opens; its key set is whatever the test publishes.
+struct FakeProvider {
+    base: String,
+    sessions: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    key: llave::oidc::keys::LoadedKey,
+}
+
+async fn fake_provider() -> FakeProvider {
+    use axum::routing::{get, post};
+    let record = llave::oidc::keys::generate("ES256").unwrap();
+    let key = llave::oidc::keys::load(&record).unwrap();
+    let jwks = serde_json::json!({ "keys": [key.jwk.clone()] });
+    let sessions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = sessions.clone();
+    let router = axum::Router::new()
+        .route("/jwks.json", get(move || async move { axum::Json(jwks) }))
+        .route(
+            "/sessions",
+            post(move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| async move {
+                assert_eq!(headers.get("authorization").unwrap(), "Bearer proveedor-secreto");
+                seen.lock().unwrap().push(body);
+                axum::Json(serde_json::json!({ "redirect_url": "https://proveedor.example/verificar" }))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    FakeProvider { base, sessions, key }
+}
+
+both_backends! {
+    async fn forged_replayed_and_misdirected_provider_results_are_refused(backend: Backend) {
+        let provider = fake_provider().await;
+        let provider_base = provider.base.clone();
+        let (app, base) = TestApp::builder(backend)
+            .config(move |c| {
+                c.assurance.remote = Some(llave::config::RemoteProviderConfig {
+                    name: "Biometría de prueba".into(),
+                    issuer: "https://proveedor.example".into(),
+                    start_url: format!("{provider_base}/sessions"),
+                    jwks_url: format!("{provider_base}/jwks.json"),
+                    api_key: "proveedor-secreto".into(),
+                })
+            })
+            .serve_as_issuer()
+            .await;
+        let (person, mut browser) = signed_in_person_in(&app, 541).await;
+        start_verification(&mut browser).await;
+        let session = provider.sessions.lock().unwrap()[0].clone();
+        assert_eq!(session["curp"], person.curp);
+        assert_eq!(session["callback_url"], format!("{base}/verificacion/callback"));
+        let session_id = session["session_id"].as_str().unwrap().to_string();
+
+        let now = unix_now() as i64;
+        let claims = |session_id: &str, curp: &str| serde_json::json!({
+            "iss": "https://proveedor.example", "aud": base, "iat": now, "exp": now + 300, "jti": llave::crypto::random_id(),
+            "session_id": session_id, "curp": curp, "result": "verified", "method": "face",
+            "document_kind": "ine", "document_number": "IDMEX5550001",
+        });
+        let callback = |jws: String| {
+            let url = format!("{base}/verificacion/callback");
+            async move {
+                let response = http().post(url).header("content-type", "application/jose").body(jws).send().await.unwrap();
+                (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap_or_default())
+            }
+        };
+
+        // Signed by someone else's key under the provider's key id.
+        let impostor = llave::oidc::keys::load(&llave::oidc::keys::generate("ES256").unwrap()).unwrap();
+        let mut forged_key = impostor;
+        forged_key.kid = provider.key.kid.clone();
+        let forged = forged_key.sign_jwt("JWT", &claims(&session_id, &person.curp)).unwrap();
+        assert_eq!(callback(forged).await.0, 401);
+        // Tampered payload.
+        let good = provider.key.sign_jwt("JWT", &claims(&session_id, &person.curp)).unwrap();
+        let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
+        parts[1] = base64url(&serde_json::to_vec(&claims(&session_id, "XEXX010101HNEXXXA4")).unwrap());
+        assert_eq!(callback(parts.join(".")).await.0, 401);
+        // Unknown session.
+        assert_eq!(callback(provider.key.sign_jwt("JWT", &claims("no-such-session", &person.curp)).unwrap()).await.0, 404);
+        assert_eq!(llave::assurance::account_level(&app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap()), 1);
+
+        // The genuine result, once.
+        let (status, body) = callback(good.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = callback(good).await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("replayed")));
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        assert_eq!(llave::assurance::account_level(&account), 2);
+
+        // A result for another CURP ends that session without verifying anyone.
+        start_verification(&mut browser).await;
+        let second = provider.sessions.lock().unwrap()[1]["session_id"].as_str().unwrap().to_string();
+        let other = Person::synthetic(542);
+        let (status, body) = callback(provider.key.sign_jwt("JWT", &claims(&second, &other.curp)).unwrap()).await;
+        assert_eq!((status, body["error"].as_str()), (422, Some("curp_mismatch")));
+        let (status, _) = callback(provider.key.sign_jwt("JWT", &claims(&second, &person.curp)).unwrap()).await;
+        assert_eq!(status, 409, "the session is spent");
+        assert_eq!(app.count("SELECT COUNT(*) FROM identity_verifications").await, 1);
+        assert!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'verification_refused'").await >= 2);
+        app.finish().await;
+    }
+}
+
+async fn start_verification(browser: &mut Client) {
+    let answer = browser.submit("/account", "/verificacion/iniciar", &[("purpose", "verify"), ("next", "/account")]).await;
+    assert_eq!(answer.location(), Some("https://proveedor.example/verificar"), "{}", answer.body);
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
