@@ -87,11 +87,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PasskeyError> 
 pub async fn begin_registration(app: &Services, account: &Account) -> Result<(String, Value), PasskeyError> {
     let webauthn = webauthn(app)?;
     let existing = app.store.passkeys(account.id).await?;
-    let exclude = existing
-        .iter()
-        .filter_map(|p| URL_SAFE_NO_PAD.decode(&p.credential_id).ok())
-        .map(Into::into)
-        .collect::<Vec<_>>();
+    let exclude = existing.iter().filter_map(|p| URL_SAFE_NO_PAD.decode(&p.credential_id).ok()).collect::<Vec<_>>();
     let display = format!("{} {}", account.given_names, account.first_surname);
     let (mut options, state) = webauthn
         .start_passkey_registration(user_handle(app, account.id), &account.curp, &display, Some(exclude))

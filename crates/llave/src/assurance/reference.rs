@@ -84,14 +84,14 @@ pub fn routes() -> Router<AppState> {
         .route("/referencia/verificacion/s/{id}", get(session_page).post(decide))
 }
 
-fn reference(app: &AppState) -> Result<&Reference, Response> {
-    app.reference.as_ref().ok_or_else(|| StatusCode::NOT_FOUND.into_response())
+fn reference(app: &AppState) -> Option<&Reference> {
+    app.reference.as_ref()
 }
 
 async fn jwks(State(app): State<AppState>) -> Response {
     match reference(&app) {
-        Ok(reference) => Json(json!({ "keys": [reference.key.jwk] })).into_response(),
-        Err(response) => response,
+        Some(reference) => Json(json!({ "keys": [reference.key.jwk] })).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -105,9 +105,8 @@ struct Start {
 }
 
 async fn create_session(State(app): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let reference = match reference(&app) {
-        Ok(reference) => reference,
-        Err(response) => return response,
+    let Some(reference) = reference(&app) else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -147,7 +146,7 @@ struct ReferencePage {
 }
 
 async fn session_page(State(app): State<AppState>, c: Chrome, Path(id): Path<String>) -> PageResult {
-    let reference = reference(&app).map_err(|_| PageError::not_found(c.lang))?;
+    let reference = reference(&app).ok_or_else(|| PageError::not_found(c.lang))?;
     let found = reference.sessions.lock().ok().and_then(|s| s.get(&id).map(|p| (p.curp.clone(), p.purpose.clone())));
     let Some((curp, purpose)) = found else {
         return Err(PageError::not_found(c.lang));
@@ -170,7 +169,7 @@ async fn decide(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<Decision>,
 ) -> PageResult {
-    let reference = reference(&app).map_err(|_| PageError::not_found(c.lang))?;
+    let reference = reference(&app).ok_or_else(|| PageError::not_found(c.lang))?;
     let Some(pending) = reference.sessions.lock().ok().and_then(|mut s| s.remove(&id)) else {
         return Err(PageError::not_found(c.lang));
     };

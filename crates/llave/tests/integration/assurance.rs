@@ -41,12 +41,8 @@ async fn enrol_totp(browser: &mut Client) -> (Totp, Vec<String>) {
     let token = input_value(&page.body, "csrf_token").unwrap();
     let confirmed = browser.post("/account/totp/confirm", &[("csrf_token", &token), ("code", &code)]).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    let codes: Vec<String> = confirmed
-        .body
-        .split("<code>")
-        .skip(1)
-        .map(|part| part.split('<').next().unwrap().to_string())
-        .collect();
+    let codes: Vec<String> =
+        confirmed.body.split("<code>").skip(1).map(|part| part.split('<').next().unwrap().to_string()).collect();
     assert_eq!(codes.len(), 10, "ten recovery codes shown once");
     (app, codes)
 }
@@ -140,7 +136,11 @@ async fn officer(app: &TestApp, seed: u64) -> (Person, Client) {
 async fn officer_act(officer: &mut Client, action: &str, curp: &str, number: &str) -> Response {
     let page = format!("/oficina/persona?curp={curp}");
     officer
-        .submit(&page, action, &[("curp", curp), ("document_kind", "ine"), ("document_number", number), ("checked", "yes")])
+        .submit(
+            &page,
+            action,
+            &[("curp", curp), ("document_kind", "ine"), ("document_number", number), ("checked", "yes")],
+        )
         .await
 }
 
@@ -297,16 +297,14 @@ async fn fake_provider() -> FakeProvider {
     let jwks = serde_json::json!({ "keys": [key.jwk.clone()] });
     let sessions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = sessions.clone();
-    let router = axum::Router::new()
-        .route("/jwks.json", get(move || async move { axum::Json(jwks) }))
-        .route(
-            "/sessions",
-            post(move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| async move {
-                assert_eq!(headers.get("authorization").unwrap(), "Bearer proveedor-secreto");
-                seen.lock().unwrap().push(body);
-                axum::Json(serde_json::json!({ "redirect_url": "https://proveedor.example/verificar" }))
-            }),
-        );
+    let router = axum::Router::new().route("/jwks.json", get(move || async move { axum::Json(jwks) })).route(
+        "/sessions",
+        post(move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| async move {
+            assert_eq!(headers.get("authorization").unwrap(), "Bearer proveedor-secreto");
+            seen.lock().unwrap().push(body);
+            axum::Json(serde_json::json!({ "redirect_url": "https://proveedor.example/verificar" }))
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -388,7 +386,8 @@ both_backends! {
 }
 
 async fn start_verification(browser: &mut Client) {
-    let answer = browser.submit("/account", "/verificacion/iniciar", &[("purpose", "verify"), ("next", "/account")]).await;
+    let answer =
+        browser.submit("/account", "/verificacion/iniciar", &[("purpose", "verify"), ("next", "/account")]).await;
     assert_eq!(answer.location(), Some("https://proveedor.example/verificar"), "{}", answer.body);
 }
 

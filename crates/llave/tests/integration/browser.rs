@@ -195,3 +195,71 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_person_reaches_level_three_with_an_officer_and_a_passkey_in_a_browser(backend: Backend) {
+        use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+        use openidconnect::{AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, TokenResponse};
+
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        // Passkeys need a domain name: llave answers at http://localhost:PORT.
+        let (app, base) = TestApp::builder(backend).serve_as_localhost().await;
+        let (site, mut received) = entity_site().await;
+        let person = Person::synthetic(7301);
+        let officer = Person::synthetic(7302);
+        sign_up_and_confirm(&app, &officer).await;
+        let officer_account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
+        app.state.store.grant_role(officer_account.id, "officer", "*", "test", 0).await.unwrap();
+        llave::admin::entity::add_entity(&app.state.store, "semovi", "Secretaría de Movilidad").await.unwrap();
+        let registered = llave::admin::entity::add_client(&app.state.store, &llave::oidc::clients::NewClient {
+            entity: "semovi".into(),
+            name: "Licencias".into(),
+            redirect_uris: vec![format!("{site}/callback")],
+            ..Default::default()
+        }).await.unwrap();
+        let http = reqwest12::Client::builder().redirect(reqwest12::redirect::Policy::none()).build().unwrap();
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(base.clone()).unwrap(), &http).await.unwrap();
+        let rp = CoreClient::from_provider_metadata(metadata, ClientId::new(registered.client_id.clone()), registered.client_secret.clone().map(ClientSecret::new))
+            .set_redirect_uri(RedirectUrl::new(format!("{site}/callback")).unwrap());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, _state, nonce) = rp
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .add_auth_context_value(openidconnect::AuthenticationContextClass::new("urn:llave:loa:3".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+
+        run_script(&dir, "passkeys.mjs", &base, &[
+            ("OUTBOX", app.outbox().display().to_string()),
+            ("CURP", person.curp.clone()),
+            ("GIVEN_NAMES", person.given_names.clone()),
+            ("FIRST_SURNAME", person.first_surname.clone()),
+            ("SECOND_SURNAME", person.second_surname.clone()),
+            ("BIRTH_DATE", person.birth_date.clone()),
+            ("EMAIL", person.email.clone()),
+            ("PASSWORD", person.password.clone()),
+            ("OFFICER_CURP", officer.curp.clone()),
+            ("OFFICER_PASSWORD", officer.password.clone()),
+            ("AUTHORIZE_URL", url.to_string()),
+            ("ENTITY_NAME", "Secretaría de Movilidad".into()),
+        ]).await;
+
+        // The entity got a code whose ID token says level 3, proven by the passkey.
+        let (_, path, params) = received.try_recv().expect("the entity got an answer");
+        assert_eq!(path, "/callback");
+        let tokens = rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
+            .set_pkce_verifier(verifier).request_async(&http).await.expect("the code works");
+        let claims = tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &nonce).expect("a valid ID token");
+        assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("urn:llave:loa:3"));
+        let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|m| m.to_string()).collect();
+        assert!(amr.contains(&"user".to_string()) && amr.contains(&"mfa".to_string()), "{amr:?}");
+        for sql in [
+            "SELECT COUNT(*) FROM security_events WHERE kind = 'identity_verified'",
+            "SELECT COUNT(*) FROM security_events WHERE kind = 'passkey_added'",
+            "SELECT COUNT(*) FROM security_events WHERE kind = 'stepped_up'",
+        ] {
+            assert!(app.count(sql).await >= 1, "in the event log: {sql}");
+        }
+        app.finish().await;
+    }
+}
