@@ -29,6 +29,8 @@ pub struct DemoReport {
     /// People in the demo registry without an account: sign up as one of them.
     pub unclaimed: Vec<RegistryRecord>,
     pub registry_file: String,
+    /// The demo person who is also an officer at a service centre (`/oficina`).
+    pub officer: String,
     /// Procedures in the demo catalog (created or updated on this run).
     pub catalog: crate::store::catalog::ImportCounts,
 }
@@ -98,12 +100,21 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
             }
             other => other.to_string(),
         })?;
+    // The last demo person staffs a service centre: they can verify the others in person.
+    let officer = people.last().map(|p| p.curp.clone()).unwrap_or_default();
+    if let Some(account) = app.store.account_by_curp(&officer).await.map_err(|e| e.to_string())? {
+        app.store
+            .grant_role(account.id, "officer", crate::store::roles::HUB, "demo", crate::crypto::now())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let path = app.config.data_dir.join("registry.json");
     FileRegistry::write(&path, &records).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(DemoReport {
         people,
         unclaimed: records.split_off(DEMO_PEOPLE),
         registry_file: path.display().to_string(),
+        officer,
         catalog,
     })
 }
@@ -122,6 +133,12 @@ impl DemoReport {
                 r.curp, r.given_names, r.first_surname, second, r.birth_date
             ));
         }
+        out.push_str(&format!(
+            "\nOfficer: {} verifies people's identity in person at {issuer}/oficina (level 2); passkeys and\n\
+             the authenticator app are on each person's account page. Start `llave serve` with\n\
+             LLAVE_ASSURANCE__REFERENCE_PROVIDER=true to try remote verification with the reference provider.\n",
+            self.officer
+        ));
         out.push_str(&format!(
             "\nCatalog: {} procedures created, {} updated; browse them at {issuer}/tramites\n",
             self.catalog.created, self.catalog.updated

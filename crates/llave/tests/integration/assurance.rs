@@ -395,3 +395,80 @@ fn base64url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+both_backends! {
+    async fn passkey_ceremonies_refuse_forgeries_replays_and_cross_site_posts(backend: Backend) {
+        // Passkeys exist only where the issuer is a domain name.
+        let at_ip = TestApp::new(backend).await;
+        let mut browser = at_ip.client();
+        let refused = browser.submit("/signin", "/signin/passkey/begin", &[]).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND);
+        assert!(refused.body.contains("error"));
+        at_ip.finish().await;
+
+        let app = TestApp::builder(backend).config(|c| c.issuer = Some("http://localhost:8080".into())).build().await;
+        let mut browser = app.client();
+        let begun = browser.submit("/signin", "/signin/passkey/begin", &[]).await;
+        assert_eq!(begun.status, StatusCode::OK, "{}", begun.body);
+        let begun: serde_json::Value = serde_json::from_str(&begun.body).unwrap();
+        let ceremony = begun["ceremony"].as_str().unwrap().to_string();
+        assert_eq!(begun["options"]["publicKey"]["rpId"], "localhost");
+        assert_eq!(begun["options"]["publicKey"]["userVerification"], "required");
+
+        // Without the CSRF token: refused before anything happens.
+        let cross_site = browser.post("/signin/passkey/finish", &[("ceremony", &ceremony), ("credential", "{}")]).await;
+        assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+        // A made-up credential: refused, and the ceremony is spent.
+        let token = input_value(&browser.get("/signin").await.body, "csrf_token").unwrap();
+        let forged = serde_json::json!({
+            "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+            "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": null }
+        })
+        .to_string();
+        let answer = browser.post("/signin/passkey/finish", &[("csrf_token", &token), ("ceremony", &ceremony), ("credential", &forged)]).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        let again = browser.post("/signin/passkey/finish", &[("csrf_token", &token), ("ceremony", &ceremony), ("credential", &forged)]).await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+        assert!(again.body.contains("expir"), "a ceremony is used once: {}", again.body);
+        let garbage = browser.post("/signin/passkey/finish", &[("csrf_token", &token), ("ceremony", "x"), ("credential", "not json")]).await;
+        assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+        assert!(!browser.cookies.keys().any(|k| k.contains("session")));
+
+        // Registration needs a session; another person's ceremony is not yours.
+        let anonymous = browser.submit("/signin", "/account/passkeys/begin", &[]).await;
+        assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+        let (_, mut alice) = signed_in_person_in(&app, 551).await;
+        let (_, mut bob) = signed_in_person_in(&app, 552).await;
+        let alice_begun = alice.submit("/account", "/account/passkeys/begin", &[]).await;
+        let alice_ceremony: serde_json::Value = serde_json::from_str(&alice_begun.body).unwrap();
+        assert_eq!(alice_ceremony["options"]["publicKey"]["authenticatorSelection"]["residentKey"], "required");
+        let stolen = bob
+            .submit("/account", "/account/passkeys/finish", &[("ceremony", alice_ceremony["ceremony"].as_str().unwrap()), ("credential", "{}"), ("name", "x")])
+            .await;
+        assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.count("SELECT COUNT(*) FROM passkeys").await, 0);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn the_last_factor_of_a_verified_account_goes_with_the_password(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let (person, mut browser) = signed_in_person_in(&app, 561).await;
+        let (_, mut desk) = officer(&app, 562).await;
+        enrol_totp(&mut browser).await;
+        officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX9990001").await;
+        let wrong = browser.submit("/account", "/account/totp/remove", &[("password", "no es la contraseña")]).await;
+        assert_eq!(wrong.location(), Some("/account?error=fresh_auth_needed#security"));
+        let page = browser.get("/account?error=fresh_auth_needed").await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let removed = browser.submit("/account", "/account/totp/remove", &[("password", &person.password)]).await;
+        assert_eq!(removed.location(), Some("/account?notice=totp_removed"));
+        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'totp_removed'").await, 1);
+        // Without a factor, the password alone signs in again.
+        let mut again = app.client();
+        assert_eq!(again.sign_in(&person.curp, &person.password).await.location(), Some("/account"));
+        app.finish().await;
+    }
+}
