@@ -29,6 +29,8 @@ pub struct SignupPage {
 #[template(path = "accounts/signin.html")]
 pub struct SigninPage {
     pub c: Chrome,
+    /// Offer "sign in with a passkey" (llave is reached at a domain name).
+    pub passkeys: bool,
     pub errors: FieldErrors,
     pub identifier: String,
     pub next: String,

@@ -142,7 +142,8 @@ async fn signin_form(
     };
     let c = if signed_in.is_some() { c.signed_in() } else { c };
     let targets = crate::oidc::redirect_uris_for_next(&app, &next).await;
-    let page = SigninPage { c, errors: FieldErrors::default(), identifier, next, notice };
+    let page =
+        SigninPage { c, passkeys: app.webauthn.is_some(), errors: FieldErrors::default(), identifier, next, notice };
     let mut response = render(StatusCode::OK, &page);
     allow_form_targets(&mut response, targets.iter().map(String::as_str));
     response
@@ -169,7 +170,14 @@ async fn signin_submit(
     let refuse = |c: Chrome, status: StatusCode, key: &str| {
         let mut errors = FieldErrors::default();
         errors.add("identifier", c.t(key));
-        let page = SigninPage { c, errors, identifier: identifier.clone(), next: next.clone(), notice: None };
+        let page = SigninPage {
+            c,
+            passkeys: app.webauthn.is_some(),
+            errors,
+            identifier: identifier.clone(),
+            next: next.clone(),
+            notice: None,
+        };
         let mut response = render(status, &page);
         allow_form_targets(&mut response, targets.iter().map(String::as_str));
         response

@@ -230,7 +230,9 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
     app.store.record_verification(&verification, now).await?;
     let detail = format!("provider={} purpose={}", provider.config.name, session.purpose);
     record(app, EventKind::IdentityVerified, account.id, &actor, &detail, now).await?;
-    if session.purpose == "reproof" {
+    // A fresh remote verification proves the person at this moment, whatever it was
+    // started for: the session that started it reaches level 3 for the re-proof window.
+    {
         let method = if claims.method.is_empty() { "face" } else { claims.method.as_str() };
         let open = app.store.open_sessions(account.id).await?;
         if let Some(s) = open.iter().find(|s| s.id == session.session_id) {

@@ -186,6 +186,12 @@ both_backends! {
         let params = authorize(&mut browser, &format!("{}&acr_values=urn%3Allave%3Aloa%3A3", started.path)).await;
         assert_eq!(params["error"], "unmet_authentication_requirements");
 
+        // An essential acr in `claims` insists the same way.
+        let started = start(&agua, &["profile"]);
+        let claims = urlencode(r#"{"id_token":{"acr":{"essential":true,"values":["urn:llave:loa:3"]}}}"#);
+        let params = authorize(&mut browser, &format!("{}&claims={claims}", started.path)).await;
+        assert_eq!(params["error"], "unmet_authentication_requirements");
+
         let verified = app.count("SELECT COUNT(*) FROM identity_verifications WHERE method = 'officer'").await;
         assert_eq!(verified, 1);
         assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'identity_verified'").await, 1);
