@@ -42,7 +42,10 @@ impl From<&Account> for CitizenView {
             created_at: account.created_at,
             created_by: account.created_by.clone(),
             // Level 1 needs a confirmed e-mail; below it the account only exists.
-            assurance_level: if account.email_confirmed_at.is_some() { "urn:llave:loa:1" } else { "none" },
+            assurance_level: match crate::assurance::account_level(account) {
+                0 => "none",
+                level => crate::assurance::acr(level),
+            },
         }
     }
 }
