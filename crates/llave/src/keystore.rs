@@ -26,6 +26,8 @@ pub enum KeyStoreError {
 /// Seals and opens secrets under the key-encryption key.
 pub struct KeyStore {
     key: LessSafeKey,
+    /// HMAC key derived from the KEK, for values kept only as a keyed hash.
+    mac_key: ring::hmac::Key,
     /// Names the KEK in sealed values (first 8 bytes of its SHA-256), so a value sealed
     /// under another KEK is recognised as such.
     kid: String,
@@ -63,7 +65,9 @@ impl KeyStore {
         }
         let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).ok()?);
         let kid = hex8(&Sha256::digest(bytes));
-        Some(KeyStore { key, kid })
+        let derived = Sha256::new().chain_update(b"llave keyed hash v1").chain_update(bytes).finalize();
+        let mac_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &derived);
+        Some(KeyStore { key, mac_key, kid })
     }
 
     /// `v1.KID.base64url(nonce ‖ ciphertext ‖ tag)`.
@@ -77,6 +81,16 @@ impl KeyStore {
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&buffer);
         format!("v1.{}.{}", self.kid, URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// A keyed hash of `data` for `purpose`: what the database keeps of low-entropy secrets
+    /// (recovery codes), so a copy of the database alone cannot be searched for them.
+    pub fn keyed_hash(&self, purpose: &str, data: &[u8]) -> String {
+        let mut context = ring::hmac::Context::with_key(&self.mac_key);
+        context.update(purpose.as_bytes());
+        context.update(&[0]);
+        context.update(data);
+        URL_SAFE_NO_PAD.encode(context.sign().as_ref())
     }
 
     pub fn open(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, KeyStoreError> {

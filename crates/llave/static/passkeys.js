@@ -29,7 +29,10 @@
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
       body: body.toString()
     }).then(function (response) {
-      return response.json().then(function (json) {
+      return response.json().catch(function () {
+        // Not JSON (an error page, e.g. an expired form): say the status.
+        throw new Error(response.status + " " + response.statusText);
+      }).then(function (json) {
         if (!response.ok) throw new Error(json.error || response.statusText);
         return json;
       });

@@ -416,3 +416,6 @@ event-verification_started = Remote verification started
 event-verification_refused = Verification result refused
 event-access_recovered = Access recovered at a service centre
 event-officer_lookup = Looked up by service centre staff
+leaving-title = Online verification
+leaving-explain = You are leaving Llave for { $provider }, which will check your identity with your face and your official ID. When it is done, you will come back here.
+leaving-continue = Continue to the verification

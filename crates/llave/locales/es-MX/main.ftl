@@ -416,3 +416,6 @@ event-verification_started = Verificación remota iniciada
 event-verification_refused = Resultado de verificación rechazado
 event-access_recovered = Acceso recuperado en un módulo
 event-officer_lookup = Consulta de personal de módulo
+leaving-title = Verificación en línea
+leaving-explain = Vas a salir de Llave hacia { $provider }, que comprobará tu identidad con tu rostro y tu identificación oficial. Al terminar, regresarás aquí.
+leaving-continue = Continuar con la verificación

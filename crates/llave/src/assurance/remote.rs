@@ -27,6 +27,8 @@ use crate::{AppState, Services};
 
 /// How long a person has to finish a remote verification.
 pub const SESSION_SECONDS: i64 = 30 * 60;
+/// How old (by `iat`) a signed result may be when it arrives.
+const RESULT_MAX_AGE: i64 = 10 * 60;
 /// How long the provider's key set is trusted before it is fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(300);
 
@@ -34,6 +36,10 @@ pub struct Provider {
     pub config: RemoteProviderConfig,
     jwks: RwLock<Option<(Instant, JwkSet)>>,
 }
+
+/// An unknown `kid` refetches the key set at most this often: the callback is open to
+/// anyone, who must not be able to make llave hammer the provider.
+const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(60);
 
 impl Provider {
     /// The configured provider, or the reference provider when it is served and no other
@@ -48,11 +54,11 @@ impl Provider {
     }
 
     async fn key_set(&self, http: &reqwest::Client, refresh: bool) -> Result<JwkSet, RemoteError> {
-        if !refresh
-            && let Some((at, set)) = self.jwks.read().await.as_ref()
-            && at.elapsed() < JWKS_TTL
-        {
-            return Ok(set.clone());
+        if let Some((at, set)) = self.jwks.read().await.as_ref() {
+            let fresh_enough = if refresh { JWKS_REFETCH_AFTER } else { JWKS_TTL };
+            if at.elapsed() < fresh_enough {
+                return Ok(set.clone());
+            }
         }
         let response = http
             .get(&self.config.jwks_url)
@@ -160,6 +166,8 @@ pub async fn start(
 /// The claims of a signed result.
 #[derive(Debug, Deserialize)]
 pub struct ResultClaims {
+    /// Required: a result is only good for a few minutes after it was signed.
+    pub iat: i64,
     pub session_id: String,
     pub curp: String,
     /// `verified` or `rejected`.
@@ -233,7 +241,11 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
     // A fresh remote verification proves the person at this moment, whatever it was
     // started for: the session that started it reaches level 3 for the re-proof window.
     {
-        let method = if claims.method.is_empty() { "face" } else { claims.method.as_str() };
+        // Only biometric methods of RFC 8176 pass through to `amr`.
+        let method = match claims.method.as_str() {
+            known @ ("face" | "fpt" | "iris" | "retina" | "vbm") => known,
+            _ => "face",
+        };
         let open = app.store.open_sessions(account.id).await?;
         if let Some(s) = open.iter().find(|s| s.id == session.session_id) {
             let methods = super::with_methods(&s.auth_methods, &[method]);
@@ -276,7 +288,8 @@ async fn verify(
     validation.set_required_spec_claims(&["iss", "aud", "exp", "iat"]);
     validation.leeway = 30;
     match jsonwebtoken::decode::<ResultClaims>(jws, &key, &validation) {
-        Ok(data) => Ok(Ok(data.claims)),
+        Ok(data) if (now() - RESULT_MAX_AGE..=now() + 30).contains(&data.claims.iat) => Ok(Ok(data.claims)),
+        Ok(_) => bad("iat is too old or in the future"),
         Err(error) => bad(&error.to_string()),
     }
 }

@@ -397,16 +397,17 @@ async fn second_page(State(app): State<AppState>, c: Chrome, headers: HeaderMap)
     let Some(pending) = pending(&app, &headers, c.lang).await? else {
         return Ok(Redirect::to("/signin").into_response());
     };
-    second_form(&app, c, &pending.account, FieldErrors::default(), StatusCode::OK).await
+    second_form(&app, c, &pending, FieldErrors::default(), StatusCode::OK).await
 }
 
 async fn second_form(
     app: &AppState,
     c: Chrome,
-    account: &Account,
+    pending: &Pending,
     errors: FieldErrors,
     status: StatusCode,
 ) -> PageResult {
+    let account = &pending.account;
     let factors = Factors::of(app, account).await.map_err(|e| PageError::internal(c.lang, e))?;
     let page = SecondPage {
         c,
@@ -415,7 +416,11 @@ async fn second_form(
         passkeys: factors.passkeys > 0 && app.webauthn.is_some(),
         recovery: factors.recovery_codes > 0,
     };
-    Ok(render(status, &page))
+    // The code's form may end, through redirects, at the entity that asked for the sign-in.
+    let targets = crate::oidc::redirect_uris_for_next(app, &pending.next).await;
+    let mut response = render(status, &page);
+    crate::web::headers::allow_form_targets(&mut response, targets.iter().map(String::as_str));
+    Ok(response)
 }
 
 #[derive(Deserialize, Default)]
@@ -489,7 +494,7 @@ async fn second_submit(
                 (StatusCode::TOO_MANY_REQUESTS, "signin-throttled")
             };
             errors.add(field, c.t(key));
-            second_form(&app, c, &pending.account, errors, status).await
+            second_form(&app, c, &pending, errors, status).await
         }
     }
 }
@@ -709,6 +714,14 @@ async fn reproof_passkey_finish(
 
 // ----- remote verification -----
 
+#[derive(Template)]
+#[template(path = "assurance/leaving.html")]
+struct LeavingPage {
+    c: Chrome,
+    explain: String,
+    url: String,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RemoteStartForm {
@@ -727,7 +740,13 @@ async fn remote_start(
     let purpose = if form.purpose == "reproof" && super::identity_verified(&s.account) { "reproof" } else { "verify" };
     let next = safe_next(Some(&form.next));
     match super::remote::start(&app, &s.account, &s.session, purpose, &next, &Actor::from(&client)).await {
-        Ok(url) => Ok(Redirect::to(&url).into_response()),
+        // A link, not a redirect: the person sees they are leaving llave, and the page's
+        // `form-action 'self'` does not have to allow the provider's address.
+        Ok(url) => {
+            let provider = app.verifier.as_ref().map(|p| p.config.name.clone()).unwrap_or_default();
+            let explain = c.t_with("leaving-explain", &[("provider", provider)]);
+            Ok(render(StatusCode::OK, &LeavingPage { c: c.signed_in(), explain, url }))
+        }
         Err(super::remote::RemoteError::NotConfigured) => Err(PageError::not_found(c.lang)),
         Err(error) => {
             tracing::warn!(%error, "remote verification could not start");
@@ -744,9 +763,13 @@ async fn remote_start(
 /// The provider's signed result (`application/jose`, or a form/JSON field `result`).
 async fn remote_callback(State(app): State<AppState>, body: axum::body::Bytes) -> Response {
     let text = String::from_utf8_lossy(&body);
-    let jws = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(value) => value.get("result").and_then(|v| v.as_str()).unwrap_or("").to_string(),
-        Err(_) => text.trim().to_string(),
+    let jws = if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+        value.get("result").and_then(|v| v.as_str()).unwrap_or("").to_string()
+    } else if text.starts_with("result=") {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&text).unwrap_or_default();
+        pairs.into_iter().find(|(k, _)| k == "result").map(|(_, v)| v).unwrap_or_default()
+    } else {
+        text.trim().to_string()
     };
     use super::remote::CallbackRefusal::*;
     match super::remote::callback(&app, &jws).await {

@@ -7,7 +7,7 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 use super::record;
 use crate::Services;
 use crate::accounts::Actor;
-use crate::crypto::{now, token_hash};
+use crate::crypto::now;
 use crate::store::{Account, AccountId, EventKind, StoreError};
 
 const PURPOSE: &str = "totp-secret";
@@ -147,6 +147,11 @@ async fn totp_matches(app: &Services, account: &Account, code: &str, now: i64) -
     Ok(app.store.use_totp_step(account.id, step as i64, now).await?)
 }
 
+/// A recovery code as stored: keyed with the KEK and bound to the account.
+fn recovery_hash(app: &Services, account: AccountId, code: &str) -> String {
+    app.keystore.keyed_hash("recovery-code", format!("{}:{code}", account.0).as_bytes())
+}
+
 fn normalize_recovery(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
 }
@@ -156,7 +161,7 @@ async fn recovery_matches(app: &Services, account: AccountId, code: &str, now: i
     if code.len() != 10 {
         return Ok(false);
     }
-    app.store.use_recovery_code(account, &token_hash(&code), now).await
+    app.store.use_recovery_code(account, &recovery_hash(app, account, &code), now).await
 }
 
 /// Makes a new set of recovery codes (the old ones stop working) and returns them, to be
@@ -169,7 +174,7 @@ pub async fn new_recovery_codes(app: &Services, account: AccountId, actor: &Acto
         getrandom::fill(&mut bytes).expect("the operating system's random source is available");
         // 31 symbols: the modulo bias is below 1% and 10 symbols still carry > 49 bits.
         let code: String = bytes.iter().map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char).collect();
-        hashes.push(token_hash(&code));
+        hashes.push(recovery_hash(app, account, &code));
         codes.push(format!("{}-{}", &code[..5], &code[5..]));
     }
     let now = now();

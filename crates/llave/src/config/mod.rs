@@ -247,6 +247,16 @@ impl Config {
                 return Err(format!("{key} = {value} is out of range ({low} to {high})"));
             }
         }
+        if let Some(remote) = &self.assurance.remote {
+            // The API key and the people's CURPs travel to these addresses.
+            for (key, value) in
+                [("assurance.remote.start_url", &remote.start_url), ("assurance.remote.jwks_url", &remote.jwks_url)]
+            {
+                if !secure_or_loopback(value) {
+                    return Err(format!("{key} = {value:?} must be an https URL (http only on this machine)"));
+                }
+            }
+        }
         Ok(self)
     }
 
@@ -273,6 +283,20 @@ impl Config {
 
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")
+    }
+}
+
+/// `https://…`, or `http://` to this machine (loopback addresses, `localhost`).
+fn secure_or_loopback(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(url) if url.scheme() == "https" => true,
+        Ok(url) if url.scheme() == "http" => match url.host() {
+            Some(url::Host::Domain(host)) => host == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
     }
 }
 
@@ -352,5 +376,32 @@ mod tests {
         let file = dir.join("llave.toml");
         std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
         assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod remote_provider_tests {
+    use super::*;
+
+    fn with_remote(start_url: &str) -> Result<Config, String> {
+        let mut config = Config::default();
+        config.assurance.remote = Some(RemoteProviderConfig {
+            name: "Proveedor".into(),
+            issuer: "https://proveedor.example".into(),
+            start_url: start_url.into(),
+            jwks_url: "https://proveedor.example/jwks.json".into(),
+            api_key: "secreto".into(),
+        });
+        config.checked()
+    }
+
+    #[test]
+    fn a_remote_provider_is_reached_over_https_or_on_this_machine() {
+        assert!(with_remote("https://proveedor.example/sessions").is_ok());
+        assert!(with_remote("http://127.0.0.1:9000/sessions").is_ok());
+        assert!(with_remote("http://localhost:9000/sessions").is_ok());
+        let refused = with_remote("http://proveedor.example/sessions").unwrap_err();
+        assert!(refused.contains("assurance.remote.start_url"), "{refused}");
+        assert!(with_remote("ftp://proveedor.example/").is_err());
     }
 }

@@ -81,7 +81,7 @@ impl FromRequestParts<AppState> for SignedIn {
         match load(parts, state).await {
             Ok(Some(signed_in)) => Ok(signed_in),
             Ok(None) => {
-                let back = parts.uri.path();
+                let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
                 let next: String = form_urlencoded_component(back);
                 Err(SignInFirst::Redirect(format!("/signin?next={next}")))
             }

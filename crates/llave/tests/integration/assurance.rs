@@ -262,7 +262,8 @@ both_backends! {
         let next = input_value(&page.body, "next").unwrap();
         let token = input_value(&page.body, "csrf_token").unwrap();
         let go = browser.post("/verificacion/iniciar", &[("csrf_token", &token), ("purpose", "reproof"), ("next", &next)]).await;
-        let provider_page = local(go.location().expect("sent to the provider"));
+        assert_eq!(go.status, StatusCode::OK, "{}", go.body);
+        let provider_page = local(&continue_link(&go.body));
         let decided = browser.submit(&provider_page, &provider_page, &[("decision", "approve"), ("document_kind", "ine"), ("document_number", "IDMEX1111222")]).await;
         let back = local(decided.location().unwrap());
         assert!(back.starts_with("/verificacion/regreso"), "{back}");
@@ -365,6 +366,10 @@ both_backends! {
         let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
         parts[1] = base64url(&serde_json::to_vec(&claims(&session_id, "XEXX010101HNEXXXA4")).unwrap());
         assert_eq!(callback(parts.join(".")).await.0, 401);
+        // Signed long ago: refused like a bad signature.
+        let mut stale = claims(&session_id, &person.curp);
+        stale["iat"] = serde_json::json!(now - 3600);
+        assert_eq!(callback(provider.key.sign_jwt("JWT", &stale).unwrap()).await.0, 401);
         // Unknown session.
         assert_eq!(callback(provider.key.sign_jwt("JWT", &claims("no-such-session", &person.curp)).unwrap()).await.0, 404);
         assert_eq!(llave::assurance::account_level(&app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap()), 1);
@@ -394,7 +399,14 @@ both_backends! {
 async fn start_verification(browser: &mut Client) {
     let answer =
         browser.submit("/account", "/verificacion/iniciar", &[("purpose", "verify"), ("next", "/account")]).await;
-    assert_eq!(answer.location(), Some("https://proveedor.example/verificar"), "{}", answer.body);
+    assert_eq!(continue_link(&answer.body), "https://proveedor.example/verificar", "the person is told where they go");
+}
+
+/// The "continue to the provider" link of the page llave shows before sending the person away.
+fn continue_link(page: &str) -> String {
+    let marker = "id=\"continue\" href=\"";
+    let start = page.find(marker).expect("a link to the provider") + marker.len();
+    unescape(page[start..].split('"').next().unwrap())
 }
 
 fn base64url(bytes: &[u8]) -> String {
