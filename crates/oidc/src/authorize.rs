@@ -235,7 +235,9 @@ pub fn validate(params: &Params, client: &ClientPolicy, from_par: bool) -> Resul
 /// (OIDC Core §5.5.1.1).
 pub fn requested_acr(request: &AuthorizationRequest) -> Vec<String> {
     let mut values = request.acr_values.clone();
-    if let Some(acr) = request.claims.as_ref().and_then(|c| c.get("id_token")).and_then(|c| c.get("acr")) {
+    let acr = request.claims.as_ref().and_then(|c| c.get("id_token")).and_then(|c| c.get("acr"));
+    // A voluntary `acr` claim request is a preference, not a requirement.
+    if let Some(acr) = acr.filter(|acr| acr.get("essential").and_then(|e| e.as_bool()) == Some(true)) {
         if let Some(value) = acr.get("value").and_then(|v| v.as_str()) {
             values.push(value.to_string());
         }
@@ -343,5 +345,8 @@ mod tests {
         let request =
             validate(&params(&[("claims", claims), ("acr_values", "urn:llave:loa:1")]), &client(&uris), false).unwrap();
         assert_eq!(requested_acr(&request), ["urn:llave:loa:1", "urn:llave:loa:2"]);
+        let voluntary = r#"{"id_token":{"acr":{"values":["urn:llave:loa:3"]}}}"#;
+        let request = validate(&params(&[("claims", voluntary)]), &client(&uris), false).unwrap();
+        assert!(requested_acr(&request).is_empty(), "only an essential acr insists");
     }
 }

@@ -157,8 +157,9 @@ pub enum Purpose {
     SignIn,
     /// The second step of a password sign-in: any passkey of this account.
     SecondStep(AccountId),
-    /// Re-proof for level 3: passkeys of this account enrolled at or after `since`.
-    Reproof(AccountId, i64),
+    /// Re-proof for level 3 (or lifting a suspended level 2): passkeys of this account
+    /// enrolled at or after `since`, and before `until` if set (the suspension).
+    Reproof(AccountId, i64, Option<i64>),
 }
 
 impl Purpose {
@@ -173,15 +174,23 @@ impl Purpose {
     fn account(self) -> Option<AccountId> {
         match self {
             Purpose::SignIn => None,
-            Purpose::SecondStep(account) | Purpose::Reproof(account, _) => Some(account),
+            Purpose::SecondStep(account) | Purpose::Reproof(account, ..) => Some(account),
         }
     }
 }
 
 /// The passkeys of an account that may re-prove it: enrolled at or after `since`.
-pub async fn usable(app: &Services, account: AccountId, since: Option<i64>) -> Result<Vec<PasskeyRecord>, StoreError> {
+pub async fn usable(
+    app: &Services,
+    account: AccountId,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<PasskeyRecord>, StoreError> {
     let all = app.store.passkeys(account).await?;
-    Ok(all.into_iter().filter(|p| since.is_none_or(|since| p.created_at >= since)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|p| since.is_none_or(|since| p.created_at >= since) && until.is_none_or(|until| p.created_at < until))
+        .collect())
 }
 
 /// Starts an authentication: the options for `navigator.credentials.get()` and the
@@ -196,12 +205,12 @@ pub async fn begin_authentication(app: &Services, purpose: Purpose) -> Result<(S
             options.mediation = None;
             (options, json(&state)?)
         }
-        Purpose::SecondStep(account) | Purpose::Reproof(account, _) => {
-            let since = match purpose {
-                Purpose::Reproof(_, since) => Some(since),
-                _ => None,
+        Purpose::SecondStep(account) | Purpose::Reproof(account, ..) => {
+            let (since, until) = match purpose {
+                Purpose::Reproof(_, since, until) => (Some(since), until),
+                _ => (None, None),
             };
-            let keys = usable(app, account, since).await?;
+            let keys = usable(app, account, since, until).await?;
             let passkeys = keys.iter().map(|p| parse::<Passkey>(&p.passkey)).collect::<Result<Vec<_>, _>>()?;
             if passkeys.is_empty() {
                 return Err(PasskeyError::Unknown);
@@ -249,8 +258,8 @@ pub async fn finish_authentication(
     if purpose.account().is_some_and(|account| account != record.account_id) {
         return Err(PasskeyError::Unknown);
     }
-    if let Purpose::Reproof(_, since) = purpose
-        && record.created_at < since
+    if let Purpose::Reproof(_, since, until) = purpose
+        && (record.created_at < since || until.is_some_and(|until| record.created_at >= until))
     {
         return Err(PasskeyError::Unknown);
     }

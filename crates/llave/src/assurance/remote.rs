@@ -25,6 +25,8 @@ use crate::store::assurance::{NewVerification, VerificationSession};
 use crate::store::{Account, EventKind, SessionRecord, StoreError};
 use crate::{AppState, Services};
 
+/// Remote verifications a person may start within the throttling window.
+const STARTS_PER_WINDOW: i64 = 5;
 /// How long a person has to finish a remote verification.
 pub const SESSION_SECONDS: i64 = 30 * 60;
 /// How old (by `iat`) a signed result may be when it arrives.
@@ -79,6 +81,8 @@ impl Provider {
 pub enum RemoteError {
     #[error("no remote verification provider is configured")]
     NotConfigured,
+    #[error("too many verifications started; try later")]
+    TooMany,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the verification provider failed: {0}")]
@@ -109,6 +113,13 @@ pub async fn start(
 ) -> Result<String, RemoteError> {
     let provider = app.verifier.as_ref().ok_or(RemoteError::NotConfigured)?;
     let now = now();
+    // Providers bill per session: a few per person per throttling window.
+    let key = format!("verify-start:{}", account.id.0);
+    let window_opened_after = now - app.config.throttle.window_minutes * 60;
+    if app.store.throttle_failures(&key, window_opened_after).await? >= STARTS_PER_WINDOW {
+        return Err(RemoteError::TooMany);
+    }
+    app.store.throttle_record_failure(&key, now, window_opened_after).await?;
     let id = random_token();
     let started = VerificationSession {
         id: id.clone(),

@@ -640,11 +640,10 @@ pub async fn ways_to_reach(
         false
     } else if super::identity_verified(account) {
         // Level 3: a passkey enrolled after the verification re-proves the person.
-        need >= 3 && !passkeys::usable(app, account.id, account.identity_verified_at).await?.is_empty()
+        need >= 3 && !passkeys::usable(app, account.id, account.identity_verified_at, None).await?.is_empty()
     } else if let (Some(verified), Some(lowered)) = (account.identity_verified_at, account.identity_lowered_at) {
         // A suspended level 2 comes back with a passkey enrolled while it stood.
-        let keys = passkeys::usable(app, account.id, Some(verified)).await?;
-        keys.iter().any(|k| k.created_at < lowered)
+        !passkeys::usable(app, account.id, Some(verified), Some(lowered)).await?.is_empty()
     } else {
         false
     };
@@ -685,7 +684,8 @@ async fn reproof_passkey_begin(
     let Some(since) = s.account.identity_verified_at else {
         return passkey_error(PasskeyError::Unknown, &c);
     };
-    ceremony_json(passkeys::begin_authentication(&app, Purpose::Reproof(s.account.id, since)).await, &c)
+    let purpose = Purpose::Reproof(s.account.id, since, s.account.identity_lowered_at);
+    ceremony_json(passkeys::begin_authentication(&app, purpose).await, &c)
 }
 
 async fn reproof_passkey_finish(
@@ -698,7 +698,7 @@ async fn reproof_passkey_finish(
     let Some(since) = s.account.identity_verified_at else {
         return Ok(passkey_error(PasskeyError::Unknown, &c));
     };
-    let purpose = Purpose::Reproof(s.account.id, since);
+    let purpose = Purpose::Reproof(s.account.id, since, s.account.identity_lowered_at);
     let proof = match passkeys::finish_authentication(&app, purpose, &form.ceremony, &form.credential).await {
         Ok(proof) => proof,
         Err(error) => return Ok(passkey_error(error, &c)),
@@ -748,6 +748,12 @@ async fn remote_start(
             Ok(render(StatusCode::OK, &LeavingPage { c: c.signed_in(), explain, url }))
         }
         Err(super::remote::RemoteError::NotConfigured) => Err(PageError::not_found(c.lang)),
+        Err(super::remote::RemoteError::TooMany) => Err(PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            c.lang,
+            "verification-unavailable-title",
+            "signin-throttled",
+        )),
         Err(error) => {
             tracing::warn!(%error, "remote verification could not start");
             Err(PageError::new(
