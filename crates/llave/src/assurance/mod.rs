@@ -75,7 +75,7 @@ pub fn with_methods(existing: &str, added: &[&str]) -> String {
     }
     let knows = methods.contains(&"pwd");
     let holds = methods.iter().any(|m| matches!(*m, "otp" | "hwk" | "swk"));
-    let is = methods.iter().any(|m| matches!(*m, "user" | "face"));
+    let is = methods.iter().any(|m| matches!(*m, "user" | "face" | "fpt" | "iris" | "retina" | "vbm"));
     if [knows, holds, is].iter().filter(|x| **x).count() >= 2 {
         methods.push("mfa");
     }
@@ -127,6 +127,7 @@ mod tests {
         assert_eq!(with_methods("", &["hwk", "user"]), "hwk user mfa");
         assert_eq!(with_methods("pwd", &["face"]), "pwd face mfa");
         assert_eq!(with_methods("", &["face"]), "face");
+        assert_eq!(with_methods("pwd", &["iris"]), "pwd iris mfa");
     }
 
     #[test]
