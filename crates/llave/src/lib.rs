@@ -14,6 +14,7 @@ pub mod keystore;
 pub mod mail;
 pub mod oidc;
 pub mod registry;
+pub mod signature;
 pub mod store;
 pub mod web;
 

@@ -76,6 +76,34 @@ enum Command {
     /// Staff roles: hub staff, and catalog editors of an entity.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// The hub's certification authorities (electronic signatures).
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Verify a detached signature (`.p7s`) of a document; exits 0 only if it is valid.
+    Verify {
+        /// The signed document.
+        document: std::path::PathBuf,
+        /// Its detached CMS signature (DER or PEM).
+        signature: std::path::PathBuf,
+        /// The root certificate (PEM file or http(s) URL). Default: this installation's.
+        #[arg(long)]
+        root: Option<String>,
+        /// The CRL (DER/PEM file or http(s) URL). Default: this installation's, when --root
+        /// is not given; otherwise revocation is not checked.
+        #[arg(long)]
+        crl: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create the root and issuing CAs (once); write the root certificate to DATA_DIR/pki/root.pem.
+    Init {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -296,6 +324,18 @@ async fn staff_account(app: &llave::AppState, curp: &str, scope: &str) -> anyhow
     Ok(account.id)
 }
 
+/// A file's bytes, or a URL's (http or https).
+async fn fetch(source: &str) -> anyhow::Result<Vec<u8>> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        llave::install_crypto_provider();
+        let response = reqwest::get(source).await.map_err(|e| anyhow::anyhow!("cannot fetch {source}: {e}"))?;
+        anyhow::ensure!(response.status().is_success(), "{source} answered {}", response.status());
+        Ok(response.bytes().await?.to_vec())
+    } else {
+        std::fs::read(source).map_err(|e| anyhow::anyhow!("cannot read {source}: {e}"))
+    }
+}
+
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
@@ -458,6 +498,59 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let view = admin::disable_client(&app.store, &client_id).await?;
                     if json { print_json(&view)? } else { print!("disabled {}", view.to_text()) }
                 }
+            }
+        }
+        Command::Pki(PkiCommand::Init { json }) => {
+            let app = llave::start(config).await?;
+            let outcome = llave::signature::init(&app).await?;
+            if json {
+                print_json(&outcome)?
+            } else {
+                let what = if outcome.created { "created the root and issuing CAs" } else { "the PKI already exists" };
+                println!("{what}; root certificate: {}\n{}", outcome.root_file, outcome.root_pem.trim_end());
+            }
+        }
+        Command::Verify { document, signature, root, crl, json } => {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            };
+            let (document, signature) = (read(&document)?, read(&signature)?);
+            let (root, crl) = match root {
+                Some(root) => {
+                    let root = llave::signature::pki::parse_certificate(&fetch(&root).await?)
+                        .map_err(|e| anyhow::anyhow!("the root certificate cannot be read: {e}"))?;
+                    let crl = match crl {
+                        Some(crl) => Some(fetch(&crl).await?),
+                        None => None,
+                    };
+                    (root, crl)
+                }
+                None => {
+                    let app = llave::start(config).await?;
+                    let root = llave::signature::root(&app).await?;
+                    let crl = match crl {
+                        Some(crl) => fetch(&crl).await?,
+                        None => llave::signature::crl(&app).await?,
+                    };
+                    (root, Some(crl))
+                }
+            };
+            let crl = match crl {
+                Some(bytes) => Some(
+                    llave::signature::cms::parse_crl(&bytes)
+                        .ok_or_else(|| anyhow::anyhow!("the CRL cannot be read"))?,
+                ),
+                None => None,
+            };
+            let verdict =
+                llave::signature::cms::verify(&document, &signature, &root, crl.as_ref(), llave::crypto::now());
+            if json {
+                print_json(&verdict)?
+            } else {
+                print!("{}", llave::signature::verdict_text(&verdict));
+            }
+            if verdict.status != llave::signature::cms::Status::Valid {
+                std::process::exit(1);
             }
         }
         Command::Keys(KeysCommand::Rotate { json }) => {

@@ -31,6 +31,7 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub oidc: OidcConfig,
     pub assurance: AssuranceConfig,
+    pub signature: SignatureConfig,
     /// File holding the key-encryption key that seals secrets at rest (TOTP secrets, …).
     /// Created with 256 random bits if missing; every node needs the same file, and a
     /// backup of the database is useless without it. Default `DATA_DIR/kek.key`.
@@ -69,6 +70,26 @@ pub struct OidcConfig {
 impl Default for OidcConfig {
     fn default() -> Self {
         OidcConfig { access_token_seconds: 300, id_token_seconds: 300, refresh_token_days: 30 }
+    }
+}
+
+/// Electronic signatures: the PKI's names and lifetimes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignatureConfig {
+    /// Organisation in every certificate (`O=`), and the CAs' names. Default `Llave`.
+    pub hub_name: String,
+    /// Lifetime of the root CA made by `llave pki init`. Default 7300 days (20 years).
+    pub root_days: i64,
+    /// Lifetime of the issuing CA. Default 3650 days (10 years).
+    pub issuing_days: i64,
+    /// Lifetime of a person's signing certificate. Default 730 days; 1 to 1825.
+    pub person_certificate_days: i64,
+}
+
+impl Default for SignatureConfig {
+    fn default() -> Self {
+        SignatureConfig { hub_name: "Llave".into(), root_days: 7300, issuing_days: 3650, person_certificate_days: 730 }
     }
 }
 
@@ -157,6 +178,7 @@ impl Default for Config {
             throttle: ThrottleConfig::default(),
             oidc: OidcConfig::default(),
             assurance: AssuranceConfig::default(),
+            signature: SignatureConfig::default(),
             kek_file: None,
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
@@ -234,7 +256,8 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 6] = [
+        let ranges: [(&str, i64, i64, i64); 7] = [
+            ("signature.person_certificate_days", self.signature.person_certificate_days, 1, 1825),
             ("assurance.reproof_minutes", self.assurance.reproof_minutes, 1, 60),
             ("oidc.access_token_seconds", self.oidc.access_token_seconds.into(), 60, 3600),
             ("oidc.id_token_seconds", self.oidc.id_token_seconds.into(), 60, 3600),

@@ -37,6 +37,9 @@ pub enum EventKind {
     VerificationRefused,
     AccessRecovered,
     OfficerLookup,
+    CertificateIssued,
+    CertificateRevoked,
+    DocumentSigned,
 }
 
 impl EventKind {
@@ -70,6 +73,9 @@ impl EventKind {
             EventKind::VerificationRefused => "verification_refused",
             EventKind::AccessRecovered => "access_recovered",
             EventKind::OfficerLookup => "officer_lookup",
+            EventKind::CertificateIssued => "certificate_issued",
+            EventKind::CertificateRevoked => "certificate_revoked",
+            EventKind::DocumentSigned => "document_signed",
         }
     }
 }

@@ -20,6 +20,7 @@ mod purge;
 pub mod roles;
 mod secrets;
 mod sessions;
+pub mod signatures;
 mod throttle;
 
 pub use accounts::{Account, AccountId, NewAccount};
@@ -68,6 +69,7 @@ impl Backend {
                 (4, "catalog", include_str!("../../migrations/sqlite/0004_catalog.sql")),
                 (5, "staff_roles", include_str!("../../migrations/sqlite/0005_staff_roles.sql")),
                 (6, "assurance", include_str!("../../migrations/sqlite/0006_assurance.sql")),
+                (7, "signatures", include_str!("../../migrations/sqlite/0007_signatures.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
@@ -76,6 +78,7 @@ impl Backend {
                 (4, "catalog", include_str!("../../migrations/postgres/0004_catalog.sql")),
                 (5, "staff_roles", include_str!("../../migrations/postgres/0005_staff_roles.sql")),
                 (6, "assurance", include_str!("../../migrations/postgres/0006_assurance.sql")),
+                (7, "signatures", include_str!("../../migrations/postgres/0007_signatures.sql")),
             ],
         }
     }

@@ -56,6 +56,7 @@ fn for_programs(path: &str) -> bool {
             | "/referencia/verificacion/sessions"
             | "/referencia/verificacion/jwks.json"
     ) || path.starts_with("/.well-known/")
+        || path.starts_with("/pki/")
 }
 
 pub async fn csrf_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {

@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::accounts::routes::routes())
         .merge(crate::assurance::routes::routes())
+        .merge(crate::signature::routes::routes())
         .merge(crate::oidc::routes())
         .merge(crate::catalog::routes::routes())
         .merge(crate::catalog::edit::routes())

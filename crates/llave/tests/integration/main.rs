@@ -9,3 +9,4 @@ mod browser;
 mod catalog;
 mod mail;
 pub mod oidc;
+mod signature;

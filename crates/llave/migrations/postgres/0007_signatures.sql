@@ -1,0 +1,41 @@
+-- Electronic signatures: the hub's CAs, the certificates it issued (people's and entities'
+-- seals, with their sealed keys), and every signature made.
+-- Kept in step with ../sqlite/0007_signatures.sql.
+
+CREATE TABLE pki_authorities (
+    name TEXT PRIMARY KEY,
+    certificate TEXT NOT NULL,
+    key_sealed TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account_id BIGINT REFERENCES accounts (id),
+    entity_slug TEXT,
+    subject TEXT NOT NULL,
+    certificate TEXT NOT NULL,
+    key_sealed TEXT NOT NULL,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    revocation_reason TEXT
+);
+CREATE INDEX certificates_by_account ON certificates (account_id, issued_at);
+CREATE INDEX certificates_revoked ON certificates (revoked_at);
+
+CREATE TABLE signatures (
+    id TEXT PRIMARY KEY,
+    account_id BIGINT REFERENCES accounts (id),
+    entity_slug TEXT,
+    certificate_serial TEXT NOT NULL REFERENCES certificates (serial),
+    document_name TEXT NOT NULL,
+    document_sha256 TEXT NOT NULL,
+    source TEXT NOT NULL,
+    client_id TEXT,
+    signature TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX signatures_by_account ON signatures (account_id, created_at);

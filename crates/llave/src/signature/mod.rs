@@ -1,0 +1,235 @@
+//! Electronic signatures bound to the CURP. The hub runs a small PKI (`pki`): a root CA, an
+//! issuing CA, certificates for verified people and for entities' seals, and a CRL. People
+//! sign detached CMS signatures at CAdES baseline-B (`cms`), which OpenSSL alone verifies
+//! with the root certificate; llave verifies them too, offline (`llave verify`) and online.
+//! A person's key is made by the hub when they first sign, sealed under the key-encryption
+//! key, and opened only inside a signing act the person authenticated afresh.
+
+pub mod cms;
+pub mod pki;
+pub mod routes;
+
+use p256::ecdsa::SigningKey;
+use x509_cert::Certificate;
+
+use crate::Services;
+use crate::accounts::Actor;
+use crate::crypto::{now, random_id};
+use crate::store::signatures::{CertificateRecord, SignatureRecord};
+use crate::store::{Account, EventKind, StoreError};
+use pki::{Authority, Holder, PkiError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Cms(#[from] cms::CmsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("only people whose identity is verified (level 2) have a signature")]
+    NotVerified,
+}
+
+/// What `llave pki init` did.
+#[derive(Debug, serde::Serialize)]
+pub struct InitOutcome {
+    pub created: bool,
+    pub root_pem: String,
+    pub root_file: String,
+}
+
+/// Creates the root and issuing CAs if the installation has none; writes the root
+/// certificate to `DATA_DIR/pki/root.pem` either way.
+pub async fn init(app: &Services) -> Result<InitOutcome, SignatureError> {
+    let config = &app.config.signature;
+    let created = if app.store.authority("root").await?.is_none() {
+        let authorities =
+            pki::create_authorities(&app.keystore, &config.hub_name, config.root_days, config.issuing_days)?;
+        app.store.put_authorities(&authorities, now()).await?
+    } else {
+        false
+    };
+    let root_pem = app.store.authority("root").await?.ok_or(PkiError::NotInitialised)?.certificate_pem;
+    let dir = app.config.data_dir.join("pki");
+    let file = dir.join("root.pem");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&file, &root_pem))
+        .map_err(|e| PkiError::Encoding(format!("cannot write {}: {e}", file.display())))?;
+    Ok(InitOutcome { created, root_pem, root_file: file.display().to_string() })
+}
+
+pub async fn root(app: &Services) -> Result<Certificate, SignatureError> {
+    let stored = app.store.authority("root").await?.ok_or(PkiError::NotInitialised)?;
+    Ok(pki::parse_certificate(stored.certificate_pem.as_bytes())?)
+}
+
+pub async fn issuing(app: &Services) -> Result<Authority, SignatureError> {
+    let stored = app.store.authority("issuing").await?.ok_or(PkiError::NotInitialised)?;
+    Ok(stored.open(&app.keystore)?)
+}
+
+/// The CRL's stable address.
+pub fn crl_url(app: &Services) -> String {
+    format!("{}/pki/crl", app.config.issuer())
+}
+
+/// The current CRL (DER), signed now.
+pub async fn crl(app: &Services) -> Result<Vec<u8>, SignatureError> {
+    let issuing = issuing(app).await?;
+    let revoked = app
+        .store
+        .revoked_certificates()
+        .await?
+        .into_iter()
+        .map(|(serial_hex, revoked_at)| pki::Revoked { serial_hex, revoked_at })
+        .collect::<Vec<_>>();
+    Ok(pki::crl(&issuing, &revoked, now())?)
+}
+
+fn key_purpose(serial: &str) -> String {
+    format!("signing-key:{serial}")
+}
+
+/// The person's current certificate and key, made on first use. Only for verified people.
+pub async fn person_credentials(
+    app: &Services,
+    account: &Account,
+    actor: &Actor,
+) -> Result<(CertificateRecord, Certificate, SigningKey), SignatureError> {
+    if !crate::assurance::identity_verified(account) {
+        return Err(SignatureError::NotVerified);
+    }
+    let now = now();
+    if let Some(record) = app.store.current_person_certificate(account.id, now).await? {
+        let certificate = pki::parse_certificate(record.certificate.as_bytes())?;
+        let key = pki::open_key(&app.keystore, &key_purpose(&record.serial), &record.key_sealed)?;
+        return Ok((record, certificate, key));
+    }
+    let issuing = issuing(app).await?;
+    let name = format!(
+        "{} {}{}",
+        account.given_names,
+        account.first_surname,
+        account.second_surname.as_deref().map(|s| format!(" {s}")).unwrap_or_default()
+    );
+    // The key is sealed under a purpose naming its certificate, so it cannot be swapped.
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let certificate = pki::issue(
+        &issuing,
+        &app.config.signature.hub_name,
+        Holder::Person { name: &name, curp: &account.curp },
+        &p256::PublicKey::from(key.verifying_key()),
+        app.config.signature.person_certificate_days,
+        &crl_url(app),
+    )?;
+    let serial = pki::serial_hex(&certificate.tbs_certificate.serial_number);
+    let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(|e| PkiError::Encoding(e.to_string()))?;
+    let validity = &certificate.tbs_certificate.validity;
+    let record = CertificateRecord {
+        serial: serial.clone(),
+        kind: "person".into(),
+        account_id: Some(account.id),
+        entity_slug: None,
+        subject: name,
+        certificate: der::EncodePem::to_pem(&certificate, der::pem::LineEnding::LF)
+            .map_err(|e| PkiError::Encoding(e.to_string()))?,
+        key_sealed: app.keystore.seal(&key_purpose(&serial), der.as_bytes()),
+        not_before: validity.not_before.to_unix_duration().as_secs() as i64,
+        not_after: validity.not_after.to_unix_duration().as_secs() as i64,
+        issued_at: now,
+        revoked_at: None,
+        revocation_reason: None,
+    };
+    app.store.insert_certificate(&record).await?;
+    crate::assurance::record(app, EventKind::CertificateIssued, account.id, actor, &format!("serial={serial}"), now)
+        .await?;
+    Ok((record, certificate, key))
+}
+
+/// Signs, as the person, a document of theirs (by its SHA-256); recorded in their history.
+/// The caller has authenticated the person afresh for this act.
+pub async fn sign_as_person(
+    app: &Services,
+    account: &Account,
+    document_name: &str,
+    digest: &[u8; 32],
+    source: &str,
+    client_id: Option<&str>,
+    actor: &Actor,
+) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
+    let (record, certificate, key) = person_credentials(app, account, actor).await?;
+    let issuing = issuing(app).await?;
+    let root = root(app).await?;
+    let now = now();
+    let p7s = cms::sign_detached(digest, &certificate, &[&issuing.certificate, &root], &key, now)?;
+    let signature = SignatureRecord {
+        id: random_id(),
+        account_id: Some(account.id.0),
+        entity_slug: None,
+        certificate_serial: record.serial.clone(),
+        document_name: document_name.chars().filter(|c| !c.is_control()).take(200).collect(),
+        document_sha256: cms::hex(digest),
+        source: source.to_string(),
+        client_id: client_id.map(str::to_string),
+        signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &p7s),
+        created_at: now,
+    };
+    app.store.insert_signature(&signature).await?;
+    let detail = format!("document={} sha256={}", signature.document_name, signature.document_sha256);
+    crate::assurance::record(app, EventKind::DocumentSigned, account.id, actor, &detail, now).await?;
+    Ok((signature, p7s))
+}
+
+/// Verifies against this installation's root and current CRL.
+pub async fn verify_here(app: &Services, document: &[u8], signature: &[u8]) -> Result<cms::Verdict, SignatureError> {
+    let root = root(app).await?;
+    let crl = crl(app).await?;
+    Ok(cms::verify(document, signature, &root, cms::parse_crl(&crl).as_ref(), now()))
+}
+
+/// Revokes the person's certificates (they asked, an officer or the hub did, or their
+/// identity assurance was lost); the CRL lists them from now on.
+pub async fn revoke_person(
+    app: &Services,
+    account: &Account,
+    reason: &str,
+    actor: &Actor,
+) -> Result<Vec<String>, SignatureError> {
+    let now = now();
+    let serials = app.store.revoke_person_certificates(account.id, reason, now).await?;
+    for serial in &serials {
+        let detail = format!("serial={serial} reason={reason}");
+        crate::assurance::record(app, EventKind::CertificateRevoked, account.id, actor, &detail, now).await?;
+    }
+    Ok(serials)
+}
+
+/// A verdict for people reading a terminal.
+pub fn verdict_text(verdict: &cms::Verdict) -> String {
+    let when = |t: i64| crate::accounts::pages::format_time(t);
+    let mut out = format!("Verdict:     {:?} — {}\n", verdict.status, verdict.reason);
+    if let Some(signer) = &verdict.signer {
+        out.push_str(&format!(
+            "Signer:      {} ({}; {})\n",
+            signer.name, signer.serial_number, signer.organizational_unit
+        ));
+        out.push_str(&format!(
+            "Certificate: {} valid {} to {}\n",
+            signer.certificate_serial,
+            when(signer.not_before),
+            when(signer.not_after)
+        ));
+    }
+    if let Some(at) = verdict.signed_at {
+        out.push_str(&format!("Signed at:   {}\n", when(at)));
+    }
+    out.push_str(&format!("Valid then:  {}\n", if verdict.certificate_valid_then { "yes" } else { "no" }));
+    let revoked = match (verdict.crl_checked, verdict.revoked_at) {
+        (false, _) => "not checked (no CRL)".to_string(),
+        (true, None) => "no".to_string(),
+        (true, Some(at)) => format!("yes, since {}", when(at)),
+    };
+    out.push_str(&format!("Revoked now: {revoked}\nDocument:    SHA-256 {}\n", verdict.document_sha256));
+    out
+}

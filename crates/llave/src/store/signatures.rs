@@ -1,0 +1,229 @@
+//! The hub's CAs, the certificates it issued and the signatures made with them.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{AccountId, Store, StoreResult};
+use crate::signature::pki::StoredAuthority;
+
+#[derive(Debug, Clone)]
+pub struct CertificateRecord {
+    pub serial: String,
+    /// `person` or `seal`.
+    pub kind: String,
+    pub account_id: Option<AccountId>,
+    pub entity_slug: Option<String>,
+    pub subject: String,
+    pub certificate: String,
+    pub key_sealed: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub issued_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revocation_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignatureRecord {
+    pub id: String,
+    pub account_id: Option<i64>,
+    pub entity_slug: Option<String>,
+    pub certificate_serial: String,
+    pub document_name: String,
+    pub document_sha256: String,
+    /// `person` (from the account page), `request` (an entity asked) or `seal`.
+    pub source: String,
+    pub client_id: Option<String>,
+    /// The `.p7s`, base64.
+    #[serde(skip)]
+    pub signature: String,
+    pub created_at: i64,
+}
+
+const SELECT_CERTIFICATE: &str = "SELECT serial, kind, account_id, entity_slug, subject, certificate, key_sealed, \
+     not_before, not_after, issued_at, revoked_at, revocation_reason FROM certificates WHERE ";
+
+fn certificate_from_row(row: &AnyRow) -> Result<CertificateRecord, sqlx::Error> {
+    Ok(CertificateRecord {
+        serial: row.try_get("serial")?,
+        kind: row.try_get("kind")?,
+        account_id: row.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
+        entity_slug: row.try_get("entity_slug")?,
+        subject: row.try_get("subject")?,
+        certificate: row.try_get("certificate")?,
+        key_sealed: row.try_get("key_sealed")?,
+        not_before: row.try_get("not_before")?,
+        not_after: row.try_get("not_after")?,
+        issued_at: row.try_get("issued_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revocation_reason: row.try_get("revocation_reason")?,
+    })
+}
+
+fn signature_from_row(row: &AnyRow) -> Result<SignatureRecord, sqlx::Error> {
+    Ok(SignatureRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        entity_slug: row.try_get("entity_slug")?,
+        certificate_serial: row.try_get("certificate_serial")?,
+        document_name: row.try_get("document_name")?,
+        document_sha256: row.try_get("document_sha256")?,
+        source: row.try_get("source")?,
+        client_id: row.try_get("client_id")?,
+        signature: row.try_get("signature")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const SELECT_SIGNATURE: &str = "SELECT id, account_id, entity_slug, certificate_serial, document_name, \
+     document_sha256, source, client_id, signature, created_at FROM signatures WHERE ";
+
+impl Store {
+    /// Stores both CAs in one transaction; false (nothing written) if a PKI exists.
+    pub async fn put_authorities(&self, authorities: &[StoredAuthority], now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        for authority in authorities {
+            let done = sqlx::query(
+                "INSERT INTO pki_authorities (name, certificate, key_sealed, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&authority.name)
+            .bind(&authority.certificate_pem)
+            .bind(&authority.key_sealed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn authority(&self, name: &str) -> StoreResult<Option<StoredAuthority>> {
+        let row = sqlx::query("SELECT name, certificate, key_sealed FROM pki_authorities WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| {
+            Ok(StoredAuthority {
+                name: row.try_get("name")?,
+                certificate_pem: row.try_get("certificate")?,
+                key_sealed: row.try_get("key_sealed")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| e.into())
+    }
+
+    pub async fn insert_certificate(&self, record: &CertificateRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO certificates (serial, kind, account_id, entity_slug, subject, certificate, key_sealed, \
+             not_before, not_after, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&record.serial)
+        .bind(&record.kind)
+        .bind(record.account_id.map(|a| a.0))
+        .bind(&record.entity_slug)
+        .bind(&record.subject)
+        .bind(&record.certificate)
+        .bind(&record.key_sealed)
+        .bind(record.not_before)
+        .bind(record.not_after)
+        .bind(record.issued_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The person's newest certificate that is neither revoked nor expired.
+    pub async fn current_person_certificate(
+        &self,
+        account: AccountId,
+        now: i64,
+    ) -> StoreResult<Option<CertificateRecord>> {
+        let sql = format!(
+            "{SELECT_CERTIFICATE} kind = 'person' AND account_id = $1 AND revoked_at IS NULL AND not_after > $2 \
+             ORDER BY issued_at DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account.0).bind(now).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(certificate_from_row).transpose()?)
+    }
+
+    pub async fn certificates_of(&self, account: AccountId) -> StoreResult<Vec<CertificateRecord>> {
+        let sql = format!("{SELECT_CERTIFICATE} account_id = $1 ORDER BY issued_at DESC");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account.0).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(certificate_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn certificate(&self, serial: &str) -> StoreResult<Option<CertificateRecord>> {
+        let sql = format!("{SELECT_CERTIFICATE} serial = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(serial).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(certificate_from_row).transpose()?)
+    }
+
+    /// Revokes every unrevoked person certificate of an account; the serials revoked.
+    pub async fn revoke_person_certificates(
+        &self,
+        account: AccountId,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
+             WHERE account_id = $3 AND kind = 'person' AND revoked_at IS NULL RETURNING serial",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(account.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| r.try_get("serial")).collect::<Result<_, _>>()?)
+    }
+
+    /// `(serial, revoked_at)` of every revoked certificate, for the CRL.
+    pub async fn revoked_certificates(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows =
+            sqlx::query("SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL ORDER BY serial")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("serial")?, r.try_get("revoked_at")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn insert_signature(&self, record: &SignatureRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signatures (id, account_id, entity_slug, certificate_serial, document_name, document_sha256, \
+             source, client_id, signature, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&record.id)
+        .bind(record.account_id)
+        .bind(&record.entity_slug)
+        .bind(&record.certificate_serial)
+        .bind(&record.document_name)
+        .bind(&record.document_sha256)
+        .bind(&record.source)
+        .bind(&record.client_id)
+        .bind(&record.signature)
+        .bind(record.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn signatures_of(&self, account: AccountId) -> StoreResult<Vec<SignatureRecord>> {
+        let sql = format!("{SELECT_SIGNATURE} account_id = $1 ORDER BY created_at DESC, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account.0).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(signature_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn signature_record(&self, id: &str) -> StoreResult<Option<SignatureRecord>> {
+        let sql = format!("{SELECT_SIGNATURE} id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(signature_from_row).transpose()?)
+    }
+}

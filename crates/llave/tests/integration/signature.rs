@@ -1,0 +1,191 @@
+//! Electronic signatures: the PKI made by `llave pki init`, CAdES detached signatures that
+//! OpenSSL verifies with nothing but the root certificate, OpenSSL signatures that llave
+//! verifies, and each bad case with its own verdict.
+
+use std::path::Path;
+use std::process::Command;
+
+use llave::accounts::Actor;
+use llave::signature::cms::{self, Status};
+use llave::store::assurance::NewVerification;
+
+use crate::both_backends;
+use crate::support::*;
+
+fn openssl(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed")
+}
+
+fn ok(output: &std::process::Output) -> bool {
+    output.status.success()
+}
+
+/// A person whose identity an officer verified.
+async fn verified_person(app: &TestApp, seed: u64) -> (Person, llave::store::Account) {
+    let person = Person::synthetic(seed);
+    sign_up_and_confirm(app, &person).await;
+    let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+    let verification = NewVerification {
+        account: account.id,
+        purpose: "verify",
+        method: "officer",
+        verifier: "XEXX010101HNEXXXA4",
+        officer: None,
+        document_kind: "ine",
+        document_number: "IDMEX0000001",
+        reference: "in person",
+    };
+    app.state.store.record_verification(&verification, llave::crypto::now() - 5).await.unwrap();
+    let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+    (person, account)
+}
+
+fn verify_cli(app: &TestApp, args: &[&str]) -> (bool, serde_json::Value) {
+    let mut all = vec!["verify"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = llave(app, &all, None);
+    let verdict =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), verdict)
+}
+
+both_backends! {
+    async fn openssl_and_llave_verify_each_others_signatures(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let init = json_of(&llave(&app, &["pki", "init", "--json"], None));
+        assert_eq!(init["created"], true);
+        let again = json_of(&llave(&app, &["pki", "init", "--json"], None));
+        assert_eq!(again["created"], false, "init is done once");
+        assert_eq!(again["root_pem"], init["root_pem"]);
+        let root_file = init["root_file"].as_str().unwrap().to_string();
+
+        let (person, account) = verified_person(&app, 601).await;
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        let document = b"Constancia de residencia\nFolio 123\n".to_vec();
+        std::fs::write(dir.join("doc.txt"), &document).unwrap();
+        let (record, p7s) = llave::signature::sign_as_person(
+            &app.state, &account, "constancia.txt", &cms::sha256(&document), "person", None, &Actor::cli(),
+        ).await.unwrap();
+        std::fs::write(dir.join("doc.txt.p7s"), &p7s).unwrap();
+        assert_eq!(record.document_sha256, cms::hex(&cms::sha256(&document)));
+
+        // OpenSSL alone, with the root certificate, accepts it; it is CAdES (signing-certificate-v2).
+        let verified = openssl(&["cms", "-verify", "-binary", "-content", "doc.txt", "-inform", "DER", "-in", "doc.txt.p7s",
+            "-CAfile", &root_file, "-purpose", "any", "-out", "/dev/null"], dir);
+        assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
+        let printed = openssl(&["cms", "-cmsout", "-print", "-inform", "DER", "-in", "doc.txt.p7s"], dir);
+        let printed = String::from_utf8_lossy(&printed.stdout);
+        assert!(printed.contains("signingCertificateV2") || printed.contains("1.2.840.113549.1.9.16.2.47"), "{printed}");
+        assert!(printed.contains("signingTime"), "{printed}");
+        let cert = openssl(&["cms", "-verify", "-binary", "-content", "doc.txt", "-inform", "DER", "-in", "doc.txt.p7s",
+            "-CAfile", &root_file, "-purpose", "any", "-out", "/dev/null", "-signer", "signer.pem"], dir);
+        assert!(ok(&cert));
+        let subject = openssl(&["x509", "-in", "signer.pem", "-noout", "-subject", "-ext", "keyUsage", "-nameopt", "RFC2253"], dir);
+        let subject = String::from_utf8_lossy(&subject.stdout);
+        assert!(subject.contains(&format!("serialNumber={}", person.curp)), "{subject}");
+        assert!(subject.contains("Digital Signature") && subject.contains("Non Repudiation"), "{subject}");
+
+        // llave verifies it too, offline with the root file or with the installation.
+        let (valid, verdict) = verify_cli(&app, &[dir.join("doc.txt").to_str().unwrap(), dir.join("doc.txt.p7s").to_str().unwrap()]);
+        assert!(valid, "{verdict}");
+        assert_eq!(verdict["status"], "valid");
+        assert_eq!(verdict["signer"]["serial_number"], person.curp.as_str());
+        assert_eq!(verdict["crl_checked"], true);
+        assert_eq!(verdict["certificate_valid_then"], true);
+
+        // A changed byte: OpenSSL refuses, llave says the document changed.
+        let mut changed = document.clone();
+        changed[5] ^= 1;
+        std::fs::write(dir.join("changed.txt"), &changed).unwrap();
+        let refused = openssl(&["cms", "-verify", "-binary", "-content", "changed.txt", "-inform", "DER", "-in", "doc.txt.p7s",
+            "-CAfile", &root_file, "-purpose", "any", "-out", "/dev/null"], dir);
+        assert!(!ok(&refused));
+        let (valid, verdict) = verify_cli(&app, &[dir.join("changed.txt").to_str().unwrap(), dir.join("doc.txt.p7s").to_str().unwrap(), "--root", &root_file]);
+        assert!(!valid);
+        assert_eq!(verdict["status"], "document_changed");
+        // A damaged signature.
+        let mut damaged = p7s.clone();
+        let at = damaged.len() - 10;
+        damaged[at] ^= 0x55;
+        let verdict = cms::verify(&document, &damaged, &llave::signature::root(&app.state).await.unwrap(), None, llave::crypto::now());
+        assert!(matches!(verdict.status, Status::SignatureInvalid | Status::Malformed), "{verdict:?}");
+
+        // OpenSSL signs with the certificate llave issued (its key taken out for the test):
+        // llave accepts the signature, with the root alone.
+        let stored = app.state.store.current_person_certificate(account.id, llave::crypto::now()).await.unwrap().unwrap();
+        let key = llave::signature::pki::open_key(&app.state.keystore, &format!("signing-key:{}", stored.serial), &stored.key_sealed).unwrap();
+        let key_pem = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, p256::pkcs8::LineEnding::LF).unwrap();
+        std::fs::write(dir.join("key.pem"), key_pem.as_bytes()).unwrap();
+        std::fs::write(dir.join("cert.pem"), &stored.certificate).unwrap();
+        std::fs::write(dir.join("issuing.pem"), app.state.store.authority("issuing").await.unwrap().unwrap().certificate_pem).unwrap();
+        let signed = openssl(&["cms", "-sign", "-binary", "-in", "doc.txt", "-signer", "cert.pem", "-inkey", "key.pem",
+            "-certfile", "issuing.pem", "-md", "sha256", "-cades", "-outform", "DER", "-out", "openssl.p7s"], dir);
+        assert!(ok(&signed), "{}", String::from_utf8_lossy(&signed.stderr));
+        let (valid, verdict) = verify_cli(&app, &[dir.join("doc.txt").to_str().unwrap(), dir.join("openssl.p7s").to_str().unwrap(), "--root", &root_file]);
+        assert!(valid, "{verdict}");
+        assert_eq!(verdict["signer"]["serial_number"], person.curp.as_str());
+        assert_eq!(verdict["crl_checked"], false, "no CRL given");
+
+        // Another installation's root: not a chain to trust.
+        let other = TestApp::new(backend).await;
+        let other_root = json_of(&llave(&other, &["pki", "init", "--json"], None))["root_file"].as_str().unwrap().to_string();
+        let (valid, verdict) = verify_cli(&app, &[dir.join("doc.txt").to_str().unwrap(), dir.join("doc.txt.p7s").to_str().unwrap(), "--root", &other_root]);
+        assert!(!valid);
+        assert_eq!(verdict["status"], "untrusted_chain");
+        other.finish().await;
+
+        // Revoked after signing: valid then, revoked now; the CRL says so to OpenSSL too.
+        let revoked = llave::signature::revoke_person(&app.state, &account, "person_asked", &Actor::cli()).await.unwrap();
+        assert_eq!(revoked, vec![stored.serial.clone()]);
+        let (valid, verdict) = verify_cli(&app, &[dir.join("doc.txt").to_str().unwrap(), dir.join("doc.txt.p7s").to_str().unwrap()]);
+        assert!(valid, "signed before the revocation: {verdict}");
+        assert!(verdict["revoked_at"].is_i64());
+        std::fs::write(dir.join("crl.der"), llave::signature::crl(&app.state).await.unwrap()).unwrap();
+        let crl_pem = openssl(&["crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"], dir);
+        assert!(ok(&crl_pem));
+        let with_crl = openssl(&["cms", "-verify", "-binary", "-content", "doc.txt", "-inform", "DER", "-in", "doc.txt.p7s",
+            "-CAfile", &root_file, "-purpose", "any", "-crl_check", "-CRLfile", "crl.pem", "-out", "/dev/null"], dir);
+        assert!(!ok(&with_crl), "OpenSSL sees the revocation");
+        // Signed with the revoked certificate afterwards: revoked.
+        let certificate = llave::signature::pki::parse_certificate(stored.certificate.as_bytes()).unwrap();
+        let crl = cms::parse_crl(&llave::signature::crl(&app.state).await.unwrap());
+        let root = llave::signature::root(&app.state).await.unwrap();
+        let issuing = app.state.store.authority("issuing").await.unwrap().unwrap();
+        let issuing = llave::signature::pki::parse_certificate(issuing.certificate_pem.as_bytes()).unwrap();
+        let late = cms::sign_detached(&cms::sha256(&document), &certificate, &[&issuing], &key, llave::crypto::now() + 60).unwrap();
+        assert_eq!(cms::verify(&document, &late, &root, crl.as_ref(), llave::crypto::now()).status, Status::Revoked);
+        // Signed when the certificate had expired: its own verdict.
+        let after_expiry = stored.not_after + 3600;
+        let expired = cms::sign_detached(&cms::sha256(&document), &certificate, &[&issuing], &key, after_expiry).unwrap();
+        assert_eq!(cms::verify(&document, &expired, &root, None, after_expiry).status, Status::CertificateExpired);
+
+        // Every signature and certificate is in the person's history.
+        assert_eq!(app.count("SELECT COUNT(*) FROM signatures").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'document_signed'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'certificate_revoked'").await, 1);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn only_verified_people_get_a_signature(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        llave::signature::init(&app.state).await.unwrap();
+        let person = Person::synthetic(611);
+        sign_up_and_confirm(&app, &person).await;
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        let refused = llave::signature::sign_as_person(&app.state, &account, "x", &[0; 32], "person", None, &Actor::cli()).await;
+        assert!(matches!(refused, Err(llave::signature::SignatureError::NotVerified)));
+        assert_eq!(app.count("SELECT COUNT(*) FROM certificates").await, 0);
+
+        // The PKI's public addresses.
+        let mut browser = app.client();
+        let root = browser.get("/pki/root.pem").await;
+        assert!(root.body.starts_with("-----BEGIN CERTIFICATE-----"));
+        let crl = browser.get("/pki/crl").await;
+        assert_eq!(crl.headers["content-type"], "application/pkix-crl");
+        app.finish().await;
+    }
+}
