@@ -139,6 +139,9 @@ both_backends! {
         // Revoked after signing: valid then, revoked now; the CRL says so to OpenSSL too.
         let revoked = llave::signature::revoke_person(&app.state, &account, "person_asked", &Actor::cli()).await.unwrap();
         assert_eq!(revoked, vec![stored.serial.clone()]);
+        // Time passes between the signature and the revocation (a same-second revocation
+        // counts against the signature).
+        sqlx::query("UPDATE certificates SET revoked_at = revoked_at + 2").execute(app.state.store.pool()).await.unwrap();
         let (valid, verdict) = verify_cli(&app, &[dir.join("doc.txt").to_str().unwrap(), dir.join("doc.txt.p7s").to_str().unwrap()]);
         assert!(valid, "signed before the revocation: {verdict}");
         assert!(verdict["revoked_at"].is_i64());
