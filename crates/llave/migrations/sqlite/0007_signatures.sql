@@ -39,3 +39,15 @@ CREATE TABLE signatures (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX signatures_by_account ON signatures (account_id, created_at);
+
+-- A signature the person is about to make: the document's name and SHA-256, kept while
+-- they authenticate afresh; spent by the signature.
+CREATE TABLE signing_acts (
+    id TEXT PRIMARY KEY,
+    account_id BIGINT NOT NULL REFERENCES accounts (id),
+    document_name TEXT NOT NULL,
+    document_sha256 TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    signature_id TEXT
+);

@@ -85,11 +85,20 @@ pub struct SignatureConfig {
     pub issuing_days: i64,
     /// Lifetime of a person's signing certificate. Default 730 days; 1 to 1825.
     pub person_certificate_days: i64,
+    /// Largest document accepted for signing or verification, in bytes (only its SHA-256
+    /// is kept). Default 25 MiB.
+    pub max_document_bytes: usize,
 }
 
 impl Default for SignatureConfig {
     fn default() -> Self {
-        SignatureConfig { hub_name: "Llave".into(), root_days: 7300, issuing_days: 3650, person_certificate_days: 730 }
+        SignatureConfig {
+            hub_name: "Llave".into(),
+            root_days: 7300,
+            issuing_days: 3650,
+            person_certificate_days: 730,
+            max_document_bytes: 25 << 20,
+        }
     }
 }
 

@@ -184,7 +184,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(status: Status, reason: &str, document: &[u8]) -> Verdict {
+    fn new(status: Status, reason: &str, document: &[u8; 32]) -> Verdict {
         Verdict {
             status,
             reason: reason.to_string(),
@@ -193,7 +193,7 @@ impl Verdict {
             certificate_valid_then: false,
             revoked_at: None,
             crl_checked: false,
-            document_sha256: hex(&sha256(document)),
+            document_sha256: hex(document),
         }
     }
 }
@@ -239,6 +239,17 @@ pub fn signature_bytes(input: &[u8]) -> Vec<u8> {
 /// issued the signer's certificate) when given.
 pub fn verify(
     document: &[u8],
+    signature: &[u8],
+    root: &Certificate,
+    crl: Option<&CertificateList>,
+    now: i64,
+) -> Verdict {
+    verify_digest(&sha256(document), signature, root, crl, now)
+}
+
+/// `verify` for a document known by its SHA-256.
+pub fn verify_digest(
+    document: &[u8; 32],
     signature: &[u8],
     root: &Certificate,
     crl: Option<&CertificateList>,
@@ -318,7 +329,7 @@ pub fn verify(
         .map(|t| unix(&t));
     // 2. The document is the one signed.
     let digest = attribute(ID_MESSAGE_DIGEST).and_then(|v| v.decode_as::<OctetString>().ok());
-    if digest.as_ref().map(|d| d.as_bytes()) != Some(&sha256(document)[..]) {
+    if digest.as_ref().map(|d| d.as_bytes()) != Some(&document[..]) {
         verdict.status = Status::DocumentChanged;
         verdict.reason = "the document is not the one that was signed".into();
         return verdict;

@@ -6,6 +6,7 @@
 //! key, and opened only inside a signing act the person authenticated afresh.
 
 pub mod cms;
+pub mod pages;
 pub mod pki;
 pub mod routes;
 
@@ -158,13 +159,29 @@ pub async fn sign_as_person(
     client_id: Option<&str>,
     actor: &Actor,
 ) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
+    sign_with_id(app, &random_id(), account, document_name, digest, source, client_id, actor).await
+}
+
+/// `sign_as_person` with the signature's id chosen by the caller (a signing act claims it
+/// first, so one act makes one signature).
+#[allow(clippy::too_many_arguments)]
+pub async fn sign_with_id(
+    app: &Services,
+    id: &str,
+    account: &Account,
+    document_name: &str,
+    digest: &[u8; 32],
+    source: &str,
+    client_id: Option<&str>,
+    actor: &Actor,
+) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
     let (record, certificate, key) = person_credentials(app, account, actor).await?;
     let issuing = issuing(app).await?;
     let root = root(app).await?;
     let now = now();
     let p7s = cms::sign_detached(digest, &certificate, &[&issuing.certificate, &root], &key, now)?;
     let signature = SignatureRecord {
-        id: random_id(),
+        id: id.to_string(),
         account_id: Some(account.id.0),
         entity_slug: None,
         certificate_serial: record.serial.clone(),
@@ -182,10 +199,14 @@ pub async fn sign_as_person(
 }
 
 /// Verifies against this installation's root and current CRL.
-pub async fn verify_here(app: &Services, document: &[u8], signature: &[u8]) -> Result<cms::Verdict, SignatureError> {
+pub async fn verify_here(
+    app: &Services,
+    document: &[u8; 32],
+    signature: &[u8],
+) -> Result<cms::Verdict, SignatureError> {
     let root = root(app).await?;
     let crl = crl(app).await?;
-    Ok(cms::verify(document, signature, &root, cms::parse_crl(&crl).as_ref(), now()))
+    Ok(cms::verify_digest(document, signature, &root, cms::parse_crl(&crl).as_ref(), now()))
 }
 
 /// Revokes the person's certificates (they asked, an officer or the hub did, or their

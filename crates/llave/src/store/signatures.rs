@@ -227,3 +227,76 @@ impl Store {
         Ok(row.as_ref().map(signature_from_row).transpose()?)
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct SigningAct {
+    pub id: String,
+    pub account_id: AccountId,
+    pub document_name: String,
+    pub document_sha256: String,
+    pub expires_at: i64,
+    pub signature_id: Option<String>,
+}
+
+impl Store {
+    pub async fn create_signing_act(&self, act: &SigningAct, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_acts (id, account_id, document_name, document_sha256, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&act.id)
+        .bind(act.account_id.0)
+        .bind(&act.document_name)
+        .bind(&act.document_sha256)
+        .bind(now)
+        .bind(act.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The person's act, whatever its state.
+    pub async fn signing_act(&self, id: &str, account: AccountId) -> StoreResult<Option<SigningAct>> {
+        let row = sqlx::query(
+            "SELECT id, account_id, document_name, document_sha256, expires_at, signature_id FROM signing_acts \
+             WHERE id = $1 AND account_id = $2",
+        )
+        .bind(id)
+        .bind(account.0)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(SigningAct {
+                id: row.try_get("id")?,
+                account_id: AccountId(row.try_get("account_id")?),
+                document_name: row.try_get("document_name")?,
+                document_sha256: row.try_get("document_sha256")?,
+                expires_at: row.try_get("expires_at")?,
+                signature_id: row.try_get("signature_id")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| e.into())
+    }
+
+    /// Claims an act for signing, once, while alive: false if it was spent or expired.
+    pub async fn claim_signing_act(
+        &self,
+        id: &str,
+        account: AccountId,
+        signature_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE signing_acts SET signature_id = $1 \
+             WHERE id = $2 AND account_id = $3 AND signature_id IS NULL AND expires_at > $4",
+        )
+        .bind(signature_id)
+        .bind(id)
+        .bind(account.0)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

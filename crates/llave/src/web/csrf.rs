@@ -55,6 +55,7 @@ fn for_programs(path: &str) -> bool {
             | "/verificacion/callback"
             | "/referencia/verificacion/sessions"
             | "/referencia/verificacion/jwks.json"
+            | "/api/signatures/verify"
     ) || path.starts_with("/.well-known/")
         || path.starts_with("/pki/")
 }

@@ -192,3 +192,129 @@ both_backends! {
         app.finish().await;
     }
 }
+
+/// TOTP for a signed-in person: the app (codes for later steps) after enrolment.
+async fn totp_app(browser: &mut Client) -> totp_rs::Totp {
+    browser.submit("/account", "/account/totp/begin", &[]).await;
+    let page = browser.get("/account/totp").await.body;
+    let start = page.find("id=\"manual-key\">").unwrap() + "id=\"manual-key\">".len();
+    let key: String = page[start..].split('<').next().unwrap().chars().filter(|c| !c.is_whitespace()).collect();
+    let app = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(totp_rs::Secret::try_from_base32(&key).unwrap())
+        .with_account_name("test")
+        .build()
+        .unwrap();
+    let token = input_value(&page, "csrf_token").unwrap();
+    let code = app.generate(unix_now()).to_string();
+    let done = browser.post("/account/totp/confirm", &[("csrf_token", &token), ("code", &code)]).await;
+    assert_eq!(done.status, axum::http::StatusCode::OK);
+    app
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+both_backends! {
+    async fn a_person_signs_on_the_pages_and_anyone_verifies(backend: Backend) {
+        use axum::http::StatusCode;
+        let app = TestApp::new(backend).await;
+        llave::signature::init(&app.state).await.unwrap();
+        let (person, _) = verified_person(&app, 621).await;
+        let mut browser = app.client();
+        browser.sign_in(&person.curp, &person.password).await;
+        let totp = totp_app(&mut browser).await;
+
+        let document = b"%PDF-1.4 solicitud de licencia\n".to_vec();
+        let page = browser.get("/firma").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csrf = input_value(&page.body, "csrf_token").unwrap();
+        // Without the CSRF token: refused.
+        let forged = browser.post_multipart("/firma/documento", &[], &[("document", "solicitud.pdf", &document)]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let uploaded = browser.post_multipart("/firma/documento", &[("csrf_token", &csrf)], &[("document", "solicitud.pdf", &document)]).await;
+        let act = uploaded.location().expect("to the confirmation").to_string();
+        let confirm = browser.get(&act).await;
+        assert!(confirm.body.contains("solicitud.pdf"));
+        let fingerprint = cms::hex(&cms::sha256(&document));
+        assert!(confirm.body.contains(&fingerprint), "the fingerprint is shown");
+        let token = input_value(&confirm.body, "csrf_token").unwrap();
+
+        // Fresh authentication in the act: the password and the app's code.
+        let code = totp.generate(unix_now() + 30).to_string();
+        let no_password = browser.post(&act, &[("csrf_token", &token), ("password", "no es"), ("code", &code)]).await;
+        assert_eq!(no_password.status, StatusCode::UNAUTHORIZED);
+        let no_code = browser.post(&act, &[("csrf_token", &token), ("password", &person.password), ("code", "000000")]).await;
+        assert_eq!(no_code.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.count("SELECT COUNT(*) FROM signatures").await, 0, "nothing signed without fresh authentication");
+        let signed = browser.post(&act, &[("csrf_token", &token), ("password", &person.password), ("code", &code)]).await;
+        let done = signed.location().expect("signed").to_string();
+        let id = done.split("firmado=").nth(1).unwrap().split('#').next().unwrap().to_string();
+        let again = browser.post(&act, &[("csrf_token", &token), ("password", &person.password), ("code", &totp.generate(unix_now() + 60).to_string())]).await;
+        assert_eq!(again.status, StatusCode::GONE, "one act, one signature");
+
+        let download = browser.get(&format!("/firma/firmas/{id}.p7s")).await;
+        assert_eq!(download.status, StatusCode::OK);
+        assert!(download.headers["content-disposition"].to_str().unwrap().contains("solicitud.pdf.p7s"));
+        let p7s = download.bytes.clone();
+        let history = browser.get("/firma").await.body;
+        assert!(history.contains(&fingerprint) && history.contains("solicitud.pdf"), "the act is in the person's history");
+        let mut stranger = app.client();
+        let (other, _) = verified_person(&app, 622).await;
+        stranger.sign_in(&other.curp, &other.password).await;
+        assert_eq!(stranger.get(&format!("/firma/firmas/{id}.p7s")).await.status, StatusCode::NOT_FOUND);
+
+        // OpenSSL verifies it with the root certificate alone.
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(work.path().join("doc.pdf"), &document).unwrap();
+        std::fs::write(work.path().join("doc.pdf.p7s"), &p7s).unwrap();
+        std::fs::write(work.path().join("root.pem"), browser.get("/pki/root.pem").await.body).unwrap();
+        let verified = openssl(&["cms", "-verify", "-binary", "-content", "doc.pdf", "-inform", "DER", "-in", "doc.pdf.p7s",
+            "-CAfile", "root.pem", "-purpose", "any", "-out", "/dev/null"], work.path());
+        assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
+
+        // The API and the public page, for anyone.
+        let mut anyone = app.client();
+        let api = anyone.post_multipart("/api/signatures/verify", &[], &[("document", "doc.pdf", &document), ("signature", "doc.pdf.p7s", &p7s)]).await;
+        let verdict: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+        assert_eq!(verdict["status"], "valid", "{verdict}");
+        assert_eq!(verdict["signer"]["serial_number"], person.curp.as_str());
+        let mut changed = document.clone();
+        changed.push(b' ');
+        let api = anyone.post_multipart("/api/signatures/verify", &[], &[("document", "doc.pdf", &changed), ("signature", "doc.pdf.p7s", &p7s)]).await;
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&api.body).unwrap()["status"], "document_changed");
+        let missing = anyone.post_multipart("/api/signatures/verify", &[], &[("document", "doc.pdf", &document)]).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let form = anyone.get("/verificar").await;
+        let csrf = input_value(&form.body, "csrf_token").unwrap();
+        let page = anyone.post_multipart("/verificar", &[("csrf_token", &csrf)], &[("document", "doc.pdf", &document), ("signature", "doc.pdf.p7s", &p7s)]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Firma válida"), "{}", page.body);
+        let masked = format!("{}{}{}", &person.curp[..4], "•".repeat(12), &person.curp[16..]);
+        assert!(page.body.contains(&masked), "the CURP masked but for 4 and 2");
+        assert!(!page.body.contains(&person.curp), "never the whole CURP");
+
+        // The person revokes: the page says since when.
+        browser.submit("/firma", "/firma/revocar", &[]).await;
+        let page = anyone.post_multipart("/verificar", &[("csrf_token", &csrf)], &[("document", "doc.pdf", &document), ("signature", "doc.pdf.p7s", &p7s)]).await;
+        assert!(page.body.contains("sí, desde"), "{}", page.body);
+
+        // Someone not verified cannot start a signature.
+        let (_, mut unverified) = {
+            let p = Person::synthetic(623);
+            sign_up_and_confirm(&app, &p).await;
+            let mut b = app.client();
+            b.sign_in(&p.curp, &p.password).await;
+            (p, b)
+        };
+        let csrf = input_value(&unverified.get("/firma").await.body, "csrf_token").unwrap();
+        let refused = unverified.post_multipart("/firma/documento", &[("csrf_token", &csrf)], &[("document", "x.pdf", b"x")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        app.finish().await;
+    }
+}

@@ -249,6 +249,7 @@ pub struct Response {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Response {
@@ -282,6 +283,42 @@ impl Client {
     }
 
     pub async fn request(&mut self, method: &str, path: &str, body: Option<Vec<u8>>) -> Response {
+        self.request_typed(method, path, body, "application/x-www-form-urlencoded").await
+    }
+
+    /// A `multipart/form-data` POST: text fields and files `(field, file name, bytes)`.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Response {
+        let boundary = "llave-test-boundary-7f3a9c";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (name, file, bytes) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.request_typed("POST", path, Some(body), &format!("multipart/form-data; boundary={boundary}")).await
+    }
+
+    pub async fn request_typed(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Response {
         let mut builder = Request::builder().method(method).uri(path).header(header::USER_AGENT, &self.user_agent);
         if !self.cookies.is_empty() {
             let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
@@ -291,9 +328,7 @@ impl Client {
             builder = builder.header(header::ACCEPT_LANGUAGE, lang);
         }
         let request = match body {
-            Some(bytes) => {
-                builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(bytes))
-            }
+            Some(bytes) => builder.header(header::CONTENT_TYPE, content_type).body(Body::from(bytes)),
             None => builder.body(Body::empty()),
         };
         let mut request = request.unwrap();
@@ -302,7 +337,8 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 10 << 20).await.unwrap();
-        let response = Response { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() };
+        let response =
+            Response { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes: bytes.to_vec() };
         for cookie in response.set_cookies() {
             let pair = cookie.split(';').next().unwrap_or("");
             if let Some((name, value)) = pair.split_once('=') {
