@@ -104,6 +104,16 @@ enum PkiCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a person's signing certificates (the hub's decision); the CRL lists them at once.
+    Revoke {
+        #[arg(long)]
+        curp: String,
+        /// Why, for the record (e.g. key_compromise, hub_decision).
+        #[arg(long, default_value = "hub_decision")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -508,6 +518,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 let what = if outcome.created { "created the root and issuing CAs" } else { "the PKI already exists" };
                 println!("{what}; root certificate: {}\n{}", outcome.root_file, outcome.root_pem.trim_end());
+            }
+        }
+        Command::Pki(PkiCommand::Revoke { curp, reason, json }) => {
+            let app = llave::start(config).await?;
+            let curp = curp.trim().to_uppercase();
+            let Some(account) = app.store.account_by_curp(&curp).await? else {
+                anyhow::bail!("no account has the CURP {curp}");
+            };
+            let reason: String = reason.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect();
+            let revoked =
+                llave::signature::revoke_person(&app, &account, &reason, &llave::accounts::Actor::cli()).await?;
+            if json {
+                print_json(&serde_json::json!({ "curp": curp, "revoked": revoked }))?
+            } else {
+                println!("{} certificate(s) of {curp} revoked: {}", revoked.len(), revoked.join(", "));
             }
         }
         Command::Verify { document, signature, root, crl, json } => {

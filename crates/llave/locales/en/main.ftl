@@ -471,3 +471,6 @@ verdict-revoked-since = yes, since { $when }
 event-certificate_issued = Signing certificate issued
 event-certificate_revoked = Signing certificate revoked
 event-document_signed = Document signed
+request-title = Signature request
+request-asks = asks you to sign a document
+request-refuse = Do not sign, go back

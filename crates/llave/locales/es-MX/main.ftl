@@ -471,3 +471,6 @@ verdict-revoked-since = sí, desde { $when }
 event-certificate_issued = Certificado de firma emitido
 event-certificate_revoked = Certificado de firma revocado
 event-document_signed = Documento firmado
+request-title = Solicitud de firma
+request-asks = te pide firmar un documento
+request-refuse = No firmar y volver

@@ -36,6 +36,7 @@ CREATE TABLE signatures (
     source TEXT NOT NULL,
     client_id TEXT,
     signature TEXT NOT NULL,
+    jws TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX signatures_by_account ON signatures (account_id, created_at);
@@ -50,4 +51,24 @@ CREATE TABLE signing_acts (
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     signature_id TEXT
+);
+
+-- An entity asks a person to sign: the document's SHA-256 and a summary, where to send the
+-- person back, and the one-time code the entity exchanges for the signature.
+CREATE TABLE signature_requests (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    document_name TEXT NOT NULL,
+    document_sha256 TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    state TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    account_id BIGINT REFERENCES accounts (id),
+    signature_id TEXT,
+    outcome TEXT,
+    code_hash TEXT UNIQUE,
+    code_expires_at BIGINT,
+    code_used_at BIGINT
 );

@@ -175,6 +175,10 @@ pub async fn reset_password(
                 now,
             )
             .await?;
+        // Only verified people sign: the signing certificate goes with the level.
+        if let Err(error) = crate::signature::revoke_person(app, &account, "assurance_lost", actor).await {
+            tracing::error!(%error, "cannot revoke the signing certificate after a reset");
+        }
     }
     Ok(ResetOutcome::Done { lowered })
 }

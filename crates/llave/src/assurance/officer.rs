@@ -288,6 +288,10 @@ async fn recover(
     let now = now();
     let actor = officer_actor(&client);
     app.store.remove_all_factors(account.id).await.map_err(internal)?;
+    // Whoever held the lost factors may have held the signature too.
+    crate::signature::revoke_person(&app, &account, "access_recovered", &actor)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
     let ended = app.store.end_other_sessions(account.id, None, "access_recovered", now).await.map_err(internal)?;
     for session in ended {
         crate::oidc::logout::session_ended(&app, &session).await;

@@ -5,6 +5,7 @@
 //! A person's key is made by the hub when they first sign, sealed under the key-encryption
 //! key, and opened only inside a signing act the person authenticated afresh.
 
+pub mod api;
 pub mod cms;
 pub mod pages;
 pub mod pki;
@@ -180,16 +181,19 @@ pub async fn sign_with_id(
     let root = root(app).await?;
     let now = now();
     let p7s = cms::sign_detached(digest, &certificate, &[&issuing.certificate, &root], &key, now)?;
+    let document_name: String = document_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let jws = jws(&key, &[&certificate, &issuing.certificate], &document_name, digest, now)?;
     let signature = SignatureRecord {
         id: id.to_string(),
         account_id: Some(account.id.0),
         entity_slug: None,
         certificate_serial: record.serial.clone(),
-        document_name: document_name.chars().filter(|c| !c.is_control()).take(200).collect(),
+        document_name,
         document_sha256: cms::hex(digest),
         source: source.to_string(),
         client_id: client_id.map(str::to_string),
         signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &p7s),
+        jws,
         created_at: now,
     };
     app.store.insert_signature(&signature).await?;
@@ -253,4 +257,127 @@ pub fn verdict_text(verdict: &cms::Verdict) -> String {
     };
     out.push_str(&format!("Revoked now: {revoked}\nDocument:    SHA-256 {}\n", verdict.document_sha256));
     out
+}
+
+/// The JSON form of a signature: a compact JWS (ES256) whose header carries the chain in
+/// `x5c` (RFC 7515 §4.1.6) and whose payload names the document by its SHA-256.
+pub fn jws(
+    key: &SigningKey,
+    chain: &[&Certificate],
+    document_name: &str,
+    digest: &[u8; 32],
+    signed_at: i64,
+) -> Result<String, SignatureError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use p256::ecdsa::signature::Signer as _;
+    let x5c = chain
+        .iter()
+        .map(|c| der::Encode::to_der(*c).map(|d| STANDARD.encode(d)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PkiError::Encoding(e.to_string()))?;
+    let header = serde_json::json!({ "alg": "ES256", "typ": "llave-signature+jwt", "x5c": x5c });
+    let payload = serde_json::json!({
+        "document_name": document_name,
+        "document_sha256": cms::hex(digest),
+        "iat": signed_at,
+    });
+    let encode = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let input = format!("{}.{}", encode(&header), encode(&payload));
+    let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
+    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
+}
+
+fn seal_key_purpose(serial: &str) -> String {
+    format!("seal-key:{serial}")
+}
+
+/// The entity's seal certificate and key, made on first use.
+pub async fn seal_credentials(
+    app: &Services,
+    entity_slug: &str,
+    entity_name: &str,
+) -> Result<(CertificateRecord, Certificate, SigningKey), SignatureError> {
+    let now = now();
+    if let Some(record) = app.store.current_seal_certificate(entity_slug, now).await? {
+        let certificate = pki::parse_certificate(record.certificate.as_bytes())?;
+        let key = pki::open_key(&app.keystore, &seal_key_purpose(&record.serial), &record.key_sealed)?;
+        return Ok((record, certificate, key));
+    }
+    let issuing = issuing(app).await?;
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let certificate = pki::issue(
+        &issuing,
+        &app.config.signature.hub_name,
+        Holder::Seal { name: entity_name, slug: entity_slug },
+        &p256::PublicKey::from(key.verifying_key()),
+        app.config.signature.person_certificate_days,
+        &crl_url(app),
+    )?;
+    let serial = pki::serial_hex(&certificate.tbs_certificate.serial_number);
+    let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(|e| PkiError::Encoding(e.to_string()))?;
+    let validity = &certificate.tbs_certificate.validity;
+    let record = CertificateRecord {
+        serial: serial.clone(),
+        kind: "seal".into(),
+        account_id: None,
+        entity_slug: Some(entity_slug.to_string()),
+        subject: entity_name.to_string(),
+        certificate: der::EncodePem::to_pem(&certificate, der::pem::LineEnding::LF)
+            .map_err(|e| PkiError::Encoding(e.to_string()))?,
+        key_sealed: app.keystore.seal(&seal_key_purpose(&serial), der.as_bytes()),
+        not_before: validity.not_before.to_unix_duration().as_secs() as i64,
+        not_after: validity.not_after.to_unix_duration().as_secs() as i64,
+        issued_at: now,
+        revoked_at: None,
+        revocation_reason: None,
+    };
+    app.store.insert_certificate(&record).await?;
+    Ok((record, certificate, key))
+}
+
+/// An entity seals a document it issues.
+pub async fn seal(
+    app: &Services,
+    entity_slug: &str,
+    entity_name: &str,
+    client_id: &str,
+    document_name: &str,
+    digest: &[u8; 32],
+) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
+    let (record, certificate, key) = seal_credentials(app, entity_slug, entity_name).await?;
+    let issuing = issuing(app).await?;
+    let root = root(app).await?;
+    let now = now();
+    let p7s = cms::sign_detached(digest, &certificate, &[&issuing.certificate, &root], &key, now)?;
+    let document_name: String = document_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let jws = jws(&key, &[&certificate, &issuing.certificate], &document_name, digest, now)?;
+    let signature = SignatureRecord {
+        id: random_id(),
+        account_id: None,
+        entity_slug: Some(entity_slug.to_string()),
+        certificate_serial: record.serial,
+        document_name,
+        document_sha256: cms::hex(digest),
+        source: "seal".into(),
+        client_id: Some(client_id.to_string()),
+        signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &p7s),
+        jws,
+        created_at: now,
+    };
+    app.store.insert_signature(&signature).await?;
+    Ok((signature, p7s))
+}
+
+/// A SHA-256 given as 64 hex digits.
+pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(digest)
 }

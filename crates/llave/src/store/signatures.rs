@@ -37,6 +37,9 @@ pub struct SignatureRecord {
     /// The `.p7s`, base64.
     #[serde(skip)]
     pub signature: String,
+    /// The same signature as a compact JWS (ES256, `x5c`) over the document's digest.
+    #[serde(skip)]
+    pub jws: String,
     pub created_at: i64,
 }
 
@@ -71,12 +74,13 @@ fn signature_from_row(row: &AnyRow) -> Result<SignatureRecord, sqlx::Error> {
         source: row.try_get("source")?,
         client_id: row.try_get("client_id")?,
         signature: row.try_get("signature")?,
+        jws: row.try_get("jws")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
 const SELECT_SIGNATURE: &str = "SELECT id, account_id, entity_slug, certificate_serial, document_name, \
-     document_sha256, source, client_id, signature, created_at FROM signatures WHERE ";
+     document_sha256, source, client_id, signature, jws, created_at FROM signatures WHERE ";
 
 impl Store {
     /// Stores both CAs in one transaction; false (nothing written) if a PKI exists.
@@ -198,7 +202,7 @@ impl Store {
     pub async fn insert_signature(&self, record: &SignatureRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO signatures (id, account_id, entity_slug, certificate_serial, document_name, document_sha256, \
-             source, client_id, signature, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             source, client_id, signature, jws, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&record.id)
         .bind(record.account_id)
@@ -209,6 +213,7 @@ impl Store {
         .bind(&record.source)
         .bind(&record.client_id)
         .bind(&record.signature)
+        .bind(&record.jws)
         .bind(record.created_at)
         .execute(self.pool())
         .await?;
@@ -298,5 +303,134 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SignatureRequest {
+    pub id: String,
+    pub client_id: String,
+    pub document_name: String,
+    pub document_sha256: String,
+    pub summary: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub expires_at: i64,
+    pub account_id: Option<AccountId>,
+    pub signature_id: Option<String>,
+    /// `signed` or `refused`, once the person answered.
+    pub outcome: Option<String>,
+}
+
+const SELECT_REQUEST: &str = "SELECT id, client_id, document_name, document_sha256, summary, redirect_uri, state, \
+     expires_at, account_id, signature_id, outcome FROM signature_requests WHERE ";
+
+fn request_from_row(row: &AnyRow) -> Result<SignatureRequest, sqlx::Error> {
+    Ok(SignatureRequest {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        document_name: row.try_get("document_name")?,
+        document_sha256: row.try_get("document_sha256")?,
+        summary: row.try_get("summary")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        state: row.try_get("state")?,
+        expires_at: row.try_get("expires_at")?,
+        account_id: row.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
+        signature_id: row.try_get("signature_id")?,
+        outcome: row.try_get("outcome")?,
+    })
+}
+
+impl Store {
+    pub async fn create_signature_request(&self, request: &SignatureRequest, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signature_requests (id, client_id, document_name, document_sha256, summary, redirect_uri, \
+             state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&request.id)
+        .bind(&request.client_id)
+        .bind(&request.document_name)
+        .bind(&request.document_sha256)
+        .bind(&request.summary)
+        .bind(&request.redirect_uri)
+        .bind(&request.state)
+        .bind(now)
+        .bind(request.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn signature_request(&self, id: &str) -> StoreResult<Option<SignatureRequest>> {
+        let sql = format!("{SELECT_REQUEST} id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(request_from_row).transpose()?)
+    }
+
+    /// Records the person's answer, once, while the request is alive; the code (its hash)
+    /// the entity exchanges. False if it was answered already or expired.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn answer_signature_request(
+        &self,
+        id: &str,
+        account: AccountId,
+        outcome: &str,
+        signature_id: Option<&str>,
+        code_hash: &str,
+        code_expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE signature_requests SET account_id = $1, outcome = $2, signature_id = $3, code_hash = $4, \
+             code_expires_at = $5 WHERE id = $6 AND outcome IS NULL AND expires_at > $7",
+        )
+        .bind(account.0)
+        .bind(outcome)
+        .bind(signature_id)
+        .bind(code_hash)
+        .bind(code_expires_at)
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Spends a code for the client that made the request; the request, once.
+    pub async fn exchange_signature_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<SignatureRequest>> {
+        let done = sqlx::query(
+            "UPDATE signature_requests SET code_used_at = $1 WHERE code_hash = $2 AND client_id = $3 \
+             AND code_used_at IS NULL AND code_expires_at > $1",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .bind(client_id)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let sql = format!("{SELECT_REQUEST} code_hash = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code_hash).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(request_from_row).transpose()?)
+    }
+
+    /// The entity's seal certificate that is neither revoked nor expired.
+    pub async fn current_seal_certificate(
+        &self,
+        entity_slug: &str,
+        now: i64,
+    ) -> StoreResult<Option<CertificateRecord>> {
+        let sql = format!(
+            "{SELECT_CERTIFICATE} kind = 'seal' AND entity_slug = $1 AND revoked_at IS NULL AND not_after > $2 \
+             ORDER BY issued_at DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(entity_slug).bind(now).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(certificate_from_row).transpose()?)
     }
 }

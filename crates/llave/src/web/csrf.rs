@@ -56,6 +56,9 @@ fn for_programs(path: &str) -> bool {
             | "/referencia/verificacion/sessions"
             | "/referencia/verificacion/jwks.json"
             | "/api/signatures/verify"
+            | "/api/seals"
+            | "/api/signature-requests"
+            | "/api/signature-requests/exchange"
     ) || path.starts_with("/.well-known/")
         || path.starts_with("/pki/")
 }

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::routes::routes())
         .merge(crate::assurance::routes::routes())
         .merge(crate::signature::routes::routes())
+        .merge(crate::signature::api::routes())
         .merge(crate::signature::pages::routes(state.config.signature.max_document_bytes))
         .merge(crate::oidc::routes())
         .merge(crate::catalog::routes::routes())

@@ -318,3 +318,114 @@ both_backends! {
         app.finish().await;
     }
 }
+
+/// A back-end access token of `entity` with `scope`.
+async fn service_token(base: &str, entity: &crate::oidc::support::Entity, scope: &str) -> String {
+    let (status, body) = crate::oidc::support::post_form(
+        base,
+        "/token",
+        &[("grant_type", "client_credentials"), ("scope", scope)],
+        Some((&entity.client_id, &entity.client_secret)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn api(base: &str, path: &str, token: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let mut request = crate::oidc::support::http().post(format!("{base}{path}")).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+both_backends! {
+    async fn an_entity_seals_and_asks_a_person_to_sign_and_another_verifies_with_openssl(backend: Backend) {
+        use axum::http::StatusCode;
+        use base64::Engine;
+        use crate::oidc::support::{REDIRECT, callback_params, entity};
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        llave::signature::init(&app.state).await.unwrap();
+        let semovi = entity(&app, &base, "semovi", false).await;
+        let token = service_token(&base, &semovi, "signatures").await;
+        let document = b"Licencia de conducir tipo A, folio 998877\n".to_vec();
+        let sha = cms::hex(&cms::sha256(&document));
+
+        // Without a token, or without the scope: refused.
+        let (status, _) = api(&base, "/api/seals", None, serde_json::json!({})).await;
+        assert_eq!(status, 401);
+        let other_scope = service_token(&base, &semovi, "lookups").await;
+        let (status, body) = api(&base, "/api/seals", Some(&other_scope), serde_json::json!({"document_name": "x", "document_sha256": sha})).await;
+        assert_eq!((status, body["error"].as_str()), (403, Some("insufficient_scope")));
+        let (status, _) = api(&base, "/api/seals", Some(&token), serde_json::json!({"document_name": "x", "document_sha256": "zz"})).await;
+        assert_eq!(status, 400);
+
+        // The entity seals what it issues.
+        let (status, sealed) = api(&base, "/api/seals", Some(&token), serde_json::json!({"document_name": "licencia.pdf", "document_sha256": sha})).await;
+        assert_eq!(status, 201, "{sealed}");
+        let p7s = base64::engine::general_purpose::STANDARD.decode(sealed["signature"].as_str().unwrap()).unwrap();
+        let verdict = llave::signature::verify_here(&app.state, &cms::sha256(&document), &p7s).await.unwrap();
+        assert_eq!(verdict.status, Status::Valid);
+        assert_eq!(verdict.signer.as_ref().unwrap().serial_number, "semovi");
+        assert_eq!(verdict.signer.as_ref().unwrap().organizational_unit, "Sello de entidad");
+        let jws_header = crate::oidc::support::jwt_header(sealed["jws"].as_str().unwrap());
+        assert_eq!(jws_header["alg"], "ES256");
+        assert_eq!(jws_header["x5c"].as_array().unwrap().len(), 2);
+
+        // The entity asks a verified person to sign a document it issued to them.
+        let (person, _) = verified_person(&app, 631).await;
+        let mut browser = app.client();
+        browser.sign_in(&person.curp, &person.password).await;
+        let totp = totp_app(&mut browser).await;
+        let (status, _) = api(&base, "/api/signature-requests", Some(&token), serde_json::json!({
+            "document_name": "licencia.pdf", "document_sha256": sha, "summary": "Acuse de tu licencia",
+            "redirect_uri": "https://evil.example/cb", "state": "s1"})).await;
+        assert_eq!(status, 400, "only a registered redirect URI");
+        let (status, created) = api(&base, "/api/signature-requests", Some(&token), serde_json::json!({
+            "document_name": "licencia.pdf", "document_sha256": sha,
+            "summary": "Firma el acuse de recibo de tu licencia de conducir", "redirect_uri": REDIRECT, "state": "s1"})).await;
+        assert_eq!(status, 201, "{created}");
+        let sign_path = crate::oidc::support::local(created["sign_url"].as_str().unwrap());
+        let page = browser.get(&sign_path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Entidad semovi") && page.body.contains("Firma el acuse de recibo"), "{}", page.body);
+        assert!(page.body.contains(&sha));
+        let csrf = input_value(&page.body, "csrf_token").unwrap();
+        let wrong = browser.post(&sign_path, &[("csrf_token", &csrf), ("decision", "sign"), ("password", &person.password), ("code", "123456")]).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "no signature without fresh authentication");
+        let code = totp.generate(unix_now() + 30).to_string();
+        let signed = browser.post(&sign_path, &[("csrf_token", &csrf), ("decision", "sign"), ("password", &person.password), ("code", &code)]).await;
+        let back = callback_params(signed.location().expect("back to the entity"));
+        assert_eq!(back["state"], "s1");
+        let (status, result) = api(&base, "/api/signature-requests/exchange", Some(&token), serde_json::json!({"code": back["code"]})).await;
+        assert_eq!(status, 200, "{result}");
+        let (status, again) = api(&base, "/api/signature-requests/exchange", Some(&token), serde_json::json!({"code": back["code"]})).await;
+        assert_eq!((status, again["error"].as_str()), (400, Some("invalid_grant")), "a code works once");
+        assert_eq!(browser.get(&sign_path).await.status, StatusCode::GONE, "a request is answered once");
+
+        // A second entity verifies the person's signature with nothing but OpenSSL and the root.
+        let signature = base64::engine::general_purpose::STANDARD.decode(result["signature"].as_str().unwrap()).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(work.path().join("licencia.pdf"), &document).unwrap();
+        std::fs::write(work.path().join("licencia.pdf.p7s"), &signature).unwrap();
+        std::fs::write(work.path().join("root.pem"), browser.get("/pki/root.pem").await.body).unwrap();
+        let verified = openssl(&["cms", "-verify", "-binary", "-content", "licencia.pdf", "-inform", "DER", "-in", "licencia.pdf.p7s",
+            "-CAfile", "root.pem", "-purpose", "any", "-out", "/dev/null", "-signer", "signer.pem"], work.path());
+        assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
+        let subject = openssl(&["x509", "-in", "signer.pem", "-noout", "-subject", "-nameopt", "RFC2253"], work.path());
+        assert!(String::from_utf8_lossy(&subject.stdout).contains(&person.curp));
+        // The person sees the act in their history.
+        let history = browser.get("/firma").await.body;
+        assert!(history.contains("licencia.pdf") && history.contains("a petición de una entidad"), "{history}");
+
+        // A refusal goes back as access_denied.
+        let (_, refused) = api(&base, "/api/signature-requests", Some(&token), serde_json::json!({
+            "document_name": "otro.pdf", "document_sha256": sha, "summary": "Otro", "redirect_uri": REDIRECT})).await;
+        let path = crate::oidc::support::local(refused["sign_url"].as_str().unwrap());
+        let answer = browser.submit(&path, &path, &[("decision", "refuse")]).await;
+        assert_eq!(callback_params(answer.location().unwrap())["error"], "access_denied");
+        app.finish().await;
+    }
+}
