@@ -179,7 +179,7 @@ async fn create_request(State(app): State<AppState>, headers: HeaderMap, body: a
         return api_error(StatusCode::BAD_REQUEST, "invalid_request", "document_name and summary are required");
     }
     // Exactly one of the client's registered redirect URIs (RFC 9700 §4.1.3).
-    if !client.redirect_uris.iter().any(|uri| *uri == new.redirect_uri) {
+    if !client.redirect_uris.contains(&new.redirect_uri) {
         return api_error(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri is not registered for this client");
     }
     let now = now();
