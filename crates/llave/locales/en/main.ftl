@@ -474,3 +474,6 @@ event-document_signed = Document signed
 request-title = Signature request
 request-asks = asks you to sign a document
 request-refuse = Do not sign, go back
+officer-revoke-title = Revoke electronic signature
+officer-revoke-button = Revoke their signing certificate
+officer-revoked = Signing certificate revoked; the revocation list already includes it.

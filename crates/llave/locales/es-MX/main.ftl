@@ -474,3 +474,6 @@ event-document_signed = Documento firmado
 request-title = Solicitud de firma
 request-asks = te pide firmar un documento
 request-refuse = No firmar y volver
+officer-revoke-title = Revocar firma electrónica
+officer-revoke-button = Revocar su certificado de firma
+officer-revoked = Certificado de firma revocado; la lista de revocación ya lo incluye.

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/oficina/persona", get(person))
         .route("/oficina/verificar", post(verify))
         .route("/oficina/recuperar", post(recover))
+        .route("/oficina/revocar-firma", post(revoke_signature))
 }
 
 async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), PageError> {
@@ -180,6 +181,7 @@ async fn person(
     let notice = match query.done.as_str() {
         "verified" => Some(c.t("officer-verified")),
         "recovered" => Some(c.t("officer-recovered")),
+        "revoked" => Some(c.t("officer-revoked")),
         _ => None,
     };
     page(&app, c, &s, Some(&account), FieldErrors::default(), &account.curp, notice, ("", ""), StatusCode::OK).await
@@ -313,4 +315,23 @@ async fn recover(
         tracing::warn!(error = %crate::mail::loggable(&error), "recovery reset e-mail not sent");
     }
     Ok(done(&account, "recovered"))
+}
+
+/// The person asks at the desk: their signing certificates are revoked (the CRL lists them).
+async fn revoke_signature(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: ClientMeta,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<ActForm>,
+) -> PageResult {
+    let (account, _) = match checked_act(&app, &c, &s, &form).await? {
+        Ok(ok) => ok,
+        Err(response) => return Ok(response),
+    };
+    let reason = format!("officer_{}", s.account.curp);
+    crate::signature::revoke_person(&app, &account, &reason, &officer_actor(&client))
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    Ok(done(&account, "revoked"))
 }

@@ -263,3 +263,71 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_verified_person_signs_on_the_pages_with_a_passkey_in_a_browser(backend: Backend) {
+        use base64::Engine;
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        let (app, base) = TestApp::builder(backend).serve_as_localhost().await;
+        let (site, mut received) = entity_site().await;
+        llave::signature::init(&app.state).await.unwrap();
+        let person = Person::synthetic(7401);
+        sign_up_and_confirm(&app, &person).await;
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        let verification = llave::store::assurance::NewVerification {
+            account: account.id, purpose: "verify", method: "officer", verifier: "XEXX010101HNEXXXA4", officer: None,
+            document_kind: "ine", document_number: "IDMEX0000002", reference: "in person",
+        };
+        app.state.store.record_verification(&verification, llave::crypto::now() - 5).await.unwrap();
+        llave::admin::entity::add_entity(&app.state.store, "finanzas", "Secretaría de Finanzas").await.unwrap();
+        let registered = llave::admin::entity::add_client(&app.state.store, &llave::oidc::clients::NewClient {
+            entity: "finanzas".into(),
+            name: "Trámites".into(),
+            redirect_uris: vec![format!("{site}/callback")],
+            ..Default::default()
+        }).await.unwrap();
+        let http = reqwest12::Client::new();
+        let token: serde_json::Value = http.post(format!("{base}/token"))
+            .basic_auth(&registered.client_id, registered.client_secret.as_deref())
+            .form(&[("grant_type", "client_credentials"), ("scope", "signatures")])
+            .send().await.unwrap().json().await.unwrap();
+        let token = token["access_token"].as_str().unwrap().to_string();
+        let work = tempfile::tempdir().unwrap();
+        let document = b"%PDF-1.4\nContrato de prueba\n".to_vec();
+        std::fs::write(work.path().join("contrato.pdf"), &document).unwrap();
+        let digest = llave::signature::cms::hex(&llave::signature::cms::sha256(&document));
+        let created: serde_json::Value = http.post(format!("{base}/api/signature-requests")).bearer_auth(&token)
+            .json(&serde_json::json!({"document_name": "contrato.pdf", "document_sha256": digest,
+                "summary": "Firma tu contrato", "redirect_uri": format!("{site}/callback"), "state": "xyz"}))
+            .send().await.unwrap().json().await.unwrap();
+
+        run_script(&dir, "signing.mjs", &base, &[
+            ("CURP", person.curp.clone()),
+            ("PASSWORD", person.password.clone()),
+            ("DOCUMENT", work.path().join("contrato.pdf").display().to_string()),
+            ("OUT_P7S", work.path().join("contrato.pdf.p7s").display().to_string()),
+            ("SIGN_URL", created["sign_url"].as_str().unwrap().to_string()),
+            ("ENTITY_NAME", "Secretaría de Finanzas".into()),
+        ]).await;
+
+        // What the browser downloaded, and what the entity got, verify with OpenSSL alone.
+        let root = app.state.store.authority("root").await.unwrap().unwrap().certificate_pem;
+        std::fs::write(work.path().join("root.pem"), root).unwrap();
+        let (_, _, params) = received.try_recv().expect("the entity got the person back");
+        assert_eq!(params["state"], "xyz");
+        let result: serde_json::Value = http.post(format!("{base}/api/signature-requests/exchange")).bearer_auth(&token)
+            .json(&serde_json::json!({"code": params["code"]})).send().await.unwrap().json().await.unwrap();
+        let p7s = base64::engine::general_purpose::STANDARD.decode(result["signature"].as_str().unwrap()).unwrap();
+        std::fs::write(work.path().join("entity.p7s"), p7s).unwrap();
+        for signature in ["contrato.pdf.p7s", "entity.p7s"] {
+            let out = std::process::Command::new("openssl")
+                .args(["cms", "-verify", "-binary", "-content", "contrato.pdf", "-inform", "DER", "-in", signature,
+                    "-CAfile", "root.pem", "-purpose", "any", "-out", "/dev/null"])
+                .current_dir(work.path()).output().unwrap();
+            assert!(out.status.success(), "{signature}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM signatures").await, 2);
+        app.finish().await;
+    }
+}
