@@ -9,6 +9,7 @@ pub mod assurance;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+pub mod hsm;
 pub mod i18n;
 pub mod keystore;
 pub mod mail;
@@ -47,6 +48,8 @@ pub struct Services {
     pub verifier: Option<assurance::remote::Provider>,
     /// The reference verification provider, when it is served.
     pub reference: Option<assurance::reference::Reference>,
+    /// The PKCS#11 token holding the CA keys, when one is configured.
+    pub hsm: Option<Arc<hsm::Hsm>>,
 }
 
 #[derive(Clone)]
@@ -90,6 +93,8 @@ pub enum StartError {
     Http(String),
     #[error(transparent)]
     KeyStore(#[from] keystore::KeyStoreError),
+    #[error("the PKCS#11 token cannot be used: {0}")]
+    Hsm(#[from] hsm::HsmError),
 }
 
 /// Connects to the database, applies migrations and assembles the services.
@@ -128,6 +133,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         None
     };
     let verifier = assurance::remote::Provider::configured(&config, reference.as_ref());
+    let hsm = config.signature.pkcs11.as_ref().map(hsm::Hsm::open).transpose()?.map(Arc::new);
     Ok(AppState(Arc::new(Services {
         config,
         store,
@@ -143,6 +149,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         webauthn,
         verifier,
         reference,
+        hsm,
     })))
 }
 

@@ -88,6 +88,20 @@ pub struct SignatureConfig {
     /// Largest document accepted for signing or verification, in bytes (only its SHA-256
     /// is kept). Default 25 MiB.
     pub max_document_bytes: usize,
+    /// Keep the CA keys on a PKCS#11 token (an HSM) instead of sealed in the database.
+    /// Must be set before `llave pki init`. Default: none.
+    pub pkcs11: Option<Pkcs11Config>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// The PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: PathBuf,
+    /// The token's label.
+    pub token_label: String,
+    /// The token's user PIN (better set as `LLAVE_SIGNATURE__PKCS11__PIN`).
+    pub pin: String,
 }
 
 impl Default for SignatureConfig {
@@ -98,6 +112,7 @@ impl Default for SignatureConfig {
             issuing_days: 3650,
             person_certificate_days: 730,
             max_document_bytes: 25 << 20,
+            pkcs11: None,
         }
     }
 }

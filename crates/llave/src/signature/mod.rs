@@ -46,8 +46,13 @@ pub struct InitOutcome {
 pub async fn init(app: &Services) -> Result<InitOutcome, SignatureError> {
     let config = &app.config.signature;
     let created = if app.store.authority("root").await?.is_none() {
-        let authorities =
-            pki::create_authorities(&app.keystore, &config.hub_name, config.root_days, config.issuing_days)?;
+        let authorities = pki::create_authorities(
+            &app.keystore,
+            app.hsm.as_ref(),
+            &config.hub_name,
+            config.root_days,
+            config.issuing_days,
+        )?;
         app.store.put_authorities(&authorities, now()).await?
     } else {
         false
@@ -68,7 +73,7 @@ pub async fn root(app: &Services) -> Result<Certificate, SignatureError> {
 
 pub async fn issuing(app: &Services) -> Result<Authority, SignatureError> {
     let stored = app.store.authority("issuing").await?.ok_or(PkiError::NotInitialised)?;
-    Ok(stored.open(&app.keystore)?)
+    Ok(stored.open(&app.keystore, app.hsm.as_ref())?)
 }
 
 /// The CRL's stable address.

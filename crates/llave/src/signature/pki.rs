@@ -25,6 +25,14 @@ use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, Version};
 
+use std::sync::Arc;
+
+use der::asn1::AnyRef;
+use p256::ecdsa::VerifyingKey;
+use p256::ecdsa::signature::Keypair;
+use x509_cert::spki::{AlgorithmIdentifier, SignatureAlgorithmIdentifier};
+
+use crate::hsm::Hsm;
 use crate::keystore::KeyStore;
 
 /// ecdsa-with-SHA256 (RFC 5758).
@@ -44,17 +52,49 @@ fn enc(error: impl std::fmt::Display) -> PkiError {
     PkiError::Encoding(error.to_string())
 }
 
+/// A CA's key: sealed in the database under the KEK, or on a PKCS#11 token.
+pub enum CaKey {
+    Software(SigningKey),
+    Token { hsm: Arc<Hsm>, reference: String, public: VerifyingKey },
+}
+
+impl Keypair for CaKey {
+    type VerifyingKey = VerifyingKey;
+
+    fn verifying_key(&self) -> VerifyingKey {
+        match self {
+            CaKey::Software(key) => *key.verifying_key(),
+            CaKey::Token { public, .. } => *public,
+        }
+    }
+}
+
+impl Signer<DerSignature> for CaKey {
+    fn try_sign(&self, message: &[u8]) -> Result<DerSignature, p256::ecdsa::Error> {
+        match self {
+            CaKey::Software(key) => key.try_sign(message),
+            CaKey::Token { hsm, reference, .. } => {
+                let digest = <sha2::Sha256 as sha2::Digest>::digest(message);
+                let signature = hsm.sign_digest(reference, &digest).map_err(p256::ecdsa::Error::from_source)?;
+                Ok(signature.to_der())
+            }
+        }
+    }
+}
+
+impl SignatureAlgorithmIdentifier for CaKey {
+    type Params = AnyRef<'static>;
+    const SIGNATURE_ALGORITHM_IDENTIFIER: AlgorithmIdentifier<AnyRef<'static>> =
+        <SigningKey as SignatureAlgorithmIdentifier>::SIGNATURE_ALGORITHM_IDENTIFIER;
+}
+
 /// A CA: its certificate and its key.
 pub struct Authority {
     pub certificate: Certificate,
-    key: SigningKey,
+    key: CaKey,
 }
 
 impl Authority {
-    pub fn key(&self) -> &SigningKey {
-        &self.key
-    }
-
     pub fn pem(&self) -> Result<String, PkiError> {
         self.certificate.to_pem(der::pem::LineEnding::LF).map_err(enc)
     }
@@ -73,13 +113,20 @@ pub fn sealed_key_purpose(name: &str) -> String {
 }
 
 impl StoredAuthority {
-    pub fn open(&self, keystore: &KeyStore) -> Result<Authority, PkiError> {
+    pub fn open(&self, keystore: &KeyStore, hsm: Option<&Arc<Hsm>>) -> Result<Authority, PkiError> {
         let certificate = Certificate::from_pem(self.certificate_pem.as_bytes()).map_err(enc)?;
+        if self.key_sealed.starts_with(crate::hsm::REFERENCE_PREFIX) {
+            let hsm = hsm
+                .ok_or_else(|| PkiError::Key("the CA key is on a PKCS#11 token: configure signature.pkcs11".into()))?;
+            let public = hsm.verifying_key(&self.key_sealed).map_err(|e| PkiError::Key(e.to_string()))?;
+            let key = CaKey::Token { hsm: hsm.clone(), reference: self.key_sealed.clone(), public };
+            return Ok(Authority { certificate, key });
+        }
         let der = keystore
             .open(&sealed_key_purpose(&self.name), &self.key_sealed)
             .map_err(|e| PkiError::Key(e.to_string()))?;
         let key = SigningKey::from_pkcs8_der(&der).map_err(|e| PkiError::Key(e.to_string()))?;
-        Ok(Authority { certificate, key })
+        Ok(Authority { certificate, key: CaKey::Software(key) })
     }
 }
 
@@ -137,16 +184,29 @@ fn validity(days: i64) -> Result<Validity, PkiError> {
     })
 }
 
-/// Creates the root CA and the issuing CA it certifies; sealed for the database.
+/// A new CA key: on the token when there is one, otherwise in memory (to be sealed).
+fn new_ca_key(hsm: Option<&Arc<Hsm>>, label: &str) -> Result<CaKey, PkiError> {
+    match hsm {
+        Some(hsm) => {
+            let (reference, public) = hsm.generate(label).map_err(|e| PkiError::Key(e.to_string()))?;
+            Ok(CaKey::Token { hsm: hsm.clone(), reference, public })
+        }
+        None => Ok(CaKey::Software(SigningKey::random(&mut rand_core::OsRng))),
+    }
+}
+
+/// Creates the root CA and the issuing CA it certifies, with their keys on the PKCS#11
+/// token when one is given, sealed under the KEK otherwise.
 pub fn create_authorities(
     keystore: &KeyStore,
+    hsm: Option<&Arc<Hsm>>,
     hub_name: &str,
     root_days: i64,
     issuing_days: i64,
 ) -> Result<[StoredAuthority; 2], PkiError> {
-    let root_key = SigningKey::random(&mut rand_core::OsRng);
+    let root_key = new_ca_key(hsm, "llave-ca-root")?;
     let root_name = name(&format!("{hub_name} Raíz"), hub_name, Some("Autoridad certificadora"), None)?;
-    let root_spki = SubjectPublicKeyInfoOwned::from_key(*root_key.verifying_key()).map_err(enc)?;
+    let root_spki = SubjectPublicKeyInfoOwned::from_key(root_key.verifying_key()).map_err(enc)?;
     let builder = CertificateBuilder::new(
         Profile::Root,
         random_serial(),
@@ -158,9 +218,9 @@ pub fn create_authorities(
     .map_err(enc)?;
     let root = builder.build::<DerSignature>().map_err(enc)?;
 
-    let issuing_key = SigningKey::random(&mut rand_core::OsRng);
+    let issuing_key = new_ca_key(hsm, "llave-ca-issuing")?;
     let issuing_name = name(&format!("{hub_name} Emisora"), hub_name, Some("Autoridad certificadora"), None)?;
-    let issuing_spki = SubjectPublicKeyInfoOwned::from_key(*issuing_key.verifying_key()).map_err(enc)?;
+    let issuing_spki = SubjectPublicKeyInfoOwned::from_key(issuing_key.verifying_key()).map_err(enc)?;
     let profile = Profile::SubCA { issuer: root_name, path_len_constraint: Some(0) };
     let builder = CertificateBuilder::new(
         profile,
@@ -173,12 +233,18 @@ pub fn create_authorities(
     .map_err(enc)?;
     let issuing = builder.build::<DerSignature>().map_err(enc)?;
 
-    let stored = |label: &str, certificate: &Certificate, key: &SigningKey| -> Result<StoredAuthority, PkiError> {
-        let der = key.to_pkcs8_der().map_err(enc)?;
+    let stored = |label: &str, certificate: &Certificate, key: &CaKey| -> Result<StoredAuthority, PkiError> {
+        let key_sealed = match key {
+            CaKey::Software(key) => {
+                let der = key.to_pkcs8_der().map_err(enc)?;
+                keystore.seal(&sealed_key_purpose(label), der.as_bytes())
+            }
+            CaKey::Token { reference, .. } => reference.clone(),
+        };
         Ok(StoredAuthority {
             name: label.to_string(),
             certificate_pem: certificate.to_pem(der::pem::LineEnding::LF).map_err(enc)?,
-            key_sealed: keystore.seal(&sealed_key_purpose(label), der.as_bytes()),
+            key_sealed,
         })
     };
     Ok([stored("root", &root, &root_key)?, stored("issuing", &issuing, &issuing_key)?])

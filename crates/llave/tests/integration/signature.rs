@@ -429,3 +429,72 @@ both_backends! {
         app.finish().await;
     }
 }
+
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A fresh SoftHSM token; deleted when dropped.
+struct Token(String);
+
+impl Token {
+    fn new() -> Token {
+        assert!(
+            Path::new(SOFTHSM).is_file(),
+            "{SOFTHSM} is missing: run `apt-get install -y softhsm2` (.ci/run does it)"
+        );
+        let label = format!(
+            "llave-{}",
+            llave::crypto::random_id().chars().filter(char::is_ascii_alphanumeric).take(10).collect::<String>()
+        );
+        let made = Command::new("softhsm2-util")
+            .args(["--init-token", "--free", "--label", &label, "--pin", "1234", "--so-pin", "12345678"])
+            .output()
+            .expect("softhsm2-util");
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        Token(label)
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        let _ = Command::new("softhsm2-util").args(["--delete-token", "--token", &self.0]).output();
+    }
+}
+
+both_backends! {
+    async fn the_ca_keys_live_on_a_pkcs11_token(backend: Backend) {
+        let token = Token::new();
+        let label = token.0.clone();
+        let app = TestApp::builder(backend)
+            .config(move |c| {
+                c.signature.pkcs11 = Some(llave::config::Pkcs11Config {
+                    module: SOFTHSM.into(),
+                    token_label: label,
+                    pin: "1234".into(),
+                })
+            })
+            .build()
+            .await;
+        let outcome = llave::signature::init(&app.state).await.unwrap();
+        assert!(outcome.created);
+        for name in ["root", "issuing"] {
+            let stored = app.state.store.authority(name).await.unwrap().unwrap();
+            assert!(stored.key_sealed.starts_with("pkcs11:id="), "the {name} key stays on the token: {}", stored.key_sealed);
+        }
+        let (_, account) = verified_person(&app, 641).await;
+        let document = b"Acta firmada con llaves en un HSM\n".to_vec();
+        let (_, p7s) = llave::signature::sign_as_person(&app.state, &account, "acta.txt", &cms::sha256(&document), "person", None, &Actor::cli()).await.unwrap();
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(work.path().join("acta.txt"), &document).unwrap();
+        std::fs::write(work.path().join("acta.txt.p7s"), &p7s).unwrap();
+        std::fs::write(work.path().join("root.pem"), outcome.root_pem).unwrap();
+        let verified = openssl(&["cms", "-verify", "-binary", "-content", "acta.txt", "-inform", "DER", "-in", "acta.txt.p7s",
+            "-CAfile", "root.pem", "-purpose", "any", "-out", "/dev/null"], work.path());
+        assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
+        // The CRL is signed on the token too, and checks out.
+        let verdict = llave::signature::verify_here(&app.state, &cms::sha256(&document), &p7s).await.unwrap();
+        assert_eq!(verdict.status, Status::Valid);
+        assert!(verdict.crl_checked);
+        app.finish().await;
+        drop(token);
+    }
+}
