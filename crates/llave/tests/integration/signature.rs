@@ -416,6 +416,16 @@ both_backends! {
         assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
         let subject = openssl(&["x509", "-in", "signer.pem", "-noout", "-subject", "-nameopt", "RFC2253"], work.path());
         assert!(String::from_utf8_lossy(&subject.stdout).contains(&person.curp));
+        // Anyone with the llave binary verifies it offline, root and CRL fetched from the hub;
+        // it names the person who signed, not whoever presents it.
+        let verify = llave(&app, &["verify", work.path().join("licencia.pdf").to_str().unwrap(),
+            work.path().join("licencia.pdf.p7s").to_str().unwrap(), "--root", &format!("{base}/pki/root.pem"),
+            "--crl", &format!("{base}/pki/crl"), "--json"], None);
+        let verdict = json_of(&verify);
+        assert_eq!(verdict["status"], "valid");
+        assert_eq!(verdict["crl_checked"], true);
+        assert_eq!(verdict["signer"]["serial_number"], person.curp.as_str());
+        assert_ne!(verdict["signer"]["serial_number"], Person::synthetic(632).curp.as_str());
         // The person sees the act in their history.
         let history = browser.get("/firma").await.body;
         assert!(history.contains("licencia.pdf") && history.contains("a petición de una entidad"), "{history}");
