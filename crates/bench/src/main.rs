@@ -13,6 +13,7 @@ mod oidc;
 mod reference;
 mod report;
 mod server;
+mod signature;
 mod signin;
 
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Oidc(oidc::Args),
     /// Catalog search latency and throughput over a synthetic catalog.
     Catalog(catalog::Args),
+    /// Entity seals and public signature verifications per second.
+    Signature(signature::Args),
 }
 
 #[tokio::main]
@@ -44,5 +47,6 @@ async fn main() -> ExitCode {
         Command::Signin(args) => signin::main(args).await,
         Command::Oidc(args) => oidc::main(args).await,
         Command::Catalog(args) => catalog::main(args).await,
+        Command::Signature(args) => signature::main(args).await,
     }
 }

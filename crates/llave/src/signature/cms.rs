@@ -4,8 +4,6 @@
 //! -content DOC -inform DER -in DOC.p7s -CAfile ROOT.pem -purpose any` accepts what this
 //! makes; `verify` checks what OpenSSL (or anyone) made the same way.
 
-use std::time::{Duration, SystemTime};
-
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
@@ -98,7 +96,7 @@ pub fn sign_detached(
             }),
         }],
     };
-    let time = Time::try_from(SystemTime::UNIX_EPOCH + Duration::from_secs(signed_at.max(0) as u64)).map_err(enc)?;
+    let time = super::pki::time_at(signed_at).map_err(enc)?;
     let attributes = vec![
         attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_DATA).map_err(enc)?)?,
         attribute(ID_SIGNING_TIME, Any::encode_from(&time).map_err(enc)?)?,
@@ -210,8 +208,20 @@ fn verifying_key(certificate: &Certificate) -> Option<VerifyingKey> {
     VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).ok()
 }
 
-/// Whether `issuer`'s key signed `certificate` (ECDSA P-256 SHA-256).
+/// Whether a certificate says it is a CA (basic constraints `cA`).
+fn is_ca(certificate: &Certificate) -> bool {
+    use x509_cert::ext::pkix::BasicConstraints;
+    certificate.tbs_certificate.extensions.iter().flatten().any(|ext| {
+        ext.extn_id == der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS
+            && BasicConstraints::from_der(ext.extn_value.as_bytes()).is_ok_and(|bc| bc.ca)
+    })
+}
+
+/// Whether `issuer` (a CA) signed `certificate` with its key (ECDSA P-256 SHA-256).
 fn signed_by(certificate: &Certificate, issuer: &Certificate) -> bool {
+    if !is_ca(issuer) {
+        return false;
+    }
     let Some(key) = verifying_key(issuer) else { return false };
     let Ok(tbs) = certificate.tbs_certificate.to_der() else { return false };
     let Ok(signature) = DerSignature::from_bytes(certificate.signature.raw_bytes()) else { return false };
@@ -231,6 +241,13 @@ pub fn signature_bytes(input: &[u8]) -> Vec<u8> {
     if text.contains("-----BEGIN") {
         let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
         return base64::engine::general_purpose::STANDARD.decode(body.trim()).unwrap_or_default();
+    }
+    // DER starts with a SEQUENCE; anything else may be the API's base64.
+    if input.first() != Some(&0x30) {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(compact) {
+            return bytes;
+        }
     }
     input.to_vec()
 }
@@ -327,6 +344,20 @@ pub fn verify_digest(
         .and_then(|v| v.to_der().ok())
         .and_then(|d| Time::from_der(&d).ok())
         .map(|t| unix(&t));
+    // CAdES-B: a content type of data, a signing time, and the signer's certificate bound
+    // by its hash (so another certificate with the same key cannot be slipped in).
+    let content_type = attribute(ID_CONTENT_TYPE).and_then(|v| v.decode_as::<ObjectIdentifier>().ok());
+    let bound = attribute(ID_SIGNING_CERTIFICATE_V2)
+        .and_then(|v| v.decode_as::<SigningCertificateV2>().ok())
+        .and_then(|sc| sc.certs.into_iter().next())
+        .zip(signer_cert.to_der().ok())
+        .is_some_and(|(id, der)| id.cert_hash.as_bytes() == sha256(&der));
+    if content_type != Some(ID_DATA) || verdict.signed_at.is_none() || !bound {
+        verdict.status = Status::Malformed;
+        verdict.reason =
+            "the signature lacks the CAdES attributes (content type, signing time, signing certificate)".into();
+        return verdict;
+    }
     // 2. The document is the one signed.
     let digest = attribute(ID_MESSAGE_DIGEST).and_then(|v| v.decode_as::<OctetString>().ok());
     if digest.as_ref().map(|d| d.as_bytes()) != Some(&document[..]) {
@@ -348,7 +379,8 @@ pub fn verify_digest(
         ..=verdict.signer.as_ref().map(|s| s.not_after).unwrap_or(i64::MIN))
         .contains(&signed_at);
     if let Some(crl) = crl {
-        let issuer_ok = certificates.iter().any(|ca| crl_signed_by(crl, ca) && signed_by(signer_cert, ca));
+        let fresh = crl.tbs_cert_list.next_update.as_ref().is_none_or(|next| unix(next) >= now);
+        let issuer_ok = fresh && certificates.iter().any(|ca| crl_signed_by(crl, ca) && signed_by(signer_cert, ca));
         verdict.crl_checked = issuer_ok;
         if issuer_ok {
             verdict.revoked_at = crl

@@ -296,8 +296,13 @@ pub struct Revoked {
     pub revoked_at: i64,
 }
 
-fn time_at(unix: i64) -> Result<Time, PkiError> {
-    Time::try_from(SystemTime::UNIX_EPOCH + Duration::from_secs(unix.max(0) as u64)).map_err(enc)
+/// RFC 5280 §4.1.2.5 / RFC 5652 §11.3: UTCTime through 2049, GeneralizedTime after.
+pub fn time_at(unix: i64) -> Result<Time, PkiError> {
+    let duration = Duration::from_secs(unix.max(0) as u64);
+    match der::asn1::UtcTime::from_unix_duration(duration) {
+        Ok(utc) => Ok(Time::UtcTime(utc)),
+        Err(_) => Time::try_from(SystemTime::UNIX_EPOCH + duration).map_err(enc),
+    }
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {

@@ -136,6 +136,19 @@ both_backends! {
         assert_eq!(verdict["status"], "untrusted_chain");
         other.finish().await;
 
+        // OpenSSL checks the CRL too (given with the root in -CAfile): not revoked yet.
+        let crl_check = |dir: &Path, crl: &[u8]| {
+            std::fs::write(dir.join("crl.der"), crl).unwrap();
+            assert!(ok(&openssl(&["crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"], dir)));
+            let mut both = std::fs::read(&root_file).unwrap();
+            both.extend(std::fs::read(dir.join("crl.pem")).unwrap());
+            std::fs::write(dir.join("root_and_crl.pem"), both).unwrap();
+            openssl(&["cms", "-verify", "-binary", "-content", "doc.txt", "-inform", "DER", "-in", "doc.txt.p7s",
+                "-CAfile", "root_and_crl.pem", "-purpose", "any", "-crl_check", "-out", "/dev/null"], dir)
+        };
+        let checked = crl_check(dir, &llave::signature::crl(&app.state).await.unwrap());
+        assert!(ok(&checked), "{}", String::from_utf8_lossy(&checked.stderr));
+
         // Revoked after signing: valid then, revoked now; the CRL says so to OpenSSL too.
         let revoked = llave::signature::revoke_person(&app.state, &account, "person_asked", &Actor::cli()).await.unwrap();
         assert_eq!(revoked, vec![stored.serial.clone()]);
@@ -145,12 +158,9 @@ both_backends! {
         let (valid, verdict) = verify_cli(&app, &[dir.join("doc.txt").to_str().unwrap(), dir.join("doc.txt.p7s").to_str().unwrap()]);
         assert!(valid, "signed before the revocation: {verdict}");
         assert!(verdict["revoked_at"].is_i64());
-        std::fs::write(dir.join("crl.der"), llave::signature::crl(&app.state).await.unwrap()).unwrap();
-        let crl_pem = openssl(&["crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"], dir);
-        assert!(ok(&crl_pem));
-        let with_crl = openssl(&["cms", "-verify", "-binary", "-content", "doc.txt", "-inform", "DER", "-in", "doc.txt.p7s",
-            "-CAfile", &root_file, "-purpose", "any", "-crl_check", "-CRLfile", "crl.pem", "-out", "/dev/null"], dir);
-        assert!(!ok(&with_crl), "OpenSSL sees the revocation");
+        let refused = crl_check(dir, &llave::signature::crl(&app.state).await.unwrap());
+        assert!(!ok(&refused));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("revoked"), "OpenSSL sees the revocation: {}", String::from_utf8_lossy(&refused.stderr));
         // Signed with the revoked certificate afterwards: revoked.
         let certificate = llave::signature::pki::parse_certificate(stored.certificate.as_bytes()).unwrap();
         let crl = cms::parse_crl(&llave::signature::crl(&app.state).await.unwrap());
