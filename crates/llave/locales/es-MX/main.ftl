@@ -477,3 +477,5 @@ request-refuse = No firmar y volver
 officer-revoke-title = Revocar firma electrónica
 officer-revoke-button = Revocar su certificado de firma
 officer-revoked = Certificado de firma revocado; la lista de revocación ya lo incluye.
+request-not-yours-title = Esta solicitud no es para ti
+request-not-yours = La entidad pidió la firma de otra persona. Si crees que es un error, comunícate con la entidad.

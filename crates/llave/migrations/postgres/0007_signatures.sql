@@ -63,6 +63,7 @@ CREATE TABLE signature_requests (
     summary TEXT NOT NULL,
     redirect_uri TEXT NOT NULL,
     state TEXT,
+    subject TEXT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     account_id BIGINT REFERENCES accounts (id),

@@ -161,6 +161,9 @@ struct NewRequest {
     summary: String,
     redirect_uri: String,
     state: Option<String>,
+    /// The person who must sign: the `sub` this entity knows them by. Anyone signed in
+    /// may answer a request without it.
+    sub: Option<String>,
 }
 
 async fn create_request(State(app): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -182,6 +185,20 @@ async fn create_request(State(app): State<AppState>, headers: HeaderMap, body: a
     if !client.redirect_uris.contains(&new.redirect_uri) {
         return api_error(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri is not registered for this client");
     }
+    match app.store.authority("issuing").await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the hub's PKI is not initialised",
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot read the PKI");
+            return api_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again");
+        }
+    }
     let now = now();
     let request = SignatureRequest {
         id: random_id(),
@@ -191,6 +208,7 @@ async fn create_request(State(app): State<AppState>, headers: HeaderMap, body: a
         summary,
         redirect_uri: new.redirect_uri,
         state: new.state.map(|s| clean(&s, 500)),
+        subject: new.sub.map(|s| clean(&s, 200)).filter(|s| !s.is_empty()),
         expires_at: now + REQUEST_SECONDS,
         account_id: None,
         signature_id: None,
@@ -241,6 +259,10 @@ async fn exchange(State(app): State<AppState>, headers: HeaderMap, body: axum::b
         Ok(Some(record)) => {
             let mut body = signature_json(&record);
             body["request_id"] = json!(found.id);
+            // Who signed, as this entity knows them.
+            if let Some(account) = found.account_id {
+                body["sub"] = json!(crate::oidc::tokens::subject(&app, &client, account.0));
+            }
             Json(body).into_response()
         }
         Ok(None) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the signature is missing"),
@@ -315,8 +337,19 @@ async fn page(
     Ok(response)
 }
 
+/// A request addressed to someone else is refused to this person.
+fn addressed_to(app: &AppState, c: &Chrome, s: &SignedIn, live: &Live) -> Result<(), PageError> {
+    match &live.request.subject {
+        Some(sub) if *sub != crate::oidc::tokens::subject(app, &live.client, s.account.id.0) => {
+            Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "request-not-yours-title", "request-not-yours"))
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn request_page(State(app): State<AppState>, c: Chrome, s: SignedIn, Path(id): Path<String>) -> PageResult {
     let live = live_request(&app, &c, &id).await?;
+    addressed_to(&app, &c, &s, &live)?;
     page(&app, c, &s, &live, FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -362,7 +395,7 @@ async fn answer(
     let mut params: Vec<(&str, &str)> = Vec::new();
     if let Some(id) = &signature_id {
         let digest = super::parse_sha256(&live.request.document_sha256).ok_or_else(|| internal(&"stored digest"))?;
-        super::sign_with_id(
+        let signed = super::sign_with_id(
             app,
             id,
             &s.account,
@@ -372,8 +405,15 @@ async fn answer(
             Some(&live.client.client_id),
             actor,
         )
-        .await
-        .map_err(|e| internal(&e))?;
+        .await;
+        if let Err(error) = signed {
+            // Nothing was signed: the request stays open.
+            app.store
+                .release_signature_request(&live.request.id, &token_hash(&code))
+                .await
+                .map_err(|e| internal(&e))?;
+            return Err(internal(&error));
+        }
         params.push(("code", &code));
     } else {
         params.push(("error", "access_denied"));
@@ -395,6 +435,7 @@ async fn request_answer(
     CsrfForm(form): CsrfForm<AnswerForm>,
 ) -> PageResult {
     let live = live_request(&app, &c, &id).await?;
+    addressed_to(&app, &c, &s, &live)?;
     let actor = Actor::from(&client);
     if form.decision == "refuse" {
         let to = answer(&app, &c, &s, &live, false, &actor).await?;
@@ -467,6 +508,9 @@ async fn request_passkey_finish(
         Ok(live) => live,
         Err(error) => return error.into_response(),
     };
+    if let Err(error) = addressed_to(&app, &c, &s, &live) {
+        return error.into_response();
+    }
     if !crate::assurance::identity_verified(&s.account) {
         return (StatusCode::FORBIDDEN, Json(json!({ "error": c.t("sign-needs-verification") }))).into_response();
     }

@@ -263,6 +263,9 @@ async fn sign_act(
 ) -> Result<String, PageError> {
     let signature_id = random_id();
     let internal = |e: &dyn std::fmt::Display| PageError::internal(c.lang, e);
+    if !crate::assurance::identity_verified(&s.account) {
+        return Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "sign-title", "sign-needs-verification"));
+    }
     if !app.store.claim_signing_act(&act.id, s.account.id, &signature_id, now()).await.map_err(|e| internal(&e))? {
         return Err(PageError::new(StatusCode::GONE, c.lang, "sign-act-gone-title", "sign-act-gone"));
     }
@@ -270,9 +273,13 @@ async fn sign_act(
     for (i, byte) in digest.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&act.document_sha256[2 * i..2 * i + 2], 16).unwrap_or(0);
     }
-    super::sign_with_id(app, &signature_id, &s.account, &act.document_name, &digest, "person", None, actor)
-        .await
-        .map_err(|e| internal(&e))?;
+    let signed =
+        super::sign_with_id(app, &signature_id, &s.account, &act.document_name, &digest, "person", None, actor).await;
+    if let Err(error) = signed {
+        // Nothing was signed: the act can be tried again.
+        app.store.release_signing_act(&act.id, &signature_id).await.map_err(|e| internal(&e))?;
+        return Err(internal(&error));
+    }
     Ok(format!("/firma?firmado={signature_id}#firmas"))
 }
 

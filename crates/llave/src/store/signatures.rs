@@ -315,6 +315,8 @@ pub struct SignatureRequest {
     pub summary: String,
     pub redirect_uri: String,
     pub state: Option<String>,
+    /// The `sub` (as this entity knows the person) of the only person who may sign.
+    pub subject: Option<String>,
     pub expires_at: i64,
     pub account_id: Option<AccountId>,
     pub signature_id: Option<String>,
@@ -323,7 +325,7 @@ pub struct SignatureRequest {
 }
 
 const SELECT_REQUEST: &str = "SELECT id, client_id, document_name, document_sha256, summary, redirect_uri, state, \
-     expires_at, account_id, signature_id, outcome FROM signature_requests WHERE ";
+     subject, expires_at, account_id, signature_id, outcome FROM signature_requests WHERE ";
 
 fn request_from_row(row: &AnyRow) -> Result<SignatureRequest, sqlx::Error> {
     Ok(SignatureRequest {
@@ -334,6 +336,7 @@ fn request_from_row(row: &AnyRow) -> Result<SignatureRequest, sqlx::Error> {
         summary: row.try_get("summary")?,
         redirect_uri: row.try_get("redirect_uri")?,
         state: row.try_get("state")?,
+        subject: row.try_get("subject")?,
         expires_at: row.try_get("expires_at")?,
         account_id: row.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
         signature_id: row.try_get("signature_id")?,
@@ -345,7 +348,7 @@ impl Store {
     pub async fn create_signature_request(&self, request: &SignatureRequest, now: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO signature_requests (id, client_id, document_name, document_sha256, summary, redirect_uri, \
-             state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             state, subject, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&request.id)
         .bind(&request.client_id)
@@ -354,6 +357,7 @@ impl Store {
         .bind(&request.summary)
         .bind(&request.redirect_uri)
         .bind(&request.state)
+        .bind(&request.subject)
         .bind(now)
         .bind(request.expires_at)
         .execute(self.pool())
@@ -432,5 +436,30 @@ impl Store {
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(entity_slug).bind(now).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(certificate_from_row).transpose()?)
+    }
+}
+
+impl Store {
+    /// Gives back an act whose signature failed after it was claimed.
+    pub async fn release_signing_act(&self, id: &str, signature_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE signing_acts SET signature_id = NULL WHERE id = $1 AND signature_id = $2")
+            .bind(id)
+            .bind(signature_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Gives back a request whose signature failed after it was answered.
+    pub async fn release_signature_request(&self, id: &str, code_hash: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE signature_requests SET account_id = NULL, outcome = NULL, signature_id = NULL, code_hash = NULL, \
+             code_expires_at = NULL WHERE id = $1 AND code_hash = $2",
+        )
+        .bind(id)
+        .bind(code_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }

@@ -440,6 +440,22 @@ both_backends! {
         let history = browser.get("/firma").await.body;
         assert!(history.contains("licencia.pdf") && history.contains("a petición de una entidad"), "{history}");
 
+        // The entity learns who signed, as it knows them.
+        let client = app.state.store.client_by_id(&semovi.client_id).await.unwrap().unwrap();
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        let sub = llave::oidc::tokens::subject(&app.state, &client, account.id.0);
+        assert_eq!(result["sub"], sub.as_str());
+        // A request addressed to someone else cannot be answered by this person.
+        let (_, addressed) = api(&base, "/api/signature-requests", Some(&token), serde_json::json!({
+            "document_name": "ajeno.pdf", "document_sha256": sha, "summary": "Para otra persona",
+            "redirect_uri": REDIRECT, "sub": "otra-persona"})).await;
+        let path = crate::oidc::support::local(addressed["sign_url"].as_str().unwrap());
+        assert_eq!(browser.get(&path).await.status, StatusCode::FORBIDDEN);
+        let (_, mine) = api(&base, "/api/signature-requests", Some(&token), serde_json::json!({
+            "document_name": "mio.pdf", "document_sha256": sha, "summary": "Para ti", "redirect_uri": REDIRECT, "sub": sub})).await;
+        let path = crate::oidc::support::local(mine["sign_url"].as_str().unwrap());
+        assert_eq!(browser.get(&path).await.status, StatusCode::OK);
+
         // A refusal goes back as access_denied.
         let (_, refused) = api(&base, "/api/signature-requests", Some(&token), serde_json::json!({
             "document_name": "otro.pdf", "document_sha256": sha, "summary": "Otro", "redirect_uri": REDIRECT})).await;
