@@ -479,3 +479,4 @@ officer-revoke-button = Revoke their signing certificate
 officer-revoked = Signing certificate revoked; the revocation list already includes it.
 request-not-yours-title = This request is not for you
 request-not-yours = The entity asked another person to sign. If you think this is a mistake, contact the entity.
+verdict-entity = Entity (seal)

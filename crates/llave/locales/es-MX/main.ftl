@@ -479,3 +479,4 @@ officer-revoke-button = Revocar su certificado de firma
 officer-revoked = Certificado de firma revocado; la lista de revocación ya lo incluye.
 request-not-yours-title = Esta solicitud no es para ti
 request-not-yours = La entidad pidió la firma de otra persona. Si crees que es un error, comunícate con la entidad.
+verdict-entity = Entidad (sello)

@@ -280,7 +280,9 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 7] = [
+        let ranges: [(&str, i64, i64, i64); 9] = [
+            ("signature.root_days", self.signature.root_days, 365, 36_500),
+            ("signature.issuing_days", self.signature.issuing_days, 365, 36_500),
             ("signature.person_certificate_days", self.signature.person_certificate_days, 1, 1825),
             ("assurance.reproof_minutes", self.assurance.reproof_minutes, 1, 60),
             ("oidc.access_token_seconds", self.oidc.access_token_seconds.into(), 60, 3600),

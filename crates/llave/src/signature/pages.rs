@@ -76,12 +76,19 @@ impl Uploaded {
 
 /// Reads a multipart form: text fields and files, hashing each file as it streams; only
 /// the `signature` field's bytes are kept.
-async fn read_multipart(mut multipart: Multipart) -> Result<Uploaded, ()> {
+/// Why a multipart body was refused.
+enum UploadError {
+    Malformed,
+    /// A document over `signature.max_document_bytes`, or a signature over 1 MiB.
+    TooLarge,
+}
+
+async fn read_multipart(mut multipart: Multipart, max_document: usize) -> Result<Uploaded, UploadError> {
     let mut uploaded = Uploaded::default();
-    while let Some(mut field) = multipart.next_field().await.map_err(|_| ())? {
+    while let Some(mut field) = multipart.next_field().await.map_err(|_| UploadError::Malformed)? {
         let name = field.name().unwrap_or("").to_string();
         if name == "csrf_token" {
-            uploaded.csrf_token = field.text().await.map_err(|_| ())?.chars().take(200).collect();
+            uploaded.csrf_token = field.text().await.map_err(|_| UploadError::Malformed)?.chars().take(200).collect();
             continue;
         }
         let file_name: String = field.file_name().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
@@ -89,13 +96,14 @@ async fn read_multipart(mut multipart: Multipart) -> Result<Uploaded, ()> {
         let mut hasher = Sha256::new();
         let mut bytes = Vec::new();
         let mut size = 0usize;
-        while let Some(chunk) = field.chunk().await.map_err(|_| ())? {
+        let limit = if keep { MAX_SIGNATURE_BYTES } else { max_document };
+        while let Some(chunk) = field.chunk().await.map_err(|_| UploadError::TooLarge)? {
             size += chunk.len();
+            if size > limit {
+                return Err(UploadError::TooLarge);
+            }
             hasher.update(&chunk);
             if keep {
-                if size > MAX_SIGNATURE_BYTES {
-                    return Err(());
-                }
                 bytes.extend_from_slice(&chunk);
             }
         }
@@ -106,6 +114,17 @@ async fn read_multipart(mut multipart: Multipart) -> Result<Uploaded, ()> {
         uploaded.files.push((name, Upload { name: file_name, digest: hasher.finalize().into(), bytes }));
     }
     Ok(uploaded)
+}
+
+fn upload_error(c: &Chrome, error: UploadError) -> PageError {
+    match error {
+        UploadError::TooLarge => {
+            PageError::new(StatusCode::PAYLOAD_TOO_LARGE, c.lang, "error-too-large-title", "error-too-large")
+        }
+        UploadError::Malformed => {
+            PageError::new(StatusCode::BAD_REQUEST, c.lang, "error-bad-request-title", "error-bad-request")
+        }
+    }
 }
 
 fn csrf_ok(token: Option<&CsrfToken>, submitted: &str) -> bool {
@@ -172,8 +191,8 @@ async fn upload(
     csrf: Option<axum::Extension<CsrfToken>>,
     multipart: Multipart,
 ) -> PageResult {
-    let bad = || PageError::new(StatusCode::BAD_REQUEST, c.lang, "error-bad-request-title", "error-bad-request");
-    let uploaded = read_multipart(multipart).await.map_err(|_| bad())?;
+    let uploaded =
+        read_multipart(multipart, app.config.signature.max_document_bytes).await.map_err(|e| upload_error(&c, e))?;
     if !csrf_ok(csrf.as_ref().map(|e| &e.0), &uploaded.csrf_token) {
         return Err(PageError::csrf(c.lang));
     }
@@ -420,6 +439,8 @@ struct VerifyPage {
 
 struct VerdictView {
     ok: bool,
+    /// A seal names an entity (its slug, shown whole); a person's CURP is masked.
+    seal: bool,
     headline: String,
     signer: String,
     curp: String,
@@ -456,9 +477,20 @@ fn view(c: &Chrome, verdict: &Verdict) -> VerdictView {
     let yes_no = |b: bool| if b { c.t("yes") } else { c.t("no") };
     VerdictView {
         ok: verdict.status == Status::Valid,
+        seal: verdict.signer.as_ref().is_some_and(|s| s.organizational_unit == "Sello de entidad"),
         headline: c.t(&format!("verdict-{status}")),
         signer: verdict.signer.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
-        curp: verdict.signer.as_ref().map(|s| masked_curp(&s.serial_number)).unwrap_or_default(),
+        curp: verdict
+            .signer
+            .as_ref()
+            .map(|s| {
+                if s.organizational_unit == "Sello de entidad" {
+                    s.serial_number.clone()
+                } else {
+                    masked_curp(&s.serial_number)
+                }
+            })
+            .unwrap_or_default(),
         signed_at: verdict.signed_at.map(crate::accounts::pages::format_time).unwrap_or_default(),
         valid_then: yes_no(verdict.certificate_valid_then),
         revoked_now: match verdict.revoked_at {
@@ -489,9 +521,8 @@ async fn verify_page_submit(
     multipart: Multipart,
 ) -> PageResult {
     let c = if s.is_some() { c.signed_in() } else { c };
-    let uploaded = read_multipart(multipart)
-        .await
-        .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, c.lang, "error-bad-request-title", "error-bad-request"))?;
+    let uploaded =
+        read_multipart(multipart, app.config.signature.max_document_bytes).await.map_err(|e| upload_error(&c, e))?;
     if !csrf_ok(csrf.as_ref().map(|e| &e.0), &uploaded.csrf_token) {
         return Err(PageError::csrf(c.lang));
     }
@@ -510,14 +541,27 @@ async fn verify_page_submit(
             }
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &VerifyPage { c, errors, verdict: None }))
         }
+        Err(super::SignatureError::Pki(super::pki::PkiError::NotInitialised)) => {
+            Err(PageError::new(StatusCode::SERVICE_UNAVAILABLE, c.lang, "verify-title", "sign-not-ready"))
+        }
         Err(error) => Err(PageError::internal(c.lang, error)),
     }
 }
 
 /// `POST /api/signatures/verify` (multipart `document`, `signature`): the verdict as JSON.
 async fn verify_api(State(app): State<AppState>, multipart: Multipart) -> Response {
-    let Ok(uploaded) = read_multipart(multipart).await else {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "malformed multipart body" }))).into_response();
+    let uploaded = match read_multipart(multipart, app.config.signature.max_document_bytes).await {
+        Ok(uploaded) => uploaded,
+        Err(UploadError::TooLarge) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({ "error": "the document or the signature is too large" })),
+            )
+                .into_response();
+        }
+        Err(UploadError::Malformed) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": "malformed multipart body" }))).into_response();
+        }
     };
     match verified(&app, &uploaded).await {
         Ok(Some(verdict)) => Json(verdict).into_response(),

@@ -534,3 +534,24 @@ both_backends! {
         drop(token);
     }
 }
+
+both_backends! {
+    async fn documents_over_the_limit_are_refused_whole(backend: Backend) {
+        use axum::http::StatusCode;
+        let app = TestApp::builder(backend).config(|c| c.signature.max_document_bytes = 1000).build().await;
+        llave::signature::init(&app.state).await.unwrap();
+        let (person, _) = verified_person(&app, 651).await;
+        let mut browser = app.client();
+        browser.sign_in(&person.curp, &person.password).await;
+        let csrf = input_value(&browser.get("/firma").await.body, "csrf_token").unwrap();
+        let big = vec![b'x'; 2000];
+        let refused = browser.post_multipart("/firma/documento", &[("csrf_token", &csrf)], &[("document", "big.pdf", &big)]).await;
+        assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let api = browser.post_multipart("/api/signatures/verify", &[], &[("document", "big.pdf", &big), ("signature", "s.p7s", b"x")]).await;
+        assert_eq!(api.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(app.count("SELECT COUNT(*) FROM signing_acts").await, 0);
+        let fits = browser.post_multipart("/firma/documento", &[("csrf_token", &csrf)], &[("document", "ok.pdf", &big[..900])]).await;
+        assert_eq!(fits.status, StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
