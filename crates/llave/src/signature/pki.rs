@@ -178,10 +178,8 @@ fn validity(days: i64) -> Result<Validity, PkiError> {
     // A minute back, so a certificate is usable at once on a clock a little behind.
     let not_before = SystemTime::now() - Duration::from_secs(60);
     let not_after = SystemTime::now() + Duration::from_secs(days.max(1) as u64 * 86_400);
-    Ok(Validity {
-        not_before: Time::try_from(not_before).map_err(enc)?,
-        not_after: Time::try_from(not_after).map_err(enc)?,
-    })
+    let unix = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    Ok(Validity { not_before: time_at(unix(not_before))?, not_after: time_at(unix(not_after))? })
 }
 
 /// A new CA key: on the token when there is one, otherwise in memory (to be sealed).
