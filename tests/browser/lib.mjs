@@ -96,3 +96,20 @@ export function required(name) {
   if (value === undefined) throw new Error(`environment variable ${name} is not set`);
   return value;
 }
+
+/** Gives `page` a platform authenticator through the DevTools WebAuthn domain: resident
+ * keys, user verification that always succeeds, presence simulated. */
+export async function addVirtualAuthenticator(context, page) {
+  const devtools = await context.newCDPSession(page);
+  await devtools.send('WebAuthn.enable');
+  await devtools.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+}

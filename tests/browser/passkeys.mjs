@@ -11,7 +11,7 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TIMEOUT_MS, click, expectVisible, fail, heading, required, run, step } from './lib.mjs';
+import { TIMEOUT_MS, addVirtualAuthenticator, click, expectVisible, fail, heading, required, run, step } from './lib.mjs';
 
 const env = {
   base: required('BASE_URL'),
@@ -61,18 +61,7 @@ run(async (browser) => {
   const person = await browser.newContext({ locale: 'es-MX' });
   person.setDefaultTimeout(TIMEOUT_MS);
   const page = await person.newPage();
-  const devtools = await person.newCDPSession(page);
-  await devtools.send('WebAuthn.enable');
-  await devtools.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  await addVirtualAuthenticator(person, page);
   try {
     step('a new person signs up and confirms the e-mail');
     await page.goto(`${env.base}/signup`);

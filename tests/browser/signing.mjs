@@ -8,7 +8,7 @@
 // ENTITY_NAME.
 
 import { readFile } from 'node:fs/promises';
-import { TIMEOUT_MS, click, expectVisible, fail, heading, required, run, step } from './lib.mjs';
+import { TIMEOUT_MS, addVirtualAuthenticator, click, expectVisible, fail, heading, required, run, step } from './lib.mjs';
 
 const env = {
   base: required('BASE_URL'),
@@ -26,18 +26,7 @@ run(async (browser) => {
   const context = await browser.newContext({ locale: 'es-MX', acceptDownloads: true });
   context.setDefaultTimeout(TIMEOUT_MS);
   const page = await context.newPage();
-  const devtools = await context.newCDPSession(page);
-  await devtools.send('WebAuthn.enable');
-  await devtools.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  await addVirtualAuthenticator(context, page);
   try {
     step('the verified person signs in and adds a passkey');
     await page.goto(`${env.base}/signin`);

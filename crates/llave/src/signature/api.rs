@@ -25,9 +25,6 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::accounts::Actor;
-use crate::accounts::signin::{self, SignInOutcome};
-use crate::assurance::passkeys::{self, Purpose};
-use crate::assurance::totp::{self, Check};
 use crate::crypto::{now, random_id, random_token, token_hash};
 use crate::store::entities::ClientRecord;
 use crate::store::signatures::SignatureRequest;
@@ -281,6 +278,8 @@ struct RequestPage {
     c: Chrome,
     errors: FieldErrors,
     id: String,
+    /// Where the fresh-authentication form goes.
+    action: String,
     entity: String,
     summary: String,
     name: String,
@@ -323,6 +322,7 @@ async fn page(
         c: c.signed_in(),
         errors,
         id: live.request.id.clone(),
+        action: format!("/firma/solicitud/{}", live.request.id),
         entity: live.client.entity_name.clone(),
         summary: live.request.summary.clone(),
         name: live.request.document_name.clone(),
@@ -444,24 +444,7 @@ async fn request_answer(
     if !crate::assurance::identity_verified(&s.account) {
         return page(&app, c, &s, &live, FieldErrors::default(), StatusCode::FORBIDDEN).await;
     }
-    let internal = |e: &dyn std::fmt::Display| PageError::internal(c.lang, e);
-    let mut errors = FieldErrors::default();
-    match signin::authenticate(&app, &s.account.curp, &form.password, &actor).await.map_err(|e| internal(&e))? {
-        SignInOutcome::Success(_) => {}
-        SignInOutcome::Invalid => errors.add("password", c.t("password-current-wrong")),
-        SignInOutcome::Throttled => errors.add("password", c.t("signin-throttled")),
-    }
-    if errors.is_empty() {
-        if !totp::enabled(&app, s.account.id).await.map_err(|e| internal(&e))? {
-            errors.add("code", c.t("sign-needs-factor"));
-        } else {
-            match totp::check(&app, &s.account, &form.code, false, &actor).await.map_err(|e| internal(&e))? {
-                Check::Accepted => {}
-                Check::Wrong => errors.add("code", c.t("totp-wrong")),
-                Check::Throttled => errors.add("code", c.t("signin-throttled")),
-            }
-        }
-    }
+    let errors = super::pages::fresh_authentication(&app, &c, &s.account, &form.password, &form.code, &actor).await?;
     if !errors.is_empty() {
         return page(&app, c, &s, &live, errors, StatusCode::UNAUTHORIZED).await;
     }
@@ -483,10 +466,7 @@ async fn request_passkey_begin(
     if let Err(error) = live_request(&app, &c, &id).await {
         return error.into_response();
     }
-    match passkeys::begin_authentication(&app, Purpose::SecondStep(s.account.id)).await {
-        Ok((ceremony, options)) => Json(json!({ "ceremony": ceremony, "options": options })).into_response(),
-        Err(_) => (StatusCode::BAD_REQUEST, Json(json!({ "error": c.t("passkey-refused") }))).into_response(),
-    }
+    super::pages::passkey_begin(&app, &c, &s.account).await
 }
 
 #[derive(Deserialize, Default)]
@@ -514,9 +494,8 @@ async fn request_passkey_finish(
     if !crate::assurance::identity_verified(&s.account) {
         return (StatusCode::FORBIDDEN, Json(json!({ "error": c.t("sign-needs-verification") }))).into_response();
     }
-    let purpose = Purpose::SecondStep(s.account.id);
-    if passkeys::finish_authentication(&app, purpose, &form.ceremony, &form.credential).await.is_err() {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": c.t("passkey-refused") }))).into_response();
+    if let Err(refusal) = super::pages::passkey_proof(&app, &c, &s.account, &form.ceremony, &form.credential).await {
+        return refusal;
     }
     match answer(&app, &c, &s, &live, true, &Actor::from(&client)).await {
         Ok(to) => Json(json!({ "redirect": to })).into_response(),

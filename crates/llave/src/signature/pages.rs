@@ -222,7 +222,8 @@ async fn upload(
 struct ConfirmPage {
     c: Chrome,
     errors: FieldErrors,
-    id: String,
+    /// Where the fresh-authentication form goes.
+    action: String,
     name: String,
     sha256: String,
     totp: bool,
@@ -251,7 +252,7 @@ async fn confirm_page(
     let page = ConfirmPage {
         c: c.signed_in(),
         errors,
-        id: act.id.clone(),
+        action: format!("/firma/acto/{}", act.id),
         name: act.document_name.clone(),
         sha256: act.document_sha256.clone(),
         totp: factors.totp,
@@ -312,33 +313,70 @@ async fn act_confirm(
 ) -> PageResult {
     let act = live_act(&app, &c, &s, &id).await?;
     let actor = Actor::from(&client);
-    let internal = |e: &dyn std::fmt::Display| PageError::internal(c.lang, e);
-    let mut errors = FieldErrors::default();
-    // Fresh authentication in this act: the password, and the app's code.
-    match signin::authenticate(&app, &s.account.curp, &form.password, &actor).await.map_err(|e| internal(&e))? {
-        SignInOutcome::Success(_) => {}
-        SignInOutcome::Invalid => errors.add("password", c.t("password-current-wrong")),
-        SignInOutcome::Throttled => errors.add("password", c.t("signin-throttled")),
-    }
-    if errors.is_empty() {
-        if !totp::enabled(&app, s.account.id).await.map_err(|e| internal(&e))? {
-            errors.add("code", c.t("sign-needs-factor"));
-        } else {
-            match totp::check(&app, &s.account, &form.code, false, &actor)
-                .await
-                .map_err(|e| PageError::internal(c.lang, e))?
-            {
-                Check::Accepted => {}
-                Check::Wrong => errors.add("code", c.t("totp-wrong")),
-                Check::Throttled => errors.add("code", c.t("signin-throttled")),
-            }
-        }
-    }
+    let errors = fresh_authentication(&app, &c, &s.account, &form.password, &form.code, &actor).await?;
     if !errors.is_empty() {
         return confirm_page(&app, c, &s, &act, errors, StatusCode::UNAUTHORIZED).await;
     }
     let to = sign_act(&app, &c, &s, &act, &actor).await?;
     Ok(Redirect::to(&to).into_response())
+}
+
+/// Fresh authentication inside a signing act: the password and the authenticator app's
+/// code. The problems by field; none when the person proved it is them.
+pub(super) async fn fresh_authentication(
+    app: &AppState,
+    c: &Chrome,
+    account: &crate::store::Account,
+    password: &str,
+    code: &str,
+    actor: &Actor,
+) -> Result<FieldErrors, PageError> {
+    let internal = |e: &dyn std::fmt::Display| PageError::internal(c.lang, e);
+    let mut errors = FieldErrors::default();
+    match signin::authenticate(app, &account.curp, password, actor).await.map_err(|e| internal(&e))? {
+        SignInOutcome::Success(_) => {}
+        SignInOutcome::Invalid => errors.add("password", c.t("password-current-wrong")),
+        SignInOutcome::Throttled => errors.add("password", c.t("signin-throttled")),
+    }
+    if !errors.is_empty() {
+        return Ok(errors);
+    }
+    if !totp::enabled(app, account.id).await.map_err(|e| internal(&e))? {
+        errors.add("code", c.t("sign-needs-factor"));
+        return Ok(errors);
+    }
+    match totp::check(app, account, code, false, actor).await.map_err(|e| internal(&e))? {
+        Check::Accepted => {}
+        Check::Wrong => errors.add("code", c.t("totp-wrong")),
+        Check::Throttled => errors.add("code", c.t("signin-throttled")),
+    }
+    Ok(errors)
+}
+
+/// A passkey ceremony inside a signing act: the options for the page's script.
+pub(super) async fn passkey_begin(app: &AppState, c: &Chrome, account: &crate::store::Account) -> Response {
+    match passkeys::begin_authentication(app, Purpose::SecondStep(account.id)).await {
+        Ok((ceremony, options)) => Json(json!({ "ceremony": ceremony, "options": options })).into_response(),
+        Err(error) => {
+            tracing::info!(%error, "passkey for signing refused");
+            (StatusCode::BAD_REQUEST, Json(json!({ "error": c.t("passkey-refused") }))).into_response()
+        }
+    }
+}
+
+/// The passkey's answer inside a signing act: `Ok` when it proved the person.
+pub(super) async fn passkey_proof(
+    app: &AppState,
+    c: &Chrome,
+    account: &crate::store::Account,
+    ceremony: &str,
+    credential: &str,
+) -> Result<(), Response> {
+    let purpose = Purpose::SecondStep(account.id);
+    passkeys::finish_authentication(app, purpose, ceremony, credential).await.map(|_| ()).map_err(|error| {
+        tracing::info!(%error, "passkey for signing refused");
+        (StatusCode::BAD_REQUEST, Json(json!({ "error": c.t("passkey-refused") }))).into_response()
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -355,13 +393,7 @@ async fn act_passkey_begin(
     if let Err(error) = live_act(&app, &c, &s, &id).await {
         return error.into_response();
     }
-    match passkeys::begin_authentication(&app, Purpose::SecondStep(s.account.id)).await {
-        Ok((ceremony, options)) => Json(json!({ "ceremony": ceremony, "options": options })).into_response(),
-        Err(error) => {
-            tracing::info!(%error, "passkey for signing refused");
-            (StatusCode::BAD_REQUEST, Json(json!({ "error": c.t("passkey-refused") }))).into_response()
-        }
-    }
+    passkey_begin(&app, &c, &s.account).await
 }
 
 #[derive(Deserialize, Default)]
@@ -383,10 +415,8 @@ async fn act_passkey_finish(
         Ok(act) => act,
         Err(error) => return error.into_response(),
     };
-    let purpose = Purpose::SecondStep(s.account.id);
-    if let Err(error) = passkeys::finish_authentication(&app, purpose, &form.ceremony, &form.credential).await {
-        tracing::info!(%error, "passkey for signing refused");
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": c.t("passkey-refused") }))).into_response();
+    if let Err(refusal) = passkey_proof(&app, &c, &s.account, &form.ceremony, &form.credential).await {
+        return refusal;
     }
     match sign_act(&app, &c, &s, &act, &Actor::from(&client)).await {
         Ok(to) => Json(json!({ "redirect": to })).into_response(),
