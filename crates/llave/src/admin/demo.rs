@@ -108,6 +108,8 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
+    // Signatures work out of the box: the demo installation has its PKI.
+    crate::signature::init(app).await.map_err(|e| e.to_string())?;
     let path = app.config.data_dir.join("registry.json");
     FileRegistry::write(&path, &records).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(DemoReport {
@@ -136,7 +138,8 @@ impl DemoReport {
         out.push_str(&format!(
             "\nOfficer: {} verifies people's identity in person at {issuer}/oficina (level 2); passkeys and\n\
              the authenticator app are on each person's account page. Start `llave serve` with\n\
-             LLAVE_ASSURANCE__REFERENCE_PROVIDER=true to try remote verification with the reference provider.\n",
+             LLAVE_ASSURANCE__REFERENCE_PROVIDER=true to try remote verification with the reference provider.\n\
+             Verified people sign documents at {issuer}/firma; anyone verifies at {issuer}/verificar.\n",
             self.officer
         ));
         out.push_str(&format!(
