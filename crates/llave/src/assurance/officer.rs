@@ -250,24 +250,45 @@ async fn verify(
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
-    let internal = |e| PageError::internal(c.lang, e);
-    let now = now();
-    let verification = NewVerification {
-        account: account.id,
-        purpose: "verify",
-        method: "officer",
-        verifier: &s.account.curp,
-        officer: Some(s.account.id),
-        document_kind: &form.document_kind,
-        document_number: &number,
-        reference: "in person",
-    };
-    app.store.record_verification(&verification, now).await.map_err(internal)?;
-    let detail = format!("officer={} document={}", s.account.curp, form.document_kind);
-    record(&app, EventKind::IdentityVerified, account.id, &officer_actor(&client), &detail, now)
+    let act = InPerson { officer: &s.account, person: &account, form: &form, number: &number };
+    act.record(&app, "verify", EventKind::IdentityVerified, &officer_actor(&client), now())
         .await
-        .map_err(internal)?;
+        .map_err(|e| PageError::internal(c.lang, e))?;
     Ok(done(&account, "verified"))
+}
+
+/// An identity check an officer made in person, as recorded for either act.
+struct InPerson<'a> {
+    officer: &'a Account,
+    person: &'a Account,
+    form: &'a ActForm,
+    number: &'a str,
+}
+
+impl InPerson<'_> {
+    /// Records the verification (raising the level) and the event naming the officer.
+    async fn record(
+        &self,
+        app: &AppState,
+        purpose: &str,
+        kind: EventKind,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(), crate::store::StoreError> {
+        let verification = NewVerification {
+            account: self.person.id,
+            purpose,
+            method: "officer",
+            verifier: &self.officer.curp,
+            officer: Some(self.officer.id),
+            document_kind: &self.form.document_kind,
+            document_number: self.number,
+            reference: "in person",
+        };
+        app.store.record_verification(&verification, now).await?;
+        let detail = format!("officer={} document={}", self.officer.curp, self.form.document_kind);
+        record(app, kind, self.person.id, actor, &detail, now).await
+    }
 }
 
 fn done(account: &Account, what: &str) -> Response {
@@ -298,19 +319,8 @@ async fn recover(
     for session in ended {
         crate::oidc::logout::session_ended(&app, &session).await;
     }
-    let verification = NewVerification {
-        account: account.id,
-        purpose: "recovery",
-        method: "officer",
-        verifier: &s.account.curp,
-        officer: Some(s.account.id),
-        document_kind: &form.document_kind,
-        document_number: &number,
-        reference: "in person",
-    };
-    app.store.record_verification(&verification, now).await.map_err(internal)?;
-    let detail = format!("officer={} document={}", s.account.curp, form.document_kind);
-    record(&app, EventKind::AccessRecovered, account.id, &actor, &detail, now).await.map_err(internal)?;
+    let act = InPerson { officer: &s.account, person: &account, form: &form, number: &number };
+    act.record(&app, "recovery", EventKind::AccessRecovered, &actor, now).await.map_err(internal)?;
     if let Err(error) = crate::accounts::links::request_reset(&app, &account.curp, &actor, c.lang).await {
         tracing::warn!(error = %crate::mail::loggable(&error), "recovery reset e-mail not sent");
     }
