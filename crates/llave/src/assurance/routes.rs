@@ -77,9 +77,15 @@ impl Factors {
     pub async fn of(app: &AppState, account: &Account) -> Result<Factors, crate::store::StoreError> {
         Ok(Factors {
             totp: totp::enabled(app, account.id).await?,
-            passkeys: app.store.passkeys(account.id).await?.len(),
+            passkeys: usize::try_from(app.store.passkey_count(account.id).await?).unwrap_or(0),
             recovery_codes: app.store.recovery_codes_left(account.id).await?,
         })
+    }
+
+    /// Whether the person can prove themselves with a passkey here (they have one, and
+    /// llave is reached at a domain name).
+    pub fn passkeys_usable(&self, app: &AppState) -> bool {
+        self.passkeys > 0 && app.webauthn.is_some()
     }
 
     /// Factors that sign a person in (recovery codes only stand in for them).
@@ -413,7 +419,7 @@ async fn second_form(
         c,
         errors,
         totp: factors.totp,
-        passkeys: factors.passkeys > 0 && app.webauthn.is_some(),
+        passkeys: factors.passkeys_usable(app),
         recovery: factors.recovery_codes > 0,
     };
     // The code's form may end, through redirects, at the entity that asked for the sign-in.

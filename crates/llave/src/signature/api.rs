@@ -328,7 +328,7 @@ async fn page(
         name: live.request.document_name.clone(),
         sha256: live.request.document_sha256.clone(),
         totp: factors.totp,
-        passkeys: factors.passkeys > 0 && app.webauthn.is_some(),
+        passkeys: factors.passkeys_usable(app),
         verified: crate::assurance::identity_verified(&s.account),
     };
     let mut response = render(status, &page);
@@ -372,6 +372,8 @@ async fn answer(
     actor: &Actor,
 ) -> Result<String, PageError> {
     let internal = |e: &dyn std::fmt::Display| PageError::internal(c.lang, e);
+    let digest =
+        super::parse_sha256(&live.request.document_sha256).ok_or_else(|| internal(&"a stored digest is not hex"))?;
     let code = random_token();
     let now = now();
     let signature_id = sign.then(random_id);
@@ -394,7 +396,6 @@ async fn answer(
     }
     let mut params: Vec<(&str, &str)> = Vec::new();
     if let Some(id) = &signature_id {
-        let digest = super::parse_sha256(&live.request.document_sha256).ok_or_else(|| internal(&"stored digest"))?;
         let signed = super::sign_with_id(
             app,
             id,

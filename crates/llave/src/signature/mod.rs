@@ -94,8 +94,82 @@ pub async fn crl(app: &Services) -> Result<Vec<u8>, SignatureError> {
     Ok(pki::crl(&issuing, &revoked, now())?)
 }
 
-fn key_purpose(serial: &str) -> String {
-    format!("signing-key:{serial}")
+/// Who holds a certificate llave issues on first use.
+enum Owner<'a> {
+    Person(&'a Account),
+    Seal { slug: &'a str, name: &'a str },
+}
+
+impl Owner<'_> {
+    /// The key is sealed under a purpose naming its certificate, so it cannot be swapped.
+    fn key_purpose(&self, serial: &str) -> String {
+        match self {
+            Owner::Person(_) => format!("signing-key:{serial}"),
+            Owner::Seal { .. } => format!("seal-key:{serial}"),
+        }
+    }
+}
+
+/// The owner's current certificate and key, made on first use.
+async fn credentials(
+    app: &Services,
+    owner: &Owner<'_>,
+    now: i64,
+) -> Result<(CertificateRecord, Certificate, SigningKey, bool), SignatureError> {
+    let current = match owner {
+        Owner::Person(account) => app.store.current_person_certificate(account.id, now).await?,
+        Owner::Seal { slug, .. } => app.store.current_seal_certificate(slug, now).await?,
+    };
+    if let Some(record) = current {
+        let certificate = pki::parse_certificate(record.certificate.as_bytes())?;
+        let key = pki::open_key(&app.keystore, &owner.key_purpose(&record.serial), &record.key_sealed)?;
+        return Ok((record, certificate, key, false));
+    }
+    let issuing = issuing(app).await?;
+    let subject = match owner {
+        Owner::Person(account) => format!(
+            "{} {}{}",
+            account.given_names,
+            account.first_surname,
+            account.second_surname.as_deref().map(|s| format!(" {s}")).unwrap_or_default()
+        ),
+        Owner::Seal { name, .. } => name.to_string(),
+    };
+    let (holder, kind, account_id, entity_slug) = match owner {
+        Owner::Person(account) => {
+            (Holder::Person { name: &subject, curp: &account.curp }, "person", Some(account.id), None)
+        }
+        Owner::Seal { slug, name } => (Holder::Seal { name, slug }, "seal", None, Some(slug.to_string())),
+    };
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let certificate = pki::issue(
+        &issuing,
+        &app.config.signature.hub_name,
+        holder,
+        &p256::PublicKey::from(key.verifying_key()),
+        app.config.signature.person_certificate_days,
+        &crl_url(app),
+    )?;
+    let serial = pki::serial_hex(&certificate.tbs_certificate.serial_number);
+    let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(|e| PkiError::Encoding(e.to_string()))?;
+    let validity = &certificate.tbs_certificate.validity;
+    let record = CertificateRecord {
+        serial: serial.clone(),
+        kind: kind.into(),
+        account_id,
+        entity_slug,
+        subject,
+        certificate: der::EncodePem::to_pem(&certificate, der::pem::LineEnding::LF)
+            .map_err(|e| PkiError::Encoding(e.to_string()))?,
+        key_sealed: app.keystore.seal(&owner.key_purpose(&serial), der.as_bytes()),
+        not_before: validity.not_before.to_unix_duration().as_secs() as i64,
+        not_after: validity.not_after.to_unix_duration().as_secs() as i64,
+        issued_at: now,
+        revoked_at: None,
+        revocation_reason: None,
+    };
+    app.store.insert_certificate(&record).await?;
+    Ok((record, certificate, key, true))
 }
 
 /// The person's current certificate and key, made on first use. Only for verified people.
@@ -108,50 +182,49 @@ pub async fn person_credentials(
         return Err(SignatureError::NotVerified);
     }
     let now = now();
-    if let Some(record) = app.store.current_person_certificate(account.id, now).await? {
-        let certificate = pki::parse_certificate(record.certificate.as_bytes())?;
-        let key = pki::open_key(&app.keystore, &key_purpose(&record.serial), &record.key_sealed)?;
-        return Ok((record, certificate, key));
+    let (record, certificate, key, issued) = credentials(app, &Owner::Person(account), now).await?;
+    if issued {
+        let detail = format!("serial={}", record.serial);
+        crate::assurance::record(app, EventKind::CertificateIssued, account.id, actor, &detail, now).await?;
     }
-    let issuing = issuing(app).await?;
-    let name = format!(
-        "{} {}{}",
-        account.given_names,
-        account.first_surname,
-        account.second_surname.as_deref().map(|s| format!(" {s}")).unwrap_or_default()
-    );
-    // The key is sealed under a purpose naming its certificate, so it cannot be swapped.
-    let key = SigningKey::random(&mut rand_core::OsRng);
-    let certificate = pki::issue(
-        &issuing,
-        &app.config.signature.hub_name,
-        Holder::Person { name: &name, curp: &account.curp },
-        &p256::PublicKey::from(key.verifying_key()),
-        app.config.signature.person_certificate_days,
-        &crl_url(app),
-    )?;
-    let serial = pki::serial_hex(&certificate.tbs_certificate.serial_number);
-    let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(|e| PkiError::Encoding(e.to_string()))?;
-    let validity = &certificate.tbs_certificate.validity;
-    let record = CertificateRecord {
-        serial: serial.clone(),
-        kind: "person".into(),
-        account_id: Some(account.id),
-        entity_slug: None,
-        subject: name,
-        certificate: der::EncodePem::to_pem(&certificate, der::pem::LineEnding::LF)
-            .map_err(|e| PkiError::Encoding(e.to_string()))?,
-        key_sealed: app.keystore.seal(&key_purpose(&serial), der.as_bytes()),
-        not_before: validity.not_before.to_unix_duration().as_secs() as i64,
-        not_after: validity.not_after.to_unix_duration().as_secs() as i64,
-        issued_at: now,
-        revoked_at: None,
-        revocation_reason: None,
-    };
-    app.store.insert_certificate(&record).await?;
-    crate::assurance::record(app, EventKind::CertificateIssued, account.id, actor, &format!("serial={serial}"), now)
-        .await?;
     Ok((record, certificate, key))
+}
+
+/// The entity's seal certificate and key, made on first use.
+pub async fn seal_credentials(
+    app: &Services,
+    entity_slug: &str,
+    entity_name: &str,
+) -> Result<(CertificateRecord, Certificate, SigningKey), SignatureError> {
+    let (record, certificate, key, _) =
+        credentials(app, &Owner::Seal { slug: entity_slug, name: entity_name }, now()).await?;
+    Ok((record, certificate, key))
+}
+
+/// Signs a document by its digest with these credentials, in both forms (CMS and JWS), and
+/// records the signature.
+async fn sign_and_record(
+    app: &Services,
+    (record, certificate, key): (CertificateRecord, Certificate, SigningKey),
+    template: SignatureRecord,
+    digest: &[u8; 32],
+) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
+    let issuing = issuing(app).await?;
+    let root = root(app).await?;
+    let now = now();
+    let p7s = cms::sign_detached(digest, &certificate, &[&issuing.certificate, &root], &key, now)?;
+    let document_name: String = template.document_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let signature = SignatureRecord {
+        jws: jws(&key, &[&certificate, &issuing.certificate], &document_name, digest, now)?,
+        certificate_serial: record.serial,
+        document_name,
+        document_sha256: cms::hex(digest),
+        signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &p7s),
+        created_at: now,
+        ..template
+    };
+    app.store.insert_signature(&signature).await?;
+    Ok((signature, p7s))
 }
 
 /// Signs, as the person, a document of theirs (by its SHA-256); recorded in their history.
@@ -181,27 +254,22 @@ pub async fn sign_with_id(
     client_id: Option<&str>,
     actor: &Actor,
 ) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
-    let (record, certificate, key) = person_credentials(app, account, actor).await?;
-    let issuing = issuing(app).await?;
-    let root = root(app).await?;
-    let now = now();
-    let p7s = cms::sign_detached(digest, &certificate, &[&issuing.certificate, &root], &key, now)?;
-    let document_name: String = document_name.chars().filter(|c| !c.is_control()).take(200).collect();
-    let jws = jws(&key, &[&certificate, &issuing.certificate], &document_name, digest, now)?;
-    let signature = SignatureRecord {
+    let credentials = person_credentials(app, account, actor).await?;
+    let template = SignatureRecord {
         id: id.to_string(),
         account_id: Some(account.id.0),
         entity_slug: None,
-        certificate_serial: record.serial.clone(),
-        document_name,
-        document_sha256: cms::hex(digest),
+        certificate_serial: String::new(),
+        document_name: document_name.to_string(),
+        document_sha256: String::new(),
         source: source.to_string(),
         client_id: client_id.map(str::to_string),
-        signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &p7s),
-        jws,
-        created_at: now,
+        signature: String::new(),
+        jws: String::new(),
+        created_at: 0,
     };
-    app.store.insert_signature(&signature).await?;
+    let (signature, p7s) = sign_and_record(app, credentials, template, digest).await?;
+    let now = signature.created_at;
     let detail = format!("document={} sha256={}", signature.document_name, signature.document_sha256);
     crate::assurance::record(app, EventKind::DocumentSigned, account.id, actor, &detail, now).await?;
     Ok((signature, p7s))
@@ -295,54 +363,6 @@ pub fn jws(
     Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
 }
 
-fn seal_key_purpose(serial: &str) -> String {
-    format!("seal-key:{serial}")
-}
-
-/// The entity's seal certificate and key, made on first use.
-pub async fn seal_credentials(
-    app: &Services,
-    entity_slug: &str,
-    entity_name: &str,
-) -> Result<(CertificateRecord, Certificate, SigningKey), SignatureError> {
-    let now = now();
-    if let Some(record) = app.store.current_seal_certificate(entity_slug, now).await? {
-        let certificate = pki::parse_certificate(record.certificate.as_bytes())?;
-        let key = pki::open_key(&app.keystore, &seal_key_purpose(&record.serial), &record.key_sealed)?;
-        return Ok((record, certificate, key));
-    }
-    let issuing = issuing(app).await?;
-    let key = SigningKey::random(&mut rand_core::OsRng);
-    let certificate = pki::issue(
-        &issuing,
-        &app.config.signature.hub_name,
-        Holder::Seal { name: entity_name, slug: entity_slug },
-        &p256::PublicKey::from(key.verifying_key()),
-        app.config.signature.person_certificate_days,
-        &crl_url(app),
-    )?;
-    let serial = pki::serial_hex(&certificate.tbs_certificate.serial_number);
-    let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(|e| PkiError::Encoding(e.to_string()))?;
-    let validity = &certificate.tbs_certificate.validity;
-    let record = CertificateRecord {
-        serial: serial.clone(),
-        kind: "seal".into(),
-        account_id: None,
-        entity_slug: Some(entity_slug.to_string()),
-        subject: entity_name.to_string(),
-        certificate: der::EncodePem::to_pem(&certificate, der::pem::LineEnding::LF)
-            .map_err(|e| PkiError::Encoding(e.to_string()))?,
-        key_sealed: app.keystore.seal(&seal_key_purpose(&serial), der.as_bytes()),
-        not_before: validity.not_before.to_unix_duration().as_secs() as i64,
-        not_after: validity.not_after.to_unix_duration().as_secs() as i64,
-        issued_at: now,
-        revoked_at: None,
-        revocation_reason: None,
-    };
-    app.store.insert_certificate(&record).await?;
-    Ok((record, certificate, key))
-}
-
 /// An entity seals a document it issues.
 pub async fn seal(
     app: &Services,
@@ -352,28 +372,21 @@ pub async fn seal(
     document_name: &str,
     digest: &[u8; 32],
 ) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
-    let (record, certificate, key) = seal_credentials(app, entity_slug, entity_name).await?;
-    let issuing = issuing(app).await?;
-    let root = root(app).await?;
-    let now = now();
-    let p7s = cms::sign_detached(digest, &certificate, &[&issuing.certificate, &root], &key, now)?;
-    let document_name: String = document_name.chars().filter(|c| !c.is_control()).take(200).collect();
-    let jws = jws(&key, &[&certificate, &issuing.certificate], &document_name, digest, now)?;
-    let signature = SignatureRecord {
+    let credentials = seal_credentials(app, entity_slug, entity_name).await?;
+    let template = SignatureRecord {
         id: random_id(),
         account_id: None,
         entity_slug: Some(entity_slug.to_string()),
-        certificate_serial: record.serial,
-        document_name,
-        document_sha256: cms::hex(digest),
+        certificate_serial: String::new(),
+        document_name: document_name.to_string(),
+        document_sha256: String::new(),
         source: "seal".into(),
         client_id: Some(client_id.to_string()),
-        signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &p7s),
-        jws,
-        created_at: now,
+        signature: String::new(),
+        jws: String::new(),
+        created_at: 0,
     };
-    app.store.insert_signature(&signature).await?;
-    Ok((signature, p7s))
+    sign_and_record(app, credentials, template, digest).await
 }
 
 /// A SHA-256 given as 64 hex digits.

@@ -256,7 +256,7 @@ async fn confirm_page(
         name: act.document_name.clone(),
         sha256: act.document_sha256.clone(),
         totp: factors.totp,
-        passkeys: factors.passkeys > 0 && app.webauthn.is_some(),
+        passkeys: factors.passkeys_usable(app),
     };
     Ok(render(status, &page))
 }
@@ -286,12 +286,9 @@ async fn sign_act(
     if !crate::assurance::identity_verified(&s.account) {
         return Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "sign-title", "sign-needs-verification"));
     }
+    let digest = super::parse_sha256(&act.document_sha256).ok_or_else(|| internal(&"a stored digest is not hex"))?;
     if !app.store.claim_signing_act(&act.id, s.account.id, &signature_id, now()).await.map_err(|e| internal(&e))? {
         return Err(PageError::new(StatusCode::GONE, c.lang, "sign-act-gone-title", "sign-act-gone"));
-    }
-    let mut digest = [0u8; 32];
-    for (i, byte) in digest.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&act.document_sha256[2 * i..2 * i + 2], 16).unwrap_or(0);
     }
     let signed =
         super::sign_with_id(app, &signature_id, &s.account, &act.document_name, &digest, "person", None, actor).await;

@@ -350,13 +350,6 @@ pub fn parse_certificate(bytes: &[u8]) -> Result<Certificate, PkiError> {
     Certificate::from_pem(bytes).or_else(|_| Certificate::from_der(bytes)).map_err(enc)
 }
 
-/// A new person's or seal's key pair, and its sealed PKCS#8 for the database.
-pub fn new_key(keystore: &KeyStore, purpose: &str) -> Result<(SigningKey, String), PkiError> {
-    let key = SigningKey::random(&mut rand_core::OsRng);
-    let der = key.to_pkcs8_der().map_err(enc)?;
-    Ok((key, keystore.seal(purpose, der.as_bytes())))
-}
-
 pub fn open_key(keystore: &KeyStore, purpose: &str, sealed: &str) -> Result<SigningKey, PkiError> {
     let der = keystore.open(purpose, sealed).map_err(|e| PkiError::Key(e.to_string()))?;
     SigningKey::from_pkcs8_der(&der).map_err(|e| PkiError::Key(e.to_string()))

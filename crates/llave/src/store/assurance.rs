@@ -318,6 +318,14 @@ impl Store {
         Ok(rows.iter().map(passkey_from_row).collect::<Result<_, _>>()?)
     }
 
+    pub async fn passkey_count(&self, account: AccountId) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM passkeys WHERE account_id = $1")
+            .bind(account.0)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     pub async fn passkey_by_credential(&self, credential_id: &str) -> StoreResult<Option<PasskeyRecord>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_PASSKEY} credential_id = $1")))
             .bind(credential_id)
