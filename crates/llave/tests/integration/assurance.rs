@@ -4,53 +4,15 @@
 
 use axum::http::StatusCode;
 use openidconnect::{AuthorizationCode, TokenResponse};
-use totp_rs::{Algorithm, Secret, Totp};
 
 use crate::both_backends;
 use crate::oidc::support::*;
 use crate::support::*;
 
-/// A TOTP app holding the key the enrolment page shows.
-fn authenticator(page: &str) -> Totp {
-    let start = page.find("id=\"manual-key\">").expect("the manual key on the page") + "id=\"manual-key\">".len();
-    let key: String = page[start..].split('<').next().unwrap().chars().filter(|c| !c.is_whitespace()).collect();
-    let secret = Secret::try_from_base32(&key).expect("a base32 key");
-    totp_rs::Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .with_account_name("test")
-        .build()
-        .unwrap()
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// Turns TOTP on for the signed-in person; the app and the recovery codes.
-async fn enrol_totp(browser: &mut Client) -> (Totp, Vec<String>) {
-    let begun = browser.submit("/account", "/account/totp/begin", &[]).await;
-    assert_eq!(begun.location(), Some("/account/totp"));
-    let page = browser.get("/account/totp").await;
-    assert!(page.body.contains("<svg"), "a QR code drawn by the server");
-    let app = authenticator(&page.body);
-    let code = app.generate(unix_now()).to_string();
-    let token = input_value(&page.body, "csrf_token").unwrap();
-    let confirmed = browser.post("/account/totp/confirm", &[("csrf_token", &token), ("code", &code)]).await;
-    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    let codes: Vec<String> =
-        confirmed.body.split("<code>").skip(1).map(|part| part.split('<').next().unwrap().to_string()).collect();
-    assert_eq!(codes.len(), 10, "ten recovery codes shown once");
-    (app, codes)
-}
-
 both_backends! {
     async fn totp_and_recovery_codes_guard_the_sign_in(backend: Backend) {
         let app = TestApp::new(backend).await;
-        let (person, mut browser) = signed_in_person_in(&app, 501).await;
+        let (person, mut browser) = signed_in_person(&app, 501).await;
         let (totp, codes) = enrol_totp(&mut browser).await;
         assert!(browser.get("/account").await.body.contains("Te quedan 10 códigos sin usar"));
 
@@ -99,7 +61,7 @@ both_backends! {
 both_backends! {
     async fn guessing_totp_codes_is_throttled(backend: Backend) {
         let app = TestApp::new(backend).await;
-        let (person, mut browser) = signed_in_person_in(&app, 502).await;
+        let (person, mut browser) = signed_in_person(&app, 502).await;
         let (totp, _) = enrol_totp(&mut browser).await;
         let mut attacker = app.client_from("203.0.113.9");
         attacker.sign_in(&person.curp, &person.password).await;
@@ -116,18 +78,9 @@ both_backends! {
     }
 }
 
-/// A confirmed person signed in, on an in-process app.
-async fn signed_in_person_in(app: &TestApp, seed: u64) -> (Person, Client) {
-    let person = Person::synthetic(seed);
-    sign_up_and_confirm(app, &person).await;
-    let mut browser = app.client();
-    assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
-    (person, browser)
-}
-
 /// An officer (a person holding the role) signed in.
 async fn officer(app: &TestApp, seed: u64) -> (Person, Client) {
-    let (person, browser) = signed_in_person_in(app, seed).await;
+    let (person, browser) = signed_in_person(app, seed).await;
     let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
     app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
     (person, browser)
@@ -148,7 +101,7 @@ both_backends! {
     async fn an_officer_verifies_a_person_and_entities_get_level_two(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let agua = entity(&app, &base, "agua", false).await;
-        let (person, mut browser) = signed_in_person_in(&app, 511).await;
+        let (person, mut browser) = signed_in_person(&app, 511).await;
         let (officer_person, mut desk) = officer(&app, 512).await;
 
         // Level 2 asked before verification, with no remote provider: not reachable now.
@@ -203,7 +156,7 @@ both_backends! {
     async fn a_reset_by_email_lowers_the_level_and_an_officer_restores_access(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let agua = entity(&app, &base, "agua", false).await;
-        let (person, mut browser) = signed_in_person_in(&app, 521).await;
+        let (person, mut browser) = signed_in_person(&app, 521).await;
         let (_, mut desk) = officer(&app, 522).await;
         enrol_totp(&mut browser).await;
         officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX7654321").await;
@@ -248,7 +201,7 @@ both_backends! {
     async fn a_remote_reproof_gives_level_three_for_a_short_while_only(backend: Backend) {
         let (app, base) = TestApp::builder(backend).config(|c| c.assurance.reference_provider = true).serve_as_issuer().await;
         let agua = entity(&app, &base, "agua", false).await;
-        let (person, mut browser) = signed_in_person_in(&app, 531).await;
+        let (person, mut browser) = signed_in_person(&app, 531).await;
         let (_, mut desk) = officer(&app, 532).await;
         officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX1111222").await;
 
@@ -334,7 +287,7 @@ both_backends! {
             })
             .serve_as_issuer()
             .await;
-        let (person, mut browser) = signed_in_person_in(&app, 541).await;
+        let (person, mut browser) = signed_in_person(&app, 541).await;
         start_verification(&mut browser).await;
         let session = provider.sessions.lock().unwrap()[0].clone();
         assert_eq!(session["curp"], person.curp);
@@ -455,8 +408,8 @@ both_backends! {
         // Registration needs a session; another person's ceremony is not yours.
         let anonymous = browser.submit("/signin", "/account/passkeys/begin", &[]).await;
         assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
-        let (_, mut alice) = signed_in_person_in(&app, 551).await;
-        let (_, mut bob) = signed_in_person_in(&app, 552).await;
+        let (_, mut alice) = signed_in_person(&app, 551).await;
+        let (_, mut bob) = signed_in_person(&app, 552).await;
         let alice_begun = alice.submit("/account", "/account/passkeys/begin", &[]).await;
         let alice_ceremony: serde_json::Value = serde_json::from_str(&alice_begun.body).unwrap();
         assert_eq!(alice_ceremony["options"]["publicKey"]["authenticatorSelection"]["residentKey"], "required");
@@ -472,7 +425,7 @@ both_backends! {
 both_backends! {
     async fn the_last_factor_of_a_verified_account_goes_with_the_password(backend: Backend) {
         let app = TestApp::new(backend).await;
-        let (person, mut browser) = signed_in_person_in(&app, 561).await;
+        let (person, mut browser) = signed_in_person(&app, 561).await;
         let (_, mut desk) = officer(&app, 562).await;
         enrol_totp(&mut browser).await;
         officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX9990001").await;

@@ -198,8 +198,8 @@ both_backends! {
 
 both_backends! {
     async fn a_person_reaches_level_three_with_an_officer_and_a_passkey_in_a_browser(backend: Backend) {
-        use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
-        use openidconnect::{AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, TokenResponse};
+        use openidconnect::core::CoreAuthenticationFlow;
+        use openidconnect::{AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, TokenResponse};
 
         let dir = browser_tests_dir();
         require_browser_tooling(&dir);
@@ -211,17 +211,12 @@ both_backends! {
         sign_up_and_confirm(&app, &officer).await;
         let officer_account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
         app.state.store.grant_role(officer_account.id, "officer", "*", "test", 0).await.unwrap();
-        llave::admin::entity::add_entity(&app.state.store, "semovi", "Secretaría de Movilidad").await.unwrap();
-        let registered = llave::admin::entity::add_client(&app.state.store, &llave::oidc::clients::NewClient {
-            entity: "semovi".into(),
+        let (_, rp) = crate::oidc::support::register(&app, &base, "semovi", llave::oidc::clients::NewClient {
             name: "Licencias".into(),
             redirect_uris: vec![format!("{site}/callback")],
             ..Default::default()
-        }).await.unwrap();
-        let http = reqwest12::Client::builder().redirect(reqwest12::redirect::Policy::none()).build().unwrap();
-        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(base.clone()).unwrap(), &http).await.unwrap();
-        let rp = CoreClient::from_provider_metadata(metadata, ClientId::new(registered.client_id.clone()), registered.client_secret.clone().map(ClientSecret::new))
-            .set_redirect_uri(RedirectUrl::new(format!("{site}/callback")).unwrap());
+        }).await;
+        let http = crate::oidc::support::http();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, _state, nonce) = rp
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -241,7 +236,7 @@ both_backends! {
             ("OFFICER_CURP", officer.curp.clone()),
             ("OFFICER_PASSWORD", officer.password.clone()),
             ("AUTHORIZE_URL", url.to_string()),
-            ("ENTITY_NAME", "Secretaría de Movilidad".into()),
+            ("ENTITY_NAME", "Entidad semovi".into()),
         ]).await;
 
         // The entity got a code whose ID token says level 3, proven by the passkey.

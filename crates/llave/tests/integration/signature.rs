@@ -203,32 +203,6 @@ both_backends! {
     }
 }
 
-/// TOTP for a signed-in person: the app (codes for later steps) after enrolment.
-async fn totp_app(browser: &mut Client) -> totp_rs::Totp {
-    browser.submit("/account", "/account/totp/begin", &[]).await;
-    let page = browser.get("/account/totp").await.body;
-    let start = page.find("id=\"manual-key\">").unwrap() + "id=\"manual-key\">".len();
-    let key: String = page[start..].split('<').next().unwrap().chars().filter(|c| !c.is_whitespace()).collect();
-    let app = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(totp_rs::Secret::try_from_base32(&key).unwrap())
-        .with_account_name("test")
-        .build()
-        .unwrap();
-    let token = input_value(&page, "csrf_token").unwrap();
-    let code = app.generate(unix_now()).to_string();
-    let done = browser.post("/account/totp/confirm", &[("csrf_token", &token), ("code", &code)]).await;
-    assert_eq!(done.status, axum::http::StatusCode::OK);
-    app
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-}
-
 both_backends! {
     async fn a_person_signs_on_the_pages_and_anyone_verifies(backend: Backend) {
         use axum::http::StatusCode;
@@ -237,7 +211,7 @@ both_backends! {
         let (person, _) = verified_person(&app, 621).await;
         let mut browser = app.client();
         browser.sign_in(&person.curp, &person.password).await;
-        let totp = totp_app(&mut browser).await;
+        let (totp, _) = enrol_totp(&mut browser).await;
 
         let document = b"%PDF-1.4 solicitud de licencia\n".to_vec();
         let page = browser.get("/firma").await;
@@ -388,7 +362,7 @@ both_backends! {
         let (person, _) = verified_person(&app, 631).await;
         let mut browser = app.client();
         browser.sign_in(&person.curp, &person.password).await;
-        let totp = totp_app(&mut browser).await;
+        let (totp, _) = enrol_totp(&mut browser).await;
         let (status, _) = api(&base, "/api/signature-requests", Some(&token), serde_json::json!({
             "document_name": "licencia.pdf", "document_sha256": sha, "summary": "Acuse de tu licencia",
             "redirect_uri": "https://evil.example/cb", "state": "s1"})).await;

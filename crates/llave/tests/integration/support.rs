@@ -470,3 +470,40 @@ pub fn json_of(output: &std::process::Output) -> serde_json::Value {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("one JSON object")
 }
+
+/// A TOTP app holding the key the enrolment page shows.
+pub fn authenticator(page: &str) -> totp_rs::Totp {
+    let start = page.find("id=\"manual-key\">").expect("the manual key on the page") + "id=\"manual-key\">".len();
+    let key: String = page[start..].split('<').next().unwrap().chars().filter(|c| !c.is_whitespace()).collect();
+    let secret = totp_rs::Secret::try_from_base32(&key).expect("a base32 key");
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .with_account_name("test")
+        .build()
+        .unwrap()
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Turns TOTP on for the signed-in person; the app and the recovery codes.
+pub async fn enrol_totp(browser: &mut Client) -> (totp_rs::Totp, Vec<String>) {
+    let begun = browser.submit("/account", "/account/totp/begin", &[]).await;
+    assert_eq!(begun.location(), Some("/account/totp"));
+    let page = browser.get("/account/totp").await;
+    assert!(page.body.contains("<svg"), "a QR code drawn by the server");
+    let app = authenticator(&page.body);
+    let code = app.generate(unix_now()).to_string();
+    let token = input_value(&page.body, "csrf_token").unwrap();
+    let confirmed = browser.post("/account/totp/confirm", &[("csrf_token", &token), ("code", &code)]).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let codes: Vec<String> =
+        confirmed.body.split("<code>").skip(1).map(|part| part.split('<').next().unwrap().to_string()).collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes shown once");
+    (app, codes)
+}
