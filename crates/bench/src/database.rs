@@ -74,3 +74,29 @@ async fn execute(url: &str, statement: &str) -> Result<(), String> {
     store.close().await;
     outcome.map(|_| ()).map_err(|e| format!("{statement}: {e}"))
 }
+
+/// Runs `measure` once per `--database` value, each on a fresh database and in a fresh
+/// temporary data directory (`llave-bench-NAME-PID-RUN`), cleaned up afterwards. Stops at
+/// the first failure, naming the database.
+pub async fn each<T, F, Fut>(specs: &[String], name: &str, measure: F) -> Result<Vec<T>, String>
+where
+    F: Fn(Choice, std::path::PathBuf, Option<String>) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let mut outcomes = Vec::with_capacity(specs.len());
+    for (run, spec) in specs.iter().enumerate() {
+        let result = async {
+            let choice = Choice::parse(spec)?;
+            let prepared = prepare(&choice, run).await?;
+            let dir = std::env::temp_dir().join(format!("llave-bench-{name}-{}-{run}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let outcome = measure(choice, dir.clone(), prepared.url.clone()).await;
+            let _ = std::fs::remove_dir_all(&dir);
+            prepared.discard().await?;
+            outcome
+        }
+        .await;
+        outcomes.push(result.map_err(|error| format!("llave-bench {name} ({spec}): {error}"))?);
+    }
+    Ok(outcomes)
+}

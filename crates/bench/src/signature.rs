@@ -36,27 +36,18 @@ struct Outcome {
 }
 
 pub async fn main(args: Args) -> ExitCode {
-    let mut outcomes = Vec::new();
-    for (run, spec) in args.databases.iter().enumerate() {
-        let result = async {
-            let choice = Choice::parse(spec)?;
-            let prepared = database::prepare(&choice, run).await?;
-            let dir = std::env::temp_dir().join(format!("llave-bench-signature-{}-{run}", std::process::id()));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            let outcome = measure(&args, &choice, &dir, prepared.url.clone()).await;
-            let _ = std::fs::remove_dir_all(&dir);
-            prepared.discard().await?;
-            outcome
+    let args = &args;
+    let measured = database::each(&args.databases, "signature", |choice, dir, url| async move {
+        measure(args, &choice, &dir, url).await
+    })
+    .await;
+    let outcomes = match measured {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
         }
-        .await;
-        match result {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(error) => {
-                eprintln!("llave-bench signature ({spec}): {error}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    };
     println!("llave-bench signature: {} workers, {} s per load", args.concurrency, args.seconds);
     for o in &outcomes {
         for (what, stats) in [("seals", &o.seals), ("verifications", &o.verifications)] {
