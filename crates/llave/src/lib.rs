@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod keystore;
 pub mod mail;
 pub mod oidc;
+pub mod records;
 pub mod registry;
 pub mod signature;
 pub mod store;
@@ -50,6 +51,8 @@ pub struct Services {
     pub reference: Option<assurance::reference::Reference>,
     /// The PKCS#11 token holding the CA keys, when one is configured.
     pub hsm: Option<Arc<hsm::Hsm>>,
+    /// The entities' own record stores, opened on first use.
+    pub spokes: records::Spokes,
 }
 
 #[derive(Clone)]
@@ -150,6 +153,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         verifier,
         reference,
         hsm,
+        spokes: records::Spokes::default(),
     })))
 }
 
@@ -173,6 +177,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .await
         .map_err(ServeError::Io)?;
     janitor.abort();
+    app.spokes.close(app.store.backend()).await;
     app.store.close().await;
     Ok(())
 }

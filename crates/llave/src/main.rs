@@ -427,7 +427,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = llave::start(config).await?;
             match command {
                 EntityCommand::Add { slug, name, json } => {
-                    let entity = admin::add_entity(&app.store, &slug, &name).await?;
+                    let entity = admin::add_entity(&app, &slug, &name).await?;
                     if json { print_json(&entity)? } else { println!("entity {} added: {}", entity.slug, entity.name) }
                 }
                 EntityCommand::List { json } => {

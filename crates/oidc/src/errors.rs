@@ -25,6 +25,8 @@ pub enum ErrorCode {
     InvalidToken,
     UnsupportedTokenType,
     UnmetAuthenticationRequirements,
+    /// RFC 9396 §5: `authorization_details` that are malformed or not allowed.
+    InvalidAuthorizationDetails,
 }
 
 impl ErrorCode {
@@ -49,6 +51,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
         }
     }
 

@@ -35,17 +35,21 @@ pub fn check_slug(slug: &str) -> Result<(), AdminError> {
     }
 }
 
-pub async fn add_entity(store: &Store, slug: &str, name: &str) -> Result<Entity, AdminError> {
+/// Adds an entity and creates its own record store (a PostgreSQL schema or a SQLite file)
+/// with its data key.
+pub async fn add_entity(app: &crate::Services, slug: &str, name: &str) -> Result<Entity, AdminError> {
     check_slug(slug)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AdminError::Invalid("--name must have 1 to 200 characters".into()));
     }
-    match store.create_entity(slug, name, crate::crypto::now()).await {
-        Ok(entity) => Ok(entity),
-        Err(StoreError::Conflict(_)) => Err(AdminError::EntityExists(slug.to_string())),
-        Err(error) => Err(error.into()),
-    }
+    let entity = match app.store.create_entity(slug, name, crate::crypto::now()).await {
+        Ok(entity) => entity,
+        Err(StoreError::Conflict(_)) => return Err(AdminError::EntityExists(slug.to_string())),
+        Err(error) => return Err(error.into()),
+    };
+    crate::records::provision(app, &entity).await?;
+    Ok(entity)
 }
 
 /// What `client list|show --json` prints (never the secret or its hash).

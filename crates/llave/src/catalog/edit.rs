@@ -20,6 +20,9 @@ use crate::web::form::CsrfForm;
 use crate::web::page::{Chrome, FieldErrors, render};
 use crate::web::session::SignedIn;
 
+/// A legal-basis line's fourth part when the law allows reusing records without consent.
+const REUSE_MARK: &str = "reuse";
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/catalogo/editar", get(list))
@@ -148,10 +151,11 @@ impl ProcedureForm {
                 .iter()
                 .map(|b| {
                     format!(
-                        "{} | {} | {}",
+                        "{} | {} | {}{}",
                         b.law,
                         b.article.clone().unwrap_or_default(),
-                        b.url.clone().unwrap_or_default()
+                        b.url.clone().unwrap_or_default(),
+                        if b.allows_reuse { format!(" | {REUSE_MARK}") } else { String::new() }
                     )
                 })
                 .collect::<Vec<_>>()
@@ -191,7 +195,12 @@ impl ProcedureForm {
         for line in lines(&self.legal_basis) {
             let p = parts(line);
             let some = |s: Option<&String>| s.filter(|s| !s.is_empty()).cloned();
-            legal_basis.push(LegalBasis { law: p[0].clone(), article: some(p.get(1)), url: some(p.get(2)) });
+            legal_basis.push(LegalBasis {
+                law: p[0].clone(),
+                article: some(p.get(1)),
+                url: some(p.get(2)),
+                allows_reuse: p.get(3).is_some_and(|m| m == REUSE_MARK),
+            });
         }
         let mut variants = Vec::new();
         for line in lines(&self.variants) {

@@ -87,6 +87,10 @@ pub struct LegalBasis {
     pub article: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// This law lets the entity reuse what the person gave another entity without asking
+    /// their consent (the hub still logs every read, naming this basis).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allows_reuse: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,6 +297,7 @@ pub mod tests {
                 law: "Reglamento de Tránsito".into(),
                 article: Some("Art. 58".into()),
                 url: Some("https://data.consejeria.cdmx.gob.mx/reglamento-transito".into()),
+                allows_reuse: false,
             }],
             steps: vec!["Solicita en línea".into(), "Acude a la oficina".into()],
             response_deadline: "Inmediato".into(),

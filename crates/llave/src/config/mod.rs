@@ -32,6 +32,7 @@ pub struct Config {
     pub oidc: OidcConfig,
     pub assurance: AssuranceConfig,
     pub signature: SignatureConfig,
+    pub records: RecordsConfig,
     /// File holding the key-encryption key that seals secrets at rest (TOTP secrets, …).
     /// Created with 256 random bits if missing; every node needs the same file, and a
     /// backup of the database is useless without it. Default `DATA_DIR/kek.key`.
@@ -114,6 +115,28 @@ impl Default for SignatureConfig {
             max_document_bytes: 25 << 20,
             pkcs11: None,
         }
+    }
+}
+
+/// Entity records, reuse between entities and ARCO requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordsConfig {
+    /// Largest file (PDF, PNG, JPEG or WebP) attached to a record, in bytes. Default 5 MiB.
+    pub max_file_bytes: usize,
+    /// How long a read grant answered by a look-up stays usable. Default 300 seconds;
+    /// 10 to 3600.
+    pub grant_seconds: i64,
+    /// Business days an entity has to answer an ARCO request (LGPDPPSO art. 51: 20).
+    pub arco_business_days: u32,
+    /// Official non-working days besides the ones the law fixes (Federal Labour Law art.
+    /// 74), as `YYYY-MM-DD`: local holidays, days the entities' offices close.
+    pub holidays: Vec<String>,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        RecordsConfig { max_file_bytes: 5 << 20, grant_seconds: 300, arco_business_days: 20, holidays: Vec::new() }
     }
 }
 
@@ -203,6 +226,7 @@ impl Default for Config {
             oidc: OidcConfig::default(),
             assurance: AssuranceConfig::default(),
             signature: SignatureConfig::default(),
+            records: RecordsConfig::default(),
             kek_file: None,
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
@@ -280,7 +304,10 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 9] = [
+        let ranges: [(&str, i64, i64, i64); 12] = [
+            ("records.grant_seconds", self.records.grant_seconds, 10, 3600),
+            ("records.arco_business_days", self.records.arco_business_days.into(), 1, 60),
+            ("records.max_file_bytes", self.records.max_file_bytes as i64, 1024, 50 << 20),
             ("signature.root_days", self.signature.root_days, 365, 36_500),
             ("signature.issuing_days", self.signature.issuing_days, 365, 36_500),
             ("signature.person_certificate_days", self.signature.person_certificate_days, 1, 1825),
@@ -295,6 +322,9 @@ impl Config {
             if !(low..=high).contains(&value) {
                 return Err(format!("{key} = {value} is out of range ({low} to {high})"));
             }
+        }
+        if let Some(bad) = self.records.holidays.iter().find(|d| crate::records::calendar::parse_date(d).is_none()) {
+            return Err(format!("records.holidays: {bad:?} is not a YYYY-MM-DD date"));
         }
         if let Some(remote) = &self.assurance.remote {
             // The API key and the people's CURPs travel to these addresses.

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{KeyInit, Mac};
 use oidc::authorize::{AuthorizationRequest, ClientPolicy, Params, Prompt, Rejection, ResponseMode};
 use oidc::{ErrorCode, OAuthError, RedirectUri};
-use serde::Deserialize;
 
 use super::tokens::CODE_SECONDS;
 use crate::AppState;
@@ -182,6 +181,11 @@ async fn authorize(
         Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), c.lang))
     };
     let prompt_none = request.prompt.contains(&Prompt::None);
+    let catalog = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let reuse = match crate::records::reuse::requested(&pairs, &client, &catalog) {
+        Ok(reuse) => reuse,
+        Err(description) => return back(OAuthError::new(ErrorCode::InvalidAuthorizationDetails, description)),
+    };
 
     // 1. Who is it? Sign in, or sign in again when the client asks for a fresh sign-in.
     let Some(signed_in) = signed_in else {
@@ -227,18 +231,22 @@ async fn authorize(
     let achieved =
         crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
 
-    // 3. Has the person agreed to share this with this entity?
+    // 3. Has the person agreed to share this with this entity, and to let it reuse what
+    //    other entities hold, where it asked to?
     let consented = app
         .store
         .consented_scope(signed_in.account.id, &client.client_id)
         .await
         .map_err(|e| PageError::internal(c.lang, e))?
         .is_some_and(|stored| request.scope.is_subset_of(&oidc::Scope::from_stored(&stored)));
-    if !consented || request.prompt.contains(&Prompt::Consent) {
+    let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &catalog, &reuse)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    if !consented || !offers.is_empty() || request.prompt.contains(&Prompt::Consent) {
         if prompt_none {
             return back(OAuthError::new(ErrorCode::ConsentRequired, "the person has not agreed yet"));
         }
-        return Ok(consent_page(c.signed_in(), &client, &request, &pairs));
+        return Ok(consent_page(c.signed_in(), &client, &request, &pairs, &offers));
     }
     issue_code(&app, &client, &request, &signed_in, achieved, c.lang, &pairs).await
 }
@@ -284,6 +292,13 @@ async fn issue_code(
         amr: signed_in.session.auth_methods.clone(),
         auth_time: signed_in.session.created_at,
     };
+    // The entity will know the person by this `sub`: remember it, so the entity can name
+    // them with it in the records API.
+    let sub = crate::oidc::tokens::subject(app, client, signed_in.account.id.0);
+    app.store
+        .remember_subject(client.entity_id, &sub, signed_in.account.id.0)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
     app.store
         .insert_code(&token_hash(&code), &record, now, now + CODE_SECONDS)
         .await
@@ -355,6 +370,8 @@ struct ConsentPage {
     entity: String,
     client: String,
     items: Vec<String>,
+    /// Records of other entities the client asks to reuse: (checkbox value, sentence).
+    reuse: Vec<(String, String)>,
     request: String,
 }
 
@@ -381,13 +398,30 @@ fn consent_page(
     client: &ClientRecord,
     request: &AuthorizationRequest,
     pairs: &[(String, String)],
+    offers: &[crate::records::reuse::Offer],
 ) -> Response {
     let items = consent_items(&c, request.scope.iter(), &client.allowed_claims);
+    let reuse = offers
+        .iter()
+        .map(|o| {
+            let sentence = c.t_with(
+                "consent-reuse-item",
+                &[
+                    ("entity", client.entity_name.clone()),
+                    ("kind", crate::catalog::model::kind_name(c.lang, &o.kind)),
+                    ("holder", o.holder_name.clone()),
+                    ("procedure", o.procedure_name.clone()),
+                ],
+            );
+            (o.key(), sentence)
+        })
+        .collect();
     let page = ConsentPage {
         c,
         entity: client.entity_name.clone(),
         client: client.name.clone(),
         items,
+        reuse,
         request: serde_urlencoded::to_string(pairs).unwrap_or_default(),
     };
     let mut response = render(StatusCode::OK, &page);
@@ -395,26 +429,22 @@ fn consent_page(
     response
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ConsentForm {
-    request: String,
-    decision: String,
-}
-
 /// The person's answer on the consent page; the request is validated again from scratch.
+/// Fields: `request`, `decision` (`allow` or not), and one `reuse` per ticked record.
 pub async fn consent(
     State(app): State<AppState>,
     c: Chrome,
     signed_in: SignedIn,
-    CsrfForm(form): CsrfForm<ConsentForm>,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let pairs = pairs_from_query(Some(&form.request)).map_err(|_| bad_request_page(c.lang))?;
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
+    let chosen: Vec<String> = fields.iter().filter(|(k, _)| k == "reuse").map(|(_, v)| v.clone()).collect();
+    let pairs = pairs_from_query(Some(field("request"))).map_err(|_| bad_request_page(c.lang))?;
     let (client, request, pairs) = match validated(&app, c.lang, pairs).await {
         Ok(ok) => ok,
         Err(answer) => return answer,
     };
-    if form.decision != "allow" {
+    if field("decision") != "allow" {
         let error = OAuthError::new(ErrorCode::AccessDenied, "the person did not agree");
         return Ok(respond(
             &app,
@@ -429,6 +459,17 @@ pub async fn consent(
         .save_consent(signed_in.account.id, &client.client_id, &request.scope.to_string(), now())
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
+    if !chosen.is_empty() {
+        let catalog = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
+        // Offers are worked out again: only what would be asked now can be agreed to.
+        let reuse = crate::records::reuse::requested(&pairs, &client, &catalog).unwrap_or_default();
+        let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &catalog, &reuse)
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
+        crate::records::reuse::accept(&app, signed_in.account.id.0, &client, &offers, &chosen)
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
+    }
     let now = now();
     if unmet_level(&app, &request, &signed_in, now).is_some() {
         let error = OAuthError::new(ErrorCode::UnmetAuthenticationRequirements, "the requested level is not reached");

@@ -10,6 +10,7 @@ pub mod introspection;
 pub mod keys;
 pub mod logout;
 pub mod par;
+pub mod service;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

@@ -16,7 +16,6 @@ use askama::Template;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -26,6 +25,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::accounts::Actor;
 use crate::crypto::{now, random_id, random_token, token_hash};
+use crate::oidc::service::api_error;
 use crate::store::entities::ClientRecord;
 use crate::store::signatures::SignatureRequest;
 use crate::web::client::ClientMeta;
@@ -50,53 +50,9 @@ pub fn routes() -> Router<AppState> {
         .route("/firma/solicitud/{id}/passkey/finish", post(request_passkey_finish))
 }
 
-fn api_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
-}
-
 /// The entity's client behind a bearer token with the `signatures` scope.
 async fn service_client(app: &AppState, headers: &HeaderMap) -> Result<ClientRecord, Response> {
-    let unauthorized = |description: &str| {
-        let mut response = api_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
-        response.headers_mut().insert(WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"".parse().expect("static"));
-        response
-    };
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("a bearer access token is required"))?;
-    let (claims, grant) = match crate::oidc::tokens::verify_access_token(app, token.trim()).await {
-        Ok(found) => found,
-        Err(crate::oidc::tokens::TokenCheck::Invalid(_)) => {
-            return Err(unauthorized("the access token is invalid or expired"));
-        }
-        Err(crate::oidc::tokens::TokenCheck::Internal(error)) => {
-            tracing::error!(%error, "cannot check an access token");
-            return Err(api_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again"));
-        }
-    };
-    let scope = claims.get("scope").and_then(|s| s.as_str()).unwrap_or("");
-    if grant.account_id.is_some() || !scope.split(' ').any(|s| s == SCOPE) {
-        let mut response = api_error(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "a client_credentials token with the signatures scope is required",
-        );
-        response.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            "Bearer error=\"insufficient_scope\", scope=\"signatures\"".parse().expect("static"),
-        );
-        return Err(response);
-    }
-    match app.store.client_by_id(&grant.client_id).await {
-        Ok(Some(client)) if client.disabled_at.is_none() => Ok(client),
-        Ok(_) => Err(unauthorized("the client is disabled")),
-        Err(error) => {
-            tracing::error!(%error, "cannot load a client");
-            Err(api_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again"))
-        }
-    }
+    crate::oidc::service::client_with_scope(app, headers, SCOPE).await.map_err(|denied| denied.into_response())
 }
 
 fn signature_json(record: &crate::store::signatures::SignatureRecord) -> serde_json::Value {

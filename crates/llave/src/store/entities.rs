@@ -105,6 +105,14 @@ impl Store {
         Ok(row.as_ref().map(entity_from_row).transpose()?)
     }
 
+    pub async fn entity_by_id(&self, id: i64) -> StoreResult<Option<Entity>> {
+        let row = sqlx::query("SELECT id, slug, name, created_at FROM entities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(entity_from_row).transpose()?)
+    }
+
     pub async fn list_entities(&self) -> StoreResult<Vec<Entity>> {
         let rows =
             sqlx::query("SELECT id, slug, name, created_at FROM entities ORDER BY slug").fetch_all(self.pool()).await?;

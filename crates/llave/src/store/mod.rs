@@ -17,6 +17,7 @@ pub mod entities;
 mod events;
 pub mod oidc;
 mod purge;
+pub mod records;
 pub mod roles;
 mod secrets;
 mod sessions;
@@ -70,6 +71,7 @@ impl Backend {
                 (5, "staff_roles", include_str!("../../migrations/sqlite/0005_staff_roles.sql")),
                 (6, "assurance", include_str!("../../migrations/sqlite/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/sqlite/0007_signatures.sql")),
+                (8, "records", include_str!("../../migrations/sqlite/0008_records.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
@@ -79,6 +81,7 @@ impl Backend {
                 (5, "staff_roles", include_str!("../../migrations/postgres/0005_staff_roles.sql")),
                 (6, "assurance", include_str!("../../migrations/postgres/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/postgres/0007_signatures.sql")),
+                (8, "records", include_str!("../../migrations/postgres/0008_records.sql")),
             ],
         }
     }

@@ -40,7 +40,8 @@ fn sign(key: &[u8], value: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-/// Endpoints for programs, not people: no forms, so no CSRF cookie to set.
+/// Endpoints for programs, not people (every `/api/` path among them): no forms, so no
+/// CSRF cookie to set.
 fn for_programs(path: &str) -> bool {
     matches!(
         path,
@@ -55,11 +56,8 @@ fn for_programs(path: &str) -> bool {
             | "/verificacion/callback"
             | "/referencia/verificacion/sessions"
             | "/referencia/verificacion/jwks.json"
-            | "/api/signatures/verify"
-            | "/api/seals"
-            | "/api/signature-requests"
-            | "/api/signature-requests/exchange"
-    ) || path.starts_with("/.well-known/")
+    ) || path.starts_with("/api/")
+        || path.starts_with("/.well-known/")
         || path.starts_with("/pki/")
 }
 

@@ -121,7 +121,7 @@ both_backends! {
         let (site, mut received) = entity_site().await;
         let person = Person::synthetic(7201);
         sign_up_and_confirm(&app, &person).await;
-        llave::admin::entity::add_entity(&app.state.store, "agua", "Sistema de Aguas").await.unwrap();
+        llave::admin::entity::add_entity(&app.state, "agua", "Sistema de Aguas").await.unwrap();
         let registered = llave::admin::entity::add_client(&app.state.store, &llave::oidc::clients::NewClient {
             entity: "agua".into(),
             name: "Pagos en línea".into(),
@@ -275,7 +275,7 @@ both_backends! {
             document_kind: "ine", document_number: "IDMEX0000002", reference: "in person",
         };
         app.state.store.record_verification(&verification, llave::crypto::now() - 5).await.unwrap();
-        llave::admin::entity::add_entity(&app.state.store, "finanzas", "Secretaría de Finanzas").await.unwrap();
+        llave::admin::entity::add_entity(&app.state, "finanzas", "Secretaría de Finanzas").await.unwrap();
         let registered = llave::admin::entity::add_client(&app.state.store, &llave::oidc::clients::NewClient {
             entity: "finanzas".into(),
             name: "Trámites".into(),

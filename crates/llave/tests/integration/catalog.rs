@@ -36,8 +36,8 @@ fn file(procedures: &[serde_json::Value], equivalences: &[serde_json::Value]) ->
 }
 
 async fn with_entities(app: &TestApp) {
-    llave::admin::entity::add_entity(&app.state.store, "semovi", "Secretaría de Movilidad").await.unwrap();
-    llave::admin::entity::add_entity(&app.state.store, "sacmex", "Sistema de Aguas").await.unwrap();
+    llave::admin::entity::add_entity(&app.state, "semovi", "Secretaría de Movilidad").await.unwrap();
+    llave::admin::entity::add_entity(&app.state, "sacmex", "Sistema de Aguas").await.unwrap();
 }
 
 both_backends! {

@@ -31,7 +31,7 @@ fn node_example_dir() -> PathBuf {
 /// The entity of the examples, with a confidential client whose redirect URI is
 /// `redirect_uri`: `(client_id, client_secret)`.
 async fn register(app: &TestApp, redirect_uri: &str) -> (String, String) {
-    llave::admin::entity::add_entity(&app.state.store, "ejemplo", "Entidad de ejemplo").await.unwrap();
+    llave::admin::entity::add_entity(&app.state, "ejemplo", "Entidad de ejemplo").await.unwrap();
     let new = llave::oidc::clients::NewClient {
         entity: "ejemplo".into(),
         name: "Portal de ejemplo".into(),

@@ -50,7 +50,7 @@ pub async fn register(
     new: llave::oidc::clients::NewClient,
 ) -> (llave::oidc::clients::Registered, Rp) {
     if app.state.store.entity_by_slug(slug).await.unwrap().is_none() {
-        llave::admin::entity::add_entity(&app.state.store, slug, &format!("Entidad {slug}")).await.unwrap();
+        llave::admin::entity::add_entity(&app.state, slug, &format!("Entidad {slug}")).await.unwrap();
     }
     let new = llave::oidc::clients::NewClient { entity: slug.into(), ..new };
     let registered = llave::admin::entity::add_client(&app.state.store, &new).await.unwrap();

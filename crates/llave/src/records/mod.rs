@@ -1,0 +1,789 @@
+//! Hub and spokes. Each entity owns the records people give it, kept in a store of its own
+//! (`spoke`), sealed with its own data key. The hub keeps only locators: who, which kind,
+//! which version, valid when. When entity A needs what a person gave entity B, the hub
+//! does not copy it: a look-up answers with B's locator and a grant — one read, by A, for
+//! one procedure, within minutes — and A reads the record from B's store through the hub.
+//! Every read by anyone but the owner, and every refusal, is in the access log the person
+//! sees in their file.
+//!
+//! This module is the rules; `api` is the HTTP face for entities, `file` the person's.
+
+pub mod api;
+pub mod calendar;
+pub mod reuse;
+pub mod spoke;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use sha2::{Digest, Sha256};
+
+use crate::Services;
+use crate::crypto::{now, random_id, random_token, token_hash};
+use crate::store::entities::{ClientRecord, Entity};
+use crate::store::records::{Access, Grant, Locator};
+use crate::store::{StoreError, StoreResult};
+use spoke::{Content, NewVersion, Spoke, Version};
+
+pub const SCOPE_WRITE: &str = "records:write";
+pub const SCOPE_READ: &str = "records:read";
+pub const SCOPE_LOOKUPS: &str = "lookups";
+
+/// Largest attributes object, serialised.
+const MAX_ATTRIBUTES_BYTES: usize = 64 * 1024;
+
+/// The open entity stores, by entity id.
+#[derive(Default)]
+pub struct Spokes {
+    open: tokio::sync::RwLock<HashMap<i64, Arc<Spoke>>>,
+}
+
+impl Spokes {
+    /// The entity's store, opened (and created, the first time) on demand.
+    pub async fn get(&self, app: &Services, entity_id: i64) -> StoreResult<Arc<Spoke>> {
+        if let Some(spoke) = self.open.read().await.get(&entity_id) {
+            return Ok(spoke.clone());
+        }
+        let entity = app
+            .store
+            .entity_by_id(entity_id)
+            .await?
+            .ok_or_else(|| StoreError::Data(format!("no entity has the id {entity_id}")))?;
+        provision(app, &entity).await
+    }
+
+    /// Closes every open store (SQLite files).
+    pub async fn close(&self, backend: crate::store::Backend) {
+        for spoke in self.open.write().await.drain().map(|(_, s)| s) {
+            spoke.close(backend).await;
+        }
+    }
+}
+
+/// Creates the entity's store and data key if it has none yet, and opens it. `llave entity
+/// add` calls it; so does the first use of an entity added before stores existed.
+pub async fn provision(app: &Services, entity: &Entity) -> StoreResult<Arc<Spoke>> {
+    let mut open = app.spokes.open.write().await;
+    if let Some(spoke) = open.get(&entity.id) {
+        return Ok(spoke.clone());
+    }
+    let (location, sealed) = match app.store.entity_store(entity.id).await? {
+        Some(found) => found,
+        None => {
+            let location = spoke::location_for(&app.store, &entity.slug).await?;
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).expect("the operating system's random source is available");
+            let sealed = app.keystore.seal(&data_key_purpose(&entity.slug), &key);
+            app.store.add_entity_store(entity.id, &location, &sealed, now()).await?
+        }
+    };
+    let key = app
+        .keystore
+        .open(&data_key_purpose(&entity.slug), &sealed)
+        .map_err(|e| StoreError::Corrupt(format!("the data key of {}: {e}", entity.slug)))?;
+    let spoke =
+        Arc::new(Spoke::open(&app.store, &app.config.data_dir, entity.id, &entity.slug, &location, &key).await?);
+    open.insert(entity.id, spoke.clone());
+    Ok(spoke)
+}
+
+fn data_key_purpose(slug: &str) -> String {
+    format!("entity-data-key:{slug}")
+}
+
+/// Why something was not done: a refusal the caller can act on, or a fault of ours.
+#[derive(Debug)]
+pub enum Failure {
+    Refused { status: StatusCode, code: &'static str, description: String },
+    Internal(String),
+}
+
+impl Failure {
+    pub fn refused(status: StatusCode, code: &'static str, description: impl Into<String>) -> Failure {
+        Failure::Refused { status, code, description: description.into() }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        Failure::Internal(error.to_string())
+    }
+}
+
+pub type Outcome<T> = Result<T, Failure>;
+
+/// How an entity names a person: the pairwise `sub` it received at sign-in, or the CURP
+/// when one of its clients may receive the `curp` claim.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct PersonRef {
+    #[serde(default)]
+    pub sub: Option<String>,
+    #[serde(default)]
+    pub curp: Option<String>,
+}
+
+/// The person's account id, as the calling entity may name them.
+pub async fn resolve_person(app: &Services, client: &ClientRecord, person: &PersonRef) -> Outcome<i64> {
+    let unknown = || Failure::refused(StatusCode::NOT_FOUND, "unknown_person", "no person is known by that identifier");
+    match (person.sub.as_deref(), person.curp.as_deref()) {
+        (Some(sub), None) => app.store.account_for_subject(client.entity_id, sub.trim()).await?.ok_or_else(unknown),
+        (None, Some(curp)) => {
+            let entity_clients = app.store.list_clients(Some(&client.entity_slug)).await?;
+            if !entity_clients.iter().any(|c| c.allowed_claims.iter().any(|claim| claim == "curp")) {
+                return Err(Failure::refused(
+                    StatusCode::FORBIDDEN,
+                    "curp_not_allowed",
+                    "this entity may not name people by CURP; use the sub it received",
+                ));
+            }
+            let curp = curp.trim().to_ascii_uppercase();
+            Ok(app.store.account_by_curp(&curp).await?.ok_or_else(unknown)?.id.0)
+        }
+        _ => Err(Failure::refused(StatusCode::BAD_REQUEST, "invalid_request", "give exactly one of sub and curp")),
+    }
+}
+
+/// A file attached to a record, as sent (base64).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileInput {
+    pub name: String,
+    pub content_type: String,
+    pub content_base64: String,
+}
+
+/// What an entity sends to store a record or a new version of it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordInput {
+    #[serde(default)]
+    pub sub: Option<String>,
+    #[serde(default)]
+    pub curp: Option<String>,
+    /// Required to create; a new version keeps the kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub attributes: serde_json::Value,
+    #[serde(default)]
+    pub file: Option<FileInput>,
+    /// A new version without a `file` keeps the previous one unless this is true.
+    #[serde(default)]
+    pub remove_file: bool,
+    #[serde(default)]
+    pub procedure: Option<String>,
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    #[serde(default)]
+    pub valid_until: Option<String>,
+    /// For an update: the version it replaces (optimistic concurrency).
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+fn bad(description: impl Into<String>) -> Failure {
+    Failure::refused(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+/// The file's type, recognised from its first bytes.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct CheckedFile {
+    name: String,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
+fn check_file(app: &Services, file: &FileInput) -> Outcome<CheckedFile> {
+    use base64::Engine;
+    let limit = app.config.records.max_file_bytes;
+    if file.content_base64.len() > limit / 3 * 4 + 8 {
+        return Err(Failure::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "file_too_large",
+            format!("files are limited to {limit} bytes"),
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(file.content_base64.trim())
+        .map_err(|_| bad("file.content_base64 is not base64"))?;
+    if bytes.len() > limit {
+        return Err(Failure::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "file_too_large",
+            format!("files are limited to {limit} bytes"),
+        ));
+    }
+    let Some(sniffed) = sniff(&bytes) else {
+        return Err(Failure::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_file",
+            "a file must be a PDF, PNG, JPEG or WebP",
+        ));
+    };
+    if file.content_type.trim() != sniffed {
+        return Err(bad(format!("file.content_type says {:?} but the file is {sniffed}", file.content_type)));
+    }
+    let name: String = file.name.chars().filter(|c| !c.is_control() && *c != '/' && *c != '\\').take(200).collect();
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(bad("file.name is required"));
+    }
+    Ok(CheckedFile { name, content_type: sniffed, sha256: hex_sha256(&bytes), bytes })
+}
+
+/// Checks a procedure an entity names as a record's source: one of its own, in the
+/// published catalog.
+async fn own_procedure(app: &Services, client: &ClientRecord, slug: Option<&str>) -> Outcome<Option<String>> {
+    let Some(slug) = slug.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
+    let published = app.catalog.published(&app.store).await?;
+    match published.by_slug(slug) {
+        Some(p) if p.entity == client.entity_slug => Ok(Some(slug.to_string())),
+        Some(_) => Err(bad(format!("procedure {slug:?} belongs to another entity"))),
+        None => Err(bad(format!("procedure {slug:?} is not in the published catalog"))),
+    }
+}
+
+fn check_validity(from: Option<&str>, until: Option<&str>) -> Outcome<(Option<String>, Option<String>)> {
+    let parse = |field: &str, value: Option<&str>| -> Outcome<Option<String>> {
+        match value.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(text) => calendar::parse_date(text)
+                .map(|d| Some(calendar::format_date(d)))
+                .ok_or_else(|| bad(format!("{field} must be a date, YYYY-MM-DD"))),
+        }
+    };
+    let from = parse("valid_from", from)?;
+    let until = parse("valid_until", until)?;
+    if let (Some(f), Some(u)) = (&from, &until)
+        && u < f
+    {
+        return Err(bad("valid_until is before valid_from"));
+    }
+    Ok((from, until))
+}
+
+fn check_attributes(value: &serde_json::Value) -> Outcome<Vec<u8>> {
+    if !value.is_object() {
+        return Err(bad("attributes must be a JSON object"));
+    }
+    let bytes = serde_json::to_vec(value).map_err(|e| Failure::Internal(e.to_string()))?;
+    if bytes.len() > MAX_ATTRIBUTES_BYTES {
+        return Err(Failure::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "attributes_too_large",
+            format!("attributes are limited to {MAX_ATTRIBUTES_BYTES} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A record as its holder sees it: the locator and the version's contents.
+pub struct Opened {
+    pub locator: Locator,
+    pub version: Version,
+}
+
+/// Stores a new record about a person in the calling entity's store.
+pub async fn create(app: &Services, client: &ClientRecord, input: &RecordInput) -> Outcome<Opened> {
+    let kind = input.kind.as_deref().map(str::trim).unwrap_or("");
+    if !crate::catalog::model::is_kind(kind) {
+        return Err(bad(format!("kind {kind:?} is not in the catalog's requirement vocabulary")));
+    }
+    let attributes = check_attributes(&input.attributes)?;
+    let (valid_from, valid_until) = check_validity(input.valid_from.as_deref(), input.valid_until.as_deref())?;
+    let file = input.file.as_ref().map(|f| check_file(app, f)).transpose()?;
+    let procedure = own_procedure(app, client, input.procedure.as_deref()).await?;
+    let account_id =
+        resolve_person(app, client, &PersonRef { sub: input.sub.clone(), curp: input.curp.clone() }).await?;
+    let spoke = app.spokes.get(app, client.entity_id).await?;
+    let record_id = random_id();
+    let now = now();
+    let content = Content { attributes: input.attributes.clone(), file_name: file.as_ref().map(|f| f.name.clone()) };
+    let sha256 = hex_sha256(&attributes);
+    spoke
+        .insert(&NewVersion {
+            record_id: &record_id,
+            version: 1,
+            account_id,
+            kind,
+            procedure: procedure.as_deref(),
+            content: &content,
+            file: file.as_ref().map(|f| (f.content_type, f.bytes.as_slice())),
+            file_sha256: file.as_ref().map(|f| f.sha256.as_str()),
+            sha256: &sha256,
+            valid_from: valid_from.as_deref(),
+            valid_until: valid_until.as_deref(),
+            written_by: &client.client_id,
+            now,
+        })
+        .await?;
+    let locator = Locator {
+        record_id: record_id.clone(),
+        entity_id: client.entity_id,
+        account_id,
+        kind: kind.to_string(),
+        procedure,
+        version: 1,
+        valid_from,
+        valid_until,
+        created_at: now,
+        updated_at: now,
+        withdrawn_at: None,
+    };
+    if let Err(error) = app.store.index_record(&locator).await {
+        // Without its locator the record would be invisible: take it back out.
+        if let Err(undo) = spoke.remove(&record_id, 1).await {
+            tracing::error!(%undo, record_id, "cannot remove an unindexed record");
+        }
+        return Err(error.into());
+    }
+    let version = spoke.version(&record_id, 1).await?.ok_or_else(|| Failure::Internal("written version".into()))?;
+    Ok(Opened { locator, version })
+}
+
+/// The calling entity's own record (refused, and logged, for another entity's).
+pub async fn own_record(app: &Services, client: &ClientRecord, record_id: &str) -> Outcome<Locator> {
+    let Some(locator) = app.store.record_locator(record_id).await? else {
+        return Err(Failure::refused(StatusCode::NOT_FOUND, "not_found", "no record has that id"));
+    };
+    if locator.entity_id != client.entity_id {
+        let description = "the record belongs to another entity; ask for it with a look-up";
+        log_refusal(app, client, Some(&locator), None, "not_your_record", description).await;
+        return Err(Failure::refused(StatusCode::FORBIDDEN, "not_your_record", description));
+    }
+    Ok(locator)
+}
+
+/// Reads the calling entity's own record: the current version, or the one asked for.
+pub async fn read_own(app: &Services, client: &ClientRecord, record_id: &str, version: Option<i64>) -> Outcome<Opened> {
+    let locator = own_record(app, client, record_id).await?;
+    let spoke = app.spokes.get(app, locator.entity_id).await?;
+    let wanted = version.unwrap_or(locator.version);
+    let version = spoke.version(record_id, wanted).await?.ok_or_else(|| {
+        Failure::refused(StatusCode::NOT_FOUND, "not_found", format!("the record has no version {wanted}"))
+    })?;
+    Ok(Opened { locator, version })
+}
+
+/// Every version of the calling entity's own record, oldest first.
+pub async fn history_own(app: &Services, client: &ClientRecord, record_id: &str) -> Outcome<(Locator, Vec<Version>)> {
+    let locator = own_record(app, client, record_id).await?;
+    let spoke = app.spokes.get(app, locator.entity_id).await?;
+    Ok((locator, spoke.history(record_id).await?))
+}
+
+/// The file of the calling entity's own record.
+pub async fn file_own(
+    app: &Services,
+    client: &ClientRecord,
+    record_id: &str,
+    version: Option<i64>,
+) -> Outcome<(spoke::FileInfo, Vec<u8>)> {
+    let opened = read_own(app, client, record_id, version).await?;
+    let spoke = app.spokes.get(app, opened.locator.entity_id).await?;
+    match (opened.version.file, spoke.file(record_id, opened.version.version).await?) {
+        (Some(info), Some(bytes)) => Ok((info, bytes)),
+        _ => Err(Failure::refused(StatusCode::NOT_FOUND, "no_file", "this version of the record has no file")),
+    }
+}
+
+/// Writes a new version of the calling entity's own record; old versions stay.
+pub async fn update(app: &Services, client: &ClientRecord, record_id: &str, input: &RecordInput) -> Outcome<Opened> {
+    if input.sub.is_some() || input.curp.is_some() {
+        return Err(bad("a record's person cannot change; store a new record instead"));
+    }
+    let locator = own_record(app, client, record_id).await?;
+    if locator.withdrawn_at.is_some() {
+        return Err(Failure::refused(StatusCode::CONFLICT, "withdrawn", "the record was withdrawn"));
+    }
+    if let Some(kind) = input.kind.as_deref()
+        && kind != locator.kind
+    {
+        return Err(bad("a record's kind cannot change; store a new record instead"));
+    }
+    if let Some(expected) = input.version
+        && expected != locator.version
+    {
+        return Err(Failure::refused(
+            StatusCode::CONFLICT,
+            "version_conflict",
+            format!("the record is at version {}, not {expected}", locator.version),
+        ));
+    }
+    let attributes = check_attributes(&input.attributes)?;
+    let (valid_from, valid_until) = check_validity(input.valid_from.as_deref(), input.valid_until.as_deref())?;
+    let new_file = input.file.as_ref().map(|f| check_file(app, f)).transpose()?;
+    let procedure = match input.procedure.as_deref() {
+        Some(p) => own_procedure(app, client, Some(p)).await?,
+        None => locator.procedure.clone(),
+    };
+    let spoke = app.spokes.get(app, client.entity_id).await?;
+    let current = spoke
+        .version(record_id, locator.version)
+        .await?
+        .ok_or_else(|| Failure::Internal(format!("record {record_id} lacks its current version")))?;
+    // The file: the new one, none, or the previous one carried over.
+    let kept = match (&new_file, input.remove_file, &current.file) {
+        (None, false, Some(info)) => spoke.file(record_id, current.version).await?.map(|bytes| (info.clone(), bytes)),
+        _ => None,
+    };
+    let file: Option<(String, &str, &[u8], String)> = match (&new_file, &kept) {
+        (Some(f), _) => Some((f.name.clone(), f.content_type, f.bytes.as_slice(), f.sha256.clone())),
+        (None, Some((info, bytes))) => {
+            Some((info.name.clone(), info.content_type.as_str(), bytes.as_slice(), info.sha256.clone()))
+        }
+        _ => None,
+    };
+    let next = locator.version + 1;
+    let now = now();
+    let content = Content { attributes: input.attributes.clone(), file_name: file.as_ref().map(|f| f.0.clone()) };
+    let sha256 = hex_sha256(&attributes);
+    match spoke
+        .insert(&NewVersion {
+            record_id,
+            version: next,
+            account_id: locator.account_id,
+            kind: &locator.kind,
+            procedure: procedure.as_deref(),
+            content: &content,
+            file: file.as_ref().map(|f| (f.1, f.2)),
+            file_sha256: file.as_ref().map(|f| f.3.as_str()),
+            sha256: &sha256,
+            valid_from: valid_from.as_deref(),
+            valid_until: valid_until.as_deref(),
+            written_by: &client.client_id,
+            now,
+        })
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(Failure::refused(StatusCode::CONFLICT, "version_conflict", "another update came first"));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let advanced = Locator { version: next, procedure, valid_from, valid_until, updated_at: now, ..locator.clone() };
+    let moved = match app.store.advance_record(&advanced, locator.version).await {
+        Ok(moved) => moved,
+        Err(error) => {
+            let _ = spoke.remove(record_id, next).await;
+            return Err(error.into());
+        }
+    };
+    if !moved {
+        let _ = spoke.remove(record_id, next).await;
+        return Err(Failure::refused(StatusCode::CONFLICT, "version_conflict", "the record changed meanwhile"));
+    }
+    let version = spoke.version(record_id, next).await?.ok_or_else(|| Failure::Internal("written version".into()))?;
+    Ok(Opened { locator: advanced, version })
+}
+
+/// Withdraws the calling entity's own record: look-ups stop finding it; its history stays.
+pub async fn withdraw(app: &Services, client: &ClientRecord, record_id: &str, reason: Option<&str>) -> Outcome<Opened> {
+    let locator = own_record(app, client, record_id).await?;
+    let now = now();
+    let reason = reason.map(|r| r.chars().filter(|c| !c.is_control()).take(500).collect::<String>());
+    if locator.withdrawn_at.is_none() && app.store.withdraw_record(record_id, now).await? {
+        let spoke = app.spokes.get(app, client.entity_id).await?;
+        spoke.withdraw(record_id, locator.version, reason.as_deref(), now).await?;
+    }
+    read_own(app, client, record_id, None).await
+}
+
+/// What a look-up answers when the person has such a record and the reader may know it.
+pub struct Found {
+    pub locator: Locator,
+    pub holder: Entity,
+    pub grant: String,
+    pub expires_at: i64,
+    pub basis: String,
+    pub legal_basis: Option<String>,
+}
+
+fn in_force(locator: &Locator, today: &str) -> bool {
+    locator.withdrawn_at.is_none()
+        && locator.valid_from.as_deref().is_none_or(|f| f <= today)
+        && locator.valid_until.as_deref().is_none_or(|u| u >= today)
+}
+
+/// "For procedure P, does this person have a record of kind K anywhere?" Answered only for
+/// the reader's own procedure, a kind the catalog lists for it, and with the person's
+/// standing consent or a legal basis that allows reuse. `Ok(None)`: no such record.
+pub async fn lookup(
+    app: &Services,
+    client: &ClientRecord,
+    person: &PersonRef,
+    procedure: &str,
+    kind: &str,
+) -> Outcome<Option<Found>> {
+    let published = app.catalog.published(&app.store).await?;
+    let Some(p) = published.by_slug(procedure.trim()) else {
+        return Err(Failure::refused(
+            StatusCode::NOT_FOUND,
+            "unknown_procedure",
+            format!("procedure {procedure:?} is not in the published catalog"),
+        ));
+    };
+    let account_id = resolve_person(app, client, person).await?;
+    let refuse = |code: &'static str, description: String, status: StatusCode| async move {
+        let access = Access {
+            account_id: Some(account_id),
+            procedure: Some(p.slug.clone()),
+            purpose: format!("look-up of {kind} for {}", p.slug),
+            detail: Some(format!("{code}: {description}")),
+            ..refusal_base(client)
+        };
+        if let Err(error) = app.store.log_access(&access).await {
+            tracing::error!(%error, "cannot log a refused look-up");
+        }
+        Err::<Option<Found>, Failure>(Failure::refused(status, code, description))
+    };
+    if p.entity != client.entity_slug {
+        return refuse(
+            "not_your_procedure",
+            format!("procedure {} is run by another entity", p.slug),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    if !p.requirements.iter().any(|r| r.kind == kind) {
+        return refuse(
+            "kind_not_required",
+            format!("the catalog does not list {kind:?} as a requirement of {}", p.slug),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let today = calendar::format_date(calendar::city_date(now()));
+    let law = p.legal_basis.iter().find(|b| b.allows_reuse).map(|b| match &b.article {
+        Some(article) => format!("{}, {article}", b.law),
+        None => b.law.clone(),
+    });
+    // Which records the reader may be pointed to, and on what basis.
+    let (candidates, basis, consent_id) = if law.is_some() {
+        let all = app.store.records_of_kind(account_id, kind, None).await?;
+        (all.into_iter().filter(|l| l.entity_id != client.entity_id).collect::<Vec<_>>(), "legal_basis", None)
+    } else {
+        let consents = app.store.reuse_consents_for(account_id, client.entity_id, &p.slug, kind).await?;
+        if consents.is_empty() {
+            return refuse(
+                "consent_required",
+                "the person has not consented to this reuse and the procedure's legal basis does not allow it without \
+                 consent; ask for it at sign-in (authorization_details)"
+                    .into(),
+                StatusCode::FORBIDDEN,
+            )
+            .await;
+        }
+        let mut found = Vec::new();
+        let mut consent_id = None;
+        for consent in &consents {
+            let records = app.store.records_of_kind(account_id, kind, Some(consent.holder_entity_id)).await?;
+            if consent_id.is_none() && records.iter().any(|l| in_force(l, &today)) {
+                consent_id = Some(consent.id.clone());
+            }
+            found.extend(records);
+        }
+        (found, "consent", consent_id)
+    };
+    let Some(locator) = candidates.into_iter().find(|l| in_force(l, &today)) else { return Ok(None) };
+    let holder = app
+        .store
+        .entity_by_id(locator.entity_id)
+        .await?
+        .ok_or_else(|| Failure::Internal(format!("entity {} is missing", locator.entity_id)))?;
+    let token = random_token();
+    let now = now();
+    let expires_at = now + app.config.records.grant_seconds;
+    let grant = Grant {
+        id: random_id(),
+        record_id: locator.record_id.clone(),
+        account_id,
+        reader_entity_id: client.entity_id,
+        reader_client_id: client.client_id.clone(),
+        procedure: p.slug.clone(),
+        basis: basis.to_string(),
+        consent_id,
+        legal_basis: law.clone(),
+        created_at: now,
+        expires_at,
+        spent_at: None,
+    };
+    app.store.add_grant(&grant, &token_hash(&token)).await?;
+    Ok(Some(Found { locator, holder, grant: token, expires_at, basis: basis.into(), legal_basis: law }))
+}
+
+fn refusal_base(client: &ClientRecord) -> Access {
+    Access {
+        at: now(),
+        reader_kind: "entity".into(),
+        reader_entity_id: Some(client.entity_id),
+        reader: client.client_id.clone(),
+        outcome: "refused".into(),
+        ..Access::default()
+    }
+}
+
+/// Logs a refused attempt on a record (or on no record in particular).
+pub async fn log_refusal(
+    app: &Services,
+    client: &ClientRecord,
+    locator: Option<&Locator>,
+    procedure: Option<&str>,
+    code: &str,
+    description: &str,
+) {
+    let access = Access {
+        account_id: locator.map(|l| l.account_id),
+        record_id: locator.map(|l| l.record_id.clone()),
+        holder_entity_id: locator.map(|l| l.entity_id),
+        procedure: procedure.map(str::to_string),
+        purpose: "entity API".into(),
+        detail: Some(format!("{code}: {description}")),
+        ..refusal_base(client)
+    };
+    if let Err(error) = app.store.log_access(&access).await {
+        tracing::error!(%error, "cannot log a refusal");
+    }
+}
+
+/// What a grant read gives: the record's locator, its holder, the current version and file.
+pub struct Shared {
+    pub locator: Locator,
+    pub holder: Entity,
+    pub version: Version,
+    pub file: Option<Vec<u8>>,
+    pub basis: String,
+    pub legal_basis: Option<String>,
+}
+
+/// Reads another entity's record through a grant, which is then spent.
+pub async fn read_with_grant(
+    app: &Services,
+    client: &ClientRecord,
+    record_id: &str,
+    grant_token: &str,
+    procedure: &str,
+) -> Outcome<Shared> {
+    let locator = app.store.record_locator(record_id).await?;
+    let grant = app.store.grant_by_token_hash(&token_hash(grant_token.trim())).await?;
+    let now = now();
+    let problem = match (&grant, &locator) {
+        (None, _) => Some("the grant is unknown"),
+        (Some(g), _) if g.reader_entity_id != client.entity_id => Some("the grant was given to another entity"),
+        (Some(g), _) if g.record_id != record_id => Some("the grant is for another record"),
+        (Some(g), _) if g.procedure != procedure.trim() => Some("the grant is for another procedure"),
+        (Some(g), _) if g.spent_at.is_some() => Some("the grant was already used"),
+        (Some(g), _) if g.expires_at <= now => Some("the grant has expired"),
+        (_, None) => Some("no record has that id"),
+        _ => None,
+    };
+    let spent = match (problem, &grant) {
+        (None, Some(g)) => app.store.spend_grant(&g.id, now).await?,
+        _ => false,
+    };
+    let (Some(grant), Some(locator), true) = (grant, locator.clone(), spent) else {
+        let description = problem.unwrap_or("the grant was already used");
+        // Logged against the record the grant is for (the person sees it), else the one named.
+        let logged = match app.store.grant_by_token_hash(&token_hash(grant_token.trim())).await? {
+            Some(g) => app.store.record_locator(&g.record_id).await?,
+            None => locator,
+        };
+        log_refusal(app, client, logged.as_ref(), Some(procedure.trim()), "invalid_grant", description).await;
+        return Err(Failure::refused(StatusCode::FORBIDDEN, "invalid_grant", description));
+    };
+    let holder = app
+        .store
+        .entity_by_id(locator.entity_id)
+        .await?
+        .ok_or_else(|| Failure::Internal(format!("entity {} is missing", locator.entity_id)))?;
+    let procedure_name = app
+        .catalog
+        .published(&app.store)
+        .await?
+        .by_slug(&grant.procedure)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| grant.procedure.clone());
+    let mut access = Access {
+        at: now,
+        account_id: Some(locator.account_id),
+        record_id: Some(locator.record_id.clone()),
+        holder_entity_id: Some(locator.entity_id),
+        reader_kind: "entity".into(),
+        reader_entity_id: Some(client.entity_id),
+        reader: client.client_id.clone(),
+        procedure: Some(grant.procedure.clone()),
+        purpose: procedure_name,
+        legal_basis: grant.legal_basis.clone().or_else(|| grant.consent_id.as_ref().map(|id| format!("consent {id}"))),
+        outcome: "read".into(),
+        detail: Some(format!("grant {} ({})", grant.id, grant.basis)),
+    };
+    if locator.withdrawn_at.is_some() {
+        access.outcome = "refused".into();
+        access.detail = Some("withdrawn: the holder withdrew the record".into());
+        app.store.log_access(&access).await?;
+        return Err(Failure::refused(StatusCode::GONE, "withdrawn", "the holder withdrew the record"));
+    }
+    let spoke = app.spokes.get(app, locator.entity_id).await?;
+    let version = spoke
+        .version(record_id, locator.version)
+        .await?
+        .ok_or_else(|| Failure::Internal(format!("record {record_id} lacks its current version")))?;
+    let file = if version.file.is_some() { spoke.file(record_id, version.version).await? } else { None };
+    // Logged before the contents leave: an unlogged read never happens.
+    app.store.log_access(&access).await?;
+    Ok(Shared { locator, holder, version, file, basis: grant.basis, legal_basis: grant.legal_basis })
+}
+
+/// A read by hub staff or an auditor (`llave record show`): always with a purpose and a
+/// legal basis, always logged.
+pub async fn read_as_staff(
+    app: &Services,
+    record_id: &str,
+    reader_kind: &str,
+    reader: &str,
+    purpose: &str,
+    legal_basis: &str,
+) -> Outcome<(Locator, Vec<Version>)> {
+    let locator = app
+        .store
+        .record_locator(record_id)
+        .await?
+        .ok_or_else(|| Failure::refused(StatusCode::NOT_FOUND, "not_found", "no record has that id"))?;
+    let access = Access {
+        at: now(),
+        account_id: Some(locator.account_id),
+        record_id: Some(locator.record_id.clone()),
+        holder_entity_id: Some(locator.entity_id),
+        reader_kind: reader_kind.into(),
+        reader_entity_id: None,
+        reader: reader.into(),
+        procedure: None,
+        purpose: purpose.into(),
+        legal_basis: Some(legal_basis.into()),
+        outcome: "read".into(),
+        detail: None,
+    };
+    app.store.log_access(&access).await?;
+    let spoke = app.spokes.get(app, locator.entity_id).await?;
+    let history = spoke.history(record_id).await?;
+    Ok((locator, history))
+}

@@ -1,0 +1,168 @@
+//! Consent to reuse, asked during sign-in. An entity that will look a record up for one of
+//! its procedures says so in its authorization request, with RFC 9396 authorization
+//! details:
+//!
+//! ```json
+//! [{"type": "record_reuse", "procedure": "licencia-de-conducir", "kinds": ["proof_of_residence"]}]
+//! ```
+//!
+//! The consent page then names, for each kind the person has a record of at another entity,
+//! who holds it (B), what it is (K) and what for (P); what the person ticks becomes a
+//! standing consent, listed in their file until they withdraw it.
+
+use serde::Deserialize;
+
+use crate::Services;
+use crate::catalog::Published;
+use crate::crypto::{now, random_id};
+use crate::store::StoreResult;
+use crate::store::entities::ClientRecord;
+use crate::store::records::ReuseConsent;
+
+pub const DETAILS_TYPE: &str = "record_reuse";
+const MAX_DETAILS: usize = 10;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Detail {
+    #[serde(rename = "type")]
+    detail_type: String,
+    procedure: String,
+    kinds: Vec<String>,
+}
+
+/// One procedure and the kinds the entity will look up for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requested {
+    pub procedure: String,
+    pub kinds: Vec<String>,
+}
+
+/// The request's `authorization_details`, checked against the catalog: each names one of
+/// the client's entity's procedures and kinds the catalog lists for it. `Err` is the
+/// description of an `invalid_authorization_details` error.
+pub fn requested(
+    pairs: &[(String, String)],
+    client: &ClientRecord,
+    catalog: &Published,
+) -> Result<Vec<Requested>, String> {
+    let Some((_, text)) = pairs.iter().find(|(k, _)| k == "authorization_details") else { return Ok(Vec::new()) };
+    let details: Vec<Detail> =
+        serde_json::from_str(text).map_err(|e| format!("authorization_details is not a valid array: {e}"))?;
+    if details.len() > MAX_DETAILS {
+        return Err(format!("at most {MAX_DETAILS} authorization details"));
+    }
+    let mut out = Vec::new();
+    for detail in details {
+        if detail.detail_type != DETAILS_TYPE {
+            return Err(format!("unknown authorization details type {:?}", detail.detail_type));
+        }
+        let Some(procedure) = catalog.by_slug(&detail.procedure) else {
+            return Err(format!("procedure {:?} is not in the published catalog", detail.procedure));
+        };
+        if procedure.entity != client.entity_slug {
+            return Err(format!("procedure {:?} is run by another entity", detail.procedure));
+        }
+        if detail.kinds.is_empty() {
+            return Err("kinds must name at least one requirement kind".into());
+        }
+        for kind in &detail.kinds {
+            if !procedure.requirements.iter().any(|r| &r.kind == kind) {
+                return Err(format!("the catalog does not list {kind:?} as a requirement of {:?}", detail.procedure));
+            }
+        }
+        out.push(Requested { procedure: detail.procedure, kinds: detail.kinds });
+    }
+    Ok(out)
+}
+
+/// A consent to ask for: reader (the client's entity) reads kind K held by B, for P.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub procedure: String,
+    pub procedure_name: String,
+    pub kind: String,
+    pub holder_entity_id: i64,
+    pub holder_name: String,
+}
+
+impl Offer {
+    /// The value of its checkbox on the consent page.
+    pub fn key(&self) -> String {
+        format!("{}|{}|{}", self.procedure, self.kind, self.holder_entity_id)
+    }
+}
+
+/// What the person would be asked now: records they have at other entities, for the
+/// requested kinds, not already covered by a standing consent, for procedures whose legal
+/// basis does not already allow the reuse.
+pub async fn offers(
+    app: &Services,
+    account_id: i64,
+    client: &ClientRecord,
+    catalog: &Published,
+    requested: &[Requested],
+) -> StoreResult<Vec<Offer>> {
+    let today = super::calendar::format_date(super::calendar::city_date(now()));
+    let mut offers: Vec<Offer> = Vec::new();
+    for request in requested {
+        let Some(procedure) = catalog.by_slug(&request.procedure) else { continue };
+        if procedure.legal_basis.iter().any(|b| b.allows_reuse) {
+            continue;
+        }
+        for kind in &request.kinds {
+            let consents = app.store.reuse_consents_for(account_id, client.entity_id, &procedure.slug, kind).await?;
+            for locator in app.store.records_of_kind(account_id, kind, None).await? {
+                if locator.entity_id == client.entity_id
+                    || !super::in_force(&locator, &today)
+                    || consents.iter().any(|c| c.holder_entity_id == locator.entity_id)
+                    || offers.iter().any(|o| {
+                        o.procedure == procedure.slug && &o.kind == kind && o.holder_entity_id == locator.entity_id
+                    })
+                {
+                    continue;
+                }
+                let holder_name = match app.store.entity_by_id(locator.entity_id).await? {
+                    Some(entity) => entity.name,
+                    None => continue,
+                };
+                offers.push(Offer {
+                    procedure: procedure.slug.clone(),
+                    procedure_name: procedure.name.clone(),
+                    kind: kind.clone(),
+                    holder_entity_id: locator.entity_id,
+                    holder_name,
+                });
+            }
+        }
+    }
+    Ok(offers)
+}
+
+/// Records the offers the person ticked as standing consents.
+pub async fn accept(
+    app: &Services,
+    account_id: i64,
+    client: &ClientRecord,
+    offers: &[Offer],
+    chosen: &[String],
+) -> StoreResult<usize> {
+    let mut saved = 0;
+    let now = now();
+    for offer in offers.iter().filter(|o| chosen.contains(&o.key())) {
+        app.store
+            .add_reuse_consent(&ReuseConsent {
+                id: random_id(),
+                account_id,
+                reader_entity_id: client.entity_id,
+                procedure: offer.procedure.clone(),
+                kind: offer.kind.clone(),
+                holder_entity_id: offer.holder_entity_id,
+                granted_at: now,
+                withdrawn_at: None,
+            })
+            .await?;
+        saved += 1;
+    }
+    Ok(saved)
+}
