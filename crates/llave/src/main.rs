@@ -79,6 +79,9 @@ enum Command {
     /// The hub's certification authorities (electronic signatures).
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Entity records, read by hub staff or an auditor (every read is logged).
+    #[command(subcommand)]
+    Record(RecordCommand),
     /// Verify a detached signature (`.p7s`) of a document; exits 0 only if it is valid.
     Verify {
         /// The signed document.
@@ -92,6 +95,29 @@ enum Command {
         /// is not given; otherwise revocation is not checked.
         #[arg(long)]
         crl: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordCommand {
+    /// Show a record and its history. The read goes into the access log the person sees,
+    /// with who read it, why and under which law.
+    Show {
+        record_id: String,
+        /// Who reads (a name or a CURP).
+        #[arg(long)]
+        by: String,
+        /// `staff` (hub staff) or `auditor`.
+        #[arg(long = "as", default_value = "staff", value_parser = ["staff", "auditor"])]
+        reader_kind: String,
+        /// Why it is read.
+        #[arg(long)]
+        purpose: String,
+        /// The law that allows the read.
+        #[arg(long)]
+        legal_basis: String,
         #[arg(long)]
         json: bool,
     },
@@ -533,6 +559,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&serde_json::json!({ "curp": curp, "revoked": revoked }))?
             } else {
                 println!("{} certificate(s) of {curp} revoked: {}", revoked.len(), revoked.join(", "));
+            }
+        }
+        Command::Record(RecordCommand::Show { record_id, by, reader_kind, purpose, legal_basis, json }) => {
+            let (by, purpose, legal_basis) = (by.trim(), purpose.trim(), legal_basis.trim());
+            if by.is_empty() || purpose.is_empty() || legal_basis.is_empty() {
+                anyhow::bail!("--by, --purpose and --legal-basis must not be empty");
+            }
+            let app = llave::start(config).await?;
+            let (locator, versions) =
+                llave::records::read_as_staff(&app, &record_id, &reader_kind, by, purpose, legal_basis).await.map_err(
+                    |f| match f {
+                        llave::records::Failure::Refused { description, .. } => anyhow::anyhow!(description),
+                        llave::records::Failure::Internal(cause) => anyhow::anyhow!(cause),
+                    },
+                )?;
+            let holder = app.store.entity_by_id(locator.entity_id).await?.map(|e| e.slug).unwrap_or_default();
+            let view = serde_json::json!({
+                "record_id": locator.record_id,
+                "entity": holder,
+                "kind": locator.kind,
+                "current_version": locator.version,
+                "withdrawn_at": locator.withdrawn_at,
+                "versions": versions.iter().map(llave::records::api::version_json).collect::<Vec<_>>(),
+            });
+            if json {
+                print_json(&view)?
+            } else {
+                println!("{}", serde_json::to_string_pretty(&view)?);
             }
         }
         Command::Verify { document, signature, root, crl, json } => {

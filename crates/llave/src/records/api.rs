@@ -89,9 +89,12 @@ async fn caller(
     }
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("the body does not fit: {e}")))
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("the body does not fit: {e}"))
+}
+
+fn bad_body(description: &str) -> Response {
+    api_error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
 fn file_json(version: &Version) -> Value {
@@ -152,7 +155,7 @@ async fn create(State(app): State<AppState>, headers: HeaderMap, body: axum::bod
     };
     let input: RecordInput = match json_body(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(description) => return bad_body(&description),
     };
     if input.version.is_some() || input.remove_file {
         return api_error(StatusCode::BAD_REQUEST, "invalid_request", "version and remove_file are for updates");
@@ -244,7 +247,7 @@ async fn update(
     };
     let input: RecordInput = match json_body(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(description) => return bad_body(&description),
     };
     match super::update(&app, &client, &id, &input).await {
         Ok(opened) => no_store(Json(record_json(&app, &client, &opened)).into_response()),
@@ -273,7 +276,7 @@ async fn withdraw(
     } else {
         match json_body(&body) {
             Ok(input) => input,
-            Err(response) => return response,
+            Err(description) => return bad_body(&description),
         }
     };
     match super::withdraw(&app, &client, &id, input.reason.as_deref()).await {
@@ -328,7 +331,7 @@ async fn lookup(State(app): State<AppState>, headers: HeaderMap, body: axum::bod
     };
     let input: LookupInput = match json_body(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(description) => return bad_body(&description),
     };
     let person = PersonRef { sub: input.sub, curp: input.curp };
     match super::lookup(&app, &client, &person, &input.procedure, &input.kind).await {
@@ -370,7 +373,7 @@ async fn read_shared(
     };
     let input: SharedReadInput = match json_body(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(description) => return bad_body(&description),
     };
     match super::read_with_grant(&app, &client, &id, &input.grant, &input.procedure).await {
         Ok(shared) => {

@@ -303,19 +303,6 @@ both_backends! {
     }
 }
 
-/// A back-end access token of `entity` with `scope`.
-async fn service_token(base: &str, entity: &crate::oidc::support::Entity, scope: &str) -> String {
-    let (status, body) = crate::oidc::support::post_form(
-        base,
-        "/token",
-        &[("grant_type", "client_credentials"), ("scope", scope)],
-        Some((&entity.client_id, &entity.client_secret)),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 async fn api(base: &str, path: &str, token: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
     let mut request = crate::oidc::support::http().post(format!("{base}{path}")).json(&body);
     if let Some(token) = token {
@@ -333,14 +320,14 @@ both_backends! {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         llave::signature::init(&app.state).await.unwrap();
         let semovi = entity(&app, &base, "semovi", false).await;
-        let token = service_token(&base, &semovi, "signatures").await;
+        let token = crate::oidc::support::service_token(&base, &semovi, "signatures").await;
         let document = b"Licencia de conducir tipo A, folio 998877\n".to_vec();
         let sha = cms::hex(&cms::sha256(&document));
 
         // Without a token, or without the scope: refused.
         let (status, _) = api(&base, "/api/seals", None, serde_json::json!({})).await;
         assert_eq!(status, 401);
-        let other_scope = service_token(&base, &semovi, "lookups").await;
+        let other_scope = crate::oidc::support::service_token(&base, &semovi, "lookups").await;
         let (status, body) = api(&base, "/api/seals", Some(&other_scope), serde_json::json!({"document_name": "x", "document_sha256": sha})).await;
         assert_eq!((status, body["error"].as_str()), (403, Some("insufficient_scope")));
         let (status, _) = api(&base, "/api/seals", Some(&token), serde_json::json!({"document_name": "x", "document_sha256": "zz"})).await;

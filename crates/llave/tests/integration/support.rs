@@ -51,7 +51,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub database_url: String,
     pub backend: Backend,
-    schema: Option<String>,
+    pub schema: Option<String>,
 }
 
 pub struct TestAppBuilder {
@@ -206,6 +206,18 @@ impl TestApp {
         {
             let _ =
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(admin.pool()).await;
+            // The entities' stores: a schema each, named after the test's.
+            let stores: Vec<String> =
+                sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname::text, $1)")
+                    .bind(format!("{schema}_e_"))
+                    .fetch_all(admin.pool())
+                    .await
+                    .unwrap_or_default();
+            for store in stores {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{store}\" CASCADE")))
+                    .execute(admin.pool())
+                    .await;
+            }
             admin.close().await;
         }
     }

@@ -164,3 +164,36 @@ pub async fn signed_in_person(app: &TestApp, seed: u64) -> (Person, Client) {
     assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, axum::http::StatusCode::SEE_OTHER);
     (person, browser)
 }
+
+/// A back-end access token of `entity` with `scope` (client credentials).
+pub async fn service_token(base: &str, entity: &Entity, scope: &str) -> String {
+    let (status, body) = post_form(
+        base,
+        "/token",
+        &[("grant_type", "client_credentials"), ("scope", scope)],
+        Some((&entity.client_id, &entity.client_secret)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// A JSON API call with an optional bearer token: status and JSON body (`Null` if none).
+pub async fn api_call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let method = reqwest12::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = http().request(method, format!("{base}{path}"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(serde_json::Value::Null))
+}
