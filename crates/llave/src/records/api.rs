@@ -42,7 +42,21 @@ pub fn routes(max_file_bytes: usize) -> Router<AppState> {
         .route("/api/records/{id}/file", get(file))
         .route("/api/records/{id}/read", post(read_shared))
         .route("/api/lookups", post(lookup))
+        .route("/api/openapi.json", get(openapi))
         .merge(writes)
+}
+
+/// The OpenAPI document of the entity API, with this installation's URLs.
+async fn openapi(State(app): State<AppState>) -> Response {
+    let mut doc: Value = match serde_json::from_str(include_str!("../../static/openapi.json")) {
+        Ok(doc) => doc,
+        Err(error) => return failure(Failure::Internal(error.to_string())),
+    };
+    let issuer = app.config.issuer();
+    doc["servers"] = json!([{ "url": issuer }]);
+    doc["components"]["securitySchemes"]["clientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] =
+        json!(format!("{issuer}/token"));
+    Json(doc).into_response()
 }
 
 fn failure(f: Failure) -> Response {

@@ -12,7 +12,7 @@ impl Store {
     /// Deletes expired rows; returns how many went from each table.
     pub async fn purge_expired(&self, now: i64, throttle_window_seconds: i64) -> StoreResult<Vec<(&'static str, u64)>> {
         let before = now - KEEP_SECONDS;
-        let statements: [(&'static str, &'static str, i64); 11] = [
+        let statements: [(&'static str, &'static str, i64); 12] = [
             ("authorization_codes", "DELETE FROM authorization_codes WHERE expires_at < $1", before),
             ("access_tokens", "DELETE FROM access_tokens WHERE expires_at < $1", now),
             // Used refresh tokens stay until they expire: a reuse must still be recognised.
@@ -23,6 +23,8 @@ impl Store {
             ("throttle", "DELETE FROM throttle WHERE window_start < $1", now - throttle_window_seconds),
             ("webauthn_ceremonies", "DELETE FROM webauthn_ceremonies WHERE expires_at < $1", now),
             ("pending_signins", "DELETE FROM pending_signins WHERE expires_at < $1", now),
+            // Read grants: the access log keeps what each one allowed.
+            ("record_grants", "DELETE FROM record_grants WHERE expires_at < $1", before),
             // Acts and requests that were never signed; signed ones stay with their signature.
             ("signing_acts", "DELETE FROM signing_acts WHERE expires_at < $1 AND signature_id IS NULL", before),
             (
