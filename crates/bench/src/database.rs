@@ -62,7 +62,21 @@ impl Prepared {
     /// Drops the PostgreSQL schema, if the bench made one.
     pub async fn discard(self) -> Result<(), String> {
         match self.schema {
-            Some((url, schema)) => execute(&url, &format!("DROP SCHEMA {schema} CASCADE")).await,
+            Some((url, schema)) => {
+                // The entities' record stores are schemas named after llave's.
+                let store = Store::connect(&url).await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
+                let stores: Vec<String> =
+                    sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname::text, $1)")
+                        .bind(format!("{schema}_e_"))
+                        .fetch_all(store.pool())
+                        .await
+                        .unwrap_or_default();
+                store.close().await;
+                for entity_store in stores {
+                    execute(&url, &format!("DROP SCHEMA \"{entity_store}\" CASCADE")).await?;
+                }
+                execute(&url, &format!("DROP SCHEMA {schema} CASCADE")).await
+            }
             None => Ok(()),
         }
     }

@@ -2,7 +2,8 @@
 //! a subcommand. `signin` measures password sign-ins next to raw Argon2id hashes; `oidc`
 //! measures the token endpoint (`refresh_token`, `client_credentials`) and discovery/JWKS
 //! on SQLite and PostgreSQL, next to the reference provider `oidc-provider` run the same way;
-//! `catalog` measures catalog search over a synthetic catalog.
+//! `catalog` measures catalog search over a synthetic catalog; `signature` seals and
+//! verifications; `records` look-ups and grant reads over a million entity records.
 //! See docs/bench/README.md.
 
 mod catalog;
@@ -10,6 +11,7 @@ mod codeflow;
 mod database;
 mod load;
 mod oidc;
+mod records;
 mod reference;
 mod report;
 mod server;
@@ -37,6 +39,8 @@ enum Command {
     Catalog(catalog::Args),
     /// Entity seals and public signature verifications per second.
     Signature(signature::Args),
+    /// Look-up + grant + read of another entity's record per second, over a million records.
+    Records(records::Args),
 }
 
 #[tokio::main]
@@ -48,5 +52,6 @@ async fn main() -> ExitCode {
         Command::Oidc(args) => oidc::main(args).await,
         Command::Catalog(args) => catalog::main(args).await,
         Command::Signature(args) => signature::main(args).await,
+        Command::Records(args) => records::main(args).await,
     }
 }

@@ -344,30 +344,42 @@ impl Spoke {
         Ok(row.try_get(0)?)
     }
 
-    /// Writes many versions in one transaction (the benchmark's bulk load).
+    /// Writes many versions without files in one transaction, a few hundred per statement
+    /// (bulk loads: a migration from an entity's old system, the benchmark).
     pub async fn insert_many(&self, versions: &[NewVersion<'_>]) -> StoreResult<()> {
+        const COLUMNS: usize = 11;
         let mut tx = self.pool.begin().await?;
-        for new in versions {
-            let content = serde_json::to_vec(new.content).map_err(|e| StoreError::Data(e.to_string()))?;
-            let sealed = self.key.seal(&Self::purpose(new.record_id, new.version, "content"), &content);
-            sqlx::query(sqlx::AssertSqlSafe(format!(
+        for chunk in versions.chunks(500) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let at = r * COLUMNS;
+                    format!("({})", (1..=COLUMNS).map(|c| format!("${}", at + c)).collect::<Vec<_>>().join(", "))
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO {} (record_id, version, account_id, kind, procedure_slug, content, sha256, valid_from, \
-                 valid_until, written_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                self.table
-            )))
-            .bind(new.record_id)
-            .bind(new.version)
-            .bind(new.account_id)
-            .bind(new.kind)
-            .bind(new.procedure)
-            .bind(sealed)
-            .bind(new.sha256)
-            .bind(new.valid_from)
-            .bind(new.valid_until)
-            .bind(new.written_by)
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
+                 valid_until, written_by, created_at) VALUES {}",
+                self.table,
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for new in chunk {
+                let content = serde_json::to_vec(new.content).map_err(|e| StoreError::Data(e.to_string()))?;
+                let sealed = self.key.seal(&Self::purpose(new.record_id, new.version, "content"), &content);
+                query = query
+                    .bind(new.record_id.to_string())
+                    .bind(new.version)
+                    .bind(new.account_id)
+                    .bind(new.kind.to_string())
+                    .bind(new.procedure.map(str::to_string))
+                    .bind(sealed)
+                    .bind(new.sha256.to_string())
+                    .bind(new.valid_from.map(str::to_string))
+                    .bind(new.valid_until.map(str::to_string))
+                    .bind(new.written_by.to_string())
+                    .bind(new.now);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -198,6 +198,62 @@ impl Store {
         Ok(())
     }
 
+    /// Indexes many records in one transaction, a few hundred per statement (bulk loads).
+    pub async fn index_many(&self, locators: &[Locator]) -> StoreResult<()> {
+        const COLUMNS: usize = 10;
+        let mut tx = self.pool().begin().await?;
+        for chunk in locators.chunks(500) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let at = r * COLUMNS;
+                    format!("({})", (1..=COLUMNS).map(|c| format!("${}", at + c)).collect::<Vec<_>>().join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO record_index (record_id, entity_id, account_id, kind, procedure_slug, version, \
+                 valid_from, valid_until, created_at, updated_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for l in chunk {
+                query = query
+                    .bind(l.record_id.clone())
+                    .bind(l.entity_id)
+                    .bind(l.account_id)
+                    .bind(l.kind.clone())
+                    .bind(l.procedure.clone())
+                    .bind(l.version)
+                    .bind(l.valid_from.clone())
+                    .bind(l.valid_until.clone())
+                    .bind(l.created_at)
+                    .bind(l.updated_at);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Remembers many `(sub, account)` pairs of one entity (bulk loads).
+    pub async fn remember_subjects(&self, entity_id: i64, pairs: &[(String, i64)]) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        for chunk in pairs.chunks(1000) {
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|r| format!("(${}, ${}, ${})", 3 * r + 1, 3 * r + 2, 3 * r + 3)).collect();
+            let sql = format!(
+                "INSERT INTO entity_subjects (entity_id, sub, account_id) VALUES {} ON CONFLICT (entity_id, sub) DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (sub, account) in chunk {
+                query = query.bind(entity_id).bind(sub.clone()).bind(*account);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Moves the index to a new version, if it is still at `from` and not withdrawn.
     pub async fn advance_record(&self, l: &Locator, from: i64) -> StoreResult<bool> {
         let done = sqlx::query(
