@@ -81,11 +81,16 @@ fn bad_request_page(lang: Lang) -> PageError {
 
 /// Loads the client and validates the request; an error that may not be redirected
 /// becomes a page.
+/// A checked authorization request: the client, the request, the parameters as received
+/// (with `request_uri` when pushed), and its RFC 9396 `authorization_details` (from the
+/// pushed request when there is one).
+type Validated = (ClientRecord, AuthorizationRequest, Vec<(String, String)>, Option<String>);
+
 async fn validated(
     app: &AppState,
     lang: Lang,
     pairs: Vec<(String, String)>,
-) -> Result<(ClientRecord, AuthorizationRequest, Vec<(String, String)>), Result<Response, PageError>> {
+) -> Result<Validated, Result<Response, PageError>> {
     let params = Params::from_pairs(pairs.clone()).map_err(|_| Err(bad_request_page(lang)))?;
     let client_id = params.get("client_id").unwrap_or("").to_string();
     let client = match app.store.client_by_id(&client_id).await {
@@ -115,8 +120,9 @@ async fn validated(
     };
     let uris: Vec<RedirectUri> = client.redirect_uris.iter().filter_map(|u| RedirectUri::parse(u).ok()).collect();
     let policy = ClientPolicy { client_id: &client.client_id, redirect_uris: &uris, require_par: client.require_par };
+    let details = params.get("authorization_details").map(str::to_string);
     match oidc::authorize::validate(&params, &policy, from_par) {
-        Ok(request) => Ok((client, request, pairs)),
+        Ok(request) => Ok((client, request, pairs, details)),
         Err(Rejection::NoRedirect(_)) => {
             Err(Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-redirect-uri")))
         }
@@ -170,7 +176,7 @@ async fn authorize(
     signed_in: Option<SignedIn>,
     pairs: Vec<(String, String)>,
 ) -> PageResult {
-    let (client, request, pairs) = match validated(&app, c.lang, pairs).await {
+    let (client, request, pairs, details) = match validated(&app, c.lang, pairs).await {
         Ok(ok) => ok,
         Err(answer) => return answer,
     };
@@ -182,7 +188,7 @@ async fn authorize(
     };
     let prompt_none = request.prompt.contains(&Prompt::None);
     let catalog = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let reuse = match crate::records::reuse::requested(&pairs, &client, &catalog) {
+    let reuse = match crate::records::reuse::requested(details.as_deref(), &client, &catalog) {
         Ok(reuse) => reuse,
         Err(description) => return back(OAuthError::new(ErrorCode::InvalidAuthorizationDetails, description)),
     };
@@ -440,7 +446,7 @@ pub async fn consent(
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
     let chosen: Vec<String> = fields.iter().filter(|(k, _)| k == "reuse").map(|(_, v)| v.clone()).collect();
     let pairs = pairs_from_query(Some(field("request"))).map_err(|_| bad_request_page(c.lang))?;
-    let (client, request, pairs) = match validated(&app, c.lang, pairs).await {
+    let (client, request, pairs, details) = match validated(&app, c.lang, pairs).await {
         Ok(ok) => ok,
         Err(answer) => return answer,
     };
@@ -462,7 +468,7 @@ pub async fn consent(
     if !chosen.is_empty() {
         let catalog = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
         // Offers are worked out again: only what would be asked now can be agreed to.
-        let reuse = crate::records::reuse::requested(&pairs, &client, &catalog).unwrap_or_default();
+        let reuse = crate::records::reuse::requested(details.as_deref(), &client, &catalog).unwrap_or_default();
         let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &catalog, &reuse)
             .await
             .map_err(|e| PageError::internal(c.lang, e))?;

@@ -513,3 +513,24 @@ async fn the_openapi_document_describes_the_served_api() {
     }
     app.finish().await;
 }
+
+both_backends! {
+    async fn a_reuse_request_pushed_with_par_is_asked_on_the_consent_page(backend: Backend) {
+        let w = world(backend).await;
+        let (person, mut browser) = crate::oidc::support::signed_in_person(&w.app, 7061).await;
+        w.residence_at_b(&person.curp).await;
+        let started = start(&w.a, &["openid"]);
+        let details = json!([{"type": "record_reuse", "procedure": "licencia", "kinds": ["proof_of_residence"]}]).to_string();
+        let mut fields: Vec<(String, String)> =
+            url::Url::parse(&format!("http://x{}", started.path)).unwrap().query_pairs().into_owned().collect();
+        fields.push(("authorization_details".into(), details));
+        let pushed: Value = crate::oidc::support::http().post(format!("{}/par", w.base)).form(&fields)
+            .basic_auth(&w.a.client_id, Some(&w.a.client_secret)).send().await.unwrap().json().await.unwrap();
+        let request_uri = pushed["request_uri"].as_str().expect("pushed");
+        let front = format!("/authorize?client_id={}&request_uri={}", w.a.client_id, crate::oidc::support::urlencode(request_uri));
+        let page = browser.get(&front).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("name=\"reuse\"") && page.body.contains("Entidad alcaldia"), "{}", page.body);
+        w.app.finish().await;
+    }
+}
