@@ -9,4 +9,5 @@ mod browser;
 mod catalog;
 mod mail;
 pub mod oidc;
+mod records_file;
 mod signature;
