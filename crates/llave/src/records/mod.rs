@@ -9,7 +9,9 @@
 //! This module is the rules; `api` is the HTTP face for entities, `file` the person's.
 
 pub mod api;
+pub mod arco;
 pub mod calendar;
+pub mod file;
 pub mod reuse;
 pub mod spoke;
 

@@ -10,6 +10,7 @@
 //! check-then-write.
 
 mod accounts;
+pub mod arco;
 pub mod assurance;
 pub mod catalog;
 pub mod email_tokens;

@@ -10,4 +10,5 @@ mod catalog;
 mod mail;
 pub mod oidc;
 mod records;
+mod records_file;
 mod signature;

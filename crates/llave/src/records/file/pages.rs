@@ -1,0 +1,360 @@
+//! The file as a page (and as the printable document `export` sends): what the person reads,
+//! in their language, with the forms to withdraw a consent and to file an ARCO request.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::CitizenFile;
+use crate::AppState;
+use crate::accounts::pages::format_time;
+use crate::catalog::model::kind_name;
+use crate::records::arco::{self, FilingError};
+use crate::web::error::{PageError, PageResult};
+use crate::web::form::{CsrfForm, PageQuery};
+use crate::web::page::{Chrome, render};
+use crate::web::session::SignedIn;
+
+pub struct VersionView {
+    pub version: i64,
+    pub when: String,
+    pub attributes: Vec<(String, String)>,
+    pub file_name: Option<String>,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+}
+
+pub struct RecordView {
+    pub id: String,
+    pub kind: String,
+    pub procedure: Option<String>,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    pub version: i64,
+    pub updated: String,
+    pub withdrawn: Option<String>,
+    pub attributes: Vec<(String, String)>,
+    pub file_name: Option<String>,
+    pub history: Vec<VersionView>,
+    pub history_label: String,
+}
+
+pub struct HolderView {
+    pub name: String,
+    pub records: Vec<RecordView>,
+}
+
+pub struct AccessView {
+    pub when: String,
+    pub who: String,
+    pub record: String,
+    pub procedure: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub outcome: String,
+    pub refused: bool,
+}
+
+pub struct ConsentView {
+    pub id: String,
+    pub reader: String,
+    pub kind: String,
+    pub holder: String,
+    pub procedure: String,
+    pub since: String,
+    pub withdrawn: Option<String>,
+}
+
+pub struct SignatureView {
+    pub when: String,
+    pub name: String,
+    pub sha256: String,
+    pub how: String,
+}
+
+pub struct ConnectionView {
+    pub entity: String,
+    pub client: String,
+    pub last_sign_in: String,
+    pub consented_since: String,
+}
+
+pub struct ArcoView {
+    pub record: String,
+    pub holder: String,
+    pub right: String,
+    pub message: String,
+    pub filed: String,
+    pub due: String,
+    pub days_left: Option<String>,
+    pub status: String,
+    pub answer: Option<String>,
+    pub answered: String,
+}
+
+/// Everything the page and the printable document show.
+pub struct FileView {
+    pub person: String,
+    pub curp: String,
+    pub email: String,
+    pub generated: String,
+    pub holders: Vec<HolderView>,
+    pub accesses: Vec<AccessView>,
+    pub consents: Vec<ConsentView>,
+    pub signatures: Vec<SignatureView>,
+    pub connections: Vec<ConnectionView>,
+    pub arco: Vec<ArcoView>,
+    pub rights: Vec<(&'static str, String)>,
+}
+
+/// An attributes object as label/value lines, values that are not text as JSON.
+fn attribute_lines(attributes: &Value) -> Vec<(String, String)> {
+    match attributes {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .collect(),
+        Value::Null => Vec::new(),
+        other => vec![(String::new(), other.to_string())],
+    }
+}
+
+fn dash(text: Option<&str>) -> String {
+    text.filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| "—".into())
+}
+
+pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
+    let a = &file.account;
+    let person = [a.given_names.as_str(), a.first_surname.as_str(), a.second_surname.as_deref().unwrap_or("")]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let holders = file
+        .holders
+        .iter()
+        .map(|h| HolderView {
+            name: if h.entity.name.is_empty() { h.entity.slug.clone() } else { h.entity.name.clone() },
+            records: h
+                .records
+                .iter()
+                .map(|r| {
+                    let l = &r.locator;
+                    let current = r.versions.iter().find(|v| v.version == l.version).or(r.versions.last());
+                    RecordView {
+                        id: l.record_id.clone(),
+                        kind: kind_name(c.lang, &l.kind),
+                        procedure: l.procedure.as_deref().map(|p| file.procedure_name(p)),
+                        valid_from: l.valid_from.clone(),
+                        valid_until: l.valid_until.clone(),
+                        version: l.version,
+                        updated: format_time(l.updated_at),
+                        withdrawn: l.withdrawn_at.map(format_time),
+                        attributes: current.map(|v| attribute_lines(&v.content.attributes)).unwrap_or_default(),
+                        file_name: current.and_then(|v| v.file.as_ref().map(|f| f.name.clone())),
+                        history_label: c.t_with("file-history", &[("count", r.versions.len().to_string())]),
+                        history: r
+                            .versions
+                            .iter()
+                            .map(|v| VersionView {
+                                version: v.version,
+                                when: format_time(v.created_at),
+                                attributes: attribute_lines(&v.content.attributes),
+                                file_name: v.file.as_ref().map(|f| f.name.clone()),
+                                valid_from: v.valid_from.clone(),
+                                valid_until: v.valid_until.clone(),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let record_label = |record_id: Option<&str>| match record_id.and_then(|id| file.record(id)) {
+        Some(r) => format!("{} ({})", kind_name(c.lang, &r.locator.kind), file.entity_name(Some(r.locator.entity_id))),
+        None => "—".into(),
+    };
+    let accesses = file
+        .accesses
+        .iter()
+        .map(|x| AccessView {
+            when: format_time(x.at),
+            who: match x.reader_kind.as_str() {
+                "entity" => {
+                    let name = file.entity_name(x.reader_entity_id);
+                    if name.is_empty() { x.reader.clone() } else { name }
+                }
+                kind => c.t_with(&format!("file-reader-{kind}"), &[("name", x.reader.clone())]),
+            },
+            record: record_label(x.record_id.as_deref()),
+            procedure: x.procedure.as_deref().map(|p| file.procedure_name(p)).unwrap_or_else(|| "—".into()),
+            purpose: x.purpose.clone(),
+            legal_basis: dash(x.legal_basis.as_deref()),
+            outcome: c.t(if x.outcome == "read" { "file-outcome-read" } else { "file-outcome-refused" }),
+            refused: x.outcome != "read",
+        })
+        .collect();
+    let consents = file
+        .consents
+        .iter()
+        .map(|x| ConsentView {
+            id: x.id.clone(),
+            reader: file.entity_name(Some(x.reader_entity_id)),
+            kind: kind_name(c.lang, &x.kind),
+            holder: file.entity_name(Some(x.holder_entity_id)),
+            procedure: file.procedure_name(&x.procedure),
+            since: format_time(x.granted_at),
+            withdrawn: x.withdrawn_at.map(|t| c.t_with("file-consent-withdrawn-on", &[("when", format_time(t))])),
+        })
+        .collect();
+    let signatures = file
+        .signatures
+        .iter()
+        .map(|s| SignatureView {
+            when: format_time(s.created_at),
+            name: s.document_name.clone(),
+            sha256: s.document_sha256.clone(),
+            how: c.t(&format!("sign-source-{}", s.source)),
+        })
+        .collect();
+    let connections = file
+        .connections
+        .iter()
+        .map(|x| ConnectionView {
+            entity: x.entity_name.clone(),
+            client: x.client_name.clone(),
+            last_sign_in: x.last_sign_in.map(format_time).unwrap_or_else(|| "—".into()),
+            consented_since: x.consented_at.map(format_time).unwrap_or_else(|| "—".into()),
+        })
+        .collect();
+    let arco = file
+        .arco
+        .iter()
+        .map(|r| ArcoView {
+            record: r.record_id.as_deref().map(|id| record_label(Some(id))).unwrap_or_else(|| "—".into()),
+            holder: file.entity_name(Some(r.entity_id)),
+            right: c.t(&format!("arco-right-{}", r.right)),
+            message: r.message.clone(),
+            filed: format_time(r.filed_at),
+            due: r.due_date.clone(),
+            days_left: arco::deadline(app, r)
+                .map(|(left, _)| c.t_with("arco-days-left", &[("days", left.max(0).to_string())])),
+            status: c.t(&format!("arco-status-{}", r.status)),
+            answer: r.answer.clone(),
+            answered: r.answered_at.map(format_time).unwrap_or_default(),
+        })
+        .collect();
+    FileView {
+        person,
+        curp: a.curp.clone(),
+        email: a.email.clone(),
+        generated: format_time(file.generated_at),
+        holders,
+        accesses,
+        consents,
+        signatures,
+        connections,
+        arco,
+        rights: arco::RIGHTS.iter().map(|r| (*r, c.t(&format!("arco-right-{r}")))).collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "records/file.html")]
+struct FilePage {
+    c: Chrome,
+    f: FileView,
+    printable: bool,
+    notice: Option<String>,
+    problem: Option<String>,
+}
+
+async fn page(
+    app: &AppState,
+    c: Chrome,
+    s: &SignedIn,
+    status: StatusCode,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> PageResult {
+    let file = super::gather(app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let f = view(app, &c, &file);
+    Ok(render(status, &FilePage { c: c.signed_in(), f, printable: false, notice, problem }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NoticeQuery {
+    aviso: Option<String>,
+}
+
+pub async fn show(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    PageQuery(q): PageQuery<NoticeQuery>,
+) -> PageResult {
+    let notice = match q.aviso.as_deref() {
+        Some("permiso-retirado") => Some(c.t("file-consent-withdrawn")),
+        Some("arco-presentada") => Some(c.t("arco-filed")),
+        _ => None,
+    };
+    page(&app, c, &s, StatusCode::OK, notice, None).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Empty {}
+
+pub async fn withdraw_consent(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> PageResult {
+    let withdrawn = app
+        .store
+        .withdraw_reuse_consent(s.account.id.0, &id, crate::crypto::now())
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    if withdrawn {
+        return Ok(Redirect::to("/expediente?aviso=permiso-retirado#permisos").into_response());
+    }
+    // Not theirs, unknown or already withdrawn: nothing changed, and the page says so.
+    let problem = Some(c.t("file-consent-not-withdrawn"));
+    page(&app, c, &s, StatusCode::NOT_FOUND, None, problem).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ArcoForm {
+    record_id: String,
+    right: String,
+    message: String,
+}
+
+pub async fn file_arco(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    CsrfForm(form): CsrfForm<ArcoForm>,
+) -> PageResult {
+    let filed = arco::file_request(&app, s.account.id.0, &form.record_id, form.right.trim(), &form.message)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    let problem = match filed {
+        Ok(_) => return Ok(Redirect::to("/expediente?aviso=arco-presentada#arco").into_response()),
+        Err(FilingError::NotYourRecord) => return Err(PageError::not_found(c.lang)),
+        Err(FilingError::UnknownRight) => c.t("arco-error-right"),
+        Err(FilingError::EmptyMessage) => c.t("arco-error-message"),
+        Err(FilingError::MessageTooLong) => {
+            c.t_with("arco-error-too-long", &[("max", arco::MAX_MESSAGE_CHARS.to_string())])
+        }
+    };
+    page(&app, c, &s, StatusCode::BAD_REQUEST, None, Some(problem)).await
+}
