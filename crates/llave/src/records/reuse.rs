@@ -41,12 +41,8 @@ pub struct Requested {
 /// The request's `authorization_details`, checked against the catalog: each names one of
 /// the client's entity's procedures and kinds the catalog lists for it. `Err` is the
 /// description of an `invalid_authorization_details` error.
-pub fn requested(
-    pairs: &[(String, String)],
-    client: &ClientRecord,
-    catalog: &Published,
-) -> Result<Vec<Requested>, String> {
-    let Some((_, text)) = pairs.iter().find(|(k, _)| k == "authorization_details") else { return Ok(Vec::new()) };
+pub fn requested(details: Option<&str>, client: &ClientRecord, catalog: &Published) -> Result<Vec<Requested>, String> {
+    let Some(text) = details else { return Ok(Vec::new()) };
     let details: Vec<Detail> =
         serde_json::from_str(text).map_err(|e| format!("authorization_details is not a valid array: {e}"))?;
     if details.len() > MAX_DETAILS {
