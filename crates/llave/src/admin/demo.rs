@@ -101,7 +101,7 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
     }
     for (slug, name) in DEMO_ENTITIES {
         if app.store.entity_by_slug(slug).await.map_err(|e| e.to_string())?.is_none() {
-            crate::admin::entity::add_entity(&app, slug, name).await.map_err(|e| e.to_string())?;
+            crate::admin::entity::add_entity(app, slug, name).await.map_err(|e| e.to_string())?;
         }
     }
     let catalog =

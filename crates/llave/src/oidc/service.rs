@@ -20,7 +20,7 @@ pub fn api_error(status: StatusCode, error: &str, description: &str) -> Response
 /// `MissingScope` names the client, so the endpoint can log the attempt first.
 pub enum Denied {
     Answer(Response),
-    MissingScope(ClientRecord, Response),
+    MissingScope(Box<ClientRecord>, Response),
 }
 
 impl Denied {
@@ -76,7 +76,7 @@ pub async fn client_with_scope(app: &AppState, headers: &HeaderMap, scope: &str)
         if let Ok(value) = HeaderValue::from_str(&format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
-        return Err(Denied::MissingScope(client, response));
+        return Err(Denied::MissingScope(Box::new(client), response));
     }
     Ok(client)
 }

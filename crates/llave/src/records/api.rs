@@ -89,6 +89,8 @@ async fn caller(
     }
 }
 
+// The error is the answer itself, returned at once by every caller.
+#[allow(clippy::result_large_err)]
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body)
         .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("the body does not fit: {e}")))
