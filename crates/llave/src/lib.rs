@@ -9,6 +9,7 @@ pub mod assurance;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+pub mod demo_sites;
 pub mod hsm;
 pub mod i18n;
 pub mod keystore;

@@ -33,6 +33,16 @@ pub struct DemoReport {
     pub officer: String,
     /// Procedures in the demo catalog (created or updated on this run).
     pub catalog: crate::store::catalog::ImportCounts,
+    /// The entities' demo sites, served by llave under `/demo/`.
+    pub sites: Vec<DemoSite>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoSite {
+    pub entity: String,
+    pub name: String,
+    pub url: String,
+    pub client_id: String,
 }
 
 /// Demo government bodies and their catalog of procedures.
@@ -41,6 +51,7 @@ const DEMO_ENTITIES: &[(&str, &str)] = &[
     ("sacmex", "Sistema de Aguas de la Ciudad de México"),
     ("registro-civil", "Registro Civil"),
     ("finanzas", "Secretaría de Administración y Finanzas"),
+    ("alcaldia-cuauhtemoc", "Alcaldía Cuauhtémoc"),
 ];
 const DEMO_CATALOG: &str = include_str!("../../demo/catalog.json");
 
@@ -108,6 +119,18 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
+    // The entities' own sites, to follow a record from one entity to another.
+    let sites = crate::demo_sites::register(app)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(site, url)| DemoSite {
+            entity: site.slug.to_string(),
+            name: site.entity_name.to_string(),
+            url,
+            client_id: site.client_id(),
+        })
+        .collect();
     // Signatures work out of the box: the demo installation has its PKI.
     crate::signature::init(app).await.map_err(|e| e.to_string())?;
     let path = app.config.data_dir.join("registry.json");
@@ -118,6 +141,7 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
         registry_file: path.display().to_string(),
         officer,
         catalog,
+        sites,
     })
 }
 
@@ -146,6 +170,18 @@ impl DemoReport {
             "\nCatalog: {} procedures created, {} updated; browse them at {issuer}/tramites\n",
             self.catalog.created, self.catalog.updated
         ));
+        out.push_str("\nThe hub and its spokes, in two entity sites served under /demo/ (sign in as a demo person):\n");
+        for site in &self.sites {
+            out.push_str(&format!("  {:<40} {}\n", site.name, site.url));
+        }
+        for line in [
+            "  1. At the Alcaldía, sign in with Llave and ask for a proof of residence (it stays in the Alcaldía's store).",
+            "  2. At Semovi, apply for a driver's licence: Llave asks you to let Semovi read it; allow it, and Semovi",
+            "     shows the address it read from the Alcaldía. The read is in the person's access log.",
+        ] {
+            out.push_str(line);
+            out.push('\n');
+        }
         out.push_str(&format!(
             "\nRegistry file: {} (use it with --registry file:{})\nOpen {issuer}/ after `llave serve`; e-mails appear at {issuer}/dev/outbox\n",
             self.registry_file, self.registry_file

@@ -158,6 +158,16 @@ impl Store {
         Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Replaces a client's redirect URIs (the demo sites' clients follow the issuer).
+    pub async fn set_client_redirect_uris(&self, client_id: &str, redirect_uris: &[String]) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE clients SET redirect_uris = $1 WHERE client_id = $2")
+            .bind(json(redirect_uris))
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn disable_client(&self, client_id: &str, now: i64) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE clients SET disabled_at = $1 WHERE client_id = $2 AND disabled_at IS NULL")
             .bind(now)

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oidc::routes())
         .merge(crate::catalog::routes::routes())
         .merge(crate::catalog::edit::routes())
+        .merge(crate::demo_sites::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/lang/{code}", get(switch_language))

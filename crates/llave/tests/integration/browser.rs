@@ -14,12 +14,12 @@ use crate::support::{Person, TestApp, sign_up_and_confirm};
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn browser_tests_dir() -> PathBuf {
+pub(crate) fn browser_tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
 /// Fails (never skips) when what the browser test needs is not installed.
-fn require_browser_tooling(dir: &Path) {
+pub(crate) fn require_browser_tooling(dir: &Path) {
     assert!(
         dir.join("node_modules/playwright-core/package.json").is_file(),
         "playwright-core is not installed in {}: run `npm ci --prefix tests/browser` from the workspace root \
@@ -34,7 +34,7 @@ fn require_browser_tooling(dir: &Path) {
 
 /// Runs a browser script with `BASE_URL` and `vars`; fails the test with its output unless
 /// it exits 0.
-async fn run_script(dir: &Path, script: &str, base: &str, vars: &[(&str, String)]) {
+pub(crate) async fn run_script(dir: &Path, script: &str, base: &str, vars: &[(&str, String)]) {
     let mut command = tokio::process::Command::new("node");
     command.arg(dir.join(script)).current_dir(dir).env("BASE_URL", base).env("CHROMIUM", CHROMIUM).kill_on_drop(true);
     for (name, value) in vars {

@@ -7,6 +7,7 @@ mod accounts;
 mod assurance;
 mod browser;
 mod catalog;
+mod demo_story;
 mod mail;
 pub mod oidc;
 mod records;

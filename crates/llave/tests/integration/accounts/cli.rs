@@ -86,9 +86,13 @@ both_backends! {
         let second = llave(&app, &["demo", "--json"], None);
         let again: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
         assert!(again["people"].as_array().unwrap().iter().all(|p| p["created"] == false));
-        assert_eq!(report["catalog"]["created"], 5, "the demo catalog");
+        assert_eq!(report["catalog"]["created"], 6, "the demo catalog");
         assert_eq!(again["catalog"]["created"], 0);
-        assert_eq!(again["catalog"]["unchanged"], 5);
+        assert_eq!(again["catalog"]["unchanged"], 6);
+        // The two demo entity sites: the same clients, whatever the number of runs.
+        assert_eq!(again["sites"], report["sites"]);
+        assert_eq!(report["sites"].as_array().unwrap().len(), 2);
+        assert_eq!(app.count("SELECT COUNT(*) FROM clients WHERE client_id LIKE 'demo-%'").await, 2);
         assert!(app.client().get("/tramites?q=licencias").await.body.contains("/tramites/licencia-de-conducir"));
         assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, people.len() as i64);
 
