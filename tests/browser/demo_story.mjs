@@ -99,6 +99,24 @@ run(async (browser) => {
       if (!read.includes(part)) fail(`Semovi shows the address ${read}, without ${part}`);
     }
     if (!page.url().startsWith(semovi)) fail(`expected Semovi's site, the browser is at ${page.url()}`);
+
+    step("in Llave, the person's file shows Semovi's read of their proof of residence, and the consent");
+    await page.goto(`${env.base}/expediente`);
+    await expectVisible(page, heading(page, 'Mi expediente'), "the person's file");
+    const readRow = page
+      .locator('#accesos-section tbody tr')
+      .filter({ hasText: 'Secretaría de Movilidad' })
+      .filter({ hasText: 'Consultado' });
+    await expectVisible(page, readRow.first(), "Semovi's read in the file");
+    const rowText = await readRow.first().innerText();
+    if (!rowText.includes('Licencia de conducir')) fail(`the read names its procedure: ${rowText}`);
+    await expectVisible(
+      page,
+      page.locator('#permisos-section').getByRole('button', { name: 'Retirar permiso', exact: true }),
+      'the standing consent, withdrawable',
+    );
+    const holder = page.locator('section').filter({ hasText: 'Alcaldía Cuauhtémoc' }).filter({ hasText: env.street });
+    await expectVisible(page, holder.first(), "the Alcaldía's record in the file");
   } catch (error) {
     error.page = page;
     throw error;
