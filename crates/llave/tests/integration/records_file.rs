@@ -7,7 +7,7 @@ use llave::records::calendar::{Calendar, city_date, format_date};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::oidc::support::{Entity, entity, http, signed_in_person};
+use crate::oidc::support::{Entity, entity, signed_in_person};
 use crate::support::*;
 
 /// A tiny but real PDF, as entities attach them.
@@ -15,26 +15,12 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 
 /// A back-end access token of `entity` with `scope`.
 async fn token(base: &str, entity: &Entity, scope: &str) -> String {
-    let (status, body) = crate::oidc::support::post_form(
-        base,
-        "/token",
-        &[("grant_type", "client_credentials"), ("scope", scope)],
-        Some((&entity.client_id, &entity.client_secret)),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
+    crate::oidc::support::service_token(base, entity, scope).await
 }
 
 /// An API call with a bearer token: status and JSON body.
 async fn api(base: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let method = reqwest12::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http().request(method, format!("{base}{path}")).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    crate::oidc::support::api_call(base, method, path, Some(token), body).await
 }
 
 /// Procedure `licencia-a` of semovi, which requires a proof of residence; its legal basis
