@@ -48,6 +48,9 @@ CREATE TABLE reuse_consents (
     withdrawn_at BIGINT
 );
 CREATE INDEX reuse_consents_by_person ON reuse_consents (account_id, reader_entity_id, procedure_slug, kind);
+-- One standing consent per reader, procedure, kind and holder (a double submit adds one).
+CREATE UNIQUE INDEX reuse_consents_standing ON reuse_consents
+    (account_id, reader_entity_id, procedure_slug, kind, holder_entity_id) WHERE withdrawn_at IS NULL;
 
 CREATE TABLE record_grants (
     id TEXT PRIMARY KEY,

@@ -43,6 +43,8 @@ pub async fn add_entity(app: &crate::Services, slug: &str, name: &str) -> Result
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AdminError::Invalid("--name must have 1 to 200 characters".into()));
     }
+    // Where its store will be, checked first (a PostgreSQL schema name has a length limit).
+    crate::records::spoke::location_for(&app.store, slug).await?;
     let entity = match app.store.create_entity(slug, name, crate::crypto::now()).await {
         Ok(entity) => entity,
         Err(StoreError::Conflict(_)) => return Err(AdminError::EntityExists(slug.to_string())),

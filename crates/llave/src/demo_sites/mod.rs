@@ -133,6 +133,10 @@ pub(crate) struct Live {
 pub(crate) async fn live(app: &Services, slug: &str) -> StoreResult<Option<Live>> {
     let Some(site) = Site::by_slug(slug) else { return Ok(None) };
     let issuer = app.config.issuer();
+    // Demo sites write into real entities' stores: only ever on a developer's machine.
+    if !(issuer.starts_with("http://localhost") || issuer.starts_with("http://127.0.0.1")) {
+        return Ok(None);
+    }
     match app.store.client_by_id(&site.client_id()).await? {
         Some(client) if client.disabled_at.is_none() && client.redirect_uris.contains(&site.redirect_uri(&issuer)) => {}
         _ => return Ok(None),

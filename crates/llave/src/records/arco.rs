@@ -222,6 +222,9 @@ async fn answer_api(
         Ok(client) => client,
         Err(denied) => return denied.into_response(),
     };
+    if crate::records::api::has_escaped_nul(&body) {
+        return api_error(StatusCode::BAD_REQUEST, "invalid_request", "NUL characters are not accepted");
+    }
     let input: AnswerInput = match serde_json::from_slice(&body) {
         Ok(input) => input,
         Err(e) => {

@@ -128,6 +128,9 @@ pub struct PersonRef {
 /// The person's account id, as the calling entity may name them.
 pub async fn resolve_person(app: &Services, client: &ClientRecord, person: &PersonRef) -> Outcome<i64> {
     let unknown = || Failure::refused(StatusCode::NOT_FOUND, "unknown_person", "no person is known by that identifier");
+    if [&person.sub, &person.curp].into_iter().flatten().any(|id| id.contains('\0')) {
+        return Err(unknown());
+    }
     match (person.sub.as_deref(), person.curp.as_deref()) {
         (Some(sub), None) => app.store.account_for_subject(client.entity_id, sub.trim()).await?.ok_or_else(unknown),
         (None, Some(curp)) => {
@@ -379,6 +382,13 @@ pub async fn read_own(app: &Services, client: &ClientRecord, record_id: &str, ve
     let locator = own_record(app, client, record_id).await?;
     let spoke = app.spokes.get(app, locator.entity_id).await?;
     let wanted = version.unwrap_or(locator.version);
+    if wanted < 1 || wanted > locator.version {
+        return Err(Failure::refused(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the record has no version {wanted}"),
+        ));
+    }
     let version = spoke.version(record_id, wanted).await?.ok_or_else(|| {
         Failure::refused(StatusCode::NOT_FOUND, "not_found", format!("the record has no version {wanted}"))
     })?;
@@ -389,7 +399,9 @@ pub async fn read_own(app: &Services, client: &ClientRecord, record_id: &str, ve
 pub async fn history_own(app: &Services, client: &ClientRecord, record_id: &str) -> Outcome<(Locator, Vec<Version>)> {
     let locator = own_record(app, client, record_id).await?;
     let spoke = app.spokes.get(app, locator.entity_id).await?;
-    Ok((locator, spoke.history(record_id).await?))
+    let mut history = spoke.history(record_id).await?;
+    history.retain(|v| v.version <= locator.version);
+    Ok((locator, history))
 }
 
 /// The file of the calling entity's own record.
@@ -458,27 +470,38 @@ pub async fn update(app: &Services, client: &ClientRecord, record_id: &str, inpu
     let now = now();
     let content = Content { attributes: input.attributes.clone(), file_name: file.as_ref().map(|f| f.0.clone()) };
     let sha256 = hex_sha256(&attributes);
-    match spoke
-        .insert(&NewVersion {
-            record_id,
-            version: next,
-            account_id: locator.account_id,
-            kind: &locator.kind,
-            procedure: procedure.as_deref(),
-            content: &content,
-            file: file.as_ref().map(|f| (f.1, f.2)),
-            file_sha256: file.as_ref().map(|f| f.3.as_str()),
-            sha256: &sha256,
-            valid_from: valid_from.as_deref(),
-            valid_until: valid_until.as_deref(),
-            written_by: &client.client_id,
-            now,
-        })
-        .await
-    {
+    let new_version = NewVersion {
+        record_id,
+        version: next,
+        account_id: locator.account_id,
+        kind: &locator.kind,
+        procedure: procedure.as_deref(),
+        content: &content,
+        file: file.as_ref().map(|f| (f.1, f.2)),
+        file_sha256: file.as_ref().map(|f| f.3.as_str()),
+        sha256: &sha256,
+        valid_from: valid_from.as_deref(),
+        valid_until: valid_until.as_deref(),
+        written_by: &client.client_id,
+        now,
+    };
+    match spoke.insert(&new_version).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(Failure::refused(StatusCode::CONFLICT, "version_conflict", "another update came first"));
+            // Either another update is under way, or an earlier one wrote this version and
+            // could not index it (and could not take it back). The index decides: if it
+            // still stands at the version this update replaces, the row is a stray.
+            let still = app.store.record_locator(record_id).await?.map(|l| l.version);
+            if still != Some(locator.version) {
+                return Err(Failure::refused(StatusCode::CONFLICT, "version_conflict", "another update came first"));
+            }
+            spoke.remove(record_id, next).await?;
+            spoke.insert(&new_version).await.map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    Failure::refused(StatusCode::CONFLICT, "version_conflict", "another update came first")
+                }
+                other => other.into(),
+            })?;
         }
         Err(error) => return Err(error.into()),
     }
@@ -492,6 +515,10 @@ pub async fn update(app: &Services, client: &ClientRecord, record_id: &str, inpu
     };
     if !moved {
         let _ = spoke.remove(record_id, next).await;
+        let withdrawn = app.store.record_locator(record_id).await?.is_some_and(|l| l.withdrawn_at.is_some());
+        if withdrawn {
+            return Err(Failure::refused(StatusCode::CONFLICT, "withdrawn", "the record was withdrawn"));
+        }
         return Err(Failure::refused(StatusCode::CONFLICT, "version_conflict", "the record changed meanwhile"));
     }
     let version = spoke.version(record_id, next).await?.ok_or_else(|| Failure::Internal("written version".into()))?;
@@ -503,9 +530,15 @@ pub async fn withdraw(app: &Services, client: &ClientRecord, record_id: &str, re
     let locator = own_record(app, client, record_id).await?;
     let now = now();
     let reason = reason.map(|r| r.chars().filter(|c| !c.is_control()).take(500).collect::<String>());
-    if locator.withdrawn_at.is_none() && app.store.withdraw_record(record_id, now).await? {
+    if locator.withdrawn_at.is_none() {
+        app.store.withdraw_record(record_id, now).await?;
+    }
+    // The index now says withdrawn, and at which version: mark that version in the store
+    // (again, harmlessly, if an earlier withdrawal got only this far).
+    if let Some(current) = app.store.record_locator(record_id).await? {
         let spoke = app.spokes.get(app, client.entity_id).await?;
-        spoke.withdraw(record_id, locator.version, reason.as_deref(), now).await?;
+        let at = current.withdrawn_at.unwrap_or(now);
+        spoke.withdraw(record_id, current.version, reason.as_deref(), at).await?;
     }
     read_own(app, client, record_id, None).await
 }
@@ -596,14 +629,12 @@ pub async fn lookup(
             .await;
         }
         let mut found = Vec::new();
-        let mut consent_id = None;
         for consent in &consents {
-            let records = app.store.records_of_kind(account_id, kind, Some(consent.holder_entity_id)).await?;
-            if consent_id.is_none() && records.iter().any(|l| in_force(l, &today)) {
-                consent_id = Some(consent.id.clone());
-            }
-            found.extend(records);
+            found.extend(app.store.records_of_kind(account_id, kind, Some(consent.holder_entity_id)).await?);
         }
+        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.record_id.cmp(&b.record_id)));
+        let chosen = found.iter().find(|l| in_force(l, &today)).map(|l| l.entity_id);
+        let consent_id = consents.iter().find(|c| Some(c.holder_entity_id) == chosen).map(|c| c.id.clone());
         (found, "consent", consent_id)
     };
     let Some(locator) = candidates.into_iter().find(|l| in_force(l, &today)) else { return Ok(None) };
@@ -698,6 +729,25 @@ pub async fn read_with_grant(
         (_, None) => Some("no record has that id"),
         _ => None,
     };
+    let problem = match (problem, &grant) {
+        (None, Some(g)) if g.basis == "consent" && !consent_stands(app, g).await? => {
+            Some("the person withdrew the consent the grant was given under")
+        }
+        (problem, _) => problem,
+    };
+    // The contents are read before the grant is spent: a failure here leaves it usable.
+    let loaded = match (problem, &locator) {
+        (None, Some(l)) if l.withdrawn_at.is_none() => {
+            let spoke = app.spokes.get(app, l.entity_id).await?;
+            let version = spoke
+                .version(record_id, l.version)
+                .await?
+                .ok_or_else(|| Failure::Internal(format!("record {record_id} lacks its current version")))?;
+            let file = if version.file.is_some() { spoke.file(record_id, version.version).await? } else { None };
+            Some((version, file))
+        }
+        _ => None,
+    };
     let spent = match (problem, &grant) {
         (None, Some(g)) => app.store.spend_grant(&g.id, now).await?,
         _ => false,
@@ -705,9 +755,9 @@ pub async fn read_with_grant(
     let (Some(grant), Some(locator), true) = (grant, locator.clone(), spent) else {
         let description = problem.unwrap_or("the grant was already used");
         // Logged against the record the grant is for (the person sees it), else the one named.
-        let logged = match app.store.grant_by_token_hash(&token_hash(grant_token.trim())).await? {
-            Some(g) => app.store.record_locator(&g.record_id).await?,
-            None => locator,
+        let logged = match app.store.grant_by_token_hash(&token_hash(grant_token.trim())).await {
+            Ok(Some(g)) => app.store.record_locator(&g.record_id).await.ok().flatten().or(locator),
+            _ => locator,
         };
         log_refusal(app, client, logged.as_ref(), Some(procedure.trim()), "invalid_grant", description).await;
         return Err(Failure::refused(StatusCode::FORBIDDEN, "invalid_grant", description));
@@ -744,12 +794,7 @@ pub async fn read_with_grant(
         app.store.log_access(&access).await?;
         return Err(Failure::refused(StatusCode::GONE, "withdrawn", "the holder withdrew the record"));
     }
-    let spoke = app.spokes.get(app, locator.entity_id).await?;
-    let version = spoke
-        .version(record_id, locator.version)
-        .await?
-        .ok_or_else(|| Failure::Internal(format!("record {record_id} lacks its current version")))?;
-    let file = if version.file.is_some() { spoke.file(record_id, version.version).await? } else { None };
+    let (version, file) = loaded.ok_or_else(|| Failure::Internal("the record was not loaded".into()))?;
     // Logged before the contents leave: an unlogged read never happens.
     app.store.log_access(&access).await?;
     Ok(Shared { locator, holder, version, file, basis: grant.basis, legal_basis: grant.legal_basis })
@@ -788,4 +833,11 @@ pub async fn read_as_staff(
     let spoke = app.spokes.get(app, locator.entity_id).await?;
     let history = spoke.history(record_id).await?;
     Ok((locator, history))
+}
+
+/// Whether the consent a grant was given under still stands.
+async fn consent_stands(app: &Services, grant: &Grant) -> StoreResult<bool> {
+    let Some(id) = grant.consent_id.as_deref() else { return Ok(false) };
+    let consents = app.store.reuse_consents_of(grant.account_id).await?;
+    Ok(consents.iter().any(|c| c.id == id && c.withdrawn_at.is_none()))
 }

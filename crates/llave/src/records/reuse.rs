@@ -62,6 +62,12 @@ pub fn requested(details: Option<&str>, client: &ClientRecord, catalog: &Publish
         if detail.kinds.is_empty() {
             return Err("kinds must name at least one requirement kind".into());
         }
+        let mut distinct = detail.kinds.clone();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() != detail.kinds.len() {
+            return Err(format!("kinds repeats a kind for {:?}", detail.procedure));
+        }
         for kind in &detail.kinds {
             if !procedure.requirements.iter().any(|r| &r.kind == kind) {
                 return Err(format!("the catalog does not list {kind:?} as a requirement of {:?}", detail.procedure));

@@ -332,7 +332,7 @@ impl Store {
     pub async fn add_reuse_consent(&self, c: &ReuseConsent) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO reuse_consents (id, account_id, reader_entity_id, procedure_slug, kind, holder_entity_id, \
-             granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(&c.id)
         .bind(c.account_id)

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/passkeys.js", get(passkeys_script))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::csrf_cookie))
+        .layer(middleware::from_fn(no_nul_in_paths))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -120,6 +121,15 @@ async fn stylesheet() -> Response {
         include_str!("../../static/llave.css"),
     )
         .into_response()
+}
+
+/// No identifier in a path holds NUL (and PostgreSQL could not look one up): such paths are
+/// answered 404 before any handler sees them.
+async fn no_nul_in_paths(request: axum::extract::Request, next: middleware::Next) -> Response {
+    if request.uri().path().to_ascii_lowercase().contains("%00") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found(c: Chrome) -> PageError {

@@ -534,3 +534,61 @@ both_backends! {
         w.app.finish().await;
     }
 }
+
+both_backends! {
+    async fn withdrawn_consents_stray_versions_and_nul_characters_are_handled(backend: Backend) {
+        let w = world(backend).await;
+        let (person, mut browser) = crate::oidc::support::signed_in_person(&w.app, 7071).await;
+        let stored = w.residence_at_b(&person.curp).await;
+        let id = stored["record_id"].as_str().unwrap().to_string();
+        let (_, sub) = w.sign_in_to_a(&mut browser, "licencia", true).await;
+        let lookups = w.token(&w.a, "lookups").await;
+
+        // A grant given under a consent the person then withdraws reads nothing.
+        let (_, found) = w.lookup(&lookups, json!({"sub": sub}), "licencia", "proof_of_residence").await;
+        let account = w.account_id(&person.curp).await;
+        let consents = w.app.state.store.reuse_consents_of(account).await.unwrap();
+        assert_eq!(consents.len(), 1);
+        // A second consent for the same reuse (a double submit) adds nothing.
+        w.app.state.store.add_reuse_consent(&llave::store::records::ReuseConsent { id: "otro".into(), ..consents[0].clone() }).await.unwrap();
+        assert_eq!(w.app.state.store.reuse_consents_of(account).await.unwrap().len(), 1);
+        assert!(w.app.state.store.withdraw_reuse_consent(account, &consents[0].id, llave::crypto::now()).await.unwrap());
+        let (status, body) = w.read(&lookups, &id, found["grant"].as_str().unwrap(), "licencia").await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body["error_description"].as_str().unwrap().contains("withdrew the consent"), "{body}");
+
+        // A version left in B's store by an update that could not be indexed is replaced by
+        // the next update, and never shown.
+        let spoke = w.app.state.spokes.get(&w.app.state, w.entity_id("alcaldia").await).await.unwrap();
+        let content = llave::records::spoke::Content { attributes: json!({"address": "huérfana"}), file_name: None };
+        spoke.insert(&llave::records::spoke::NewVersion {
+            record_id: &id, version: 2, account_id: account, kind: "proof_of_residence", procedure: None,
+            content: &content, file: None, file_sha256: None, sha256: "x", valid_from: None, valid_until: None,
+            written_by: "x", now: 1,
+        }).await.unwrap();
+        let read = w.token(&w.b, "records:read").await;
+        let (status, _) = api_call(&w.base, "GET", &format!("/api/records/{id}?version=2"), Some(&read), None).await;
+        assert_eq!(status, 404, "a version the index does not know");
+        let (_, history) = api_call(&w.base, "GET", &format!("/api/records/{id}/versions"), Some(&read), None).await;
+        assert_eq!(history["versions"].as_array().unwrap().len(), 1);
+        let write = w.token(&w.b, "records:write").await;
+        let (status, v2) = api_call(&w.base, "PUT", &format!("/api/records/{id}"), Some(&write), Some(json!({"attributes": {"address": "nueva"}}))).await;
+        assert_eq!(status, 200, "{v2}");
+        assert_eq!((v2["version"].as_i64(), v2["attributes"]["address"].as_str()), (Some(2), Some("nueva")));
+
+        // NUL characters: a clear 400 or 404, never a database error.
+        let (status, body) = w.lookup(&lookups, json!({"sub": sub}), "licencia", "proof_of_residence\u{0}").await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+        let (status, _) = api_call(&w.base, "GET", &format!("/api/records?sub={}", "%00"), Some(&read), None).await;
+        assert_eq!(status, 404);
+        let (status, _) = api_call(&w.base, "GET", "/api/records/a%00b", Some(&read), None).await;
+        assert_eq!(status, 404);
+
+        // The same kind twice in authorization_details is refused.
+        let started = start(&w.a, &["openid"]);
+        let twice = json!([{"type": "record_reuse", "procedure": "licencia", "kinds": ["proof_of_residence", "proof_of_residence"]}]);
+        let answer = browser.get(&format!("{}&authorization_details={}", started.path, crate::oidc::support::urlencode(&twice.to_string()))).await;
+        assert_eq!(callback_params(answer.location().unwrap())["error"], "invalid_authorization_details");
+        w.app.finish().await;
+    }
+}
