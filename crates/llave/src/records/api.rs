@@ -17,6 +17,7 @@
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -202,12 +203,13 @@ async fn read(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<VersionQuery>,
+    query: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Response {
     let client = match caller(&app, &headers, super::SCOPE_READ, Some(&id)).await {
         Ok(client) => client,
         Err(response) => return response,
     };
+    let Ok(Query(query)) = query else { return bad_body("version must be a whole number") };
     match super::read_own(&app, &client, &id, query.version).await {
         Ok(opened) => no_store(Json(record_json(&app, &client, &opened)).into_response()),
         Err(f) => failure(f),
@@ -237,12 +239,13 @@ async fn file(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<VersionQuery>,
+    query: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Response {
     let client = match caller(&app, &headers, super::SCOPE_READ, Some(&id)).await {
         Ok(client) => client,
         Err(response) => return response,
     };
+    let Ok(Query(query)) = query else { return bad_body("version must be a whole number") };
     match super::file_own(&app, &client, &id, query.version).await {
         Ok((info, bytes)) => {
             let mut response = bytes.into_response();
@@ -311,11 +314,16 @@ async fn withdraw(
     }
 }
 
-async fn list(State(app): State<AppState>, headers: HeaderMap, Query(person): Query<PersonRef>) -> Response {
+async fn list(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    person: Result<Query<PersonRef>, QueryRejection>,
+) -> Response {
     let client = match caller(&app, &headers, super::SCOPE_READ, None).await {
         Ok(client) => client,
         Err(response) => return response,
     };
+    let Ok(Query(person)) = person else { return bad_body("the query string does not fit: sub or curp") };
     let account = match super::resolve_person(&app, &client, &person).await {
         Ok(account) => account,
         Err(f) => return failure(f),

@@ -185,10 +185,17 @@ struct ListQuery {
     status: Option<String>,
 }
 
-async fn list(State(app): State<AppState>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
+async fn list(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let client = match client_with_scope(&app, &headers, super::SCOPE_READ).await {
         Ok(client) => client,
         Err(denied) => return denied.into_response(),
+    };
+    let Ok(Query(query)) = query else {
+        return api_error(StatusCode::BAD_REQUEST, "invalid_request", "the query string does not fit: status");
     };
     let status = query.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if status.is_some_and(|s| !matches!(s, "pending" | "answered" | "rejected")) {

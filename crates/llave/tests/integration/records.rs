@@ -583,6 +583,11 @@ both_backends! {
         assert_eq!(status, 404);
         let (status, _) = api_call(&w.base, "GET", "/api/records/a%00b", Some(&read), None).await;
         assert_eq!(status, 404);
+        // A query string that does not parse: 401 without a token, a JSON 400 with one.
+        let (status, _) = api_call(&w.base, "GET", &format!("/api/records/{id}?version=abc"), None, None).await;
+        assert_eq!(status, 401);
+        let (status, body) = api_call(&w.base, "GET", &format!("/api/records/{id}?version=abc"), Some(&read), None).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
 
         // The same kind twice in authorization_details is refused.
         let started = start(&w.a, &["openid"]);
