@@ -451,9 +451,9 @@ both_backends! {
 
 /// The CLI: `llave record show` reads as hub staff, with a purpose and a legal basis, and
 /// the read is logged for the person to see.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_reads_are_logged() {
-    let w = world(Backend::Sqlite).await;
+both_backends! {
+    async fn staff_reads_are_logged(backend: Backend) {
+    let w = world(backend).await;
     let (person, _) = crate::oidc::support::signed_in_person(&w.app, 7051).await;
     let stored = w.residence_at_b(&person.curp).await;
     let id = stored["record_id"].as_str().unwrap();
@@ -490,6 +490,7 @@ async fn staff_reads_are_logged() {
         "{log:?}"
     );
     w.app.finish().await;
+}
 }
 
 /// The OpenAPI document names every entity endpoint, and each is served.
