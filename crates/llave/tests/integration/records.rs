@@ -453,44 +453,44 @@ both_backends! {
 /// the read is logged for the person to see.
 both_backends! {
     async fn staff_reads_are_logged(backend: Backend) {
-    let w = world(backend).await;
-    let (person, _) = crate::oidc::support::signed_in_person(&w.app, 7051).await;
-    let stored = w.residence_at_b(&person.curp).await;
-    let id = stored["record_id"].as_str().unwrap();
-    let refused = llave(&w.app, &["record", "show", id], None);
-    assert!(!refused.status.success(), "a purpose and a legal basis are required");
-    let output = llave(
-        &w.app,
-        &[
-            "record",
-            "show",
-            id,
-            "--by",
-            "Auditoría interna",
-            "--as",
-            "auditor",
-            "--purpose",
-            "Revisión anual",
-            "--legal-basis",
-            "LGPDPPSO art. 89",
-            "--json",
-        ],
-        None,
-    );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let shown = json_of(&output);
-    assert_eq!(shown["versions"][0]["attributes"]["address"], ADDRESS);
-    let log = w.app.state.store.accesses_about(w.account_id(&person.curp).await).await.unwrap();
-    assert!(
-        log.iter().any(|a| a.reader_kind == "auditor"
-            && a.reader == "Auditoría interna"
-            && a.outcome == "read"
-            && a.purpose == "Revisión anual"
-            && a.legal_basis.as_deref() == Some("LGPDPPSO art. 89")),
-        "{log:?}"
-    );
-    w.app.finish().await;
-}
+        let w = world(backend).await;
+        let (person, _) = crate::oidc::support::signed_in_person(&w.app, 7051).await;
+        let stored = w.residence_at_b(&person.curp).await;
+        let id = stored["record_id"].as_str().unwrap();
+        let refused = llave(&w.app, &["record", "show", id], None);
+        assert!(!refused.status.success(), "a purpose and a legal basis are required");
+        let output = llave(
+            &w.app,
+            &[
+                "record",
+                "show",
+                id,
+                "--by",
+                "Auditoría interna",
+                "--as",
+                "auditor",
+                "--purpose",
+                "Revisión anual",
+                "--legal-basis",
+                "LGPDPPSO art. 89",
+                "--json",
+            ],
+            None,
+        );
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let shown = json_of(&output);
+        assert_eq!(shown["versions"][0]["attributes"]["address"], ADDRESS);
+        let log = w.app.state.store.accesses_about(w.account_id(&person.curp).await).await.unwrap();
+        assert!(
+            log.iter().any(|a| a.reader_kind == "auditor"
+                && a.reader == "Auditoría interna"
+                && a.outcome == "read"
+                && a.purpose == "Revisión anual"
+                && a.legal_basis.as_deref() == Some("LGPDPPSO art. 89")),
+            "{log:?}"
+        );
+        w.app.finish().await;
+    }
 }
 
 /// The OpenAPI document names every entity endpoint, and each is served.
