@@ -44,6 +44,7 @@ pub fn routes(max_file_bytes: usize) -> Router<AppState> {
         .route("/api/records/{id}/read", post(read_shared))
         .route("/api/lookups", post(lookup))
         .route("/api/openapi.json", get(openapi))
+        .route("/openapi.json", get(openapi))
         .merge(writes)
 }
 

@@ -56,6 +56,7 @@ fn for_programs(path: &str) -> bool {
             | "/verificacion/callback"
             | "/referencia/verificacion/sessions"
             | "/referencia/verificacion/jwks.json"
+            | "/openapi.json"
     ) || path.starts_with("/api/")
         || path.starts_with("/.well-known/")
         || path.starts_with("/pki/")

@@ -449,8 +449,8 @@ both_backends! {
     }
 }
 
-/// The CLI: `llave record show` reads as hub staff, with a purpose and a legal basis, and
-/// the read is logged for the person to see.
+// The CLI: `llave record show` reads as hub staff, with a purpose and a legal basis, and
+// the read is logged for the person to see.
 both_backends! {
     async fn staff_reads_are_logged(backend: Backend) {
         let w = world(backend).await;
@@ -501,6 +501,7 @@ async fn the_openapi_document_describes_the_served_api() {
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.0.3");
     assert_eq!(doc["servers"][0]["url"], base.as_str());
+    assert_eq!(api_call(&base, "GET", "/openapi.json", None, None).await.1, doc, "also at the root");
     let paths = doc["paths"].as_object().unwrap();
     for path in ["/api/records", "/api/records/{id}", "/api/lookups", "/api/records/{id}/read", "/api/arco-requests"] {
         assert!(paths.contains_key(path), "{path} is not documented");
