@@ -380,16 +380,8 @@ pub async fn own_record(app: &Services, client: &ClientRecord, record_id: &str) 
 /// Reads the calling entity's own record: the current version, or the one asked for.
 pub async fn read_own(app: &Services, client: &ClientRecord, record_id: &str, version: Option<i64>) -> Outcome<Opened> {
     let locator = own_record(app, client, record_id).await?;
-    let spoke = app.spokes.get(app, locator.entity_id).await?;
     let wanted = version.unwrap_or(locator.version);
-    if wanted < 1 || wanted > locator.version {
-        return Err(Failure::refused(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("the record has no version {wanted}"),
-        ));
-    }
-    let version = spoke.version(record_id, wanted).await?.ok_or_else(|| {
+    let version = located_version(app, &locator, Some(wanted)).await?.ok_or_else(|| {
         Failure::refused(StatusCode::NOT_FOUND, "not_found", format!("the record has no version {wanted}"))
     })?;
     Ok(Opened { locator, version })
@@ -398,10 +390,30 @@ pub async fn read_own(app: &Services, client: &ClientRecord, record_id: &str, ve
 /// Every version of the calling entity's own record, oldest first.
 pub async fn history_own(app: &Services, client: &ClientRecord, record_id: &str) -> Outcome<(Locator, Vec<Version>)> {
     let locator = own_record(app, client, record_id).await?;
-    let spoke = app.spokes.get(app, locator.entity_id).await?;
-    let mut history = spoke.history(record_id).await?;
-    history.retain(|v| v.version <= locator.version);
+    let history = located_history(app, &locator).await?;
     Ok((locator, history))
+}
+
+/// Whether the index vouches for a version: it is at most the located one. A version beyond
+/// it is what an update that could not be indexed left in the store, and is never shown.
+pub fn vouched(locator: &Locator, version: i64) -> bool {
+    (1..=locator.version).contains(&version)
+}
+
+/// A version of a located record, opened: `wanted`, or the current one.
+pub async fn located_version(app: &Services, locator: &Locator, wanted: Option<i64>) -> StoreResult<Option<Version>> {
+    let wanted = wanted.unwrap_or(locator.version);
+    if !vouched(locator, wanted) {
+        return Ok(None);
+    }
+    app.spokes.get(app, locator.entity_id).await?.version(&locator.record_id, wanted).await
+}
+
+/// Every version of a located record the index vouches for, oldest first.
+pub async fn located_history(app: &Services, locator: &Locator) -> StoreResult<Vec<Version>> {
+    let mut history = app.spokes.get(app, locator.entity_id).await?.history(&locator.record_id).await?;
+    history.retain(|v| vouched(locator, v.version));
+    Ok(history)
 }
 
 /// The file of the calling entity's own record.
@@ -738,12 +750,13 @@ pub async fn read_with_grant(
     // The contents are read before the grant is spent: a failure here leaves it usable.
     let loaded = match (problem, &locator) {
         (None, Some(l)) if l.withdrawn_at.is_none() => {
-            let spoke = app.spokes.get(app, l.entity_id).await?;
-            let version = spoke
-                .version(record_id, l.version)
+            let version = located_version(app, l, None)
                 .await?
                 .ok_or_else(|| Failure::Internal(format!("record {record_id} lacks its current version")))?;
-            let file = if version.file.is_some() { spoke.file(record_id, version.version).await? } else { None };
+            let file = match version.file {
+                Some(_) => app.spokes.get(app, l.entity_id).await?.file(record_id, version.version).await?,
+                None => None,
+            };
             Some((version, file))
         }
         _ => None,
@@ -752,15 +765,21 @@ pub async fn read_with_grant(
         (None, Some(g)) => app.store.spend_grant(&g.id, now).await?,
         _ => false,
     };
-    let (Some(grant), Some(locator), true) = (grant, locator.clone(), spent) else {
+    if !spent {
         let description = problem.unwrap_or("the grant was already used");
         // Logged against the record the grant is for (the person sees it), else the one named.
-        let logged = match app.store.grant_by_token_hash(&token_hash(grant_token.trim())).await {
-            Ok(Some(g)) => app.store.record_locator(&g.record_id).await.ok().flatten().or(locator),
+        let logged = match &grant {
+            Some(g) if g.record_id != record_id => {
+                app.store.record_locator(&g.record_id).await.ok().flatten().or(locator)
+            }
             _ => locator,
         };
         log_refusal(app, client, logged.as_ref(), Some(procedure.trim()), "invalid_grant", description).await;
         return Err(Failure::refused(StatusCode::FORBIDDEN, "invalid_grant", description));
+    }
+    // Spent: the grant was found and the record exists.
+    let (Some(grant), Some(locator)) = (grant, locator) else {
+        return Err(Failure::Internal("a spent grant without its record".into()));
     };
     let holder = app
         .store
@@ -830,14 +849,14 @@ pub async fn read_as_staff(
         detail: None,
     };
     app.store.log_access(&access).await?;
-    let spoke = app.spokes.get(app, locator.entity_id).await?;
-    let history = spoke.history(record_id).await?;
+    let history = located_history(app, &locator).await?;
     Ok((locator, history))
 }
 
 /// Whether the consent a grant was given under still stands.
 async fn consent_stands(app: &Services, grant: &Grant) -> StoreResult<bool> {
-    let Some(id) = grant.consent_id.as_deref() else { return Ok(false) };
-    let consents = app.store.reuse_consents_of(grant.account_id).await?;
-    Ok(consents.iter().any(|c| c.id == id && c.withdrawn_at.is_none()))
+    match grant.consent_id.as_deref() {
+        Some(id) => app.store.reuse_consent_stands(id).await,
+        None => Ok(false),
+    }
 }

@@ -380,6 +380,15 @@ impl Store {
         Ok(rows.iter().map(consent).collect::<Result<_, _>>()?)
     }
 
+    /// Whether a consent exists and has not been withdrawn.
+    pub async fn reuse_consent_stands(&self, id: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 FROM reuse_consents WHERE id = $1 AND withdrawn_at IS NULL")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Withdraws a person's consent; false if it was not theirs or already withdrawn.
     pub async fn withdraw_reuse_consent(&self, account_id: i64, id: &str, now: i64) -> StoreResult<bool> {
         let done = sqlx::query(

@@ -226,12 +226,11 @@ pub async fn record_file(
     let Some(locator) = locator.filter(|l| l.account_id == s.account.id.0) else {
         return Err(PageError::not_found(c.lang));
     };
-    let spoke = app.spokes.get(&app, locator.entity_id).await.map_err(internal)?;
-    let wanted = q.version.unwrap_or(locator.version);
-    let Some(version) = spoke.version(&id, wanted).await.map_err(internal)? else {
+    let Some(version) = super::super::located_version(&app, &locator, q.version).await.map_err(internal)? else {
         return Err(PageError::not_found(c.lang));
     };
-    let (Some(info), Some(bytes)) = (version.file, spoke.file(&id, wanted).await.map_err(internal)?) else {
+    let spoke = app.spokes.get(&app, locator.entity_id).await.map_err(internal)?;
+    let (Some(info), Some(bytes)) = (version.file, spoke.file(&id, version.version).await.map_err(internal)?) else {
         return Err(PageError::not_found(c.lang));
     };
     Ok(attachment(bytes.into_response(), &info.content_type, &info.name))

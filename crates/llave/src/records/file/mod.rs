@@ -114,7 +114,7 @@ pub async fn gather(app: &Services, account: &Account) -> StoreResult<CitizenFil
         }
         for record in &mut holder.records {
             let mut versions = by_record.remove(&record.locator.record_id).unwrap_or_default();
-            versions.retain(|v| v.version <= record.locator.version);
+            versions.retain(|v| super::vouched(&record.locator, v.version));
             versions.sort_by_key(|v| v.version);
             record.versions = versions;
         }
