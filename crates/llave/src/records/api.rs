@@ -61,17 +61,17 @@ async fn openapi(State(app): State<AppState>) -> Response {
     Json(doc).into_response()
 }
 
-fn failure(f: Failure) -> Response {
+pub(crate) fn failure(f: Failure) -> Response {
     match f {
         Failure::Refused { status, code, description } => api_error(status, code, &description),
         Failure::Internal(cause) => {
-            tracing::error!(%cause, "records API failed");
+            tracing::error!(%cause, "records or ARCO API failed");
             api_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
         }
     }
 }
 
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -108,7 +108,7 @@ async fn caller(
     }
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     if has_escaped_nul(body) {
         return Err("NUL characters are not accepted".into());
     }
@@ -121,7 +121,7 @@ pub fn has_escaped_nul(body: &[u8]) -> bool {
     body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
 }
 
-fn bad_body(description: &str) -> Response {
+pub(crate) fn bad_body(description: &str) -> Response {
     api_error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 

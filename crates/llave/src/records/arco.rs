@@ -11,14 +11,14 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::Date;
 
+use super::api::{bad_body, failure, json_body, no_store};
 use super::calendar::{Calendar, city_date, format_date, parse_date};
 use super::{Failure, Outcome};
 use crate::crypto::{now, random_id};
@@ -144,21 +144,6 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/arco-requests", get(list)).route("/api/arco-requests/{id}/answer", post(answer_api))
 }
 
-fn failure(f: Failure) -> Response {
-    match f {
-        Failure::Refused { status, code, description } => api_error(status, code, &description),
-        Failure::Internal(cause) => {
-            tracing::error!(%cause, "ARCO API failed");
-            api_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
-        }
-    }
-}
-
-fn no_store(mut response: Response) -> Response {
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// A request as the holding entity sees it: the person by the `sub` it knows them by.
 fn request_json(app: &Services, client: &ClientRecord, r: &ArcoRequest) -> Value {
     let deadline = deadline(app, r);
@@ -229,14 +214,9 @@ async fn answer_api(
         Ok(client) => client,
         Err(denied) => return denied.into_response(),
     };
-    if crate::records::api::has_escaped_nul(&body) {
-        return api_error(StatusCode::BAD_REQUEST, "invalid_request", "NUL characters are not accepted");
-    }
-    let input: AnswerInput = match serde_json::from_slice(&body) {
+    let input: AnswerInput = match json_body(&body) {
         Ok(input) => input,
-        Err(e) => {
-            return api_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("the body does not fit: {e}"));
-        }
+        Err(description) => return bad_body(&description),
     };
     match answer(&app, &client, &id, input.status.trim(), &input.answer).await {
         Ok(request) => no_store(Json(request_json(&app, &client, &request)).into_response()),
