@@ -116,16 +116,12 @@ struct Outcome {
 
 pub async fn main(args: Args) -> ExitCode {
     let args = &args;
-    let measured = database::each(&args.databases, "catalog", |choice, dir, url| async move {
+    let Some(outcomes) = database::each(&args.databases, "catalog", |choice, dir, url| async move {
         measure(args, &choice, &dir, url).await
     })
-    .await;
-    let outcomes = match measured {
-        Ok(outcomes) => outcomes,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::FAILURE;
-        }
+    .await
+    else {
+        return ExitCode::FAILURE;
     };
     report(args, &outcomes);
     ExitCode::SUCCESS

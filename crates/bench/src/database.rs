@@ -91,8 +91,8 @@ async fn execute(url: &str, statement: &str) -> Result<(), String> {
 
 /// Runs `measure` once per `--database` value, each on a fresh database and in a fresh
 /// temporary data directory (`llave-bench-NAME-PID-RUN`), cleaned up afterwards. Stops at
-/// the first failure, naming the database.
-pub async fn each<T, F, Fut>(specs: &[String], name: &str, measure: F) -> Result<Vec<T>, String>
+/// the first failure, which it prints naming the database (`None`).
+pub async fn each<T, F, Fut>(specs: &[String], name: &str, measure: F) -> Option<Vec<T>>
 where
     F: Fn(Choice, std::path::PathBuf, Option<String>) -> Fut,
     Fut: Future<Output = Result<T, String>>,
@@ -110,7 +110,13 @@ where
             outcome
         }
         .await;
-        outcomes.push(result.map_err(|error| format!("llave-bench {name} ({spec}): {error}"))?);
+        match result {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => {
+                eprintln!("llave-bench {name} ({spec}): {error}");
+                return None;
+            }
+        }
     }
-    Ok(outcomes)
+    Some(outcomes)
 }

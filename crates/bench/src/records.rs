@@ -64,16 +64,12 @@ pub async fn main(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let args = &args;
-    let measured = database::each(&args.databases, "records", |choice, dir, url| async move {
+    let Some(outcomes) = database::each(&args.databases, "records", |choice, dir, url| async move {
         measure(args, &choice, &dir, url).await
     })
-    .await;
-    let outcomes = match measured {
-        Ok(outcomes) => outcomes,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::FAILURE;
-        }
+    .await
+    else {
+        return ExitCode::FAILURE;
     };
     println!(
         "llave-bench records: {} records in {} entity stores ({} people × {}), {} workers, {} s",
@@ -168,17 +164,12 @@ async fn load_data(args: &Args, dir: &Path, database: Option<String>) -> Result<
     let people = args.records / args.per_person;
     let mut synth = curp::Synth::new(77);
     let person = synth.person();
-    let input = llave::accounts::signup::SignupInput {
-        curp: synth.curp(&person).as_str().to_string(),
-        given_names: person.given_names.clone(),
-        first_surname: person.first_surname.clone(),
-        second_surname: person.second_surname.clone().unwrap_or_default(),
-        birth_date: person.birth_date.to_string(),
-        sex: person.sex.as_char().to_string(),
-        state: person.state.code().to_string(),
-        email: "modelo@bench.localhost".into(),
-        password: "bench carga nopal 2026 tuna".into(),
-    };
+    let input = llave::accounts::signup::SignupInput::synthetic(
+        &synth.curp(&person),
+        &person,
+        "modelo@bench.localhost".into(),
+        "bench carga nopal 2026 tuna".into(),
+    );
     llave::admin::citizen::add(&app, &input, true).await.map_err(|e| e.to_string())?;
     clone_accounts(store, people.saturating_sub(1)).await?;
     let ids: Vec<i64> = sqlx::query("SELECT id FROM accounts ORDER BY id")
@@ -352,17 +343,7 @@ async fn clone_accounts(store: &llave::store::Store, count: usize) -> Result<(),
 
 async fn run_load(args: &Args, base: &str, client_id: &str, secret: &str, subs: Vec<String>) -> Result<Stats, String> {
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{base}/token"))
-        .basic_auth(client_id, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "lookups")])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let token = token["access_token"].as_str().ok_or("no access token")?.to_string();
+    let token = server::service_token(&http, base, client_id, secret, "lookups").await?;
     let subs = std::sync::Arc::new(subs);
     // Each worker walks the people from its own offset, by a stride prime to their number.
     let states: Vec<(reqwest::Client, usize)> =

@@ -175,3 +175,24 @@ pub async fn stop(child: &mut Child) {
         let _ = child.kill().await;
     }
 }
+
+/// An access token of a client's own (`client_credentials`) with `scope`.
+pub async fn service_token(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    secret: &str,
+    scope: &str,
+) -> Result<String, String> {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    answer["access_token"].as_str().map(str::to_string).ok_or_else(|| format!("no access token: {answer}"))
+}

@@ -37,16 +37,12 @@ struct Outcome {
 
 pub async fn main(args: Args) -> ExitCode {
     let args = &args;
-    let measured = database::each(&args.databases, "signature", |choice, dir, url| async move {
+    let Some(outcomes) = database::each(&args.databases, "signature", |choice, dir, url| async move {
         measure(args, &choice, &dir, url).await
     })
-    .await;
-    let outcomes = match measured {
-        Ok(outcomes) => outcomes,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::FAILURE;
-        }
+    .await
+    else {
+        return ExitCode::FAILURE;
     };
     println!("llave-bench signature: {} workers, {} s per load", args.concurrency, args.seconds);
     for o in &outcomes {
@@ -127,17 +123,7 @@ async fn measure(args: &Args, choice: &Choice, dir: &Path, database: Option<Stri
 
 async fn load_both(args: &Args, base: &str, client_id: &str, secret: &str) -> Result<(Stats, Stats), String> {
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{base}/token"))
-        .basic_auth(client_id, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "signatures")])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let token = token["access_token"].as_str().ok_or("no access token")?.to_string();
+    let token = server::service_token(&http, base, client_id, secret, "signatures").await?;
 
     // Seals: each of a different document.
     let states: Vec<(reqwest::Client, usize)> = (0..args.concurrency).map(|n| (http.clone(), n * 1_000_000)).collect();
