@@ -30,6 +30,23 @@ pub struct SignupInput {
     pub password: String,
 }
 
+impl SignupInput {
+    /// The sign-up of a synthetic person (`curp::Synth`): demo data and benchmarks.
+    pub fn synthetic(curp: &curp::Curp, person: &curp::Person, email: String, password: String) -> SignupInput {
+        SignupInput {
+            curp: curp.to_string(),
+            given_names: person.given_names.clone(),
+            first_surname: person.first_surname.clone(),
+            second_surname: person.second_surname.clone().unwrap_or_default(),
+            birth_date: person.birth_date.to_string(),
+            sex: person.sex.as_char().to_string(),
+            state: person.state.code().to_string(),
+            email,
+            password,
+        }
+    }
+}
+
 /// How the account comes to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {

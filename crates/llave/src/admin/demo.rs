@@ -70,17 +70,7 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
         let password = format!("demo llave nopal {}", n + 1);
         let existing = app.store.account_by_curp(curp.as_str()).await.map_err(|e| e.to_string())?;
         let created = if existing.is_none() {
-            let input = SignupInput {
-                curp: curp.to_string(),
-                given_names: person.given_names.clone(),
-                first_surname: person.first_surname.clone(),
-                second_surname: person.second_surname.clone().unwrap_or_default(),
-                birth_date: person.birth_date.to_string(),
-                sex: person.sex.as_char().to_string(),
-                state: person.state.code().to_string(),
-                email: email.clone(),
-                password: password.clone(),
-            };
+            let input = SignupInput::synthetic(&curp, &person, email.clone(), password.clone());
             match citizen::add(app, &input, true).await {
                 Ok(_) => true,
                 // Another process created it meanwhile: still idempotent.
