@@ -187,8 +187,8 @@ async fn authorize(
         Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), c.lang))
     };
     let prompt_none = request.prompt.contains(&Prompt::None);
-    let catalog = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let reuse = match crate::records::reuse::requested(details.as_deref(), &client, &catalog) {
+    let requested = crate::records::reuse::requested(&app, details.as_deref(), &client).await;
+    let reuse = match requested.map_err(|e| PageError::internal(c.lang, e))? {
         Ok(reuse) => reuse,
         Err(description) => return back(OAuthError::new(ErrorCode::InvalidAuthorizationDetails, description)),
     };
@@ -245,7 +245,7 @@ async fn authorize(
         .await
         .map_err(|e| PageError::internal(c.lang, e))?
         .is_some_and(|stored| request.scope.is_subset_of(&oidc::Scope::from_stored(&stored)));
-    let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &catalog, &reuse)
+    let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &reuse)
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     if !consented || !offers.is_empty() || request.prompt.contains(&Prompt::Consent) {
@@ -466,10 +466,10 @@ pub async fn consent(
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     if !chosen.is_empty() {
-        let catalog = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
         // Offers are worked out again: only what would be asked now can be agreed to.
-        let reuse = crate::records::reuse::requested(details.as_deref(), &client, &catalog).unwrap_or_default();
-        let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &catalog, &reuse)
+        let requested = crate::records::reuse::requested(&app, details.as_deref(), &client).await;
+        let reuse = requested.map_err(|e| PageError::internal(c.lang, e))?.unwrap_or_default();
+        let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &reuse)
             .await
             .map_err(|e| PageError::internal(c.lang, e))?;
         crate::records::reuse::accept(&app, signed_in.account.id.0, &client, &offers, &chosen)

@@ -35,14 +35,27 @@ struct Detail {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Requested {
     pub procedure: String,
+    pub procedure_name: String,
+    /// The procedure's legal basis allows the reuse without consent: nothing to ask.
+    pub by_law: bool,
     pub kinds: Vec<String>,
 }
 
-/// The request's `authorization_details`, checked against the catalog: each names one of
-/// the client's entity's procedures and kinds the catalog lists for it. `Err` is the
-/// description of an `invalid_authorization_details` error.
-pub fn requested(details: Option<&str>, client: &ClientRecord, catalog: &Published) -> Result<Vec<Requested>, String> {
-    let Some(text) = details else { return Ok(Vec::new()) };
+/// The request's `authorization_details`, checked against the published catalog (read only
+/// when there are details): each names one of the client's entity's procedures and kinds
+/// the catalog lists for it. The inner `Err` is the description of an
+/// `invalid_authorization_details` error.
+pub async fn requested(
+    app: &Services,
+    details: Option<&str>,
+    client: &ClientRecord,
+) -> StoreResult<Result<Vec<Requested>, String>> {
+    let Some(text) = details else { return Ok(Ok(Vec::new())) };
+    let catalog = app.catalog.published(&app.store).await?;
+    Ok(checked(text, client, &catalog))
+}
+
+fn checked(text: &str, client: &ClientRecord, catalog: &Published) -> Result<Vec<Requested>, String> {
     let details: Vec<Detail> =
         serde_json::from_str(text).map_err(|e| format!("authorization_details is not a valid array: {e}"))?;
     if details.len() > MAX_DETAILS {
@@ -73,7 +86,12 @@ pub fn requested(details: Option<&str>, client: &ClientRecord, catalog: &Publish
                 return Err(format!("the catalog does not list {kind:?} as a requirement of {:?}", detail.procedure));
             }
         }
-        out.push(Requested { procedure: detail.procedure, kinds: detail.kinds });
+        out.push(Requested {
+            procedure: detail.procedure,
+            procedure_name: procedure.name.clone(),
+            by_law: procedure.legal_basis.iter().any(|b| b.allows_reuse),
+            kinds: detail.kinds,
+        });
     }
     Ok(out)
 }
@@ -102,24 +120,19 @@ pub async fn offers(
     app: &Services,
     account_id: i64,
     client: &ClientRecord,
-    catalog: &Published,
     requested: &[Requested],
 ) -> StoreResult<Vec<Offer>> {
     let today = super::calendar::format_date(super::calendar::city_date(now()));
     let mut offers: Vec<Offer> = Vec::new();
-    for request in requested {
-        let Some(procedure) = catalog.by_slug(&request.procedure) else { continue };
-        if procedure.legal_basis.iter().any(|b| b.allows_reuse) {
-            continue;
-        }
+    for request in requested.iter().filter(|r| !r.by_law) {
         for kind in &request.kinds {
-            let consents = app.store.reuse_consents_for(account_id, client.entity_id, &procedure.slug, kind).await?;
+            let consents = app.store.reuse_consents_for(account_id, client.entity_id, &request.procedure, kind).await?;
             for locator in app.store.records_of_kind(account_id, kind, None).await? {
                 if locator.entity_id == client.entity_id
                     || !super::in_force(&locator, &today)
                     || consents.iter().any(|c| c.holder_entity_id == locator.entity_id)
                     || offers.iter().any(|o| {
-                        o.procedure == procedure.slug && &o.kind == kind && o.holder_entity_id == locator.entity_id
+                        o.procedure == request.procedure && &o.kind == kind && o.holder_entity_id == locator.entity_id
                     })
                 {
                     continue;
@@ -129,8 +142,8 @@ pub async fn offers(
                     None => continue,
                 };
                 offers.push(Offer {
-                    procedure: procedure.slug.clone(),
-                    procedure_name: procedure.name.clone(),
+                    procedure: request.procedure.clone(),
+                    procedure_name: request.procedure_name.clone(),
                     kind: kind.clone(),
                     holder_entity_id: locator.entity_id,
                     holder_name,
