@@ -32,6 +32,8 @@ pub struct Services {
     pub config: Config,
     pub store: Store,
     pub mailer: Box<dyn mail::Mailer>,
+    /// Wakes this process's mail worker when a request queues mail (`accounts::mail_jobs`).
+    pub mail_wake: Arc<tokio::sync::Notify>,
     pub registry: Option<Box<dyn registry::PopulationRegistry>>,
     pub passwords: accounts::password::Passwords,
     pub csrf_key: Vec<u8>,
@@ -138,10 +140,11 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
     };
     let verifier = assurance::remote::Provider::configured(&config, reference.as_ref());
     let hsm = config.signature.pkcs11.as_ref().map(hsm::Hsm::open).transpose()?.map(Arc::new);
-    Ok(AppState(Arc::new(Services {
+    let state = AppState(Arc::new(Services {
         config,
         store,
         mailer,
+        mail_wake: Arc::new(tokio::sync::Notify::new()),
         registry,
         passwords,
         csrf_key: csrf_key.into_bytes(),
@@ -155,7 +158,9 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         reference,
         hsm,
         spokes: records::Spokes::default(),
-    })))
+    }));
+    accounts::mail_jobs::spawn_worker(&state);
+    Ok(state)
 }
 
 /// rustls needs one process-wide crypto provider; llave uses `ring` everywhere.

@@ -513,6 +513,9 @@ file-purpose = Purpose
 file-legal-basis = Legal basis
 file-outcome = Outcome
 file-outcome-read = Read
+file-purpose-lookup = Looked for { $kind } for { $procedure }
+file-purpose-entity-api = A request of the entity's system
+file-unknown-kind = an unknown kind of document
 file-outcome-refused = Refused
 file-reader-staff = Llave staff: { $name }
 file-reader-auditor = Audit: { $name }
@@ -558,3 +561,11 @@ arco-answer = Answer
 arco-error-right = Choose one of the ARCO rights.
 arco-error-message = Write what you are asking the entity.
 arco-error-too-long = The message can be at most { $max } characters.
+
+forgot-throttled = Too many requests from this connection. Try again in an hour.
+mail-signup-attempt-subject = Someone tried to create a Llave account with your details
+mail-signup-attempt-body = Someone tried to create a Llave account with your CURP or your e-mail address, which already belong to your account.
+
+    If it was you, you already have an account: sign in at { $signin }, or set a new password at { $reset }.
+
+    If it was not you, you need not do anything: nobody got into your account.

@@ -513,6 +513,9 @@ file-purpose = Propósito
 file-legal-basis = Fundamento legal
 file-outcome = Resultado
 file-outcome-read = Consultado
+file-purpose-lookup = Búsqueda de { $kind } para { $procedure }
+file-purpose-entity-api = Una solicitud del sistema de la dependencia
+file-unknown-kind = un tipo de documento desconocido
 file-outcome-refused = Rechazado
 file-reader-staff = Personal de Llave: { $name }
 file-reader-auditor = Auditoría: { $name }
@@ -558,3 +561,11 @@ arco-answer = Respuesta
 arco-error-right = Elige uno de los derechos ARCO.
 arco-error-message = Escribe qué pides a la entidad.
 arco-error-too-long = El mensaje puede tener hasta { $max } caracteres.
+
+forgot-throttled = Demasiadas solicitudes desde esta conexión. Intenta de nuevo en una hora.
+mail-signup-attempt-subject = Alguien intentó crear una cuenta Llave con tus datos
+mail-signup-attempt-body = Alguien intentó crear una cuenta Llave con tu CURP o tu correo electrónico, que ya pertenecen a tu cuenta.
+
+    Si fuiste tú, ya tienes cuenta: inicia sesión en { $signin } o elige una contraseña nueva en { $reset }.
+
+    Si no fuiste tú, no tienes que hacer nada: nadie entró a tu cuenta.

@@ -9,7 +9,7 @@ use crate::crypto::{now, random_token, token_hash};
 use crate::i18n::Lang;
 use crate::mail::{MailError, OutgoingMail};
 use crate::store::email_tokens::LinkState;
-use crate::store::{AccountId, EventKind, StoreError, TokenPurpose};
+use crate::store::{Account, AccountId, EventKind, StoreError, TokenPurpose};
 
 const CONFIRM_VALID_SECONDS: i64 = 24 * 3600;
 const RESET_VALID_SECONDS: i64 = 30 * 60;
@@ -37,16 +37,32 @@ async fn issue_link(
     Ok(token)
 }
 
+/// Tells the owner of an account that someone tried to sign up with its CURP or e-mail.
+/// The sign-up page answers as if the account were new, so it reveals nothing; the person
+/// who owns the data hears about it here.
+pub async fn send_signup_attempt_notice(app: &Services, email: &str, lang: Lang) -> Result<(), LinkError> {
+    let issuer = app.config.issuer();
+    let mail = OutgoingMail {
+        to: email.to_string(),
+        subject: lang.t("mail-signup-attempt-subject"),
+        body: lang.t_with(
+            "mail-signup-attempt-body",
+            &[("signin", format!("{issuer}/signin")), ("reset", format!("{issuer}/password/forgot"))],
+        ),
+    };
+    super::mail_jobs::queue_mail(app, &mail, lang).await?;
+    Ok(())
+}
+
 pub async fn send_confirmation(app: &Services, account: AccountId, email: &str, lang: Lang) -> Result<(), LinkError> {
     let token = issue_link(app, account, email, TokenPurpose::ConfirmEmail, CONFIRM_VALID_SECONDS).await?;
     let link = format!("{}/confirm?token={token}", app.config.issuer());
-    app.mailer
-        .send(&OutgoingMail {
-            to: email.to_string(),
-            subject: lang.t("mail-confirm-subject"),
-            body: lang.t_with("mail-confirm-body", &[("link", link)]),
-        })
-        .await?;
+    let mail = OutgoingMail {
+        to: email.to_string(),
+        subject: lang.t("mail-confirm-subject"),
+        body: lang.t_with("mail-confirm-body", &[("link", link)]),
+    };
+    super::mail_jobs::queue_mail(app, &mail, lang).await?;
     Ok(())
 }
 
@@ -82,24 +98,36 @@ pub async fn confirm_email(app: &Services, token: &str, actor: &Actor) -> Result
     }
 }
 
-/// Sends a reset link if `identifier` (CURP or e-mail) names an account. The caller
-/// answers the same either way, so the form does not reveal who has an account.
+/// Sends a reset link if `identifier` (CURP or e-mail) names an account, at most
+/// `RESET_MAILS_PER_HOUR` an hour to one person. Run by the mail worker (`mail_jobs`), off
+/// the request path: the form answers the same, as fast, whether or not the account exists.
 pub async fn request_reset(app: &Services, identifier: &str, actor: &Actor, lang: Lang) -> Result<(), LinkError> {
     let Some(account) = super::signin::find_account(app, identifier).await? else {
         return Ok(());
     };
+    let now = now();
+    let sent = app.store.throttle_record_failure(&format!("reset-mail:{}", account.id.0), now, now - 3600).await?;
+    if sent > super::mail_jobs::RESET_MAILS_PER_HOUR {
+        tracing::info!(account = account.id.0, "password reset mail not sent: too many this hour");
+        return Ok(());
+    }
+    send_reset_link(app, &account, actor, lang).await
+}
+
+/// Issues a reset link for `account` and queues the mail that carries it (the officer's
+/// recovery in person sends one without the hourly limit).
+pub async fn send_reset_link(app: &Services, account: &Account, actor: &Actor, lang: Lang) -> Result<(), LinkError> {
     let token = issue_link(app, account.id, &account.email, TokenPurpose::ResetPassword, RESET_VALID_SECONDS).await?;
     app.store
         .record_event(EventKind::PasswordResetRequested, Some(account.id), &actor.address, &actor.user_agent, "", now())
         .await?;
     let link = format!("{}/password/reset?token={token}", app.config.issuer());
-    app.mailer
-        .send(&OutgoingMail {
-            to: account.email.clone(),
-            subject: lang.t("mail-reset-subject"),
-            body: lang.t_with("mail-reset-body", &[("link", link)]),
-        })
-        .await?;
+    let mail = OutgoingMail {
+        to: account.email.clone(),
+        subject: lang.t("mail-reset-subject"),
+        body: lang.t_with("mail-reset-body", &[("link", link)]),
+    };
+    super::mail_jobs::queue_mail(app, &mail, lang).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 pub mod input;
 pub mod links;
+pub mod mail_jobs;
 pub mod pages;
 pub mod password;
 pub mod routes;

@@ -92,9 +92,10 @@ async fn signup_submit(
     input.sex.clear();
     input.state.clear();
     match signup::register(&app, &input, Origin::SelfService, &Actor::from(&client), c.lang).await {
-        Ok(registered) => {
-            let key = if registered.confirmation_sent { "signup-done-check-mail" } else { "signup-done-mail-failed" };
-            let text = c.t_with(key, &[("email", input.email.trim().to_string())]);
+        // The same answer whether the account is new or the CURP or e-mail already had one
+        // (its owner gets a notice by mail): the page never tells who has an account.
+        Ok(_) | Err(SignupError::AlreadyRegistered) => {
+            let text = c.t_with("signup-done-check-mail", &[("email", input.email.trim().to_string())]);
             Ok(message(c, StatusCode::OK, "signup-done-title", text, "/signin", "signin-button"))
         }
         Err(SignupError::Invalid(problems)) => {
@@ -481,6 +482,9 @@ async fn resend_confirmation(
 
 // ----- password reset -----
 
+/// Reset requests one address may make per hour, for any identifiers.
+const RESET_REQUESTS_PER_ADDRESS_HOUR: i64 = 10;
+
 async fn forgot_form(c: Chrome) -> Response {
     render(StatusCode::OK, &ForgotPage { c, errors: FieldErrors::default(), identifier: String::new() })
 }
@@ -503,10 +507,23 @@ async fn forgot_submit(
         errors.add("identifier", c.t("field-required"));
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &ForgotPage { c, errors, identifier }));
     }
-    if let Err(error) = links::request_reset(&app, &identifier, &Actor::from(&client), c.lang).await {
-        // Logged, not shown: the answer must not depend on whether the account exists.
-        tracing::warn!(error = %crate::mail::loggable(&error), "password reset e-mail not sent");
+    // Throttled per address here (the same for any identifier) and per person by the worker.
+    let now = crate::crypto::now();
+    let asked = app
+        .store
+        .throttle_record_failure(&format!("reset-address:{}", client.address), now, now - 3600)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    if asked > RESET_REQUESTS_PER_ADDRESS_HOUR {
+        let mut errors = FieldErrors::default();
+        errors.add("identifier", c.t("forgot-throttled"));
+        return Ok(render(StatusCode::TOO_MANY_REQUESTS, &ForgotPage { c, errors, identifier }));
     }
+    // Only queued: the worker looks the identifier up, so the answer takes the same time
+    // whether or not the account exists.
+    crate::accounts::mail_jobs::queue_reset(&app, &identifier, &Actor::from(&client), c.lang)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
     let text = c.t("forgot-done");
     Ok(message(c, StatusCode::OK, "forgot-done-title", text, "/signin", "signin-button"))
 }

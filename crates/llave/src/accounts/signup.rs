@@ -63,6 +63,10 @@ pub enum SignupError {
     Invalid(Vec<Problem>),
     #[error("the population registry is unavailable: {0}")]
     RegistryUnavailable(String),
+    /// Self-service sign-up with a CURP or an e-mail that already has an account: the page
+    /// answers exactly as for a new account (no enumeration) and the owner gets a notice.
+    #[error("an account already holds this CURP or e-mail")]
+    AlreadyRegistered,
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
@@ -212,6 +216,24 @@ pub async fn register(
     let now = now();
     let account_id = match app.store.create_account(&new, now).await {
         Ok(id) => id,
+        Err(StoreError::Conflict(_)) if origin == Origin::SelfService => {
+            // Whoever holds the CURP, and whoever holds the address, hears about it.
+            let mut owners = Vec::new();
+            for identifier in [new.curp.as_str(), new.email_normalized.as_str()] {
+                if let Some(owner) = super::signin::find_account(app, identifier).await.map_err(SignupError::Store)?
+                    && !owners.contains(&owner.email)
+                {
+                    owners.push(owner.email);
+                }
+            }
+            for owner in owners {
+                if let Err(error) = links::send_signup_attempt_notice(app, &owner, lang).await {
+                    tracing::warn!(error = %crate::mail::loggable(&error), "sign-up attempt notice not queued");
+                }
+            }
+            tracing::info!("self-service sign-up with a CURP or e-mail that has an account");
+            return Err(SignupError::AlreadyRegistered);
+        }
         Err(StoreError::Conflict("curp")) => {
             return Err(SignupError::Invalid(vec![Problem::new("curp", "curp-taken")]));
         }

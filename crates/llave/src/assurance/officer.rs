@@ -321,7 +321,7 @@ async fn recover(
     }
     let act = InPerson { officer: &s.account, person: &account, form: &form, number: &number };
     act.record(&app, "recovery", EventKind::AccessRecovered, &actor, now).await.map_err(internal)?;
-    if let Err(error) = crate::accounts::links::request_reset(&app, &account.curp, &actor, c.lang).await {
+    if let Err(error) = crate::accounts::links::send_reset_link(&app, &account, &actor, c.lang).await {
         tracing::warn!(error = %crate::mail::loggable(&error), "recovery reset e-mail not sent");
     }
     Ok(done(&account, "recovered"))

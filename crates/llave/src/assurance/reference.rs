@@ -12,7 +12,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
@@ -200,5 +200,5 @@ async fn decide(
         Ok(response) => tracing::warn!(status = %response.status(), "llave refused the reference provider's result"),
         Err(error) => tracing::warn!(%error, "cannot deliver the reference provider's result"),
     }
-    Ok(Redirect::to(&pending.return_url).into_response())
+    Ok(crate::web::redirect::see_other(&pending.return_url))
 }

@@ -132,11 +132,21 @@ pub struct RecordsConfig {
     /// Official non-working days besides the ones the law fixes (Federal Labour Law art.
     /// 74), as `YYYY-MM-DD`: local holidays, days the entities' offices close.
     pub holidays: Vec<String>,
+    /// How many times an hour one client may name, by CURP, a person who has no account
+    /// (`unknown_person`) before it is answered 429: the answer tells who has an account,
+    /// so it is rationed and logged. Default 60; 1 to 100000.
+    pub unknown_person_per_hour: i64,
 }
 
 impl Default for RecordsConfig {
     fn default() -> Self {
-        RecordsConfig { max_file_bytes: 5 << 20, grant_seconds: 300, arco_business_days: 20, holidays: Vec::new() }
+        RecordsConfig {
+            max_file_bytes: 5 << 20,
+            grant_seconds: 300,
+            arco_business_days: 20,
+            holidays: Vec::new(),
+            unknown_person_per_hour: 60,
+        }
     }
 }
 
@@ -304,9 +314,10 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 12] = [
+        let ranges: [(&str, i64, i64, i64); 13] = [
             ("records.grant_seconds", self.records.grant_seconds, 10, 3600),
             ("records.arco_business_days", self.records.arco_business_days.into(), 1, 60),
+            ("records.unknown_person_per_hour", self.records.unknown_person_per_hour, 1, 100_000),
             ("records.max_file_bytes", self.records.max_file_bytes as i64, 1024, 50 << 20),
             ("signature.root_days", self.signature.root_days, 365, 36_500),
             ("signature.issuing_days", self.signature.issuing_days, 365, 36_500),

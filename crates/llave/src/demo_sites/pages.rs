@@ -24,10 +24,18 @@ use crate::records::calendar;
 use crate::web::error::PageError;
 use crate::web::page::{Chrome, render};
 
+/// `/demo/semovi` → `/demo/semovi/`; a slug no path can hold (a newline, DEL) is simply not found.
+async fn add_slash(c: Chrome, Path(slug): Path<String>) -> Response {
+    match crate::web::redirect::local_path(&format!("/demo/{slug}/")) {
+        Some(path) => crate::web::redirect::see_other(&path),
+        None => crate::web::error::PageError::not_found(c.lang).into_response(),
+    }
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/demo/sitio.css", get(stylesheet))
-        .route("/demo/{slug}", get(|Path(slug): Path<String>| async move { Redirect::to(&format!("/demo/{slug}/")) }))
+        .route("/demo/{slug}", get(add_slash))
         .route("/demo/{slug}/", get(home))
         .route("/demo/{slug}/entrar", get(sign_in))
         .route("/demo/{slug}/callback", get(callback))

@@ -230,10 +230,17 @@ fn secret_matches(client: &ClientRecord, secret: &str) -> bool {
     }
 }
 
+/// What a client id can be: 1–255 characters, none of them a control character.
+fn plausible_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && !id.chars().any(char::is_control)
+}
+
 fn unverified_issuer(assertion: &str) -> Option<String> {
     let payload = assertion.split('.').nth(1)?;
     let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims.get("iss")?.as_str().map(str::to_string)
+    // The claimed issuer is looked up before anything is verified: only a plausible client
+    // id may reach the query (a NUL, say, would fail in PostgreSQL as a server error).
+    claims.get("iss")?.as_str().filter(|iss| plausible_client_id(iss)).map(str::to_string)
 }
 
 /// RFC 7523 §3: iss = sub = client_id, aud names this server, exp in the future, jti once.

@@ -128,9 +128,6 @@ pub struct PersonRef {
 /// The person's account id, as the calling entity may name them.
 pub async fn resolve_person(app: &Services, client: &ClientRecord, person: &PersonRef) -> Outcome<i64> {
     let unknown = || Failure::refused(StatusCode::NOT_FOUND, "unknown_person", "no person is known by that identifier");
-    if [&person.sub, &person.curp].into_iter().flatten().any(|id| id.contains('\0')) {
-        return Err(unknown());
-    }
     match (person.sub.as_deref(), person.curp.as_deref()) {
         (Some(sub), None) => app.store.account_for_subject(client.entity_id, sub.trim()).await?.ok_or_else(unknown),
         (None, Some(curp)) => {
@@ -143,7 +140,23 @@ pub async fn resolve_person(app: &Services, client: &ClientRecord, person: &Pers
                 ));
             }
             let curp = curp.trim().to_ascii_uppercase();
-            Ok(app.store.account_by_curp(&curp).await?.ok_or_else(unknown)?.id.0)
+            if let Some(account) = app.store.account_by_curp(&curp).await? {
+                return Ok(account.id.0);
+            }
+            // The answer says who has no account: rationed per client, and logged (without
+            // the CURP, which is personal data).
+            let now = now();
+            let key = format!("unknown-person:{}", client.client_id);
+            let count = app.store.throttle_record_failure(&key, now, now - 3600).await?;
+            tracing::info!(client = %client.client_id, count, "an entity named by CURP a person with no account");
+            if count > app.config.records.unknown_person_per_hour {
+                return Err(Failure::refused(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "slow_down",
+                    "too many look-ups of people without an account this hour; try again later",
+                ));
+            }
+            Err(unknown())
         }
         _ => Err(Failure::refused(StatusCode::BAD_REQUEST, "invalid_request", "give exactly one of sub and curp")),
     }
@@ -590,12 +603,15 @@ pub async fn lookup(
         ));
     };
     let account_id = resolve_person(app, client, person).await?;
+    // What the person's file shows was validated: the kind only if the vocabulary knows it
+    // (an entity could otherwise write any text, of any length, into the person's file).
+    let shown_kind = shown_value(kind, crate::catalog::model::is_kind(kind), "kind");
     let refuse = |code: &'static str, description: String, status: StatusCode| async move {
         let access = Access {
             account_id: Some(account_id),
             procedure: Some(p.slug.clone()),
-            purpose: format!("look-up of {kind} for {}", p.slug),
-            detail: Some(format!("{code}: {description}")),
+            purpose: format!("look-up of {shown_kind} for {}", p.slug),
+            detail: Some(code.to_string()),
             ..refusal_base(client)
         };
         if let Err(error) = app.store.log_access(&access).await {
@@ -687,7 +703,20 @@ fn refusal_base(client: &ClientRecord) -> Access {
     }
 }
 
-/// Logs a refused attempt on a record (or on no record in particular).
+/// The text an entity sent, for the person's file: itself if it passed validation, else
+/// `unknown` — the raw value, truncated, goes to the operator log only.
+fn shown_value(raw: &str, valid: bool, what: &'static str) -> String {
+    if valid {
+        return raw.to_string();
+    }
+    let truncated: String = raw.chars().take(80).collect();
+    tracing::info!(what, value = %truncated.escape_debug(), "an entity sent a value that is not in the vocabulary");
+    "unknown".to_string()
+}
+
+/// Logs a refused attempt on a record (or on no record in particular). The procedure is kept
+/// only if it is in the published catalog, and the detail is the error code alone: the
+/// person's file never shows text an entity made up.
 pub async fn log_refusal(
     app: &Services,
     client: &ClientRecord,
@@ -696,13 +725,28 @@ pub async fn log_refusal(
     code: &str,
     description: &str,
 ) {
+    let procedure = match procedure {
+        Some(slug) => match app.catalog.published(&app.store).await {
+            Ok(catalog) if catalog.by_slug(slug).is_some() => Some(slug.to_string()),
+            Ok(_) => {
+                shown_value(slug, false, "procedure");
+                None
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read the catalog to log a refusal");
+                None
+            }
+        },
+        None => None,
+    };
+    tracing::info!(code, description, "refused an entity's request");
     let access = Access {
         account_id: locator.map(|l| l.account_id),
         record_id: locator.map(|l| l.record_id.clone()),
         holder_entity_id: locator.map(|l| l.entity_id),
-        procedure: procedure.map(str::to_string),
+        procedure,
         purpose: "entity API".into(),
-        detail: Some(format!("{code}: {description}")),
+        detail: Some(code.to_string()),
         ..refusal_base(client)
     };
     if let Err(error) = app.store.log_access(&access).await {

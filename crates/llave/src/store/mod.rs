@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod email_tokens;
 pub mod entities;
 mod events;
+pub mod mail_queue;
 pub mod oidc;
 mod purge;
 pub mod records;
@@ -73,6 +74,7 @@ impl Backend {
                 (6, "assurance", include_str!("../../migrations/sqlite/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/sqlite/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/sqlite/0008_records.sql")),
+                (11, "mail_queue", include_str!("../../migrations/sqlite/0011_mail_queue.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
@@ -83,6 +85,7 @@ impl Backend {
                 (6, "assurance", include_str!("../../migrations/postgres/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/postgres/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/postgres/0008_records.sql")),
+                (11, "mail_queue", include_str!("../../migrations/postgres/0011_mail_queue.sql")),
             ],
         }
     }

@@ -7,7 +7,9 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod form;
+pub mod nul;
 pub mod page;
+pub mod redirect;
 pub mod session;
 
 use askama::Template;
@@ -16,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
@@ -28,6 +30,9 @@ use page::{Chrome, render};
 /// Every route of the application.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    // The largest form or JSON body any route accepts (the records API's, with a file in it);
+    // multipart documents are not scanned.
+    let max_scan = max_body.max(state.config.records.max_file_bytes / 3 * 4 + 128 * 1024);
     Router::new()
         .merge(crate::accounts::routes::routes())
         .merge(crate::assurance::routes::routes())
@@ -49,7 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/passkeys.js", get(passkeys_script))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::csrf_cookie))
-        .layer(middleware::from_fn(no_nul_in_paths))
+        .layer(middleware::from_fn(move |request, next| nul::refuse_nul(max_scan, request, next)))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -98,12 +103,8 @@ async fn switch_language(
     form::PageQuery(query): form::PageQuery<NextPath>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
-    let next = if query.next.starts_with('/') && !query.next.starts_with("//") && !query.next.starts_with("/\\") {
-        query.next
-    } else {
-        "/".to_string()
-    };
-    let mut response = Redirect::to(&next).into_response();
+    let next = redirect::local_path(&query.next).unwrap_or_else(|| "/".to_string());
+    let mut response = redirect::see_other(&next);
     let secure = if app.cookie_policy().secure { "; Secure" } else { "" };
     let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -121,15 +122,6 @@ async fn stylesheet() -> Response {
         include_str!("../../static/llave.css"),
     )
         .into_response()
-}
-
-/// No identifier in a path holds NUL (and PostgreSQL could not look one up): such paths are
-/// answered 404 before any handler sees them.
-async fn no_nul_in_paths(request: axum::extract::Request, next: middleware::Next) -> Response {
-    if request.uri().path().as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    next.run(request).await
 }
 
 async fn not_found(c: Chrome) -> PageError {

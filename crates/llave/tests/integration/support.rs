@@ -159,8 +159,21 @@ impl TestApp {
         self.state.config.outbox_dir()
     }
 
-    /// Messages in the outbox, oldest first.
+    /// Waits (up to 20 s) until the mail worker has tried every queued job: mail leaves
+    /// through a queue, after the request that queued it has answered.
+    pub async fn settle_mail(&self) {
+        for _ in 0..2000 {
+            if self.state.store.mail_unsettled().await.unwrap_or(0) == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the mail queue did not settle in 20 s");
+    }
+
+    /// Messages in the outbox, oldest first (once the mail queue has settled).
     pub fn mails(&self) -> Vec<String> {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(self.settle_mail()));
         let mut names: Vec<_> = std::fs::read_dir(self.outbox())
             .map(|d| {
                 d.filter_map(Result::ok)
@@ -281,6 +294,8 @@ pub struct Client {
     pub address: SocketAddr,
     pub accept_language: Option<String>,
     pub user_agent: String,
+    /// Sent with every request (name, value).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Client {
@@ -291,6 +306,7 @@ impl Client {
             address: SocketAddr::new(ip.parse().unwrap(), 50000),
             accept_language: None,
             user_agent: "llave-test".into(),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -339,6 +355,9 @@ impl Client {
         if let Some(lang) = &self.accept_language {
             builder = builder.header(header::ACCEPT_LANGUAGE, lang);
         }
+        for (name, value) in &self.extra_headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         let request = match body {
             Some(bytes) => builder.header(header::CONTENT_TYPE, content_type).body(Body::from(bytes)),
             None => builder.body(Body::empty()),
@@ -361,6 +380,20 @@ impl Client {
                 }
             }
         }
+        response
+    }
+
+    /// A form POST (or any method) with one more header, e.g. `Authorization`.
+    pub async fn request_with_header(
+        &mut self,
+        method: &str,
+        path: &str,
+        (name, value): (&str, &str),
+        body: Vec<u8>,
+    ) -> Response {
+        self.extra_headers.push((name.to_string(), value.to_string()));
+        let response = self.request(method, path, Some(body)).await;
+        self.extra_headers.pop();
         response
     }
 

@@ -192,7 +192,7 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
             },
             record: record_label(x.record_id.as_deref()),
             procedure: x.procedure.as_deref().map(|p| file.procedure_name(p)).unwrap_or_else(|| "—".into()),
-            purpose: x.purpose.clone(),
+            purpose: shown_purpose(c, file, &x.purpose),
             legal_basis: dash(x.legal_basis.as_deref()),
             outcome: c.t(if x.outcome == "read" { "file-outcome-read" } else { "file-outcome-refused" }),
             refused: x.outcome != "read",
@@ -357,4 +357,19 @@ pub async fn file_arco(
         }
     };
     page(&app, c, &s, StatusCode::BAD_REQUEST, None, Some(problem)).await
+}
+
+/// The purpose of an access in the person's language, from validated parts only: a look-up
+/// names a kind of the vocabulary (or "an unknown kind") and a procedure of the catalog.
+fn shown_purpose(c: &Chrome, file: &super::CitizenFile, purpose: &str) -> String {
+    if purpose == "entity API" {
+        return c.t("file-purpose-entity-api");
+    }
+    if let Some((kind, procedure)) = purpose.strip_prefix("look-up of ").and_then(|rest| rest.split_once(" for ")) {
+        let kind =
+            if crate::catalog::model::is_kind(kind) { kind_name(c.lang, kind) } else { c.t("file-unknown-kind") };
+        return c.t_with("file-purpose-lookup", &[("kind", kind), ("procedure", file.procedure_name(procedure))]);
+    }
+    // Reads carry the procedure's name; staff reads the purpose staff gave. Capped either way.
+    purpose.chars().take(200).collect()
 }

@@ -99,3 +99,34 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn reset_requests_cost_the_same_and_are_throttled_per_person_and_address(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(45);
+        sign_up_and_confirm(&app, &person).await;
+        let mails_before = app.mails().len();
+        // The request only queues the identifier, known or not: the same one row either way,
+        // and the same answer.
+        let known = app.client_from("198.51.100.1").submit("/password/forgot", "/password/forgot", &[("identifier", &person.curp)]).await;
+        let unknown = app.client_from("198.51.100.2").submit("/password/forgot", "/password/forgot", &[("identifier", "AAAA000101HDFAAA09")]).await;
+        assert_eq!((known.status, unknown.status), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(app.count("SELECT COUNT(*) FROM mail_queue WHERE job = 'password_reset'").await, 2);
+        // Fifteen requests from fifteen addresses: the person gets three mails an hour, no more.
+        for n in 3..16 {
+            let answer = app.client_from(&format!("198.51.100.{n}")).submit("/password/forgot", "/password/forgot", &[("identifier", &person.email)]).await;
+            assert_eq!(answer.status, StatusCode::OK);
+        }
+        let resets = app.mails()[mails_before..].iter().filter(|m| m.contains("/password/reset?token=")).count();
+        assert_eq!(resets, llave::accounts::mail_jobs::RESET_MAILS_PER_HOUR as usize);
+        // One address asking for many identifiers is slowed down too, whoever they name.
+        let mut statuses = Vec::new();
+        for n in 0..12 {
+            let answer = app.client_from("198.51.100.200").submit("/password/forgot", "/password/forgot", &[("identifier", &format!("nadie{n}@example.mx"))]).await;
+            statuses.push(answer.status);
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 10, "{statuses:?}");
+        assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+        app.finish().await;
+    }
+}

@@ -138,6 +138,7 @@ both_backends! {
         let person = Person::synthetic(53);
         let mut client = app.client();
         client.submit("/signup", "/signup", &person.signup_fields()).await;
+        app.settle_mail().await;
         let outbox = client.get("/dev/outbox").await;
         assert_eq!(outbox.status, StatusCode::OK);
         assert!(outbox.body.contains("/confirm?token="));
