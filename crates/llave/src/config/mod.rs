@@ -2,11 +2,13 @@
 //! field below, a TOML file (`--config`), `LLAVE_*` environment variables (nested keys with
 //! `__`, e.g. `LLAVE_SESSION__IDLE_MINUTES`), then command-line flags.
 
+mod env;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -285,19 +287,10 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
-            .merge(
-                Env::prefixed("LLAVE_")
-                    // Variables for other purposes share the prefix: the config file's path,
-                    // the log filter, the test suite's settings.
-                    .filter(|key| {
-                        let key = key.as_str().to_ascii_lowercase();
-                        !matches!(key.as_str(), "config" | "log") && !key.starts_with("test_")
-                    })
-                    .split("__"),
-            )
+        // Scalar values stay text; numbers and flags are read from it at extraction.
+        env::merge(figment)
             .merge(Serialized::defaults(overrides))
-            .extract::<Config>()
+            .extract_lossy::<Config>()
             .map_err(Box::new)
             .and_then(|config| config.checked().map_err(|message| Box::new(figment::Error::from(message))))
     }
