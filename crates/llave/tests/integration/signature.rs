@@ -516,3 +516,60 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_changed_document_is_told_apart_from_the_certificates_validity(backend: Backend) {
+        use axum::http::StatusCode;
+        let app = TestApp::new(backend).await;
+        json_of(&llave(&app, &["pki", "init", "--json"], None));
+        let (person, account) = verified_person(&app, 631).await;
+        let document = b"Constancia de no adeudo\nFolio 77\n".to_vec();
+        let (_, p7s) = llave::signature::sign_as_person(
+            &app.state, &account, "constancia.txt", &cms::sha256(&document), "person", None, &Actor::cli(),
+        ).await.unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let (changed_file, p7s_file) = (work.path().join("changed.txt"), work.path().join("doc.txt.p7s"));
+        let mut changed = document.clone();
+        changed[3] ^= 1;
+        std::fs::write(&changed_file, &changed).unwrap();
+        std::fs::write(&p7s_file, &p7s).unwrap();
+        let files = [changed_file.to_str().unwrap(), p7s_file.to_str().unwrap()];
+
+        // The CLI: the document changed; the certificate was valid when it signed all the same.
+        let (valid, verdict) = verify_cli(&app, &files);
+        assert!(!valid);
+        assert_eq!(verdict["status"], "document_changed");
+        assert_eq!(verdict["document_unchanged"], false, "{verdict}");
+        assert_eq!(verdict["certificate_valid_then"], true, "{verdict}");
+        assert_eq!(verdict["signer"]["serial_number"], person.curp.as_str());
+        let text = llave(&app, &["verify", files[0], files[1]], None);
+        assert!(!text.status.success());
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("Document:    changed after signing"), "{text}");
+        assert!(text.contains("Valid then:  yes"), "{text}");
+        // Unchanged, both say so.
+        std::fs::write(&changed_file, &document).unwrap();
+        let (valid, verdict) = verify_cli(&app, &files);
+        assert!(valid, "{verdict}");
+        assert_eq!((verdict["document_unchanged"].clone(), verdict["certificate_valid_then"].clone()), (true.into(), true.into()));
+
+        // The page: each line says only what was checked.
+        let mut anyone = app.client();
+        let form = anyone.get("/verificar").await;
+        let csrf = input_value(&form.body, "csrf_token").unwrap();
+        let page = anyone.post_multipart("/verificar", &[("csrf_token", &csrf)],
+            &[("document", "doc.txt", &changed), ("signature", "doc.txt.p7s", &p7s)]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("El documento cambió"), "{}", page.body);
+        assert!(page.body.contains("<dt>Certificado válido al firmar</dt><dd id=\"valid-then\">sí</dd>"), "{}", page.body);
+        assert!(page.body.contains("<dd id=\"document-unchanged\">no: cambió después de firmarse</dd>"), "{}", page.body);
+        // A damaged signature checks neither: the page does not guess.
+        let mut damaged = p7s.clone();
+        let at = damaged.len() - 10;
+        damaged[at] ^= 0x55;
+        let page = anyone.post_multipart("/verificar", &[("csrf_token", &csrf)],
+            &[("document", "doc.txt", &document), ("signature", "doc.txt.p7s", &damaged)]).await;
+        assert!(page.body.contains("<dd id=\"valid-then\">no verificado</dd>"), "{}", page.body);
+        app.finish().await;
+    }
+}
