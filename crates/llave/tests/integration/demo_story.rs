@@ -72,7 +72,8 @@ both_backends! {
     async fn the_demo_story_runs_end_to_end_in_a_browser(backend: Backend) {
         let dir = browser_tests_dir();
         require_browser_tooling(&dir);
-        let (app, base) = TestApp::builder(backend).serve_as_localhost().await;
+        // The demo sites answer in development mode only.
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
         let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
         assert_eq!(report.sites.len(), 2);
         assert!(report.to_text(&base).contains(&format!("{base}/demo/semovi/")));
@@ -130,6 +131,37 @@ both_backends! {
         let mut client = app.client();
         for path in ["/demo/semovi/", "/demo/alcaldia-cuauhtemoc/", "/demo/semovi/entrar", "/demo/semovi/callback?code=x&state=y"] {
             assert_eq!(client.get(path).await.status, axum::http::StatusCode::NOT_FOUND, "{path}");
+        }
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn development_pages_answer_only_in_dev_mode_whatever_the_issuer(backend: Backend) {
+        use axum::http::StatusCode;
+        let pages = ["/dev/outbox", "/demo/semovi/", "/demo/alcaldia-cuauhtemoc/"];
+        // An issuer that merely starts like a loopback one, or is one: without dev mode, 404.
+        for issuer in ["http://localhostx.example.gob.mx", "http://localhost:8080", "http://127.0.0.1:8080"] {
+            let app = TestApp::builder(backend).config(|c| c.issuer = Some(issuer.into())).build().await;
+            llave::admin::demo::run(&app.state).await.expect("the demo data");
+            let mut client = app.client();
+            for path in pages {
+                assert_eq!(client.get(path).await.status, StatusCode::NOT_FOUND, "{issuer}{path} without --dev");
+            }
+            app.finish().await;
+        }
+        // Dev mode on a loopback address: served.
+        let app = TestApp::builder(backend)
+            .config(|c| {
+                c.issuer = Some("http://localhost:8080".into());
+                c.dev.enabled = true;
+            })
+            .build()
+            .await;
+        llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let mut client = app.client();
+        for path in pages {
+            assert_eq!(client.get(path).await.status, StatusCode::OK, "{path} with --dev");
         }
         app.finish().await;
     }
