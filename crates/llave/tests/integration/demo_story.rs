@@ -166,3 +166,42 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn reloading_a_demo_sites_callback_keeps_the_person_signed_in(backend: Backend) {
+        use axum::http::StatusCode;
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let person = &report.people[0];
+        let mut browser = app.client();
+        assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        let local = |url: &str| {
+            let url = url::Url::parse(url).unwrap();
+            format!("{}?{}", url.path(), url.query().unwrap_or(""))
+        };
+        // Semovi's sign-in: to llave, consent, back to Semovi's callback.
+        let to_llave = browser.get("/demo/semovi/entrar").await;
+        assert_eq!(to_llave.status, StatusCode::SEE_OTHER);
+        let consent = browser.get(&local(to_llave.location().unwrap())).await;
+        let request = crate::support::input_value(&consent.body, "request").expect("the consent page");
+        let token = crate::support::input_value(&consent.body, "csrf_token").unwrap();
+        let back = browser.post("/authorize/consent", &[("csrf_token", &token), ("request", &request), ("decision", "allow")]).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+        let callback = local(back.location().unwrap());
+        assert!(callback.starts_with("/demo/semovi/callback?"), "{callback} ({base})");
+        let first = browser.get(&callback).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert!(!first.body.contains("La sesión expiró"));
+        // The reload: the code and state are spent, the person is still signed in.
+        let reload = browser.get(&callback).await;
+        assert!(!reload.body.contains("La sesión expiró"), "{}", reload.body);
+        assert_eq!(reload.status, StatusCode::SEE_OTHER, "{}", reload.body);
+        assert_eq!(reload.location(), Some("/demo/semovi/"));
+        let home = browser.get("/demo/semovi/").await;
+        assert!(home.body.contains("/demo/semovi/salir"), "signed in: {}", home.body);
+        // Without a visit of the site, a stale callback still says the sign-in expired.
+        let mut stranger = app.client();
+        assert!(stranger.get(&callback).await.body.contains("La sesión expiró"));
+        app.finish().await;
+    }
+}
