@@ -200,6 +200,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| ServeError::Bind(listen.to_string(), e))?;
     let url = app.config.issuer();
     println!("llave is running: open {url}/ in your browser");
+    if app.config.dev.enabled {
+        println!("development mode: e-mails at {url}/dev/outbox, the demo sites under {url}/demo/");
+    }
     tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
     let router = web::router(app.clone());
     let janitor = tokio::spawn(purge_periodically(app.clone()));

@@ -530,6 +530,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { .. } => llave::serve(config).await?,
         Command::Migrate => {
+            // A database URL that cannot be used makes nothing.
+            llave::store::Backend::from_url(&config.database_url())?;
             std::fs::create_dir_all(&config.data_dir)?;
             let store = llave::store::Store::connect(&config.database_url()).await?;
             let versions = store.migrate().await?;

@@ -119,9 +119,15 @@ both_backends! {
 
 #[test]
 fn a_bad_database_url_is_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_llave")).args(["--database", "mysql://x", "migrate"]).output().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_llave"))
+        .args(["--database", "mysql://x", "migrate"])
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
+    assert!(!empty.path().join("llave-data").exists(), "nothing is made for a database that cannot be used");
 }
 
 both_backends! {
