@@ -91,6 +91,30 @@ mod tests {
 
     #[test]
     #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
+    fn no_documented_variable_is_refused_for_being_digits_where_text_is_expected() {
+        let documented: std::collections::BTreeSet<String> = include_str!("../../../../docs/operators.md")
+            .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .filter(|word| word.starts_with("LLAVE_") && !word.ends_with('_'))
+            .map(str::to_string)
+            .collect();
+        assert!(documented.len() > 30, "{documented:?}");
+        for name in STRING_SETTINGS {
+            assert!(documented.contains(*name), "{name} is documented in docs/operators.md");
+        }
+        for name in &documented {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(name, "0123");
+                if let Err(error) = Config::load(None, &Overrides::default()) {
+                    let error = error.to_string();
+                    assert!(!error.contains("expected a string"), "{name}=0123: {error}");
+                }
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
     fn numbers_flags_and_lists_are_still_read_from_the_environment() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LLAVE_SIGNATURE__PKCS11__PIN", "1234");
