@@ -129,6 +129,7 @@ pub async fn main(args: Args) -> ExitCode {
 
 async fn measure(args: &Args, choice: &Choice, dir: &Path, database: Option<String>) -> Result<Outcome, String> {
     let llave = Llave { binary: args.llave.clone(), data_dir: dir.to_path_buf(), database };
+    llave.init().await?;
     let entities = 20;
     for n in 0..entities {
         llave

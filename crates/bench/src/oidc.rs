@@ -128,7 +128,7 @@ async fn measure_llave(args: &Args, choice: &Choice, run: usize, work: &Path, ti
     let prepared = database::prepare(choice, run).await?;
     let llave = Llave { binary: args.llave.clone(), data_dir: work.join("llave"), database: prepared.url.clone() };
     let outcome = async {
-        std::fs::create_dir_all(&llave.data_dir).map_err(|e| format!("cannot create the data directory: {e}"))?;
+        llave.init().await?;
         // A slug of its own, so a `sqlite://PATH` used before still takes the entity.
         let slug = format!("bench-{}-{run}", std::process::id());
         llave.cli_json(&["entity", "add", "--slug", &slug, "--name", "Bench"]).await?;

@@ -81,6 +81,11 @@ impl Llave {
         Ok(users)
     }
 
+    /// `llave init`: the data directory and its database (the other commands create none).
+    pub async fn init(&self) -> Result<(), String> {
+        self.cli_json(&["init"]).await.map(|_| ())
+    }
+
     /// Runs `llave ARGS --json` and parses what it prints.
     pub async fn cli_json(&self, args: &[&str]) -> Result<serde_json::Value, String> {
         let output = self
@@ -108,7 +113,7 @@ impl Llave {
         let log_path = self.log_path();
         let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
         self.command()
-            .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -90,6 +90,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 async fn measure(args: &Args, choice: &Choice, dir: &Path, database: Option<String>) -> Result<Outcome, String> {
     let llave = Llave { binary: args.llave.clone(), data_dir: dir.to_path_buf(), database };
+    llave.init().await?;
     llave.cli_json(&["pki", "init"]).await?;
     llave.cli_json(&["entity", "add", "--slug", "bench", "--name", "Dependencia de prueba"]).await?;
     let client = llave

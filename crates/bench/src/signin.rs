@@ -71,6 +71,7 @@ async fn run(args: &Args, data_dir: &std::path::Path) -> Result<(), String> {
 
 async fn measure(args: &Args, data_dir: &std::path::Path, database: Option<String>) -> Result<(), String> {
     let llave = Llave { binary: args.llave.clone(), data_dir: data_dir.to_path_buf(), database };
+    llave.init().await?;
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
     let users = Arc::new(llave.add_users(args.users, seed).await?);
 

@@ -74,12 +74,11 @@ impl Services {
         web::cookies::CookiePolicy { secure: self.config.issuer().starts_with("https://") }
     }
 
-    /// Serve the development outbox page: mail goes to files and llave answers only on
-    /// this machine (a loopback issuer).
+    /// Serve the development outbox page: development mode is on (`--dev`, which start-up
+    /// allows only on a loopback listen address) and mail goes to files. The issuer's text
+    /// decides nothing: anyone can choose an issuer that looks local.
     pub fn dev_outbox_enabled(&self) -> bool {
-        let issuer = self.config.issuer();
-        self.config.mail.smtp_url.is_none()
-            && (issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost"))
+        self.config.dev.enabled && self.config.mail.smtp_url.is_none()
     }
 }
 
@@ -87,6 +86,11 @@ impl Services {
 pub enum StartError {
     #[error("cannot create the data directory {0}: {1}")]
     DataDir(String, std::io::Error),
+    #[error(
+        "no llave data at {0}: run `llave init` to create it there, or point --data-dir (LLAVE_DATA_DIR) or \
+         --database at an existing installation"
+    )]
+    NoData(String),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error(transparent)]
@@ -110,6 +114,32 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
     services(config, store).await
+}
+
+/// For the commands that work on an existing installation: like `start`, but the data
+/// directory (and its SQLite database, when the data is there) must already exist; nothing
+/// is created where the command happens to run. `llave init`, `demo`, `migrate` and
+/// `serve` are the ones that may make a data directory.
+pub async fn open(config: Config) -> Result<AppState, StartError> {
+    let shown = |path: &std::path::Path| std::path::absolute(path).unwrap_or(path.to_path_buf()).display().to_string();
+    if !config.data_dir.is_dir() {
+        return Err(StartError::NoData(shown(&config.data_dir)));
+    }
+    if let Some(file) = sqlite_file(&config.database_url())
+        && !file.is_file()
+    {
+        return Err(StartError::NoData(shown(&file)));
+    }
+    let store = Store::connect(&config.database_url()).await?;
+    store.migrate().await?;
+    services(config, store).await
+}
+
+/// The file of a `sqlite://PATH` database URL (not an in-memory one).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 /// Assembles the services over an already migrated store.
@@ -175,6 +205,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| ServeError::Bind(listen.to_string(), e))?;
     let url = app.config.issuer();
     println!("llave is running: open {url}/ in your browser");
+    if app.config.dev.enabled {
+        println!("development mode: e-mails at {url}/dev/outbox, the demo sites under {url}/demo/");
+    }
     tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
     let router = web::router(app.clone());
     let janitor = tokio::spawn(purge_periodically(app.clone()));

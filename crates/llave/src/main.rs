@@ -10,8 +10,35 @@ use llave::accounts::signup::SignupInput;
 use llave::admin::entity as admin;
 use llave::config::{Config, Overrides};
 
+/// Where the settings are: shown under `llave serve --help`, so SMTP, the HSM, the remote
+/// verification provider and logging can be found without the docs.
+const SETTINGS_HELP: &str = "\
+Settings, lowest precedence first: defaults, DATA_DIR/llave.toml, the --config file, LLAVE_*
+environment variables (LLAVE_KEY; LLAVE_SECTION__KEY inside a section), flags. Sections:
+  [mail]               smtp_url, from: the SMTP server (default: files in DATA_DIR/outbox/)
+                       LLAVE_MAIL__SMTP_URL, LLAVE_MAIL__FROM
+  [signature.pkcs11]   module, token_label, pin: the CA keys on an HSM (a PKCS#11 token)
+                       LLAVE_SIGNATURE__PKCS11__MODULE, ..._TOKEN_LABEL, ..._PIN
+  [assurance.remote]   name, issuer, start_url, jwks_url, api_key: a remote identity
+                       verification provider   LLAVE_ASSURANCE__REMOTE__NAME, ...
+  [assurance]          reproof_minutes, reference_provider (development only)
+  [dev]                enabled: the development outbox and demo sites, loopback only
+                       (--dev, LLAVE_DEV__ENABLED)
+  [session] [oidc] [password] [throttle] [records] [signature]: lifetimes and limits
+  top level            listen, issuer, database_url, data_dir, registry, kek_file,
+                       trust_forwarded_for, max_body_bytes
+Logging: LLAVE_LOG=FILTER on standard error, e.g. LLAVE_LOG=info,sqlx=warn (the default for
+serve; other commands: warn); levels error, warn, info, debug, trace.
+Every key with its default and range: docs/operators.md.";
+
 #[derive(Parser)]
-#[command(name = "llave", version, about = "Citizen identity hub: accounts keyed by CURP, single sign-on, signatures.")]
+#[command(
+    name = "llave",
+    version,
+    about = "Citizen identity hub: accounts keyed by CURP, single sign-on, signatures.",
+    after_help = "Start with `llave init` (or `llave demo`), then `llave serve`. \
+                  `llave serve --help` lists the settings (SMTP, HSM, remote verification, logging)."
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -19,42 +46,73 @@ struct Cli {
     command: Command,
 }
 
+/// Where the installation is: every command takes these, before or after its name.
 #[derive(Args)]
+#[command(next_help_heading = "Installation options")]
 struct GlobalArgs {
-    /// TOML configuration file.
-    #[arg(long, global = true, env = "LLAVE_CONFIG")]
+    /// TOML settings file (above DATA_DIR/llave.toml, below LLAVE_* variables).
+    #[arg(long, global = true, env = "LLAVE_CONFIG", hide_env_values = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Address to listen on [env: LLAVE_LISTEN] [default: 127.0.0.1:8080].
-    #[arg(long, global = true)]
-    listen: Option<SocketAddr>,
     /// sqlite://PATH or postgres://… [env: LLAVE_DATABASE_URL] [default: sqlite://DATA_DIR/llave.db].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "URL")]
     database: Option<String>,
-    /// Public URL of this llave [env: LLAVE_ISSUER] [default: http://LISTEN].
-    #[arg(long, global = true)]
-    issuer: Option<String>,
     /// Data directory [env: LLAVE_DATA_DIR] [default: ./llave-data].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Population registry: file:PATH or an http(s) URL [env: LLAVE_REGISTRY].
-    #[arg(long, global = true)]
-    registry: Option<String>,
+}
+
+/// Where the server answers: `serve`, and `demo` (its sites' addresses follow them).
+#[derive(Args)]
+#[command(next_help_heading = "Server options")]
+struct ServerArgs {
+    /// Address to listen on: IP:PORT, an IP (port 8080) or localhost:PORT [env: LLAVE_LISTEN]
+    /// [default: 127.0.0.1:8080].
+    #[arg(long, value_parser = llave::config::parse_listen, value_name = "ADDRESS")]
+    listen: Option<SocketAddr>,
+    /// Public URL of this llave [env: LLAVE_ISSUER] [default: http://localhost:PORT on a
+    /// loopback address, else http://LISTEN].
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Make a data directory here (or at --data-dir): its settings file, the database and
+    /// the key-encryption key; prints what it made.
+    Init {
+        /// Print what was made as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the web server (migrations are applied first).
-    Serve,
+    #[command(after_help = SETTINGS_HELP)]
+    Serve {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Population registry: file:PATH or an http(s) URL [env: LLAVE_REGISTRY] [default: the
+        /// data directory's llave.toml, else none].
+        #[arg(long, value_name = "SPEC", help_heading = "Server options")]
+        registry: Option<String>,
+        /// Development mode: serve the e-mail outbox at /dev/outbox and the demo sites under
+        /// /demo/. Only on a loopback listen address [env: LLAVE_DEV__ENABLED].
+        #[arg(long, help_heading = "Server options")]
+        dev: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Delete expired codes, token records, e-mail links and throttle windows (serve does
     /// this every 15 minutes).
     Purge {
+        /// Print the counts as one JSON object.
         #[arg(long)]
         json: bool,
     },
-    /// Fill the database with demo people (idempotent) and print how to sign in.
+    /// Fill the database with demo people (idempotent), configure the demo population
+    /// registry, and print how to sign in and the command that serves the demo.
     Demo {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -73,7 +131,8 @@ enum Command {
     /// The catalog of procedures and services.
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// Staff roles: hub staff, and catalog editors of an entity.
+    /// Staff roles (hub staff, officers, catalog editors, …): `llave staff grant --help`
+    /// lists them.
     #[command(subcommand)]
     Staff(StaffCommand),
     /// The hub's certification authorities (electronic signatures).
@@ -95,6 +154,7 @@ enum Command {
         /// is not given; otherwise revocation is not checked.
         #[arg(long)]
         crl: Option<String>,
+        /// Print the verdict as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -105,6 +165,7 @@ enum RecordCommand {
     /// Show a record and its history. The read goes into the access log the person sees,
     /// with who read it, why and under which law.
     Show {
+        /// The record's id.
         record_id: String,
         /// Who reads (a name or a CURP).
         #[arg(long)]
@@ -118,6 +179,7 @@ enum RecordCommand {
         /// The law that allows the read.
         #[arg(long)]
         legal_basis: String,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -127,16 +189,19 @@ enum RecordCommand {
 enum PkiCommand {
     /// Create the root and issuing CAs (once); write the root certificate to DATA_DIR/pki/root.pem.
     Init {
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a person's signing certificates (the hub's decision); the CRL lists them at once.
     Revoke {
+        /// The CURP of the person whose certificates are revoked.
         #[arg(long)]
         curp: String,
         /// Why, for the record (e.g. key_compromise, hub_decision).
         #[arg(long, default_value = "hub_decision")]
         reason: String,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -150,6 +215,7 @@ enum StaffCommand {
     Revoke(RoleArgs),
     /// Every role held.
     List {
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -157,13 +223,16 @@ enum StaffCommand {
 
 #[derive(Args)]
 struct RoleArgs {
+    /// The account's CURP.
     #[arg(long)]
     curp: String,
+    /// The role to grant or revoke.
     #[arg(long, value_enum)]
     role: StaffRole,
     /// The entity, for catalog-editor.
     #[arg(long)]
     entity: Option<String>,
+    /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
 }
@@ -183,15 +252,19 @@ enum StaffRole {
 enum EntityCommand {
     /// Register an entity.
     Add {
+        /// Short name used in URLs and the API, e.g. semovi (lower case letters, digits, hyphens).
         #[arg(long)]
         slug: String,
+        /// The entity's full name, e.g. Secretaría de Movilidad.
         #[arg(long)]
         name: String,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// List entities.
     List {
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -201,15 +274,19 @@ enum EntityCommand {
 enum ClientCommand {
     /// Register a client; prints client_id and, for a confidential client, client_secret once.
     Add {
+        /// The entity the client belongs to (its slug).
         #[arg(long)]
         entity: String,
+        /// The client's name, shown to people on the consent page.
         #[arg(long)]
         name: String,
         /// Exact redirect URI (repeatable); https unless the host is loopback.
         #[arg(long = "redirect-uri", required = true)]
         redirect_uris: Vec<String>,
+        /// Where the client may send people after they sign out (exact URI, repeatable).
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// Where llave posts a logout token when a person signs out (OpenID Connect Back-Channel Logout).
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
         /// A public client (no secret; PKCE only).
@@ -230,25 +307,32 @@ enum ClientCommand {
         /// Require pushed authorization requests (RFC 9126).
         #[arg(long)]
         require_par: bool,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// List clients.
     List {
+        /// Only this entity's clients (its slug).
         #[arg(long)]
         entity: Option<String>,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Show a client.
     Show {
+        /// The client's client_id.
         client_id: String,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Disable a client: it can no longer sign anyone in or get tokens.
     Disable {
+        /// The client's client_id.
         client_id: String,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -258,18 +342,22 @@ enum ClientCommand {
 enum CatalogCommand {
     /// Check a catalog file (JSON; see docs) and write it only if every row is good.
     Import {
+        /// The catalog file (JSON).
         file: PathBuf,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// The simplification report: procedures by yearly volume, what could be spared, the
     /// citizen-hours it would save.
     Report {
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Print the whole catalog.
     Export {
+        /// Output format.
         #[arg(long, value_enum, default_value = "json")]
         format: ExportFormat,
     },
@@ -285,6 +373,7 @@ enum ExportFormat {
 enum KeysCommand {
     /// Make new current signing keys; the old ones stay published until their tokens expire.
     Rotate {
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -294,12 +383,16 @@ enum KeysCommand {
 enum CitizenCommand {
     /// Create an account (service centres, tests); the password is read from stdin.
     Add {
+        /// The person's CURP (18 characters).
         #[arg(long)]
         curp: String,
+        /// Given names, as declared (they must agree with the CURP).
         #[arg(long)]
         given_names: String,
+        /// First surname.
         #[arg(long)]
         first_surname: String,
+        /// Second surname, if any.
         #[arg(long, default_value = "")]
         second_surname: String,
         /// YYYY-MM-DD
@@ -311,6 +404,7 @@ enum CitizenCommand {
         /// Two-letter state code, NE for born abroad.
         #[arg(long)]
         state: String,
+        /// E-mail address; a confirmation link is sent unless --email-confirmed.
         #[arg(long)]
         email: String,
         /// Read the password from the first line of standard input.
@@ -319,12 +413,15 @@ enum CitizenCommand {
         /// The operator checked the e-mail address in person (no confirmation link).
         #[arg(long)]
         email_confirmed: bool,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Show an account.
     Show {
+        /// The account's CURP.
         curp: String,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -372,36 +469,77 @@ async fn fetch(source: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// The exact command that serves what `llave demo` just made: the same installation, in
+/// development mode.
+fn serve_command(global: &GlobalArgs, server: &ServerArgs) -> String {
+    let mut command = String::from("llave");
+    let quoted = |path: &std::path::Path| {
+        let text = path.display().to_string();
+        if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:+=@".contains(c)) {
+            text
+        } else {
+            format!("'{}'", text.replace('\'', "'\\''"))
+        }
+    };
+    if let Some(config) = &global.config {
+        command.push_str(&format!(" --config {}", quoted(config)));
+    }
+    if let Some(dir) = &global.data_dir {
+        command.push_str(&format!(" --data-dir {}", quoted(dir)));
+    }
+    if let Some(database) = &global.database {
+        command.push_str(&format!(" --database {}", quoted(std::path::Path::new(database))));
+    }
+    command.push_str(" serve --dev");
+    if let Some(listen) = server.listen {
+        command.push_str(&format!(" --listen {listen}"));
+    }
+    if let Some(issuer) = &server.issuer {
+        command.push_str(&format!(" --issuer {}", quoted(std::path::Path::new(issuer))));
+    }
+    command
+}
+
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (server, registry, dev) = match &cli.command {
+        Command::Serve { server, registry, dev } => (Some(server), registry.clone(), *dev),
+        Command::Demo { server, .. } => (Some(server), None, false),
+        _ => (None, None, false),
+    };
     let overrides = Overrides {
-        listen: cli.global.listen,
-        database_url: cli.global.database,
-        issuer: cli.global.issuer,
-        data_dir: cli.global.data_dir,
-        registry: cli.global.registry,
+        listen: server.and_then(|s| s.listen),
+        database_url: cli.global.database.clone(),
+        issuer: server.and_then(|s| s.issuer.clone()),
+        data_dir: cli.global.data_dir.clone(),
+        registry,
+        dev: dev.then_some(llave::config::DevConfig { enabled: true }),
     };
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
-    init_tracing(matches!(cli.command, Command::Serve));
+    init_tracing(matches!(cli.command, Command::Serve { .. }));
     llave::install_crypto_provider();
 
     match cli.command {
-        Command::Serve => llave::serve(config).await?,
+        Command::Init { json } => {
+            let report = llave::admin::init::run(config).await?;
+            if json { print_json(&report)? } else { print!("{}", report.to_text()) }
+        }
+        Command::Serve { .. } => llave::serve(config).await?,
         Command::Migrate => {
+            // A database URL that cannot be used makes nothing.
+            llave::store::Backend::from_url(&config.database_url())?;
             std::fs::create_dir_all(&config.data_dir)?;
             let store = llave::store::Store::connect(&config.database_url()).await?;
             let versions = store.migrate().await?;
             println!("database is at migration {versions} ({})", store.backend().name());
         }
         Command::Purge { json } => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let store = llave::store::Store::connect(&config.database_url()).await?;
-            store.migrate().await?;
-            let purged = store.purge_expired(llave::crypto::now(), config.throttle.window_minutes * 60).await?;
+            let app = llave::open(config).await?;
+            let purged = app.store.purge_expired(llave::crypto::now(), app.config.throttle.window_minutes * 60).await?;
             if json {
                 let map: serde_json::Map<String, serde_json::Value> =
                     purged.iter().map(|(table, n)| (table.to_string(), serde_json::json!(n))).collect();
@@ -412,10 +550,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Demo { json } => {
+        Command::Demo { json, server } => {
             let issuer = config.issuer();
             let app = llave::start(config).await?;
-            let report = llave::admin::demo::run(&app).await.map_err(anyhow::Error::msg)?;
+            let mut report = llave::admin::demo::run(&app).await.map_err(anyhow::Error::msg)?;
+            report.serve_command = serve_command(&cli.global, &server);
             if json { print_json(&report)? } else { print!("{}", report.to_text(&issuer)) }
         }
         Command::Citizen(CitizenCommand::Add {
@@ -445,12 +584,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 email,
                 password,
             };
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let view = llave::admin::citizen::add(&app, &input, email_confirmed).await?;
             if json { print_json(&view)? } else { print!("created account {}\n{}", view.id, view.to_text()) }
         }
         Command::Entity(command) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             match command {
                 EntityCommand::Add { slug, name, json } => {
                     let entity = admin::add_entity(&app, &slug, &name).await?;
@@ -469,7 +608,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Client(command) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             match command {
                 ClientCommand::Add {
                     entity,
@@ -537,7 +676,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Pki(PkiCommand::Init { json }) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let outcome = llave::signature::init(&app).await?;
             if json {
                 print_json(&outcome)?
@@ -547,7 +686,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Pki(PkiCommand::Revoke { curp, reason, json }) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let curp = curp.trim().to_uppercase();
             let Some(account) = app.store.account_by_curp(&curp).await? else {
                 anyhow::bail!("no account has the CURP {curp}");
@@ -566,7 +705,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if by.is_empty() || purpose.is_empty() || legal_basis.is_empty() {
                 anyhow::bail!("--by, --purpose and --legal-basis must not be empty");
             }
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let (locator, versions) =
                 llave::records::read_as_staff(&app, &record_id, &reader_kind, by, purpose, legal_basis).await.map_err(
                     |f| match f {
@@ -605,7 +744,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     (root, crl)
                 }
                 None => {
-                    let app = llave::start(config).await?;
+                    let app = llave::open(config).await?;
                     let root = llave::signature::root(&app).await?;
                     let crl = match crl {
                         Some(crl) => fetch(&crl).await?,
@@ -633,7 +772,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Keys(KeysCommand::Rotate { json }) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let made = llave::oidc::keys::rotate(&app.store).await?;
             let made: Vec<_> = made.into_iter().map(|(alg, kid)| serde_json::json!({"alg": alg, "kid": kid})).collect();
             if json {
@@ -647,7 +786,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(CatalogCommand::Import { file, json }) => {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             match llave::catalog::import(&app.store, &text, "cli", llave::crypto::now()).await {
                 Ok(counts) if json => print_json(&counts)?,
                 Ok(counts) => println!(
@@ -664,7 +803,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Staff(command) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let target = |role: StaffRole, entity: Option<String>| -> anyhow::Result<(&'static str, String)> {
                 match (role, entity) {
                     (StaffRole::HubStaff, None) => Ok(("hub_staff", llave::store::roles::HUB.to_string())),
@@ -704,12 +843,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Catalog(CatalogCommand::Report { json }) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let report = llave::catalog::report(&app.store).await?;
             if json { print_json(&report)? } else { print!("{}", report.to_text()) }
         }
         Command::Catalog(CatalogCommand::Export { format }) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let text = match format {
                 ExportFormat::Json => llave::catalog::export_json(&app.store).await?,
                 ExportFormat::Csv => llave::catalog::export_csv(&app.store).await?,
@@ -717,7 +856,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{text}");
         }
         Command::Citizen(CitizenCommand::Show { curp, json }) => {
-            let app = llave::start(config).await?;
+            let app = llave::open(config).await?;
             let view = llave::admin::citizen::show(&app, &curp).await?;
             if json { print_json(&view)? } else { print!("{}", view.to_text()) }
         }
@@ -730,4 +869,86 @@ fn init_tracing(server: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LLAVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// The help clap prints for `llave ARGS… --help`.
+    fn help(args: &[&str]) -> String {
+        let mut all = vec!["llave"];
+        all.extend_from_slice(args);
+        all.push("--help");
+        match Cli::command().try_get_matches_from(all) {
+            Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelp => error.to_string(),
+            other => panic!("{args:?} printed no help: {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} (the command)"));
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        walk(&command, "llave", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn a_commands_own_options_come_first_and_server_options_only_where_they_apply() {
+        let add = help(&["citizen", "add"]);
+        let at = |text: &str| add.find(text).unwrap_or_else(|| panic!("{text} not in {add}"));
+        assert!(at("--curp") < at("--given-names") && at("--given-names") < at("--first-surname"), "{add}");
+        assert!(at("--json") < at("--data-dir") && at("--json") < at("--database"), "its own options first: {add}");
+        for command in [&["citizen", "add"][..], &["verify"], &["citizen", "show"], &["entity", "add"], &["migrate"]] {
+            let text = help(command);
+            for server in ["--listen", "--issuer", "--registry", "--dev"] {
+                assert!(!text.contains(server), "{command:?} shows {server}: {text}");
+            }
+        }
+        let serve = help(&["serve"]);
+        for expected in ["--listen", "--issuer", "--registry", "--dev", "Server options", "--data-dir"] {
+            assert!(serve.contains(expected), "serve --help lacks {expected}: {serve}");
+        }
+    }
+
+    #[test]
+    fn the_settings_are_discoverable_from_the_help() {
+        let serve = help(&["serve"]);
+        for expected in [
+            "[mail]",
+            "LLAVE_MAIL__SMTP_URL",
+            "[signature.pkcs11]",
+            "LLAVE_SIGNATURE__PKCS11__",
+            "[assurance.remote]",
+            "LLAVE_ASSURANCE__REMOTE__",
+            "LLAVE_LOG",
+            "LLAVE_DEV__ENABLED",
+            "docs/operators.md",
+        ] {
+            assert!(serve.contains(expected), "serve --help lacks {expected}: {serve}");
+        }
+        let top = help(&[]);
+        assert!(top.contains("[env: LLAVE_CONFIG]") && !top.contains("LLAVE_CONFIG="), "{top}");
+        assert!(top.contains("serve --help"), "{top}");
+        assert!(help(&["staff"]).contains("officer"), "the staff summary names the officer role");
+        assert!(help(&["staff", "grant"]).contains("officer"));
+    }
 }

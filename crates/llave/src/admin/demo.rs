@@ -1,6 +1,9 @@
 //! `llave demo`: demo people with known passwords (e-mail confirmed), and a population
 //! registry file holding them plus people who have no account yet, to try sign-up with.
-//! Deterministic and idempotent: running it again changes nothing.
+//! The registry is named in the data directory's settings (`DATA_DIR/llave.toml`), so the
+//! `llave serve` that follows checks sign-ups against it. Deterministic and idempotent:
+//! running it again changes nothing, and lists only the registry's people still without
+//! an account.
 
 use serde::Serialize;
 
@@ -29,6 +32,11 @@ pub struct DemoReport {
     /// People in the demo registry without an account: sign up as one of them.
     pub unclaimed: Vec<RegistryRecord>,
     pub registry_file: String,
+    /// The data directory's settings file, and whether it names the demo registry.
+    pub config_file: String,
+    pub registry_setting: crate::config::data_dir::RegistrySetting,
+    /// The command that serves the demo (development mode: the outbox and the demo sites).
+    pub serve_command: String,
     /// The demo person who is also an officer at a service centre (`/oficina`).
     pub officer: String,
     /// Procedures in the demo catalog (created or updated on this run).
@@ -125,10 +133,25 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
     crate::signature::init(app).await.map_err(|e| e.to_string())?;
     let path = app.config.data_dir.join("registry.json");
     FileRegistry::write(&path, &records).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // An absolute path: `serve` may run from another folder.
+    let path = std::path::absolute(&path).map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+    let config_file = crate::config::data_dir::file(&app.config.data_dir);
+    let registry_setting =
+        crate::config::data_dir::set_registry(&app.config.data_dir, &format!("file:{}", path.display()))
+            .map_err(|e| format!("cannot write {}: {e}", config_file.display()))?;
+    let mut unclaimed = Vec::new();
+    for record in records.split_off(DEMO_PEOPLE) {
+        if app.store.account_by_curp(&record.curp).await.map_err(|e| e.to_string())?.is_none() {
+            unclaimed.push(record);
+        }
+    }
     Ok(DemoReport {
         people,
-        unclaimed: records.split_off(DEMO_PEOPLE),
+        unclaimed,
         registry_file: path.display().to_string(),
+        config_file: config_file.display().to_string(),
+        registry_setting,
+        serve_command: "llave serve --dev".into(),
         officer,
         catalog,
         sites,
@@ -141,7 +164,11 @@ impl DemoReport {
         for p in &self.people {
             out.push_str(&format!("  {}  {:<40} {:<26} password: {}\n", p.curp, p.name, p.email, p.password));
         }
-        out.push_str("\nPeople in the demo population registry without an account (try signing up as one):\n");
+        if self.unclaimed.is_empty() {
+            out.push_str("\nEveryone in the demo population registry has an account now.\n");
+        } else {
+            out.push_str("\nPeople in the demo population registry without an account (try signing up as one):\n");
+        }
         for r in &self.unclaimed {
             let second = r.second_surname.as_deref().map(|s| format!(" / {s}")).unwrap_or_default();
             out.push_str(&format!(
@@ -151,10 +178,10 @@ impl DemoReport {
         }
         out.push_str(&format!(
             "\nOfficer: {} verifies people's identity in person at {issuer}/oficina (level 2); passkeys and\n\
-             the authenticator app are on each person's account page. Start `llave serve` with\n\
+             the authenticator app are on each person's account page. Start `{}` with\n\
              LLAVE_ASSURANCE__REFERENCE_PROVIDER=true to try remote verification with the reference provider.\n\
              Verified people sign documents at {issuer}/firma; anyone verifies at {issuer}/verificar.\n",
-            self.officer
+            self.officer, self.serve_command
         ));
         out.push_str(&format!(
             "\nCatalog: {} procedures created, {} updated; browse them at {issuer}/tramites\n",
@@ -172,9 +199,21 @@ impl DemoReport {
             out.push_str(line);
             out.push('\n');
         }
+        let registry = match &self.registry_setting {
+            crate::config::data_dir::RegistrySetting::Other(other) => format!(
+                "\nRegistry file: {}; {} names another registry ({other}), which `serve` uses instead.\n",
+                self.registry_file, self.config_file
+            ),
+            _ => format!(
+                "\nRegistry file: {}, named in {}: `serve` checks every sign-up against it.\n",
+                self.registry_file, self.config_file
+            ),
+        };
+        out.push_str(&registry);
         out.push_str(&format!(
-            "\nRegistry file: {} (use it with --registry file:{})\nOpen {issuer}/ after `llave serve`; e-mails appear at {issuer}/dev/outbox\n",
-            self.registry_file, self.registry_file
+            "\nServe the demo (development mode: e-mails at {issuer}/dev/outbox, the sites under /demo/; only on\n\
+             this machine) with:\n\n    {}\n\nthen open {issuer}/\n",
+            self.serve_command
         ));
         out
     }

@@ -4,3 +4,4 @@
 pub mod citizen;
 pub mod demo;
 pub mod entity;
+pub mod init;

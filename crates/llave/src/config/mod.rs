@@ -1,18 +1,24 @@
 //! Typed configuration. Sources, lowest precedence first: the defaults documented on each
-//! field below, a TOML file (`--config`), `LLAVE_*` environment variables (nested keys with
-//! `__`, e.g. `LLAVE_SESSION__IDLE_MINUTES`), then command-line flags.
+//! field below, the data directory's `llave.toml` (`data_dir`), a TOML file (`--config`),
+//! `LLAVE_*` environment variables (nested keys with `__`, e.g.
+//! `LLAVE_SESSION__IDLE_MINUTES`), then command-line flags.
 
-use std::net::SocketAddr;
+pub mod data_dir;
+mod env;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address the HTTP server binds to. Default `127.0.0.1:8080`.
+    /// Address the HTTP server binds to: `IP:PORT`, an IP address (port 8080) or
+    /// `localhost:PORT`. Default `127.0.0.1:8080`.
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
     /// `sqlite://PATH` or `postgres://…`. Default: `sqlite://DATA_DIR/llave.db`.
     pub database_url: Option<String>,
@@ -42,6 +48,18 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Largest request body accepted, in bytes. Default 64 KiB.
     pub max_body_bytes: usize,
+    pub dev: DevConfig,
+}
+
+/// Development mode (`llave serve --dev`): what helps someone trying llave on their own
+/// machine and must never face the world.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevConfig {
+    /// Serve the development outbox (`/dev/outbox`, every e-mail's links, when mail goes to
+    /// files) and the demo entity sites (`/demo/`). Refused at start-up unless `listen` is
+    /// a loopback address. Default false.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,6 +258,7 @@ impl Default for Config {
             kek_file: None,
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
+            dev: DevConfig::default(),
         }
     }
 }
@@ -286,28 +305,31 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<DevConfig>,
 }
 
 impl Config {
-    /// Merges defaults, the TOML file, `LLAVE_*` variables and the flags.
+    /// Merges defaults, the data directory's `llave.toml`, the TOML file, `LLAVE_*`
+    /// variables and the flags.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Toml::file_exact(file));
-        }
-        figment
-            .merge(
-                Env::prefixed("LLAVE_")
-                    // Variables for other purposes share the prefix: the config file's path,
-                    // the log filter, the test suite's settings.
-                    .filter(|key| {
-                        let key = key.as_str().to_ascii_lowercase();
-                        !matches!(key.as_str(), "config" | "log") && !key.starts_with("test_")
-                    })
-                    .split("__"),
-            )
-            .merge(Serialized::defaults(overrides))
-            .extract::<Config>()
+        let layered = |data_file: Option<&Path>| {
+            let mut figment = Figment::from(Serialized::defaults(Config::default()));
+            if let Some(data_file) = data_file {
+                figment = figment.merge(Toml::file_exact(data_file));
+            }
+            if let Some(file) = file {
+                figment = figment.merge(Toml::file_exact(file));
+            }
+            // Scalar values stay text; numbers and flags are read from it at extraction.
+            env::merge(figment).merge(Serialized::defaults(overrides))
+        };
+        // Where the data directory is comes from the other sources; its own file cannot move it.
+        let data_dir = layered(None).extract_inner_lossy::<PathBuf>("data_dir").map_err(Box::new)?;
+        let data_file = data_dir::file(&data_dir);
+        let data_file = (data_file.is_file() && file.is_none_or(|f| !same_file(f, &data_file))).then_some(data_file);
+        layered(data_file.as_deref())
+            .extract_lossy::<Config>()
             .map_err(Box::new)
             .and_then(|config| config.checked().map_err(|message| Box::new(figment::Error::from(message))))
     }
@@ -333,6 +355,15 @@ impl Config {
             if !(low..=high).contains(&value) {
                 return Err(format!("{key} = {value} is out of range ({low} to {high})"));
             }
+        }
+        if self.dev.enabled && !self.listen.ip().is_loopback() {
+            // Every reset link and the demo sites would face the network.
+            return Err(format!(
+                "development mode (--dev, [dev] enabled, LLAVE_DEV__ENABLED) is refused on the listen address {}: \
+                 it serves every e-mail's links at /dev/outbox and the demo sites, so only on a loopback address \
+                 (127.0.0.1, ::1 or localhost); leave development mode off anywhere else",
+                self.listen
+            ));
         }
         if let Some(bad) = self.records.holidays.iter().find(|d| crate::records::calendar::parse_date(d).is_none()) {
             return Err(format!("records.holidays: {bad:?} is not a YYYY-MM-DD date"));
@@ -374,6 +405,40 @@ impl Config {
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")
     }
+}
+
+/// The same file, whichever way its path is written.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// An address to listen on: `IP:PORT`, an IP address alone (port 8080), `localhost` or
+/// `localhost:PORT` (the loopback address 127.0.0.1).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    const PORT: u16 = 8080;
+    let text = text.trim();
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, PORT));
+    }
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    if text.eq_ignore_ascii_case("localhost") {
+        return Ok(SocketAddr::new(loopback, PORT));
+    }
+    if let Some(port) = text.strip_prefix("localhost:").and_then(|p| p.parse::<u16>().ok()) {
+        return Ok(SocketAddr::new(loopback, port));
+    }
+    Err(format!("{text:?} is not an address to listen on: IP:PORT, an IP address (port 8080) or localhost:PORT"))
+}
+
+fn listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_listen(&text).map_err(serde::de::Error::custom)
 }
 
 /// `https://…`, or `http://` to this machine (loopback addresses, `localhost`).

@@ -208,6 +208,11 @@ async fn callback(
     let query = query.map(|q| q.0).unwrap_or_default();
     let login: Option<Login> = session::get(&live, policy, &headers, Purpose::Login);
     let Some(login) = login.filter(|l| bool::from(l.state.as_bytes().ct_eq(query.state.as_bytes()))) else {
+        // A reload of a callback already used (its sign-in is spent): whoever is signed in
+        // here stays so, and sees the site's page rather than an expired session.
+        if visitor(&app, &live, &headers).is_some() {
+            return with_cookies(Redirect::to(&format!("{}/", base(&live))).into_response(), &[clear]);
+        }
         let page = problem_page(&live, StatusCode::BAD_REQUEST, None, "La sesión expiró. Vuelve a intentarlo.");
         return with_cookies(page, &[clear]);
     };

@@ -172,8 +172,13 @@ pub struct Verdict {
     pub signer: Option<Signer>,
     /// Signing time claimed in the signature (Unix seconds).
     pub signed_at: Option<i64>,
-    /// Whether the certificate was valid (in its dates, not revoked) when it signed.
-    pub certificate_valid_then: bool,
+    /// Whether the document is the one that was signed; `None` when the signature could not
+    /// be read far enough to tell.
+    pub document_unchanged: Option<bool>,
+    /// Whether the certificate was valid (in its dates, not revoked) when it signed; `None`
+    /// when that was not checked (an unreadable or broken signature, an unknown issuer). A
+    /// changed document does not stop this check: the two are separate findings.
+    pub certificate_valid_then: Option<bool>,
     /// When the certificate was revoked, if the CRL says it is.
     pub revoked_at: Option<i64>,
     /// Whether the CRL was checked at all.
@@ -188,7 +193,8 @@ impl Verdict {
             reason: reason.to_string(),
             signer: None,
             signed_at: None,
-            certificate_valid_then: false,
+            document_unchanged: None,
+            certificate_valid_then: None,
             revoked_at: None,
             crl_checked: false,
             document_sha256: hex(document),
@@ -358,20 +364,25 @@ pub fn verify_digest(
             "the signature lacks the CAdES attributes (content type, signing time, signing certificate)".into();
         return verdict;
     }
-    // 2. The document is the one signed.
+    // 2. The document is the one signed. A changed document is the verdict, but the
+    // certificate is still checked below, so each finding is stated on its own.
     let digest = attribute(ID_MESSAGE_DIGEST).and_then(|v| v.decode_as::<OctetString>().ok());
-    if digest.as_ref().map(|d| d.as_bytes()) != Some(&document[..]) {
-        verdict.status = Status::DocumentChanged;
-        verdict.reason = "the document is not the one that was signed".into();
-        return verdict;
-    }
+    let unchanged = digest.as_ref().map(|d| d.as_bytes()) == Some(&document[..]);
+    verdict.document_unchanged = Some(unchanged);
+    let changed = |mut verdict: Verdict| {
+        if !unchanged {
+            verdict.status = Status::DocumentChanged;
+            verdict.reason = "the document is not the one that was signed".into();
+        }
+        verdict
+    };
     // 3. The certificate leads to the root: signer ← an issuing CA in the signature ← root.
     let chained =
         certificates.iter().any(|ca| signed_by(signer_cert, ca) && signed_by(ca, root)) || signed_by(signer_cert, root);
     if !chained {
         verdict.status = Status::UntrustedChain;
         verdict.reason = "the signer's certificate was not issued under this root".into();
-        return verdict;
+        return changed(verdict);
     }
     // 4. Valid when it signed; revoked since?
     let signed_at = verdict.signed_at.unwrap_or(now);
@@ -392,7 +403,7 @@ pub fn verify_digest(
         }
     }
     let revoked_before = verdict.revoked_at.is_some_and(|at| at <= signed_at);
-    verdict.certificate_valid_then = in_dates && !revoked_before;
+    verdict.certificate_valid_then = Some(in_dates && !revoked_before);
     if !in_dates {
         verdict.status = Status::CertificateExpired;
         verdict.reason = "the certificate was not valid when the signature was made".into();
@@ -404,7 +415,7 @@ pub fn verify_digest(
     } else {
         verdict.reason = "the signature is valid".into();
     }
-    verdict
+    changed(verdict)
 }
 
 /// Whether `issuer` signed the CRL.

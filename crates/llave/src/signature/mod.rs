@@ -324,13 +324,24 @@ pub fn verdict_text(verdict: &cms::Verdict) -> String {
     if let Some(at) = verdict.signed_at {
         out.push_str(&format!("Signed at:   {}\n", when(at)));
     }
-    out.push_str(&format!("Valid then:  {}\n", if verdict.certificate_valid_then { "yes" } else { "no" }));
+    // Each line states only what was checked.
+    let document = match verdict.document_unchanged {
+        Some(true) => "unchanged since signing",
+        Some(false) => "changed after signing",
+        None => "not checked",
+    };
+    let valid_then = match verdict.certificate_valid_then {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not checked",
+    };
+    out.push_str(&format!("Document:    {document}\nValid then:  {valid_then}\n"));
     let revoked = match (verdict.crl_checked, verdict.revoked_at) {
         (false, _) => "not checked (no CRL)".to_string(),
         (true, None) => "no".to_string(),
         (true, Some(at)) => format!("yes, since {}", when(at)),
     };
-    out.push_str(&format!("Revoked now: {revoked}\nDocument:    SHA-256 {}\n", verdict.document_sha256));
+    out.push_str(&format!("Revoked now: {revoked}\nSHA-256:     {}\n", verdict.document_sha256));
     out
 }
 

@@ -472,6 +472,7 @@ struct VerdictView {
     signer: String,
     curp: String,
     signed_at: String,
+    document_unchanged: String,
     valid_then: String,
     revoked_now: String,
     sha256: String,
@@ -519,7 +520,13 @@ fn view(c: &Chrome, verdict: &Verdict) -> VerdictView {
             })
             .unwrap_or_default(),
         signed_at: verdict.signed_at.map(crate::accounts::pages::format_time).unwrap_or_default(),
-        valid_then: yes_no(verdict.certificate_valid_then),
+        // Each line states only what was checked.
+        document_unchanged: match verdict.document_unchanged {
+            Some(true) => c.t("yes"),
+            Some(false) => c.t("verdict-document-was-changed"),
+            None => c.t("verdict-not-checked"),
+        },
+        valid_then: verdict.certificate_valid_then.map(yes_no).unwrap_or_else(|| c.t("verdict-not-checked")),
         revoked_now: match verdict.revoked_at {
             Some(at) => c.t_with("verdict-revoked-since", &[("when", crate::accounts::pages::format_time(at))]),
             None => c.t("no"),

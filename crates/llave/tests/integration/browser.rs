@@ -59,7 +59,8 @@ both_backends! {
     async fn a_new_person_signs_up_confirms_signs_in_and_out_in_a_browser(backend: Backend) {
         let dir = browser_tests_dir();
         require_browser_tooling(&dir);
-        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        // Development mode: the script reads the confirmation link from /dev/outbox.
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_issuer().await;
         let person = Person::synthetic(7101);
 
         let person_env = [

@@ -72,7 +72,8 @@ both_backends! {
     async fn the_demo_story_runs_end_to_end_in_a_browser(backend: Backend) {
         let dir = browser_tests_dir();
         require_browser_tooling(&dir);
-        let (app, base) = TestApp::builder(backend).serve_as_localhost().await;
+        // The demo sites answer in development mode only.
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
         let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
         assert_eq!(report.sites.len(), 2);
         assert!(report.to_text(&base).contains(&format!("{base}/demo/semovi/")));
@@ -131,6 +132,76 @@ both_backends! {
         for path in ["/demo/semovi/", "/demo/alcaldia-cuauhtemoc/", "/demo/semovi/entrar", "/demo/semovi/callback?code=x&state=y"] {
             assert_eq!(client.get(path).await.status, axum::http::StatusCode::NOT_FOUND, "{path}");
         }
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn development_pages_answer_only_in_dev_mode_whatever_the_issuer(backend: Backend) {
+        use axum::http::StatusCode;
+        let pages = ["/dev/outbox", "/demo/semovi/", "/demo/alcaldia-cuauhtemoc/"];
+        // An issuer that merely starts like a loopback one, or is one: without dev mode, 404.
+        for issuer in ["http://localhostx.example.gob.mx", "http://localhost:8080", "http://127.0.0.1:8080"] {
+            let app = TestApp::builder(backend).config(|c| c.issuer = Some(issuer.into())).build().await;
+            llave::admin::demo::run(&app.state).await.expect("the demo data");
+            let mut client = app.client();
+            for path in pages {
+                assert_eq!(client.get(path).await.status, StatusCode::NOT_FOUND, "{issuer}{path} without --dev");
+            }
+            app.finish().await;
+        }
+        // Dev mode on a loopback address: served.
+        let app = TestApp::builder(backend)
+            .config(|c| {
+                c.issuer = Some("http://localhost:8080".into());
+                c.dev.enabled = true;
+            })
+            .build()
+            .await;
+        llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let mut client = app.client();
+        for path in pages {
+            assert_eq!(client.get(path).await.status, StatusCode::OK, "{path} with --dev");
+        }
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn reloading_a_demo_sites_callback_keeps_the_person_signed_in(backend: Backend) {
+        use axum::http::StatusCode;
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let person = &report.people[0];
+        let mut browser = app.client();
+        assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        let local = |url: &str| {
+            let url = url::Url::parse(url).unwrap();
+            format!("{}?{}", url.path(), url.query().unwrap_or(""))
+        };
+        // Semovi's sign-in: to llave, consent, back to Semovi's callback.
+        let to_llave = browser.get("/demo/semovi/entrar").await;
+        assert_eq!(to_llave.status, StatusCode::SEE_OTHER);
+        let consent = browser.get(&local(to_llave.location().unwrap())).await;
+        let request = crate::support::input_value(&consent.body, "request").expect("the consent page");
+        let token = crate::support::input_value(&consent.body, "csrf_token").unwrap();
+        let back = browser.post("/authorize/consent", &[("csrf_token", &token), ("request", &request), ("decision", "allow")]).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+        let callback = local(back.location().unwrap());
+        assert!(callback.starts_with("/demo/semovi/callback?"), "{callback} ({base})");
+        let first = browser.get(&callback).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert!(!first.body.contains("La sesión expiró"));
+        // The reload: the code and state are spent, the person is still signed in.
+        let reload = browser.get(&callback).await;
+        assert!(!reload.body.contains("La sesión expiró"), "{}", reload.body);
+        assert_eq!(reload.status, StatusCode::SEE_OTHER, "{}", reload.body);
+        assert_eq!(reload.location(), Some("/demo/semovi/"));
+        let home = browser.get("/demo/semovi/").await;
+        assert!(home.body.contains("/demo/semovi/salir"), "signed in: {}", home.body);
+        // Without a visit of the site, a stale callback still says the sign-in expired.
+        let mut stranger = app.client();
+        assert!(stranger.get(&callback).await.body.contains("La sesión expiró"));
         app.finish().await;
     }
 }

@@ -429,71 +429,139 @@ both_backends! {
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
-/// A fresh SoftHSM token; deleted when dropped.
-struct Token(String);
+/// A SoftHSM store of the test's own: a configuration file and a token directory in a
+/// temporary directory, with one fresh token. SoftHSM reads `SOFTHSM2_CONF` when the module
+/// is initialised; with the one system-wide store, the SQLite and PostgreSQL variants
+/// initialised tokens at once and sometimes broke each other's ("Could not get info about
+/// the token in slot …"). The store goes with the temporary directory.
+struct SoftHsmStore {
+    dir: tempfile::TempDir,
+    label: String,
+}
 
-impl Token {
-    fn new() -> Token {
+impl SoftHsmStore {
+    fn new() -> SoftHsmStore {
         assert!(
             Path::new(SOFTHSM).is_file(),
             "{SOFTHSM} is missing: run `apt-get install -y softhsm2` (.ci/run does it)"
         );
-        let label = format!(
-            "llave-{}",
-            llave::crypto::random_id().chars().filter(char::is_ascii_alphanumeric).take(10).collect::<String>()
-        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tokens")).unwrap();
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .unwrap();
+        let store = SoftHsmStore { dir, label: "llave-test".into() };
         let made = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", &label, "--pin", "1234", "--so-pin", "12345678"])
+            .args(["--init-token", "--free", "--label", &store.label, "--pin", "1234", "--so-pin", "12345678"])
+            .env("SOFTHSM2_CONF", store.conf())
             .output()
             .expect("softhsm2-util");
         assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-        Token(label)
+        store
+    }
+
+    fn conf(&self) -> std::path::PathBuf {
+        self.dir.path().join("softhsm2.conf")
     }
 }
 
-impl Drop for Token {
-    fn drop(&mut self) {
-        let _ = Command::new("softhsm2-util").args(["--delete-token", "--token", &self.0]).output();
-    }
-}
+/// Set for the inner test only: the token's label and the backend, in the process whose
+/// `SOFTHSM2_CONF` names the test's own store.
+const INNER_TOKEN: &str = "LLAVE_TEST_SOFTHSM_TOKEN";
+const INNER_BACKEND: &str = "LLAVE_TEST_SOFTHSM_BACKEND";
 
 both_backends! {
     async fn the_ca_keys_live_on_a_pkcs11_token(backend: Backend) {
-        let token = Token::new();
-        let label = token.0.clone();
-        let app = TestApp::builder(backend)
-            .config(move |c| {
-                c.signature.pkcs11 = Some(llave::config::Pkcs11Config {
-                    module: SOFTHSM.into(),
-                    token_label: label,
-                    pin: "1234".into(),
-                })
-            })
-            .build()
-            .await;
-        let outcome = llave::signature::init(&app.state).await.unwrap();
-        assert!(outcome.created);
-        for name in ["root", "issuing"] {
-            let stored = app.state.store.authority(name).await.unwrap().unwrap();
-            assert!(stored.key_sealed.starts_with("pkcs11:id="), "the {name} key stays on the token: {}", stored.key_sealed);
-        }
-        let (_, account) = verified_person(&app, 641).await;
-        let document = b"Acta firmada con llaves en un HSM\n".to_vec();
-        let (_, p7s) = llave::signature::sign_as_person(&app.state, &account, "acta.txt", &cms::sha256(&document), "person", None, &Actor::cli()).await.unwrap();
-        let work = tempfile::tempdir().unwrap();
-        std::fs::write(work.path().join("acta.txt"), &document).unwrap();
-        std::fs::write(work.path().join("acta.txt.p7s"), &p7s).unwrap();
-        std::fs::write(work.path().join("root.pem"), outcome.root_pem).unwrap();
-        let verified = openssl(&["cms", "-verify", "-binary", "-content", "acta.txt", "-inform", "DER", "-in", "acta.txt.p7s",
-            "-CAfile", "root.pem", "-purpose", "any", "-out", "/dev/null"], work.path());
-        assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
-        // The CRL is signed on the token too, and checks out.
-        let verdict = llave::signature::verify_here(&app.state, &cms::sha256(&document), &p7s).await.unwrap();
-        assert_eq!(verdict.status, Status::Valid);
-        assert!(verdict.crl_checked);
-        app.finish().await;
-        drop(token);
+        // The PKCS#11 module is loaded in the process that uses it, and reads SOFTHSM2_CONF
+        // then; this process's environment is shared, so the work runs in a child process
+        // of this test binary with its own.
+        let store = SoftHsmStore::new();
+        let backend = match backend { Backend::Sqlite => "sqlite", Backend::Postgres => "postgres" };
+        let inner = Command::new(std::env::current_exe().unwrap())
+            .args(["signature::ca_keys_on_the_tests_own_softhsm_store", "--exact", "--ignored", "--test-threads", "1"])
+            .env("SOFTHSM2_CONF", store.conf())
+            .env(INNER_TOKEN, &store.label)
+            .env(INNER_BACKEND, backend)
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&inner.stdout), String::from_utf8_lossy(&inner.stderr));
+        assert!(inner.status.success() && said.contains("1 passed"), "{said}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by the_ca_keys_live_on_a_pkcs11_token, in a process with its own SoftHSM store"]
+async fn ca_keys_on_the_tests_own_softhsm_store() {
+    let (Ok(label), Ok(backend)) = (std::env::var(INNER_TOKEN), std::env::var(INNER_BACKEND)) else {
+        return;
+    };
+    assert!(std::env::var_os("SOFTHSM2_CONF").is_some(), "the test's own SoftHSM configuration");
+    let backend = if backend == "postgres" { Backend::Postgres } else { Backend::Sqlite };
+    let app = TestApp::builder(backend)
+        .config(move |c| {
+            c.signature.pkcs11 =
+                Some(llave::config::Pkcs11Config { module: SOFTHSM.into(), token_label: label, pin: "1234".into() })
+        })
+        .build()
+        .await;
+    let outcome = llave::signature::init(&app.state).await.unwrap();
+    assert!(outcome.created);
+    for name in ["root", "issuing"] {
+        let stored = app.state.store.authority(name).await.unwrap().unwrap();
+        assert!(
+            stored.key_sealed.starts_with("pkcs11:id="),
+            "the {name} key stays on the token: {}",
+            stored.key_sealed
+        );
+    }
+    let (_, account) = verified_person(&app, 641).await;
+    let document = b"Acta firmada con llaves en un HSM\n".to_vec();
+    let (_, p7s) = llave::signature::sign_as_person(
+        &app.state,
+        &account,
+        "acta.txt",
+        &cms::sha256(&document),
+        "person",
+        None,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("acta.txt"), &document).unwrap();
+    std::fs::write(work.path().join("acta.txt.p7s"), &p7s).unwrap();
+    std::fs::write(work.path().join("root.pem"), outcome.root_pem).unwrap();
+    let verified = openssl(
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-content",
+            "acta.txt",
+            "-inform",
+            "DER",
+            "-in",
+            "acta.txt.p7s",
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        work.path(),
+    );
+    assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
+    // The CRL is signed on the token too, and checks out.
+    let verdict = llave::signature::verify_here(&app.state, &cms::sha256(&document), &p7s).await.unwrap();
+    assert_eq!(verdict.status, Status::Valid);
+    assert!(verdict.crl_checked);
+    app.finish().await;
 }
 
 both_backends! {
@@ -513,6 +581,63 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM signing_acts").await, 0);
         let fits = browser.post_multipart("/firma/documento", &[("csrf_token", &csrf)], &[("document", "ok.pdf", &big[..900])]).await;
         assert_eq!(fits.status, StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_changed_document_is_told_apart_from_the_certificates_validity(backend: Backend) {
+        use axum::http::StatusCode;
+        let app = TestApp::new(backend).await;
+        json_of(&llave(&app, &["pki", "init", "--json"], None));
+        let (person, account) = verified_person(&app, 631).await;
+        let document = b"Constancia de no adeudo\nFolio 77\n".to_vec();
+        let (_, p7s) = llave::signature::sign_as_person(
+            &app.state, &account, "constancia.txt", &cms::sha256(&document), "person", None, &Actor::cli(),
+        ).await.unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let (changed_file, p7s_file) = (work.path().join("changed.txt"), work.path().join("doc.txt.p7s"));
+        let mut changed = document.clone();
+        changed[3] ^= 1;
+        std::fs::write(&changed_file, &changed).unwrap();
+        std::fs::write(&p7s_file, &p7s).unwrap();
+        let files = [changed_file.to_str().unwrap(), p7s_file.to_str().unwrap()];
+
+        // The CLI: the document changed; the certificate was valid when it signed all the same.
+        let (valid, verdict) = verify_cli(&app, &files);
+        assert!(!valid);
+        assert_eq!(verdict["status"], "document_changed");
+        assert_eq!(verdict["document_unchanged"], false, "{verdict}");
+        assert_eq!(verdict["certificate_valid_then"], true, "{verdict}");
+        assert_eq!(verdict["signer"]["serial_number"], person.curp.as_str());
+        let text = llave(&app, &["verify", files[0], files[1]], None);
+        assert!(!text.status.success());
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("Document:    changed after signing"), "{text}");
+        assert!(text.contains("Valid then:  yes"), "{text}");
+        // Unchanged, both say so.
+        std::fs::write(&changed_file, &document).unwrap();
+        let (valid, verdict) = verify_cli(&app, &files);
+        assert!(valid, "{verdict}");
+        assert_eq!((verdict["document_unchanged"].clone(), verdict["certificate_valid_then"].clone()), (true.into(), true.into()));
+
+        // The page: each line says only what was checked.
+        let mut anyone = app.client();
+        let form = anyone.get("/verificar").await;
+        let csrf = input_value(&form.body, "csrf_token").unwrap();
+        let page = anyone.post_multipart("/verificar", &[("csrf_token", &csrf)],
+            &[("document", "doc.txt", &changed), ("signature", "doc.txt.p7s", &p7s)]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("El documento cambió"), "{}", page.body);
+        assert!(page.body.contains("<dt>Certificado válido al firmar</dt><dd id=\"valid-then\">sí</dd>"), "{}", page.body);
+        assert!(page.body.contains("<dd id=\"document-unchanged\">no: cambió después de firmarse</dd>"), "{}", page.body);
+        // A damaged signature checks neither: the page does not guess.
+        let mut damaged = p7s.clone();
+        let at = damaged.len() - 10;
+        damaged[at] ^= 0x55;
+        let page = anyone.post_multipart("/verificar", &[("csrf_token", &csrf)],
+            &[("document", "doc.txt", &document), ("signature", "doc.txt.p7s", &damaged)]).await;
+        assert!(page.body.contains("<dd id=\"valid-then\">no verificado</dd>"), "{}", page.body);
         app.finish().await;
     }
 }

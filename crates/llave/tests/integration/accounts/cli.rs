@@ -119,9 +119,15 @@ both_backends! {
 
 #[test]
 fn a_bad_database_url_is_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_llave")).args(["--database", "mysql://x", "migrate"]).output().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_llave"))
+        .args(["--database", "mysql://x", "migrate"])
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
+    assert!(!empty.path().join("llave-data").exists(), "nothing is made for a database that cannot be used");
 }
 
 both_backends! {
@@ -191,4 +197,175 @@ both_backends! {
         assert_eq!(purged["access_tokens"], 0);
         app.finish().await;
     }
+}
+
+/// The binary run in `dir` with no llave settings from the environment.
+fn llave_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_llave"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("LLAVE_DATA_DIR")
+        .env_remove("LLAVE_DATABASE_URL")
+        .env_remove("LLAVE_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn only_init_demo_migrate_and_serve_make_a_data_directory() {
+    let empty = tempfile::tempdir().unwrap();
+    let data = empty.path().join("llave-data");
+    let files = tempfile::tempdir().unwrap();
+    let (document, signature) = (files.path().join("a.txt"), files.path().join("a.txt.p7s"));
+    std::fs::write(&document, "a").unwrap();
+    std::fs::write(&signature, "b").unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["citizen", "show", "GOMC800101HDFMRR09"],
+        vec![
+            "citizen",
+            "add",
+            "--curp",
+            "GOMC800101HDFMRR09",
+            "--given-names",
+            "Carlos",
+            "--first-surname",
+            "Gómez",
+            "--birth-date",
+            "1980-01-01",
+            "--sex",
+            "H",
+            "--state",
+            "DF",
+            "--email",
+            "c@example.com",
+            "--password-stdin",
+        ],
+        vec!["entity", "list"],
+        vec!["entity", "add", "--slug", "semovi", "--name", "Semovi"],
+        vec!["client", "list"],
+        vec!["staff", "list"],
+        vec!["catalog", "export"],
+        vec!["catalog", "report"],
+        vec!["keys", "rotate"],
+        vec!["purge"],
+        vec!["pki", "init"],
+        vec!["record", "show", "x", "--by", "a", "--purpose", "b", "--legal-basis", "c"],
+        vec!["verify", document.to_str().unwrap(), signature.to_str().unwrap()],
+    ];
+    for args in commands {
+        let out = llave_in(empty.path(), &args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("no llave data at {}", data.display())) && stderr.contains("llave init"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!data.exists(), "{args:?} made {}", data.display());
+    }
+}
+
+#[test]
+fn init_makes_the_data_directory_that_the_other_commands_use() {
+    let empty = tempfile::tempdir().unwrap();
+    let data = empty.path().join("llave-data");
+    let made = llave_in(empty.path(), &["init"]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let said = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        said.contains(&data.display().to_string()) && said.contains("llave.toml") && said.contains("llave.db"),
+        "{said}"
+    );
+    assert!(data.join("llave.toml").is_file() && data.join("llave.db").is_file());
+    let unknown = llave_in(empty.path(), &["citizen", "show", &Person::synthetic(72).curp]);
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(said.contains("no account has the CURP"), "the data is found: {said}");
+    let again = llave_in(empty.path(), &["init"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already"), "a second init changes nothing");
+    // From another folder, --data-dir finds it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let listed = llave_in(elsewhere.path(), &["--data-dir", data.to_str().unwrap(), "entity", "list"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(!elsewhere.path().join("llave-data").exists());
+}
+
+both_backends! {
+    async fn the_demo_registry_is_configured_for_serve_and_lists_only_the_unclaimed(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let report = json_of(&llave(&app, &["demo", "--json"], None));
+        let unclaimed = report["unclaimed"].as_array().unwrap().clone();
+        assert!(unclaimed.len() >= 2);
+        // The data directory's configuration names the registry: `serve` reads it from there.
+        let data = app.dir.path().join("data");
+        let overrides = llave::config::Overrides { data_dir: Some(data.clone()), ..Default::default() };
+        let config = llave::config::Config::load(None, &overrides).unwrap();
+        let registry = config.registry.clone().expect("llave demo configured its registry");
+        assert_eq!(registry, format!("file:{}", std::path::absolute(data.join("registry.json")).unwrap().display()));
+        let served = TestApp::builder(backend).config(|c| c.registry = Some(registry.clone())).build().await;
+        let invented = served.client().submit("/signup", "/signup", &Person::synthetic(881).signup_fields()).await;
+        assert_eq!(invented.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(invented.body.contains("El Registro de Población no tiene esta CURP"), "{}", invented.body);
+        served.finish().await;
+
+        // One of the unclaimed people gets an account: the next run no longer lists them.
+        let person = &unclaimed[0];
+        let field = |name: &str| person[name].as_str().unwrap_or("").to_string();
+        let mut args = vec!["citizen".to_string(), "add".into()];
+        for (flag, name) in [("--curp", "curp"), ("--given-names", "given_names"), ("--first-surname", "first_surname"),
+            ("--second-surname", "second_surname"), ("--birth-date", "birth_date"), ("--sex", "sex"), ("--state", "state")] {
+            args.extend([flag.to_string(), field(name)]);
+        }
+        args.extend(["--email".into(), "unclaimed@example.com".into(), "--password-stdin".into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let added = llave(&app, &args, Some("una clave bastante larga 1\n"));
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+        let again = json_of(&llave(&app, &["demo", "--json"], None));
+        let listed: Vec<&str> = again["unclaimed"].as_array().unwrap().iter().map(|r| r["curp"].as_str().unwrap()).collect();
+        assert_eq!(listed.len(), unclaimed.len() - 1, "{listed:?}");
+        assert!(!listed.contains(&field("curp").as_str()));
+        app.finish().await;
+    }
+}
+
+#[test]
+fn dev_mode_is_refused_off_loopback() {
+    let empty = tempfile::tempdir().unwrap();
+    let refused =
+        llave_in(empty.path(), &["serve", "--listen", "0.0.0.0", "--issuer", "http://localhost:8080", "--dev"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--dev") && stderr.contains("loopback") && stderr.contains("0.0.0.0:8080"), "{stderr}");
+    // The same from the environment and from the data directory's configuration.
+    let from_env = Command::new(env!("CARGO_BIN_EXE_llave"))
+        .args(["serve", "--listen", "[::]:8080"])
+        .current_dir(empty.path())
+        .env("LLAVE_DEV__ENABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&from_env.stderr).contains("loopback"),
+        "{}",
+        String::from_utf8_lossy(&from_env.stderr)
+    );
+    assert!(!empty.path().join("llave-data").exists(), "refused before anything is made");
+    let init = llave_in(empty.path(), &["init"]);
+    assert!(init.status.success());
+    let config = empty.path().join("llave-data/llave.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("listen = \"192.0.2.1:8080\"\n{text}\n[dev]\nenabled = true\n")).unwrap();
+    let from_file = llave_in(empty.path(), &["serve"]);
+    assert!(
+        String::from_utf8_lossy(&from_file.stderr).contains("loopback"),
+        "{}",
+        String::from_utf8_lossy(&from_file.stderr)
+    );
+    // llave demo prints the command that serves it.
+    let demo = llave_in(empty.path(), &["--data-dir", "demo-data", "demo"]);
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(
+        String::from_utf8_lossy(&demo.stdout).contains("llave --data-dir demo-data serve --dev"),
+        "{}",
+        String::from_utf8_lossy(&demo.stdout)
+    );
 }

@@ -114,7 +114,7 @@ both_backends! {
         let session = signed_in.set_cookies().into_iter().find(|c| c.starts_with("__Host-llave_session=")).unwrap();
         assert!(session.contains("; Secure") && session.contains("SameSite=Lax") && session.contains("HttpOnly"));
         assert_eq!(client.get("/account").await.status, StatusCode::OK);
-        // The development outbox exists only on a loopback issuer.
+        // The development outbox exists only in development mode.
         assert_eq!(client.get("/dev/outbox").await.status, StatusCode::NOT_FOUND);
         app.finish().await;
     }
@@ -134,7 +134,7 @@ both_backends! {
 
 both_backends! {
     async fn the_dev_outbox_shows_the_links(backend: Backend) {
-        let app = TestApp::new(backend).await;
+        let app = TestApp::builder(backend).config(|c| c.dev.enabled = true).build().await;
         let person = Person::synthetic(53);
         let mut client = app.client();
         client.submit("/signup", "/signup", &person.signup_fields()).await;
