@@ -165,7 +165,9 @@ enum RecordCommand {
     /// Show a record and its history. The read goes into the access log the person sees,
     /// with who read it, why and under which law.
     Show {
-        /// The record's id.
+        /// The record's id. Ids may begin with `-` (they are base64url): taken as the id, not
+        /// as an option.
+        #[arg(allow_hyphen_values = true)]
         record_id: String,
         /// Who reads (a name or a CURP).
         #[arg(long)]
@@ -876,6 +878,14 @@ mod tests {
     use clap::CommandFactory;
 
     use super::Cli;
+
+    #[test]
+    fn a_record_id_that_begins_with_a_hyphen_is_an_id() {
+        // base64url ids begin with `-` one time in 64: `record show` must take them.
+        let args = ["llave", "record", "show", "-Nq3", "--by", "Auditoría", "--purpose", "p", "--legal-basis", "l"];
+        let matches = Cli::command().try_get_matches_from(args);
+        assert!(matches.is_ok(), "{:?}", matches.err());
+    }
 
     /// The help clap prints for `llave ARGS… --help`.
     fn help(args: &[&str]) -> String {
