@@ -453,7 +453,7 @@ async fn save(app: AppState, c: Chrome, s: SignedIn, slug: Option<String>, mut f
 struct ReportPage {
     c: Chrome,
     total: String,
-    rows: Vec<(String, String, i64, String, Vec<String>)>,
+    rows: Vec<(String, String, String, String, Vec<String>)>,
 }
 
 async fn hub_only(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), PageError> {
@@ -464,14 +464,15 @@ async fn report_page(State(app): State<AppState>, c: Chrome, s: SignedIn) -> Pag
     let c = c.signed_in();
     hub_only(&app, &c, &s).await?;
     let report = super::report(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let total = c.t_with("catalog-report-total", &[("hours", format!("{:.0}", report.total_hours_saved_per_year))]);
+    let count = |value: f64| super::report::format_count_in(c.lang, value);
+    let total = c.t_with("catalog-report-total", &[("hours", count(report.total_hours_saved_per_year))]);
     let rows = report
         .procedures
         .iter()
         .map(|p| {
             let suggestions = p.suggestions.iter().map(super::report::Suggestion::describe).collect();
-            let hours = c.t_with("catalog-report-hours", &[("hours", format!("{:.0}", p.hours_saved_per_year))]);
-            (p.name.clone(), p.entity.clone(), p.yearly_volume, hours, suggestions)
+            let hours = c.t_with("catalog-report-hours", &[("hours", count(p.hours_saved_per_year))]);
+            (p.name.clone(), p.entity.clone(), count(p.yearly_volume as f64), hours, suggestions)
         })
         .collect();
     Ok(render(StatusCode::OK, &ReportPage { c, total, rows }))

@@ -172,7 +172,8 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
             if p.legal_basis.is_empty() {
                 suggestions.push(Suggestion::NoLegalBasis);
             }
-            let per_application: f64 = suggestions.iter().map(Suggestion::hours_saved).sum();
+            // `Sum` of no f64 is -0.0; adding +0.0 makes it a plain zero ("-0 hours").
+            let per_application: f64 = suggestions.iter().map(Suggestion::hours_saved).sum::<f64>() + 0.0;
             ProcedureReport {
                 slug: p.slug.clone(),
                 entity: p.entity.clone(),
@@ -185,7 +186,7 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
         .collect();
     reports.sort_by(|a, b| b.yearly_volume.cmp(&a.yearly_volume).then(a.slug.cmp(&b.slug)));
     Report {
-        total_hours_saved_per_year: reports.iter().map(|r| r.hours_saved_per_year).sum(),
+        total_hours_saved_per_year: reports.iter().map(|r| r.hours_saved_per_year).sum::<f64>() + 0.0,
         procedures: reports,
         assumptions: Assumptions {
             hours_to_obtain: HOURS_TO_OBTAIN.iter().map(|(k, h)| (k.to_string(), *h)).collect(),
@@ -199,14 +200,18 @@ impl Report {
     /// The report as text, for the command line.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "Simplification report: {} procedures; {:.0} citizen-hours a year if every suggestion were adopted\n",
+            "Simplification report: {} procedures; {} citizen-hours a year if every suggestion were adopted\n",
             self.procedures.len(),
-            self.total_hours_saved_per_year
+            format_count(self.total_hours_saved_per_year)
         );
         for p in &self.procedures {
             out.push_str(&format!(
-                "\n{} ({}, {}) — {} applications a year — {:.0} hours a year\n",
-                p.name, p.entity, p.slug, p.yearly_volume, p.hours_saved_per_year
+                "\n{} ({}, {}) — {} applications a year — {} hours a year\n",
+                p.name,
+                p.entity,
+                p.slug,
+                format_count(p.yearly_volume as f64),
+                format_count(p.hours_saved_per_year)
             ));
             if p.suggestions.is_empty() {
                 out.push_str("  nothing to suggest\n");
@@ -218,6 +223,41 @@ impl Report {
         }
         out
     }
+}
+
+/// A count rounded to a whole number with `,` between thousands ("2,550,000"), as the
+/// command line prints it; never "-0".
+pub fn format_count(value: f64) -> String {
+    format_count_with(value, ',')
+}
+
+/// A count for a page in `lang`: Mexican Spanish and English both group thousands with a
+/// comma and mark decimals with a point (NOM-008-SCFI allows either; Mexico uses these).
+pub fn format_count_in(lang: crate::i18n::Lang, value: f64) -> String {
+    let separator = match lang {
+        crate::i18n::Lang::Es | crate::i18n::Lang::En => ',',
+    };
+    format_count_with(value, separator)
+}
+
+fn format_count_with(value: f64, separator: char) -> String {
+    let rounded = value.round();
+    if !rounded.is_finite() {
+        return "0".into();
+    }
+    let negative = rounded < 0.0;
+    let digits = format!("{:.0}", rounded.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if negative {
+        out.push('-');
+    }
+    for (n, digit) in digits.chars().enumerate() {
+        if n > 0 && (digits.len() - n) % 3 == 0 {
+            out.push(separator);
+        }
+        out.push(digit);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -290,5 +330,28 @@ mod tests {
                 .any(|s| matches!(s, Suggestion::SatisfiedByLlave { requirement, .. } if requirement == "official_id"))
         );
         assert!(report.to_text().contains("drop proof_of_residence: voter_card, also asked, is accepted for it"));
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+    use crate::catalog::model::tests::licencia;
+
+    #[test]
+    fn the_text_report_has_no_negative_zero_and_groups_thousands() {
+        let mut quiet = licencia();
+        quiet.requirements.clear();
+        quiet.yearly_volume = 1_234_567;
+        let report = build(&[quiet], &[]);
+        assert_eq!(report.procedures[0].suggestions.len(), 0);
+        let text = report.to_text();
+        assert!(!text.contains("-0"), "{text}");
+        assert!(text.contains("— 0 hours a year"), "{text}");
+        assert!(text.contains("1,234,567 applications a year"), "{text}");
+        assert_eq!(format_count(2_550_000.4), "2,550,000");
+        assert_eq!(format_count(-0.0), "0");
+        assert_eq!(format_count(-1234.6), "-1,235");
+        assert_eq!(format_count(999.0), "999");
     }
 }

@@ -349,6 +349,8 @@ both_backends! {
         let report = hub.get("/catalogo/reporte").await;
         assert_eq!(report.status, axum::http::StatusCode::OK);
         assert!(report.body.contains("Reconexión del servicio de agua"));
+        // Thousands grouped on the page; no "-0" for a procedure with nothing to gain.
+        assert!(report.body.contains("40,000") && !report.body.contains("-0 "), "{}", report.body);
         assert!(report.body.contains("drop curp: Llave already has it"));
         assert!(report.body.contains("ask payment_receipt with the application, not at review"));
         let json: serde_json::Value = serde_json::from_str(&hub.get("/catalogo/reporte.json").await.body).unwrap();
