@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::model::{Equivalence, Procedure};
+use super::review::{Review, ReviewedBasis};
 
 /// Hours a person spends obtaining a document of each kind (queues, copies, travel).
 pub const HOURS_TO_OBTAIN: &[(&str, f64)] = &[
@@ -88,6 +89,8 @@ pub struct ProcedureReport {
     pub suggestions: Vec<Suggestion>,
     /// Citizen-hours a year if every suggestion were adopted.
     pub hours_saved_per_year: f64,
+    /// Its bases that would allow reuse without consent, and where their review stands.
+    pub reuse_bases: Vec<ReviewedBasis>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,7 +112,7 @@ fn level_number(level: &str) -> u32 {
 }
 
 /// The report over every procedure that is not retired, busiest first.
-pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
+pub fn build(procedures: &[Procedure], equivalences: &[Equivalence], reviews: &[Review]) -> Report {
     let mut reports: Vec<ProcedureReport> = procedures
         .iter()
         .filter(|p| p.status != "retired")
@@ -181,6 +184,7 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
                 yearly_volume: p.yearly_volume,
                 hours_saved_per_year: per_application * p.yearly_volume as f64,
                 suggestions,
+                reuse_bases: super::review::reviewed(p, reviews),
             }
         })
         .collect();
@@ -220,9 +224,28 @@ impl Report {
                 let line = s.describe();
                 out.push_str(&format!("  - {line}\n"));
             }
+            for basis in &p.reuse_bases {
+                out.push_str(&format!("  * {}\n", describe_basis(basis)));
+            }
         }
         out
     }
+}
+
+/// A basis allowing reuse without consent and its review, in words: state, approvals,
+/// who decided.
+pub fn describe_basis(basis: &ReviewedBasis) -> String {
+    let decided: Vec<String> =
+        basis.reviews.iter().map(|r| format!("{} by {}", r.decision.as_str(), r.reviewer())).collect();
+    format!(
+        "reuse without consent under {}: {} ({} of {} approvals{}{})",
+        basis.citation(),
+        basis.state.as_str(),
+        basis.approvals,
+        basis.required,
+        if decided.is_empty() { "" } else { "; " },
+        decided.join(", ")
+    )
 }
 
 /// A count rounded to a whole number with `,` between thousands ("2,550,000"), as the
@@ -300,7 +323,7 @@ mod tests {
             description: "Acta".into(),
             stage: "application".into(),
         });
-        let report = build(&[low, p, registry], &equivalences);
+        let report = build(&[low, p, registry], &equivalences, &[]);
         assert_eq!(report.procedures[0].slug, "licencia-de-conducir-a", "busiest first");
         let s = &report.procedures[0].suggestions;
         assert!(
@@ -343,7 +366,7 @@ mod number_tests {
         let mut quiet = licencia();
         quiet.requirements.clear();
         quiet.yearly_volume = 1_234_567;
-        let report = build(&[quiet], &[]);
+        let report = build(&[quiet], &[], &[]);
         assert_eq!(report.procedures[0].suggestions.len(), 0);
         let text = report.to_text();
         assert!(!text.contains("-0"), "{text}");

@@ -73,6 +73,7 @@ impl Backend {
                 (6, "assurance", include_str!("../../migrations/sqlite/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/sqlite/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/sqlite/0008_records.sql")),
+                (9, "legal_basis_reviews", include_str!("../../migrations/sqlite/0009_legal_basis_reviews.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
@@ -83,6 +84,7 @@ impl Backend {
                 (6, "assurance", include_str!("../../migrations/postgres/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/postgres/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/postgres/0008_records.sql")),
+                (9, "legal_basis_reviews", include_str!("../../migrations/postgres/0009_legal_basis_reviews.sql")),
             ],
         }
     }

@@ -250,7 +250,7 @@ both_backends! {
 }
 
 /// A confirmed person signed in, with `roles` granted through the command line.
-async fn staff(app: &TestApp, seed: u64, roles: &[&[&str]]) -> Client {
+pub async fn staff(app: &TestApp, seed: u64, roles: &[&[&str]]) -> Client {
     let person = Person::synthetic(seed);
     sign_up_and_confirm(app, &person).await;
     for role in roles {
@@ -365,7 +365,7 @@ both_backends! {
 }
 
 /// Every named input, select and textarea of a page's first form, as a browser would send.
-fn form_fields(html: &str) -> Vec<(String, String)> {
+pub fn form_fields(html: &str) -> Vec<(String, String)> {
     let mut fields = Vec::new();
     let mut rest = html;
     while let Some(at) = rest.find(" name=\"") {
@@ -401,7 +401,7 @@ fn form_fields(html: &str) -> Vec<(String, String)> {
     fields
 }
 
-fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
     match fields.iter_mut().find(|(n, _)| n == name) {
         Some(field) => field.1 = value.to_string(),
         None => fields.push((name.to_string(), value.to_string())),

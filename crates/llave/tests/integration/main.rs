@@ -8,6 +8,7 @@ mod assurance;
 mod browser;
 mod catalog;
 mod demo_story;
+mod legal_basis;
 mod mail;
 pub mod oidc;
 mod records;
