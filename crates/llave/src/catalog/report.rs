@@ -42,8 +42,9 @@ pub enum Suggestion {
     RedundantByEquivalence { requirement: String, covered_by: String, hours_saved: f64 },
     /// Asked during review or at delivery: ask it with the application.
     AskedLate { requirement: String, stage: String, hours_saved: f64 },
-    /// Another entity issues this document (its procedure's result): reuse it through
-    /// Llave instead of asking the person to bring it.
+    /// Other entities issue this document (their procedures' result; `entity` and
+    /// `procedure` list each, comma-separated): reuse it through Llave instead of asking the
+    /// person to bring it.
     HeldByAnotherEntity { requirement: String, entity: String, procedure: String, hours_saved: f64 },
     /// No law, regulation or article is recorded for it.
     NoLegalBasis,
@@ -63,7 +64,8 @@ impl Suggestion {
                 format!("ask {requirement} with the application, not at {stage}")
             }
             Suggestion::HeldByAnotherEntity { requirement, entity, procedure, .. } => {
-                format!("drop {requirement}: {entity} issues it ({procedure}); reuse it through Llave")
+                let issue = if entity.contains(", ") { "issue" } else { "issues" };
+                format!("drop {requirement}: {entity} {issue} it ({procedure}); reuse it through Llave")
             }
             Suggestion::NoLegalBasis => "record its legal basis (none is registered)".to_string(),
         }
@@ -139,14 +141,23 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence], reviews: &[
                     });
                     continue;
                 }
-                if let Some(issuer) = procedures.iter().find(|other| {
-                    other.entity != p.entity && other.status != "retired" && other.result_kind.as_deref() == Some(kind)
-                }) && spared.insert(kind)
-                {
+                // Every other entity that issues it (each borough issues its own residents'
+                // proof of residence), named together.
+                let issuers: Vec<&Procedure> = procedures
+                    .iter()
+                    .filter(|other| {
+                        other.entity != p.entity
+                            && other.status != "retired"
+                            && other.result_kind.as_deref() == Some(kind)
+                    })
+                    .collect();
+                if !issuers.is_empty() && spared.insert(kind) {
+                    let mut entities: Vec<&str> = issuers.iter().map(|i| i.entity.as_str()).collect();
+                    entities.dedup();
                     suggestions.push(Suggestion::HeldByAnotherEntity {
                         requirement: kind.to_string(),
-                        entity: issuer.entity.clone(),
-                        procedure: issuer.slug.clone(),
+                        entity: entities.join(", "),
+                        procedure: issuers.iter().map(|i| i.slug.as_str()).collect::<Vec<_>>().join(", "),
                         hours_saved: hours_to_obtain(kind),
                     });
                     continue;

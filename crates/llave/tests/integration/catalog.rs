@@ -407,3 +407,29 @@ pub fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
         None => fields.push((name.to_string(), value.to_string())),
     }
 }
+
+both_backends! {
+    async fn the_demo_catalog_has_forty_procedures_across_eight_entities(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let demo = llave(&app, &["demo", "--json"], None);
+        assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+        let out = llave(&app, &["catalog", "export", "--format", "csv"], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let entity = reader.headers().unwrap().iter().position(|h| h == "entity").unwrap();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let entities: std::collections::BTreeSet<String> = rows.iter().map(|r| r[entity].to_string()).collect();
+        assert!(rows.len() >= 40, "{} procedures", rows.len());
+        assert!(entities.len() >= 8, "{entities:?}");
+
+        // Its reuse bases load pending: an import never approves one.
+        let report = llave::catalog::report(&app.state.store).await.unwrap();
+        let bases: Vec<_> = report.procedures.iter().flat_map(|p| &p.reuse_bases).collect();
+        assert!(!bases.is_empty());
+        assert!(bases.iter().all(|b| b.state == llave::catalog::review::BasisState::Pending), "{bases:?}");
+        let text = report.to_text();
+        assert!(!text.contains("-0") && text.contains("2,800,000 applications a year"), "{text}");
+        app.finish().await;
+    }
+}
