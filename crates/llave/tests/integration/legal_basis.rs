@@ -134,6 +134,10 @@ both_backends! {
         assert_eq!(status, 403);
         let report = llave::catalog::report(&w.app.state.store).await.unwrap();
         assert!(report.to_text().contains("Ley de permiso, Art. 2: rejected (0 of 1 approvals; rejected by account:"), "{}", report.to_text());
+        let mut hub = staff(&w.app, 7306, &[&["--role", "hub-staff"]]).await;
+        let page = hub.get("/catalogo/reporte").await.body;
+        assert!(page.contains("Ley de permiso, Art. 2 · Rechazado · 0 de 1 aprobaciones · Rechazó · account:"), "{page}");
+        assert!(hub.get("/catalogo/editar").await.body.contains("href=\"/catalogo/revision-legal\""));
         w.app.finish().await;
     }
 }
@@ -169,6 +173,9 @@ both_backends! {
         assert_eq!(decide(&w.app, &mut first, "apto-medico", "approved").await.status, StatusCode::SEE_OTHER);
         let page = first.get(REVIEW).await.body;
         assert!(page.contains("1 de 2 aprobaciones") && page.contains("dato sensible"), "{page}");
+        first.get("/lang/en?next=/catalogo/revision-legal").await;
+        let page = first.get(REVIEW).await.body;
+        assert!(page.contains("Pending legal review") && page.contains("1 of 2 approvals") && page.contains("Medical certificate (sensitive data)"), "{page}");
         let (status, body) = w.lookup(&lookups, json!({"sub": sub}), "apto-medico", "medical_certificate").await;
         assert_eq!((status, body["error"].as_str()), (403, Some("consent_required")), "{body}");
         let mut second = staff(&w.app, 7313, &[&["--role", "legal-reviewer"]]).await;
