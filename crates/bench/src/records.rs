@@ -183,7 +183,7 @@ async fn load_data(args: &Args, dir: &Path, database: Option<String>) -> Result<
     // Records: person i's j-th is of kind j, in store (i + j) mod stores; kind 0 is the
     // proof of residence.
     let kinds: Vec<&str> = std::iter::once(KIND)
-        .chain(llave::catalog::model::REQUIREMENT_KINDS.iter().map(|(k, _, _)| *k).filter(|k| *k != KIND))
+        .chain(llave::catalog::model::REQUIREMENT_KINDS.iter().map(|(k, _, _, _)| *k).filter(|k| *k != KIND))
         .take(args.per_person)
         .collect();
     let content = llave::records::spoke::Content {

@@ -131,8 +131,8 @@ enum Command {
     /// The catalog of procedures and services.
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// Staff roles (hub staff, officers, catalog editors, …): `llave staff grant --help`
-    /// lists them.
+    /// Staff roles: hub staff, catalog editors of an entity, officers, legal reviewers
+    /// (`llave staff grant --help` says what each may do).
     #[command(subcommand)]
     Staff(StaffCommand),
     /// The hub's certification authorities (electronic signatures).
@@ -248,6 +248,9 @@ enum StaffRole {
     /// Verifies people's identity in person at a service centre and restores access for
     /// people who lost every factor.
     Officer,
+    /// Approves or rejects the legal bases that would let an entity reuse records without
+    /// the person's consent (/catalogo/revision-legal); never those of an entity they edit.
+    LegalReviewer,
 }
 
 #[derive(Subcommand)]
@@ -814,6 +817,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     (StaffRole::CatalogEditor, None) => anyhow::bail!("catalog-editor needs --entity SLUG"),
                     (StaffRole::Officer, None) => Ok(("officer", llave::store::roles::HUB.to_string())),
                     (StaffRole::Officer, Some(_)) => anyhow::bail!("officer is for the whole hub: no --entity"),
+                    (StaffRole::LegalReviewer, None) => {
+                        Ok((llave::catalog::review::ROLE, llave::store::roles::HUB.to_string()))
+                    }
+                    (StaffRole::LegalReviewer, Some(_)) => {
+                        anyhow::bail!("legal-reviewer is for the whole hub: no --entity")
+                    }
                 }
             };
             let granting = matches!(command, StaffCommand::Grant(_));

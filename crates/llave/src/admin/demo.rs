@@ -60,6 +60,13 @@ const DEMO_ENTITIES: &[(&str, &str)] = &[
     ("registro-civil", "Registro Civil"),
     ("finanzas", "Secretaría de Administración y Finanzas"),
     ("alcaldia-cuauhtemoc", "Alcaldía Cuauhtémoc"),
+    ("alcaldia-coyoacan", "Alcaldía Coyoacán"),
+    ("sedeco", "Secretaría de Desarrollo Económico"),
+    ("bienestar", "Secretaría de Bienestar e Igualdad Social"),
+    ("sectei", "Secretaría de Educación, Ciencia, Tecnología e Innovación"),
+    ("consejeria", "Consejería Jurídica y de Servicios Legales"),
+    ("salud", "Secretaría de Salud"),
+    ("seduvi", "Secretaría de Desarrollo Urbano y Vivienda"),
 ];
 const DEMO_CATALOG: &str = include_str!("../../demo/catalog.json");
 

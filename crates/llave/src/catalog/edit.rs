@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/catalogo/editar/{slug}", get(edit_form).post(update))
         .route("/catalogo/reporte", get(report_page))
         .route("/catalogo/reporte.json", get(report_json))
+        .merge(super::legal_review::routes())
 }
 
 /// What the signed-in person may edit.
@@ -297,6 +298,27 @@ struct EditPage {
     levels: Vec<String>,
     statuses: Vec<String>,
     history: Vec<(String, String, String)>,
+    /// Bases marked for reuse without consent: citation, state, approvals, decisions.
+    reuse_bases: Vec<(String, String, String, Vec<String>)>,
+}
+
+/// The stored procedure's reuse bases and their review, as the edit page shows them.
+async fn reuse_bases(
+    app: &AppState,
+    c: &Chrome,
+    slug: &str,
+) -> Result<Vec<(String, String, String, Vec<String>)>, PageError> {
+    let internal = |e| PageError::internal(c.lang, e);
+    let procedures = app.store.all_procedures().await.map_err(internal)?;
+    let Some(procedure) = procedures.iter().find(|p| p.slug == slug) else { return Ok(Vec::new()) };
+    let reviews = app.store.legal_basis_reviews().await.map_err(internal)?;
+    Ok(super::review::reviewed(procedure, &reviews)
+        .iter()
+        .map(|basis| {
+            let (state, approvals, decisions) = super::legal_review::describe(c, basis);
+            (basis.citation(), state, approvals, decisions)
+        })
+        .collect())
 }
 
 async fn edit_page(
@@ -317,7 +339,7 @@ async fn edit_page(
         .filter(|e| permissions.may_edit(&e.slug))
         .map(|e| (e.slug, e.name))
         .collect();
-    let kinds = REQUIREMENT_KINDS.iter().map(|(code, _, _)| (code.to_string(), kind_name(c.lang, code))).collect();
+    let kinds = REQUIREMENT_KINDS.iter().map(|(code, _, _, _)| (code.to_string(), kind_name(c.lang, code))).collect();
     let history = if creating {
         Vec::new()
     } else {
@@ -329,7 +351,9 @@ async fn edit_page(
             .map(|(at, actor, change)| (crate::accounts::pages::format_time(at), actor, change))
             .collect()
     };
+    let reuse_bases = if creating { Vec::new() } else { reuse_bases(app, &c, &form.slug).await? };
     let page = EditPage {
+        reuse_bases,
         c,
         form,
         errors,
@@ -453,7 +477,7 @@ async fn save(app: AppState, c: Chrome, s: SignedIn, slug: Option<String>, mut f
 struct ReportPage {
     c: Chrome,
     total: String,
-    rows: Vec<(String, String, i64, String, Vec<String>)>,
+    rows: Vec<(String, String, String, String, Vec<String>)>,
 }
 
 async fn hub_only(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), PageError> {
@@ -464,14 +488,24 @@ async fn report_page(State(app): State<AppState>, c: Chrome, s: SignedIn) -> Pag
     let c = c.signed_in();
     hub_only(&app, &c, &s).await?;
     let report = super::report(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let total = c.t_with("catalog-report-total", &[("hours", format!("{:.0}", report.total_hours_saved_per_year))]);
+    let count = |value: f64| super::report::format_count_in(c.lang, value);
+    let total = c.t_with("catalog-report-total", &[("hours", count(report.total_hours_saved_per_year))]);
     let rows = report
         .procedures
         .iter()
         .map(|p| {
-            let suggestions = p.suggestions.iter().map(super::report::Suggestion::describe).collect();
-            let hours = c.t_with("catalog-report-hours", &[("hours", format!("{:.0}", p.hours_saved_per_year))]);
-            (p.name.clone(), p.entity.clone(), p.yearly_volume, hours, suggestions)
+            let mut suggestions: Vec<String> = p.suggestions.iter().map(super::report::Suggestion::describe).collect();
+            for basis in &p.reuse_bases {
+                let (state, approvals, decisions) = super::legal_review::describe(&c, basis);
+                let mut line =
+                    format!("{}: {} · {state} · {approvals}", c.t("catalog-edit-reuse-bases"), basis.citation());
+                for decision in decisions {
+                    line.push_str(&format!(" · {decision}"));
+                }
+                suggestions.push(line);
+            }
+            let hours = c.t_with("catalog-report-hours", &[("hours", count(p.hours_saved_per_year))]);
+            (p.name.clone(), p.entity.clone(), count(p.yearly_volume as f64), hours, suggestions)
         })
         .collect();
     Ok(render(StatusCode::OK, &ReportPage { c, total, rows }))

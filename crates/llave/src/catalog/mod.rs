@@ -13,8 +13,10 @@
 //! is reported with the line it starts on and every reason.
 
 pub mod edit;
+pub mod legal_review;
 pub mod model;
 pub mod report;
+pub mod review;
 pub mod routes;
 pub mod search;
 
@@ -35,11 +37,19 @@ pub struct Published {
     /// entity slug → name
     pub entities: HashMap<String, String>,
     pub index: search::Index,
+    /// Legal reviewers' decisions, which say whether a basis allowing reuse is in effect.
+    pub reviews: Vec<review::Review>,
 }
 
 impl Published {
     pub fn by_slug(&self, slug: &str) -> Option<&Procedure> {
         self.procedures.iter().find(|p| p.slug == slug)
+    }
+
+    /// The procedure's basis that lets its entity reuse records without consent: only one
+    /// legal reviewers approved (`review`).
+    pub fn reuse_basis(&self, procedure: &Procedure) -> Option<review::ReviewedBasis> {
+        review::effective(procedure, &self.reviews)
     }
 }
 
@@ -65,7 +75,9 @@ impl Cache {
         let entities: HashMap<String, String> =
             store.list_entities().await?.into_iter().map(|e| (e.slug, e.name)).collect();
         let index = search::Index::build(&procedures, &entities);
-        let published = Arc::new(Published { procedures, entities, index });
+        // Each decision writes a history row, so the stamp moves with the reviews too.
+        let reviews = store.legal_basis_reviews().await?;
+        let published = Arc::new(Published { procedures, entities, index, reviews });
         if let Ok(mut guard) = self.built.write() {
             *guard = Some((stamp, published.clone()));
         }
@@ -234,7 +246,7 @@ async fn json_of(store: &Store, published_only: bool) -> Result<String, crate::s
 
 /// The simplification report over the stored catalog.
 pub async fn report(store: &Store) -> Result<report::Report, crate::store::StoreError> {
-    Ok(report::build(&store.all_procedures().await?, &store.equivalences().await?))
+    Ok(report::build(&store.all_procedures().await?, &store.equivalences().await?, &store.legal_basis_reviews().await?))
 }
 
 /// The open-data columns of the CSV form, in order.

@@ -4,25 +4,45 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The controlled vocabulary of requirement kinds: code, Spanish name, English name.
-pub const REQUIREMENT_KINDS: &[(&str, &str, &str)] = &[
-    ("official_id", "Identificación oficial", "Official ID"),
-    ("curp", "CURP", "CURP"),
-    ("proof_of_residence", "Comprobante de domicilio", "Proof of residence"),
-    ("birth_certificate", "Acta de nacimiento", "Birth certificate"),
-    ("marriage_certificate", "Acta de matrimonio", "Marriage certificate"),
-    ("photograph", "Fotografía", "Photograph"),
-    ("payment_receipt", "Comprobante de pago", "Payment receipt"),
-    ("vehicle_registration", "Tarjeta de circulación", "Vehicle registration"),
-    ("driving_test", "Examen de manejo", "Driving test"),
-    ("medical_certificate", "Certificado médico", "Medical certificate"),
-    ("tax_id", "RFC / constancia de situación fiscal", "Tax ID (RFC)"),
-    ("property_deed", "Escritura o título de propiedad", "Property deed"),
-    ("power_of_attorney", "Poder notarial o carta poder", "Power of attorney"),
-    ("proof_of_income", "Comprobante de ingresos", "Proof of income"),
-    ("voter_card", "Credencial para votar (INE)", "Voter card (INE)"),
-    ("application_form", "Formato de solicitud", "Application form"),
-    ("other", "Otro documento", "Other document"),
+/// Whether records of a kind reveal what the law protects most (Ley General de Protección
+/// de Datos Personales en Posesión de Sujetos Obligados, art. 3 fr. X: health, disability,
+/// criminal record, biometrics): reusing them without consent needs two legal reviewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sensitivity {
+    Ordinary,
+    Sensitive,
+}
+
+use Sensitivity::{Ordinary, Sensitive};
+
+/// The controlled vocabulary of requirement kinds: code, Spanish name, English name, and
+/// whether records of that kind are sensitive personal data.
+pub const REQUIREMENT_KINDS: &[(&str, &str, &str, Sensitivity)] = &[
+    ("official_id", "Identificación oficial", "Official ID", Ordinary),
+    ("curp", "CURP", "CURP", Ordinary),
+    ("proof_of_residence", "Comprobante de domicilio", "Proof of residence", Ordinary),
+    ("birth_certificate", "Acta de nacimiento", "Birth certificate", Ordinary),
+    ("marriage_certificate", "Acta de matrimonio", "Marriage certificate", Ordinary),
+    ("photograph", "Fotografía", "Photograph", Ordinary),
+    ("payment_receipt", "Comprobante de pago", "Payment receipt", Ordinary),
+    ("vehicle_registration", "Tarjeta de circulación", "Vehicle registration", Ordinary),
+    ("driving_test", "Examen de manejo", "Driving test", Ordinary),
+    ("medical_certificate", "Certificado médico", "Medical certificate", Sensitive),
+    ("tax_id", "RFC / constancia de situación fiscal", "Tax ID (RFC)", Ordinary),
+    ("property_deed", "Escritura o título de propiedad", "Property deed", Ordinary),
+    ("power_of_attorney", "Poder notarial o carta poder", "Power of attorney", Ordinary),
+    ("proof_of_income", "Comprobante de ingresos", "Proof of income", Ordinary),
+    ("voter_card", "Credencial para votar (INE)", "Voter card (INE)", Ordinary),
+    ("application_form", "Formato de solicitud", "Application form", Ordinary),
+    ("death_certificate", "Acta de defunción", "Death certificate", Ordinary),
+    ("proof_of_studies", "Constancia de estudios o boleta", "Proof of studies", Ordinary),
+    ("land_use_certificate", "Certificado de uso de suelo", "Land use certificate", Ordinary),
+    ("property_tax_receipt", "Boleta o recibo del impuesto predial", "Property tax receipt", Ordinary),
+    ("criminal_record", "Constancia de antecedentes penales", "Criminal record certificate", Sensitive),
+    ("disability_certificate", "Certificado de discapacidad", "Disability certificate", Sensitive),
+    ("health_record", "Expediente o constancia de salud", "Health record", Sensitive),
+    ("biometric_data", "Huellas dactilares u otros datos biométricos", "Fingerprints or other biometrics", Sensitive),
+    ("other", "Otro documento", "Other document", Ordinary),
 ];
 
 /// When in the process a requirement is asked for.
@@ -138,13 +158,18 @@ pub struct Equivalence {
 pub fn kind_name(lang: crate::i18n::Lang, code: &str) -> String {
     REQUIREMENT_KINDS
         .iter()
-        .find(|(k, _, _)| *k == code)
-        .map(|(_, es, en)| if lang == crate::i18n::Lang::En { en } else { es }.to_string())
+        .find(|(k, _, _, _)| *k == code)
+        .map(|(_, es, en, _)| if lang == crate::i18n::Lang::En { en } else { es }.to_string())
         .unwrap_or_else(|| code.to_string())
 }
 
 pub fn is_kind(code: &str) -> bool {
-    REQUIREMENT_KINDS.iter().any(|(k, _, _)| *k == code)
+    REQUIREMENT_KINDS.iter().any(|(k, _, _, _)| *k == code)
+}
+
+/// Whether records of this kind are sensitive personal data (an unknown kind is not).
+pub fn is_sensitive(code: &str) -> bool {
+    REQUIREMENT_KINDS.iter().any(|(k, _, _, sensitivity)| *k == code && *sensitivity == Sensitive)
 }
 
 const MAX_SHORT: usize = 200;

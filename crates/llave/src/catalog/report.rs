@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::model::{Equivalence, Procedure};
+use super::review::{Review, ReviewedBasis};
 
 /// Hours a person spends obtaining a document of each kind (queues, copies, travel).
 pub const HOURS_TO_OBTAIN: &[(&str, f64)] = &[
@@ -41,8 +42,9 @@ pub enum Suggestion {
     RedundantByEquivalence { requirement: String, covered_by: String, hours_saved: f64 },
     /// Asked during review or at delivery: ask it with the application.
     AskedLate { requirement: String, stage: String, hours_saved: f64 },
-    /// Another entity issues this document (its procedure's result): reuse it through
-    /// Llave instead of asking the person to bring it.
+    /// Other entities issue this document (their procedures' result; `entity` and
+    /// `procedure` list each, comma-separated): reuse it through Llave instead of asking the
+    /// person to bring it.
     HeldByAnotherEntity { requirement: String, entity: String, procedure: String, hours_saved: f64 },
     /// No law, regulation or article is recorded for it.
     NoLegalBasis,
@@ -62,7 +64,8 @@ impl Suggestion {
                 format!("ask {requirement} with the application, not at {stage}")
             }
             Suggestion::HeldByAnotherEntity { requirement, entity, procedure, .. } => {
-                format!("drop {requirement}: {entity} issues it ({procedure}); reuse it through Llave")
+                let issue = if entity.contains(", ") { "issue" } else { "issues" };
+                format!("drop {requirement}: {entity} {issue} it ({procedure}); reuse it through Llave")
             }
             Suggestion::NoLegalBasis => "record its legal basis (none is registered)".to_string(),
         }
@@ -88,6 +91,8 @@ pub struct ProcedureReport {
     pub suggestions: Vec<Suggestion>,
     /// Citizen-hours a year if every suggestion were adopted.
     pub hours_saved_per_year: f64,
+    /// Its bases that would allow reuse without consent, and where their review stands.
+    pub reuse_bases: Vec<ReviewedBasis>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,7 +114,7 @@ fn level_number(level: &str) -> u32 {
 }
 
 /// The report over every procedure that is not retired, busiest first.
-pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
+pub fn build(procedures: &[Procedure], equivalences: &[Equivalence], reviews: &[Review]) -> Report {
     let mut reports: Vec<ProcedureReport> = procedures
         .iter()
         .filter(|p| p.status != "retired")
@@ -136,14 +141,23 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
                     });
                     continue;
                 }
-                if let Some(issuer) = procedures.iter().find(|other| {
-                    other.entity != p.entity && other.status != "retired" && other.result_kind.as_deref() == Some(kind)
-                }) && spared.insert(kind)
-                {
+                // Every other entity that issues it (each borough issues its own residents'
+                // proof of residence), named together.
+                let issuers: Vec<&Procedure> = procedures
+                    .iter()
+                    .filter(|other| {
+                        other.entity != p.entity
+                            && other.status != "retired"
+                            && other.result_kind.as_deref() == Some(kind)
+                    })
+                    .collect();
+                if !issuers.is_empty() && spared.insert(kind) {
+                    let mut entities: Vec<&str> = issuers.iter().map(|i| i.entity.as_str()).collect();
+                    entities.dedup();
                     suggestions.push(Suggestion::HeldByAnotherEntity {
                         requirement: kind.to_string(),
-                        entity: issuer.entity.clone(),
-                        procedure: issuer.slug.clone(),
+                        entity: entities.join(", "),
+                        procedure: issuers.iter().map(|i| i.slug.as_str()).collect::<Vec<_>>().join(", "),
                         hours_saved: hours_to_obtain(kind),
                     });
                     continue;
@@ -172,7 +186,8 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
             if p.legal_basis.is_empty() {
                 suggestions.push(Suggestion::NoLegalBasis);
             }
-            let per_application: f64 = suggestions.iter().map(Suggestion::hours_saved).sum();
+            // `Sum` of no f64 is -0.0; adding +0.0 makes it a plain zero ("-0 hours").
+            let per_application: f64 = suggestions.iter().map(Suggestion::hours_saved).sum::<f64>() + 0.0;
             ProcedureReport {
                 slug: p.slug.clone(),
                 entity: p.entity.clone(),
@@ -180,12 +195,13 @@ pub fn build(procedures: &[Procedure], equivalences: &[Equivalence]) -> Report {
                 yearly_volume: p.yearly_volume,
                 hours_saved_per_year: per_application * p.yearly_volume as f64,
                 suggestions,
+                reuse_bases: super::review::reviewed(p, reviews),
             }
         })
         .collect();
     reports.sort_by(|a, b| b.yearly_volume.cmp(&a.yearly_volume).then(a.slug.cmp(&b.slug)));
     Report {
-        total_hours_saved_per_year: reports.iter().map(|r| r.hours_saved_per_year).sum(),
+        total_hours_saved_per_year: reports.iter().map(|r| r.hours_saved_per_year).sum::<f64>() + 0.0,
         procedures: reports,
         assumptions: Assumptions {
             hours_to_obtain: HOURS_TO_OBTAIN.iter().map(|(k, h)| (k.to_string(), *h)).collect(),
@@ -199,14 +215,18 @@ impl Report {
     /// The report as text, for the command line.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "Simplification report: {} procedures; {:.0} citizen-hours a year if every suggestion were adopted\n",
+            "Simplification report: {} procedures; {} citizen-hours a year if every suggestion were adopted\n",
             self.procedures.len(),
-            self.total_hours_saved_per_year
+            format_count(self.total_hours_saved_per_year)
         );
         for p in &self.procedures {
             out.push_str(&format!(
-                "\n{} ({}, {}) — {} applications a year — {:.0} hours a year\n",
-                p.name, p.entity, p.slug, p.yearly_volume, p.hours_saved_per_year
+                "\n{} ({}, {}) — {} applications a year — {} hours a year\n",
+                p.name,
+                p.entity,
+                p.slug,
+                format_count(p.yearly_volume as f64),
+                format_count(p.hours_saved_per_year)
             ));
             if p.suggestions.is_empty() {
                 out.push_str("  nothing to suggest\n");
@@ -215,9 +235,63 @@ impl Report {
                 let line = s.describe();
                 out.push_str(&format!("  - {line}\n"));
             }
+            for basis in &p.reuse_bases {
+                out.push_str(&format!("  * {}\n", describe_basis(basis)));
+            }
         }
         out
     }
+}
+
+/// A basis allowing reuse without consent and its review, in words: state, approvals,
+/// who decided.
+pub fn describe_basis(basis: &ReviewedBasis) -> String {
+    let decided: Vec<String> =
+        basis.reviews.iter().map(|r| format!("{} by {}", r.decision.as_str(), r.reviewer())).collect();
+    format!(
+        "reuse without consent under {}: {} ({} of {} approvals{}{})",
+        basis.citation(),
+        basis.state.as_str(),
+        basis.approvals,
+        basis.required,
+        if decided.is_empty() { "" } else { "; " },
+        decided.join(", ")
+    )
+}
+
+/// A count rounded to a whole number with `,` between thousands ("2,550,000"), as the
+/// command line prints it; never "-0".
+pub fn format_count(value: f64) -> String {
+    format_count_with(value, ',')
+}
+
+/// A count for a page in `lang`: Mexican Spanish and English both group thousands with a
+/// comma and mark decimals with a point (NOM-008-SCFI allows either; Mexico uses these).
+pub fn format_count_in(lang: crate::i18n::Lang, value: f64) -> String {
+    let separator = match lang {
+        crate::i18n::Lang::Es | crate::i18n::Lang::En => ',',
+    };
+    format_count_with(value, separator)
+}
+
+fn format_count_with(value: f64, separator: char) -> String {
+    let rounded = value.round();
+    if !rounded.is_finite() {
+        return "0".into();
+    }
+    let negative = rounded < 0.0;
+    let digits = format!("{:.0}", rounded.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if negative {
+        out.push('-');
+    }
+    for (n, digit) in digits.chars().enumerate() {
+        if n > 0 && (digits.len() - n) % 3 == 0 {
+            out.push(separator);
+        }
+        out.push(digit);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -260,7 +334,7 @@ mod tests {
             description: "Acta".into(),
             stage: "application".into(),
         });
-        let report = build(&[low, p, registry], &equivalences);
+        let report = build(&[low, p, registry], &equivalences, &[]);
         assert_eq!(report.procedures[0].slug, "licencia-de-conducir-a", "busiest first");
         let s = &report.procedures[0].suggestions;
         assert!(
@@ -290,5 +364,28 @@ mod tests {
                 .any(|s| matches!(s, Suggestion::SatisfiedByLlave { requirement, .. } if requirement == "official_id"))
         );
         assert!(report.to_text().contains("drop proof_of_residence: voter_card, also asked, is accepted for it"));
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+    use crate::catalog::model::tests::licencia;
+
+    #[test]
+    fn the_text_report_has_no_negative_zero_and_groups_thousands() {
+        let mut quiet = licencia();
+        quiet.requirements.clear();
+        quiet.yearly_volume = 1_234_567;
+        let report = build(&[quiet], &[], &[]);
+        assert_eq!(report.procedures[0].suggestions.len(), 0);
+        let text = report.to_text();
+        assert!(!text.contains("-0"), "{text}");
+        assert!(text.contains("— 0 hours a year"), "{text}");
+        assert!(text.contains("1,234,567 applications a year"), "{text}");
+        assert_eq!(format_count(2_550_000.4), "2,550,000");
+        assert_eq!(format_count(-0.0), "0");
+        assert_eq!(format_count(-1234.6), "-1,235");
+        assert_eq!(format_count(999.0), "999");
     }
 }

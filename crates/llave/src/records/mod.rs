@@ -636,10 +636,8 @@ pub async fn lookup(
         .await;
     }
     let today = calendar::format_date(calendar::city_date(now()));
-    let law = p.legal_basis.iter().find(|b| b.allows_reuse).map(|b| match &b.article {
-        Some(article) => format!("{}, {article}", b.law),
-        None => b.law.clone(),
-    });
+    // Only a basis legal reviewers approved spares the consent (catalog::review).
+    let law = published.reuse_basis(p).map(|b| b.citation());
     // Which records the reader may be pointed to, and on what basis.
     let (candidates, basis, consent_id) = if law.is_some() {
         let all = app.store.records_of_kind(account_id, kind, None).await?;
@@ -789,6 +787,9 @@ pub async fn read_with_grant(
         (None, Some(g)) if g.basis == "consent" && !consent_stands(app, g).await? => {
             Some("the person withdrew the consent the grant was given under")
         }
+        (None, Some(g)) if g.basis == "legal_basis" && !basis_stands(app, g).await? => {
+            Some("the legal basis the grant was given under is no longer approved")
+        }
         (problem, _) => problem,
     };
     // The contents are read before the grant is spent: a failure here leaves it usable.
@@ -895,6 +896,13 @@ pub async fn read_as_staff(
     app.store.log_access(&access).await?;
     let history = located_history(app, &locator).await?;
     Ok((locator, history))
+}
+
+/// Whether the legal basis a grant was given under is still the procedure's approved one.
+async fn basis_stands(app: &Services, grant: &Grant) -> StoreResult<bool> {
+    let published = app.catalog.published(&app.store).await?;
+    let approved = published.by_slug(&grant.procedure).and_then(|p| published.reuse_basis(p)).map(|b| b.citation());
+    Ok(approved.is_some() && approved == grant.legal_basis)
 }
 
 /// Whether the consent a grant was given under still stands.

@@ -89,7 +89,7 @@ fn checked(text: &str, client: &ClientRecord, catalog: &Published) -> Result<Vec
         out.push(Requested {
             procedure: detail.procedure,
             procedure_name: procedure.name.clone(),
-            by_law: procedure.legal_basis.iter().any(|b| b.allows_reuse),
+            by_law: catalog.reuse_basis(procedure).is_some(),
             kinds: detail.kinds,
         });
     }

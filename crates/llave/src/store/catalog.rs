@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::{Store, StoreResult};
 use crate::catalog::model::{Equivalence, Procedure};
+use crate::catalog::review::{Decision, Review};
 
 /// What an import changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -161,7 +162,14 @@ impl Store {
                 let change: String = row.try_get("change")?;
                 let what = serde_json::from_str::<serde_json::Value>(&change)
                     .ok()
-                    .and_then(|v| v["change"].as_str().map(str::to_string))
+                    .and_then(|v| {
+                        let what = v["change"].as_str()?;
+                        // A legal reviewer's decision names the basis it was on.
+                        Some(match v["basis"].as_str() {
+                            Some(basis) => format!("{what}: {basis}"),
+                            None => what.to_string(),
+                        })
+                    })
                     .unwrap_or_default();
                 Ok((row.try_get("at")?, row.try_get("actor")?, what))
             })
@@ -195,5 +203,92 @@ impl Store {
         let row =
             sqlx::query("SELECT COALESCE(MAX(id), 0) AS at FROM procedure_history").fetch_one(self.pool()).await?;
         Ok((0, row.try_get("at")?))
+    }
+}
+
+impl Store {
+    /// Every legal reviewer's decision, on every procedure (a short list: one row per
+    /// reviewer and basis text).
+    pub async fn legal_basis_reviews(&self) -> StoreResult<Vec<Review>> {
+        let rows = sqlx::query(
+            "SELECT p.slug, r.fingerprint, r.reviewer_account_id, r.decision, r.at FROM legal_basis_reviews r \
+             JOIN procedures p ON p.id = r.procedure_id ORDER BY r.at, r.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let decision: String = row.try_get("decision")?;
+                Ok(Review {
+                    procedure: row.try_get("slug")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                    reviewer_account_id: row.try_get("reviewer_account_id")?,
+                    decision: Decision::parse(&decision)
+                        .ok_or_else(|| super::StoreError::Corrupt(format!("legal basis decision {decision:?}")))?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a reviewer's decision on one text of a procedure's basis (replacing their
+    /// earlier one on the same text) and a history entry naming the basis, in one
+    /// transaction. False when no procedure has the slug.
+    pub async fn decide_legal_basis(&self, slug: &str, review: &Review, citation: &str) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let Some(row) =
+            sqlx::query("SELECT id FROM procedures WHERE slug = $1").bind(slug).fetch_optional(&mut *tx).await?
+        else {
+            return Ok(false);
+        };
+        let id: i64 = row.try_get("id")?;
+        sqlx::query(
+            "INSERT INTO legal_basis_reviews (procedure_id, fingerprint, reviewer_account_id, decision, at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (procedure_id, fingerprint, reviewer_account_id) \
+             DO UPDATE SET decision = excluded.decision, at = excluded.at",
+        )
+        .bind(id)
+        .bind(&review.fingerprint)
+        .bind(review.reviewer_account_id)
+        .bind(review.decision.as_str())
+        .bind(review.at)
+        .execute(&mut *tx)
+        .await?;
+        let change = format!("legal-basis-{}", review.decision.as_str());
+        sqlx::query("INSERT INTO procedure_history (procedure_id, at, actor, change) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(review.at)
+            .bind(review.reviewer())
+            .bind(
+                serde_json::json!({ "change": change, "basis": citation, "fingerprint": review.fingerprint })
+                    .to_string(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Who saved a version of the procedure (history actors of its creations and updates).
+    pub async fn procedure_editors(&self, slug: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT h.actor, h.change FROM procedure_history h JOIN procedures p ON p.id = h.procedure_id \
+             WHERE p.slug = $1",
+        )
+        .bind(slug)
+        .fetch_all(self.pool())
+        .await?;
+        let mut editors = Vec::new();
+        for row in &rows {
+            let change: String = row.try_get("change")?;
+            let saved = serde_json::from_str::<serde_json::Value>(&change)
+                .ok()
+                .is_some_and(|v| matches!(v["change"].as_str(), Some("created" | "updated")));
+            let actor: String = row.try_get("actor")?;
+            if saved && !editors.contains(&actor) {
+                editors.push(actor);
+            }
+        }
+        Ok(editors)
     }
 }

@@ -74,6 +74,7 @@ impl Backend {
                 (6, "assurance", include_str!("../../migrations/sqlite/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/sqlite/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/sqlite/0008_records.sql")),
+                (9, "legal_basis_reviews", include_str!("../../migrations/sqlite/0009_legal_basis_reviews.sql")),
                 (11, "mail_queue", include_str!("../../migrations/sqlite/0011_mail_queue.sql")),
             ],
             Backend::Postgres => &[
@@ -85,6 +86,7 @@ impl Backend {
                 (6, "assurance", include_str!("../../migrations/postgres/0006_assurance.sql")),
                 (7, "signatures", include_str!("../../migrations/postgres/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/postgres/0008_records.sql")),
+                (9, "legal_basis_reviews", include_str!("../../migrations/postgres/0009_legal_basis_reviews.sql")),
                 (11, "mail_queue", include_str!("../../migrations/postgres/0011_mail_queue.sql")),
             ],
         }

@@ -1,4 +1,5 @@
-//! Staff roles held by accounts.
+//! Staff roles held by accounts: `hub_staff`, `catalog_editor` (per entity), `officer` and
+//! `legal_reviewer` (see `catalog::review`).
 
 use sqlx::Row;
 
@@ -6,6 +7,8 @@ use super::{AccountId, Store, StoreResult};
 
 /// The whole hub, as a role's scope.
 pub const HUB: &str = "*";
+/// Decides on legal bases that would allow reuse without consent (scope: the hub).
+pub const LEGAL_REVIEWER: &str = "legal_reviewer";
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RoleGrant {

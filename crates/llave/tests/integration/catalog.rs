@@ -250,7 +250,7 @@ both_backends! {
 }
 
 /// A confirmed person signed in, with `roles` granted through the command line.
-async fn staff(app: &TestApp, seed: u64, roles: &[&[&str]]) -> Client {
+pub async fn staff(app: &TestApp, seed: u64, roles: &[&[&str]]) -> Client {
     let person = Person::synthetic(seed);
     sign_up_and_confirm(app, &person).await;
     for role in roles {
@@ -349,6 +349,8 @@ both_backends! {
         let report = hub.get("/catalogo/reporte").await;
         assert_eq!(report.status, axum::http::StatusCode::OK);
         assert!(report.body.contains("Reconexión del servicio de agua"));
+        // Thousands grouped on the page; no "-0" for a procedure with nothing to gain.
+        assert!(report.body.contains("40,000") && !report.body.contains("-0 "), "{}", report.body);
         assert!(report.body.contains("drop curp: Llave already has it"));
         assert!(report.body.contains("ask payment_receipt with the application, not at review"));
         let json: serde_json::Value = serde_json::from_str(&hub.get("/catalogo/reporte.json").await.body).unwrap();
@@ -363,7 +365,7 @@ both_backends! {
 }
 
 /// Every named input, select and textarea of a page's first form, as a browser would send.
-fn form_fields(html: &str) -> Vec<(String, String)> {
+pub fn form_fields(html: &str) -> Vec<(String, String)> {
     let mut fields = Vec::new();
     let mut rest = html;
     while let Some(at) = rest.find(" name=\"") {
@@ -399,9 +401,35 @@ fn form_fields(html: &str) -> Vec<(String, String)> {
     fields
 }
 
-fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
     match fields.iter_mut().find(|(n, _)| n == name) {
         Some(field) => field.1 = value.to_string(),
         None => fields.push((name.to_string(), value.to_string())),
+    }
+}
+
+both_backends! {
+    async fn the_demo_catalog_has_forty_procedures_across_eight_entities(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let demo = llave(&app, &["demo", "--json"], None);
+        assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+        let out = llave(&app, &["catalog", "export", "--format", "csv"], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let entity = reader.headers().unwrap().iter().position(|h| h == "entity").unwrap();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let entities: std::collections::BTreeSet<String> = rows.iter().map(|r| r[entity].to_string()).collect();
+        assert!(rows.len() >= 40, "{} procedures", rows.len());
+        assert!(entities.len() >= 8, "{entities:?}");
+
+        // Its reuse bases load pending: an import never approves one.
+        let report = llave::catalog::report(&app.state.store).await.unwrap();
+        let bases: Vec<_> = report.procedures.iter().flat_map(|p| &p.reuse_bases).collect();
+        assert!(!bases.is_empty());
+        assert!(bases.iter().all(|b| b.state == llave::catalog::review::BasisState::Pending), "{bases:?}");
+        let text = report.to_text();
+        assert!(!text.contains("-0") && text.contains("2,800,000 applications a year"), "{text}");
+        app.finish().await;
     }
 }

@@ -9,6 +9,7 @@ mod browser;
 mod catalog;
 mod demo_story;
 mod hostile;
+mod legal_basis;
 mod mail;
 pub mod oidc;
 mod records;

@@ -253,7 +253,9 @@ both_backends! {
         let (status, body) = w.lookup(&w.token(&w.a, "records:read").await, json!({"sub": sub}), "licencia", "proof_of_residence").await;
         assert_eq!((status, body["error"].as_str()), (403, Some("insufficient_scope")), "{body}");
 
-        // A law that allows reuse: answered without consent, the basis named.
+        // A law that allows reuse, once a legal reviewer approved it (legal_basis.rs):
+        // answered without consent, the basis named.
+        crate::legal_basis::approve_reuse(&w.app, "permiso").await;
         let (status, found) = w.lookup(&lookups, json!({"sub": sub}), "permiso", "proof_of_residence").await;
         assert_eq!(status, 200, "{found}");
         assert_eq!(found["basis"], "legal_basis");

@@ -47,6 +47,9 @@ async fn catalog(app: &TestApp, reuse_by_law: bool) {
     });
     let text = format!("{{\"procedures\": [\n{procedure}\n]}}\n");
     llave::catalog::import(&app.state.store, &text, "test", 1).await.unwrap();
+    if reuse_by_law {
+        crate::legal_basis::approve_reuse(app, "licencia-a").await;
+    }
 }
 
 /// Two entities whose clients may name people by CURP: semovi (reads) and sacmex (holds).

@@ -86,9 +86,10 @@ both_backends! {
         let second = llave(&app, &["demo", "--json"], None);
         let again: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
         assert!(again["people"].as_array().unwrap().iter().all(|p| p["created"] == false));
-        assert_eq!(report["catalog"]["created"], 6, "the demo catalog");
+        let procedures = report["catalog"]["created"].as_u64().unwrap();
+        assert!(procedures >= 40, "the demo catalog: {procedures} procedures");
         assert_eq!(again["catalog"]["created"], 0);
-        assert_eq!(again["catalog"]["unchanged"], 6);
+        assert_eq!(again["catalog"]["unchanged"], procedures);
         // The two demo entity sites: the same clients, whatever the number of runs.
         assert_eq!(again["sites"], report["sites"]);
         assert_eq!(report["sites"].as_array().unwrap().len(), 2);
