@@ -231,6 +231,23 @@ pub fn validate(params: &Params, client: &ClientPolicy, from_par: bool) -> Resul
     })
 }
 
+/// OIDC Core §3.1.2.1: `prompt=login` and `max_age` ask for an authentication made for
+/// this request. Whether a code may be issued to a session authenticated at `auth_time`:
+/// `fresh_for_this_request` says the session was opened by a sign-in made after this
+/// very request asked for one (the authorization server's own proof). Checked wherever a
+/// code is issued, not only where the sign-in is asked for.
+pub fn needs_fresh_sign_in(
+    request: &AuthorizationRequest,
+    auth_time: i64,
+    now: i64,
+    fresh_for_this_request: bool,
+) -> bool {
+    if fresh_for_this_request {
+        return false;
+    }
+    request.prompt.contains(&Prompt::Login) || request.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max)
+}
+
 /// The `acr` values a request insists on: `acr_values`, and an essential `acr` in `claims`
 /// (OIDC Core §5.5.1.1).
 pub fn requested_acr(request: &AuthorizationRequest) -> Vec<String> {
@@ -336,6 +353,20 @@ mod tests {
     fn repeated_parameters_are_refused() {
         let pairs = vec![("state".to_string(), "a".to_string()), ("state".to_string(), "b".to_string())];
         assert!(Params::from_pairs(pairs).is_err());
+    }
+
+    #[test]
+    fn prompt_login_and_max_age_need_a_sign_in_made_for_the_request() {
+        let uris = registered();
+        let login = validate(&params(&[("prompt", "login")]), &client(&uris), false).unwrap();
+        assert!(needs_fresh_sign_in(&login, 1000, 1000, false), "an old session never does for prompt=login");
+        assert!(!needs_fresh_sign_in(&login, 1000, 1000, true));
+        let aged = validate(&params(&[("max_age", "60")]), &client(&uris), false).unwrap();
+        assert!(!needs_fresh_sign_in(&aged, 1000, 1060, false));
+        assert!(needs_fresh_sign_in(&aged, 1000, 1061, false));
+        assert!(!needs_fresh_sign_in(&aged, 1000, 5000, true));
+        let plain = validate(&params(&[]), &client(&uris), false).unwrap();
+        assert!(!needs_fresh_sign_in(&plain, 0, i64::MAX, false));
     }
 
     #[test]
