@@ -248,21 +248,34 @@ pub fn needs_fresh_sign_in(
     request.prompt.contains(&Prompt::Login) || request.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max)
 }
 
-/// The `acr` values a request insists on: `acr_values`, and an essential `acr` in `claims`
-/// (OIDC Core §5.5.1.1).
-pub fn requested_acr(request: &AuthorizationRequest) -> Vec<String> {
-    let mut values = request.acr_values.clone();
+/// The `acr` requirements of a request, each a list of values any one of which meets it:
+/// `acr_values`, and an essential `acr` in `claims` (OIDC Core §5.5.1.1). They hold
+/// together: a looser `acr_values` never lowers an essential `acr` (finding 13.10a).
+pub fn acr_requirements(request: &AuthorizationRequest) -> Vec<Vec<String>> {
+    let mut requirements = Vec::new();
+    if !request.acr_values.is_empty() {
+        requirements.push(request.acr_values.clone());
+    }
     let acr = request.claims.as_ref().and_then(|c| c.get("id_token")).and_then(|c| c.get("acr"));
     // A voluntary `acr` claim request is a preference, not a requirement.
     if let Some(acr) = acr.filter(|acr| acr.get("essential").and_then(|e| e.as_bool()) == Some(true)) {
+        let mut values = Vec::new();
         if let Some(value) = acr.get("value").and_then(|v| v.as_str()) {
             values.push(value.to_string());
         }
         if let Some(list) = acr.get("values").and_then(|v| v.as_array()) {
             values.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_string));
         }
+        if !values.is_empty() {
+            requirements.push(values);
+        }
     }
-    values
+    requirements
+}
+
+/// Every `acr` value a request names, in its requirements.
+pub fn requested_acr(request: &AuthorizationRequest) -> Vec<String> {
+    acr_requirements(request).into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -379,5 +392,9 @@ mod tests {
         let voluntary = r#"{"id_token":{"acr":{"values":["urn:llave:loa:3"]}}}"#;
         let request = validate(&params(&[("claims", voluntary)]), &client(&uris), false).unwrap();
         assert!(requested_acr(&request).is_empty(), "only an essential acr insists");
+        let both = r#"{"id_token":{"acr":{"essential":true,"value":"urn:llave:loa:3"}}}"#;
+        let request =
+            validate(&params(&[("claims", both), ("acr_values", "urn:llave:loa:1")]), &client(&uris), false).unwrap();
+        assert_eq!(acr_requirements(&request), [vec!["urn:llave:loa:1"], vec!["urn:llave:loa:3"]]);
     }
 }

@@ -181,13 +181,11 @@ fn sign_in_answer(
 pub const STEPUP_PARAM: &str = "llave_stepup";
 
 /// The level a request insists on, if above what this session reaches now: `Some(need)`,
-/// with `need = 4` for `acr` values llave does not define (nothing reaches them).
+/// with `need = 4` for `acr` values llave does not define (nothing reaches them). Every
+/// requirement holds at once: the strictest wins (finding 13.10a).
 fn unmet_level(app: &AppState, request: &AuthorizationRequest, signed_in: &SignedIn, now: i64) -> Option<u8> {
-    let requested = oidc::authorize::requested_acr(request);
-    if requested.is_empty() {
-        return None;
-    }
-    let need = requested.iter().filter_map(|r| crate::assurance::level_of(r)).min().unwrap_or(4);
+    let requirements = oidc::authorize::acr_requirements(request);
+    let need = crate::assurance::required_level(&requirements)?;
     let level = crate::assurance::session_level(app, &signed_in.account, &signed_in.session, now);
     (need > level).then_some(need)
 }
