@@ -443,3 +443,40 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_passkey_made_in_the_second_of_the_verification_does_not_prove_level_three(backend: Backend) {
+        use llave::store::AccountId;
+        use llave::store::assurance::{NewVerification, PasskeyRecord};
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(1801);
+        sign_up_and_confirm(&app, &person).await;
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        let at = llave::crypto::now();
+        let passkey = |id: &str, created_at: i64| PasskeyRecord {
+            id: id.into(),
+            account_id: account.id,
+            credential_id: format!("cred-{id}"),
+            name: id.into(),
+            passkey: "{}".into(),
+            created_at,
+            last_used_at: None,
+        };
+        // Enrolled first, verified next, both within one second.
+        app.state.store.insert_passkey(&passkey("same-second", at)).await.unwrap();
+        let verification = NewVerification {
+            account: account.id, purpose: "verify", method: "in_person", verifier: "oficina", officer: None::<AccountId>,
+            document_kind: "ine", document_number: "ABC123", reference: "",
+        };
+        app.state.store.record_verification(&verification, at).await.unwrap();
+        let account = app.state.store.account_by_id(account.id).await.unwrap().unwrap();
+        assert_eq!(account.identity_verified_at, Some(at));
+        let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
+        assert!(usable.is_empty(), "a passkey of the verification's own second may be older: {usable:?}");
+        // One enrolled after it counts.
+        app.state.store.insert_passkey(&passkey("later", at + 1)).await.unwrap();
+        let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
+        assert_eq!(usable.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["later"]);
+        app.finish().await;
+    }
+}
