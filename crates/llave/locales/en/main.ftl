@@ -75,6 +75,7 @@ signin-title = Sign in to Llave
 signin-missing = Enter your CURP or e-mail address and your password.
 signin-invalid = The CURP, e-mail or password is not correct.
 signin-throttled = Too many attempts. Wait a few minutes and try again.
+signin-wait = Too many attempts. Wait { $seconds } seconds and try again.
 signin-no-account = No account yet?
 signed-out = You have signed out.
 forgot-link = I forgot my password

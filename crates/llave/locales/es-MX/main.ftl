@@ -75,6 +75,7 @@ signin-title = Iniciar sesión en Llave
 signin-missing = Escribe tu CURP o correo electrónico y tu contraseña.
 signin-invalid = La CURP, el correo o la contraseña no son correctos.
 signin-throttled = Demasiados intentos. Espera unos minutos e intenta de nuevo.
+signin-wait = Demasiados intentos. Espera { $seconds } segundos e intenta de nuevo.
 signin-no-account = ¿No tienes cuenta?
 signed-out = Cerraste tu sesión.
 forgot-link = Olvidé mi contraseña

@@ -103,7 +103,7 @@ async fn fresh_password(app: &AppState, account: &Account, password: &str, actor
     if password.is_empty() {
         return Ok(false);
     }
-    let outcome = signin::authenticate(app, &account.curp, password, actor)
+    let outcome = signin::authenticate(app, &account.curp, password, actor, None)
         .await
         .map_err(|e| PageError::internal(crate::i18n::Lang::default(), e))?;
     Ok(matches!(outcome, SignInOutcome::Success(_)))
