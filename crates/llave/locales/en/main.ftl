@@ -559,3 +559,5 @@ arco-answer = Answer
 arco-error-right = Choose one of the ARCO rights.
 arco-error-message = Write what you are asking the entity.
 arco-error-too-long = The message can be at most { $max } characters.
+staff-factor-title = A second factor is needed
+staff-factor-enrol = Your role in Llave needs a second factor (an authenticator app or a passkey). Turn one on in Your account › Security and sign in again with it.

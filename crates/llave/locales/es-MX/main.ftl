@@ -559,3 +559,5 @@ arco-answer = Respuesta
 arco-error-right = Elige uno de los derechos ARCO.
 arco-error-message = Escribe qué pides a la entidad.
 arco-error-too-long = El mensaje puede tener hasta { $max } caracteres.
+staff-factor-title = Se necesita un segundo factor
+staff-factor-enrol = Tu función en Llave necesita un segundo factor (una app de códigos o una llave de acceso). Actívalo en Tu cuenta › Seguridad y vuelve a iniciar sesión con él.

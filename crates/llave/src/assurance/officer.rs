@@ -36,13 +36,15 @@ pub fn routes() -> Router<AppState> {
         .route("/oficina/revocar-firma", post(revoke_signature))
 }
 
-async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), PageError> {
-    let roles = app.store.roles_of(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
-    if roles.iter().any(|(role, scope)| role == ROLE && scope == crate::store::roles::HUB) {
-        Ok(())
-    } else {
-        Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "officer-forbidden-title", "officer-forbidden"))
+/// The officer role, in a session signed in with a second factor (finding 13.14);
+/// otherwise the answer to send.
+async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), Response> {
+    let roles = app.store.roles_of(s.account.id).await.map_err(|e| PageError::internal(c.lang, e).into_response())?;
+    if !roles.iter().any(|(role, scope)| role == ROLE && scope == crate::store::roles::HUB) {
+        let error = PageError::new(StatusCode::FORBIDDEN, c.lang, "officer-forbidden-title", "officer-forbidden");
+        return Err(error.into_response());
     }
+    super::staff::require_second_factor(app, c, s, "/oficina").await
 }
 
 #[derive(Template)]
@@ -76,7 +78,9 @@ struct PersonQuery {
 }
 
 async fn home(State(app): State<AppState>, c: Chrome, s: SignedIn) -> PageResult {
-    require_officer(&app, &c, &s).await?;
+    if let Err(answer) = require_officer(&app, &c, &s).await {
+        return Ok(answer);
+    }
     page(&app, c, &s, None, FieldErrors::default(), "", None, ("", ""), StatusCode::OK).await
 }
 
@@ -168,7 +172,9 @@ async fn person(
     s: SignedIn,
     PageQuery(query): PageQuery<PersonQuery>,
 ) -> PageResult {
-    require_officer(&app, &c, &s).await?;
+    if let Err(answer) = require_officer(&app, &c, &s).await {
+        return Ok(answer);
+    }
     let Some(account) = find(&app, &c, &query.curp).await? else {
         let mut errors = FieldErrors::default();
         errors.add("curp", c.t("officer-not-found"));
@@ -204,7 +210,9 @@ async fn checked_act(
     s: &SignedIn,
     form: &ActForm,
 ) -> Result<Result<(Account, String), Response>, PageError> {
-    require_officer(app, c, s).await?;
+    if let Err(answer) = require_officer(app, c, s).await {
+        return Ok(Err(answer));
+    }
     let Some(account) = find(app, c, &form.curp).await? else {
         let mut errors = FieldErrors::default();
         errors.add("curp", c.t("officer-not-found"));
