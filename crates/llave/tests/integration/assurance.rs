@@ -128,7 +128,7 @@ both_backends! {
         sign_in_with_recovery_code(&mut desk, &officer, &codes[0]).await;
         assert_eq!(desk.get("/oficina").await.status, StatusCode::OK);
         let done = officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX123456").await;
-        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
         assert_eq!(app.count("SELECT COUNT(*) FROM identity_verifications").await, 1);
         app.finish().await;
     }
@@ -167,8 +167,8 @@ both_backends! {
             .await;
         assert_eq!(unchecked.status, StatusCode::UNPROCESSABLE_ENTITY, "the document must be checked in person");
         let done = officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX1234567").await;
-        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-        assert!(desk.get(done.location().unwrap()).await.body.contains("Nivel 2"));
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert!(done.body.contains("Nivel 2") && done.body.contains("Identidad verificada y registrada"));
 
         let account_page = browser.get("/account").await.body;
         assert!(account_page.contains("Nivel 2: Llave Verificada"), "the person sees the level");
@@ -227,7 +227,7 @@ both_backends! {
         // An officer restores access in person: factors gone, sessions ended, a link sent;
         // that reset does not lower the level again.
         let recovered = officer_act(&mut desk, "/oficina/recuperar", &person.curp, "IDMEX7654321").await;
-        assert_eq!(recovered.status, StatusCode::SEE_OTHER, "{}", recovered.body);
+        assert_eq!(recovered.status, StatusCode::OK, "{}", recovered.body);
         assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 1, "the officer's own");
         assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'access_recovered'").await, 1);
         let link = app.last_link("/password/reset?token=");
@@ -525,6 +525,33 @@ both_backends! {
         app.state.store.insert_passkey(&passkey("later", at + 1)).await.unwrap();
         let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
         assert_eq!(usable.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["later"]);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_link_looks_nobody_up_at_the_desk(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let (_, mut desk) = officer(&app, 1011).await;
+        let person = Person::synthetic(1012);
+        sign_up_and_confirm(&app, &person).await;
+        let lookups = "SELECT COUNT(*) FROM security_events WHERE kind = 'officer_lookup'";
+
+        // A link planted by another site: the search form, no person, nothing recorded.
+        let linked = desk.get(&format!("/oficina/persona?curp={}", person.curp)).await;
+        assert_eq!(linked.status, StatusCode::OK);
+        assert!(!linked.body.contains(&person.email), "no result on a GET");
+        assert!(linked.body.contains("method=\"post\" action=\"/oficina/persona\""));
+        // A cross-site POST carries no CSRF token.
+        let forged = desk.post("/oficina/persona", &[("curp", person.curp.as_str())]).await;
+        assert_ne!(forged.status, StatusCode::OK);
+        assert_eq!(app.count(lookups).await, 0);
+
+        // The officer's own search: the person, and the look-up recorded.
+        let found = desk.submit("/oficina", "/oficina/persona", &[("curp", &person.curp)]).await;
+        assert_eq!(found.status, StatusCode::OK);
+        assert!(found.body.contains(&person.email));
+        assert_eq!(app.count(lookups).await, 1);
         app.finish().await;
     }
 }
