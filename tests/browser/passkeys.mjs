@@ -25,6 +25,7 @@ const env = {
   password: required('PASSWORD'),
   officerCurp: required('OFFICER_CURP'),
   officerPassword: required('OFFICER_PASSWORD'),
+  officerRecoveryCode: required('OFFICER_RECOVERY_CODE'),
   authorizeUrl: required('AUTHORIZE_URL'),
   entityName: required('ENTITY_NAME'),
 };
@@ -86,6 +87,11 @@ run(async (browser) => {
     const officer = await desk.newPage();
     try {
       await signIn(officer, env.officerCurp, env.officerPassword);
+      // Officers act with a second factor (here, one of their recovery codes).
+      await officer.getByText('Usar un código de recuperación').click();
+      const second = officer.locator('form:has(input[name="recovery_code"])');
+      await second.getByLabel('Código de recuperación').fill(env.officerRecoveryCode);
+      await click(officer, second.getByRole('button', { name: 'Continuar' }));
       await officer.goto(`${env.base}/oficina`);
       await label(officer, 'CURP de la persona').fill(env.curp);
       await click(officer, button(officer, 'Buscar'));

@@ -231,21 +231,51 @@ pub fn validate(params: &Params, client: &ClientPolicy, from_par: bool) -> Resul
     })
 }
 
-/// The `acr` values a request insists on: `acr_values`, and an essential `acr` in `claims`
-/// (OIDC Core §5.5.1.1).
-pub fn requested_acr(request: &AuthorizationRequest) -> Vec<String> {
-    let mut values = request.acr_values.clone();
+/// OIDC Core §3.1.2.1: `prompt=login` and `max_age` ask for an authentication made for
+/// this request. Whether a code may be issued to a session authenticated at `auth_time`:
+/// `fresh_for_this_request` says the session was opened by a sign-in made after this
+/// very request asked for one (the authorization server's own proof). Checked wherever a
+/// code is issued, not only where the sign-in is asked for.
+pub fn needs_fresh_sign_in(
+    request: &AuthorizationRequest,
+    auth_time: i64,
+    now: i64,
+    fresh_for_this_request: bool,
+) -> bool {
+    if fresh_for_this_request {
+        return false;
+    }
+    request.prompt.contains(&Prompt::Login) || request.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max)
+}
+
+/// The `acr` requirements of a request, each a list of values any one of which meets it:
+/// `acr_values`, and an essential `acr` in `claims` (OIDC Core §5.5.1.1). They hold
+/// together: a looser `acr_values` never lowers an essential `acr` (finding 13.10a).
+pub fn acr_requirements(request: &AuthorizationRequest) -> Vec<Vec<String>> {
+    let mut requirements = Vec::new();
+    if !request.acr_values.is_empty() {
+        requirements.push(request.acr_values.clone());
+    }
     let acr = request.claims.as_ref().and_then(|c| c.get("id_token")).and_then(|c| c.get("acr"));
     // A voluntary `acr` claim request is a preference, not a requirement.
     if let Some(acr) = acr.filter(|acr| acr.get("essential").and_then(|e| e.as_bool()) == Some(true)) {
+        let mut values = Vec::new();
         if let Some(value) = acr.get("value").and_then(|v| v.as_str()) {
             values.push(value.to_string());
         }
         if let Some(list) = acr.get("values").and_then(|v| v.as_array()) {
             values.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_string));
         }
+        if !values.is_empty() {
+            requirements.push(values);
+        }
     }
-    values
+    requirements
+}
+
+/// Every `acr` value a request names, in its requirements.
+pub fn requested_acr(request: &AuthorizationRequest) -> Vec<String> {
+    acr_requirements(request).into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -339,6 +369,20 @@ mod tests {
     }
 
     #[test]
+    fn prompt_login_and_max_age_need_a_sign_in_made_for_the_request() {
+        let uris = registered();
+        let login = validate(&params(&[("prompt", "login")]), &client(&uris), false).unwrap();
+        assert!(needs_fresh_sign_in(&login, 1000, 1000, false), "an old session never does for prompt=login");
+        assert!(!needs_fresh_sign_in(&login, 1000, 1000, true));
+        let aged = validate(&params(&[("max_age", "60")]), &client(&uris), false).unwrap();
+        assert!(!needs_fresh_sign_in(&aged, 1000, 1060, false));
+        assert!(needs_fresh_sign_in(&aged, 1000, 1061, false));
+        assert!(!needs_fresh_sign_in(&aged, 1000, 5000, true));
+        let plain = validate(&params(&[]), &client(&uris), false).unwrap();
+        assert!(!needs_fresh_sign_in(&plain, 0, i64::MAX, false));
+    }
+
+    #[test]
     fn essential_acr_in_claims_counts() {
         let uris = registered();
         let claims = r#"{"id_token":{"acr":{"essential":true,"values":["urn:llave:loa:2"]}}}"#;
@@ -348,5 +392,9 @@ mod tests {
         let voluntary = r#"{"id_token":{"acr":{"values":["urn:llave:loa:3"]}}}"#;
         let request = validate(&params(&[("claims", voluntary)]), &client(&uris), false).unwrap();
         assert!(requested_acr(&request).is_empty(), "only an essential acr insists");
+        let both = r#"{"id_token":{"acr":{"essential":true,"value":"urn:llave:loa:3"}}}"#;
+        let request =
+            validate(&params(&[("claims", both), ("acr_values", "urn:llave:loa:1")]), &client(&uris), false).unwrap();
+        assert_eq!(acr_requirements(&request), [vec!["urn:llave:loa:1"], vec!["urn:llave:loa:3"]]);
     }
 }

@@ -75,6 +75,7 @@ signin-title = Sign in to Llave
 signin-missing = Enter your CURP or e-mail address and your password.
 signin-invalid = The CURP, e-mail or password is not correct.
 signin-throttled = Too many attempts. Wait a few minutes and try again.
+signin-wait = Too many attempts. Wait { $seconds } seconds and try again.
 signin-no-account = No account yet?
 signed-out = You have signed out.
 forgot-link = I forgot my password
@@ -594,3 +595,6 @@ mail-signup-attempt-body = Someone tried to create a Llave account with your CUR
     If it was you, you already have an account: sign in at { $signin }, or set a new password at { $reset }.
 
     If it was not you, you need not do anything: nobody got into your account.
+
+staff-factor-title = A second factor is needed
+staff-factor-enrol = Your role in Llave needs a second factor (an authenticator app or a passkey). Turn one on in Your account › Security and sign in again with it.

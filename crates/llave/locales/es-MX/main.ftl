@@ -75,6 +75,7 @@ signin-title = Iniciar sesión en Llave
 signin-missing = Escribe tu CURP o correo electrónico y tu contraseña.
 signin-invalid = La CURP, el correo o la contraseña no son correctos.
 signin-throttled = Demasiados intentos. Espera unos minutos e intenta de nuevo.
+signin-wait = Demasiados intentos. Espera { $seconds } segundos e intenta de nuevo.
 signin-no-account = ¿No tienes cuenta?
 signed-out = Cerraste tu sesión.
 forgot-link = Olvidé mi contraseña
@@ -594,3 +595,6 @@ mail-signup-attempt-body = Alguien intentó crear una cuenta Llave con tu CURP o
     Si fuiste tú, ya tienes cuenta: inicia sesión en { $signin } o elige una contraseña nueva en { $reset }.
 
     Si no fuiste tú, no tienes que hacer nada: nadie entró a tu cuenta.
+
+staff-factor-title = Se necesita un segundo factor
+staff-factor-enrol = Tu función en Llave necesita un segundo factor (una app de códigos o una llave de acceso). Actívalo en Tu cuenta › Seguridad y vuelve a iniciar sesión con él.

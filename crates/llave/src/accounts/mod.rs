@@ -3,6 +3,7 @@
 //! server-side sessions, password change and reset. The core functions here take plain
 //! data and return outcomes; `routes.rs` is the HTTP edge and `pages.rs` the templates.
 
+pub mod device;
 pub mod input;
 pub mod links;
 pub mod mail_jobs;

@@ -3,8 +3,8 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use super::links::{self, Confirmation, ResetOutcome};
 use super::pages::*;
 use super::signin::{self, ChangeOutcome, SignInOutcome};
 use super::signup::{self, Origin, SignupError, SignupInput};
-use super::{Actor, Problem, sessions};
+use super::{Actor, Problem, device, sessions};
 use crate::AppState;
 use crate::store::EventKind;
 use crate::store::email_tokens::LinkState;
@@ -162,15 +162,16 @@ async fn signin_submit(
     State(app): State<AppState>,
     c: Chrome,
     client: ClientMeta,
+    headers: HeaderMap,
     previous: Option<SignedIn>,
     CsrfForm(form): CsrfForm<SigninForm>,
 ) -> PageResult {
     let next = safe_next(Some(&form.next));
     let identifier: String = form.identifier.trim().chars().take(300).collect();
     let targets = crate::oidc::redirect_uris_for_next(&app, &next).await;
-    let refuse = |c: Chrome, status: StatusCode, key: &str| {
+    let refuse = |c: Chrome, status: StatusCode, text: Option<String>, key: &str| {
         let mut errors = FieldErrors::default();
-        errors.add("identifier", c.t(key));
+        errors.add("identifier", text.unwrap_or_else(|| c.t(key)));
         let page = SigninPage {
             c,
             passkeys: app.webauthn.is_some(),
@@ -184,15 +185,23 @@ async fn signin_submit(
         response
     };
     if identifier.is_empty() || form.password.is_empty() {
-        return Ok(refuse(c, StatusCode::UNPROCESSABLE_ENTITY, "signin-missing"));
+        return Ok(refuse(c, StatusCode::UNPROCESSABLE_ENTITY, None, "signin-missing"));
     }
     let actor = Actor::from(&client);
-    let outcome = signin::authenticate(&app, &identifier, &form.password, &actor)
+    let now = crate::crypto::now();
+    let device_cookie = crate::web::cookies::get(&headers, &app.cookie_policy().name(device::DEVICE_COOKIE));
+    let device = device_cookie.and_then(|value| device::verify(&app.csrf_key, &value, now));
+    let outcome = signin::authenticate(&app, &identifier, &form.password, &actor, device.as_ref())
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     match outcome {
         SignInOutcome::Success(account) => {
-            if let Some(response) = crate::assurance::routes::second_step(&app, &account, &next).await? {
+            // This browser is now a device the person used: set at each right password.
+            let value = device::issue(&app.csrf_key, account.id, now);
+            let cookie = app.cookie_policy().set(device::DEVICE_COOKIE, &value, Some(device::DEVICE_SECONDS), "Strict");
+            let device_header = HeaderValue::from_str(&cookie).ok();
+            if let Some(mut response) = crate::assurance::routes::second_step(&app, &account, &next).await? {
+                response.headers_mut().extend(device_header.map(|v| (SET_COOKIE, v)));
                 return Ok(response);
             }
             // A fresh sign-in replaces the session this browser had.
@@ -209,11 +218,17 @@ async fn signin_submit(
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().append(SET_COOKIE, value);
             }
+            response.headers_mut().extend(device_header.map(|v| (SET_COOKIE, v)));
             response.extensions_mut().insert(RotateCsrf);
             Ok(response)
         }
-        SignInOutcome::Invalid => Ok(refuse(c, StatusCode::UNAUTHORIZED, "signin-invalid")),
-        SignInOutcome::Throttled => Ok(refuse(c, StatusCode::TOO_MANY_REQUESTS, "signin-throttled")),
+        SignInOutcome::Invalid => Ok(refuse(c, StatusCode::UNAUTHORIZED, None, "signin-invalid")),
+        SignInOutcome::Throttled(seconds) => {
+            let text = c.t_with("signin-wait", &[("seconds", seconds.to_string())]);
+            let mut response = refuse(c, StatusCode::TOO_MANY_REQUESTS, Some(text), "signin-throttled");
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+            Ok(response)
+        }
     }
 }
 

@@ -1,11 +1,16 @@
-//! Sign-in by CURP or e-mail and password, throttled per identifier and per client
-//! address (NIST SP 800-63B §5.2.2), with the same answer and similar work for an unknown
-//! account and a wrong password, so neither the message nor the timing tells them apart.
+//! Sign-in by CURP or e-mail and password, with the same answer and similar work for an
+//! unknown account and a wrong password, so neither the message nor the timing tells them
+//! apart. Guessing is slowed, never locked out (NIST SP 800-63B §5.2.2, finding 13.9):
+//! after a few free failures per identifier, per account and per client address, each
+//! further attempt must wait a delay that doubles with every failure, and is refused
+//! unchecked ("wait N seconds") until then. A browser holding the person's device cookie
+//! (`device`) has a budget of its own instead, so nobody elsewhere can keep the person out.
 
 use curp::Curp;
 
 use super::Actor;
 use super::Problem;
+use super::device::Device;
 use super::password::{HashError, check_new_password};
 use crate::Services;
 use crate::crypto::now;
@@ -24,8 +29,25 @@ pub enum SignInOutcome {
     Success(Box<Account>),
     /// Unknown identifier or wrong password: one answer for both.
     Invalid,
-    /// Too many failures for this identifier or from this address; try later.
-    Throttled,
+    /// Too many failures for this identifier, from this address or this device: try
+    /// again after this many seconds. The password was not checked.
+    Throttled(i64),
+}
+
+/// The first delay after the free failures, doubled with each further failure.
+const FIRST_DELAY_SECONDS: i64 = 2;
+/// The longest delay between two checked attempts.
+const MAX_DELAY_SECONDS: i64 = 15 * 60;
+
+/// Seconds to wait before the next checked attempt, for a counter with `failures`, the
+/// last at `last_failure`, of which `free` cost nothing.
+pub fn wait_seconds(failures: i64, last_failure: i64, free: i64, now: i64) -> i64 {
+    if failures < free {
+        return 0;
+    }
+    let doublings = (failures - free).clamp(0, 20) as u32;
+    let delay = (FIRST_DELAY_SECONDS << doublings).min(MAX_DELAY_SECONDS);
+    (last_failure + delay - now).max(0)
 }
 
 /// The account a CURP or an e-mail address names.
@@ -55,31 +77,44 @@ fn address_key(actor: &Actor) -> String {
     format!("ip:{}", actor.address)
 }
 
+/// Checks a password, throttled; `device` is the browser's verified device cookie.
 pub async fn authenticate(
     app: &Services,
     identifier: &str,
     password: &str,
     actor: &Actor,
+    device: Option<&Device>,
 ) -> Result<SignInOutcome, SignInError> {
     let now = now();
     let policy = &app.config.throttle;
-    let window_opened_after = now - policy.window_minutes * 60;
+    let forget_before = now - policy.window_minutes * 60;
     let account = find_account(app, identifier).await?;
     let account_id = account.as_ref().map(|a| a.id);
-    // Failures count per identifier as typed (an unknown one locks like a known one, so
-    // locking reveals nothing), per account (CURP and e-mail share one budget) and per
+    // A device the person signed in from before is throttled on its own. Anyone else
+    // counts per identifier as typed (an unknown one is slowed like a known one, so the
+    // answer reveals nothing), per account (CURP and e-mail share one budget) and per
     // client address.
-    let mut keys = vec![(identifier_key(identifier), policy.account_failures)];
-    if let Some(id) = account_id {
-        keys.push((format!("account:{}", id.0), policy.account_failures));
-    }
-    keys.push((address_key(actor), policy.address_failures));
-
-    for (key, limit) in &keys {
-        if app.store.throttle_failures(key, window_opened_after).await? >= *limit {
-            record(app, EventKind::Throttled, account_id, actor, now).await?;
-            return Ok(SignInOutcome::Throttled);
+    let keys = match device.filter(|d| Some(d.account) == account_id) {
+        Some(device) => vec![(device.throttle_key(), policy.account_failures)],
+        None => {
+            let mut keys = vec![(identifier_key(identifier), policy.account_failures)];
+            if let Some(id) = account_id {
+                keys.push((format!("account:{}", id.0), policy.account_failures));
+            }
+            keys.push((address_key(actor), policy.address_failures));
+            keys
         }
+    };
+
+    let mut wait = 0;
+    for (key, free) in &keys {
+        if let Some((failures, last)) = app.store.throttle_sliding(key, forget_before).await? {
+            wait = wait.max(wait_seconds(failures, last, *free, now));
+        }
+    }
+    if wait > 0 {
+        record(app, EventKind::Throttled, account_id, actor, now).await?;
+        return Ok(SignInOutcome::Throttled(wait));
     }
 
     let password = if password.chars().count() > super::password::MAX_LENGTH { "" } else { password };
@@ -99,13 +134,14 @@ pub async fn authenticate(
             Ok(SignInOutcome::Success(Box::new(account)))
         }
         _ => {
-            let mut reached_limit = false;
-            for (key, limit) in &keys {
-                let failures = app.store.throttle_record_failure(key, now, window_opened_after).await?;
-                reached_limit |= failures == *limit && !key.starts_with("ip:");
+            let mut slowed_from_now = false;
+            for (key, free) in &keys {
+                let failures = app.store.throttle_slide(key, now, forget_before).await?;
+                slowed_from_now |= failures == *free && !key.starts_with("ip:");
             }
             record(app, EventKind::SignInFailed, account_id, actor, now).await?;
-            if reached_limit {
+            if slowed_from_now {
+                // The event keeps its old name: from here on, guesses are slowed.
                 record(app, EventKind::Lockout, account_id, actor, now).await?;
             }
             Ok(SignInOutcome::Invalid)
@@ -135,12 +171,12 @@ pub async fn change_password(
     if let Err(problem) = check_new_password(new_password, &personal) {
         return Ok(ChangeOutcome::Invalid(vec![Problem::new("new_password", problem.message_key())]));
     }
-    match authenticate(app, &account.curp, current, actor).await? {
+    match authenticate(app, &account.curp, current, actor, None).await? {
         SignInOutcome::Success(_) => {}
         SignInOutcome::Invalid => {
             return Ok(ChangeOutcome::Invalid(vec![Problem::new("current_password", "password-current-wrong")]));
         }
-        SignInOutcome::Throttled => return Ok(ChangeOutcome::Throttled),
+        SignInOutcome::Throttled(_) => return Ok(ChangeOutcome::Throttled),
     }
     let hash = app.passwords.hash(new_password).await?;
     let now = now();
@@ -165,7 +201,17 @@ async fn record(
 
 #[cfg(test)]
 mod tests {
-    use super::identifier_key;
+    use super::{identifier_key, wait_seconds};
+
+    #[test]
+    fn delays_start_after_the_free_failures_and_double() {
+        assert_eq!(wait_seconds(4, 100, 5, 100), 0);
+        assert_eq!(wait_seconds(5, 100, 5, 100), 2);
+        assert_eq!(wait_seconds(6, 100, 5, 100), 4);
+        assert_eq!(wait_seconds(7, 100, 5, 101), 7);
+        assert_eq!(wait_seconds(7, 100, 5, 108), 0, "waited enough");
+        assert_eq!(wait_seconds(60, 100, 5, 100), 15 * 60, "capped");
+    }
 
     #[test]
     fn one_key_per_identifier_however_typed() {

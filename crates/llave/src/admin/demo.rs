@@ -184,8 +184,10 @@ impl DemoReport {
             ));
         }
         out.push_str(&format!(
-            "\nOfficer: {} verifies people's identity in person at {issuer}/oficina (level 2); passkeys and\n\
-             the authenticator app are on each person's account page. Start `{}` with\n\
+            "\nOfficer: {} verifies people's identity in person at {issuer}/oficina (level 2); the desk\n\
+             needs a second factor: on first visit, turn on the authenticator app at {issuer}/account\n\
+             and sign in again with it. Passkeys and the authenticator app are on each person's account\n\
+             page. Start `{}` with\n\
              LLAVE_ASSURANCE__REFERENCE_PROVIDER=true to try remote verification with the reference provider.\n\
              Verified people sign documents at {issuer}/firma; anyone verifies at {issuer}/verificar.\n",
             self.officer, self.serve_command

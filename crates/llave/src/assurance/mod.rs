@@ -14,6 +14,7 @@ pub mod passkeys;
 pub mod reference;
 pub mod remote;
 pub mod routes;
+pub mod staff;
 pub mod totp;
 
 use crate::Services;
@@ -40,6 +41,14 @@ pub fn level_of(acr: &str) -> Option<u8> {
         "3" => Some(3),
         _ => None,
     }
+}
+
+/// The level a request needs (finding 13.10a): each requirement (a list of `acr` values,
+/// any one of which meets it) needs the lowest level it accepts, a value llave does not
+/// define needs 4 (nothing reaches it), and the strictest requirement wins. `None` if
+/// nothing is required.
+pub fn required_level(requirements: &[Vec<String>]) -> Option<u8> {
+    requirements.iter().map(|values| values.iter().map(|v| level_of(v).unwrap_or(4)).min().unwrap_or(4)).max()
 }
 
 /// Whether the account's identity stands verified (level 2 is not suspended).
@@ -135,6 +144,16 @@ mod tests {
         assert_eq!(level_of(acr(3)), Some(3));
         assert_eq!(level_of("urn:llave:loa:9"), None);
         assert_eq!(level_of("urn:other:2"), None);
+    }
+
+    #[test]
+    fn the_strictest_requirement_wins() {
+        let list = |values: &[&str]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        assert_eq!(required_level(&[]), None);
+        assert_eq!(required_level(&[list(&["urn:llave:loa:1"]), list(&["urn:llave:loa:3"])]), Some(3));
+        assert_eq!(required_level(&[list(&["urn:llave:loa:3"]), list(&["urn:llave:loa:1"])]), Some(3));
+        assert_eq!(required_level(&[list(&["urn:llave:loa:3", "urn:llave:loa:1"])]), Some(1));
+        assert_eq!(required_level(&[list(&["foo"]), list(&["urn:llave:loa:1"])]), Some(4));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use curp::Curp;
 use serde::Deserialize;
@@ -30,19 +30,21 @@ pub const ROLE: &str = "officer";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/oficina", get(home))
-        .route("/oficina/persona", get(person))
+        .route("/oficina/persona", get(search).post(person))
         .route("/oficina/verificar", post(verify))
         .route("/oficina/recuperar", post(recover))
         .route("/oficina/revocar-firma", post(revoke_signature))
 }
 
-async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), PageError> {
-    let roles = app.store.roles_of(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
-    if roles.iter().any(|(role, scope)| role == ROLE && scope == crate::store::roles::HUB) {
-        Ok(())
-    } else {
-        Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "officer-forbidden-title", "officer-forbidden"))
+/// The officer role, in a session signed in with a second factor (finding 13.14);
+/// otherwise the answer to send.
+async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), Response> {
+    let roles = app.store.roles_of(s.account.id).await.map_err(|e| PageError::internal(c.lang, e).into_response())?;
+    if !roles.iter().any(|(role, scope)| role == ROLE && scope == crate::store::roles::HUB) {
+        let error = PageError::new(StatusCode::FORBIDDEN, c.lang, "officer-forbidden-title", "officer-forbidden");
+        return Err(error.into_response());
     }
+    super::staff::require_second_factor(app, c, s, "/oficina").await
 }
 
 #[derive(Template)]
@@ -72,11 +74,12 @@ struct PersonView {
 #[serde(default)]
 struct PersonQuery {
     curp: String,
-    done: String,
 }
 
 async fn home(State(app): State<AppState>, c: Chrome, s: SignedIn) -> PageResult {
-    require_officer(&app, &c, &s).await?;
+    if let Err(answer) = require_officer(&app, &c, &s).await {
+        return Ok(answer);
+    }
     page(&app, c, &s, None, FieldErrors::default(), "", None, ("", ""), StatusCode::OK).await
 }
 
@@ -161,14 +164,31 @@ fn officer_actor(client: &ClientMeta) -> Actor {
     Actor::from(client)
 }
 
+/// The search form only: a link (from any site) looks nobody up and records nothing
+/// (finding 13.10b); the look-up is the form's POST.
+async fn search(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    PageQuery(query): PageQuery<PersonQuery>,
+) -> PageResult {
+    if let Err(answer) = require_officer(&app, &c, &s).await {
+        return Ok(answer);
+    }
+    page(&app, c, &s, None, FieldErrors::default(), &query.curp, None, ("", ""), StatusCode::OK).await
+}
+
+/// Looks a person up (a POST with the CSRF token), recording the look-up against them.
 async fn person(
     State(app): State<AppState>,
     c: Chrome,
     client: ClientMeta,
     s: SignedIn,
-    PageQuery(query): PageQuery<PersonQuery>,
+    CsrfForm(query): CsrfForm<PersonQuery>,
 ) -> PageResult {
-    require_officer(&app, &c, &s).await?;
+    if let Err(answer) = require_officer(&app, &c, &s).await {
+        return Ok(answer);
+    }
     let Some(account) = find(&app, &c, &query.curp).await? else {
         let mut errors = FieldErrors::default();
         errors.add("curp", c.t("officer-not-found"));
@@ -178,13 +198,20 @@ async fn person(
     record(&app, EventKind::OfficerLookup, account.id, &officer_actor(&client), &detail, now())
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
-    let notice = match query.done.as_str() {
-        "verified" => Some(c.t("officer-verified")),
-        "recovered" => Some(c.t("officer-recovered")),
-        "revoked" => Some(c.t("officer-revoked")),
-        _ => None,
+    page(&app, c, &s, Some(&account), FieldErrors::default(), &account.curp, None, ("", ""), StatusCode::OK).await
+}
+
+/// After an act: the person's page again, with what was done (the act itself is the
+/// record; no look-up is added).
+async fn done(app: &AppState, c: Chrome, s: &SignedIn, account: &Account, what: &str) -> PageResult {
+    let notice = match what {
+        "verified" => c.t("officer-verified"),
+        "recovered" => c.t("officer-recovered"),
+        _ => c.t("officer-revoked"),
     };
-    page(&app, c, &s, Some(&account), FieldErrors::default(), &account.curp, notice, ("", ""), StatusCode::OK).await
+    let account = app.store.account_by_id(account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let Some(account) = account else { return Err(PageError::not_found(c.lang)) };
+    page(app, c, s, Some(&account), FieldErrors::default(), &account.curp, Some(notice), ("", ""), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -204,7 +231,9 @@ async fn checked_act(
     s: &SignedIn,
     form: &ActForm,
 ) -> Result<Result<(Account, String), Response>, PageError> {
-    require_officer(app, c, s).await?;
+    if let Err(answer) = require_officer(app, c, s).await {
+        return Ok(Err(answer));
+    }
     let Some(account) = find(app, c, &form.curp).await? else {
         let mut errors = FieldErrors::default();
         errors.add("curp", c.t("officer-not-found"));
@@ -254,7 +283,7 @@ async fn verify(
     act.record(&app, "verify", EventKind::IdentityVerified, &officer_actor(&client), now())
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
-    Ok(done(&account, "verified"))
+    done(&app, c, &s, &account, "verified").await
 }
 
 /// An identity check an officer made in person, as recorded for either act.
@@ -291,11 +320,6 @@ impl InPerson<'_> {
     }
 }
 
-fn done(account: &Account, what: &str) -> Response {
-    let query = serde_urlencoded::to_string([("curp", account.curp.as_str()), ("done", what)]).unwrap_or_default();
-    Redirect::to(&format!("/oficina/persona?{query}")).into_response()
-}
-
 async fn recover(
     State(app): State<AppState>,
     c: Chrome,
@@ -324,7 +348,7 @@ async fn recover(
     if let Err(error) = crate::accounts::links::send_reset_link(&app, &account, &actor, c.lang).await {
         tracing::warn!(error = %crate::mail::loggable(&error), "recovery reset e-mail not sent");
     }
-    Ok(done(&account, "recovered"))
+    done(&app, c, &s, &account, "recovered").await
 }
 
 /// The person asks at the desk: their signing certificates are revoked (the CRL lists them).
@@ -343,5 +367,5 @@ async fn revoke_signature(
     crate::signature::revoke_person(&app, &account, &reason, &officer_actor(&client))
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
-    Ok(done(&account, "revoked"))
+    done(&app, c, &s, &account, "revoked").await
 }

@@ -179,7 +179,15 @@ impl Purpose {
     }
 }
 
-/// The passkeys of an account that may re-prove it: enrolled at or after `since`.
+/// Whether a passkey enrolled at `created` came after an identity verification at
+/// `verified` (finding 13.18). Both are whole seconds, so a passkey of the verification's
+/// own second may have come before it: the order is strict, and a tie counts as before.
+pub fn enrolled_after(created: i64, verified: i64) -> bool {
+    created > verified
+}
+
+/// The passkeys of an account that may re-prove it: enrolled after `since` (strictly)
+/// and before `until`.
 pub async fn usable(
     app: &Services,
     account: AccountId,
@@ -189,7 +197,10 @@ pub async fn usable(
     let all = app.store.passkeys(account).await?;
     Ok(all
         .into_iter()
-        .filter(|p| since.is_none_or(|since| p.created_at >= since) && until.is_none_or(|until| p.created_at < until))
+        .filter(|p| {
+            since.is_none_or(|since| enrolled_after(p.created_at, since))
+                && until.is_none_or(|until| p.created_at < until)
+        })
         .collect())
 }
 
@@ -259,7 +270,7 @@ pub async fn finish_authentication(
         return Err(PasskeyError::Unknown);
     }
     if let Purpose::Reproof(_, since, until) = purpose
-        && (record.created_at < since || until.is_some_and(|until| record.created_at >= until))
+        && (!enrolled_after(record.created_at, since) || until.is_some_and(|until| record.created_at >= until))
     {
         return Err(PasskeyError::Unknown);
     }

@@ -103,7 +103,7 @@ async fn fresh_password(app: &AppState, account: &Account, password: &str, actor
     if password.is_empty() {
         return Ok(false);
     }
-    let outcome = signin::authenticate(app, &account.curp, password, actor)
+    let outcome = signin::authenticate(app, &account.curp, password, actor, None)
         .await
         .map_err(|e| PageError::internal(crate::i18n::Lang::default(), e))?;
     Ok(matches!(outcome, SignInOutcome::Success(_)))
@@ -558,7 +558,7 @@ async fn after_passkey(
     let created = proof.passkey.created_at;
     let mut account = account.clone();
     if let (Some(verified), Some(lowered)) = (account.identity_verified_at, account.identity_lowered_at)
-        && created >= verified
+        && passkeys::enrolled_after(created, verified)
         && created < lowered
         && app.store.restore_assurance(account.id).await?
     {
@@ -566,7 +566,8 @@ async fn after_passkey(
             .await?;
         account.identity_lowered_at = None;
     }
-    let reproves = super::identity_verified(&account) && account.identity_verified_at.is_some_and(|v| created >= v);
+    let reproves = super::identity_verified(&account)
+        && account.identity_verified_at.is_some_and(|v| passkeys::enrolled_after(created, v));
     if reproves {
         record(app, EventKind::SteppedUp, account.id, actor, &format!("passkey={}", proof.passkey.name), now).await?;
     }

@@ -53,6 +53,10 @@ async fn permissions(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<Permiss
     if !permissions.hub && permissions.entities.is_empty() {
         return Err(forbidden(c));
     }
+    // Staff edit what every entity relies on: only with a second factor (finding 13.14).
+    if !crate::assurance::staff::second_factor_used(&s.session) {
+        return Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "staff-factor-title", "staff-factor-enrol"));
+    }
     Ok(permissions)
 }
 

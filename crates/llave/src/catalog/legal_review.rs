@@ -93,6 +93,11 @@ fn forbidden(c: &Chrome, refusal: Refusal) -> PageError {
 async fn reviewer_roles(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<Vec<(String, String)>, PageError> {
     let roles = app.store.roles_of(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
     if roles.iter().any(|(role, scope)| role == review::ROLE && scope == HUB) {
+        // Deciding what the law lets entities read is privileged: a second factor first
+        // (finding 13.14, NIST SP 800-63B AAL2).
+        if !crate::assurance::staff::second_factor_used(&s.session) {
+            return Err(PageError::new(StatusCode::FORBIDDEN, c.lang, "staff-factor-title", "staff-factor-enrol"));
+        }
         Ok(roles)
     } else {
         Err(forbidden(c, Refusal::NotReviewer))

@@ -230,12 +230,15 @@ pub struct PasswordConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
-    /// Failed sign-ins allowed per account identifier within the window. Default 5.
+    /// Failed sign-ins per account identifier that cost nothing; after them each further
+    /// attempt waits a delay that doubles (2 s up to 15 minutes) and is refused unchecked
+    /// until it has passed. Nothing locks an account: the right password passes from a device
+    /// the person used before (its own budget). Default 5.
     pub account_failures: i64,
-    /// Failed attempts allowed per client address within the window. Default 100.
+    /// Failed attempts per client address that cost nothing, then the same growing delays.
+    /// Default 100.
     pub address_failures: i64,
-    /// Length of the counting window; a throttled key is free again when it ends.
-    /// Default 15 minutes.
+    /// Quiet period after which a key's failures are forgotten. Default 15 minutes.
     pub window_minutes: i64,
 }
 

@@ -9,7 +9,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use hmac::{KeyInit, Mac};
 use oidc::authorize::{AuthorizationRequest, ClientPolicy, Params, Prompt, Rejection, ResponseMode};
 use oidc::{ErrorCode, OAuthError, RedirectUri};
 
@@ -24,9 +23,7 @@ use crate::web::form::CsrfForm;
 use crate::web::page::{Chrome, render};
 use crate::web::session::SignedIn;
 
-/// The marker llave adds to the return address when it asks for a fresh sign-in, signed so
-/// nobody can forge "I already signed in again".
-const REAUTH_PARAM: &str = "llave_reauth";
+use super::fresh::{self, REAUTH_PARAM};
 
 fn pairs_from_query(query: Option<&str>) -> Result<Vec<(String, String)>, OAuthError> {
     super::form_pairs(query.unwrap_or("").as_bytes())
@@ -132,40 +129,63 @@ async fn validated(
     }
 }
 
-fn reauth_mac(app: &AppState, at: i64) -> String {
-    let mut mac =
-        <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&app.csrf_key).expect("HMAC takes any key length");
-    mac.update(format!("llave reauth v1:{at}").as_bytes());
-    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, mac.finalize().into_bytes())
-}
-
-/// The time of a valid re-authentication marker in the request, if any.
-fn reauth_marker(app: &AppState, pairs: &[(String, String)]) -> Option<i64> {
-    let value = pairs.iter().find(|(k, _)| k == REAUTH_PARAM).map(|(_, v)| v.as_str())?;
-    let (at, mac) = value.split_once('.')?;
-    let at: i64 = at.parse().ok()?;
-    (reauth_mac(app, at) == mac).then_some(at)
-}
-
-fn authorize_url(pairs: &[(String, String)], reauth_at: Option<(i64, String)>) -> String {
+fn authorize_url(pairs: &[(String, String)], marker: Option<String>) -> String {
     let mut pairs: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != REAUTH_PARAM).cloned().collect();
-    if let Some((at, mac)) = reauth_at {
-        pairs.push((REAUTH_PARAM.into(), format!("{at}.{mac}")));
+    if let Some(marker) = marker {
+        pairs.push((REAUTH_PARAM.into(), marker));
     }
     format!("/authorize?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
-/// Marks a request the person turned back from on the step-up page.
-const STEPUP_PARAM: &str = "llave_stepup";
-
-/// The level a request insists on, if above what this session reaches now: `Some(need)`,
-/// with `need = 4` for `acr` values llave does not define (nothing reaches them).
-fn unmet_level(app: &AppState, request: &AuthorizationRequest, signed_in: &SignedIn, now: i64) -> Option<u8> {
-    let requested = oidc::authorize::requested_acr(request);
-    if requested.is_empty() {
+/// Step 1, checked wherever a code is issued (OIDC Core §3.1.2.1, finding 13.4): who is
+/// it, and did they sign in for this request when it asks for `prompt=login` or a
+/// `max_age`? `Some(answer)` sends the person to sign in (again), or tells the client
+/// `login_required` when it asked for `prompt=none`.
+fn sign_in_answer(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    pairs: &[(String, String)],
+    signed_in: Option<&SignedIn>,
+    lang: Lang,
+) -> Option<Response> {
+    let prompt_none = request.prompt.contains(&Prompt::None);
+    let login_required = |description: &str| {
+        let error = OAuthError::new(ErrorCode::LoginRequired, description);
+        respond(app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), lang)
+    };
+    let now = now();
+    let asks_fresh = request.prompt.contains(&Prompt::Login) || request.max_age.is_some();
+    let Some(signed_in) = signed_in else {
+        if prompt_none {
+            return Some(login_required("nobody is signed in"));
+        }
+        // The sign-in about to happen is the fresh one this request asks for.
+        let marker = asks_fresh.then(|| fresh::mint(&app.csrf_key, now, None, &request.client_id, pairs));
+        let next = authorize_url(pairs, marker);
+        return Some(Redirect::to(&signin_url(&next, request.login_hint.as_deref(), false)).into_response());
+    };
+    let session = fresh::Session { id: &signed_in.session.id, auth_time: signed_in.session.created_at };
+    let fresh = fresh::proves_fresh_sign_in(&app.csrf_key, pairs, &request.client_id, &session, now);
+    if !oidc::authorize::needs_fresh_sign_in(request, session.auth_time, now, fresh) {
         return None;
     }
-    let need = requested.iter().filter_map(|r| crate::assurance::level_of(r)).min().unwrap_or(4);
+    if prompt_none {
+        return Some(login_required("a fresh sign-in is required"));
+    }
+    let marker = fresh::mint(&app.csrf_key, now, Some(&signed_in.session.id), &request.client_id, pairs);
+    let next = authorize_url(pairs, Some(marker));
+    Some(Redirect::to(&signin_url(&next, None, true)).into_response())
+}
+
+/// Marks a request the person turned back from on the step-up page.
+pub const STEPUP_PARAM: &str = "llave_stepup";
+
+/// The level a request insists on, if above what this session reaches now: `Some(need)`,
+/// with `need = 4` for `acr` values llave does not define (nothing reaches them). Every
+/// requirement holds at once: the strictest wins (finding 13.10a).
+fn unmet_level(app: &AppState, request: &AuthorizationRequest, signed_in: &SignedIn, now: i64) -> Option<u8> {
+    let requirements = oidc::authorize::acr_requirements(request);
+    let need = crate::assurance::required_level(&requirements)?;
     let level = crate::assurance::session_level(app, &signed_in.account, &signed_in.session, now);
     (need > level).then_some(need)
 }
@@ -194,24 +214,13 @@ async fn authorize(
     };
 
     // 1. Who is it? Sign in, or sign in again when the client asks for a fresh sign-in.
-    let Some(signed_in) = signed_in else {
-        if prompt_none {
-            return back(OAuthError::new(ErrorCode::LoginRequired, "nobody is signed in"));
-        }
-        let next = authorize_url(&pairs, None);
-        return Ok(Redirect::to(&signin_url(&next, request.login_hint.as_deref(), false)).into_response());
-    };
-    let auth_time = signed_in.session.created_at;
-    let now = now();
-    let too_old = request.max_age.is_some_and(|max| now - auth_time > max);
-    let reauthenticated = reauth_marker(&app, &pairs).is_some_and(|at| auth_time >= at);
-    if (request.prompt.contains(&Prompt::Login) || too_old) && !reauthenticated {
-        if prompt_none {
-            return back(OAuthError::new(ErrorCode::LoginRequired, "a fresh sign-in is required"));
-        }
-        let next = authorize_url(&pairs, Some((now, reauth_mac(&app, now))));
-        return Ok(Redirect::to(&signin_url(&next, None, true)).into_response());
+    if let Some(answer) = sign_in_answer(&app, &request, &pairs, signed_in.as_ref(), c.lang) {
+        return Ok(answer);
     }
+    let Some(signed_in) = signed_in else {
+        return Err(PageError::internal(c.lang, "no session after the sign-in check"));
+    };
+    let now = now();
 
     // 2. Is the level of assurance enough? If not, step the person up first (a passkey,
     //    a remote verification), or tell the client it cannot be reached now.
@@ -277,6 +286,11 @@ async fn issue_code(
     lang: Lang,
     pairs: &[(String, String)],
 ) -> PageResult {
+    // Whatever led here (the request, the consent form), the fresh sign-in it asks for
+    // must have happened.
+    if let Some(answer) = sign_in_answer(app, request, pairs, Some(signed_in), lang) {
+        return Ok(answer);
+    }
     // A pushed request produces one code (RFC 9126 §2.2).
     if let Some((_, request_uri)) = pairs.iter().find(|(k, _)| k == "request_uri")
         && !app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?

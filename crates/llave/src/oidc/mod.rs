@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod clients;
 pub mod discovery;
+pub mod fresh;
 pub mod introspection;
 pub mod keys;
 pub mod logout;

@@ -330,10 +330,10 @@ pub(super) async fn fresh_authentication(
 ) -> Result<FieldErrors, PageError> {
     let internal = |e: &dyn std::fmt::Display| PageError::internal(c.lang, e);
     let mut errors = FieldErrors::default();
-    match signin::authenticate(app, &account.curp, password, actor).await.map_err(|e| internal(&e))? {
+    match signin::authenticate(app, &account.curp, password, actor, None).await.map_err(|e| internal(&e))? {
         SignInOutcome::Success(_) => {}
         SignInOutcome::Invalid => errors.add("password", c.t("password-current-wrong")),
-        SignInOutcome::Throttled => errors.add("password", c.t("signin-throttled")),
+        SignInOutcome::Throttled(_) => errors.add("password", c.t("signin-throttled")),
     }
     if !errors.is_empty() {
         return Ok(errors);

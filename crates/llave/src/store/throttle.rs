@@ -1,5 +1,8 @@
 //! Failure counters for throttling, shared by every server node through the database.
-//! A counter counts failures in a fixed window that opens at the first failure.
+//! Two kinds share the table under different keys: fixed-window counters (a window that
+//! opens at the first failure: `throttle_failures`, `throttle_record_failure`), and
+//! sliding counters for growing delays, whose `window_start` is the last failure and
+//! which are forgotten after a quiet window (`throttle_sliding`, `throttle_slide`).
 
 use sqlx::Row;
 
@@ -40,5 +43,37 @@ impl Store {
     pub async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM throttle WHERE key = $1").bind(key).execute(self.pool()).await?;
         Ok(())
+    }
+
+    /// A sliding counter: its failures and the time of the last one, unless it has been
+    /// quiet since `forget_before`.
+    pub async fn throttle_sliding(&self, key: &str, forget_before: i64) -> StoreResult<Option<(i64, i64)>> {
+        let row = sqlx::query("SELECT failures, window_start FROM throttle WHERE key = $1 AND window_start > $2")
+            .bind(key)
+            .bind(forget_before)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(row) => Some((row.try_get("failures")?, row.try_get("window_start")?)),
+            None => None,
+        })
+    }
+
+    /// Counts one failure on a sliding counter at `now` (starting over if it was quiet
+    /// since `forget_before`); returns the count.
+    pub async fn throttle_slide(&self, key: &str, now: i64, forget_before: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO throttle (key, failures, window_start) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN throttle.window_start > $3 THEN throttle.failures + 1 ELSE 1 END, \
+               window_start = $2 \
+             RETURNING failures",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(forget_before)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("failures")?)
     }
 }

@@ -78,12 +78,60 @@ both_backends! {
     }
 }
 
-/// An officer (a person holding the role) signed in.
+/// An officer (a person holding the role) signed in with a second factor.
 async fn officer(app: &TestApp, seed: u64) -> (Person, Client) {
-    let (person, browser) = signed_in_person(app, seed).await;
+    let (person, mut browser) = signed_in_person(app, seed).await;
     let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
     app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
+    let (_, codes) = enrol_totp(&mut browser).await;
+    sign_in_with_recovery_code(&mut browser, &person, &codes[0]).await;
     (person, browser)
+}
+
+/// Signs in again with the password and, as the second step, a recovery code.
+async fn sign_in_with_recovery_code(browser: &mut Client, person: &Person, code: &str) {
+    let fields = [("identifier", person.curp.as_str()), ("password", &person.password), ("next", "/account")];
+    let first = browser.submit("/signin?reauth=1", "/signin", &fields).await;
+    assert_eq!(first.location(), Some("/signin/second"));
+    let second = browser.submit("/signin/second", "/signin/second", &[("recovery_code", code)]).await;
+    assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", second.body);
+}
+
+both_backends! {
+    async fn an_officer_needs_a_second_factor_at_the_desk(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let (officer, mut desk) = signed_in_person(&app, 1401).await;
+        let account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
+        app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
+        let person = Person::synthetic(1402);
+        sign_up_and_confirm(&app, &person).await;
+
+        // Password only, no factor yet: told to set one up, and nothing is done.
+        let home = desk.get("/oficina").await;
+        assert_eq!(home.status, StatusCode::FORBIDDEN);
+        assert!(home.body.contains("segundo factor"), "{}", home.body);
+        assert_eq!(desk.get(&format!("/oficina/persona?curp={}", person.curp)).await.status, StatusCode::FORBIDDEN);
+        let token = input_value(&desk.get("/account").await.body, "csrf_token").unwrap();
+        let act = [("csrf_token", token.as_str()), ("curp", &person.curp), ("document_kind", "ine"), ("document_number", "IDMEX123456"), ("checked", "yes")];
+        assert_eq!(desk.post("/oficina/verificar", &act).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.count("SELECT COUNT(*) FROM identity_verifications").await, 0);
+
+        // A factor set up, but this session signed in with the password alone: sign in again.
+        let (_, codes) = enrol_totp(&mut desk).await;
+        let again = desk.get("/oficina").await;
+        assert!(again.location().unwrap_or_default().starts_with("/signin?"), "{:?}", again.location());
+        assert!(again.location().unwrap().contains("reauth=1"));
+        assert_eq!(desk.post("/oficina/verificar", &act).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.count("SELECT COUNT(*) FROM identity_verifications").await, 0, "the act was not done");
+
+        // Signed in with the second factor: the desk works.
+        sign_in_with_recovery_code(&mut desk, &officer, &codes[0]).await;
+        assert_eq!(desk.get("/oficina").await.status, StatusCode::OK);
+        let done = officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX123456").await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert_eq!(app.count("SELECT COUNT(*) FROM identity_verifications").await, 1);
+        app.finish().await;
+    }
 }
 
 async fn officer_act(officer: &mut Client, action: &str, curp: &str, number: &str) -> Response {
@@ -119,8 +167,8 @@ both_backends! {
             .await;
         assert_eq!(unchecked.status, StatusCode::UNPROCESSABLE_ENTITY, "the document must be checked in person");
         let done = officer_act(&mut desk, "/oficina/verificar", &person.curp, "IDMEX1234567").await;
-        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-        assert!(desk.get(done.location().unwrap()).await.body.contains("Nivel 2"));
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert!(done.body.contains("Nivel 2") && done.body.contains("Identidad verificada y registrada"));
 
         let account_page = browser.get("/account").await.body;
         assert!(account_page.contains("Nivel 2: Llave Verificada"), "the person sees the level");
@@ -164,7 +212,7 @@ both_backends! {
         // Removing the last factor of a verified account needs the password again.
         let refused = browser.submit("/account", "/account/totp/remove", &[("password", "")]).await;
         assert_eq!(refused.location(), Some("/account?error=fresh_auth_needed#security"));
-        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 2, "the person's and the officer's");
 
         // Reset by e-mail: level 1 until restored, and the person is told.
         let mut anyone = app.client();
@@ -179,8 +227,8 @@ both_backends! {
         // An officer restores access in person: factors gone, sessions ended, a link sent;
         // that reset does not lower the level again.
         let recovered = officer_act(&mut desk, "/oficina/recuperar", &person.curp, "IDMEX7654321").await;
-        assert_eq!(recovered.status, StatusCode::SEE_OTHER, "{}", recovered.body);
-        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 0);
+        assert_eq!(recovered.status, StatusCode::OK, "{}", recovered.body);
+        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 1, "the officer's own");
         assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'access_recovered'").await, 1);
         let link = app.last_link("/password/reset?token=");
         let mut person_again = app.client();
@@ -435,11 +483,75 @@ both_backends! {
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
         let removed = browser.submit("/account", "/account/totp/remove", &[("password", &person.password)]).await;
         assert_eq!(removed.location(), Some("/account?notice=totp_removed"));
-        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors").await, 1, "the officer's own");
         assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'totp_removed'").await, 1);
         // Without a factor, the password alone signs in again.
         let mut again = app.client();
         assert_eq!(again.sign_in(&person.curp, &person.password).await.location(), Some("/account"));
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_passkey_made_in_the_second_of_the_verification_does_not_prove_level_three(backend: Backend) {
+        use llave::store::AccountId;
+        use llave::store::assurance::{NewVerification, PasskeyRecord};
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(1801);
+        sign_up_and_confirm(&app, &person).await;
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+        let at = llave::crypto::now();
+        let passkey = |id: &str, created_at: i64| PasskeyRecord {
+            id: id.into(),
+            account_id: account.id,
+            credential_id: format!("cred-{id}"),
+            name: id.into(),
+            passkey: "{}".into(),
+            created_at,
+            last_used_at: None,
+        };
+        // Enrolled first, verified next, both within one second.
+        app.state.store.insert_passkey(&passkey("same-second", at)).await.unwrap();
+        let verification = NewVerification {
+            account: account.id, purpose: "verify", method: "in_person", verifier: "oficina", officer: None::<AccountId>,
+            document_kind: "ine", document_number: "ABC123", reference: "",
+        };
+        app.state.store.record_verification(&verification, at).await.unwrap();
+        let account = app.state.store.account_by_id(account.id).await.unwrap().unwrap();
+        assert_eq!(account.identity_verified_at, Some(at));
+        let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
+        assert!(usable.is_empty(), "a passkey of the verification's own second may be older: {usable:?}");
+        // One enrolled after it counts.
+        app.state.store.insert_passkey(&passkey("later", at + 1)).await.unwrap();
+        let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
+        assert_eq!(usable.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["later"]);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_link_looks_nobody_up_at_the_desk(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let (_, mut desk) = officer(&app, 1011).await;
+        let person = Person::synthetic(1012);
+        sign_up_and_confirm(&app, &person).await;
+        let lookups = "SELECT COUNT(*) FROM security_events WHERE kind = 'officer_lookup'";
+
+        // A link planted by another site: the search form, no person, nothing recorded.
+        let linked = desk.get(&format!("/oficina/persona?curp={}", person.curp)).await;
+        assert_eq!(linked.status, StatusCode::OK);
+        assert!(!linked.body.contains(&person.email), "no result on a GET");
+        assert!(linked.body.contains("method=\"post\" action=\"/oficina/persona\""));
+        // A cross-site POST carries no CSRF token.
+        let forged = desk.post("/oficina/persona", &[("curp", person.curp.as_str())]).await;
+        assert_ne!(forged.status, StatusCode::OK);
+        assert_eq!(app.count(lookups).await, 0);
+
+        // The officer's own search: the person, and the look-up recorded.
+        let found = desk.submit("/oficina", "/oficina/persona", &[("curp", &person.curp)]).await;
+        assert_eq!(found.status, StatusCode::OK);
+        assert!(found.body.contains(&person.email));
+        assert_eq!(app.count(lookups).await, 1);
         app.finish().await;
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::both_backends;
-use crate::support::{Person, TestApp, sign_up_and_confirm};
+use crate::support::{Person, TestApp, enrol_totp, sign_up_and_confirm};
 
 /// Generous: two browsers (one per backend) may share two cores with a debug build.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -212,6 +212,10 @@ both_backends! {
         sign_up_and_confirm(&app, &officer).await;
         let officer_account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
         app.state.store.grant_role(officer_account.id, "officer", "*", "test", 0).await.unwrap();
+        // Officers act with a second factor: TOTP on, and a recovery code for the desk's sign-in.
+        let mut officer_setup = app.client();
+        officer_setup.sign_in(&officer.curp, &officer.password).await;
+        let (_, officer_codes) = enrol_totp(&mut officer_setup).await;
         let (_, rp) = crate::oidc::support::register(&app, &base, "semovi", llave::oidc::clients::NewClient {
             name: "Licencias".into(),
             redirect_uris: vec![format!("{site}/callback")],
@@ -236,6 +240,7 @@ both_backends! {
             ("PASSWORD", person.password.clone()),
             ("OFFICER_CURP", officer.curp.clone()),
             ("OFFICER_PASSWORD", officer.password.clone()),
+            ("OFFICER_RECOVERY_CODE", officer_codes[0].clone()),
             ("AUTHORIZE_URL", url.to_string()),
             ("ENTITY_NAME", "Entidad semovi".into()),
         ]).await;

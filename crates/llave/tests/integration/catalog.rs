@@ -261,6 +261,20 @@ pub async fn staff(app: &TestApp, seed: u64, roles: &[&[&str]]) -> Client {
     }
     let mut browser = app.client();
     assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, axum::http::StatusCode::SEE_OTHER);
+    // Staff pages need a session signed in with a second factor: the catalog editing pages,
+    // or the legal review page for someone who only reviews.
+    let edits = roles.iter().any(|r| r.contains(&"catalog-editor") || r.contains(&"hub-staff"));
+    let home = if edits { "/catalogo/editar" } else { "/catalogo/revision-legal" };
+    if !roles.is_empty() {
+        let refused = browser.get(home).await;
+        assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN, "password alone is not enough");
+        assert!(refused.body.contains("segundo factor"));
+        let (_, codes) = enrol_totp(&mut browser).await;
+        let fields = [("identifier", person.curp.as_str()), ("password", &person.password), ("next", home)];
+        assert_eq!(browser.submit("/signin?reauth=1", "/signin", &fields).await.location(), Some("/signin/second"));
+        let second = browser.submit("/signin/second", "/signin/second", &[("recovery_code", &codes[0])]).await;
+        assert_eq!(second.location(), Some(home));
+    }
     browser
 }
 

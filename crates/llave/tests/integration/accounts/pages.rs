@@ -187,3 +187,37 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_csrf_token_belongs_to_one_pre_session_that_sign_in_ends(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(1003);
+        sign_up_and_confirm(&app, &person).await;
+        let fields = |token: &str| vec![("csrf_token", token.to_string()), ("identifier", person.curp.clone()), ("password", person.password.clone()), ("next", "/account".to_string())];
+        let post = async |client: &mut Client, token: &str| {
+            let fields = fields(token);
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            client.post("/signin", &fields).await
+        };
+
+        // A cookie value someone made up is never used: the server issues its own.
+        let mut victim = app.client();
+        victim.cookies.insert("llave_csrf".into(), "A".repeat(43));
+        let page = victim.get("/signin").await;
+        assert!(page.set_cookies().iter().any(|c| c.starts_with("llave_csrf=") && !c.starts_with(&format!("llave_csrf={}", "A".repeat(43)))));
+        assert_ne!(victim.cookies["llave_csrf"], "A".repeat(43));
+
+        // A token minted for the attacker's pre-session is refused with the victim's cookie.
+        let mut attacker = app.client_from("192.0.2.9");
+        let attackers_token = input_value(&attacker.get("/signin").await.body, "csrf_token").unwrap();
+        let refused = post(&mut victim, &attackers_token).await;
+        assert!(refused.status.is_client_error(), "{}", refused.status);
+
+        // After sign-in, the token of the pre-session is no longer valid.
+        let token = input_value(&victim.get("/signin").await.body, "csrf_token").unwrap();
+        assert_eq!(post(&mut victim, &token).await.status, StatusCode::SEE_OTHER);
+        let old = victim.post("/account/sessions/end", &[("csrf_token", token.as_str()), ("session", "x")]).await;
+        assert!(old.status.is_client_error(), "{}", old.status);
+        app.finish().await;
+    }
+}

@@ -50,8 +50,22 @@ both_backends! {
     }
 }
 
+/// The seconds a throttled answer asks to wait (its `Retry-After`).
+fn wait_of(response: &Response) -> i64 {
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS, "{}", response.body);
+    response.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After")
+}
+
+/// Moves every throttling counter `seconds` into the past, as if time had passed.
+async fn let_time_pass(app: &TestApp, seconds: i64) {
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE throttle SET window_start = window_start - {seconds}")))
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+}
+
 both_backends! {
-    async fn repeated_failures_lock_the_identifier_even_for_the_right_password(backend: Backend) {
+    async fn repeated_failures_slow_guessing_with_growing_delays(backend: Backend) {
         let app = TestApp::new(backend).await;
         let person = Person::synthetic(24);
         sign_up_and_confirm(&app, &person).await;
@@ -59,16 +73,64 @@ both_backends! {
             let response = app.client().sign_in(&person.curp, "wrong password here").await;
             assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         }
-        let locked = app.client().sign_in(&person.curp, &person.password).await;
-        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(locked.body.contains("Demasiados intentos"));
-        // An unknown identifier locks the same way, so locking reveals nothing.
+        // Slowed, even with the right password, and told how long to wait.
+        let slowed = app.client().sign_in(&person.curp, &person.password).await;
+        let first = wait_of(&slowed);
+        assert!(first > 0);
+        assert!(slowed.body.contains(&format!("Espera {first} segundos")), "{}", slowed.body);
+        // After the wait, one more guess is checked; the next wait is longer.
+        let_time_pass(&app, first).await;
+        assert_eq!(app.client().sign_in(&person.curp, "wrong password again").await.status, StatusCode::UNAUTHORIZED);
+        let second = wait_of(&app.client().sign_in(&person.curp, "wrong password again").await);
+        assert!(second > first, "delays grow: {first} then {second}");
+        // After waiting, the right password gets through.
+        let_time_pass(&app, second).await;
+        assert_eq!(app.client().sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        // An unknown identifier is slowed the same way, so throttling reveals nothing.
         let stranger = Person::synthetic(25).curp;
         for _ in 0..5 {
             app.client().sign_in(&stranger, "wrong password here").await;
         }
-        assert_eq!(app.client().sign_in(&stranger, "x").await.status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'lockout'").await, 2);
+        let stranger_wait = wait_of(&app.client().sign_in(&stranger, "x").await);
+        assert!((first - 1..=first).contains(&stranger_wait), "{stranger_wait} against {first}");
+        assert!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'throttled'").await >= 3);
+        assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'sign_in_failed'").await, 11);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn an_attacker_cannot_keep_a_person_out_of_a_device_they_used_before(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(31);
+        sign_up_and_confirm(&app, &person).await;
+        let mut phone = app.client_from("198.51.100.20");
+        let first = phone.sign_in(&person.curp, &person.password).await;
+        let device = first.set_cookies().into_iter().find(|c| c.starts_with("llave_device=")).expect("a device cookie");
+        assert!(device.contains("HttpOnly") && device.contains("SameSite=Strict") && device.contains("Max-Age="), "{device}");
+        phone.submit("/account", "/signout", &[]).await;
+
+        let mut attacker = app.client_from("192.0.2.66");
+        for _ in 0..20 {
+            let response = attacker.sign_in(&person.curp, "a guess of the attacker").await;
+            assert!(matches!(response.status, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS));
+        }
+        wait_of(&attacker.sign_in(&person.curp, &person.password).await);
+        // From the phone, signed in before: the right password gets through at once.
+        let back = phone.sign_in(&person.curp, &person.password).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+        // A forged or altered device cookie is just an unknown device.
+        let mut forger = app.client_from("192.0.2.67");
+        let value = phone.cookies["llave_device"].clone();
+        let (head, _) = value.rsplit_once('.').unwrap();
+        forger.cookies.insert("llave_device".into(), format!("{head}.AAAA"));
+        wait_of(&forger.sign_in(&person.curp, &person.password).await);
+        // The device has its own budget: guessing from it is slowed too.
+        phone.submit("/account", "/signout", &[]).await;
+        for _ in 0..5 {
+            assert_eq!(phone.sign_in(&person.curp, "not it").await.status, StatusCode::UNAUTHORIZED);
+        }
+        wait_of(&phone.sign_in(&person.curp, &person.password).await);
         app.finish().await;
     }
 }

@@ -4,6 +4,7 @@
 mod code_flow;
 mod endpoints;
 mod examples;
+mod fresh_signin;
 mod negative;
 mod parameters;
 pub mod support;

@@ -274,3 +274,31 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn the_strictest_acr_requirement_wins(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let agua = entity(&app, &base, "agua", false).await;
+        let (_, mut browser) = signed_in_person(&app, 611).await;
+        authorize(&mut browser, &start(&agua, &[]).path).await;
+        let essential3 = urlencode(r#"{"id_token":{"acr":{"essential":true,"values":["urn:llave:loa:3"]}}}"#);
+        // acr_values=loa:1 does not lower an essential loa:3 asked in `claims`.
+        let path = format!("{}&claims={essential3}&acr_values=urn%3Allave%3Aloa%3A1", start(&agua, &[]).path);
+        let response = browser.get(&path).await;
+        assert_eq!(callback_params(response.location().unwrap())["error"], "unmet_authentication_requirements");
+        let request = path.split_once('?').unwrap().1;
+        let token = input_value(&browser.get("/account").await.body, "csrf_token").unwrap();
+        let answer = browser.post("/authorize/consent", &[("csrf_token", &token), ("request", request), ("decision", "allow")]).await;
+        assert_eq!(callback_params(answer.location().unwrap())["error"], "unmet_authentication_requirements");
+        // Nor the other way round.
+        let path = format!("{}&claims={essential3}", start(&agua, &[]).path).replace("loa%3A3", "loa%3A1");
+        let path = format!("{path}&acr_values=urn%3Allave%3Aloa%3A3");
+        let response = browser.get(&path).await;
+        assert_eq!(callback_params(response.location().unwrap())["error"], "unmet_authentication_requirements");
+        // One requirement is met by any of the values it accepts.
+        let either = urlencode(r#"{"id_token":{"acr":{"essential":true,"values":["urn:llave:loa:3","urn:llave:loa:1"]}}}"#);
+        let params = authorize(&mut browser, &format!("{}&claims={either}&acr_values=urn%3Allave%3Aloa%3A1", start(&agua, &[]).path)).await;
+        assert!(params.contains_key("code"), "{params:?}");
+        app.finish().await;
+    }
+}
