@@ -129,6 +129,7 @@ pub async fn finish_registration(
         passkey: json(&passkey)?,
         created_at: now,
         last_used_at: None,
+        verified_at_enrolment: None,
     };
     match app.store.insert_passkey(&record).await {
         Ok(()) => {}
@@ -179,11 +180,12 @@ impl Purpose {
     }
 }
 
-/// Whether a passkey enrolled at `created` came after an identity verification at
-/// `verified` (finding 13.18). Both are whole seconds, so a passkey of the verification's
-/// own second may have come before it: the order is strict, and a tie counts as before.
-pub fn enrolled_after(created: i64, verified: i64) -> bool {
-    created > verified
+/// Whether `passkey` was enrolled after the identity verification of `verified` (finding
+/// 13.18). Not judged by the times (whole seconds, which tie): the passkey records the
+/// verification the account stood at when it was inserted, so it counts exactly when that
+/// verification is this one (or a later period's, which cannot come before it).
+pub fn enrolled_after(passkey: &PasskeyRecord, verified: i64) -> bool {
+    passkey.verified_at_enrolment.is_some_and(|seen| seen >= verified)
 }
 
 /// The passkeys of an account that may re-prove it: enrolled after `since` (strictly)
@@ -198,8 +200,7 @@ pub async fn usable(
     Ok(all
         .into_iter()
         .filter(|p| {
-            since.is_none_or(|since| enrolled_after(p.created_at, since))
-                && until.is_none_or(|until| p.created_at < until)
+            since.is_none_or(|since| enrolled_after(p, since)) && until.is_none_or(|until| p.created_at < until)
         })
         .collect())
 }
@@ -270,7 +271,7 @@ pub async fn finish_authentication(
         return Err(PasskeyError::Unknown);
     }
     if let Purpose::Reproof(_, since, until) = purpose
-        && (!enrolled_after(record.created_at, since) || until.is_some_and(|until| record.created_at >= until))
+        && (!enrolled_after(&record, since) || until.is_some_and(|until| record.created_at >= until))
     {
         return Err(PasskeyError::Unknown);
     }

@@ -558,7 +558,7 @@ async fn after_passkey(
     let created = proof.passkey.created_at;
     let mut account = account.clone();
     if let (Some(verified), Some(lowered)) = (account.identity_verified_at, account.identity_lowered_at)
-        && passkeys::enrolled_after(created, verified)
+        && passkeys::enrolled_after(&proof.passkey, verified)
         && created < lowered
         && app.store.restore_assurance(account.id).await?
     {
@@ -567,7 +567,7 @@ async fn after_passkey(
         account.identity_lowered_at = None;
     }
     let reproves = super::identity_verified(&account)
-        && account.identity_verified_at.is_some_and(|v| passkeys::enrolled_after(created, v));
+        && account.identity_verified_at.is_some_and(|v| passkeys::enrolled_after(&proof.passkey, v));
     if reproves {
         record(app, EventKind::SteppedUp, account.id, actor, &format!("passkey={}", proof.passkey.name), now).await?;
     }

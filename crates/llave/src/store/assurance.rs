@@ -53,6 +53,9 @@ pub struct PasskeyRecord {
     pub passkey: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// The account's `identity_verified_at` when this passkey was enrolled, if the identity
+    /// then stood verified (not suspended); set by `insert_passkey` itself, never by the caller.
+    pub verified_at_enrolment: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +87,7 @@ fn passkey_from_row(row: &AnyRow) -> Result<PasskeyRecord, sqlx::Error> {
         name: row.try_get("name")?,
         passkey: row.try_get("passkey")?,
         created_at: row.try_get("created_at")?,
+        verified_at_enrolment: row.try_get("verified_at_enrolment")?,
         last_used_at: row.try_get("last_used_at")?,
     })
 }
@@ -103,8 +107,8 @@ fn verification_session_from_row(row: &AnyRow) -> Result<VerificationSession, sq
     })
 }
 
-const SELECT_PASSKEY: &str =
-    "SELECT id, account_id, credential_id, name, passkey, created_at, last_used_at FROM passkeys WHERE ";
+const SELECT_PASSKEY: &str = "SELECT id, account_id, credential_id, name, passkey, created_at, last_used_at, verified_at_enrolment \
+     FROM passkeys WHERE ";
 
 impl Store {
     // ----- identity verification -----
@@ -294,8 +298,12 @@ impl Store {
 
     pub async fn insert_passkey(&self, record: &PasskeyRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO passkeys (id, account_id, credential_id, name, passkey, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            // The order against the verification is read in this very statement, so it
+            // cannot tie or race (finding 13.18).
+            "INSERT INTO passkeys (id, account_id, credential_id, name, passkey, created_at, verified_at_enrolment) \
+             SELECT $1, $2, $3, $4, $5, $6, \
+                    CASE WHEN identity_lowered_at IS NULL THEN identity_verified_at END \
+             FROM accounts WHERE id = $2",
         )
         .bind(&record.id)
         .bind(record.account_id.0)

@@ -75,6 +75,7 @@ impl Backend {
                 (7, "signatures", include_str!("../../migrations/sqlite/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/sqlite/0008_records.sql")),
                 (9, "legal_basis_reviews", include_str!("../../migrations/sqlite/0009_legal_basis_reviews.sql")),
+                (10, "passkey_order", include_str!("../../migrations/sqlite/0010_passkey_order.sql")),
                 (11, "mail_queue", include_str!("../../migrations/sqlite/0011_mail_queue.sql")),
             ],
             Backend::Postgres => &[
@@ -87,6 +88,7 @@ impl Backend {
                 (7, "signatures", include_str!("../../migrations/postgres/0007_signatures.sql")),
                 (8, "records", include_str!("../../migrations/postgres/0008_records.sql")),
                 (9, "legal_basis_reviews", include_str!("../../migrations/postgres/0009_legal_basis_reviews.sql")),
+                (10, "passkey_order", include_str!("../../migrations/postgres/0010_passkey_order.sql")),
                 (11, "mail_queue", include_str!("../../migrations/postgres/0011_mail_queue.sql")),
             ],
         }

@@ -493,7 +493,7 @@ both_backends! {
 }
 
 both_backends! {
-    async fn a_passkey_made_in_the_second_of_the_verification_does_not_prove_level_three(backend: Backend) {
+    async fn a_passkey_made_in_the_second_of_the_verification_proves_level_three_only_if_made_after_it(backend: Backend) {
         use llave::store::AccountId;
         use llave::store::assurance::{NewVerification, PasskeyRecord};
         let app = TestApp::new(backend).await;
@@ -501,17 +501,19 @@ both_backends! {
         sign_up_and_confirm(&app, &person).await;
         let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
         let at = llave::crypto::now();
-        let passkey = |id: &str, created_at: i64| PasskeyRecord {
+        let passkey = |id: &str| PasskeyRecord {
             id: id.into(),
             account_id: account.id,
             credential_id: format!("cred-{id}"),
             name: id.into(),
             passkey: "{}".into(),
-            created_at,
+            // Every one in the same second as the verification: the times cannot tell.
+            created_at: at,
             last_used_at: None,
+            verified_at_enrolment: None,
         };
         // Enrolled first, verified next, both within one second.
-        app.state.store.insert_passkey(&passkey("same-second", at)).await.unwrap();
+        app.state.store.insert_passkey(&passkey("before")).await.unwrap();
         let verification = NewVerification {
             account: account.id, purpose: "verify", method: "in_person", verifier: "oficina", officer: None::<AccountId>,
             document_kind: "ine", document_number: "ABC123", reference: "",
@@ -520,11 +522,11 @@ both_backends! {
         let account = app.state.store.account_by_id(account.id).await.unwrap().unwrap();
         assert_eq!(account.identity_verified_at, Some(at));
         let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
-        assert!(usable.is_empty(), "a passkey of the verification's own second may be older: {usable:?}");
-        // One enrolled after it counts.
-        app.state.store.insert_passkey(&passkey("later", at + 1)).await.unwrap();
+        assert!(usable.is_empty(), "a passkey enrolled before the verification proved level 3: {usable:?}");
+        // Enrolled right after it, still in the same second: it counts.
+        app.state.store.insert_passkey(&passkey("after")).await.unwrap();
         let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
-        assert_eq!(usable.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["later"]);
+        assert_eq!(usable.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["after"]);
         app.finish().await;
     }
 }
