@@ -11,7 +11,7 @@ CREATE TABLE mail_queue (
     lang TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     next_attempt_at BIGINT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
     claimed_until BIGINT,
     done_at BIGINT,
     last_error TEXT

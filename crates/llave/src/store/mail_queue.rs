@@ -51,7 +51,7 @@ impl Store {
                 job: row.try_get("job")?,
                 payload: row.try_get("payload")?,
                 lang: row.try_get("lang")?,
-                attempts: row.try_get::<i32, _>("attempts").map(i64::from).or_else(|_| row.try_get("attempts"))?,
+                attempts: row.try_get("attempts")?,
             })
         })
         .transpose()
