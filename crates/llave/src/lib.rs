@@ -15,6 +15,8 @@ pub mod i18n;
 pub mod keystore;
 pub mod mail;
 pub mod oidc;
+pub mod outbox;
+pub mod reactions;
 pub mod records;
 pub mod registry;
 pub mod signature;
@@ -32,8 +34,6 @@ pub struct Services {
     pub config: Config,
     pub store: Store,
     pub mailer: Box<dyn mail::Mailer>,
-    /// Wakes this process's mail worker when a request queues mail (`accounts::mail_jobs`).
-    pub mail_wake: Arc<tokio::sync::Notify>,
     pub registry: Option<Box<dyn registry::PopulationRegistry>>,
     pub passwords: accounts::password::Passwords,
     pub csrf_key: Vec<u8>,
@@ -169,12 +169,12 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         None
     };
     let verifier = assurance::remote::Provider::configured(&config, reference.as_ref());
+    store.set_reactor(Arc::new(reactions::Reactions));
     let hsm = config.signature.pkcs11.as_ref().map(hsm::Hsm::open).transpose()?.map(Arc::new);
     let state = AppState(Arc::new(Services {
         config,
         store,
         mailer,
-        mail_wake: Arc::new(tokio::sync::Notify::new()),
         registry,
         passwords,
         csrf_key: csrf_key.into_bytes(),
@@ -189,7 +189,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         hsm,
         spokes: records::Spokes::default(),
     }));
-    accounts::mail_jobs::spawn_worker(&state);
+    outbox::spawn_worker(&state);
     Ok(state)
 }
 

@@ -9,7 +9,7 @@ use crate::crypto::{now, random_token, token_hash};
 use crate::i18n::Lang;
 use crate::mail::{MailError, OutgoingMail};
 use crate::store::email_tokens::LinkState;
-use crate::store::{Account, AccountId, EventKind, StoreError, TokenPurpose};
+use crate::store::{Account, AccountId, Event, EventKind, StoreError, TokenPurpose, Tx};
 
 const CONFIRM_VALID_SECONDS: i64 = 24 * 3600;
 const RESET_VALID_SECONDS: i64 = 30 * 60;
@@ -25,22 +25,22 @@ pub enum LinkError {
 }
 
 async fn issue_link(
-    app: &Services,
+    tx: &mut Tx,
     account: AccountId,
     email: &str,
     purpose: TokenPurpose,
     valid_for: i64,
 ) -> Result<String, StoreError> {
     let token = random_token();
-    let now = now();
-    app.store.create_email_token(&token_hash(&token), account, purpose, email, now, now + valid_for).await?;
+    let now = tx.at();
+    tx.create_email_token(&token_hash(&token), account, purpose, email, now, now + valid_for).await?;
     Ok(token)
 }
 
 /// Tells the owner of an account that someone tried to sign up with its CURP or e-mail.
 /// The sign-up page answers as if the account were new, so it reveals nothing; the person
 /// who owns the data hears about it here.
-pub async fn send_signup_attempt_notice(app: &Services, email: &str, lang: Lang) -> Result<(), LinkError> {
+pub async fn send_signup_attempt_notice(app: &Services, tx: &mut Tx, email: &str, lang: Lang) -> Result<(), LinkError> {
     let issuer = app.config.issuer();
     let mail = OutgoingMail {
         to: email.to_string(),
@@ -49,20 +49,29 @@ pub async fn send_signup_attempt_notice(app: &Services, email: &str, lang: Lang)
             "mail-signup-attempt-body",
             &[("signin", format!("{issuer}/signin")), ("reset", format!("{issuer}/password/forgot"))],
         ),
+        message_id: None,
     };
-    super::mail_jobs::queue_mail(app, &mail, lang).await?;
+    super::mail_jobs::queue_mail(tx, &mail, lang).await?;
     Ok(())
 }
 
-pub async fn send_confirmation(app: &Services, account: AccountId, email: &str, lang: Lang) -> Result<(), LinkError> {
-    let token = issue_link(app, account, email, TokenPurpose::ConfirmEmail, CONFIRM_VALID_SECONDS).await?;
+/// Issues an e-mail confirmation link and queues the mail that carries it, in `tx`.
+pub async fn send_confirmation(
+    app: &Services,
+    tx: &mut Tx,
+    account: AccountId,
+    email: &str,
+    lang: Lang,
+) -> Result<(), LinkError> {
+    let token = issue_link(tx, account, email, TokenPurpose::ConfirmEmail, CONFIRM_VALID_SECONDS).await?;
     let link = format!("{}/confirm?token={token}", app.config.issuer());
     let mail = OutgoingMail {
         to: email.to_string(),
         subject: lang.t("mail-confirm-subject"),
         body: lang.t_with("mail-confirm-body", &[("link", link)]),
+        message_id: None,
     };
-    super::mail_jobs::queue_mail(app, &mail, lang).await?;
+    super::mail_jobs::queue_mail(tx, &mail, lang).await?;
     Ok(())
 }
 
@@ -75,27 +84,28 @@ pub enum Confirmation {
 }
 
 pub async fn confirm_email(app: &Services, token: &str, actor: &Actor) -> Result<Confirmation, StoreError> {
-    let now = now();
-    match app.store.use_email_token(&token_hash(token), TokenPurpose::ConfirmEmail, now).await? {
+    let mut tx = app.store.begin_act("email_confirmed").await?;
+    let now = tx.at();
+    let confirmation = match tx.use_email_token(&token_hash(token), TokenPurpose::ConfirmEmail, now).await? {
         Ok(link) => {
-            if app.store.confirm_email(link.account_id, &link.email, now).await? {
-                app.store
-                    .record_event(
-                        EventKind::EmailConfirmed,
-                        Some(link.account_id),
-                        &actor.address,
-                        &actor.user_agent,
-                        "",
-                        now,
-                    )
-                    .await?;
-                Ok(Confirmation::Confirmed)
+            if tx.confirm_email(link.account_id, &link.email, now).await? {
+                let event = Event::security(
+                    EventKind::EmailConfirmed,
+                    Some(link.account_id),
+                    &actor.address,
+                    &actor.user_agent,
+                    "",
+                );
+                tx.event(event);
+                Confirmation::Confirmed
             } else {
-                Ok(Confirmation::AlreadyConfirmed)
+                Confirmation::AlreadyConfirmed
             }
         }
-        Err(state) => Ok(Confirmation::Refused(state)),
-    }
+        Err(state) => Confirmation::Refused(state),
+    };
+    tx.commit().await?;
+    Ok(confirmation)
 }
 
 /// Sends a reset link if `identifier` (CURP or e-mail) names an account, at most
@@ -117,17 +127,25 @@ pub async fn request_reset(app: &Services, identifier: &str, actor: &Actor, lang
 /// Issues a reset link for `account` and queues the mail that carries it (the officer's
 /// recovery in person sends one without the hourly limit).
 pub async fn send_reset_link(app: &Services, account: &Account, actor: &Actor, lang: Lang) -> Result<(), LinkError> {
-    let token = issue_link(app, account.id, &account.email, TokenPurpose::ResetPassword, RESET_VALID_SECONDS).await?;
-    app.store
-        .record_event(EventKind::PasswordResetRequested, Some(account.id), &actor.address, &actor.user_agent, "", now())
-        .await?;
+    let mut tx = app.store.begin_act("password_reset_requested").await?;
+    let token =
+        issue_link(&mut tx, account.id, &account.email, TokenPurpose::ResetPassword, RESET_VALID_SECONDS).await?;
+    tx.event(Event::security(
+        EventKind::PasswordResetRequested,
+        Some(account.id),
+        &actor.address,
+        &actor.user_agent,
+        "",
+    ));
     let link = format!("{}/password/reset?token={token}", app.config.issuer());
     let mail = OutgoingMail {
         to: account.email.clone(),
         subject: lang.t("mail-reset-subject"),
         body: lang.t_with("mail-reset-body", &[("link", link)]),
+        message_id: None,
     };
-    super::mail_jobs::queue_mail(app, &mail, lang).await?;
+    super::mail_jobs::queue_mail(&mut tx, &mail, lang).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -169,44 +187,19 @@ pub async fn reset_password(
         return Ok(ResetOutcome::Invalid(vec![Problem::new("password", problem.message_key())]));
     }
     let password_hash = app.passwords.hash(new_password).await?;
-    let now = now();
+    // One act: the link is spent, the password set, the other reset links and every session
+    // end, and the event's reactions pause the verified level (and with it the signature).
+    let mut tx = app.store.begin_act("password_reset").await?;
+    let now = tx.at();
     // Spend the link now; if another request spent it meanwhile, this one loses.
-    if let Err(state) = app.store.use_email_token(&hash, TokenPurpose::ResetPassword, now).await? {
+    if let Err(state) = tx.use_email_token(&hash, TokenPurpose::ResetPassword, now).await? {
         return Ok(ResetOutcome::Refused(state));
     }
-    app.store.set_password(account.id, &password_hash, now).await?;
-    app.store.revoke_email_tokens(account.id, TokenPurpose::ResetPassword, now).await?;
-    let ended = app.store.end_other_sessions(account.id, None, "password_reset", now).await?;
-    for session in ended {
-        crate::oidc::logout::session_ended(app, &session).await;
-    }
-    app.store
-        .record_event(EventKind::PasswordReset, Some(account.id), &actor.address, &actor.user_agent, "", now)
-        .await?;
-    // Whoever reads the person's e-mail can reset the password: that must not carry the
-    // verified identity along. Not after an officer's recovery in person, which sent it.
-    let recovered_in_person = app
-        .store
-        .verifications(account.id)
-        .await?
-        .first()
-        .is_some_and(|v| v.purpose == "recovery" && now - v.verified_at <= RESET_VALID_SECONDS);
-    let lowered = !recovered_in_person && app.store.lower_assurance(account.id, now).await?;
-    if lowered {
-        app.store
-            .record_event(
-                EventKind::AssuranceLowered,
-                Some(account.id),
-                &actor.address,
-                &actor.user_agent,
-                "password reset",
-                now,
-            )
-            .await?;
-        // Only verified people sign: the signing certificate goes with the level.
-        if let Err(error) = crate::signature::revoke_person(app, &account, "assurance_lost", actor).await {
-            tracing::error!(%error, "cannot revoke the signing certificate after a reset");
-        }
-    }
+    tx.set_password(account.id, &password_hash, now).await?;
+    tx.revoke_email_tokens(account.id, TokenPurpose::ResetPassword, now).await?;
+    super::sessions::end_all_in(&mut tx, account.id, None, "password_reset", actor).await?;
+    tx.event(Event::security(EventKind::PasswordReset, Some(account.id), &actor.address, &actor.user_agent, ""));
+    let events = tx.commit().await?;
+    let lowered = events.iter().any(|e| e.kind == EventKind::AssuranceLowered);
     Ok(ResetOutcome::Done { lowered })
 }

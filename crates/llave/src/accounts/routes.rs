@@ -209,7 +209,6 @@ async fn signin_submit(
                 sessions::end(&app, previous.account.id, &previous.session.id, EventKind::SignOut, &actor)
                     .await
                     .map_err(|e| PageError::internal(c.lang, e))?;
-                crate::oidc::logout::session_ended(&app, &previous.session.id).await;
             }
             let token =
                 sessions::start(&app, account.id, "pwd", &actor).await.map_err(|e| PageError::internal(c.lang, e))?;
@@ -247,7 +246,6 @@ async fn signout(
         sessions::end(&app, s.account.id, &s.session.id, EventKind::SignOut, &Actor::from(&client))
             .await
             .map_err(|e| PageError::internal(c.lang, e))?;
-        crate::oidc::logout::session_ended(&app, &s.session.id).await;
     }
     let mut response = Redirect::to("/signin?signed_out=1").into_response();
     if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
@@ -394,12 +392,10 @@ async fn end_session(
     CsrfForm(form): CsrfForm<EndSessionForm>,
 ) -> PageResult {
     let actor = Actor::from(&client);
-    let ended = sessions::end(&app, s.account.id, &form.session_id, EventKind::SessionEnded, &actor)
+    // The event's reactions tell the entities the session signed in to.
+    sessions::end(&app, s.account.id, &form.session_id, EventKind::SessionEnded, &actor)
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
-    if ended {
-        crate::oidc::logout::session_ended(&app, &form.session_id).await;
-    }
     if form.session_id == s.session.id {
         let mut response = Redirect::to("/signin?signed_out=1").into_response();
         if let Ok(value) = HeaderValue::from_str(&app.cookie_policy().clear(SESSION_COOKIE)) {
@@ -488,9 +484,10 @@ async fn resend_confirmation(
     CsrfForm(_): CsrfForm<Empty>,
 ) -> PageResult {
     if s.account.email_confirmed_at.is_none() {
-        links::send_confirmation(&app, s.account.id, &s.account.email, c.lang)
-            .await
-            .map_err(|e| PageError::internal(c.lang, crate::mail::loggable(&e)))?;
+        let internal = |e: links::LinkError| PageError::internal(c.lang, crate::mail::loggable(&e));
+        let mut tx = app.store.begin_act("confirmation_resent").await.map_err(|e| internal(e.into()))?;
+        links::send_confirmation(&app, &mut tx, s.account.id, &s.account.email, c.lang).await.map_err(internal)?;
+        tx.commit().await.map_err(|e| internal(e.into()))?;
     }
     Ok(Redirect::to("/account?notice=confirmation_sent").into_response())
 }

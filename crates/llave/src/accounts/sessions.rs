@@ -4,7 +4,7 @@
 use super::Actor;
 use crate::Services;
 use crate::crypto::{now, random_id, random_token, token_hash};
-use crate::store::{AccountId, EventKind, SessionStart, StoreError};
+use crate::store::{AccountId, Event, EventKind, SessionStart, StoreError, Tx};
 
 /// Opens a session and returns the token for the cookie.
 pub async fn start(app: &Services, account: AccountId, methods: &str, actor: &Actor) -> Result<String, StoreError> {
@@ -31,12 +31,15 @@ pub async fn start_with(
         user_agent: actor.user_agent.clone(),
         reproved_at,
     };
-    app.store.create_session(&start, now).await?;
-    app.store.record_event(EventKind::SignIn, Some(account), &actor.address, &actor.user_agent, methods, now).await?;
+    let mut tx = app.store.begin_act("sign_in").await?;
+    tx.create_session(&start, now).await?;
+    tx.event(Event::security(EventKind::SignIn, Some(account), &actor.address, &actor.user_agent, methods));
+    tx.commit().await?;
     Ok(token)
 }
 
-/// Ends one of the account's sessions (sign-out, or "end" on the account page).
+/// Ends one of the account's sessions (sign-out, or "end" on the account page). The
+/// event's reactions revoke the session's grants and tell the entities (back-channel logout).
 pub async fn end(
     app: &Services,
     account: AccountId,
@@ -44,14 +47,47 @@ pub async fn end(
     kind: EventKind,
     actor: &Actor,
 ) -> Result<bool, StoreError> {
-    let now = now();
+    let mut tx = app.store.begin_act("end_session").await?;
+    let ended = end_in(&mut tx, account, session_id, kind, actor).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// Ends a session within an act; whoever ends it first records it (and so tells the
+/// entities, once).
+pub async fn end_in(
+    tx: &mut Tx,
+    account: AccountId,
+    session_id: &str,
+    kind: EventKind,
+    actor: &Actor,
+) -> Result<bool, StoreError> {
     let reason = match kind {
         EventKind::SignOut => "sign_out",
+        EventKind::SessionExpired => "expired",
         _ => "ended_by_person",
     };
-    let ended = app.store.end_session(account, session_id, reason, now).await?;
+    let now = tx.at();
+    let ended = tx.end_session(account, session_id, reason, now).await?;
     if ended {
-        app.store.record_event(kind, Some(account), &actor.address, &actor.user_agent, session_id, now).await?;
+        tx.event(Event::security(kind, Some(account), &actor.address, &actor.user_agent, session_id));
     }
     Ok(ended)
+}
+
+/// Ends every open session of the account but `keep`, within an act: one `session_ended`
+/// event each (their reactions tell the entities). Returns how many ended.
+pub async fn end_all_in(
+    tx: &mut Tx,
+    account: AccountId,
+    keep: Option<&str>,
+    reason: &str,
+    actor: &Actor,
+) -> Result<usize, StoreError> {
+    let now = tx.at();
+    let ended = tx.end_other_sessions(account, keep, reason, now).await?;
+    for session in &ended {
+        tx.event(Event::security(EventKind::SessionEnded, Some(account), &actor.address, &actor.user_agent, session));
+    }
+    Ok(ended.len())
 }

@@ -14,7 +14,7 @@ use super::device::Device;
 use super::password::{HashError, check_new_password};
 use crate::Services;
 use crate::crypto::now;
-use crate::store::{Account, AccountId, EventKind, StoreError};
+use crate::store::{Account, AccountId, Event, EventKind, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
@@ -179,13 +179,14 @@ pub async fn change_password(
         SignInOutcome::Throttled(_) => return Ok(ChangeOutcome::Throttled),
     }
     let hash = app.passwords.hash(new_password).await?;
-    let now = now();
-    app.store.set_password(account.id, &hash, now).await?;
-    let ended = app.store.end_other_sessions(account.id, Some(keep_session), "password_changed", now).await?;
-    for session in ended {
-        crate::oidc::logout::session_ended(app, &session).await;
-    }
-    record(app, EventKind::PasswordChanged, Some(account.id), actor, now).await?;
+    // One act: the password, the end of every other session (their reactions tell the
+    // entities) and the event.
+    let mut tx = app.store.begin_act("password_changed").await?;
+    let now = tx.at();
+    tx.set_password(account.id, &hash, now).await?;
+    super::sessions::end_all_in(&mut tx, account.id, Some(keep_session), "password_changed", actor).await?;
+    tx.event(Event::security(EventKind::PasswordChanged, Some(account.id), &actor.address, &actor.user_agent, ""));
+    tx.commit().await?;
     Ok(ChangeOutcome::Changed)
 }
 

@@ -9,9 +9,8 @@ use super::input::{Email, Name, curp_problem};
 use super::password::check_new_password;
 use super::{Actor, Problem, links};
 use crate::Services;
-use crate::crypto::now;
 use crate::i18n::Lang;
-use crate::store::{AccountId, EventKind, NewAccount, StoreError};
+use crate::store::{AccountId, Event, EventKind, NewAccount, StoreError};
 
 /// What a person (or an operator) submits, as typed.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -213,63 +212,74 @@ pub async fn register(
             Origin::Operator { .. } => "operator".into(),
         },
     };
-    let now = now();
-    let account_id = match app.store.create_account(&new, now).await {
+    // One act: the account, its sign-up event, the confirmation link and its mail.
+    let mut tx = app.store.begin_act("sign_up").await.map_err(SignupError::Store)?;
+    let now = tx.at();
+    let created = tx.create_account(&new, now).await;
+    let account_id = match created {
         Ok(id) => id,
-        Err(StoreError::Conflict(_)) if origin == Origin::SelfService => {
+        Err(error) => {
+            // A refused INSERT ends the transaction on PostgreSQL: what follows is a new act.
+            drop(tx);
+            return Err(refused(app, &new, origin, lang, error).await);
+        }
+    };
+    tx.event(Event::security(EventKind::SignUp, Some(account_id), &actor.address, &actor.user_agent, &new.created_by));
+    if !email_confirmed {
+        links::send_confirmation(app, &mut tx, account_id, valid.email.as_str(), lang).await.map_err(|e| match e {
+            links::LinkError::Store(e) => SignupError::Store(e),
+            other => SignupError::Store(StoreError::Data(crate::mail::loggable(&other).to_string())),
+        })?;
+    }
+    tx.commit().await.map_err(SignupError::Store)?;
+    Ok(Registered { account_id, curp: valid.curp, confirmation_sent: true })
+}
+
+/// Tells whoever holds the CURP, and whoever holds the address, that someone tried to sign
+/// up with their data (one act, one mail each).
+async fn notify_owners(app: &Services, new: &NewAccount, lang: Lang) -> Result<(), links::LinkError> {
+    let mut owners = Vec::new();
+    for identifier in [new.curp.as_str(), new.email_normalized.as_str()] {
+        if let Some(owner) = super::signin::find_account(app, identifier).await?
+            && !owners.contains(&owner.email)
+        {
+            owners.push(owner.email);
+        }
+    }
+    let mut tx = app.store.begin_act("sign_up_attempt_notice").await?;
+    for owner in owners {
+        links::send_signup_attempt_notice(app, &mut tx, &owner, lang).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Why the account was not created: the CURP or the e-mail has an account already (in
+/// self-service the page answers as if it were new, and the owners hear about it), or the
+/// database failed.
+async fn refused(app: &Services, new: &NewAccount, origin: Origin, lang: Lang, error: StoreError) -> SignupError {
+    match error {
+        StoreError::Conflict(_) if origin == Origin::SelfService => {
             // Whoever holds the CURP, and whoever holds the address, hears about it.
-            let mut owners = Vec::new();
-            for identifier in [new.curp.as_str(), new.email_normalized.as_str()] {
-                if let Some(owner) = super::signin::find_account(app, identifier).await.map_err(SignupError::Store)?
-                    && !owners.contains(&owner.email)
-                {
-                    owners.push(owner.email);
-                }
-            }
-            for owner in owners {
-                if let Err(error) = links::send_signup_attempt_notice(app, &owner, lang).await {
-                    tracing::warn!(error = %crate::mail::loggable(&error), "sign-up attempt notice not queued");
-                }
+            if let Err(error) = notify_owners(app, new, lang).await {
+                tracing::warn!(error = %crate::mail::loggable(&error), "sign-up attempt notice not queued");
             }
             tracing::info!("self-service sign-up with a CURP or e-mail that has an account");
-            return Err(SignupError::AlreadyRegistered);
+            SignupError::AlreadyRegistered
         }
-        Err(StoreError::Conflict("curp")) => {
-            return Err(SignupError::Invalid(vec![Problem::new("curp", "curp-taken")]));
-        }
-        Err(StoreError::Conflict(_)) => {
+        StoreError::Conflict("curp") => SignupError::Invalid(vec![Problem::new("curp", "curp-taken")]),
+        StoreError::Conflict(_) => {
             // Both may be taken; the CURP is what the person must hear about first.
-            let curp_taken = app.store.account_by_curp(&new.curp).await.map_err(SignupError::Store)?.is_some();
+            let curp_taken = match app.store.account_by_curp(&new.curp).await {
+                Ok(found) => found.is_some(),
+                Err(error) => return SignupError::Store(error),
+            };
             let problem =
                 if curp_taken { Problem::new("curp", "curp-taken") } else { Problem::new("email", "email-taken") };
-            return Err(SignupError::Invalid(vec![problem]));
+            SignupError::Invalid(vec![problem])
         }
-        Err(error) => return Err(SignupError::Store(error)),
-    };
-    app.store
-        .record_event(
-            EventKind::SignUp,
-            Some(account_id),
-            &actor.address,
-            &actor.user_agent,
-            new.created_by.as_str(),
-            now,
-        )
-        .await
-        .map_err(SignupError::Store)?;
-
-    let confirmation_sent = if email_confirmed {
-        true
-    } else {
-        match links::send_confirmation(app, account_id, valid.email.as_str(), lang).await {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::warn!(error = %crate::mail::loggable(&error), account = account_id.0, "confirmation e-mail not sent");
-                false
-            }
-        }
-    };
-    Ok(Registered { account_id, curp: valid.curp, confirmation_sent })
+        error => SignupError::Store(error),
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub mod totp;
 
 use crate::Services;
 use crate::accounts::Actor;
-use crate::store::{Account, AccountId, EventKind, SessionRecord, StoreError};
+use crate::store::{Account, AccountId, Event, EventKind, SessionRecord, StoreError, Tx};
 
 pub const LOA_PREFIX: &str = "urn:llave:loa:";
 
@@ -101,6 +101,33 @@ pub async fn record(
     now: i64,
 ) -> Result<(), StoreError> {
     app.store.record_event(kind, Some(account), &actor.address, &actor.user_agent, detail, now).await
+}
+
+/// How long after an officer's recovery in person the password reset it sent keeps the
+/// verified level (the reset link's own validity, 30 minutes).
+pub const RECOVERY_RESET_WINDOW_SECONDS: i64 = 30 * 60;
+
+/// The reaction to a password reset: whoever reads the person's e-mail can reset the
+/// password, and that must not carry the verified identity along — the level is paused
+/// (`assurance_lowered`, whose own reaction revokes the signing certificate). Not after an
+/// officer's recovery in person, which sent the reset link.
+pub async fn on_password_reset(tx: &mut Tx, account: AccountId, actor: &Actor) -> Result<(), StoreError> {
+    let now = tx.at();
+    let recovered_in_person = tx
+        .verifications(account)
+        .await?
+        .first()
+        .is_some_and(|v| v.purpose == "recovery" && now - v.verified_at <= RECOVERY_RESET_WINDOW_SECONDS);
+    if !recovered_in_person && tx.lower_assurance(account, now).await? {
+        tx.event(Event::security(
+            EventKind::AssuranceLowered,
+            Some(account),
+            &actor.address,
+            &actor.user_agent,
+            "password reset",
+        ));
+    }
+    Ok(())
 }
 
 /// A document number as shown outside the officer's page: the last four characters.

@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::accounts::Actor;
 use crate::crypto::now;
 use crate::store::assurance::NewVerification;
-use crate::store::{Account, EventKind};
+use crate::store::{Account, Event, EventKind, Tx};
 use crate::web::client::ClientMeta;
 use crate::web::error::{PageError, PageResult};
 use crate::web::form::{CsrfForm, PageQuery};
@@ -279,10 +279,11 @@ async fn verify(
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
+    let internal = |e| PageError::internal(c.lang, e);
     let act = InPerson { officer: &s.account, person: &account, form: &form, number: &number };
-    act.record(&app, "verify", EventKind::IdentityVerified, &officer_actor(&client), now())
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
+    let mut tx = app.store.begin_act("identity_verified").await.map_err(internal)?;
+    act.record(&mut tx, "verify", EventKind::IdentityVerified, &officer_actor(&client)).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
     done(&app, c, &s, &account, "verified").await
 }
 
@@ -298,12 +299,12 @@ impl InPerson<'_> {
     /// Records the verification (raising the level) and the event naming the officer.
     async fn record(
         &self,
-        app: &AppState,
+        tx: &mut Tx,
         purpose: &str,
         kind: EventKind,
         actor: &Actor,
-        now: i64,
     ) -> Result<(), crate::store::StoreError> {
+        let now = tx.at();
         let verification = NewVerification {
             account: self.person.id,
             purpose,
@@ -314,9 +315,10 @@ impl InPerson<'_> {
             document_number: self.number,
             reference: "in person",
         };
-        app.store.record_verification(&verification, now).await?;
+        tx.record_verification(&verification, now).await?;
         let detail = format!("officer={} document={}", self.officer.curp, self.form.document_kind);
-        record(app, kind, self.person.id, actor, &detail, now).await
+        tx.event(Event::security(kind, Some(self.person.id), &actor.address, &actor.user_agent, &detail));
+        Ok(())
     }
 }
 
@@ -332,22 +334,16 @@ async fn recover(
         Err(response) => return Ok(response),
     };
     let internal = |e| PageError::internal(c.lang, e);
-    let now = now();
     let actor = officer_actor(&client);
-    app.store.remove_all_factors(account.id).await.map_err(internal)?;
-    // Whoever held the lost factors may have held the signature too.
-    crate::signature::revoke_person(&app, &account, "access_recovered", &actor)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
-    let ended = app.store.end_other_sessions(account.id, None, "access_recovered", now).await.map_err(internal)?;
-    for session in ended {
-        crate::oidc::logout::session_ended(&app, &session).await;
-    }
+    // One act: the factors go, the verification naming the officer is recorded, the reset
+    // link is queued; the event's reactions end every session (telling the entities) and
+    // revoke the signing certificate — whoever held the lost factors may have held it too.
+    let mut tx = app.store.begin_act("access_recovered").await.map_err(internal)?;
+    tx.remove_all_factors(account.id).await.map_err(internal)?;
     let act = InPerson { officer: &s.account, person: &account, form: &form, number: &number };
-    act.record(&app, "recovery", EventKind::AccessRecovered, &actor, now).await.map_err(internal)?;
-    if let Err(error) = crate::accounts::links::send_reset_link(&app, &account, &actor, c.lang).await {
-        tracing::warn!(error = %crate::mail::loggable(&error), "recovery reset e-mail not sent");
-    }
+    act.record(&mut tx, "recovery", EventKind::AccessRecovered, &actor).await.map_err(internal)?;
+    crate::accounts::mail_jobs::queue_recovery_reset(&mut tx, account.id, &actor, c.lang).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
     done(&app, c, &s, &account, "recovered").await
 }
 

@@ -450,7 +450,6 @@ async fn open_session(
     if let Some(previous) = previous {
         crate::accounts::sessions::end(app, previous.account.id, &previous.session.id, EventKind::SignOut, actor)
             .await?;
-        crate::oidc::logout::session_ended(app, &previous.session.id).await;
     }
     let token = crate::accounts::sessions::start_with(app, account.id, methods, reproved_at, actor).await?;
     let policy = app.cookie_policy();

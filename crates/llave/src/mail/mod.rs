@@ -18,6 +18,9 @@ pub struct OutgoingMail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// The outbox message id, the same on every attempt: sent as the `Message-ID`, so a
+    /// receiver that gets the message twice (at-least-once delivery) can tell.
+    pub message_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +41,11 @@ pub trait Mailer: Send + Sync {
 fn build(from: &str, mail: &OutgoingMail) -> Result<Message, MailError> {
     let from: Mailbox = from.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
     let to: Mailbox = mail.to.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
-    Message::builder()
-        .from(from)
-        .to(to)
-        .subject(mail.subject.clone())
+    let mut builder = Message::builder().from(from).to(to).subject(mail.subject.clone());
+    if let Some(id) = &mail.message_id {
+        builder = builder.message_id(Some(format!("<{id}@llave.outbox>")));
+    }
+    builder
         .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(body(&mail.body)))
         .map_err(|e| MailError::Build(e.to_string()))
 }
@@ -70,15 +74,20 @@ mod tests {
             to: "ana@example.mx".into(),
             subject: "Confirmación".into(),
             body: format!("Hola:\n\n{link}\n"),
+            message_id: Some("m1".into()),
         };
         let text = String::from_utf8(build("Llave <no-reply@example.mx>", &mail).unwrap().formatted()).unwrap();
         assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
         assert!(text.contains(&link));
+        assert!(text.contains("Message-ID: <m1@llave.outbox>"), "{text}");
     }
 
     #[test]
     fn absurdly_long_lines_fall_back_to_an_encoding() {
-        let mail = OutgoingMail { to: "ana@example.mx".into(), subject: "x".into(), body: "ñ".repeat(2000) };
+        let mail =
+            OutgoingMail {
+                to: "ana@example.mx".into(), subject: "x".into(), body: "ñ".repeat(2000), message_id: None
+            };
         let text = String::from_utf8(build("Llave <no-reply@example.mx>", &mail).unwrap().formatted()).unwrap();
         assert!(!text.contains("Content-Transfer-Encoding: 8bit"));
     }

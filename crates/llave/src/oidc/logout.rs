@@ -4,8 +4,6 @@
 //! `backchannel_logout_uri` receives a signed logout token; each delivery is recorded and
 //! retried. The session's grants are revoked, so its refresh tokens stop working too.
 
-use std::time::Duration;
-
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -16,12 +14,12 @@ use axum::response::{IntoResponse, Redirect};
 use jsonwebtoken::Validation;
 use oidc::RedirectUri;
 use oidc::authorize::Params;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::accounts::{Actor, sessions};
 use crate::crypto::{now, random_id};
-use crate::store::EventKind;
+use crate::store::{EventKind, StoreError, Tx};
 use crate::web::client::ClientMeta;
 use crate::web::csrf::RotateCsrf;
 use crate::web::error::{PageError, PageResult};
@@ -31,74 +29,81 @@ use crate::web::session::{SESSION_COOKIE, SignedIn};
 use crate::{AppState, Services};
 
 const LOGOUT_TOKEN_SECONDS: i64 = 120;
-const DELIVERY_ATTEMPTS: u32 = 3;
+/// The outbox kind of a back-channel logout delivery.
+pub const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
 
-/// Everything that must happen when a llave session ends, whoever ends it.
-pub async fn session_ended(app: &AppState, session_id: &str) {
-    let now = now();
-    let clients = match app.store.session_clients(session_id).await {
-        Ok(clients) => clients,
-        Err(error) => {
-            tracing::error!(%error, "cannot list the clients of an ended session");
-            return;
-        }
-    };
-    if let Err(error) = app.store.revoke_session_grants(session_id, now).await {
-        tracing::error!(%error, "cannot revoke the grants of an ended session");
-    }
-    for client in clients {
-        let Some(uri) = client.backchannel_logout_uri.clone() else { continue };
-        let delivery = random_id();
-        if let Err(error) = app.store.insert_logout_delivery(&delivery, &client.client_id, session_id, &uri, now).await
-        {
-            tracing::error!(%error, "cannot record a logout delivery");
-            continue;
-        }
-        let app = app.clone();
-        let session_id = session_id.to_string();
-        tokio::spawn(async move {
-            deliver(&app, &delivery, &client.client_id, client.account_id.0, &session_id, &uri).await;
-        });
-    }
+/// One back-channel logout to deliver (the outbox payload).
+#[derive(Serialize, Deserialize)]
+struct Delivery {
+    delivery: String,
+    client_id: String,
+    account_id: i64,
+    session_id: String,
+    uri: String,
 }
 
-async fn logout_token(app: &Services, client_id: &str, account_id: i64, session_id: &str) -> Option<String> {
-    let client = app.store.client_by_id(client_id).await.ok()??;
+/// The reaction to a llave session's end, whoever ended it (sign-out, the account page,
+/// expiry, a password reset, an officer's recovery), in the act that ended it: the
+/// session's grants are revoked (its refresh tokens stop working) and every client it
+/// signed in to that registered a `backchannel_logout_uri` gets a logout token through the
+/// outbox — recorded, retried with back-off, delivered even if this process dies now.
+pub async fn on_session_ended(tx: &mut Tx, session_id: &str) -> Result<(), StoreError> {
+    let now = tx.at();
+    let clients = tx.session_clients(session_id).await?;
+    tx.revoke_session_grants(session_id, now).await?;
+    for client in clients {
+        let Some(uri) = client.backchannel_logout_uri else { continue };
+        let delivery = random_id();
+        tx.insert_logout_delivery(&delivery, &client.client_id, session_id, &uri, now).await?;
+        let job = Delivery {
+            delivery,
+            client_id: client.client_id,
+            account_id: client.account_id.0,
+            session_id: session_id.to_string(),
+            uri,
+        };
+        let payload = serde_json::to_string(&job).map_err(|e| StoreError::Data(e.to_string()))?;
+        tx.enqueue(BACKCHANNEL_LOGOUT, &payload, "").await?;
+    }
+    Ok(())
+}
+
+/// The logout token of one delivery. Its `jti` is the outbox message id, the same on every
+/// attempt, so a client that receives it twice (at-least-once delivery) can tell.
+async fn logout_token(app: &Services, job: &Delivery, jti: &str) -> Option<String> {
+    let client = app.store.client_by_id(&job.client_id).await.ok()??;
     let ring = app.keys.ring(&app.store).await.ok()?;
     let key = ring.signing(&client.id_token_alg).or(ring.signing("RS256"))?;
     let now = now();
     let claims = json!({
-        "iss": app.config.issuer(), "aud": client_id, "iat": now, "exp": now + LOGOUT_TOKEN_SECONDS,
-        "jti": random_id(), "sub": super::tokens::subject(app, &client, account_id), "sid": session_id,
+        "iss": app.config.issuer(), "aud": job.client_id, "iat": now, "exp": now + LOGOUT_TOKEN_SECONDS,
+        "jti": jti, "sub": super::tokens::subject(app, &client, job.account_id), "sid": job.session_id,
         "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
     });
     key.sign_jwt("logout+jwt", &claims).ok()
 }
 
-/// POSTs the logout token, retrying with back-off; every attempt is recorded.
-async fn deliver(app: &AppState, delivery: &str, client_id: &str, account_id: i64, session_id: &str, uri: &str) {
-    let Some(token) = logout_token(app, client_id, account_id, session_id).await else {
-        let _ = app.store.record_logout_attempt(delivery, "no token", None).await;
-        return;
+/// One attempt at delivering a queued back-channel logout (the outbox worker calls this):
+/// POSTs the logout token and records the attempt. `Err` asks the worker to retry later.
+pub async fn deliver(app: &Services, message_id: &str, payload: &str) -> Result<(), String> {
+    let job: Delivery = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+    let Some(token) = logout_token(app, &job, message_id).await else {
+        // The client or the keys are gone: nothing will ever be delivered.
+        let _ = app.store.record_logout_attempt(&job.delivery, "no token", None).await;
+        return Ok(());
     };
-    for attempt in 0..DELIVERY_ATTEMPTS {
-        let outcome = app.http.post(uri).form(&[("logout_token", token.as_str())]).send().await;
-        let (status, delivered) = match &outcome {
-            Ok(response) if response.status().is_success() => (response.status().as_u16().to_string(), Some(now())),
-            Ok(response) => (response.status().as_u16().to_string(), None),
-            Err(error) => (format!("error: {}", if error.is_timeout() { "timeout" } else { "unreachable" }), None),
-        };
-        if let Err(error) = app.store.record_logout_attempt(delivery, &status, delivered).await {
-            tracing::error!(%error, "cannot record a logout attempt");
-        }
-        if delivered.is_some() {
-            return;
-        }
-        tracing::warn!(client_id, %status, attempt, "back-channel logout not delivered");
-        if attempt + 1 < DELIVERY_ATTEMPTS {
-            // 1 s, then 4 s.
-            tokio::time::sleep(Duration::from_secs(1 << (2 * attempt))).await;
-        }
+    let outcome = app.http.post(&job.uri).form(&[("logout_token", token.as_str())]).send().await;
+    let (status, delivered) = match &outcome {
+        Ok(response) if response.status().is_success() => (response.status().as_u16().to_string(), Some(now())),
+        Ok(response) => (response.status().as_u16().to_string(), None),
+        Err(error) => (format!("error: {}", if error.is_timeout() { "timeout" } else { "unreachable" }), None),
+    };
+    if let Err(error) = app.store.record_logout_attempt(&job.delivery, &status, delivered).await {
+        tracing::error!(%error, "cannot record a logout attempt");
+    }
+    match delivered {
+        Some(_) => Ok(()),
+        None => Err(format!("back-channel logout to {} not delivered: {status}", job.client_id)),
     }
 }
 
@@ -201,7 +206,6 @@ async fn finish(
         sessions::end(app, s.account.id, &s.session.id, EventKind::SignOut, &Actor::from(client))
             .await
             .map_err(|e| PageError::internal(c.lang, e))?;
-        session_ended(app, &s.session.id).await;
     }
     let mut response = match request.redirect {
         Some((uri, state)) => {

@@ -614,7 +614,7 @@ pub async fn lookup(
             detail: Some(code.to_string()),
             ..refusal_base(client)
         };
-        if let Err(error) = app.store.log_access(&access).await {
+        if let Err(error) = app.store.record("record_access", access.event()).await {
             tracing::error!(%error, "cannot log a refused look-up");
         }
         Err::<Option<Found>, Failure>(Failure::refused(status, code, description))
@@ -747,7 +747,7 @@ pub async fn log_refusal(
         detail: Some(code.to_string()),
         ..refusal_base(client)
     };
-    if let Err(error) = app.store.log_access(&access).await {
+    if let Err(error) = app.store.record("record_access", access.event()).await {
         tracing::error!(%error, "cannot log a refusal");
     }
 }
@@ -806,11 +806,15 @@ pub async fn read_with_grant(
         }
         _ => None,
     };
+    // One act: the grant is spent and the read logged together — a read is never unlogged,
+    // and a log line never describes a read that did not happen.
+    let mut tx = app.store.begin_act("record_read").await?;
     let spent = match (problem, &grant) {
-        (None, Some(g)) => app.store.spend_grant(&g.id, now).await?,
+        (None, Some(g)) => tx.spend_grant(&g.id, now).await?,
         _ => false,
     };
     if !spent {
+        drop(tx);
         let description = problem.unwrap_or("the grant was already used");
         // Logged against the record the grant is for (the person sees it), else the one named.
         let logged = match &grant {
@@ -855,12 +859,14 @@ pub async fn read_with_grant(
     if locator.withdrawn_at.is_some() {
         access.outcome = "refused".into();
         access.detail = Some("withdrawn: the holder withdrew the record".into());
-        app.store.log_access(&access).await?;
+        tx.log_access(&access);
+        tx.commit().await?;
         return Err(Failure::refused(StatusCode::GONE, "withdrawn", "the holder withdrew the record"));
     }
     let (version, file) = loaded.ok_or_else(|| Failure::Internal("the record was not loaded".into()))?;
-    // Logged before the contents leave: an unlogged read never happens.
-    app.store.log_access(&access).await?;
+    // Committed before the contents leave: an unlogged read never happens.
+    tx.log_access(&access);
+    tx.commit().await?;
     Ok(Shared { locator, holder, version, file, basis: grant.basis, legal_basis: grant.legal_basis })
 }
 
@@ -893,7 +899,7 @@ pub async fn read_as_staff(
         outcome: "read".into(),
         detail: None,
     };
-    app.store.log_access(&access).await?;
+    app.store.record("record_access", access.event()).await?;
     let history = located_history(app, &locator).await?;
     Ok((locator, history))
 }

@@ -18,7 +18,7 @@ use crate::Services;
 use crate::accounts::Actor;
 use crate::crypto::{now, random_id};
 use crate::store::signatures::{CertificateRecord, SignatureRecord};
-use crate::store::{Account, EventKind, StoreError};
+use crate::store::{Account, AccountId, Event, EventKind, StoreError, Tx};
 use pki::{Authority, Holder, PkiError};
 
 #[derive(Debug, thiserror::Error)]
@@ -286,19 +286,40 @@ pub async fn verify_here(
     Ok(cms::verify_digest(document, signature, &root, cms::parse_crl(&crl).as_ref(), now()))
 }
 
-/// Revokes the person's certificates (they asked, an officer or the hub did, or their
-/// identity assurance was lost); the CRL lists them from now on.
+/// Revokes every signing certificate of the person, as an act of its own (the person on
+/// the signature page, an officer at the desk, the command line).
 pub async fn revoke_person(
     app: &Services,
     account: &Account,
     reason: &str,
     actor: &Actor,
 ) -> Result<Vec<String>, SignatureError> {
-    let now = now();
-    let serials = app.store.revoke_person_certificates(account.id, reason, now).await?;
+    let mut tx = app.store.begin_act("certificates_revoked").await?;
+    let serials = revoke_in(&mut tx, account.id, reason, actor).await?;
+    tx.commit().await?;
+    Ok(serials)
+}
+
+/// Revokes every signing certificate of the person within an act, one event each (also the
+/// reaction to a lost level or an officer's recovery: whoever held the lost factors may have
+/// held the signature too).
+pub async fn revoke_in(
+    tx: &mut Tx,
+    account: AccountId,
+    reason: &str,
+    actor: &Actor,
+) -> Result<Vec<String>, StoreError> {
+    let now = tx.at();
+    let serials = tx.revoke_person_certificates(account, reason, now).await?;
     for serial in &serials {
         let detail = format!("serial={serial} reason={reason}");
-        crate::assurance::record(app, EventKind::CertificateRevoked, account.id, actor, &detail, now).await?;
+        tx.event(Event::security(
+            EventKind::CertificateRevoked,
+            Some(account),
+            &actor.address,
+            &actor.user_agent,
+            &detail,
+        ));
     }
     Ok(serials)
 }

@@ -82,8 +82,73 @@ fn account_from_row(row: &AnyRow) -> Result<Account, sqlx::Error> {
 }
 
 impl Store {
+    pub async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(select_account!("id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(account_from_row).transpose()?)
+    }
+
+    pub async fn account_by_curp(&self, curp: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(select_account!("curp = $1")).bind(curp).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(account_from_row).transpose()?)
+    }
+
+    pub async fn account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(select_account!("email_normalized = $1"))
+            .bind(email_normalized)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(account_from_row).transpose()?)
+    }
+
+    pub async fn count_accounts(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
+        Ok(row.try_get("n")?)
+    }
+}
+
+impl Store {
+    /// Replaces the hash of the same password (new Argon2 parameters); not a change.
+    pub async fn set_password_hash_only(&self, id: AccountId, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+impl super::Tx {
+    pub async fn set_password(&mut self, id: AccountId, password_hash: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(id.0)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+impl super::Tx {
+    /// Marks the address confirmed if it is still the one the link was sent to.
+    pub async fn confirm_email(&mut self, id: AccountId, email: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET email_confirmed_at = $1 \
+             WHERE id = $2 AND email = $3 AND email_confirmed_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.0)
+        .bind(email)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl super::Tx {
     /// Inserts the account, or fails with `Conflict("curp")` / `Conflict("email")`.
-    pub async fn create_account(&self, new: &NewAccount, now: i64) -> StoreResult<AccountId> {
+    pub async fn create_account(&mut self, new: &NewAccount, now: i64) -> StoreResult<AccountId> {
         let confirmed_at = new.email_confirmed.then_some(now);
         let row = sqlx::query(
             "INSERT INTO accounts (curp, given_names, first_surname, second_surname, birth_date, \
@@ -104,68 +169,9 @@ impl Store {
         .bind(&new.password_hash)
         .bind(now)
         .bind(&new.created_by)
-        .fetch_one(self.pool())
+        .fetch_one(self.conn())
         .await
         .map_err(|e| conflict_or(e, |hint| if hint.contains("curp") { "curp" } else { "email" }))?;
         Ok(AccountId(row.try_get("id")?))
-    }
-
-    pub async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(select_account!("id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
-        Ok(row.as_ref().map(account_from_row).transpose()?)
-    }
-
-    pub async fn account_by_curp(&self, curp: &str) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(select_account!("curp = $1")).bind(curp).fetch_optional(self.pool()).await?;
-        Ok(row.as_ref().map(account_from_row).transpose()?)
-    }
-
-    pub async fn account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(select_account!("email_normalized = $1"))
-            .bind(email_normalized)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.as_ref().map(account_from_row).transpose()?)
-    }
-
-    pub async fn set_password(&self, id: AccountId, password_hash: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now)
-            .bind(id.0)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Marks the address confirmed if it is still the one the link was sent to.
-    pub async fn confirm_email(&self, id: AccountId, email: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE accounts SET email_confirmed_at = $1 \
-             WHERE id = $2 AND email = $3 AND email_confirmed_at IS NULL",
-        )
-        .bind(now)
-        .bind(id.0)
-        .bind(email)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn count_accounts(&self) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
-        Ok(row.try_get("n")?)
-    }
-}
-
-impl Store {
-    /// Replaces the hash of the same password (new Argon2 parameters); not a change.
-    pub async fn set_password_hash_only(&self, id: AccountId, password_hash: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(id.0)
-            .execute(self.pool())
-            .await?;
-        Ok(())
     }
 }

@@ -3,8 +3,8 @@
 //! verification sessions. Every single-use thing is spent by one conditional `UPDATE` or
 //! `DELETE … RETURNING`, never a check-then-write.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Connection, Row};
 
 use super::{AccountId, Store, StoreResult};
 
@@ -173,19 +173,6 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
-    }
-
-    /// Suspends level 2 (after a password reset by e-mail); false if it was not held.
-    pub async fn lower_assurance(&self, account: AccountId, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE accounts SET identity_lowered_at = $1 \
-             WHERE id = $2 AND identity_verified_at IS NOT NULL AND identity_lowered_at IS NULL",
-        )
-        .bind(now)
-        .bind(account.0)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// Lifts a suspension of level 2; false if there was none.
@@ -372,20 +359,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Removes every second factor of an account (recovery at a service centre), in one
-    /// transaction.
-    pub async fn remove_all_factors(&self, account: AccountId) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
-        for table in ["totp_factors", "recovery_codes", "passkeys"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE account_id = $1")))
-                .bind(account.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     // ----- WebAuthn ceremonies -----
 
     pub async fn begin_ceremony(
@@ -525,5 +498,98 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+impl super::Tx {
+    /// Records a verification and raises the account to level 2 (clearing a suspension),
+    /// in one transaction.
+    pub async fn record_verification(&mut self, new: &NewVerification<'_>, now: i64) -> StoreResult<i64> {
+        let mut tx = self.conn().begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO identity_verifications (account_id, purpose, method, verifier, officer_account_id, \
+             document_kind, document_number, reference, verified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(new.account.0)
+        .bind(new.purpose)
+        .bind(new.method)
+        .bind(new.verifier)
+        .bind(new.officer.map(|a| a.0))
+        .bind(new.document_kind)
+        .bind(new.document_number)
+        .bind(new.reference)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        // A first verification, or one that lifts a suspension, starts a new period: only
+        // passkeys enrolled from then on re-prove the person. A re-proof keeps the period.
+        sqlx::query(
+            "UPDATE accounts SET identity_verified_at = CASE WHEN identity_verified_at IS NULL \
+             OR identity_lowered_at IS NOT NULL THEN $1 ELSE identity_verified_at END, \
+             identity_lowered_at = NULL WHERE id = $2",
+        )
+        .bind(now)
+        .bind(new.account.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Verifications of an account, newest first.
+    pub async fn verifications(&mut self, account: AccountId) -> StoreResult<Vec<Verification>> {
+        let rows = sqlx::query(
+            "SELECT id, purpose, method, verifier, document_kind, document_number, reference, verified_at \
+             FROM identity_verifications WHERE account_id = $1 ORDER BY verified_at DESC, id DESC",
+        )
+        .bind(account.0)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Verification {
+                    id: row.try_get("id")?,
+                    purpose: row.try_get("purpose")?,
+                    method: row.try_get("method")?,
+                    verifier: row.try_get("verifier")?,
+                    document_kind: row.try_get("document_kind")?,
+                    document_number: row.try_get("document_number")?,
+                    reference: row.try_get("reference")?,
+                    verified_at: row.try_get("verified_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+}
+
+impl super::Tx {
+    /// Suspends level 2 (after a password reset by e-mail); false if it was not held.
+    pub async fn lower_assurance(&mut self, account: AccountId, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET identity_lowered_at = $1 \
+             WHERE id = $2 AND identity_verified_at IS NOT NULL AND identity_lowered_at IS NULL",
+        )
+        .bind(now)
+        .bind(account.0)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Removes every second factor of an account (recovery at a service centre), in one
+    /// transaction.
+    pub async fn remove_all_factors(&mut self, account: AccountId) -> StoreResult<()> {
+        let mut tx = self.conn().begin().await?;
+        for table in ["totp_factors", "recovery_codes", "passkeys"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE account_id = $1")))
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

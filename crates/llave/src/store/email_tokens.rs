@@ -37,30 +37,6 @@ pub enum LinkState {
 }
 
 impl Store {
-    pub async fn create_email_token(
-        &self,
-        token_hash: &str,
-        account: AccountId,
-        purpose: TokenPurpose,
-        email: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO email_tokens (token_hash, account_id, purpose, email, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(token_hash)
-        .bind(account.0)
-        .bind(purpose.as_str())
-        .bind(email)
-        .bind(now)
-        .bind(expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// Spends the link if it is unused and unexpired.
     pub async fn use_email_token(
         &self,
@@ -137,6 +113,95 @@ impl Store {
             .bind(account.0)
             .bind(purpose.as_str())
             .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+impl super::Tx {
+    async fn email_token_state(&mut self, token_hash: &str, purpose: TokenPurpose, now: i64) -> StoreResult<LinkState> {
+        let row = sqlx::query("SELECT used_at, expires_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2")
+            .bind(token_hash)
+            .bind(purpose.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(row) = row else {
+            return Ok(LinkState::Unknown);
+        };
+        let used_at: Option<i64> = row.try_get("used_at")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        Ok(if used_at.is_some() {
+            LinkState::Used
+        } else if expires_at <= now {
+            LinkState::Expired
+        } else {
+            LinkState::Unknown
+        })
+    }
+
+    pub async fn create_email_token(
+        &mut self,
+        token_hash: &str,
+        account: AccountId,
+        purpose: TokenPurpose,
+        email: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO email_tokens (token_hash, account_id, purpose, email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(account.0)
+        .bind(purpose.as_str())
+        .bind(email)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl super::Tx {
+    /// Spends the link if it is unused and unexpired.
+    pub async fn use_email_token(
+        &mut self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> StoreResult<Result<EmailToken, LinkState>> {
+        let row = sqlx::query(
+            "UPDATE email_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING account_id, email",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .fetch_optional(self.conn())
+        .await?;
+        match row {
+            Some(row) => {
+                Ok(Ok(EmailToken { account_id: AccountId(row.try_get("account_id")?), email: row.try_get("email")? }))
+            }
+            None => Ok(Err(self.email_token_state(token_hash, purpose, now).await?)),
+        }
+    }
+
+    /// Spends every unused link of this purpose (after a password change, say).
+    pub async fn revoke_email_tokens(
+        &mut self,
+        account: AccountId,
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = $3 AND used_at IS NULL")
+            .bind(now)
+            .bind(account.0)
+            .bind(purpose.as_str())
+            .execute(self.conn())
             .await?;
         Ok(())
     }

@@ -1,7 +1,13 @@
-//! The append-only security event log: sign-up, sign-in, failures, lockouts, password
-//! changes and resets, sessions ended. The database refuses updates and deletes (triggers
-//! in the migrations).
+//! Events: what happened, to whom, by whom, on what basis, with what outcome — one table
+//! (`events`, migration 0012) for the security events (sign-up, sign-in, failures, resets,
+//! sessions ended, factors, verification, signatures) and the access log of the records
+//! (reads, look-ups and refusals). Every event is written by the act that caused it, in the
+//! same transaction ([`super::act`]); the database refuses updates and deletes. The pages
+//! read the views `security_events` and `record_access` over it.
+//!
+//! [`Event::encode`] is the stable encoding the audit log hashes (docs/events.md).
 
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::{AccountId, Store, StoreResult};
@@ -40,6 +46,9 @@ pub enum EventKind {
     CertificateIssued,
     CertificateRevoked,
     DocumentSigned,
+    SessionExpired,
+    /// A read of, look-up of or refusal about an entity's record (the access log).
+    RecordAccess,
 }
 
 impl EventKind {
@@ -76,11 +85,233 @@ impl EventKind {
             EventKind::CertificateIssued => "certificate_issued",
             EventKind::CertificateRevoked => "certificate_revoked",
             EventKind::DocumentSigned => "document_signed",
+            EventKind::SessionExpired => "session_expired",
+            EventKind::RecordAccess => "record_access",
         }
     }
 }
 
-/// One entry; `detail` never holds a secret (see docs/LOGGING.md).
+/// How an act ended for the one it concerned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Failed,
+    Refused,
+    /// A record was read (the access log's word).
+    Read,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Refused => "refused",
+            Outcome::Read => "read",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Outcome> {
+        Some(match text {
+            "ok" => Outcome::Ok,
+            "failed" => Outcome::Failed,
+            "refused" => Outcome::Refused,
+            "read" => Outcome::Read,
+            _ => return None,
+        })
+    }
+
+    /// What a security event of `kind` says about its outcome.
+    pub fn of(kind: EventKind) -> Outcome {
+        match kind {
+            EventKind::SignInFailed | EventKind::SecondFactorFailed => Outcome::Failed,
+            EventKind::Lockout | EventKind::Throttled | EventKind::VerificationRefused => Outcome::Refused,
+            _ => Outcome::Ok,
+        }
+    }
+}
+
+/// Who acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// The person the event is about, or someone at their browser.
+    Person,
+    /// An entity's back end (a client).
+    Entity,
+    /// Hub staff or an officer.
+    Staff,
+    Auditor,
+    /// llave itself (a reaction, the janitor, the command line).
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Person => "person",
+            ActorKind::Entity => "entity",
+            ActorKind::Staff => "staff",
+            ActorKind::Auditor => "auditor",
+            ActorKind::System => "system",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ActorKind> {
+        Some(match text {
+            "person" => ActorKind::Person,
+            "entity" => ActorKind::Entity,
+            "staff" => ActorKind::Staff,
+            "auditor" => ActorKind::Auditor,
+            "system" => ActorKind::System,
+            _ => return None,
+        })
+    }
+}
+
+/// One event. `detail` never holds a secret (docs/LOGGING.md); `client_address` and
+/// `user_agent` are kept for the person's security page and left out of [`Event::encode`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Set by the act (one clock reading per act).
+    pub at: i64,
+    pub kind: EventKind,
+    pub outcome: Outcome,
+    /// To whom.
+    pub account: Option<AccountId>,
+    /// By whom: the kind, an identifier (a client id, a staff member's CURP; empty for the
+    /// person themselves), and the entity acting, if one is.
+    pub actor_kind: ActorKind,
+    pub actor: String,
+    pub actor_entity_id: Option<i64>,
+    /// On what basis (a legal basis, `consent <id>`), where one is needed.
+    pub basis: Option<String>,
+    /// On what: a record, its holder and the procedure it was read for.
+    pub record_id: Option<String>,
+    pub holder_entity_id: Option<i64>,
+    pub procedure: Option<String>,
+    pub purpose: String,
+    pub client_address: String,
+    pub user_agent: String,
+    pub detail: Option<String>,
+}
+
+impl Event {
+    /// A security event: `kind` happened to `account`, from a browser at `address`.
+    pub fn security(
+        kind: EventKind,
+        account: Option<AccountId>,
+        address: &str,
+        user_agent: &str,
+        detail: &str,
+    ) -> Event {
+        Event {
+            at: 0,
+            kind,
+            outcome: Outcome::of(kind),
+            account,
+            actor_kind: ActorKind::Person,
+            actor: String::new(),
+            actor_entity_id: None,
+            basis: None,
+            record_id: None,
+            holder_entity_id: None,
+            procedure: None,
+            purpose: String::new(),
+            client_address: address.to_string(),
+            user_agent: user_agent.to_string(),
+            detail: Some(detail.to_string()),
+        }
+    }
+
+    /// The session an event of ending one names (its `detail`).
+    pub fn ended_session(&self) -> Option<&str> {
+        match self.kind {
+            EventKind::SignOut | EventKind::SessionEnded | EventKind::SessionExpired => {
+                self.detail.as_deref().filter(|d| !d.is_empty())
+            }
+            _ => None,
+        }
+    }
+
+    /// The stable encoding (version 1) the audit log hashes: canonical JSON, fields in a
+    /// fixed order, no whitespace, the browser's address and user agent left out.
+    /// Documented field by field in docs/events.md; changing it needs a new version.
+    pub fn encode(&self, act: &str, seq: i64) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Encoded<'a> {
+            v: u8,
+            act: &'a str,
+            seq: i64,
+            at: i64,
+            kind: &'a str,
+            outcome: &'a str,
+            account: Option<i64>,
+            actor: Actor<'a>,
+            basis: Option<&'a str>,
+            record: Option<&'a str>,
+            holder: Option<i64>,
+            procedure: Option<&'a str>,
+            purpose: &'a str,
+            detail: Option<&'a str>,
+        }
+        #[derive(serde::Serialize)]
+        struct Actor<'a> {
+            kind: &'a str,
+            id: &'a str,
+            entity: Option<i64>,
+        }
+        let encoded = Encoded {
+            v: 1,
+            act,
+            seq,
+            at: self.at,
+            kind: self.kind.as_str(),
+            outcome: self.outcome.as_str(),
+            account: self.account.map(|a| a.0),
+            actor: Actor { kind: self.actor_kind.as_str(), id: &self.actor, entity: self.actor_entity_id },
+            basis: self.basis.as_deref(),
+            record: self.record_id.as_deref(),
+            holder: self.holder_entity_id,
+            procedure: self.procedure.as_deref(),
+            purpose: &self.purpose,
+            detail: self.detail.as_deref(),
+        };
+        serde_json::to_vec(&encoded).unwrap_or_default()
+    }
+}
+
+/// Writes one event of act `act` (called by [`super::Tx::commit`]).
+pub(super) async fn insert(conn: &mut AnyConnection, act: &str, seq: i64, e: &Event) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (act_id, seq, at, kind, outcome, account_id, actor_kind, actor, actor_entity_id, basis, \
+         record_id, holder_entity_id, procedure_slug, purpose, client_address, user_agent, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(act)
+    .bind(seq)
+    .bind(e.at)
+    .bind(e.kind.as_str())
+    .bind(e.outcome.as_str())
+    .bind(e.account.map(|a| a.0))
+    .bind(e.actor_kind.as_str())
+    .bind(&e.actor)
+    .bind(e.actor_entity_id)
+    .bind(e.basis.as_deref())
+    .bind(e.record_id.as_deref())
+    .bind(e.holder_entity_id)
+    .bind(e.procedure.as_deref())
+    .bind(&e.purpose)
+    .bind(&e.client_address)
+    .bind(&e.user_agent)
+    .bind(e.detail.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One entry of a person's security page; `detail` never holds a secret (see docs/LOGGING.md).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SecurityEvent {
     pub at: i64,
@@ -92,6 +323,7 @@ pub struct SecurityEvent {
 }
 
 impl Store {
+    /// A security event as an act of its own (for changes that are nothing but their record).
     pub async fn record_event(
         &self,
         kind: EventKind,
@@ -99,21 +331,9 @@ impl Store {
         client_address: &str,
         user_agent: &str,
         detail: &str,
-        now: i64,
+        _now: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO security_events (at, kind, account_id, client_address, user_agent, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(now)
-        .bind(kind.as_str())
-        .bind(account.map(|a| a.0))
-        .bind(client_address)
-        .bind(user_agent)
-        .bind(detail)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        self.record(kind.as_str(), Event::security(kind, account, client_address, user_agent, detail)).await
     }
 
     /// Newest first.
@@ -139,5 +359,32 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_encoding_is_stable() {
+        let mut event = Event::security(EventKind::SignIn, Some(AccountId(7)), "203.0.113.9", "Firefox", "password");
+        event.at = 1_780_000_000;
+        let encoded = String::from_utf8(event.encode("act-1", 0)).unwrap();
+        assert_eq!(
+            encoded,
+            r#"{"v":1,"act":"act-1","seq":0,"at":1780000000,"kind":"sign_in","outcome":"ok","account":7,"actor":{"kind":"person","id":"","entity":null},"basis":null,"record":null,"holder":null,"procedure":null,"purpose":"","detail":"password"}"#
+        );
+        assert!(!encoded.contains("203.0.113.9"), "the address stays out of the audit encoding");
+    }
+
+    #[test]
+    fn outcomes_follow_the_kind() {
+        assert_eq!(Outcome::of(EventKind::SignInFailed), Outcome::Failed);
+        assert_eq!(Outcome::of(EventKind::Throttled), Outcome::Refused);
+        assert_eq!(Outcome::of(EventKind::PasswordReset), Outcome::Ok);
+        for outcome in [Outcome::Ok, Outcome::Failed, Outcome::Refused, Outcome::Read] {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+        }
     }
 }

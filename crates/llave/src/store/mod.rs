@@ -10,14 +10,15 @@
 //! check-then-write.
 
 mod accounts;
+pub mod act;
 pub mod arco;
 pub mod assurance;
 pub mod catalog;
 pub mod email_tokens;
 pub mod entities;
 mod events;
-pub mod mail_queue;
 pub mod oidc;
+pub mod outbox;
 mod purge;
 pub mod records;
 pub mod roles;
@@ -27,8 +28,9 @@ pub mod signatures;
 mod throttle;
 
 pub use accounts::{Account, AccountId, NewAccount};
+pub use act::{Reactor, Tx};
 pub use email_tokens::TokenPurpose;
-pub use events::{EventKind, SecurityEvent};
+pub use events::{ActorKind, Event, EventKind, Outcome, SecurityEvent};
 pub use sessions::{SessionRecord, SessionStart};
 
 use std::borrow::Cow;
@@ -77,6 +79,7 @@ impl Backend {
                 (9, "legal_basis_reviews", include_str!("../../migrations/sqlite/0009_legal_basis_reviews.sql")),
                 (10, "passkey_order", include_str!("../../migrations/sqlite/0010_passkey_order.sql")),
                 (11, "mail_queue", include_str!("../../migrations/sqlite/0011_mail_queue.sql")),
+                (12, "events_outbox", include_str!("../../migrations/sqlite/0012_events_outbox.sql")),
             ],
             Backend::Postgres => &[
                 (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
@@ -90,6 +93,7 @@ impl Backend {
                 (9, "legal_basis_reviews", include_str!("../../migrations/postgres/0009_legal_basis_reviews.sql")),
                 (10, "passkey_order", include_str!("../../migrations/postgres/0010_passkey_order.sql")),
                 (11, "mail_queue", include_str!("../../migrations/postgres/0011_mail_queue.sql")),
+                (12, "events_outbox", include_str!("../../migrations/postgres/0012_events_outbox.sql")),
             ],
         }
     }
@@ -117,6 +121,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    wiring: std::sync::Arc<act::Wiring>,
 }
 
 impl Store {
@@ -142,7 +147,7 @@ impl Store {
             // synchronous stays FULL (the default), so an acknowledged write survives a crash.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, wiring: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

@@ -442,59 +442,6 @@ impl Store {
         Ok(())
     }
 
-    /// The clients a session signed in to (their grants), for logout.
-    pub async fn session_clients(&self, session_id: &str) -> StoreResult<Vec<SessionClient>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT g.client_id, c.backchannel_logout_uri, g.account_id FROM grants g \
-             JOIN clients c ON c.client_id = g.client_id WHERE g.session_id = $1 AND g.account_id IS NOT NULL",
-        )
-        .bind(session_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SessionClient {
-                    client_id: row.try_get("client_id")?,
-                    backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
-                    account_id: AccountId(row.try_get("account_id")?),
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
-    }
-
-    pub async fn revoke_session_grants(&self, session_id: &str, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE grants SET revoked_at = $1, revoked_reason = 'logout' WHERE session_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(session_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    pub async fn insert_logout_delivery(
-        &self,
-        id: &str,
-        client_id: &str,
-        session_id: &str,
-        uri: &str,
-        now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO logout_deliveries (id, client_id, session_id, uri, created_at, attempts) VALUES ($1, $2, $3, $4, $5, 0)",
-        )
-        .bind(id)
-        .bind(client_id)
-        .bind(session_id)
-        .bind(uri)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     pub async fn record_logout_attempt(&self, id: &str, status: &str, delivered_at: Option<i64>) -> StoreResult<()> {
         sqlx::query(
             "UPDATE logout_deliveries SET attempts = attempts + 1, last_status = $1, delivered_at = $2 WHERE id = $3",
@@ -585,5 +532,60 @@ impl Store {
         .rows_affected();
         tx.commit().await?;
         Ok(deleted + revoked > 0)
+    }
+}
+
+impl super::Tx {
+    /// The clients a session signed in to (their grants), for logout.
+    pub async fn session_clients(&mut self, session_id: &str) -> StoreResult<Vec<SessionClient>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT g.client_id, c.backchannel_logout_uri, g.account_id FROM grants g \
+             JOIN clients c ON c.client_id = g.client_id WHERE g.session_id = $1 AND g.account_id IS NOT NULL",
+        )
+        .bind(session_id)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionClient {
+                    client_id: row.try_get("client_id")?,
+                    backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+                    account_id: AccountId(row.try_get("account_id")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn revoke_session_grants(&mut self, session_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $1, revoked_reason = 'logout' WHERE session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(session_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_logout_delivery(
+        &mut self,
+        id: &str,
+        client_id: &str,
+        session_id: &str,
+        uri: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO logout_deliveries (id, client_id, session_id, uri, created_at, attempts) VALUES ($1, $2, $3, $4, $5, 0)",
+        )
+        .bind(id)
+        .bind(client_id)
+        .bind(session_id)
+        .bind(uri)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

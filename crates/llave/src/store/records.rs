@@ -106,6 +106,29 @@ pub struct Access {
     pub detail: Option<String>,
 }
 
+impl Access {
+    /// The access as an event of the act that made it.
+    pub fn event(&self) -> super::Event {
+        super::Event {
+            at: self.at,
+            kind: super::EventKind::RecordAccess,
+            outcome: super::Outcome::parse(&self.outcome).unwrap_or(super::Outcome::Refused),
+            account: self.account_id.map(super::AccountId),
+            actor_kind: super::ActorKind::parse(&self.reader_kind).unwrap_or(super::ActorKind::Entity),
+            actor: self.reader.clone(),
+            actor_entity_id: self.reader_entity_id,
+            basis: self.legal_basis.clone(),
+            record_id: self.record_id.clone(),
+            holder_entity_id: self.holder_entity_id,
+            procedure: self.procedure.clone(),
+            purpose: self.purpose.clone(),
+            client_address: String::new(),
+            user_agent: String::new(),
+            detail: self.detail.clone(),
+        }
+    }
+}
+
 fn access(row: &AnyRow) -> Result<Access, sqlx::Error> {
     Ok(Access {
         at: row.try_get("at")?,
@@ -450,41 +473,6 @@ impl Store {
         }))
     }
 
-    /// Spends a grant: true for the one caller that got it while it was live.
-    pub async fn spend_grant(&self, id: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE record_grants SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn log_access(&self, a: &Access) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO record_access (at, account_id, record_id, holder_entity_id, reader_kind, reader_entity_id, \
-             reader, procedure_slug, purpose, legal_basis, outcome, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(a.at)
-        .bind(a.account_id)
-        .bind(a.record_id.as_deref())
-        .bind(a.holder_entity_id)
-        .bind(&a.reader_kind)
-        .bind(a.reader_entity_id)
-        .bind(&a.reader)
-        .bind(a.procedure.as_deref())
-        .bind(&a.purpose)
-        .bind(a.legal_basis.as_deref())
-        .bind(&a.outcome)
-        .bind(a.detail.as_deref())
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// The access log about a person, newest first.
     pub async fn accesses_about(&self, account_id: i64) -> StoreResult<Vec<Access>> {
         let rows = sqlx::query(
@@ -507,5 +495,24 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(access).collect::<Result<_, _>>()?)
+    }
+}
+
+impl super::Tx {
+    /// Spends a grant: true for the one caller that got it while it was live.
+    pub async fn spend_grant(&mut self, id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE record_grants SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Logs an access (a read, a look-up, a refusal) as an event of this act.
+    pub fn log_access(&mut self, a: &Access) {
+        self.event(a.event());
     }
 }

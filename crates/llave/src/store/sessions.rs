@@ -60,26 +60,6 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord, sqlx::Error> {
 }
 
 impl Store {
-    pub async fn create_session(&self, start: &SessionStart, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, account_id, auth_methods, created_at, \
-             last_seen_at, absolute_expires_at, client_address, user_agent, reproved_at) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)",
-        )
-        .bind(&start.id)
-        .bind(&start.token_hash)
-        .bind(start.account_id.0)
-        .bind(&start.auth_methods)
-        .bind(now)
-        .bind(start.absolute_expires_at)
-        .bind(&start.client_address)
-        .bind(&start.user_agent)
-        .bind(start.reproved_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// The session for a cookie, if it has not ended (expiry is judged by the caller).
     pub async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
         let row = sqlx::query(select_session!("token_hash = $1 AND ended_at IS NULL"))
@@ -107,8 +87,44 @@ impl Store {
         Ok(rows.iter().map(session_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Adds methods to a session's `amr` and, for a re-proof, marks when it happened.
+    pub async fn step_up_session(&self, id: &str, auth_methods: &str, reproved_at: Option<i64>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET auth_methods = $1, reproved_at = COALESCE($2, reproved_at) \
+             WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(auth_methods)
+        .bind(reproved_at)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+impl super::Tx {
+    pub async fn create_session(&mut self, start: &SessionStart, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, account_id, auth_methods, created_at, \
+             last_seen_at, absolute_expires_at, client_address, user_agent, reproved_at) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)",
+        )
+        .bind(&start.id)
+        .bind(&start.token_hash)
+        .bind(start.account_id.0)
+        .bind(&start.auth_methods)
+        .bind(now)
+        .bind(start.absolute_expires_at)
+        .bind(&start.client_address)
+        .bind(&start.user_agent)
+        .bind(start.reproved_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Ends one session of this account; false if it was not open or not theirs.
-    pub async fn end_session(&self, account: AccountId, id: &str, reason: &str, now: i64) -> StoreResult<bool> {
+    pub async fn end_session(&mut self, account: AccountId, id: &str, reason: &str, now: i64) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
              WHERE id = $3 AND account_id = $4 AND ended_at IS NULL",
@@ -117,14 +133,14 @@ impl Store {
         .bind(reason)
         .bind(id)
         .bind(account.0)
-        .execute(self.pool())
+        .execute(self.conn())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Ends every open session of the account except `keep`; returns the ids it ended.
     pub async fn end_other_sessions(
-        &self,
+        &mut self,
         account: AccountId,
         keep: Option<&str>,
         reason: &str,
@@ -138,22 +154,8 @@ impl Store {
         .bind(reason)
         .bind(account.0)
         .bind(keep.unwrap_or(""))
-        .fetch_all(self.pool())
+        .fetch_all(self.conn())
         .await?;
         Ok(rows.iter().map(|row| row.try_get("id")).collect::<Result<_, _>>()?)
-    }
-
-    /// Adds methods to a session's `amr` and, for a re-proof, marks when it happened.
-    pub async fn step_up_session(&self, id: &str, auth_methods: &str, reproved_at: Option<i64>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE sessions SET auth_methods = $1, reproved_at = COALESCE($2, reproved_at) \
-             WHERE id = $3 AND ended_at IS NULL",
-        )
-        .bind(auth_methods)
-        .bind(reproved_at)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 }

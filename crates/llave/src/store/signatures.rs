@@ -168,25 +168,6 @@ impl Store {
         Ok(row.as_ref().map(certificate_from_row).transpose()?)
     }
 
-    /// Revokes every unrevoked person certificate of an account; the serials revoked.
-    pub async fn revoke_person_certificates(
-        &self,
-        account: AccountId,
-        reason: &str,
-        now: i64,
-    ) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(
-            "UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
-             WHERE account_id = $3 AND kind = 'person' AND revoked_at IS NULL RETURNING serial",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(account.0)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(|r| r.try_get("serial")).collect::<Result<_, _>>()?)
-    }
-
     /// `(serial, revoked_at)` of every revoked certificate, for the CRL.
     pub async fn revoked_certificates(&self) -> StoreResult<Vec<(String, i64)>> {
         let rows =
@@ -461,5 +442,26 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+}
+
+impl super::Tx {
+    /// Revokes every unrevoked person certificate of an account; the serials revoked.
+    pub async fn revoke_person_certificates(
+        &mut self,
+        account: AccountId,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
+             WHERE account_id = $3 AND kind = 'person' AND revoked_at IS NULL RETURNING serial",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(account.0)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.iter().map(|r| r.try_get("serial")).collect::<Result<_, _>>()?)
     }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use crate::AppState;
 use crate::crypto::{now, token_hash};
 use crate::i18n::Lang;
-use crate::store::{Account, SessionRecord};
+use crate::store::{Account, Event, EventKind, SessionRecord, StoreError, Tx};
 use crate::web::cookies;
 use crate::web::error::PageError;
 
@@ -36,10 +36,18 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, PageE
     let now = now();
     let idle_limit = state.config.session.idle_minutes * 60;
     if now >= session.absolute_expires_at || now - session.last_seen_at >= idle_limit {
-        // Whoever ends it first tells the entities, once.
-        if state.store.end_session(session.account_id, &session.id, "expired", now).await.map_err(internal)? {
-            crate::oidc::logout::session_ended(state, &session.id).await;
-        }
+        // Whoever ends it first records it; the event's reactions tell the entities, once.
+        let account = session.account_id;
+        state
+            .store
+            .act("session_expired", async |tx: &mut Tx| {
+                if tx.end_session(account, &session.id, "expired", now).await? {
+                    tx.event(Event::security(EventKind::SessionExpired, Some(account), "", "", &session.id));
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .map_err(internal)?;
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_EVERY {

@@ -165,7 +165,7 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM accounts WHERE email_confirmed_at IS NOT NULL").await, 0);
         assert!(app.mails().is_empty(), "outbox: {:#?}", app.mails());
         // Tried once, failed, and kept for a later attempt: nothing is lost.
-        assert_eq!(app.count("SELECT COUNT(*) FROM mail_queue WHERE done_at IS NULL AND last_error IS NOT NULL").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND last_error IS NOT NULL").await, 1);
         app.finish().await;
     }
 }

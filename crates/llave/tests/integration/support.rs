@@ -163,12 +163,12 @@ impl TestApp {
     /// through a queue, after the request that queued it has answered.
     pub async fn settle_mail(&self) {
         for _ in 0..2000 {
-            if self.state.store.mail_unsettled().await.unwrap_or(0) == 0 {
+            if self.state.store.outbox_unsettled().await.unwrap_or(0) == 0 {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("the mail queue did not settle in 20 s");
+        panic!("the outbox did not settle in 20 s");
     }
 
     /// Messages in the outbox, oldest first (once the mail queue has settled).

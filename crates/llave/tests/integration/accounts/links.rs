@@ -35,11 +35,11 @@ both_backends! {
         let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
         let token = "expired-token-for-the-test";
         let then = now() - 7200;
-        app.state
-            .store
-            .create_email_token(&token_hash(token), account.id, TokenPurpose::ResetPassword, &account.email, then, then + 60)
+        let mut tx = app.state.store.begin_act("test").await.unwrap();
+        tx.create_email_token(&token_hash(token), account.id, TokenPurpose::ResetPassword, &account.email, then, then + 60)
             .await
             .unwrap();
+        tx.commit().await.unwrap();
         let response = app.client().get(&format!("/password/reset?token={token}")).await;
         assert_eq!(response.status, StatusCode::GONE);
         assert!(response.body.contains("Este enlace ya venció"));
@@ -111,7 +111,7 @@ both_backends! {
         let known = app.client_from("198.51.100.1").submit("/password/forgot", "/password/forgot", &[("identifier", &person.curp)]).await;
         let unknown = app.client_from("198.51.100.2").submit("/password/forgot", "/password/forgot", &[("identifier", "AAAA000101HDFAAA09")]).await;
         assert_eq!((known.status, unknown.status), (StatusCode::OK, StatusCode::OK));
-        assert_eq!(app.count("SELECT COUNT(*) FROM mail_queue WHERE job = 'password_reset'").await, 2);
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'password_reset'").await, 2);
         // Fifteen requests from fifteen addresses: the person gets three mails an hour, no more.
         for n in 3..16 {
             let answer = app.client_from(&format!("198.51.100.{n}")).submit("/password/forgot", "/password/forgot", &[("identifier", &person.email)]).await;
