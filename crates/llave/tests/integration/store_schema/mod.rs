@@ -1,0 +1,175 @@
+//! The migrations: both dialects migrate to the same schema (tables, columns, types by
+//! family, nullability, defaults, generated ids, keys, indexes, foreign keys, checks), ids
+//! are identity columns on PostgreSQL, and a database migrated before `sqlx::migrate!`
+//! (by the hand-kept `include_str!` table) migrates on with nothing to redo.
+
+mod catalogs;
+mod model;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use llave::store::Store;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+
+use crate::both_backends;
+use crate::support::{Backend, postgres_base_url};
+
+/// A migrated-or-not database of a test's own: a SQLite file in a temporary directory, or a
+/// PostgreSQL schema (dropped by [`Fresh::finish`]).
+struct Fresh {
+    store: Store,
+    schema: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fresh {
+    async fn new(backend: Backend) -> Fresh {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (url, schema) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
+            Backend::Postgres => {
+                let schema = format!("llave_m_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
+                let admin = Store::connect(&postgres_base_url()).await.expect("PostgreSQL at 127.0.0.1:5432");
+                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(admin.pool()).await.unwrap();
+                admin.close().await;
+                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
+                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
+            }
+        };
+        let store = Store::connect(&url).await.expect("connect");
+        Fresh { store, schema, _dir: dir }
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some(schema) = &self.schema
+            && let Ok(admin) = Store::connect(&postgres_base_url()).await
+        {
+            let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(admin.pool()).await;
+            admin.close().await;
+        }
+    }
+}
+
+fn migrations_folder(backend: Backend) -> PathBuf {
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations").join(name)
+}
+
+/// The migrations as the hand-kept table in `store/mod.rs` listed them before
+/// `sqlx::migrate!`: each file's SQL, its version, and the rest of its name, underscores
+/// kept, as the description (`migrate!` turns them into spaces; sqlx compares checksums only).
+fn hand_kept_migrations(backend: Backend) -> Vec<Migration> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(migrations_folder(backend))
+        .expect("migrations folder")
+        .map(|entry| entry.expect("folder entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "sql"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|path| {
+            let stem = path.file_stem().and_then(|stem| stem.to_str()).expect("a file name");
+            let (version, description) = stem.split_once('_').expect("NNNN_description.sql");
+            let sql = std::fs::read_to_string(path).expect("migration file");
+            Migration::new(
+                version.parse().expect("a numbered migration"),
+                Cow::Owned(description.to_string()),
+                MigrationType::Simple,
+                AssertSqlSafe(sql).into_sql_str(),
+                false,
+            )
+        })
+        .collect()
+}
+
+/// `_sqlx_migrations` as (version, description, checksum, installed_on), by version.
+async fn applied(store: &Store) -> Vec<(i64, String, Vec<u8>, String)> {
+    sqlx::query("SELECT version, description, checksum, CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(store.pool())
+        .await
+        .expect("_sqlx_migrations")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .collect()
+}
+
+both_backends! {
+    async fn a_database_migrated_by_the_hand_kept_table_migrates_on_with_nothing_to_redo(backend: Backend) {
+        let fresh = Fresh::new(backend).await;
+        let old = hand_kept_migrations(backend);
+        assert!(old.len() >= 11, "0001–0011 were in the hand-kept table");
+        Migrator::with_migrations(old.clone()).run(fresh.store.pool()).await.expect("the old way migrates");
+        let before = applied(&fresh.store).await;
+
+        let versions = fresh.store.migrate().await.expect("sqlx::migrate! accepts what the old way applied");
+
+        assert_eq!(versions, old.len(), "migrate() counts every version in the folder");
+        assert_eq!(applied(&fresh.store).await, before, "nothing was applied again or rewritten");
+        assert_eq!(before.iter().find(|row| row.0 == 3).map(|row| row.1.as_str()), Some("oidc_sessions"));
+        fresh.finish().await;
+    }
+}
+
+both_backends! {
+    async fn a_database_at_0011_gets_only_the_later_migrations(backend: Backend) {
+        let fresh = Fresh::new(backend).await;
+        let deployed: Vec<Migration> = hand_kept_migrations(backend).into_iter().filter(|m| m.version <= 11).collect();
+        Migrator::with_migrations(deployed).run(fresh.store.pool()).await.expect("the old way migrates to 0011");
+        let before = applied(&fresh.store).await;
+
+        let versions = fresh.store.migrate().await.expect("the new migrations apply on top");
+
+        let after = applied(&fresh.store).await;
+        assert_eq!(after.len(), versions);
+        assert_eq!(after[..before.len()], before[..], "0001–0011 stay as the old way recorded them");
+        assert!(after[before.len()..].iter().all(|row| row.0 > 11));
+        fresh.finish().await;
+    }
+}
+
+both_backends! {
+    async fn an_applied_migration_whose_file_changed_is_refused(backend: Backend) {
+        let fresh = Fresh::new(backend).await;
+        let mut edited = hand_kept_migrations(backend);
+        let first = &edited[0];
+        edited[0] = Migration::new(
+            first.version,
+            first.description.clone(),
+            MigrationType::Simple,
+            AssertSqlSafe(format!("{}\n-- edited after it shipped\n", first.sql.as_str())).into_sql_str(),
+            false,
+        );
+        Migrator::with_migrations(edited).run(fresh.store.pool()).await.expect("the edited file migrates");
+
+        let refused = fresh.store.migrate().await;
+
+        assert!(
+            matches!(refused, Err(llave::store::StoreError::Migrate(sqlx::migrate::MigrateError::VersionMismatch(1)))),
+            "{refused:?}"
+        );
+        fresh.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_dialects_migrate_to_the_same_schema() {
+    let sqlite = Fresh::new(Backend::Sqlite).await;
+    let postgres = Fresh::new(Backend::Postgres).await;
+    sqlite.store.migrate().await.expect("migrate SQLite");
+    postgres.store.migrate().await.expect("migrate PostgreSQL");
+    let sqlite_schema = catalogs::sqlite_schema(&sqlite.store).await;
+    let postgres_schema = catalogs::postgres_schema(&postgres.store).await;
+    sqlite.finish().await;
+    postgres.finish().await;
+
+    assert!(sqlite_schema.tables.len() > 20, "the catalogs were read: {:?}", sqlite_schema.tables.keys());
+    let mut drift = model::differences(("sqlite", &sqlite_schema), ("postgres", &postgres_schema));
+    drift.extend(model::postgres_id_drift(&postgres_schema).into_iter().map(|line| format!("postgres: {line}")));
+    assert!(drift.is_empty(), "the dialects drifted apart:\n{}", drift.join("\n"));
+}
