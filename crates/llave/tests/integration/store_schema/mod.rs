@@ -157,6 +157,61 @@ both_backends! {
     }
 }
 
+/// 0013 on a PostgreSQL database at 0011 holding rows: the BIGSERIAL ids become identity
+/// columns GENERATED ALWAYS, every id is kept, and the next id comes after the highest the old
+/// sequence handed out (an insert that rolled back took one), so no id is ever reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_ids_become_identity_columns_keeping_every_id() {
+    let fresh = Fresh::new(Backend::Postgres).await;
+    let pool = fresh.store.pool();
+    let deployed: Vec<Migration> =
+        hand_kept_migrations(Backend::Postgres).into_iter().filter(|m| m.version <= 11).collect();
+    Migrator::with_migrations(deployed).run(pool).await.expect("migrate to 0011");
+    let insert = "INSERT INTO record_access (at, reader_kind, reader, purpose, outcome) \
+                  VALUES (1, 'entity', 'agua', 'test', 'allowed') RETURNING id";
+    let mut ids: Vec<i64> = Vec::new();
+    for _ in 0..3 {
+        ids.push(sqlx::query_scalar(insert).fetch_one(pool).await.unwrap());
+    }
+    // Two ids taken by inserts that never committed.
+    sqlx::query("SELECT nextval(pg_get_serial_sequence('record_access', 'id'))").execute(pool).await.unwrap();
+    let last: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('record_access', 'id'))")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+
+    fresh.store.migrate().await.expect("0013 applies");
+
+    let kept: Vec<i64> = sqlx::query_scalar("SELECT id FROM record_access ORDER BY id").fetch_all(pool).await.unwrap();
+    assert_eq!(kept, ids);
+    let next: i64 = sqlx::query_scalar(insert).fetch_one(pool).await.unwrap();
+    assert_eq!(next, last + 1);
+    let first_verification: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(id), 0) + 1 FROM identity_verifications",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(first_verification, 1);
+    let overridden = sqlx::query(
+        "INSERT INTO record_access (id, at, reader_kind, reader, purpose, outcome) \
+         VALUES (1000, 1, 'entity', 'agua', 'test', 'allowed')",
+    )
+    .execute(pool)
+    .await;
+    assert!(overridden.is_err(), "GENERATED ALWAYS refuses an id given by an insert");
+    let sequences: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+         AND table_name IN ('record_access', 'identity_verifications') AND column_name = 'id' \
+         AND is_identity = 'YES' AND identity_generation = 'ALWAYS' AND column_default IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(sequences, 2, "both ids are identity columns with no serial default left");
+    fresh.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_dialects_migrate_to_the_same_schema() {
     let sqlite = Fresh::new(Backend::Sqlite).await;
@@ -168,7 +223,19 @@ async fn both_dialects_migrate_to_the_same_schema() {
     sqlite.finish().await;
     postgres.finish().await;
 
-    assert!(sqlite_schema.tables.len() > 20, "the catalogs were read: {:?}", sqlite_schema.tables.keys());
+    // Each reader found every kind of thing, so the comparison cannot pass on two empty reads.
+    for (name, schema) in [("sqlite", &sqlite_schema), ("postgres", &postgres_schema)] {
+        let tables = || schema.tables.values();
+        assert!(schema.tables.len() > 20, "{name}: the tables were read: {:?}", schema.tables.keys());
+        assert!(tables().all(|table| !table.columns.is_empty()), "{name}: every table has columns");
+        assert!(tables().filter(|table| !table.primary_key.is_empty()).count() > 20, "{name}: primary keys");
+        assert!(tables().any(|table| table.indexes.iter().any(|index| index.unique && index.partial)), "{name}");
+        assert!(tables().any(|table| table.indexes.iter().any(|index| !index.unique)), "{name}: indexes");
+        assert!(tables().map(|table| table.foreign_keys.len()).sum::<usize>() > 20, "{name}: foreign keys");
+        assert!(tables().any(|table| table.checks > 0), "{name}: CHECK constraints");
+        assert!(tables().any(|table| table.has_triggers), "{name}: triggers");
+        assert!(tables().any(|table| table.columns.values().any(|column| column.default.is_some())), "{name}");
+    }
     let mut drift = model::differences(("sqlite", &sqlite_schema), ("postgres", &postgres_schema));
     drift.extend(model::postgres_id_drift(&postgres_schema).into_iter().map(|line| format!("postgres: {line}")));
     assert!(drift.is_empty(), "the dialects drifted apart:\n{}", drift.join("\n"));
