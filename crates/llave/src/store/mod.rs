@@ -43,8 +43,8 @@ pub use sessions::{SessionRecord, SessionStart};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

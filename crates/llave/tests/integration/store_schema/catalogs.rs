@@ -18,19 +18,20 @@ const FTS5_SHADOWS: [&str; 5] = ["data", "idx", "content", "docsize", "config"];
 
 pub async fn sqlite_schema(store: &Store) -> Schema {
     let pool = store.pool();
-    let rows = sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
-        .fetch_all(pool)
-        .await
-        .expect("sqlite_master");
+    let rows = sqlx::query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("sqlite_master");
     let all: Vec<(String, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
     let virtual_tables: BTreeSet<&str> = all
         .iter()
         .filter(|(_, sql)| sql.to_uppercase().starts_with("CREATE VIRTUAL TABLE"))
         .map(|(name, _)| name.as_str())
         .collect();
-    let is_shadow = |name: &str| {
-        virtual_tables.iter().any(|vt| FTS5_SHADOWS.iter().any(|suffix| name == format!("{vt}_{suffix}")))
-    };
+    let is_shadow =
+        |name: &str| virtual_tables.iter().any(|vt| FTS5_SHADOWS.iter().any(|suffix| name == format!("{vt}_{suffix}")));
     let triggered: BTreeSet<String> = sqlx::query("SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'trigger'")
         .fetch_all(pool)
         .await
@@ -99,7 +100,9 @@ async fn sqlite_table(store: &Store, name: &str, sql: &str) -> Table {
     // A single INTEGER PRIMARY KEY column is the row id (sqlite.org/lang_createtable.html#rowid).
     if let [key] = table.primary_key.as_slice()
         && let Some(column) = table.columns.get_mut(key)
-        && columns.iter().any(|row| row.get::<String, _>(0) == *key && row.get::<String, _>(1).eq_ignore_ascii_case("INTEGER"))
+        && columns
+            .iter()
+            .any(|row| row.get::<String, _>(0) == *key && row.get::<String, _>(1).eq_ignore_ascii_case("INTEGER"))
     {
         column.generated =
             if sql.to_uppercase().contains("AUTOINCREMENT") { Generated::Identity } else { Generated::RowId };
@@ -110,7 +113,8 @@ async fn sqlite_table(store: &Store, name: &str, sql: &str) -> Table {
         .await
         .expect("pragma_index_list");
     for row in &indexes {
-        let (index, unique, origin, partial): (String, i64, String, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (index, unique, origin, partial): (String, i64, String, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         if origin == "pk" {
             continue;
         }

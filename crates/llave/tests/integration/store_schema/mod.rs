@@ -90,13 +90,15 @@ fn hand_kept_migrations(backend: Backend) -> Vec<Migration> {
 
 /// `_sqlx_migrations` as (version, description, checksum, installed_on), by version.
 async fn applied(store: &Store) -> Vec<(i64, String, Vec<u8>, String)> {
-    sqlx::query("SELECT version, description, checksum, CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(store.pool())
-        .await
-        .expect("_sqlx_migrations")
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
-        .collect()
+    sqlx::query(
+        "SELECT version, description, checksum, CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("_sqlx_migrations")
+    .iter()
+    .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+    .collect()
 }
 
 both_backends! {
@@ -186,12 +188,10 @@ async fn serial_ids_become_identity_columns_keeping_every_id() {
     assert_eq!(kept, ids);
     let next: i64 = sqlx::query_scalar(insert).fetch_one(pool).await.unwrap();
     assert_eq!(next, last + 1);
-    let first_verification: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(id), 0) + 1 FROM identity_verifications",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
+    let first_verification: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM identity_verifications")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(first_verification, 1);
     let overridden = sqlx::query(
         "INSERT INTO record_access (id, at, reader_kind, reader, purpose, outcome) \

@@ -260,11 +260,19 @@ mod tests {
         accounts.columns.insert("id".into(), column(Family::Integer, false, Generated::Identity));
         accounts.columns.insert(
             "state".into(),
-            Column { family: Family::Text, nullable: false, default: Some("'active'".into()), generated: Generated::No },
+            Column {
+                family: Family::Text,
+                nullable: false,
+                default: Some("'active'".into()),
+                generated: Generated::No,
+            },
         );
         accounts.indexes.insert(Index { columns: vec!["state".into()], unique: true, partial: true });
         Schema { tables: [("events".into(), events), ("accounts".into(), accounts)].into() }
     }
+
+    /// A change that makes the second schema drift from the first.
+    type Drift = Box<dyn FnOnce(&mut Schema)>;
 
     fn drifted(change: impl FnOnce(&mut Schema)) -> Vec<String> {
         let mut other = schema();
@@ -279,29 +287,32 @@ mod tests {
 
     #[test]
     fn an_identity_by_default_matches_an_identity_across_dialects() {
-        assert!(drifted(|s| s.tables.get_mut("events").unwrap().columns.get_mut("id").unwrap().generated =
-            Generated::IdentityByDefault)
-        .is_empty());
+        assert!(
+            drifted(|s| s.tables.get_mut("events").unwrap().columns.get_mut("id").unwrap().generated =
+                Generated::IdentityByDefault)
+            .is_empty()
+        );
     }
 
     #[test]
     fn each_kind_of_drift_is_named_precisely() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Schema)>, &str)> = vec![
+        let cases: Vec<(Drift, &str)> = vec![
             (Box::new(|s| drop(s.tables.remove("accounts"))), "table accounts: only in sqlite"),
-            (
-                Box::new(|s| drop(s.tables.insert("extra".into(), Table::default()))),
-                "table extra: only in postgres",
-            ),
+            (Box::new(|s| drop(s.tables.insert("extra".into(), Table::default()))), "table extra: only in postgres"),
             (
                 Box::new(|s| drop(s.tables.get_mut("events").unwrap().columns.remove("kind"))),
                 "table events: column kind: sqlite has it, postgres has none",
             ),
             (
-                Box::new(|s| s.tables.get_mut("events").unwrap().columns.get_mut("kind").unwrap().family = Family::Blob),
+                Box::new(|s| {
+                    s.tables.get_mut("events").unwrap().columns.get_mut("kind").unwrap().family = Family::Blob
+                }),
                 "table events: column kind type: sqlite has Text, postgres has Blob",
             ),
             (
-                Box::new(|s| s.tables.get_mut("events").unwrap().columns.get_mut("account_id").unwrap().nullable = false),
+                Box::new(|s| {
+                    s.tables.get_mut("events").unwrap().columns.get_mut("account_id").unwrap().nullable = false
+                }),
                 "table events: column account_id nullability: sqlite has NULL, postgres has NOT NULL",
             ),
             (
@@ -331,7 +342,10 @@ mod tests {
                 Box::new(|s| s.tables.get_mut("events").unwrap().foreign_keys.clear()),
                 "table events: foreign key (account_id) references accounts (id) on delete NO ACTION: sqlite has it, postgres has none",
             ),
-            (Box::new(|s| s.tables.get_mut("events").unwrap().checks = 0), "table events: CHECK constraints: sqlite has 1, postgres has 0"),
+            (
+                Box::new(|s| s.tables.get_mut("events").unwrap().checks = 0),
+                "table events: CHECK constraints: sqlite has 1, postgres has 0",
+            ),
             (
                 Box::new(|s| s.tables.get_mut("events").unwrap().has_triggers = false),
                 "table events: triggers: sqlite has it, postgres has none",
