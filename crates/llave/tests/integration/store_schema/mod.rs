@@ -188,11 +188,15 @@ async fn serial_ids_become_identity_columns_keeping_every_id() {
     assert_eq!(kept, ids);
     let next: i64 = sqlx::query_scalar(insert).fetch_one(pool).await.unwrap();
     assert_eq!(next, last + 1);
-    let first_verification: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM identity_verifications")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    assert_eq!(first_verification, 1);
+    // An empty table whose sequence never handed out an id starts at 1.
+    let verifications_start: String = sqlx::query_scalar(
+        "SELECT identity_start::text FROM information_schema.columns WHERE table_schema = current_schema() \
+         AND table_name = 'identity_verifications' AND column_name = 'id'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(verifications_start, "1");
     let overridden = sqlx::query(
         "INSERT INTO record_access (id, at, reader_kind, reader, purpose, outcome) \
          VALUES (1000, 1, 'entity', 'agua', 'test', 'allowed')",
