@@ -1,8 +1,17 @@
 //! Storage: one interface, [`Store`], over two backends, SQLite (the embedded default) and
 //! PostgreSQL (production). Both speak the same SQL through sqlx's `Any` driver: queries are
-//! written once in the common dialect (`$N` placeholders, `ON CONFLICT`, `RETURNING`), and
-//! each backend has its own migrations, numbered in step, under `migrations/sqlite` and
-//! `migrations/postgres`. Where the dialects differ, the difference lives in [`Backend`].
+//! written once in the common dialect (`$N` placeholders, `ON CONFLICT`, `RETURNING`). Where
+//! the dialects differ, the difference lives in [`Backend`] or in the migrations.
+//!
+//! Migrations: each backend has its own, numbered in step, under `migrations/sqlite` and
+//! `migrations/postgres`, embedded at build time by `sqlx::migrate!` (a file named
+//! `NNNN_description.sql` in the folder is a migration; nothing else lists it). [`Store::migrate`]
+//! applies the pending ones and records each in `_sqlx_migrations` with the SHA-384 of its SQL.
+//! They are expand/contract: an applied migration's file is never edited (every deployed
+//! database holds its checksum and sqlx refuses to start on a mismatch); a change, a fix of
+//! drift between the dialects included, is a new file in both folders. The integration test
+//! `store_schema` migrates both backends and compares their schemas, so the dialects cannot
+//! drift apart unnoticed.
 //!
 //! Each capability's queries sit in a file of their own (`accounts.rs`, `sessions.rs`, …),
 //! as methods on `Store`. Uniqueness that matters (one account per CURP, one use per
@@ -33,13 +42,12 @@ pub use email_tokens::TokenPurpose;
 pub use events::{ActorKind, Event, EventKind, Outcome, SecurityEvent};
 pub use sessions::{SessionRecord, SessionStart};
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, SqlSafeStr};
+use sqlx::migrate::Migrator;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -65,36 +73,14 @@ impl Backend {
         }
     }
 
-    fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
+    /// The backend's migrations, embedded at build time from `migrations/<backend>/`: a
+    /// file there is a migration (`NNNN_description.sql`), nothing else lists it.
+    fn migrator(self) -> &'static Migrator {
+        static SQLITE: Migrator = sqlx_macros::migrate!("./migrations/sqlite");
+        static POSTGRES: Migrator = sqlx_macros::migrate!("./migrations/postgres");
         match self {
-            Backend::Sqlite => &[
-                (1, "accounts", include_str!("../../migrations/sqlite/0001_accounts.sql")),
-                (2, "oidc", include_str!("../../migrations/sqlite/0002_oidc.sql")),
-                (3, "oidc_sessions", include_str!("../../migrations/sqlite/0003_oidc_sessions.sql")),
-                (4, "catalog", include_str!("../../migrations/sqlite/0004_catalog.sql")),
-                (5, "staff_roles", include_str!("../../migrations/sqlite/0005_staff_roles.sql")),
-                (6, "assurance", include_str!("../../migrations/sqlite/0006_assurance.sql")),
-                (7, "signatures", include_str!("../../migrations/sqlite/0007_signatures.sql")),
-                (8, "records", include_str!("../../migrations/sqlite/0008_records.sql")),
-                (9, "legal_basis_reviews", include_str!("../../migrations/sqlite/0009_legal_basis_reviews.sql")),
-                (10, "passkey_order", include_str!("../../migrations/sqlite/0010_passkey_order.sql")),
-                (11, "mail_queue", include_str!("../../migrations/sqlite/0011_mail_queue.sql")),
-                (12, "events_outbox", include_str!("../../migrations/sqlite/0012_events_outbox.sql")),
-            ],
-            Backend::Postgres => &[
-                (1, "accounts", include_str!("../../migrations/postgres/0001_accounts.sql")),
-                (2, "oidc", include_str!("../../migrations/postgres/0002_oidc.sql")),
-                (3, "oidc_sessions", include_str!("../../migrations/postgres/0003_oidc_sessions.sql")),
-                (4, "catalog", include_str!("../../migrations/postgres/0004_catalog.sql")),
-                (5, "staff_roles", include_str!("../../migrations/postgres/0005_staff_roles.sql")),
-                (6, "assurance", include_str!("../../migrations/postgres/0006_assurance.sql")),
-                (7, "signatures", include_str!("../../migrations/postgres/0007_signatures.sql")),
-                (8, "records", include_str!("../../migrations/postgres/0008_records.sql")),
-                (9, "legal_basis_reviews", include_str!("../../migrations/postgres/0009_legal_basis_reviews.sql")),
-                (10, "passkey_order", include_str!("../../migrations/postgres/0010_passkey_order.sql")),
-                (11, "mail_queue", include_str!("../../migrations/postgres/0011_mail_queue.sql")),
-                (12, "events_outbox", include_str!("../../migrations/postgres/0012_events_outbox.sql")),
-            ],
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
         }
     }
 }
@@ -160,18 +146,13 @@ impl Store {
     }
 
     /// Applies every migration not yet applied; returns how many versions exist.
+    ///
+    /// sqlx refuses to start if an applied migration's file changed (its SHA-384 checksum is
+    /// recorded in `_sqlx_migrations`): migrations are expand/contract, a change is a new file.
     pub async fn migrate(&self) -> StoreResult<usize> {
-        let migrations: Vec<Migration> = self
-            .backend
-            .migrations()
-            .iter()
-            .map(|(version, description, sql)| {
-                Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, sql.into_sql_str(), false)
-            })
-            .collect();
-        let count = migrations.len();
-        Migrator::with_migrations(migrations).run(&self.pool).await?;
-        Ok(count)
+        let migrator = self.backend.migrator();
+        migrator.run(&self.pool).await?;
+        Ok(migrator.iter().count())
     }
 
     /// For `/readyz`: the database answers.

@@ -15,3 +15,4 @@ pub mod oidc;
 mod records;
 mod records_file;
 mod signature;
+mod store_schema;
