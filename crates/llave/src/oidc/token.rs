@@ -1,8 +1,14 @@
-//! The token endpoint (RFC 6749 §3.2): client authentication, then the grant.
-//! - `authorization_code`: the code works once; a second use revokes what the first
-//!   issued (RFC 9700 §4.5); PKCE S256 is checked and the redirect URI must match.
-//! - `refresh_token`: rotated on every use; presenting a spent one revokes the whole
-//!   family (RFC 9700 §4.14.2).
+//! The token endpoint (RFC 6749 §3.2): client authentication, then the grant. The rules
+//! of each grant live in the protocol engine (`oidc::grants`: `authorization_code`,
+//! `refresh_token`, `client_credentials`), pure decisions over snapshots; this module
+//! extracts the request, reads the snapshots, calls the decision, writes what it says
+//! (revoke a family, record what is issued) and renders the answer.
+//!
+//! The one-time use of a code or a refresh token stays a single conditional `UPDATE` in
+//! the store (`use_code`, `record_issue`): only the database can tell two concurrent
+//! requests apart. The code's decision judges what that `UPDATE` returned (fresh, replayed
+//! or unknown); a refresh token is read first, judged, and spent with its replacement, and
+//! losing that race is judged by `refresh_token::lost_race`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,9 +16,9 @@ use axum::http::HeaderMap;
 use axum::http::HeaderValue;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::response::{IntoResponse, Json, Response};
+use oidc::OAuthError;
 use oidc::authorize::Params;
-use oidc::pkce::CodeChallenge;
-use oidc::{ErrorCode, OAuthError};
+use oidc::grants::{GrantType, Holder, Refusal, authorization_code, client_credentials, refresh_token};
 
 use super::clients::{self, AuthError, Presented};
 use super::tokens::{self, TokenResponse};
@@ -21,6 +27,9 @@ use crate::AppState;
 use crate::crypto::{now, random_id, token_hash};
 use crate::store::entities::ClientRecord;
 use crate::store::oidc::{GrantRecord, Spent};
+
+/// Scopes an entity's back end may ask for with its own credentials.
+pub use oidc::grants::client_credentials::SERVICE_SCOPES;
 
 pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&app, &headers, &body).await {
@@ -53,120 +62,114 @@ pub fn internal(error: impl std::fmt::Display) -> Failure {
 async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, Failure> {
     let params = Params::from_pairs(super::form_pairs(body)?)?;
     let client = authenticated_client(app, headers, &params, "token").await?;
-    match params.get("grant_type") {
-        Some("authorization_code") => authorization_code(app, &client, &params).await,
-        Some("refresh_token") => refresh_token(app, &client, &params).await,
-        Some("client_credentials") => client_credentials(app, &client, &params).await,
-        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type").into()),
-        None => Err(OAuthError::invalid_request("grant_type is required").into()),
+    match GrantType::from_params(&params)? {
+        GrantType::AuthorizationCode => authorization_code(app, &client, &params).await,
+        GrantType::RefreshToken => refresh_token(app, &client, &params).await,
+        GrantType::ClientCredentials => client_credentials(app, &client, &params).await,
+    }
+}
+
+/// Does what a refusal says (revoke the family first, when a credential was copied) and
+/// turns it into the error to answer with.
+async fn refuse(app: &AppState, refusal: Refusal, now: i64) -> Failure {
+    if let Some(revocation) = refusal.revoke
+        && let Err(error) = app.store.revoke_grant(&revocation.grant_id, revocation.reason.as_str(), now).await
+    {
+        return internal(error);
+    }
+    Failure::OAuth(refusal.error)
+}
+
+fn holder(account_id: Option<crate::store::AccountId>, account: Option<&crate::store::Account>) -> Holder {
+    match (account_id, account) {
+        (None, _) => Holder::Service,
+        (Some(_), Some(_)) => Holder::Person,
+        (Some(_), None) => Holder::PersonGone,
     }
 }
 
 async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
-    let code = params.get("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let code_hash = token_hash(code);
+    let request = authorization_code::Request::from_params(params)?;
+    let code_hash = token_hash(request.code);
     let now = now();
-    let record = match app.store.use_code(&code_hash, now).await.map_err(internal)? {
-        Spent::Fresh(record) => record,
-        Spent::Replayed(grant) => {
-            // RFC 6749 §4.1.2: a code used twice revokes what it issued.
-            if let Some(grant) = grant {
-                app.store.revoke_grant(&grant, "code_replay", now).await.map_err(internal)?;
-            }
-            return Err(OAuthError::invalid_grant("the code was already used").into());
-        }
-        Spent::Unknown => {
-            return Err(OAuthError::invalid_grant("the code is invalid or expired").into());
-        }
+    let spent = app.store.use_code(&code_hash, now).await.map_err(internal)?;
+    let account = match &spent {
+        Spent::Fresh(record) => app.store.account_by_id(record.account_id).await.map_err(internal)?,
+        _ => None,
     };
-    if record.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant("the code was issued to another client").into());
-    }
-    if params.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request").into());
-    }
-    let verifier = params.get("code_verifier").ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
-    if !CodeChallenge::from_stored(record.code_challenge.clone()).verify(verifier) {
-        return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge").into());
-    }
-    let account = app
-        .store
-        .account_by_id(record.account_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
+    let stored = spent.as_ref().map(|record| authorization_code::StoredCode {
+        client_id: &record.client_id,
+        redirect_uri: &record.redirect_uri,
+        code_challenge: &record.code_challenge,
+        scope: &record.scope,
+        holder: holder(Some(record.account_id), account.as_ref()),
+    });
+    let issue = match authorization_code::decide(stored, &client.client_id, &request) {
+        Ok(issue) => issue,
+        Err(refusal) => return Err(refuse(app, refusal, now).await),
+    };
+    // The decision issues only for a fresh code whose person has an account.
+    let (Spent::Fresh(record), Some(account)) = (spent, account) else {
+        return Err(internal("a code decided fresh was not"));
+    };
     let grant = GrantRecord {
         id: random_id(),
         client_id: client.client_id.clone(),
         account_id: Some(account.id),
         session_id: Some(record.session_id.clone()),
-        scope: record.scope.clone(),
+        scope: issue.scope.to_string(),
         claims: record.claims.clone(),
         acr: record.acr.clone(),
         amr: record.amr.clone(),
         auth_time: record.auth_time,
         revoked_at: None,
     };
-    // Refresh tokens only for offline access (OIDC Core §11), which the person consented to.
-    let offline = oidc::Scope::from_stored(&grant.scope).contains("offline_access");
     let also = tokens::Also { new_grant: true, from_code: Some(&code_hash), ..Default::default() };
-    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), offline, also).await.map_err(internal)
+    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), issue.refresh_token, also)
+        .await
+        .map_err(internal)
 }
 
 async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
-    let token = params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let request = refresh_token::Request::from_params(params)?;
     let now = now();
-    let presented = token_hash(token);
-    let grant_id = match app.store.refresh_token_state(&presented, now).await.map_err(internal)? {
-        Spent::Fresh(grant_id) => grant_id,
-        Spent::Replayed(grant) => {
-            // A refresh token presented twice was stolen or copied: end the whole family.
-            if let Some(grant) = grant {
-                app.store.revoke_grant(&grant, "refresh_token_reuse", now).await.map_err(internal)?;
-            }
-            return Err(OAuthError::invalid_grant("the refresh token was already used").into());
-        }
-        Spent::Unknown => {
-            return Err(OAuthError::invalid_grant("the refresh token is invalid or expired").into());
-        }
+    let presented = token_hash(request.refresh_token);
+    let token = app.store.refresh_token_by_hash(&presented).await.map_err(internal)?;
+    let grant = match &token {
+        Some(token) => app.store.grant_by_id(&token.grant_id).await.map_err(internal)?,
+        None => None,
     };
-    let grant = app.store.grant_by_id(&grant_id).await.map_err(internal)?;
-    let Some(grant) = grant.filter(|g| g.revoked_at.is_none()) else {
-        return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
+    let account_id = grant.as_ref().and_then(|g| g.account_id);
+    let account = match account_id {
+        Some(id) => app.store.account_by_id(id).await.map_err(internal)?,
+        None => None,
     };
-    if grant.client_id != client.client_id {
-        // Spent by the wrong client: treat as theft.
-        app.store.revoke_grant(&grant.id, "refresh_token_wrong_client", now).await.map_err(internal)?;
-        return Err(OAuthError::invalid_grant("the refresh token was issued to another client").into());
-    }
+    let stored_token = token.as_ref().map(|t| refresh_token::StoredToken {
+        grant_id: &t.grant_id,
+        used_at: t.used_at,
+        expires_at: t.expires_at,
+    });
+    let stored_grant = grant.as_ref().map(|g| refresh_token::StoredGrant {
+        client_id: &g.client_id,
+        scope: &g.scope,
+        revoked: g.revoked_at.is_some(),
+        holder: holder(account_id, account.as_ref()),
+    });
+    let issue = match refresh_token::decide(stored_token, stored_grant, &client.client_id, &request, now) {
+        Ok(issue) => issue,
+        Err(refusal) => return Err(refuse(app, refusal, now).await),
+    };
+    let Some(grant) = grant else { return Err(internal("a refresh decided without its grant")) };
     // A narrower scope applies to the tokens of this answer; the grant, and so the new
     // refresh token, keep the original (RFC 6749 §6).
     let mut issued = grant.clone();
-    if let Some(scope) = params.get("scope") {
-        let asked = oidc::Scope::parse(scope)?;
-        if !asked.is_subset_of(&oidc::Scope::from_stored(&grant.scope)) {
-            return Err(OAuthError::new(ErrorCode::InvalidScope, "scope exceeds the original grant").into());
-        }
-        issued.scope = asked.to_string();
+    if let Some(narrowed) = issue.narrowed {
+        issued.scope = narrowed.to_string();
     }
-    let account = match grant.account_id {
-        Some(id) => Some(
-            app.store
-                .account_by_id(id)
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?,
-        ),
-        None => None,
-    };
     let also = tokens::Also { spend_refresh: Some(&presented), ..Default::default() };
     match tokens::issue(app, client, &issued, account.as_ref(), None, true, also).await {
         Ok(response) => Ok(response),
-        Err(tokens::TokenError::AlreadySpent) => {
-            // Two requests with one refresh token: one of them is not the client's.
-            app.store.revoke_grant(&grant.id, "refresh_token_reuse", now).await.map_err(internal)?;
-            Err(OAuthError::invalid_grant("the refresh token was already used").into())
-        }
+        Err(tokens::TokenError::AlreadySpent) => Err(refuse(app, refresh_token::lost_race(&grant.id), now).await),
         Err(error) => Err(internal(error)),
     }
 }
@@ -214,31 +217,23 @@ pub fn answer<T: serde::Serialize>(outcome: Result<T, Failure>) -> Response {
     }
 }
 
-/// Scopes an entity's back end may ask for with its own credentials.
-pub const SERVICE_SCOPES: &[&str] = &["records:read", "records:write", "lookups", "signatures", "catalog:write"];
-
 /// RFC 6749 §4.4: an entity's back end, acting for itself.
 async fn client_credentials(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
-    if client.auth_method == "none" {
-        return Err(
-            OAuthError::new(ErrorCode::UnauthorizedClient, "a public client cannot use client_credentials").into()
-        );
-    }
-    let mut scopes: Vec<&str> = params.get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
-    scopes.sort_unstable();
-    scopes.dedup();
-    if let Some(unknown) = scopes.iter().find(|s| !SERVICE_SCOPES.contains(s)) {
-        return Err(
-            OAuthError::new(ErrorCode::InvalidScope, format!("scope {unknown} is not available to back ends")).into()
-        );
-    }
+    let kind = match client.auth_method.as_str() {
+        "none" => client_credentials::ClientKind::Public,
+        _ => client_credentials::ClientKind::Confidential,
+    };
     let now = now();
+    let issue = match client_credentials::decide(kind, params.get("scope")) {
+        Ok(issue) => issue,
+        Err(refusal) => return Err(refuse(app, refusal, now).await),
+    };
     let grant = GrantRecord {
         id: random_id(),
         client_id: client.client_id.clone(),
         account_id: None,
         session_id: None,
-        scope: scopes.join(" "),
+        scope: issue.scope,
         claims: None,
         acr: String::new(),
         amr: String::new(),

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod arco;
 pub mod calendar;
+pub mod decision;
 pub mod file;
 pub mod reuse;
 pub mod spoke;
@@ -578,12 +579,6 @@ pub struct Found {
     pub legal_basis: Option<String>,
 }
 
-fn in_force(locator: &Locator, today: &str) -> bool {
-    locator.withdrawn_at.is_none()
-        && locator.valid_from.as_deref().is_none_or(|f| f <= today)
-        && locator.valid_until.as_deref().is_none_or(|u| u >= today)
-}
-
 /// "For procedure P, does this person have a record of kind K anywhere?" Answered only for
 /// the reader's own procedure, a kind the catalog lists for it, and with the person's
 /// standing consent or a legal basis that allows reuse. `Ok(None)`: no such record.
@@ -619,51 +614,42 @@ pub async fn lookup(
         }
         Err::<Option<Found>, Failure>(Failure::refused(status, code, description))
     };
-    if p.entity != client.entity_slug {
-        return refuse(
-            "not_your_procedure",
-            format!("procedure {} is run by another entity", p.slug),
-            StatusCode::FORBIDDEN,
-        )
-        .await;
-    }
-    if !p.requirements.iter().any(|r| r.kind == kind) {
-        return refuse(
-            "kind_not_required",
-            format!("the catalog does not list {kind:?} as a requirement of {}", p.slug),
-            StatusCode::FORBIDDEN,
-        )
-        .await;
-    }
-    let today = calendar::format_date(calendar::city_date(now()));
-    // Only a basis legal reviewers approved spares the consent (catalog::review).
+    // The snapshots the decision takes: the basis reviewers approved (catalog::review) and
+    // the person's standing consents.
     let law = published.reuse_basis(p).map(|b| b.citation());
-    // Which records the reader may be pointed to, and on what basis.
-    let (candidates, basis, consent_id) = if law.is_some() {
-        let all = app.store.records_of_kind(account_id, kind, None).await?;
-        (all.into_iter().filter(|l| l.entity_id != client.entity_id).collect::<Vec<_>>(), "legal_basis", None)
-    } else {
-        let consents = app.store.reuse_consents_for(account_id, client.entity_id, &p.slug, kind).await?;
-        if consents.is_empty() {
-            return refuse(
-                "consent_required",
-                "the person has not consented to this reuse and the procedure's legal basis does not allow it without \
-                 consent; ask for it at sign-in (authorization_details)"
-                    .into(),
-                StatusCode::FORBIDDEN,
-            )
-            .await;
-        }
-        let mut found = Vec::new();
-        for consent in &consents {
-            found.extend(app.store.records_of_kind(account_id, kind, Some(consent.holder_entity_id)).await?);
-        }
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.record_id.cmp(&b.record_id)));
-        let chosen = found.iter().find(|l| in_force(l, &today)).map(|l| l.entity_id);
-        let consent_id = consents.iter().find(|c| Some(c.holder_entity_id) == chosen).map(|c| c.id.clone());
-        (found, "consent", consent_id)
+    let consents = app.store.reuse_consents_for(account_id, client.entity_id, &p.slug, kind).await?;
+    let required_kinds: Vec<&str> = p.requirements.iter().map(|r| r.kind.as_str()).collect();
+    let facts = decision::Lookup {
+        procedure: &p.slug,
+        run_by: &p.entity,
+        required_kinds: &required_kinds,
+        reader: &client.entity_slug,
+        kind,
+        approved_basis: law.as_deref(),
+        consents: &consents,
     };
-    let Some(locator) = candidates.into_iter().find(|l| in_force(l, &today)) else { return Ok(None) };
+    let allowed = match decision::lookup(&facts) {
+        Ok(allowed) => allowed,
+        Err(refused) => return refuse(refused.code, refused.description, StatusCode::FORBIDDEN).await,
+    };
+    // Where the person's records of the kind may be: anywhere under the law, at the
+    // consented holders otherwise.
+    let found = match &allowed {
+        decision::Allowed::LegalBasis(_) => app.store.records_of_kind(account_id, kind, None).await?,
+        decision::Allowed::Consent(consents) => {
+            let mut found = Vec::new();
+            for consent in consents.iter() {
+                found.extend(app.store.records_of_kind(account_id, kind, Some(consent.holder_entity_id)).await?);
+            }
+            found
+        }
+    };
+    let today = calendar::format_date(calendar::city_date(now()));
+    let basis = allowed.basis().as_str();
+    let Some(decision::Chosen { locator, consent_id }) = decision::choose(&allowed, client.entity_id, found, &today)
+    else {
+        return Ok(None);
+    };
     let holder = app
         .store
         .entity_by_id(locator.entity_id)
@@ -773,25 +759,26 @@ pub async fn read_with_grant(
     let locator = app.store.record_locator(record_id).await?;
     let grant = app.store.grant_by_token_hash(&token_hash(grant_token.trim())).await?;
     let now = now();
-    let problem = match (&grant, &locator) {
-        (None, _) => Some("the grant is unknown"),
-        (Some(g), _) if g.reader_entity_id != client.entity_id => Some("the grant was given to another entity"),
-        (Some(g), _) if g.record_id != record_id => Some("the grant is for another record"),
-        (Some(g), _) if g.procedure != procedure.trim() => Some("the grant is for another procedure"),
-        (Some(g), _) if g.spent_at.is_some() => Some("the grant was already used"),
-        (Some(g), _) if g.expires_at <= now => Some("the grant has expired"),
-        (_, None) => Some("no record has that id"),
+    // What the grant's basis rests on today, read only for a grant of that basis.
+    let basis = grant.as_ref().and_then(|g| decision::Basis::parse(&g.basis));
+    let consent_stands = match (&grant, basis) {
+        (Some(g), Some(decision::Basis::Consent)) => consent_stands(app, g).await?,
+        _ => false,
+    };
+    let approved_basis = match (&grant, basis) {
+        (Some(g), Some(decision::Basis::LegalBasis)) => approved_basis(app, &g.procedure).await?,
         _ => None,
     };
-    let problem = match (problem, &grant) {
-        (None, Some(g)) if g.basis == "consent" && !consent_stands(app, g).await? => {
-            Some("the person withdrew the consent the grant was given under")
-        }
-        (None, Some(g)) if g.basis == "legal_basis" && !basis_stands(app, g).await? => {
-            Some("the legal basis the grant was given under is no longer approved")
-        }
-        (problem, _) => problem,
-    };
+    let problem = decision::grant_problem(&decision::GrantRead {
+        grant: grant.as_ref(),
+        record_exists: locator.is_some(),
+        reader_entity_id: client.entity_id,
+        record_id,
+        procedure: procedure.trim(),
+        now,
+        consent_stands,
+        approved_basis: approved_basis.as_deref(),
+    });
     // The contents are read before the grant is spent: a failure here leaves it usable.
     let loaded = match (problem, &locator) {
         (None, Some(l)) if l.withdrawn_at.is_none() => {
@@ -904,11 +891,10 @@ pub async fn read_as_staff(
     Ok((locator, history))
 }
 
-/// Whether the legal basis a grant was given under is still the procedure's approved one.
-async fn basis_stands(app: &Services, grant: &Grant) -> StoreResult<bool> {
+/// The citation of the basis legal reviewers approve for reuse in a procedure today.
+async fn approved_basis(app: &Services, procedure: &str) -> StoreResult<Option<String>> {
     let published = app.catalog.published(&app.store).await?;
-    let approved = published.by_slug(&grant.procedure).and_then(|p| published.reuse_basis(p)).map(|b| b.citation());
-    Ok(approved.is_some() && approved == grant.legal_basis)
+    Ok(published.by_slug(procedure).and_then(|p| published.reuse_basis(p)).map(|b| b.citation()))
 }
 
 /// Whether the consent a grant was given under still stands.

@@ -129,7 +129,7 @@ pub async fn offers(
             let consents = app.store.reuse_consents_for(account_id, client.entity_id, &request.procedure, kind).await?;
             for locator in app.store.records_of_kind(account_id, kind, None).await? {
                 if locator.entity_id == client.entity_id
-                    || !super::in_force(&locator, &today)
+                    || !super::decision::in_force(&locator, &today)
                     || consents.iter().any(|c| c.holder_entity_id == locator.entity_id)
                     || offers.iter().any(|o| {
                         o.procedure == request.procedure && &o.kind == kind && o.holder_entity_id == locator.entity_id

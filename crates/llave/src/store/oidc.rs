@@ -46,13 +46,15 @@ pub struct GrantRecord {
     pub revoked_at: Option<i64>,
 }
 
-/// How spending a code or a refresh token went.
+/// How spending a code went: the protocol engine's grants decide over it.
+pub use oidc::grants::Spent;
+
+/// A refresh token as stored (its hash is the key).
 #[derive(Debug, Clone)]
-pub enum Spent<T> {
-    Fresh(T),
-    /// Already used: a replay. Carries the grant the first use made, to revoke it.
-    Replayed(Option<String>),
-    Unknown,
+pub struct RefreshTokenRecord {
+    pub grant_id: String,
+    pub used_at: Option<i64>,
+    pub expires_at: i64,
 }
 
 fn key_from_row(row: &AnyRow) -> Result<KeyRecord, sqlx::Error> {
@@ -209,22 +211,20 @@ impl Store {
         Ok(())
     }
 
-    /// What a presented refresh token is: live (its grant), used before, or unknown or
-    /// expired. Nothing is spent here: `record_issue` spends it with what replaces it.
-    pub async fn refresh_token_state(&self, token_hash: &str, now: i64) -> StoreResult<Spent<String>> {
+    /// A presented refresh token as stored, for `oidc::grants::refresh_token` to judge
+    /// (live, used before, expired). Nothing is spent here: `record_issue` spends it with
+    /// what replaces it, in one conditional `UPDATE`.
+    pub async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
         let row = sqlx::query("SELECT used_at, expires_at, grant_id FROM refresh_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;
-        let Some(row) = row else { return Ok(Spent::Unknown) };
-        let grant_id: String = row.try_get("grant_id")?;
-        Ok(if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
-            Spent::Replayed(Some(grant_id))
-        } else if row.try_get::<i64, _>("expires_at")? <= now {
-            Spent::Unknown
-        } else {
-            Spent::Fresh(grant_id)
-        })
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RefreshTokenRecord {
+            grant_id: row.try_get("grant_id")?,
+            used_at: row.try_get("used_at")?,
+            expires_at: row.try_get("expires_at")?,
+        }))
     }
 
     /// Records what a token answer issues (its access token, its refresh token) and spends

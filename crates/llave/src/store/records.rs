@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{Store, StoreResult, conflict_or};
 
 /// A record's locator: everything the hub knows about it without opening it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Locator {
     pub record_id: String,
     pub entity_id: i64,
@@ -42,7 +42,7 @@ fn locator(row: &AnyRow) -> Result<Locator, sqlx::Error> {
 const LOCATOR: &str = "SELECT record_id, entity_id, account_id, kind, procedure_slug, version, valid_from, \
                        valid_until, created_at, updated_at, withdrawn_at FROM record_index ";
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReuseConsent {
     pub id: String,
     pub account_id: i64,
