@@ -66,7 +66,7 @@ DROP TABLE record_access;
 
 CREATE VIEW security_events AS
     SELECT id, at, kind, account_id, client_address, user_agent, COALESCE(detail, '') AS detail
-    FROM events WHERE kind <> 'record_access';
+    FROM events WHERE kind NOT IN ('record_access', 'tokens_issued');
 CREATE VIEW record_access AS
     SELECT id, at, account_id, record_id, holder_entity_id, actor_kind AS reader_kind,
            actor_entity_id AS reader_entity_id, actor AS reader, procedure_slug, purpose,

@@ -159,6 +159,9 @@ pub async fn issue(
     };
     // Everything this answer issues, and the refresh token it spends, in one transaction.
     let write = IssueWrite {
+        client_id: &client.client_id,
+        entity_id: client.entity_id,
+        account: grant.account_id,
         grant_id: &grant.id,
         access_jti: &jti,
         access_expires_at: now + access_seconds,

@@ -47,6 +47,8 @@ pub enum EventKind {
     CertificateRevoked,
     DocumentSigned,
     SessionExpired,
+    /// An access token (and perhaps a refresh and an ID token) issued to a client.
+    TokensIssued,
     /// A read of, look-up of or refusal about an entity's record (the access log).
     RecordAccess,
 }
@@ -86,6 +88,7 @@ impl EventKind {
             EventKind::CertificateRevoked => "certificate_revoked",
             EventKind::DocumentSigned => "document_signed",
             EventKind::SessionExpired => "session_expired",
+            EventKind::TokensIssued => "tokens_issued",
             EventKind::RecordAccess => "record_access",
         }
     }

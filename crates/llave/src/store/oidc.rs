@@ -231,8 +231,10 @@ impl Store {
     /// the refresh token it replaces, in one transaction: a crash leaves either the old
     /// token live or the new ones recorded, never neither. False, with nothing written, when
     /// the token to spend was spent meanwhile (two requests raced with one token).
+    /// One act with its `tokens_issued` event (detail: the grant and what was issued).
     pub async fn record_issue(&self, write: &IssueWrite<'_>, now: i64) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut act = self.begin_act("tokens_issued").await?;
+        let tx = act.conn();
         if let Some(old) = write.spend_refresh {
             let spent = sqlx::query(
                 "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
@@ -243,7 +245,7 @@ impl Store {
             .await?
             .rows_affected();
             if spent != 1 {
-                tx.rollback().await?;
+                // Dropped, the act rolls back.
                 return Ok(false);
             }
         }
@@ -275,7 +277,29 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        let issued = match (write.refresh_hash.is_some(), write.spend_refresh.is_some()) {
+            (true, true) => "access, refresh (rotated)",
+            (true, false) => "access, refresh",
+            (false, _) => "access",
+        };
+        act.event(super::Event {
+            at: now,
+            kind: super::EventKind::TokensIssued,
+            outcome: super::Outcome::Ok,
+            account: write.account,
+            actor_kind: super::ActorKind::Entity,
+            actor: write.client_id.to_string(),
+            actor_entity_id: Some(write.entity_id),
+            basis: None,
+            record_id: None,
+            holder_entity_id: None,
+            procedure: None,
+            purpose: String::new(),
+            client_address: String::new(),
+            user_agent: String::new(),
+            detail: Some(format!("grant {} ({issued})", write.grant_id)),
+        });
+        act.commit().await?;
         Ok(true)
     }
 
@@ -370,6 +394,11 @@ async fn insert_grant_on<'e>(
 
 /// What one token answer writes.
 pub struct IssueWrite<'a> {
+    /// Who the tokens are issued to, for the event: the client, its entity and the person
+    /// (none for an entity's back end acting for itself).
+    pub client_id: &'a str,
+    pub entity_id: i64,
+    pub account: Option<AccountId>,
     pub grant_id: &'a str,
     pub access_jti: &'a str,
     pub access_expires_at: i64,
