@@ -18,7 +18,7 @@ use crate::Services;
 use crate::accounts::Actor;
 use crate::crypto::{now, random_id};
 use crate::store::assurance::PasskeyRecord;
-use crate::store::{Account, AccountId, EventKind, StoreError};
+use crate::store::{Account, AccountId, Event, EventKind, StoreError};
 
 const CEREMONY_SECONDS: i64 = 300;
 /// Longest passkey name kept.
@@ -131,24 +131,17 @@ pub async fn finish_registration(
         last_used_at: None,
         verified_at_enrolment: None,
     };
-    match app.store.insert_passkey(&record).await {
+    // One act: the passkey and its event.
+    let mut tx = app.store.begin_act("passkey_added").await?;
+    match tx.insert_passkey(&record).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(PasskeyError::Duplicate),
         Err(error) => return Err(error.into()),
     }
-    record_event(app, EventKind::PasskeyAdded, account.id, actor, &record, now).await?;
+    let detail = format!("passkey={}", record.name);
+    tx.event(Event::security(EventKind::PasskeyAdded, Some(account.id), &actor.address, &actor.user_agent, &detail));
+    tx.commit().await?;
     Ok(record)
-}
-
-async fn record_event(
-    app: &Services,
-    kind: EventKind,
-    account: AccountId,
-    actor: &Actor,
-    passkey: &PasskeyRecord,
-    now: i64,
-) -> Result<(), StoreError> {
-    record(app, kind, account, actor, &format!("passkey={}", passkey.name), now).await
 }
 
 /// Which passkeys an authentication may use.

@@ -22,7 +22,7 @@ use crate::accounts::Actor;
 use crate::config::{Config, RemoteProviderConfig};
 use crate::crypto::{now, random_token};
 use crate::store::assurance::{NewVerification, VerificationSession};
-use crate::store::{Account, EventKind, SessionRecord, StoreError};
+use crate::store::{Account, Event, EventKind, SessionRecord, StoreError};
 use crate::{AppState, Services};
 
 /// Remote verifications a person may start within the throttling window.
@@ -246,9 +246,17 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
         document_number: &claims.document_number,
         reference: &session.id,
     };
-    app.store.record_verification(&verification, now).await?;
+    // One act: the verification, its event and, for the session that started it, the step-up.
+    let mut tx = app.store.begin_act("identity_verified").await?;
+    tx.record_verification(&verification, now).await?;
     let detail = format!("provider={} purpose={}", provider.config.name, session.purpose);
-    record(app, EventKind::IdentityVerified, account.id, &actor, &detail, now).await?;
+    tx.event(Event::security(
+        EventKind::IdentityVerified,
+        Some(account.id),
+        &actor.address,
+        &actor.user_agent,
+        &detail,
+    ));
     // A fresh remote verification proves the person at this moment, whatever it was
     // started for: the session that started it reaches level 3 for the re-proof window.
     {
@@ -260,10 +268,18 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
         let open = app.store.open_sessions(account.id).await?;
         if let Some(s) = open.iter().find(|s| s.id == session.session_id) {
             let methods = super::with_methods(&s.auth_methods, &[method]);
-            app.store.step_up_session(&s.id, &methods, Some(now)).await?;
-            record(app, EventKind::SteppedUp, account.id, &actor, &format!("method={method}"), now).await?;
+            tx.step_up_session(&s.id, &methods, Some(now)).await?;
+            let detail = format!("method={method}");
+            tx.event(Event::security(
+                EventKind::SteppedUp,
+                Some(account.id),
+                &actor.address,
+                &actor.user_agent,
+                &detail,
+            ));
         }
     }
+    tx.commit().await?;
     Ok(Ok(CallbackOutcome::Verified))
 }
 

@@ -111,10 +111,13 @@ impl Owner<'_> {
 }
 
 /// The owner's current certificate and key, made on first use.
+/// A new person's certificate is one act with its `certificate_issued` event, recorded as
+/// done by `actor`.
 async fn credentials(
     app: &Services,
     owner: &Owner<'_>,
     now: i64,
+    actor: Option<&Actor>,
 ) -> Result<(CertificateRecord, Certificate, SigningKey, bool), SignatureError> {
     let current = match owner {
         Owner::Person(account) => app.store.current_person_certificate(account.id, now).await?,
@@ -168,7 +171,19 @@ async fn credentials(
         revoked_at: None,
         revocation_reason: None,
     };
-    app.store.insert_certificate(&record).await?;
+    let mut tx = app.store.begin_act("certificate_issued").await?;
+    tx.insert_certificate(&record).await?;
+    if let (Some(account), Some(actor)) = (record.account_id, actor) {
+        let detail = format!("serial={}", record.serial);
+        tx.event(Event::security(
+            EventKind::CertificateIssued,
+            Some(account),
+            &actor.address,
+            &actor.user_agent,
+            &detail,
+        ));
+    }
+    tx.commit().await?;
     Ok((record, certificate, key, true))
 }
 
@@ -182,11 +197,7 @@ pub async fn person_credentials(
         return Err(SignatureError::NotVerified);
     }
     let now = now();
-    let (record, certificate, key, issued) = credentials(app, &Owner::Person(account), now).await?;
-    if issued {
-        let detail = format!("serial={}", record.serial);
-        crate::assurance::record(app, EventKind::CertificateIssued, account.id, actor, &detail, now).await?;
-    }
+    let (record, certificate, key, _) = credentials(app, &Owner::Person(account), now, Some(actor)).await?;
     Ok((record, certificate, key))
 }
 
@@ -197,17 +208,19 @@ pub async fn seal_credentials(
     entity_name: &str,
 ) -> Result<(CertificateRecord, Certificate, SigningKey), SignatureError> {
     let (record, certificate, key, _) =
-        credentials(app, &Owner::Seal { slug: entity_slug, name: entity_name }, now()).await?;
+        credentials(app, &Owner::Seal { slug: entity_slug, name: entity_name }, now(), None).await?;
     Ok((record, certificate, key))
 }
 
 /// Signs a document by its digest with these credentials, in both forms (CMS and JWS), and
-/// records the signature.
+/// records the signature — with the person's `document_signed` event, when a person signs,
+/// in the same act.
 async fn sign_and_record(
     app: &Services,
     (record, certificate, key): (CertificateRecord, Certificate, SigningKey),
     template: SignatureRecord,
     digest: &[u8; 32],
+    signer: Option<(AccountId, &Actor)>,
 ) -> Result<(SignatureRecord, Vec<u8>), SignatureError> {
     let issuing = issuing(app).await?;
     let root = root(app).await?;
@@ -223,7 +236,13 @@ async fn sign_and_record(
         created_at: now,
         ..template
     };
-    app.store.insert_signature(&signature).await?;
+    let mut tx = app.store.begin_act("document_signed").await?;
+    tx.insert_signature(&signature).await?;
+    if let Some((account, actor)) = signer {
+        let detail = format!("document={} sha256={}", signature.document_name, signature.document_sha256);
+        tx.event(Event::security(EventKind::DocumentSigned, Some(account), &actor.address, &actor.user_agent, &detail));
+    }
+    tx.commit().await?;
     Ok((signature, p7s))
 }
 
@@ -268,11 +287,7 @@ pub async fn sign_with_id(
         jws: String::new(),
         created_at: 0,
     };
-    let (signature, p7s) = sign_and_record(app, credentials, template, digest).await?;
-    let now = signature.created_at;
-    let detail = format!("document={} sha256={}", signature.document_name, signature.document_sha256);
-    crate::assurance::record(app, EventKind::DocumentSigned, account.id, actor, &detail, now).await?;
-    Ok((signature, p7s))
+    sign_and_record(app, credentials, template, digest, Some((account.id, actor))).await
 }
 
 /// Verifies against this installation's root and current CRL.
@@ -418,7 +433,7 @@ pub async fn seal(
         jws: String::new(),
         created_at: 0,
     };
-    sign_and_record(app, credentials, template, digest).await
+    sign_and_record(app, credentials, template, digest, None).await
 }
 
 /// A SHA-256 given as 64 hex digits.

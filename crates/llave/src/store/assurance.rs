@@ -593,3 +593,26 @@ impl super::Tx {
         Ok(())
     }
 }
+
+impl super::Tx {
+    pub async fn insert_passkey(&mut self, record: &PasskeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            // The order against the verification is read in this very statement, so it
+            // cannot tie or race (finding 13.18).
+            "INSERT INTO passkeys (id, account_id, credential_id, name, passkey, created_at, verified_at_enrolment) \
+             SELECT $1, $2, $3, $4, $5, $6, \
+                    CASE WHEN identity_lowered_at IS NULL THEN identity_verified_at END \
+             FROM accounts WHERE id = $2",
+        )
+        .bind(&record.id)
+        .bind(record.account_id.0)
+        .bind(&record.credential_id)
+        .bind(&record.name)
+        .bind(&record.passkey)
+        .bind(record.created_at)
+        .execute(self.conn())
+        .await
+        .map_err(|e| super::conflict_or(e, |_| "credential_id"))?;
+        Ok(())
+    }
+}

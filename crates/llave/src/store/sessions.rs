@@ -159,3 +159,19 @@ impl super::Tx {
         Ok(rows.iter().map(|row| row.try_get("id")).collect::<Result<_, _>>()?)
     }
 }
+
+impl super::Tx {
+    /// Adds methods to a session's `amr` and, for a re-proof, marks when it happened.
+    pub async fn step_up_session(&mut self, id: &str, auth_methods: &str, reproved_at: Option<i64>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET auth_methods = $1, reproved_at = COALESCE($2, reproved_at) \
+             WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(auth_methods)
+        .bind(reproved_at)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
