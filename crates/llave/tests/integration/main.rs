@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod acts;
 mod assurance;
 mod browser;
 mod catalog;
