@@ -63,10 +63,7 @@ pub struct Tx {
 impl Store {
     /// Begins an act named `name` (what the act is: `sign_in`, `record_read`, …).
     pub async fn begin_act(&self, name: &'static str) -> StoreResult<Tx> {
-        let conn = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let conn = self.begin_write().await?;
         Ok(Tx {
             conn,
             backend: self.backend,
@@ -76,6 +73,16 @@ impl Store {
             at: crate::crypto::now(),
             events: Vec::new(),
             queued: 0,
+        })
+    }
+
+    /// A plain write transaction (for a repository method's own statements): `IMMEDIATE` on
+    /// SQLite, like an act, so a transaction that reads before it writes never fails to
+    /// take the write lock another one took meanwhile.
+    pub async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         })
     }
 

@@ -116,7 +116,7 @@ impl Store {
     /// Records a verification and raises the account to level 2 (clearing a suspension),
     /// in one transaction.
     pub async fn record_verification(&self, new: &NewVerification<'_>, now: i64) -> StoreResult<i64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO identity_verifications (account_id, purpose, method, verifier, officer_account_id, \
              document_kind, document_number, reference, verified_at) \
@@ -246,7 +246,7 @@ impl Store {
 
     /// Replaces every recovery code of the account with these (hashes).
     pub async fn replace_recovery_codes(&self, account: AccountId, hashes: &[String], now: i64) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(account.0).execute(&mut *tx).await?;
         for hash in hashes {
             sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)")

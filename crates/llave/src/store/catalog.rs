@@ -29,7 +29,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<ImportCounts> {
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for (procedure, entity_id) in procedures.iter().zip(entity_ids) {
             let document = serde_json::to_string(procedure).map_err(|e| super::StoreError::Data(e.to_string()))?;
             let existing = sqlx::query("SELECT id, document FROM procedures WHERE slug = $1")
@@ -235,7 +235,7 @@ impl Store {
     /// earlier one on the same text) and a history entry naming the basis, in one
     /// transaction. False when no procedure has the slug.
     pub async fn decide_legal_basis(&self, slug: &str, review: &Review, citation: &str) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(row) =
             sqlx::query("SELECT id FROM procedures WHERE slug = $1").bind(slug).fetch_optional(&mut *tx).await?
         else {

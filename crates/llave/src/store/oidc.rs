@@ -542,7 +542,7 @@ impl Store {
     /// every grant the client holds for them (its refresh and access tokens stop working).
     /// False if there was nothing to withdraw.
     pub async fn withdraw_consent(&self, account: AccountId, client_id: &str, now: i64) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
             .bind(account.0)
             .bind(client_id)

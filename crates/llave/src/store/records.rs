@@ -224,7 +224,7 @@ impl Store {
     /// Indexes many records in one transaction, a few hundred per statement (bulk loads).
     pub async fn index_many(&self, locators: &[Locator]) -> StoreResult<()> {
         const COLUMNS: usize = 10;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in locators.chunks(500) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|r| {
@@ -259,7 +259,7 @@ impl Store {
 
     /// Remembers many `(sub, account)` pairs of one entity (bulk loads).
     pub async fn remember_subjects(&self, entity_id: i64, pairs: &[(String, i64)]) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in pairs.chunks(1000) {
             let rows: Vec<String> =
                 (0..chunk.len()).map(|r| format!("(${}, ${}, ${})", 3 * r + 1, 3 * r + 2, 3 * r + 3)).collect();

@@ -85,7 +85,7 @@ const SELECT_SIGNATURE: &str = "SELECT id, account_id, entity_slug, certificate_
 impl Store {
     /// Stores both CAs in one transaction; false (nothing written) if a PKI exists.
     pub async fn put_authorities(&self, authorities: &[StoredAuthority], now: i64) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for authority in authorities {
             let done = sqlx::query(
                 "INSERT INTO pki_authorities (name, certificate, key_sealed, created_at) VALUES ($1, $2, $3, $4) \
