@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod architecture;
 mod assurance;
 mod browser;
 mod catalog;
