@@ -21,6 +21,57 @@ const LAYERS: Layers = Layers {
     capabilities: &["accounts", "assurance", "catalog", "oidc", "records", "signature", "demo_sites"],
 };
 
+/// Imports between top-level modules not moved yet (issue 15, item 3), each `(from, to, why)`.
+/// They are left out of rules (a) and (c) — never out of (b) — and
+/// `architecture_known_violations_still_occur` fails once one is gone, so the list only shrinks.
+/// With them, the capabilities layer as accounts → assurance → catalog → oidc → records →
+/// signature → demo_sites.
+const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
+    (
+        "accounts",
+        "assurance",
+        "the account page shows assurance's security section and sign-in asks for the second factor \
+         (assurance::security); the account page should be composed above both",
+    ),
+    (
+        "accounts",
+        "oidc",
+        "sign-in's allowed `next` addresses (oidc::redirect_uris_for_next) and the account page's \
+         connections (oidc::consent::consent_items)",
+    ),
+    (
+        "assurance",
+        "oidc",
+        "the reference verification provider signs with oidc::keys (keys belong in infrastructure); \
+         the step-up page uses oidc::redirect_uris_for_next",
+    ),
+    (
+        "assurance",
+        "signature",
+        "an officer's recovery revokes the signing certificate (signature::revoke_person): should be a \
+         reaction to the recovery event",
+    ),
+    ("oidc", "records", "the consent page offers data reuse (records::reuse::{requested, offers, accept})"),
+    (
+        "store",
+        "catalog",
+        "store/catalog.rs reads and writes catalog::model and catalog::review types, which belong in store",
+    ),
+    ("store", "signature", "store/signatures.rs keeps signature::pki::StoredAuthority, which belongs in store"),
+];
+
+fn is_known(edge: &rules::Edge) -> bool {
+    KNOWN_VIOLATIONS.iter().any(|(from, to, _)| edge.from == *from && edge.to == *to)
+}
+
+fn known_list() -> String {
+    KNOWN_VIOLATIONS
+        .iter()
+        .map(|(from, to, why)| format!("  known: {from} → {to}: {why}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Every `.rs` file under `src/`, as `(path relative to src/, source)`.
 fn sources() -> Vec<(String, String)> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
@@ -52,13 +103,25 @@ fn the_crate() -> Crate {
 }
 
 fn assert_none(rule: &str, violations: Vec<String>) {
-    assert!(violations.is_empty(), "{rule}: {} violation(s)\n{}", violations.len(), violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "{rule}: {} violation(s)\n{}\n(left out as KNOWN_VIOLATIONS:)\n{}",
+        violations.len(),
+        violations.join("\n"),
+        known_list()
+    );
+}
+
+/// The edges rules (a) and (c) judge: every import but the known violations, which are printed.
+fn judged_edges(krate: &Crate) -> Vec<rules::Edge> {
+    println!("{}", known_list());
+    rules::edges(krate, &LAYERS).into_iter().filter(|edge| !is_known(edge)).collect()
 }
 
 #[test]
 fn architecture_top_level_modules_have_no_cycle() {
     let krate = the_crate();
-    let edges = rules::edges(&krate, &LAYERS);
+    let edges = judged_edges(&krate);
     assert_none("(a) no cycle among top-level modules", rules::cycles(&edges));
 }
 
@@ -73,6 +136,17 @@ fn architecture_no_capability_imports_another_capabilitys_handlers() {
 #[test]
 fn architecture_infrastructure_imports_no_capability() {
     let krate = the_crate();
-    let edges = rules::edges(&krate, &LAYERS);
+    let edges = judged_edges(&krate);
     assert_none("(c) infrastructure imports no capability", rules::infrastructure_imports(&edges, &LAYERS));
+}
+
+#[test]
+fn architecture_known_violations_still_occur() {
+    let edges = rules::edges(&the_crate(), &LAYERS);
+    let gone: Vec<String> = KNOWN_VIOLATIONS
+        .iter()
+        .filter(|(from, to, _)| !edges.iter().any(|edge| edge.from == *from && edge.to == *to))
+        .map(|(from, to, _)| format!("{from} → {to}"))
+        .collect();
+    assert!(gone.is_empty(), "no longer imported, remove from KNOWN_VIOLATIONS: {}", gone.join(", "));
 }
