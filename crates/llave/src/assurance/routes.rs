@@ -30,8 +30,6 @@ use crate::web::form::{CsrfForm, PageQuery};
 use crate::web::page::{Chrome, FieldErrors, render};
 use crate::web::session::{SESSION_COOKIE, SignedIn, safe_next};
 
-/// The cookie of a sign-in whose password was right, waiting for its second factor.
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/account/totp", get(totp_page))

@@ -16,7 +16,7 @@ use crate::web::error::PageError;
 use crate::web::page::Chrome;
 use crate::web::session::SignedIn;
 
-/// The cookie that carries a sign-in waiting for its second factor.
+/// The cookie of a sign-in whose password was right, waiting for its second factor.
 pub const PENDING_COOKIE: &str = "llave_pending";
 const PENDING_SECONDS: i64 = 300;
 

@@ -251,9 +251,9 @@ fn by_value_type(param: &[Located]) -> Option<String> {
     }
     loop {
         let word = ident(param, index)?;
-        if is(param, index + 1, "::") {
-            index += 2;
-        } else if matches!(word, "Option" | "Result") && is(param, index + 1, "<") {
+        // A path segment (`axum::extract::`), or a wrapper whose argument is the extractor.
+        let wrapper = matches!(word, "Option" | "Result") && is(param, index + 1, "<");
+        if is(param, index + 1, "::") || wrapper {
             index += 2;
         } else {
             return Some(word.to_string());
