@@ -6,8 +6,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{Loader, static_loader};
 use unic_langid::{LanguageIdentifier, langid};
@@ -102,25 +100,6 @@ impl Lang {
             }
         }
         best.map(|(_, lang)| lang).unwrap_or_default()
-    }
-}
-
-impl Lang {
-    /// The language a request asks for (cookie, then `Accept-Language`).
-    pub fn from_headers(headers: &axum::http::HeaderMap) -> Lang {
-        let cookie = crate::web::cookies::get(headers, LANG_COOKIE);
-        let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-        Lang::negotiate(cookie.as_deref(), accept)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let cookie = crate::web::cookies::get(&parts.headers, LANG_COOKIE);
-        let accept = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-        Ok(Lang::negotiate(cookie.as_deref(), accept))
     }
 }
 

@@ -5,7 +5,9 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod app;
 pub mod assurance;
+pub mod calendar;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
@@ -209,7 +211,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         println!("development mode: e-mails at {url}/dev/outbox, the demo sites under {url}/demo/");
     }
     tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
-    let router = web::router(app.clone());
+    let router = app::router(app.clone());
     let janitor = tokio::spawn(purge_periodically(app.clone()));
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

@@ -2,6 +2,7 @@
 
 use askama::Template;
 
+use crate::calendar::format_time;
 use crate::store::{Account, SessionRecord};
 use crate::web::page::{Chrome, FieldErrors};
 
@@ -56,7 +57,7 @@ pub struct AccountPage {
     pub curp_state: String,
     pub sessions: Vec<SessionRow>,
     pub connections: Vec<ConnectionRow>,
-    pub security: crate::assurance::routes::SecurityView,
+    pub security: crate::assurance::security::SecurityView,
     pub errors: FieldErrors,
     pub notice: Option<String>,
 }
@@ -108,12 +109,4 @@ pub struct ResetPage {
     pub c: Chrome,
     pub errors: FieldErrors,
     pub token: String,
-}
-
-/// UTC time as `YYYY-MM-DD HH:MM UTC`.
-pub fn format_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
-        .unwrap_or_default()
 }

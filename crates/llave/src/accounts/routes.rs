@@ -15,6 +15,7 @@ use super::signin::{self, ChangeOutcome, SignInOutcome};
 use super::signup::{self, Origin, SignupError, SignupInput};
 use super::{Actor, Problem, device, sessions};
 use crate::AppState;
+use crate::calendar::format_time;
 use crate::store::EventKind;
 use crate::store::email_tokens::LinkState;
 use crate::web::client::ClientMeta;
@@ -200,7 +201,7 @@ async fn signin_submit(
             let value = device::issue(&app.csrf_key, account.id, now);
             let cookie = app.cookie_policy().set(device::DEVICE_COOKIE, &value, Some(device::DEVICE_SECONDS), "Strict");
             let device_header = HeaderValue::from_str(&cookie).ok();
-            if let Some(mut response) = crate::assurance::routes::second_step(&app, &account, &next).await? {
+            if let Some(mut response) = crate::assurance::security::second_step(&app, &account, &next).await? {
                 response.headers_mut().extend(device_header.map(|v| (SET_COOKIE, v)));
                 return Ok(response);
             }
@@ -320,7 +321,7 @@ async fn account_page(
         .map(|connection| {
             let scope = connection.consented_scope.as_deref().unwrap_or("");
             ConnectionRow {
-                receives: crate::oidc::authorize::consent_items(&c, scope.split(' '), &connection.allowed_claims),
+                receives: crate::oidc::consent::consent_items(&c, scope.split(' '), &connection.allowed_claims),
                 consented: connection.consented_scope.is_some(),
                 since: connection.consented_at.map(format_time).unwrap_or_default(),
                 last_sign_in: connection.last_sign_in.map(format_time).unwrap_or_default(),
@@ -331,7 +332,7 @@ async fn account_page(
         })
         .collect();
     let security =
-        crate::assurance::routes::security_view(app, &c, s).await.map_err(|e| PageError::internal(c.lang, e))?;
+        crate::assurance::security::security_view(app, &c, s).await.map_err(|e| PageError::internal(c.lang, e))?;
     let page = AccountPage {
         c: c.signed_in(),
         account: s.account.clone(),

@@ -108,7 +108,7 @@ impl CitizenView {
             self.email,
             if self.email_confirmed { "confirmed" } else { "not confirmed" },
             self.assurance_level,
-            crate::accounts::pages::format_time(self.created_at),
+            crate::calendar::format_time(self.created_at),
             self.created_by,
         )
     }

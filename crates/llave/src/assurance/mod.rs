@@ -14,6 +14,7 @@ pub mod passkeys;
 pub mod reference;
 pub mod remote;
 pub mod routes;
+pub mod security;
 pub mod staff;
 pub mod totp;
 

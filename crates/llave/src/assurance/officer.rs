@@ -98,14 +98,14 @@ async fn page(
     let internal = |e| PageError::internal(c.lang, e);
     let person = match person {
         Some(account) => {
-            let factors = super::routes::Factors::of(app, account).await.map_err(internal)?;
+            let factors = super::security::Factors::of(app, account).await.map_err(internal)?;
             let verifications = app.store.verifications(account.id).await.map_err(internal)?;
             let verifications = verifications
                 .iter()
                 .map(|v| {
                     format!(
                         "{} · {} · {} · {} {}",
-                        crate::accounts::pages::format_time(v.verified_at),
+                        crate::calendar::format_time(v.verified_at),
                         c.t(&format!("verification-purpose-{}", v.purpose)),
                         v.verifier,
                         c.t(document_label_key(&v.document_kind)),

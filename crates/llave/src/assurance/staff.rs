@@ -25,7 +25,7 @@ pub async fn require_second_factor(app: &AppState, c: &Chrome, s: &SignedIn, bac
     if second_factor_used(&s.session) {
         return Ok(());
     }
-    let factors = super::routes::Factors::of(app, &s.account)
+    let factors = super::security::Factors::of(app, &s.account)
         .await
         .map_err(|e| PageError::internal(c.lang, e).into_response())?;
     if factors.count() > 0 {

@@ -352,7 +352,7 @@ async fn edit_page(
             .await
             .map_err(|e| PageError::internal(c.lang, e))?
             .into_iter()
-            .map(|(at, actor, change)| (crate::accounts::pages::format_time(at), actor, change))
+            .map(|(at, actor, change)| (crate::calendar::format_time(at), actor, change))
             .collect()
     };
     let reuse_bases = if creating { Vec::new() } else { reuse_bases(app, &c, &form.slug).await? };

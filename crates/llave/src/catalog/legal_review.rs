@@ -59,7 +59,7 @@ pub fn describe(c: &Chrome, basis: &ReviewedBasis) -> (String, String, Vec<Strin
                 "{} · {} · {}",
                 c.t(&format!("legal-review-decision-{}", r.decision.as_str())),
                 r.reviewer(),
-                crate::accounts::pages::format_time(r.at)
+                crate::calendar::format_time(r.at)
             )
         })
         .collect();

@@ -368,7 +368,7 @@ impl Config {
                 self.listen
             ));
         }
-        if let Some(bad) = self.records.holidays.iter().find(|d| crate::records::calendar::parse_date(d).is_none()) {
+        if let Some(bad) = self.records.holidays.iter().find(|d| crate::calendar::parse_date(d).is_none()) {
             return Err(format!("records.holidays: {bad:?} is not a YYYY-MM-DD date"));
         }
         if let Some(remote) = &self.assurance.remote {

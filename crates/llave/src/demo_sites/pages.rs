@@ -19,8 +19,8 @@ use super::rp::{self, Lookup};
 use super::session::{self, Login, Purpose, VISIT_SECONDS, Visitor};
 use super::{ALCALDIA, LICENCE_PROCEDURE, Live, RESIDENCE_KIND, RESIDENCE_PROCEDURE, SEMOVI};
 use crate::AppState;
+use crate::calendar;
 use crate::crypto::{now, random_token};
-use crate::records::calendar;
 use crate::web::error::PageError;
 use crate::web::page::{Chrome, render};
 

@@ -23,6 +23,7 @@ use crate::web::form::CsrfForm;
 use crate::web::page::{Chrome, render};
 use crate::web::session::SignedIn;
 
+use super::consent::consent_items;
 use super::fresh::{self, REAUTH_PARAM};
 
 fn pairs_from_query(query: Option<&str>) -> Result<Vec<(String, String)>, OAuthError> {
@@ -227,7 +228,7 @@ async fn authorize(
     if let Some(need) = unmet_level(&app, &request, &signed_in, now) {
         let cancelled = pairs.iter().any(|(k, v)| k == STEPUP_PARAM && v == "cancel");
         let ways = if need <= 3 && !prompt_none && !cancelled {
-            crate::assurance::routes::ways_to_reach(&app, &signed_in, need)
+            crate::assurance::security::ways_to_reach(&app, &signed_in, need)
                 .await
                 .map_err(|e| PageError::internal(c.lang, e))?
         } else {
@@ -241,7 +242,7 @@ async fn authorize(
         }
         let here: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != STEPUP_PARAM).cloned().collect();
         let next = format!("/authorize?{}", serde_urlencoded::to_string(&here).unwrap_or_default());
-        return Ok(Redirect::to(&crate::assurance::routes::stepup_url(need, &next)).into_response());
+        return Ok(Redirect::to(&crate::assurance::security::stepup_url(need, &next)).into_response());
     }
     let achieved =
         crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
@@ -393,24 +394,6 @@ struct ConsentPage {
     /// Records of other entities the client asks to reuse: (checkbox value, sentence).
     reuse: Vec<(String, String)>,
     request: String,
-}
-
-/// What a client receives, in words, for the consent page and the account page.
-pub fn consent_items<'a>(c: &Chrome, scopes: impl Iterator<Item = &'a str>, allowed_claims: &[String]) -> Vec<String> {
-    let mut items = vec![c.t("consent-item-sub")];
-    for scope in scopes {
-        match scope {
-            "profile" => items.push(c.t("consent-item-profile")),
-            "email" => items.push(c.t("consent-item-email")),
-            "phone" => items.push(c.t("consent-item-phone")),
-            "offline_access" => items.push(c.t("consent-item-offline")),
-            _ => {}
-        }
-    }
-    if allowed_claims.iter().any(|claim| claim == "curp") {
-        items.push(c.t("consent-item-curp"));
-    }
-    items
 }
 
 fn consent_page(

@@ -5,40 +5,25 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod consent;
 pub mod discovery;
 pub mod fresh;
 pub mod introspection;
 pub mod keys;
 pub mod logout;
 pub mod par;
+pub mod routes;
 pub mod service;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
 
-use axum::Router;
 use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
 use oidc::{ErrorCode, OAuthError};
 
 use crate::AppState;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/.well-known/openid-configuration", get(discovery::configuration))
-        .route("/jwks", get(discovery::jwks))
-        .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
-        .route("/authorize/consent", post(authorize::consent))
-        .route("/token", post(token::token))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
-        .route("/introspect", post(introspection::introspect))
-        .route("/revoke", post(introspection::revoke))
-        .route("/par", post(par::push))
-        .route("/logout", get(logout::end_session_get).post(logout::end_session_post))
-        .route("/logout/confirm", post(logout::confirm))
-}
 
 /// A JSON error as RFC 6749 §5.2 prescribes: status, no caching, and for a failed client
 /// authentication or a bad bearer token the `WWW-Authenticate` challenge.

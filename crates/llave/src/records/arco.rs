@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use time::Date;
 
 use super::api::{bad_body, failure, json_body, no_store};
-use super::calendar::{Calendar, city_date, format_date, parse_date};
 use super::{Failure, Outcome};
+use crate::calendar::{Calendar, city_date, format_date, parse_date};
 use crate::crypto::{now, random_id};
 use crate::oidc::service::{api_error, client_with_scope};
 use crate::store::arco::ArcoRequest;

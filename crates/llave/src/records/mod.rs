@@ -10,7 +10,6 @@
 
 pub mod api;
 pub mod arco;
-pub mod calendar;
 pub mod decision;
 pub mod file;
 pub mod reuse;
@@ -18,6 +17,8 @@ pub mod spoke;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use crate::calendar;
 
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};

@@ -273,7 +273,7 @@ async fn page(
     status: StatusCode,
 ) -> PageResult {
     let factors =
-        crate::assurance::routes::Factors::of(app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))?;
+        crate::assurance::security::Factors::of(app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))?;
     let page = RequestPage {
         c: c.signed_in(),
         errors,

@@ -341,7 +341,7 @@ pub async fn revoke_in(
 
 /// A verdict for people reading a terminal.
 pub fn verdict_text(verdict: &cms::Verdict) -> String {
-    let when = |t: i64| crate::accounts::pages::format_time(t);
+    let when = |t: i64| crate::calendar::format_time(t);
     let status =
         serde_json::to_value(&verdict.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let mut out = format!("Verdict:     {status} — {}\n", verdict.reason);

@@ -159,7 +159,7 @@ async fn home_page(app: &AppState, c: Chrome, s: &SignedIn, errors: FieldErrors,
     let certificate = app.store.current_person_certificate(s.account.id, now()).await.map_err(internal)?.map(|cert| {
         c.t_with(
             "sign-certificate",
-            &[("serial", cert.serial), ("until", crate::accounts::pages::format_time(cert.not_after))],
+            &[("serial", cert.serial), ("until", crate::calendar::format_time(cert.not_after))],
         )
     });
     let signatures = app
@@ -172,7 +172,7 @@ async fn home_page(app: &AppState, c: Chrome, s: &SignedIn, errors: FieldErrors,
             id: r.id,
             name: r.document_name,
             sha256: r.document_sha256,
-            when: crate::accounts::pages::format_time(r.created_at),
+            when: crate::calendar::format_time(r.created_at),
             source: c.t(&format!("sign-source-{}", r.source)),
         })
         .collect();
@@ -248,7 +248,7 @@ async fn confirm_page(
     status: StatusCode,
 ) -> PageResult {
     let factors =
-        crate::assurance::routes::Factors::of(app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))?;
+        crate::assurance::security::Factors::of(app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))?;
     let page = ConfirmPage {
         c: c.signed_in(),
         errors,
@@ -519,7 +519,7 @@ fn view(c: &Chrome, verdict: &Verdict) -> VerdictView {
                 }
             })
             .unwrap_or_default(),
-        signed_at: verdict.signed_at.map(crate::accounts::pages::format_time).unwrap_or_default(),
+        signed_at: verdict.signed_at.map(crate::calendar::format_time).unwrap_or_default(),
         // Each line states only what was checked.
         document_unchanged: match verdict.document_unchanged {
             Some(true) => c.t("yes"),
@@ -528,7 +528,7 @@ fn view(c: &Chrome, verdict: &Verdict) -> VerdictView {
         },
         valid_then: verdict.certificate_valid_then.map(yes_no).unwrap_or_else(|| c.t("verdict-not-checked")),
         revoked_now: match verdict.revoked_at {
-            Some(at) => c.t_with("verdict-revoked-since", &[("when", crate::accounts::pages::format_time(at))]),
+            Some(at) => c.t_with("verdict-revoked-since", &[("when", crate::calendar::format_time(at))]),
             None => c.t("no"),
         },
         sha256: verdict.document_sha256.clone(),

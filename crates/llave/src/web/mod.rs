@@ -1,12 +1,14 @@
-//! The web edge: the one route table, the middleware every response passes through
-//! (security headers, CSRF cookie, body limit, tracing), health endpoints, the language
-//! switch and the development outbox.
+//! Web plumbing: the middleware every response passes through (security headers, CSRF
+//! cookie, NUL refusal), sessions, forms, pages and errors, and the routes of its own
+//! (`routes`: health endpoints, the language switch, static files, the development outbox).
+//! The application's route table is `crate::app`, a composition root.
 
 pub mod client;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod form;
+pub mod lang;
 pub mod nul;
 pub mod page;
 pub mod redirect;
@@ -14,10 +16,9 @@ pub mod session;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -27,41 +28,19 @@ use crate::i18n::{LANG_COOKIE, Lang};
 use error::PageError;
 use page::{Chrome, render};
 
-/// Every route of the application.
-pub fn router(state: AppState) -> Router {
-    let max_body = state.config.max_body_bytes;
-    // The largest form or JSON body any route accepts (the records API's, with a file in it);
-    // multipart documents are not scanned.
-    let max_scan = max_body.max(state.config.records.max_file_bytes / 3 * 4 + 128 * 1024);
+pub mod headers;
+
+/// The routes web plumbing serves itself; `app::router` merges them and sets `not_found`
+/// as the fallback.
+pub fn routes() -> Router<AppState> {
     Router::new()
-        .merge(crate::accounts::routes::routes())
-        .merge(crate::assurance::routes::routes())
-        .merge(crate::signature::routes::routes())
-        .merge(crate::signature::api::routes())
-        .merge(crate::records::api::routes(state.config.records.max_file_bytes))
-        .merge(crate::records::file::routes())
-        .merge(crate::records::arco::routes())
-        .merge(crate::signature::pages::routes(state.config.signature.max_document_bytes))
-        .merge(crate::oidc::routes())
-        .merge(crate::catalog::routes::routes())
-        .merge(crate::catalog::edit::routes())
-        .merge(crate::demo_sites::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/lang/{code}", get(switch_language))
         .route("/dev/outbox", get(dev_outbox))
         .route("/static/llave.css", get(stylesheet))
         .route("/static/passkeys.js", get(passkeys_script))
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::csrf_cookie))
-        .layer(middleware::from_fn(move |request, next| nul::refuse_nul(max_scan, request, next)))
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn(headers::security_headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
 }
-
-pub mod headers;
 
 /// The one script: WebAuthn ceremonies for the passkey buttons.
 async fn passkeys_script() -> Response {
@@ -124,7 +103,8 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-async fn not_found(c: Chrome) -> PageError {
+/// The page for a path no route serves.
+pub async fn not_found(c: Chrome) -> PageError {
     PageError::not_found(c.lang)
 }
 

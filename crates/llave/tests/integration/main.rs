@@ -5,6 +5,7 @@ mod support;
 
 mod accounts;
 mod acts;
+mod architecture;
 mod assurance;
 mod browser;
 mod catalog;

@@ -3,7 +3,7 @@
 //! only the holding entity with a business-day deadline; nobody sees another person's file.
 
 use axum::http::StatusCode;
-use llave::records::calendar::{Calendar, city_date, format_date};
+use llave::calendar::{Calendar, city_date, format_date};
 use serde_json::{Value, json};
 
 use crate::both_backends;

@@ -100,7 +100,7 @@ impl TestAppBuilder {
         let store = Store::connect(&database_url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let state = services(config, store).await.expect("services");
-        let router = llave::web::router(state.clone());
+        let router = llave::app::router(state.clone());
         TestApp { state, router, dir, database_url, backend: self.backend, schema }
     }
 }

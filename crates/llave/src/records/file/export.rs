@@ -181,7 +181,7 @@ fn attachment(mut response: Response, content_type: &str, name: &str) -> Respons
 }
 
 fn export_name(file: &CitizenFile, extension: &str) -> String {
-    let date = crate::records::calendar::format_date(crate::records::calendar::city_date(file.generated_at));
+    let date = crate::calendar::format_date(crate::calendar::city_date(file.generated_at));
     format!("expediente-{}-{date}.{extension}", file.account.curp)
 }
 

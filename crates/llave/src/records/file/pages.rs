@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::CitizenFile;
 use crate::AppState;
-use crate::accounts::pages::format_time;
+use crate::calendar::format_time;
 use crate::catalog::model::kind_name;
 use crate::records::arco::{self, FilingError};
 use crate::web::error::{PageError, PageResult};

@@ -1,7 +1,7 @@
 //! Civil dates and business days, for records' validity and ARCO deadlines. Dates are
 //! Mexico City's (UTC−6 all year since 2022). A business day is a weekday that is not a
 //! mandatory holiday of the Federal Labour Law (art. 74) nor one of the installation's
-//! configured holidays.
+//! configured holidays. Times of day are shown in UTC (`format_time`).
 
 use time::{Date, Duration, Month, OffsetDateTime, UtcOffset, Weekday};
 
@@ -108,6 +108,14 @@ impl Calendar {
         }
         count
     }
+}
+
+/// UTC time as `YYYY-MM-DD HH:MM UTC`.
+pub fn format_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
