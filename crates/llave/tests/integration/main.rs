@@ -7,6 +7,7 @@ mod accounts;
 mod assurance;
 mod browser;
 mod catalog;
+mod crash;
 mod demo_story;
 mod hostile;
 mod legal_basis;
