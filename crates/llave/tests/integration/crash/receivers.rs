@@ -63,7 +63,8 @@ async fn smtp_session(socket: tokio::net::TcpStream, ledger: &Shared) -> std::io
         }
         let command = String::from_utf8_lossy(&line).trim_end().to_ascii_uppercase();
         let answer: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
-            b"250 crash-test sink\r\n"
+            // llave's mail is UTF-8 (Spanish): the sink takes 8-bit bodies (RFC 6152).
+            b"250-crash-test sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
         } else if command.starts_with("DATA") {
             write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
             let message = read_data(&mut lines).await?;
