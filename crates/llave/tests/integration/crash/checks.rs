@@ -73,6 +73,18 @@ pub async fn acts_are_whole(store: &Store) {
     println!("crash test: {} acts and {} events, all whole", acts.len(), all.len());
 }
 
+/// Diagnostics for unexpected answers: the signing keys, by algorithm (two current keys of
+/// one algorithm mean two processes or requests made one each).
+pub async fn print_signing_keys(store: &Store) {
+    let keys = rows(store, "SELECT alg, retired_at FROM signing_keys").await;
+    let mut by_alg: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for key in &keys {
+        let entry = by_alg.entry(text(key, "alg")).or_default();
+        if number(key, "retired_at").is_none() { entry.0 += 1 } else { entry.1 += 1 }
+    }
+    println!("crash test: signing keys (current, retired) by algorithm: {by_alg:?}");
+}
+
 /// 2. Every answer a client received is backed by its change and its events.
 pub async fn answers_are_backed(store: &Store, ledger: &Ledger) {
     let all = events(store).await;

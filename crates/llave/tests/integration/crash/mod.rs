@@ -253,6 +253,7 @@ async fn crash_test(backend: Backend) {
     ] {
         assert!(answered > 0, "no {what} were answered under load");
     }
+    checks::print_signing_keys(&store).await;
     checks::acts_are_whole(&store).await;
     let (mail, logouts) = (mail.lock().expect("mail ledger"), logouts.lock().expect("logout ledger"));
     checks::outbox_reached_receivers(&store, &mail, &logouts, &ledger).await;
