@@ -57,8 +57,11 @@ async fn events(store: &Store) -> Vec<Event> {
 /// 1. No event without its act; every act has exactly the events it counted, numbered
 ///    0..n without a gap.
 pub async fn acts_are_whole(store: &Store) {
-    let acts: HashMap<String, i64> =
-        rows(store, "SELECT id, events FROM acts").await.iter().map(|r| (text(r, "id"), number(r, "events").unwrap_or(-1))).collect();
+    let acts: HashMap<String, i64> = rows(store, "SELECT id, events FROM acts")
+        .await
+        .iter()
+        .map(|r| (text(r, "id"), number(r, "events").unwrap_or(-1)))
+        .collect();
     let mut seqs: HashMap<&str, BTreeSet<i64>> = HashMap::new();
     let all = events(store).await;
     for event in &all {
@@ -88,8 +91,11 @@ pub async fn print_signing_keys(store: &Store) {
 /// 2. Every answer a client received is backed by its change and its events.
 pub async fn answers_are_backed(store: &Store, ledger: &Ledger) {
     let all = events(store).await;
-    let accounts: HashMap<String, i64> =
-        rows(store, "SELECT id, curp FROM accounts").await.iter().map(|r| (text(r, "curp"), number(r, "id").unwrap_or(-1))).collect();
+    let accounts: HashMap<String, i64> = rows(store, "SELECT id, curp FROM accounts")
+        .await
+        .iter()
+        .map(|r| (text(r, "curp"), number(r, "id").unwrap_or(-1)))
+        .collect();
     let count = |kind: &str, account: i64| all.iter().filter(|e| e.kind == kind && e.account == Some(account)).count();
 
     // Sign-ups: the account and one sign_up event for it (every account came by sign-up).
@@ -102,13 +108,18 @@ pub async fn answers_are_backed(store: &Store, ledger: &Ledger) {
     }
 
     // Sign-ins: the session and its sign_in event; sessions ⇔ sign_in events, per account.
-    let sessions: HashMap<String, (String, i64, String)> = rows(store, "SELECT id, token_hash, account_id, ended_reason FROM sessions")
-        .await
-        .iter()
-        .map(|r| (text(r, "token_hash"), (text(r, "id"), number(r, "account_id").unwrap_or(-1), text(r, "ended_reason"))))
-        .collect();
+    let sessions: HashMap<String, (String, i64, String)> =
+        rows(store, "SELECT id, token_hash, account_id, ended_reason FROM sessions")
+            .await
+            .iter()
+            .map(|r| {
+                (text(r, "token_hash"), (text(r, "id"), number(r, "account_id").unwrap_or(-1), text(r, "ended_reason")))
+            })
+            .collect();
     for (curp, cookie) in &ledger.sign_ins {
-        let (id, account, _) = sessions.get(&token_hash(cookie)).unwrap_or_else(|| panic!("sign-in of {curp} answered with a session that is not stored"));
+        let (id, account, _) = sessions
+            .get(&token_hash(cookie))
+            .unwrap_or_else(|| panic!("sign-in of {curp} answered with a session that is not stored"));
         assert_eq!(Some(account), accounts.get(curp), "session {id} is {curp}'s");
         assert!(count("sign_in", *account) > 0, "sign-in of {curp} answered (session {id}): no sign_in event");
     }
@@ -125,22 +136,30 @@ pub async fn answers_are_backed(store: &Store, ledger: &Ledger) {
         assert!(logged, "sign-out of session {id} answered: no sign_out event names it");
     }
     let ended = sessions.values().filter(|(_, _, reason)| reason == "sign_out").count();
-    assert_eq!(ended, all.iter().filter(|e| e.kind == "sign_out").count(), "sessions ended by sign-out against sign_out events");
+    assert_eq!(
+        ended,
+        all.iter().filter(|e| e.kind == "sign_out").count(),
+        "sessions ended by sign-out against sign_out events"
+    );
 
     // Records written: in the index.
-    let index: BTreeSet<String> = rows(store, "SELECT record_id FROM record_index").await.iter().map(|r| text(r, "record_id")).collect();
+    let index: BTreeSet<String> =
+        rows(store, "SELECT record_id FROM record_index").await.iter().map(|r| text(r, "record_id")).collect();
     for record in &ledger.records_written {
         assert!(index.contains(record), "record {record} written (201), not in record_index");
     }
 
     // Reads: the grant spent and a read event for the record; spent grants ⇔ read events.
-    let grants: HashMap<String, (String, Option<i64>)> = rows(store, "SELECT token_hash, record_id, spent_at FROM record_grants")
-        .await
-        .iter()
-        .map(|r| (text(r, "token_hash"), (text(r, "record_id"), number(r, "spent_at"))))
-        .collect();
+    let grants: HashMap<String, (String, Option<i64>)> =
+        rows(store, "SELECT token_hash, record_id, spent_at FROM record_grants")
+            .await
+            .iter()
+            .map(|r| (text(r, "token_hash"), (text(r, "record_id"), number(r, "spent_at"))))
+            .collect();
     for (record, grant) in &ledger.reads {
-        let (granted, spent) = grants.get(&token_hash(grant)).unwrap_or_else(|| panic!("read of {record} answered: its grant is not stored"));
+        let (granted, spent) = grants
+            .get(&token_hash(grant))
+            .unwrap_or_else(|| panic!("read of {record} answered: its grant is not stored"));
         assert_eq!(granted, record, "the grant read {record}");
         assert!(spent.is_some(), "read of {record} answered: the grant is not spent");
         let logged = all.iter().any(|e| e.kind == "record_access" && e.outcome == "read" && &e.record == record);
@@ -160,7 +179,8 @@ pub async fn answers_are_backed(store: &Store, ledger: &Ledger) {
 /// Token answers: the access token stored, and a `tokens_issued` event by the client for the
 /// person (the event's actor is the client id); access tokens ⇔ tokens_issued events.
 async fn tokens_are_backed(store: &Store, ledger: &Ledger, all: &[Event], accounts: &HashMap<String, i64>) {
-    let stored: BTreeSet<String> = rows(store, "SELECT jti FROM access_tokens").await.iter().map(|r| text(r, "jti")).collect();
+    let stored: BTreeSet<String> =
+        rows(store, "SELECT jti FROM access_tokens").await.iter().map(|r| text(r, "jti")).collect();
     let mut answered: BTreeMap<(String, Option<i64>), usize> = BTreeMap::new();
     for (client, curp, jti) in &ledger.tokens {
         assert!(stored.contains(jti), "token answer to {client} (jti {jti}) received: the access token is not stored");
@@ -170,7 +190,10 @@ async fn tokens_are_backed(store: &Store, ledger: &Ledger, all: &[Event], accoun
     let issued = all.iter().filter(|e| e.kind == "tokens_issued").collect::<Vec<_>>();
     for ((client, account), answers) in &answered {
         let events = issued.iter().filter(|e| &e.actor == client && e.account == *account).count();
-        assert!(events >= *answers, "{answers} token answers to {client} for account {account:?} received, {events} tokens_issued events");
+        assert!(
+            events >= *answers,
+            "{answers} token answers to {client} for account {account:?} received, {events} tokens_issued events"
+        );
     }
     assert_eq!(issued.len(), stored.len(), "access tokens stored against tokens_issued events");
 }
@@ -178,7 +201,8 @@ async fn tokens_are_backed(store: &Store, ledger: &Ledger, all: &[Event], accoun
 /// 3. Every outbox message reached its receiver; duplicates (at-least-once) are counted.
 pub async fn outbox_reached_receivers(store: &Store, mail: &Received, logouts: &Received, ledger: &Ledger) {
     let outbox = rows(store, "SELECT message_id, kind, done_at FROM outbox").await;
-    let pending: Vec<String> = outbox.iter().filter(|r| number(r, "done_at").is_none()).map(|r| text(r, "message_id")).collect();
+    let pending: Vec<String> =
+        outbox.iter().filter(|r| number(r, "done_at").is_none()).map(|r| text(r, "message_id")).collect();
     assert!(pending.is_empty(), "outbox messages not delivered: {pending:?}");
     let of_kind = |kind: &str| -> BTreeSet<String> {
         outbox.iter().filter(|r| text(r, "kind") == kind).map(|r| text(r, "message_id")).collect()
@@ -191,11 +215,18 @@ pub async fn outbox_reached_receivers(store: &Store, mail: &Received, logouts: &
         assert!(lost.is_empty(), "{what}: queued, never received: {lost:?}");
         assert!(unknown.is_empty(), "{what}: received, never queued: {unknown:?}");
         let twice: Vec<_> = received.times.iter().filter(|(_, n)| **n > 1).collect();
-        println!("crash test: {what}: {} messages, each received; {} received more than once: {twice:?}", queued.len(), twice.len());
+        println!(
+            "crash test: {what}: {} messages, each received; {} received more than once: {twice:?}",
+            queued.len(),
+            twice.len()
+        );
     }
     // Each session signed out with a grant told the portal, by its session id.
-    let sessions: HashMap<String, String> =
-        rows(store, "SELECT id, token_hash FROM sessions").await.iter().map(|r| (text(r, "token_hash"), text(r, "id"))).collect();
+    let sessions: HashMap<String, String> = rows(store, "SELECT id, token_hash FROM sessions")
+        .await
+        .iter()
+        .map(|r| (text(r, "token_hash"), text(r, "id")))
+        .collect();
     let told: BTreeSet<&String> = logouts.sessions.values().collect();
     for cookie in ledger.sign_outs.iter().filter(|c| ledger.sessions_with_grants.contains(c)) {
         let id = &sessions[&token_hash(cookie)];

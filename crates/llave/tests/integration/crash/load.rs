@@ -110,7 +110,12 @@ impl Browser {
         self.send(request).await
     }
 
-    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)], basic: Option<&(String, String)>) -> Result<Answer, Down> {
+    pub async fn post(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        basic: Option<&(String, String)>,
+    ) -> Result<Answer, Down> {
         let mut request = self.http.post(format!("{}{path}", self.base)).form(fields);
         if let Some((id, secret)) = basic {
             request = request.basic_auth(id, Some(secret));
@@ -241,7 +246,8 @@ impl Load {
     ) -> Result<Option<Value>, Down> {
         let answer = browser.post("/token", fields, Some(client)).await?;
         let body = answer.json();
-        let jti = body["access_token"].as_str().and_then(jwt_claims).and_then(|c| c["jti"].as_str().map(str::to_string));
+        let jti =
+            body["access_token"].as_str().and_then(jwt_claims).and_then(|c| c["jti"].as_str().map(str::to_string));
         match jti {
             Some(jti) if answer.status == 200 => {
                 self.record(|l| l.tokens.push((client.0.clone(), person.cloned(), jti)));
@@ -259,7 +265,9 @@ impl Load {
     async fn mail(&self) -> Result<(), Down> {
         let person = Person::synthetic(self.next_seed.fetch_add(1, Ordering::SeqCst));
         let mut browser = Browser::new(&self.world.base);
-        let Some(signed_up) = browser.submit("/signup", "/signup", &person.signup_fields()).await? else { return Ok(()) };
+        let Some(signed_up) = browser.submit("/signup", "/signup", &person.signup_fields()).await? else {
+            return Ok(());
+        };
         if signed_up.status != 200 {
             self.unexpected("sign-up", &signed_up);
             return Ok(());
@@ -290,7 +298,8 @@ impl Load {
             "valid_from": "2026-01-01", "valid_until": "2099-12-31",
         });
         let written = browser.json("/api/records", &token, record).await?;
-        let Some(record_id) = written.json()["record_id"].as_str().map(str::to_string).filter(|_| written.status == 201)
+        let Some(record_id) =
+            written.json()["record_id"].as_str().map(str::to_string).filter(|_| written.status == 201)
         else {
             self.unexpected("record write", &written);
             return Ok(());

@@ -119,8 +119,7 @@ pub async fn backchannel_listener() -> (String, Shared) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the back-channel listener");
     let address: SocketAddr = listener.local_addr().expect("listener address");
     let received = Shared::default();
-    let router =
-        axum::Router::new().route("/backchannel", axum::routing::post(logout)).with_state(received.clone());
+    let router = axum::Router::new().route("/backchannel", axum::routing::post(logout)).with_state(received.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
