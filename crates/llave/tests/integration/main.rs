@@ -9,6 +9,7 @@ mod architecture;
 mod assurance;
 mod browser;
 mod catalog;
+mod crash;
 mod demo_story;
 mod hostile;
 mod legal_basis;

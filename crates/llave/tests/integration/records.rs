@@ -15,7 +15,7 @@ pub const ADDRESS: &str = "Calle Falsa 123, colonia Centro";
 /// The smallest thing that passes for a PDF.
 pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 
-fn procedure(slug: &str, entity: &str, kinds: &[&str], allows_reuse: bool, result_kind: Option<&str>) -> Value {
+pub fn procedure(slug: &str, entity: &str, kinds: &[&str], allows_reuse: bool, result_kind: Option<&str>) -> Value {
     json!({
         "slug": slug, "entity": entity, "name": format!("Trámite {slug}"),
         "description": "Un trámite de prueba.", "who_may_apply": "Cualquier persona.",
