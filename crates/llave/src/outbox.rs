@@ -16,9 +16,6 @@ use crate::i18n::Lang;
 use crate::store::outbox::OutboxMessage;
 use crate::{AppState, Services};
 
-/// How long a worker holds a claimed message before another may take it.
-const LEASE_SECONDS: i64 = 120;
-
 /// Starts the worker of this process. It stops by itself once the services are gone.
 pub fn spawn_worker(app: &AppState) {
     let weak = Arc::downgrade(&app.0);
@@ -42,7 +39,7 @@ async fn deliver_due(weak: &Weak<Services>) -> bool {
         if app.store.pool().is_closed() {
             return false;
         }
-        let message = match app.store.claim_outbox(now(), LEASE_SECONDS).await {
+        let message = match app.store.claim_outbox(now(), app.config.outbox.lease_seconds).await {
             Ok(Some(message)) => message,
             Ok(None) => return true,
             Err(error) => {

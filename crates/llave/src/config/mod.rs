@@ -32,6 +32,7 @@ pub struct Config {
     /// see docs/registry.md) or an `http(s)://` base URL of a registry web service.
     pub registry: Option<String>,
     pub mail: MailConfig,
+    pub outbox: OutboxConfig,
     pub session: SessionConfig,
     pub password: PasswordConfig,
     pub throttle: ThrottleConfig,
@@ -70,6 +71,22 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     /// Sender of every message. Default `Llave <no-reply@llave.localhost>`.
     pub from: String,
+}
+
+/// The outbox worker (mail, back-channel logouts): see docs/ARCHITECTURE.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// How long a node holds a message it claimed before any node may take it again: the
+    /// wait before a message claimed by a node that died is delivered. Longer than the
+    /// slowest delivery (SMTP times out after 15 s, HTTP after 5 s). Default 120; 20 to 3600.
+    pub lease_seconds: i64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig { lease_seconds: 120 }
+    }
 }
 
 /// Lifetimes of what the OpenID Connect provider issues.
@@ -251,6 +268,7 @@ impl Default for Config {
             data_dir: PathBuf::from("llave-data"),
             registry: None,
             mail: MailConfig::default(),
+            outbox: OutboxConfig::default(),
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
             throttle: ThrottleConfig::default(),
@@ -339,7 +357,8 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 13] = [
+        let ranges: [(&str, i64, i64, i64); 14] = [
+            ("outbox.lease_seconds", self.outbox.lease_seconds, 20, 3600),
             ("records.grant_seconds", self.records.grant_seconds, 10, 3600),
             ("records.arco_business_days", self.records.arco_business_days.into(), 1, 60),
             ("records.unknown_person_per_hour", self.records.unknown_person_per_hour, 1, 100_000),

@@ -225,14 +225,20 @@ impl Keys {
     async fn reload(&self, store: &Store) -> Result<KeyRing, KeyError> {
         let retired_after = now() - RETIRED_KEY_PUBLISHED_SECONDS;
         let mut records = store.published_keys(retired_after).await?;
+        let mut missing = false;
         for alg in ALGORITHMS {
             if !records.iter().any(|r| r.alg == alg && r.retired_at.is_none()) {
                 let record = tokio::task::spawn_blocking(move || generate(alg))
                     .await
                     .map_err(|e| KeyError::Generate(e.to_string()))??;
-                store.insert_signing_key(&record).await?;
-                records.push(record);
+                // Whoever inserts first (this request, another, another node) makes the key
+                // every node signs with; the others' keys are dropped unused.
+                store.insert_first_signing_key(&record).await?;
+                missing = true;
             }
+        }
+        if missing {
+            records = store.published_keys(retired_after).await?;
         }
         Ok(KeyRing { keys: records.iter().map(load).collect::<Result<_, _>>()? })
     }
@@ -246,8 +252,7 @@ pub async fn rotate(store: &Store) -> Result<Vec<(String, String)>, KeyError> {
         let record = tokio::task::spawn_blocking(move || generate(alg))
             .await
             .map_err(|e| KeyError::Generate(e.to_string()))??;
-        store.insert_signing_key(&record).await?;
-        store.retire_signing_keys(alg, &record.kid, now()).await?;
+        store.rotate_signing_key(&record, now()).await?;
         made.push((alg.to_string(), record.kid));
     }
     Ok(made)

@@ -94,9 +94,13 @@ macro_rules! select_grant {
 }
 
 impl Store {
-    pub async fn insert_signing_key(&self, key: &KeyRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
+    /// Inserts the first current key of its algorithm; false, with nothing written, when
+    /// another request or node inserted one first (one current key per algorithm is a
+    /// unique index, migration 0014).
+    pub async fn insert_first_signing_key(&self, key: &KeyRecord) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&key.kid)
         .bind(&key.alg)
@@ -105,6 +109,29 @@ impl Store {
         .bind(key.created_at)
         .execute(self.pool())
         .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Makes `key` the current key of its algorithm and retires the one before, in one
+    /// transaction.
+    pub async fn rotate_signing_key(&self, key: &KeyRecord, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL")
+            .bind(now)
+            .bind(&key.alg)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_pem)
+        .bind(&key.public_jwk)
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -118,18 +145,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
-    }
-
-    /// Retires the current keys of `alg` (they stay published until their tokens expire).
-    pub async fn retire_signing_keys(&self, alg: &str, except_kid: &str, now: i64) -> StoreResult<u64> {
-        let done =
-            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND kid <> $3 AND retired_at IS NULL")
-                .bind(now)
-                .bind(alg)
-                .bind(except_kid)
-                .execute(self.pool())
-                .await?;
-        Ok(done.rows_affected())
     }
 
     pub async fn insert_code(&self, code_hash: &str, code: &CodeRecord, now: i64, expires_at: i64) -> StoreResult<()> {

@@ -245,3 +245,37 @@ both_backends! {
         db.finish().await;
     }
 }
+
+both_backends! {
+    async fn nodes_starting_together_agree_on_one_signing_key_per_algorithm(backend: Backend) {
+        let db = Database::new(backend).await;
+        // Four nodes (each its own key cache, two on a second pool), asked for keys at once
+        // on an empty database: each generates keys, one insert per algorithm wins.
+        let second = Store::connect(&db.url).await.unwrap();
+        let mut nodes = Vec::new();
+        for store in [db.store.clone(), db.store.clone(), second.clone(), second.clone()] {
+            nodes.push(tokio::spawn(async move {
+                let keys = llave::oidc::keys::Keys::default();
+                let ring = keys.ring(&store).await.unwrap();
+                let mut current: Vec<String> = ["RS256", "ES256", "EdDSA"]
+                    .iter()
+                    .map(|alg| ring.signing(alg).expect("a current key").kid.clone())
+                    .collect();
+                current.sort();
+                current
+            }));
+        }
+        let mut seen = Vec::new();
+        for node in nodes {
+            seen.push(node.await.unwrap());
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "nodes sign with different keys: {seen:?}");
+        assert_eq!(db.count("SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL").await, 3);
+        // A rotation keeps one current key per algorithm; the old ones stay published.
+        llave::oidc::keys::rotate(&db.store).await.unwrap();
+        assert_eq!(db.count("SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL").await, 3);
+        assert_eq!(db.count("SELECT COUNT(*) FROM signing_keys").await, 6);
+        second.close().await;
+        db.finish().await;
+    }
+}
