@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod demo_sites;
 pub mod hsm;
 pub mod i18n;
+pub mod keys;
 pub mod keystore;
 pub mod mail;
 pub mod oidc;
@@ -41,7 +42,7 @@ pub struct Services {
     pub csrf_key: Vec<u8>,
     /// Key of the pairwise subject identifiers (shared by every node).
     pub subject_key: Vec<u8>,
-    pub keys: oidc::keys::Keys,
+    pub keys: keys::Keys,
     /// The published catalog and its search index.
     pub catalog: catalog::Cache,
     /// Outgoing HTTP (back-channel logout, verification providers).
@@ -181,7 +182,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         passwords,
         csrf_key: csrf_key.into_bytes(),
         subject_key: subject_key.into_bytes(),
-        keys: oidc::keys::Keys::default(),
+        keys: keys::Keys::default(),
         catalog: catalog::Cache::default(),
         http,
         keystore,

@@ -778,7 +778,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Rotate { json }) => {
             let app = llave::open(config).await?;
-            let made = llave::oidc::keys::rotate(&app.store).await?;
+            let made = llave::keys::rotate(&app.store).await?;
             let made: Vec<_> = made.into_iter().map(|(alg, kid)| serde_json::json!({"alg": alg, "kid": kid})).collect();
             if json {
                 print_json(&made)?

@@ -9,6 +9,7 @@
 //! | `access_recovered` (officer) | accounts: every session ends; signature: the signing certificates are revoked |
 //! | `password_reset` | assurance: the verified level is paused, unless an officer's recovery led to it |
 //! | `assurance_lowered` | signature: the signing certificates are revoked (only verified people sign) |
+//! | `signature_revocation_asked` (officer desk) | signature: the signing certificates are revoked, for the reason given |
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,6 +41,10 @@ async fn react(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
         EventKind::PasswordReset => crate::assurance::on_password_reset(tx, account, &actor(event)).await?,
         EventKind::AssuranceLowered => {
             crate::signature::revoke_in(tx, account, "assurance_lost", &actor(event)).await?;
+        }
+        EventKind::SignatureRevocationAsked => {
+            let reason = event.detail.as_deref().unwrap_or("asked");
+            crate::signature::revoke_in(tx, account, reason, &actor(event)).await?;
         }
         _ => {}
     }

@@ -500,6 +500,7 @@ verdict-revoked-now = Revoked now
 verdict-revoked-since = yes, since { $when }
 event-certificate_issued = Signing certificate issued
 event-certificate_revoked = Signing certificate revoked
+event-signature_revocation_asked = Signature revocation asked at a service desk
 event-document_signed = Document signed
 request-title = Signature request
 request-asks = asks you to sign a document

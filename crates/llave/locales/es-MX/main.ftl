@@ -500,6 +500,7 @@ verdict-revoked-now = Revocado ahora
 verdict-revoked-since = sí, desde { $when }
 event-certificate_issued = Certificado de firma emitido
 event-certificate_revoked = Certificado de firma revocado
+event-signature_revocation_asked = Revocación de firma pedida en ventanilla
 event-document_signed = Documento firmado
 request-title = Solicitud de firma
 request-asks = te pide firmar un documento

@@ -143,7 +143,7 @@ async fn signin_form(
         (None, None) => String::new(),
     };
     let c = if signed_in.is_some() { c.signed_in() } else { c };
-    let targets = crate::oidc::redirect_uris_for_next(&app, &next).await;
+    let targets = crate::web::redirect::redirect_uris_for_next(&app, &next).await;
     let page =
         SigninPage { c, passkeys: app.webauthn.is_some(), errors: FieldErrors::default(), identifier, next, notice };
     let mut response = render(StatusCode::OK, &page);
@@ -169,7 +169,7 @@ async fn signin_submit(
 ) -> PageResult {
     let next = safe_next(Some(&form.next));
     let identifier: String = form.identifier.trim().chars().take(300).collect();
-    let targets = crate::oidc::redirect_uris_for_next(&app, &next).await;
+    let targets = crate::web::redirect::redirect_uris_for_next(&app, &next).await;
     let refuse = |c: Chrome, status: StatusCode, text: Option<String>, key: &str| {
         let mut errors = FieldErrors::default();
         errors.add("identifier", text.unwrap_or_else(|| c.t(key)));

@@ -17,7 +17,7 @@ pub enum AdminError {
     #[error(transparent)]
     Client(#[from] clients::ClientError),
     #[error(transparent)]
-    Keys(#[from] crate::oidc::keys::KeyError),
+    Keys(#[from] crate::keys::KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -359,9 +359,17 @@ async fn revoke_signature(
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
+    // The desk records the request; the signature capability's reaction revokes, in the same
+    // act (crate::reactions).
     let reason = format!("officer_{}", s.account.curp);
-    crate::signature::revoke_person(&app, &account, &reason, &officer_actor(&client))
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
+    let actor = officer_actor(&client);
+    let asked = Event::security(
+        EventKind::SignatureRevocationAsked,
+        Some(account.id),
+        &actor.address,
+        &actor.user_agent,
+        &reason,
+    );
+    app.store.record("signature_revocation_asked", asked).await.map_err(|e| PageError::internal(c.lang, e))?;
     done(&app, c, &s, &account, "revoked").await
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::config::RemoteProviderConfig;
 use crate::crypto::{now, random_id, random_token};
-use crate::oidc::keys::LoadedKey;
+use crate::keys::LoadedKey;
 use crate::store::{Store, StoreError};
 use crate::web::error::{PageError, PageResult};
 use crate::web::form::CsrfForm;
@@ -47,7 +47,7 @@ pub struct Reference {
 impl Reference {
     /// Loads (or creates, once for all nodes) the provider's key and API key.
     pub async fn start(store: &Store, llave_issuer: &str) -> Result<Reference, StoreError> {
-        let fresh = crate::oidc::keys::generate("ES256").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let fresh = crate::keys::generate("ES256").map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let fresh = json!({ "kid": fresh.kid, "pem": fresh.private_pem, "jwk": fresh.public_jwk }).to_string();
         let stored = store.server_secret("reference_provider_key", &fresh, now()).await?;
         let stored: serde_json::Value =
@@ -60,7 +60,7 @@ impl Reference {
             created_at: 0,
             retired_at: None,
         };
-        let key = crate::oidc::keys::load(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let key = crate::keys::load(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let api_key = store.server_secret("reference_provider_api_key", &random_token(), now()).await?;
         Ok(Reference { issuer: format!("{llave_issuer}{PATH}"), api_key, key, sessions: Mutex::new(HashMap::new()) })
     }

@@ -362,7 +362,7 @@ async fn second_form(
         recovery: factors.recovery_codes > 0,
     };
     // The code's form may end, through redirects, at the entity that asked for the sign-in.
-    let targets = crate::oidc::redirect_uris_for_next(app, &pending.next).await;
+    let targets = crate::web::redirect::redirect_uris_for_next(app, &pending.next).await;
     let mut response = render(status, &page);
     crate::web::headers::allow_form_targets(&mut response, targets.iter().map(String::as_str));
     Ok(response)

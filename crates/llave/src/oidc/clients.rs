@@ -105,7 +105,7 @@ pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, Clie
         }
     }
     let id_token_alg = new.id_token_alg.clone().unwrap_or_else(|| "RS256".into());
-    if !super::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
+    if !crate::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
         return Err(ClientError::Invalid(format!("unsupported ID token algorithm {id_token_alg}")));
     }
     let secret = matches!(auth_method.as_str(), "client_secret_basic" | "client_secret_post").then(random_token);

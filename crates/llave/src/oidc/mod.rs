@@ -9,7 +9,6 @@ pub mod consent;
 pub mod discovery;
 pub mod fresh;
 pub mod introspection;
-pub mod keys;
 pub mod logout;
 pub mod par;
 pub mod routes;
@@ -22,8 +21,6 @@ use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use oidc::{ErrorCode, OAuthError};
-
-use crate::AppState;
 
 /// A JSON error as RFC 6749 §5.2 prescribes: status, no caching, and for a failed client
 /// authentication or a bad bearer token the `WWW-Authenticate` challenge.
@@ -55,20 +52,6 @@ pub fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_bytes(bytes).map_err(|_| OAuthError::invalid_request("the body is not a form"))?;
     Ok(pairs)
-}
-
-/// The redirect URIs of the client an `/authorize?…` path is for, so that a sign-in page on
-/// the way there may be submitted towards them (see `web::headers::allow_form_targets`).
-pub async fn redirect_uris_for_next(app: &AppState, next: &str) -> Vec<String> {
-    let Some(query) = next.strip_prefix("/authorize?") else { return Vec::new() };
-    let Some(client_id) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "client_id").map(|(_, v)| v)
-    else {
-        return Vec::new();
-    };
-    match app.store.client_by_id(&client_id).await {
-        Ok(Some(client)) if client.disabled_at.is_none() => client.redirect_uris,
-        _ => Vec::new(),
-    }
 }
 
 /// A 303 to `path` with `pairs` as its query: a POSTed request repeated as a GET.

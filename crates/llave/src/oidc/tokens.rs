@@ -10,9 +10,9 @@ use oidc::{ErrorCode, OAuthError, Scope};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
-use super::keys::KeyError;
 use crate::Services;
 use crate::crypto::{now, random_id, random_token, token_hash};
+use crate::keys::KeyError;
 use crate::store::entities::ClientRecord;
 use crate::store::oidc::{GrantRecord, IssueWrite};
 use crate::store::{Account, StoreError};
@@ -94,7 +94,7 @@ fn half_hash(alg: Algorithm, token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
-fn sign(claims: &Value, key: &super::keys::LoadedKey, typ: &str) -> Result<String, TokenError> {
+fn sign(claims: &Value, key: &crate::keys::LoadedKey, typ: &str) -> Result<String, TokenError> {
     key.sign_jwt(typ, claims).map_err(TokenError::Sign)
 }
 

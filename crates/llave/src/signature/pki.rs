@@ -100,13 +100,7 @@ impl Authority {
     }
 }
 
-/// What `pki init` creates and the database keeps, for one CA.
-#[derive(Debug, Clone)]
-pub struct StoredAuthority {
-    pub name: String,
-    pub certificate_pem: String,
-    pub key_sealed: String,
-}
+pub use crate::store::signatures::StoredAuthority;
 
 pub fn sealed_key_purpose(name: &str) -> String {
     format!("ca-key:{name}")

@@ -45,6 +45,9 @@ pub enum EventKind {
     OfficerLookup,
     CertificateIssued,
     CertificateRevoked,
+    /// An officer recorded the person's request to revoke their signature (`detail`: the
+    /// reason); the signature capability revokes in reaction.
+    SignatureRevocationAsked,
     DocumentSigned,
     SessionExpired,
     /// An access token (and perhaps a refresh and an ID token) issued to a client.
@@ -86,6 +89,7 @@ impl EventKind {
             EventKind::OfficerLookup => "officer_lookup",
             EventKind::CertificateIssued => "certificate_issued",
             EventKind::CertificateRevoked => "certificate_revoked",
+            EventKind::SignatureRevocationAsked => "signature_revocation_asked",
             EventKind::DocumentSigned => "document_signed",
             EventKind::SessionExpired => "session_expired",
             EventKind::TokensIssued => "tokens_issued",

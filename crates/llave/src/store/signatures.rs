@@ -4,7 +4,6 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{AccountId, Store, StoreResult};
-use crate::signature::pki::StoredAuthority;
 
 #[derive(Debug, Clone)]
 pub struct CertificateRecord {
@@ -81,6 +80,15 @@ fn signature_from_row(row: &AnyRow) -> Result<SignatureRecord, sqlx::Error> {
 
 const SELECT_SIGNATURE: &str = "SELECT id, account_id, entity_slug, certificate_serial, document_name, \
      document_sha256, source, client_id, signature, jws, created_at FROM signatures WHERE ";
+
+/// What `pki init` creates and the database keeps, for one CA (opened by
+/// `signature::pki`).
+#[derive(Debug, Clone)]
+pub struct StoredAuthority {
+    pub name: String,
+    pub certificate_pem: String,
+    pub key_sealed: String,
+}
 
 impl Store {
     /// Stores both CAs in one transaction; false (nothing written) if a PKI exists.

@@ -56,6 +56,20 @@ pub fn see_other(location: &str) -> Response {
     }
 }
 
+/// The redirect URIs of the client an `/authorize?…` path is for, so that a sign-in page on
+/// the way there may be submitted towards them (see `web::headers::allow_form_targets`).
+pub async fn redirect_uris_for_next(app: &crate::AppState, next: &str) -> Vec<String> {
+    let Some(query) = next.strip_prefix("/authorize?") else { return Vec::new() };
+    let Some(client_id) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "client_id").map(|(_, v)| v)
+    else {
+        return Vec::new();
+    };
+    match app.store.client_by_id(&client_id).await {
+        Ok(Some(client)) if client.disabled_at.is_none() => client.redirect_uris,
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{local_path, safe_next};

@@ -255,7 +255,7 @@ both_backends! {
         let mut nodes = Vec::new();
         for store in [db.store.clone(), db.store.clone(), second.clone(), second.clone()] {
             nodes.push(tokio::spawn(async move {
-                let keys = llave::oidc::keys::Keys::default();
+                let keys = llave::keys::Keys::default();
                 let ring = keys.ring(&store).await.unwrap();
                 let mut current: Vec<String> = ["RS256", "ES256", "EdDSA"]
                     .iter()
@@ -272,7 +272,7 @@ both_backends! {
         assert!(seen.windows(2).all(|w| w[0] == w[1]), "nodes sign with different keys: {seen:?}");
         assert_eq!(db.count("SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL").await, 3);
         // A rotation keeps one current key per algorithm; the old ones stay published.
-        llave::oidc::keys::rotate(&db.store).await.unwrap();
+        llave::keys::rotate(&db.store).await.unwrap();
         assert_eq!(db.count("SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL").await, 3);
         assert_eq!(db.count("SELECT COUNT(*) FROM signing_keys").await, 6);
         second.close().await;

@@ -295,13 +295,13 @@ both_backends! {
 struct FakeProvider {
     base: String,
     sessions: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-    key: llave::oidc::keys::LoadedKey,
+    key: llave::keys::LoadedKey,
 }
 
 async fn fake_provider() -> FakeProvider {
     use axum::routing::{get, post};
-    let record = llave::oidc::keys::generate("ES256").unwrap();
-    let key = llave::oidc::keys::load(&record).unwrap();
+    let record = llave::keys::generate("ES256").unwrap();
+    let key = llave::keys::load(&record).unwrap();
     let jwks = serde_json::json!({ "keys": [key.jwk.clone()] });
     let sessions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = sessions.clone();
@@ -357,7 +357,7 @@ both_backends! {
         };
 
         // Signed by someone else's key under the provider's key id.
-        let impostor = llave::oidc::keys::load(&llave::oidc::keys::generate("ES256").unwrap()).unwrap();
+        let impostor = llave::keys::load(&llave::keys::generate("ES256").unwrap()).unwrap();
         let mut forged_key = impostor;
         forged_key.kid = provider.key.kid.clone();
         let forged = forged_key.sign_jwt("JWT", &claims(&session_id, &person.curp)).unwrap();

@@ -39,25 +39,12 @@ const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
         "sign-in's allowed `next` addresses (oidc::redirect_uris_for_next) and the account page's \
          connections (oidc::consent::consent_items)",
     ),
-    (
-        "assurance",
-        "oidc",
-        "the reference verification provider signs with oidc::keys (keys belong in infrastructure); \
-         the step-up page uses oidc::redirect_uris_for_next",
-    ),
-    (
-        "assurance",
-        "signature",
-        "an officer's recovery revokes the signing certificate (signature::revoke_person): should be a \
-         reaction to the recovery event",
-    ),
     ("oidc", "records", "the consent page offers data reuse (records::reuse::{requested, offers, accept})"),
     (
         "store",
         "catalog",
         "store/catalog.rs reads and writes catalog::model and catalog::review types, which belong in store",
     ),
-    ("store", "signature", "store/signatures.rs keeps signature::pki::StoredAuthority, which belongs in store"),
 ];
 
 fn is_known(edge: &rules::Edge) -> bool {

@@ -181,7 +181,7 @@ both_backends! {
         let (code, started) = code_for(&app, &mut browser, &agua).await;
         let tokens = agua.rp.exchange_code(AuthorizationCode::new(code)).unwrap().set_pkce_verifier(started.verifier).request_async(&http()).await.unwrap();
         let before: serde_json::Value = http().get(format!("{base}/jwks")).send().await.unwrap().json().await.unwrap();
-        llave::oidc::keys::rotate(&app.state.store).await.unwrap();
+        llave::keys::rotate(&app.state.store).await.unwrap();
         app.state.keys.invalidate();
         let after: serde_json::Value = http().get(format!("{base}/jwks")).send().await.unwrap().json().await.unwrap();
         let kids = |v: &serde_json::Value| v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect::<Vec<_>>();
