@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::signature::api::routes())
         .merge(crate::records::api::routes(state.config.records.max_file_bytes))
         .merge(crate::records::file::routes())
+        .merge(crate::consent::routes::routes())
         .merge(crate::records::arco::routes())
         .merge(crate::signature::pages::routes(state.config.signature.max_document_bytes))
         .merge(crate::oidc::routes::routes())

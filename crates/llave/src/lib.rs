@@ -10,6 +10,7 @@ pub mod assurance;
 pub mod calendar;
 pub mod catalog;
 pub mod config;
+pub mod consent;
 pub mod crypto;
 pub mod demo_sites;
 pub mod hsm;

@@ -599,3 +599,15 @@ mail-signup-attempt-body = Someone tried to create a Llave account with your CUR
 
 staff-factor-title = A second factor is needed
 staff-factor-enrol = Your role in Llave needs a second factor (an authenticator app or a passkey). Turn one on in Your account › Security and sign in again with it.
+
+## Consent: the one page of everything the person allowed (/permisos)
+consents-title = Your permissions
+consents-explain = Everything you allowed: what each site receives when you sign in with Llave, and which entity may consult a document you already gave another. You can withdraw any permission at any time.
+consents-sign-in = Sites that receive your data when you sign in
+consents-sign-in-none = No site has your permission to receive data.
+consents-reuse = Documents an entity may consult
+consents-withdraw = Withdraw permission
+consents-withdrawn = You withdrew the permission.
+consents-withdrawn-on = Withdrawn on
+consents-not-withdrawn = There was no permission of yours to withdraw.
+consents-link = See all your permissions

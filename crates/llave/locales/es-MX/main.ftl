@@ -599,3 +599,15 @@ mail-signup-attempt-body = Alguien intentó crear una cuenta Llave con tu CURP o
 
 staff-factor-title = Se necesita un segundo factor
 staff-factor-enrol = Tu función en Llave necesita un segundo factor (una app de códigos o una llave de acceso). Actívalo en Tu cuenta › Seguridad y vuelve a iniciar sesión con él.
+
+## Consent: the one page of everything the person allowed (/permisos)
+consents-title = Tus permisos
+consents-explain = Aquí ves todo lo que permitiste: qué datos recibe cada sitio cuando entras con Llave, y qué entidad puede consultar un documento que ya diste a otra. Puedes retirar cualquier permiso cuando quieras.
+consents-sign-in = Sitios que reciben tus datos al entrar
+consents-sign-in-none = Ningún sitio tiene tu permiso para recibir datos.
+consents-reuse = Documentos que una entidad puede consultar
+consents-withdraw = Retirar permiso
+consents-withdrawn = Retiraste el permiso.
+consents-withdrawn-on = Retirado el
+consents-not-withdrawn = No había un permiso tuyo que retirar.
+consents-link = Ver todos tus permisos

@@ -321,7 +321,7 @@ async fn account_page(
         .map(|connection| {
             let scope = connection.consented_scope.as_deref().unwrap_or("");
             ConnectionRow {
-                receives: crate::oidc::consent::consent_items(&c, scope.split(' '), &connection.allowed_claims),
+                receives: crate::consent::words::consent_items(&c, scope.split(' '), &connection.allowed_claims),
                 consented: connection.consented_scope.is_some(),
                 since: connection.consented_at.map(format_time).unwrap_or_default(),
                 last_sign_in: connection.last_sign_in.map(format_time).unwrap_or_default(),
@@ -422,26 +422,11 @@ async fn withdraw_consent(
     s: SignedIn,
     CsrfForm(form): CsrfForm<WithdrawConsentForm>,
 ) -> PageResult {
-    let now = crate::crypto::now();
-    let withdrawn = app
-        .store
-        .withdraw_consent(s.account.id, &form.client_id, now)
+    // One act: the consent, the client's grants and the event (consent capability).
+    let which = crate::consent::Withdraw::SignIn(&form.client_id);
+    crate::consent::withdraw(&app, s.account.id, which, &Actor::from(&client))
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
-    if withdrawn {
-        let actor = Actor::from(&client);
-        app.store
-            .record_event(
-                EventKind::ConsentWithdrawn,
-                Some(s.account.id),
-                &actor.address,
-                &actor.user_agent,
-                &format!("client_id={}", form.client_id),
-                now,
-            )
-            .await
-            .map_err(|e| PageError::internal(c.lang, e))?;
-    }
     Ok(Redirect::to("/account?notice=consent_withdrawn").into_response())
 }
 

@@ -42,7 +42,7 @@ pub fn authorization_url(live: &Live, reuse: Option<(&str, &str)>) -> (String, L
         ("code_challenge_method", "S256".to_string()),
     ];
     if let Some((procedure, kind)) = reuse {
-        let details = json!([{ "type": crate::records::reuse::DETAILS_TYPE, "procedure": procedure, "kinds": [kind] }]);
+        let details = json!([{ "type": crate::consent::reuse::DETAILS_TYPE, "procedure": procedure, "kinds": [kind] }]);
         pairs.push(("authorization_details", details.to_string()));
     }
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();

@@ -23,8 +23,8 @@ use crate::web::form::CsrfForm;
 use crate::web::page::{Chrome, render};
 use crate::web::session::SignedIn;
 
-use super::consent::consent_items;
 use super::fresh::{self, REAUTH_PARAM};
+use crate::consent::words::consent_items;
 
 fn pairs_from_query(query: Option<&str>) -> Result<Vec<(String, String)>, OAuthError> {
     super::form_pairs(query.unwrap_or("").as_bytes())
@@ -208,7 +208,7 @@ async fn authorize(
         Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), c.lang))
     };
     let prompt_none = request.prompt.contains(&Prompt::None);
-    let requested = crate::records::reuse::requested(&app, details.as_deref(), &client).await;
+    let requested = requested_reuse(&app, details.as_deref(), &client).await;
     let reuse = match requested.map_err(|e| PageError::internal(c.lang, e))? {
         Ok(reuse) => reuse,
         Err(description) => return back(OAuthError::new(ErrorCode::InvalidAuthorizationDetails, description)),
@@ -255,7 +255,7 @@ async fn authorize(
         .await
         .map_err(|e| PageError::internal(c.lang, e))?
         .is_some_and(|stored| request.scope.is_subset_of(&oidc::Scope::from_stored(&stored)));
-    let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &reuse)
+    let offers = crate::consent::reuse::offers(&app, signed_in.account.id.0, &client, &reuse)
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     if !consented || !offers.is_empty() || request.prompt.contains(&Prompt::Consent) {
@@ -401,7 +401,7 @@ fn consent_page(
     client: &ClientRecord,
     request: &AuthorizationRequest,
     pairs: &[(String, String)],
-    offers: &[crate::records::reuse::Offer],
+    offers: &[crate::consent::reuse::Offer],
 ) -> Response {
     let items = consent_items(&c, request.scope.iter(), &client.allowed_claims);
     let reuse = offers
@@ -464,12 +464,12 @@ pub async fn consent(
         .map_err(|e| PageError::internal(c.lang, e))?;
     if !chosen.is_empty() {
         // Offers are worked out again: only what would be asked now can be agreed to.
-        let requested = crate::records::reuse::requested(&app, details.as_deref(), &client).await;
+        let requested = requested_reuse(&app, details.as_deref(), &client).await;
         let reuse = requested.map_err(|e| PageError::internal(c.lang, e))?.unwrap_or_default();
-        let offers = crate::records::reuse::offers(&app, signed_in.account.id.0, &client, &reuse)
+        let offers = crate::consent::reuse::offers(&app, signed_in.account.id.0, &client, &reuse)
             .await
             .map_err(|e| PageError::internal(c.lang, e))?;
-        crate::records::reuse::accept(&app, signed_in.account.id.0, &client, &offers, &chosen)
+        crate::consent::reuse::accept(&app, signed_in.account.id.0, &client, &offers, &chosen)
             .await
             .map_err(|e| PageError::internal(c.lang, e))?;
     }
@@ -487,4 +487,26 @@ pub async fn consent(
     }
     let acr = crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
     issue_code(&app, &client, &request, &signed_in, acr, c.lang, &pairs).await
+}
+
+/// The request's reuse details, checked against the published catalog (read only when there
+/// are details).
+async fn requested_reuse(
+    app: &AppState,
+    details: Option<&str>,
+    client: &ClientRecord,
+) -> crate::store::StoreResult<Result<Vec<crate::consent::reuse::Requested>, String>> {
+    if details.is_none() {
+        return Ok(Ok(Vec::new()));
+    }
+    let catalog = app.catalog.published(&app.store).await?;
+    let facts = |slug: &str| {
+        catalog.by_slug(slug).map(|p| crate::consent::reuse::ProcedureFacts {
+            name: p.name.clone(),
+            entity: p.entity.clone(),
+            kinds: p.requirements.iter().map(|r| r.kind.clone()).collect(),
+            by_law: catalog.reuse_basis(p).is_some(),
+        })
+    };
+    Ok(crate::consent::reuse::requested(details, client, facts))
 }

@@ -5,7 +5,6 @@
 
 pub mod authorize;
 pub mod clients;
-pub mod consent;
 pub mod discovery;
 pub mod fresh;
 pub mod introspection;

@@ -122,9 +122,7 @@ pub struct Chosen {
 /// Whether a record is in force on `today` (`YYYY-MM-DD`, the city's date): not withdrawn,
 /// and within its validity.
 pub fn in_force(locator: &Locator, today: &str) -> bool {
-    locator.withdrawn_at.is_none()
-        && locator.valid_from.as_deref().is_none_or(|f| f <= today)
-        && locator.valid_until.as_deref().is_none_or(|u| u >= today)
+    locator.in_force(today)
 }
 
 /// Chooses among the person's records of the kind (`found`: all of them for a legal basis,

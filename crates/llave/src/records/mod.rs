@@ -12,7 +12,6 @@ pub mod api;
 pub mod arco;
 pub mod decision;
 pub mod file;
-pub mod reuse;
 pub mod spoke;
 
 use std::collections::HashMap;

@@ -23,6 +23,7 @@ pub mod act;
 pub mod arco;
 pub mod assurance;
 pub mod catalog;
+pub mod consent;
 pub mod email_tokens;
 pub mod entities;
 mod events;

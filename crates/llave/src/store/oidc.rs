@@ -346,32 +346,6 @@ impl Store {
         Ok(row.as_ref().map(grant_from_row).transpose()?)
     }
 
-    pub async fn consented_scope(&self, account: AccountId, client_id: &str) -> StoreResult<Option<String>> {
-        let row = sqlx::query("SELECT scope FROM consents WHERE account_id = $1 AND client_id = $2")
-            .bind(account.0)
-            .bind(client_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match row {
-            Some(row) => Some(row.try_get("scope")?),
-            None => None,
-        })
-    }
-
-    pub async fn save_consent(&self, account: AccountId, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO consents (account_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (account_id, client_id) DO UPDATE SET scope = $3, granted_at = $4",
-        )
-        .bind(account.0)
-        .bind(client_id)
-        .bind(scope)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// Records a client assertion's `jti`; false if it was seen before (RFC 7523 §3).
     pub async fn spend_jti(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
         let done = sqlx::query("INSERT INTO used_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
@@ -551,31 +525,6 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         connections.sort_by_key(|c| std::cmp::Reverse(c.last_sign_in.or(c.consented_at)));
         Ok(connections)
-    }
-
-    /// Withdraws the person's consent for a client and, in the same transaction, revokes
-    /// every grant the client holds for them (its refresh and access tokens stop working).
-    /// False if there was nothing to withdraw.
-    pub async fn withdraw_consent(&self, account: AccountId, client_id: &str, now: i64) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
-            .bind(account.0)
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let revoked = sqlx::query(
-            "UPDATE grants SET revoked_at = $1, revoked_reason = 'consent_withdrawn' \
-             WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(account.0)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(deleted + revoked > 0)
     }
 }
 

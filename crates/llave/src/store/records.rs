@@ -7,6 +7,8 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreResult, conflict_or};
 
+pub use super::consent::ReuseConsent;
+
 /// A record's locator: everything the hub knows about it without opening it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Locator {
@@ -21,6 +23,16 @@ pub struct Locator {
     pub created_at: i64,
     pub updated_at: i64,
     pub withdrawn_at: Option<i64>,
+}
+
+impl Locator {
+    /// Whether the record is in force on `today` (`YYYY-MM-DD`, the city's date): not
+    /// withdrawn, and within its validity.
+    pub fn in_force(&self, today: &str) -> bool {
+        self.withdrawn_at.is_none()
+            && self.valid_from.as_deref().is_none_or(|f| f <= today)
+            && self.valid_until.as_deref().is_none_or(|u| u >= today)
+    }
 }
 
 fn locator(row: &AnyRow) -> Result<Locator, sqlx::Error> {
@@ -41,31 +53,6 @@ fn locator(row: &AnyRow) -> Result<Locator, sqlx::Error> {
 
 const LOCATOR: &str = "SELECT record_id, entity_id, account_id, kind, procedure_slug, version, valid_from, \
                        valid_until, created_at, updated_at, withdrawn_at FROM record_index ";
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ReuseConsent {
-    pub id: String,
-    pub account_id: i64,
-    pub reader_entity_id: i64,
-    pub procedure: String,
-    pub kind: String,
-    pub holder_entity_id: i64,
-    pub granted_at: i64,
-    pub withdrawn_at: Option<i64>,
-}
-
-fn consent(row: &AnyRow) -> Result<ReuseConsent, sqlx::Error> {
-    Ok(ReuseConsent {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        reader_entity_id: row.try_get("reader_entity_id")?,
-        procedure: row.try_get("procedure_slug")?,
-        kind: row.try_get("kind")?,
-        holder_entity_id: row.try_get("holder_entity_id")?,
-        granted_at: row.try_get("granted_at")?,
-        withdrawn_at: row.try_get("withdrawn_at")?,
-    })
-}
 
 /// A single-use read grant as stored (the token only as its hash).
 #[derive(Debug, Clone)]
@@ -350,79 +337,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(locator).collect::<Result<_, _>>()?)
-    }
-
-    pub async fn add_reuse_consent(&self, c: &ReuseConsent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO reuse_consents (id, account_id, reader_entity_id, procedure_slug, kind, holder_entity_id, \
-             granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(&c.id)
-        .bind(c.account_id)
-        .bind(c.reader_entity_id)
-        .bind(&c.procedure)
-        .bind(&c.kind)
-        .bind(c.holder_entity_id)
-        .bind(c.granted_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Standing consents for a reader, procedure and kind.
-    pub async fn reuse_consents_for(
-        &self,
-        account_id: i64,
-        reader_entity_id: i64,
-        procedure: &str,
-        kind: &str,
-    ) -> StoreResult<Vec<ReuseConsent>> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, reader_entity_id, procedure_slug, kind, holder_entity_id, granted_at, withdrawn_at \
-             FROM reuse_consents WHERE account_id = $1 AND reader_entity_id = $2 AND procedure_slug = $3 \
-             AND kind = $4 AND withdrawn_at IS NULL ORDER BY granted_at DESC",
-        )
-        .bind(account_id)
-        .bind(reader_entity_id)
-        .bind(procedure)
-        .bind(kind)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(consent).collect::<Result<_, _>>()?)
-    }
-
-    /// Every consent a person gave, newest first (withdrawn ones too).
-    pub async fn reuse_consents_of(&self, account_id: i64) -> StoreResult<Vec<ReuseConsent>> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, reader_entity_id, procedure_slug, kind, holder_entity_id, granted_at, withdrawn_at \
-             FROM reuse_consents WHERE account_id = $1 ORDER BY granted_at DESC, id",
-        )
-        .bind(account_id)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(consent).collect::<Result<_, _>>()?)
-    }
-
-    /// Whether a consent exists and has not been withdrawn.
-    pub async fn reuse_consent_stands(&self, id: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT 1 FROM reuse_consents WHERE id = $1 AND withdrawn_at IS NULL")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.is_some())
-    }
-
-    /// Withdraws a person's consent; false if it was not theirs or already withdrawn.
-    pub async fn withdraw_reuse_consent(&self, account_id: i64, id: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE reuse_consents SET withdrawn_at = $1 WHERE id = $2 AND account_id = $3 AND withdrawn_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(account_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     pub async fn add_grant(&self, g: &Grant, token_hash: &str) -> StoreResult<()> {

@@ -68,7 +68,9 @@ both_backends! {
         // …and once the person withdraws it, the entity reads nothing, law or no law.
         let account = w.account_id(&person.curp).await;
         let consent = w.app.state.store.reuse_consents_of(account).await.unwrap().remove(0);
-        assert!(w.app.state.store.withdraw_reuse_consent(account, &consent.id, llave::crypto::now()).await.unwrap());
+        let which = llave::consent::Withdraw::Reuse(&consent.id);
+        let actor = llave::accounts::Actor::cli();
+        assert!(llave::consent::withdraw(&w.app.state, llave::store::AccountId(account), which, &actor).await.unwrap());
         let (status, body) = w.lookup(&lookups, json!({"sub": sub}), "permiso", "proof_of_residence").await;
         assert_eq!((status, body["error"].as_str()), (403, Some("consent_required")), "{body}");
         let (status, body) = w.read(&lookups, &record, found["grant"].as_str().unwrap(), "permiso").await;

@@ -9,6 +9,7 @@ mod architecture;
 mod assurance;
 mod browser;
 mod catalog;
+mod consent;
 mod crash;
 mod demo_story;
 mod hostile;

@@ -556,7 +556,9 @@ both_backends! {
         // A second consent for the same reuse (a double submit) adds nothing.
         w.app.state.store.add_reuse_consent(&llave::store::records::ReuseConsent { id: "otro".into(), ..consents[0].clone() }).await.unwrap();
         assert_eq!(w.app.state.store.reuse_consents_of(account).await.unwrap().len(), 1);
-        assert!(w.app.state.store.withdraw_reuse_consent(account, &consents[0].id, llave::crypto::now()).await.unwrap());
+        let which = llave::consent::Withdraw::Reuse(&consents[0].id);
+        let actor = llave::accounts::Actor::cli();
+        assert!(llave::consent::withdraw(&w.app.state, llave::store::AccountId(account), which, &actor).await.unwrap());
         let (status, body) = w.read(&lookups, &id, found["grant"].as_str().unwrap(), "licencia").await;
         assert_eq!(status, 403, "{body}");
         assert!(body["error_description"].as_str().unwrap().contains("withdrew the consent"), "{body}");

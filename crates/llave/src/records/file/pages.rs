@@ -313,13 +313,13 @@ pub struct Empty {}
 pub async fn withdraw_consent(
     State(app): State<AppState>,
     c: Chrome,
+    client: crate::web::client::ClientMeta,
     s: SignedIn,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> PageResult {
-    let withdrawn = app
-        .store
-        .withdraw_reuse_consent(s.account.id.0, &id, crate::crypto::now())
+    let actor = crate::accounts::Actor::from(&client);
+    let withdrawn = crate::consent::withdraw(&app, s.account.id, crate::consent::Withdraw::Reuse(&id), &actor)
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     if withdrawn {

@@ -13,11 +13,22 @@
 use serde::Deserialize;
 
 use crate::Services;
-use crate::catalog::Published;
 use crate::crypto::{now, random_id};
 use crate::store::StoreResult;
 use crate::store::entities::ClientRecord;
 use crate::store::records::ReuseConsent;
+
+/// What the consent needs to know of a published procedure (the caller reads the catalog).
+#[derive(Debug, Clone)]
+pub struct ProcedureFacts {
+    pub name: String,
+    /// The entity that runs it (its slug).
+    pub entity: String,
+    /// The kinds of record its requirements name.
+    pub kinds: Vec<String>,
+    /// An approved legal basis allows the reuse without consent.
+    pub by_law: bool,
+}
 
 pub const DETAILS_TYPE: &str = "record_reuse";
 const MAX_DETAILS: usize = 10;
@@ -41,21 +52,16 @@ pub struct Requested {
     pub kinds: Vec<String>,
 }
 
-/// The request's `authorization_details`, checked against the published catalog (read only
-/// when there are details): each names one of the client's entity's procedures and kinds
-/// the catalog lists for it. The inner `Err` is the description of an
+/// The request's `authorization_details`, checked against the published catalog
+/// (`procedure` answers for a slug): each names one of the client's entity's procedures and
+/// kinds the catalog lists for it. `Err` is the description of an
 /// `invalid_authorization_details` error.
-pub async fn requested(
-    app: &Services,
+pub fn requested(
     details: Option<&str>,
     client: &ClientRecord,
-) -> StoreResult<Result<Vec<Requested>, String>> {
-    let Some(text) = details else { return Ok(Ok(Vec::new())) };
-    let catalog = app.catalog.published(&app.store).await?;
-    Ok(checked(text, client, &catalog))
-}
-
-fn checked(text: &str, client: &ClientRecord, catalog: &Published) -> Result<Vec<Requested>, String> {
+    procedure: impl Fn(&str) -> Option<ProcedureFacts>,
+) -> Result<Vec<Requested>, String> {
+    let Some(text) = details else { return Ok(Vec::new()) };
     let details: Vec<Detail> =
         serde_json::from_str(text).map_err(|e| format!("authorization_details is not a valid array: {e}"))?;
     if details.len() > MAX_DETAILS {
@@ -66,10 +72,10 @@ fn checked(text: &str, client: &ClientRecord, catalog: &Published) -> Result<Vec
         if detail.detail_type != DETAILS_TYPE {
             return Err(format!("unknown authorization details type {:?}", detail.detail_type));
         }
-        let Some(procedure) = catalog.by_slug(&detail.procedure) else {
+        let Some(facts) = procedure(&detail.procedure) else {
             return Err(format!("procedure {:?} is not in the published catalog", detail.procedure));
         };
-        if procedure.entity != client.entity_slug {
+        if facts.entity != client.entity_slug {
             return Err(format!("procedure {:?} is run by another entity", detail.procedure));
         }
         if detail.kinds.is_empty() {
@@ -82,14 +88,14 @@ fn checked(text: &str, client: &ClientRecord, catalog: &Published) -> Result<Vec
             return Err(format!("kinds repeats a kind for {:?}", detail.procedure));
         }
         for kind in &detail.kinds {
-            if !procedure.requirements.iter().any(|r| &r.kind == kind) {
+            if !facts.kinds.contains(kind) {
                 return Err(format!("the catalog does not list {kind:?} as a requirement of {:?}", detail.procedure));
             }
         }
         out.push(Requested {
             procedure: detail.procedure,
-            procedure_name: procedure.name.clone(),
-            by_law: catalog.reuse_basis(procedure).is_some(),
+            procedure_name: facts.name,
+            by_law: facts.by_law,
             kinds: detail.kinds,
         });
     }
@@ -122,14 +128,14 @@ pub async fn offers(
     client: &ClientRecord,
     requested: &[Requested],
 ) -> StoreResult<Vec<Offer>> {
-    let today = super::calendar::format_date(super::calendar::city_date(now()));
+    let today = crate::calendar::format_date(crate::calendar::city_date(now()));
     let mut offers: Vec<Offer> = Vec::new();
     for request in requested.iter().filter(|r| !r.by_law) {
         for kind in &request.kinds {
             let consents = app.store.reuse_consents_for(account_id, client.entity_id, &request.procedure, kind).await?;
             for locator in app.store.records_of_kind(account_id, kind, None).await? {
                 if locator.entity_id == client.entity_id
-                    || !super::decision::in_force(&locator, &today)
+                    || !locator.in_force(&today)
                     || consents.iter().any(|c| c.holder_entity_id == locator.entity_id)
                     || offers.iter().any(|o| {
                         o.procedure == request.procedure && &o.kind == kind && o.holder_entity_id == locator.entity_id
@@ -154,7 +160,7 @@ pub async fn offers(
     Ok(offers)
 }
 
-/// Records the offers the person ticked as standing consents.
+/// Records the offers the person ticked as standing consents (in the act of the consent).
 pub async fn accept(
     app: &Services,
     account_id: i64,
