@@ -36,12 +36,14 @@ CREATE TABLE events (
     purpose TEXT NOT NULL,
     client_address TEXT NOT NULL,
     user_agent TEXT NOT NULL,
-    detail TEXT,
-    UNIQUE (act_id, seq)
+    detail TEXT
 );
+-- Few indexes: every act writes here. By person (the security page, the file); the access
+-- log by record and by reader, only for its own rows. (`seq` is unique within an act by
+-- construction: the act numbers its events.)
 CREATE INDEX events_by_account ON events (account_id, at);
-CREATE INDEX events_by_record ON events (record_id, at);
-CREATE INDEX events_by_actor_entity ON events (actor_entity_id, at);
+CREATE INDEX events_by_record ON events (record_id, at) WHERE kind = 'record_access';
+CREATE INDEX events_by_reader ON events (actor_entity_id, at) WHERE kind = 'record_access';
 
 INSERT INTO acts (id, name, at, events)
     SELECT 'legacy-security-' || id, kind, at, 1 FROM security_events;
