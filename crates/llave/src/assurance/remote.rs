@@ -246,6 +246,8 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
         document_number: &claims.document_number,
         reference: &session.id,
     };
+    // Read before the act: an act reads and writes only through its transaction.
+    let open = app.store.open_sessions(account.id).await?;
     // One act: the verification, its event and, for the session that started it, the step-up.
     let mut tx = app.store.begin_act("identity_verified").await?;
     tx.record_verification(&verification, now).await?;
@@ -265,7 +267,6 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
             known @ ("face" | "fpt" | "iris" | "retina" | "vbm") => known,
             _ => "face",
         };
-        let open = app.store.open_sessions(account.id).await?;
         if let Some(s) = open.iter().find(|s| s.id == session.session_id) {
             let methods = super::with_methods(&s.auth_methods, &[method]);
             tx.step_up_session(&s.id, &methods, Some(now)).await?;

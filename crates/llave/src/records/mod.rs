@@ -793,6 +793,27 @@ pub async fn read_with_grant(
         }
         _ => None,
     };
+    // What the answer and the log line need, read before the act: an act reads and writes
+    // only through its transaction (on SQLite a second connection taken inside it can wait
+    // behind the acts queued for the write lock, which hold the pool).
+    let named = match (problem, &grant, &locator) {
+        (None, Some(g), Some(l)) => {
+            let holder = app
+                .store
+                .entity_by_id(l.entity_id)
+                .await?
+                .ok_or_else(|| Failure::Internal(format!("entity {} is missing", l.entity_id)))?;
+            let procedure_name = app
+                .catalog
+                .published(&app.store)
+                .await?
+                .by_slug(&g.procedure)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| g.procedure.clone());
+            Some((holder, procedure_name))
+        }
+        _ => None,
+    };
     // One act: the grant is spent and the read logged together — a read is never unlogged,
     // and a log line never describes a read that did not happen.
     let mut tx = app.store.begin_act("record_read").await?;
@@ -814,21 +835,9 @@ pub async fn read_with_grant(
         return Err(Failure::refused(StatusCode::FORBIDDEN, "invalid_grant", description));
     }
     // Spent: the grant was found and the record exists.
-    let (Some(grant), Some(locator)) = (grant, locator) else {
+    let (Some(grant), Some(locator), Some((holder, procedure_name))) = (grant, locator, named) else {
         return Err(Failure::Internal("a spent grant without its record".into()));
     };
-    let holder = app
-        .store
-        .entity_by_id(locator.entity_id)
-        .await?
-        .ok_or_else(|| Failure::Internal(format!("entity {} is missing", locator.entity_id)))?;
-    let procedure_name = app
-        .catalog
-        .published(&app.store)
-        .await?
-        .by_slug(&grant.procedure)
-        .map(|p| p.name.clone())
-        .unwrap_or_else(|| grant.procedure.clone());
     let mut access = Access {
         at: now,
         account_id: Some(locator.account_id),
