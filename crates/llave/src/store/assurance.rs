@@ -4,7 +4,7 @@
 //! `DELETE … RETURNING`, never a check-then-write.
 
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::{AnyConnection, Row};
 
 use super::{AccountId, Store, StoreResult};
 
@@ -117,62 +117,15 @@ impl Store {
     /// in one transaction.
     pub async fn record_verification(&self, new: &NewVerification<'_>, now: i64) -> StoreResult<i64> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO identity_verifications (account_id, purpose, method, verifier, officer_account_id, \
-             document_kind, document_number, reference, verified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(new.account.0)
-        .bind(new.purpose)
-        .bind(new.method)
-        .bind(new.verifier)
-        .bind(new.officer.map(|a| a.0))
-        .bind(new.document_kind)
-        .bind(new.document_number)
-        .bind(new.reference)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        // A first verification, or one that lifts a suspension, starts a new period: only
-        // passkeys enrolled from then on re-prove the person. A re-proof keeps the period.
-        sqlx::query(
-            "UPDATE accounts SET identity_verified_at = CASE WHEN identity_verified_at IS NULL \
-             OR identity_lowered_at IS NOT NULL THEN $1 ELSE identity_verified_at END, \
-             identity_lowered_at = NULL WHERE id = $2",
-        )
-        .bind(now)
-        .bind(new.account.0)
-        .execute(&mut *tx)
-        .await?;
+        let id = record_verification_on(&mut tx, new, now).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Verifications of an account, newest first.
     pub async fn verifications(&self, account: AccountId) -> StoreResult<Vec<Verification>> {
-        let rows = sqlx::query(
-            "SELECT id, purpose, method, verifier, document_kind, document_number, reference, verified_at \
-             FROM identity_verifications WHERE account_id = $1 ORDER BY verified_at DESC, id DESC",
-        )
-        .bind(account.0)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Verification {
-                    id: row.try_get("id")?,
-                    purpose: row.try_get("purpose")?,
-                    method: row.try_get("method")?,
-                    verifier: row.try_get("verifier")?,
-                    document_kind: row.try_get("document_kind")?,
-                    document_number: row.try_get("document_number")?,
-                    reference: row.try_get("reference")?,
-                    verified_at: row.try_get("verified_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        let mut conn = self.pool().acquire().await?;
+        verifications_on(&mut conn, account).await
     }
 
     /// Lifts a suspension of level 2; false if there was none.
@@ -282,27 +235,6 @@ impl Store {
     }
 
     // ----- passkeys -----
-
-    pub async fn insert_passkey(&self, record: &PasskeyRecord) -> StoreResult<()> {
-        sqlx::query(
-            // The order against the verification is read in this very statement, so it
-            // cannot tie or race (finding 13.18).
-            "INSERT INTO passkeys (id, account_id, credential_id, name, passkey, created_at, verified_at_enrolment) \
-             SELECT $1, $2, $3, $4, $5, $6, \
-                    CASE WHEN identity_lowered_at IS NULL THEN identity_verified_at END \
-             FROM accounts WHERE id = $2",
-        )
-        .bind(&record.id)
-        .bind(record.account_id.0)
-        .bind(&record.credential_id)
-        .bind(&record.name)
-        .bind(&record.passkey)
-        .bind(record.created_at)
-        .execute(self.pool())
-        .await
-        .map_err(|e| super::conflict_or(e, |_| "credential_id"))?;
-        Ok(())
-    }
 
     pub async fn passkeys(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>> {
         let rows =
@@ -505,63 +437,12 @@ impl super::Tx {
     /// Records a verification and raises the account to level 2 (clearing a suspension),
     /// in one transaction.
     pub async fn record_verification(&mut self, new: &NewVerification<'_>, now: i64) -> StoreResult<i64> {
-        let mut tx = self.conn().begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO identity_verifications (account_id, purpose, method, verifier, officer_account_id, \
-             document_kind, document_number, reference, verified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(new.account.0)
-        .bind(new.purpose)
-        .bind(new.method)
-        .bind(new.verifier)
-        .bind(new.officer.map(|a| a.0))
-        .bind(new.document_kind)
-        .bind(new.document_number)
-        .bind(new.reference)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        // A first verification, or one that lifts a suspension, starts a new period: only
-        // passkeys enrolled from then on re-prove the person. A re-proof keeps the period.
-        sqlx::query(
-            "UPDATE accounts SET identity_verified_at = CASE WHEN identity_verified_at IS NULL \
-             OR identity_lowered_at IS NOT NULL THEN $1 ELSE identity_verified_at END, \
-             identity_lowered_at = NULL WHERE id = $2",
-        )
-        .bind(now)
-        .bind(new.account.0)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+        record_verification_on(self.conn(), new, now).await
     }
 
     /// Verifications of an account, newest first.
     pub async fn verifications(&mut self, account: AccountId) -> StoreResult<Vec<Verification>> {
-        let rows = sqlx::query(
-            "SELECT id, purpose, method, verifier, document_kind, document_number, reference, verified_at \
-             FROM identity_verifications WHERE account_id = $1 ORDER BY verified_at DESC, id DESC",
-        )
-        .bind(account.0)
-        .fetch_all(self.conn())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Verification {
-                    id: row.try_get("id")?,
-                    purpose: row.try_get("purpose")?,
-                    method: row.try_get("method")?,
-                    verifier: row.try_get("verifier")?,
-                    document_kind: row.try_get("document_kind")?,
-                    document_number: row.try_get("document_number")?,
-                    reference: row.try_get("reference")?,
-                    verified_at: row.try_get("verified_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        verifications_on(self.conn(), account).await
     }
 }
 
@@ -579,17 +460,14 @@ impl super::Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Removes every second factor of an account (recovery at a service centre), in one
-    /// transaction.
+    /// Removes every second factor of an account (recovery at a service centre), in the act.
     pub async fn remove_all_factors(&mut self, account: AccountId) -> StoreResult<()> {
-        let mut tx = self.conn().begin().await?;
         for table in ["totp_factors", "recovery_codes", "passkeys"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE account_id = $1")))
                 .bind(account.0)
-                .execute(&mut *tx)
+                .execute(self.conn())
                 .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }
@@ -615,4 +493,63 @@ impl super::Tx {
         .map_err(|e| super::conflict_or(e, |_| "credential_id"))?;
         Ok(())
     }
+}
+
+async fn verifications_on(conn: &mut AnyConnection, account: AccountId) -> StoreResult<Vec<Verification>> {
+    let rows = sqlx::query(
+        "SELECT id, purpose, method, verifier, document_kind, document_number, reference, verified_at \
+         FROM identity_verifications WHERE account_id = $1 ORDER BY verified_at DESC, id DESC",
+    )
+    .bind(account.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Verification {
+                id: row.try_get("id")?,
+                purpose: row.try_get("purpose")?,
+                method: row.try_get("method")?,
+                verifier: row.try_get("verifier")?,
+                document_kind: row.try_get("document_kind")?,
+                document_number: row.try_get("document_number")?,
+                reference: row.try_get("reference")?,
+                verified_at: row.try_get("verified_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Inserts the verification and raises the account to level 2, on a connection inside a
+/// transaction (an act, or `Store::record_verification`'s own).
+async fn record_verification_on(conn: &mut AnyConnection, new: &NewVerification<'_>, now: i64) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO identity_verifications (account_id, purpose, method, verifier, officer_account_id, \
+         document_kind, document_number, reference, verified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(new.account.0)
+    .bind(new.purpose)
+    .bind(new.method)
+    .bind(new.verifier)
+    .bind(new.officer.map(|a| a.0))
+    .bind(new.document_kind)
+    .bind(new.document_number)
+    .bind(new.reference)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    // A first verification, or one that lifts a suspension, starts a new period: only
+    // passkeys enrolled from then on re-prove the person. A re-proof keeps the period.
+    sqlx::query(
+        "UPDATE accounts SET identity_verified_at = CASE WHEN identity_verified_at IS NULL \
+         OR identity_lowered_at IS NOT NULL THEN $1 ELSE identity_verified_at END, \
+         identity_lowered_at = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(new.account.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
 }

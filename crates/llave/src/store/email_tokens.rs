@@ -2,7 +2,7 @@
 //! token is stored; a link is spent by one conditional `UPDATE`, so two clicks racing
 //! each other spend it once.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{AccountId, Store, StoreResult};
 
@@ -37,31 +37,6 @@ pub enum LinkState {
 }
 
 impl Store {
-    /// Spends the link if it is unused and unexpired.
-    pub async fn use_email_token(
-        &self,
-        token_hash: &str,
-        purpose: TokenPurpose,
-        now: i64,
-    ) -> StoreResult<Result<EmailToken, LinkState>> {
-        let row = sqlx::query(
-            "UPDATE email_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING account_id, email",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .bind(purpose.as_str())
-        .fetch_optional(self.pool())
-        .await?;
-        match row {
-            Some(row) => {
-                Ok(Ok(EmailToken { account_id: AccountId(row.try_get("account_id")?), email: row.try_get("email")? }))
-            }
-            None => Ok(Err(self.email_token_state(token_hash, purpose, now).await?)),
-        }
-    }
-
     /// Looks at a link without spending it (to show the reset form).
     pub async fn peek_email_token(
         &self,
@@ -87,56 +62,19 @@ impl Store {
     }
 
     async fn email_token_state(&self, token_hash: &str, purpose: TokenPurpose, now: i64) -> StoreResult<LinkState> {
-        let row = sqlx::query("SELECT used_at, expires_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2")
-            .bind(token_hash)
-            .bind(purpose.as_str())
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(row) = row else {
-            return Ok(LinkState::Unknown);
-        };
-        let used_at: Option<i64> = row.try_get("used_at")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        Ok(if used_at.is_some() {
-            LinkState::Used
-        } else if expires_at <= now {
-            LinkState::Expired
-        } else {
-            LinkState::Unknown
-        })
-    }
-
-    /// Spends every unused link of this purpose (after a password change, say).
-    pub async fn revoke_email_tokens(&self, account: AccountId, purpose: TokenPurpose, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE account_id = $2 AND purpose = $3 AND used_at IS NULL")
-            .bind(now)
-            .bind(account.0)
-            .bind(purpose.as_str())
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        email_token_state_on(&mut conn, token_hash, purpose, now).await
     }
 }
 
 impl super::Tx {
-    async fn email_token_state(&mut self, token_hash: &str, purpose: TokenPurpose, now: i64) -> StoreResult<LinkState> {
-        let row = sqlx::query("SELECT used_at, expires_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2")
-            .bind(token_hash)
-            .bind(purpose.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        let Some(row) = row else {
-            return Ok(LinkState::Unknown);
-        };
-        let used_at: Option<i64> = row.try_get("used_at")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        Ok(if used_at.is_some() {
-            LinkState::Used
-        } else if expires_at <= now {
-            LinkState::Expired
-        } else {
-            LinkState::Unknown
-        })
+    pub async fn email_token_state(
+        &mut self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> StoreResult<LinkState> {
+        email_token_state_on(self.conn(), token_hash, purpose, now).await
     }
 
     pub async fn create_email_token(
@@ -205,4 +143,29 @@ impl super::Tx {
             .await?;
         Ok(())
     }
+}
+
+async fn email_token_state_on(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    purpose: TokenPurpose,
+    now: i64,
+) -> StoreResult<LinkState> {
+    let row = sqlx::query("SELECT used_at, expires_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2")
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Ok(LinkState::Unknown);
+    };
+    let used_at: Option<i64> = row.try_get("used_at")?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    Ok(if used_at.is_some() {
+        LinkState::Used
+    } else if expires_at <= now {
+        LinkState::Expired
+    } else {
+        LinkState::Unknown
+    })
 }

@@ -1,8 +1,8 @@
 //! Server-side sessions. The cookie carries a random secret; only its SHA-256 is stored,
 //! so a copy of the database does not hand out live sessions.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::{AccountId, Store, StoreResult};
 
@@ -89,16 +89,8 @@ impl Store {
 
     /// Adds methods to a session's `amr` and, for a re-proof, marks when it happened.
     pub async fn step_up_session(&self, id: &str, auth_methods: &str, reproved_at: Option<i64>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE sessions SET auth_methods = $1, reproved_at = COALESCE($2, reproved_at) \
-             WHERE id = $3 AND ended_at IS NULL",
-        )
-        .bind(auth_methods)
-        .bind(reproved_at)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        step_up_session_on(&mut conn, id, auth_methods, reproved_at).await
     }
 }
 
@@ -163,15 +155,24 @@ impl super::Tx {
 impl super::Tx {
     /// Adds methods to a session's `amr` and, for a re-proof, marks when it happened.
     pub async fn step_up_session(&mut self, id: &str, auth_methods: &str, reproved_at: Option<i64>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE sessions SET auth_methods = $1, reproved_at = COALESCE($2, reproved_at) \
-             WHERE id = $3 AND ended_at IS NULL",
-        )
-        .bind(auth_methods)
-        .bind(reproved_at)
-        .bind(id)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        step_up_session_on(self.conn(), id, auth_methods, reproved_at).await
     }
+}
+
+async fn step_up_session_on(
+    conn: &mut AnyConnection,
+    id: &str,
+    auth_methods: &str,
+    reproved_at: Option<i64>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE sessions SET auth_methods = $1, reproved_at = COALESCE($2, reproved_at) \
+         WHERE id = $3 AND ended_at IS NULL",
+    )
+    .bind(auth_methods)
+    .bind(reproved_at)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -130,26 +130,6 @@ impl Store {
         .map_err(|e: sqlx::Error| e.into())
     }
 
-    pub async fn insert_certificate(&self, record: &CertificateRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO certificates (serial, kind, account_id, entity_slug, subject, certificate, key_sealed, \
-             not_before, not_after, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&record.serial)
-        .bind(&record.kind)
-        .bind(record.account_id.map(|a| a.0))
-        .bind(&record.entity_slug)
-        .bind(&record.subject)
-        .bind(&record.certificate)
-        .bind(&record.key_sealed)
-        .bind(record.not_before)
-        .bind(record.not_after)
-        .bind(record.issued_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// The person's newest certificate that is neither revoked nor expired.
     pub async fn current_person_certificate(
         &self,
@@ -186,27 +166,6 @@ impl Store {
             .map(|r| Ok((r.try_get("serial")?, r.try_get("revoked_at")?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
-    }
-
-    pub async fn insert_signature(&self, record: &SignatureRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signatures (id, account_id, entity_slug, certificate_serial, document_name, document_sha256, \
-             source, client_id, signature, jws, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&record.id)
-        .bind(record.account_id)
-        .bind(&record.entity_slug)
-        .bind(&record.certificate_serial)
-        .bind(&record.document_name)
-        .bind(&record.document_sha256)
-        .bind(&record.source)
-        .bind(&record.client_id)
-        .bind(&record.signature)
-        .bind(&record.jws)
-        .bind(record.created_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     pub async fn signatures_of(&self, account: AccountId) -> StoreResult<Vec<SignatureRecord>> {

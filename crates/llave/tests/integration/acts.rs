@@ -9,52 +9,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use llave::store::{AccountId, Event, EventKind, Reactor, Store, StoreError, Tx};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::both_backends;
-use crate::support::{Backend, postgres_base_url};
+use crate::support::{Backend, FreshDatabase};
 
-/// A migrated database of its own, with no llave services (so no outbox worker) on it;
-/// `url` lets a test open a second `Store` on it, as a second node would.
-struct Database {
-    store: Store,
-    url: String,
-    schema: Option<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Database {
-    async fn new(backend: Backend) -> Database {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let (url, schema) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
-            Backend::Postgres => {
-                let schema = format!("llave_t_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
-                let admin = Store::connect(&postgres_base_url()).await.expect("PostgreSQL");
-                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(admin.pool()).await.unwrap();
-                admin.close().await;
-                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
-                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
-            }
-        };
-        let store = Store::connect(&url).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        Database { store, url, schema, _dir: dir }
-    }
-
-    async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query(sql).fetch_one(self.store.pool()).await.unwrap().try_get::<i64, _>(0).unwrap()
-    }
-
-    async fn finish(self) {
-        self.store.close().await;
-        if let Some(schema) = &self.schema
-            && let Ok(admin) = Store::connect(&postgres_base_url()).await
-        {
-            let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(admin.pool()).await;
-            admin.close().await;
-        }
-    }
+/// A migrated database of its own, with no llave services (so no outbox worker) on it.
+async fn database(backend: Backend) -> FreshDatabase {
+    let db = FreshDatabase::new(backend).await;
+    db.store.migrate().await.expect("migrate");
+    db
 }
 
 fn event(kind: EventKind, account: i64) -> Event {
@@ -63,7 +27,7 @@ fn event(kind: EventKind, account: i64) -> Event {
 
 both_backends! {
     async fn an_act_commits_its_events_and_outbox_rows_together_or_nothing(backend: Backend) {
-        let db = Database::new(backend).await;
+        let db = database(backend).await;
         // Failed: nothing of it remains, neither the events nor the message.
         let failed: Result<(), StoreError> = db
             .store
@@ -123,7 +87,7 @@ both_backends! {
 
 both_backends! {
     async fn events_and_acts_cannot_be_edited_or_deleted(backend: Backend) {
-        let db = Database::new(backend).await;
+        let db = database(backend).await;
         db.store.record("test", event(EventKind::SignIn, 3)).await.unwrap();
         for statement in [
             "UPDATE events SET kind = 'sign_out'",
@@ -166,7 +130,7 @@ impl Reactor for TestReactions {
 
 both_backends! {
     async fn reactions_run_inside_the_act_and_their_failure_undoes_it(backend: Backend) {
-        let db = Database::new(backend).await;
+        let db = database(backend).await;
         db.store.set_reactor(Arc::new(TestReactions));
         let written = {
             let mut tx = db.store.begin_act("test_sign_out").await.unwrap();
@@ -189,7 +153,7 @@ both_backends! {
 
 both_backends! {
     async fn outbox_claims_are_exclusive_across_nodes(backend: Backend) {
-        let db = Database::new(backend).await;
+        let db = database(backend).await;
         const MESSAGES: usize = 60;
         let mut tx = db.store.begin_act("test_queue").await.unwrap();
         for n in 0..MESSAGES {
@@ -226,7 +190,7 @@ both_backends! {
 
 both_backends! {
     async fn a_claim_whose_lease_ended_is_claimed_again_with_the_same_message_id(backend: Backend) {
-        let db = Database::new(backend).await;
+        let db = database(backend).await;
         let mut tx = db.store.begin_act("test_queue").await.unwrap();
         let id = tx.enqueue("backchannel_logout", "{}", "").await.unwrap();
         tx.commit().await.unwrap();
@@ -248,7 +212,7 @@ both_backends! {
 
 both_backends! {
     async fn nodes_starting_together_agree_on_one_signing_key_per_algorithm(backend: Backend) {
-        let db = Database::new(backend).await;
+        let db = database(backend).await;
         // Four nodes (each its own key cache, two on a second pool), asked for keys at once
         // on an empty database: each generates keys, one insert per algorithm wins.
         let second = Store::connect(&db.url).await.unwrap();

@@ -513,7 +513,9 @@ both_backends! {
             verified_at_enrolment: None,
         };
         // Enrolled first, verified next, both within one second.
-        app.state.store.insert_passkey(&passkey("before")).await.unwrap();
+        let mut tx = app.state.store.begin_act("test").await.unwrap();
+        tx.insert_passkey(&passkey("before")).await.unwrap();
+        tx.commit().await.unwrap();
         let verification = NewVerification {
             account: account.id, purpose: "verify", method: "in_person", verifier: "oficina", officer: None::<AccountId>,
             document_kind: "ine", document_number: "ABC123", reference: "",
@@ -524,7 +526,9 @@ both_backends! {
         let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
         assert!(usable.is_empty(), "a passkey enrolled before the verification proved level 3: {usable:?}");
         // Enrolled right after it, still in the same second: it counts.
-        app.state.store.insert_passkey(&passkey("after")).await.unwrap();
+        let mut tx = app.state.store.begin_act("test").await.unwrap();
+        tx.insert_passkey(&passkey("after")).await.unwrap();
+        tx.commit().await.unwrap();
         let usable = llave::assurance::passkeys::usable(&app.state, account.id, account.identity_verified_at, None).await.unwrap();
         assert_eq!(usable.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["after"]);
         app.finish().await;

@@ -552,3 +552,52 @@ pub async fn enrol_totp(browser: &mut Client) -> (totp_rs::Totp, Vec<String>) {
     assert_eq!(codes.len(), 10, "ten recovery codes shown once");
     (app, codes)
 }
+
+/// An empty database of its own, with no llave services on it (a SQLite file in a temporary
+/// directory, or a PostgreSQL schema in database `test`); `url` lets a test open a second
+/// `Store` on it, as a second node would.
+pub struct FreshDatabase {
+    pub store: Store,
+    pub url: String,
+    pub schema: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl FreshDatabase {
+    pub async fn new(backend: Backend) -> FreshDatabase {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (url, schema) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
+            Backend::Postgres => {
+                let schema = format!("llave_t_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
+                let admin = Store::connect(&postgres_base_url()).await.expect("PostgreSQL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(admin.pool())
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
+                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
+            }
+        };
+        let store = Store::connect(&url).await.expect("connect");
+        FreshDatabase { store, url, schema, _dir: dir }
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(sql).fetch_one(self.store.pool()).await.unwrap().try_get::<i64, _>(0).unwrap()
+    }
+
+    /// Closes the store and drops the PostgreSQL schema.
+    pub async fn finish(self) {
+        self.store.close().await;
+        if let Some(schema) = &self.schema
+            && let Ok(admin) = Store::connect(&postgres_base_url()).await
+        {
+            let _ =
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(admin.pool()).await;
+            admin.close().await;
+        }
+    }
+}

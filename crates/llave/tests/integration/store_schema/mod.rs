@@ -14,44 +14,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 
 use crate::both_backends;
-use crate::support::{Backend, postgres_base_url};
-
-/// A migrated-or-not database of a test's own: a SQLite file in a temporary directory, or a
-/// PostgreSQL schema (dropped by [`Fresh::finish`]).
-struct Fresh {
-    store: Store,
-    schema: Option<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Fresh {
-    async fn new(backend: Backend) -> Fresh {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let (url, schema) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
-            Backend::Postgres => {
-                let schema = format!("llave_m_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
-                let admin = Store::connect(&postgres_base_url()).await.expect("PostgreSQL at 127.0.0.1:5432");
-                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(admin.pool()).await.unwrap();
-                admin.close().await;
-                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
-                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
-            }
-        };
-        let store = Store::connect(&url).await.expect("connect");
-        Fresh { store, schema, _dir: dir }
-    }
-
-    async fn finish(self) {
-        self.store.close().await;
-        if let Some(schema) = &self.schema
-            && let Ok(admin) = Store::connect(&postgres_base_url()).await
-        {
-            let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(admin.pool()).await;
-            admin.close().await;
-        }
-    }
-}
+use crate::support::{Backend, FreshDatabase as Fresh};
 
 fn migrations_folder(backend: Backend) -> PathBuf {
     let name = match backend {
