@@ -81,7 +81,7 @@ impl Levels {
     pub fn push(&mut self, leaf: Hash) {
         self.0[0].push(leaf);
         let mut level = 0;
-        while self.0[level].len() as u64 % TILE_WIDTH == 0 {
+        while (self.0[level].len() as u64).is_multiple_of(TILE_WIDTH) {
             let full = &self.0[level];
             let start = full.len() - TILE_WIDTH as usize;
             let hash = reduce(full[start..].to_vec());
@@ -140,7 +140,7 @@ pub fn subtree(source: &mut impl Source, lo: u64, hi: u64) -> Result<Hash, Proof
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         return full_subtree(source, n.trailing_zeros(), lo / n);
     }
     let k = split(n);

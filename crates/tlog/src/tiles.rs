@@ -104,7 +104,7 @@ pub fn tile_bytes(hashes: &[Hash]) -> Vec<u8> {
 
 /// A tile's hashes from its bytes.
 pub fn parse_tile(bytes: &[u8]) -> Option<Vec<Hash>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return None;
     }
     Some(bytes.chunks(32).map(|c| c.try_into().expect("32 bytes")).collect())
