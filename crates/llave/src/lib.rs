@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod assurance;
+pub mod audit;
 pub mod calendar;
 pub mod catalog;
 pub mod config;
@@ -60,6 +61,8 @@ pub struct Services {
     pub hsm: Option<Arc<hsm::Hsm>>,
     /// The entities' own record stores, opened on first use.
     pub spokes: records::Spokes,
+    /// The tamper-evident audit log: its signing key, pseudonym secret and origin.
+    pub audit: audit::Log,
 }
 
 #[derive(Clone)]
@@ -109,6 +112,8 @@ pub enum StartError {
     KeyStore(#[from] keystore::KeyStoreError),
     #[error("the PKCS#11 token cannot be used: {0}")]
     Hsm(#[from] hsm::HsmError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
 }
 
 /// Connects to the database, applies migrations and assembles the services.
@@ -175,6 +180,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
     let verifier = assurance::remote::Provider::configured(&config, reference.as_ref());
     store.set_reactor(Arc::new(reactions::Reactions));
     let hsm = config.signature.pkcs11.as_ref().map(hsm::Hsm::open).transpose()?.map(Arc::new);
+    let audit = audit::Log::open(&config, &store).await?;
     let state = AppState(Arc::new(Services {
         config,
         store,
@@ -192,8 +198,10 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         reference,
         hsm,
         spokes: records::Spokes::default(),
+        audit,
     }));
     outbox::spawn_worker(&state);
+    audit::sequencer::spawn(&state);
     Ok(state)
 }
 

@@ -141,6 +141,9 @@ enum Command {
     /// Entity records, read by hub staff or an auditor (every read is logged).
     #[command(subcommand)]
     Record(RecordCommand),
+    /// The tamper-evident audit log: its key, proofs, verification (docs/audit.md).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Verify a detached signature (`.p7s`) of a document; exits 0 only if it is valid.
     Verify {
         /// The signed document.
@@ -155,6 +158,46 @@ enum Command {
         #[arg(long)]
         crl: Option<String>,
         /// Print the verdict as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the log's verifier key (`<name>+<key id>+<key>`, as Go's sumdb/note reads it;
+    /// also served at /audit/key).
+    Key {
+        /// Print the key and origin as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a C2SP tlog-proof that an event is in the log: its 0-based index, the inclusion
+    /// proof and the newest checkpoint (the log is brought up to date first).
+    Prove {
+        /// The event's id (`events.id`).
+        event_id: i64,
+        /// Print index, entry and proof as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a hub's published log: the checkpoint's signature, every entry and tile, with
+    /// --since that the log only grew, with --database that every event row is its leaf.
+    /// Needs no data directory; exits 0 only if everything checks.
+    Verify {
+        /// The hub's base URL (its /audit/ is read).
+        #[arg(long)]
+        url: String,
+        /// File holding the log's verifier key. Default: the hub's /audit/key (trust on first use).
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+        /// A checkpoint saved by an earlier run (--save): the log must have only grown since.
+        #[arg(long, value_name = "CHECKPOINT_FILE")]
+        since: Option<PathBuf>,
+        /// Save the checkpoint verified now (for the next --since).
+        #[arg(long, value_name = "CHECKPOINT_FILE")]
+        save: Option<PathBuf>,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -733,6 +776,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&view)?);
             }
         }
+        Command::Audit(command) => audit(command, config, cli.global.database.as_deref()).await?,
         Command::Verify { document, signature, root, crl, json } => {
             let read = |path: &std::path::Path| {
                 std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
@@ -870,6 +914,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = llave::open(config).await?;
             let view = llave::admin::citizen::show(&app, &curp).await?;
             if json { print_json(&view)? } else { print!("{}", view.to_text()) }
+        }
+    }
+    Ok(())
+}
+
+async fn audit(command: AuditCommand, config: Config, database: Option<&str>) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Key { json } => {
+            let app = llave::open(config).await?;
+            let key = app.audit.verifier_key();
+            if json {
+                print_json(&serde_json::json!({"origin": app.audit.origin(), "verifier_key": key}))?
+            } else {
+                println!("{key}");
+            }
+        }
+        AuditCommand::Prove { event_id, json } => {
+            let app = llave::open(config).await?;
+            let proof = llave::audit::prove(&app.store, &app.audit, event_id).await?;
+            if json {
+                use base64::Engine;
+                let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+                print_json(&serde_json::json!({
+                    "event": event_id,
+                    "index": proof.index,
+                    "entry": proof.extra.as_deref().map(String::from_utf8_lossy),
+                    "inclusion_proof": proof.proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+                    "checkpoint": proof.checkpoint,
+                    "tlog_proof": proof.text(),
+                }))?
+            } else {
+                print!("{}", proof.text());
+            }
+        }
+        AuditCommand::Verify { url, key, since, save, json } => {
+            let read = |path: &std::path::Path| {
+                std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            };
+            let key = key.as_deref().map(read).transpose()?;
+            let since = since.as_deref().map(read).transpose()?;
+            let http = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+            let request =
+                llave::audit::verify::Request { url: &url, key: key.as_deref(), since: since.as_deref(), database };
+            let verified = llave::audit::verify::verify(&http, request).await?;
+            if let Some(path) = save {
+                std::fs::write(&path, &verified.note)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            }
+            if json {
+                print_json(&verified)?
+            } else {
+                println!("audit log {} verified: {} entries, root {}", verified.origin, verified.size, verified.root);
+                if let Some(old) = verified.consistent_with {
+                    println!("consistent with the saved checkpoint of {old} entries: the log only grew");
+                }
+                if let Some(events) = verified.database_events {
+                    println!("database: {events} event rows match their entries");
+                }
+            }
         }
     }
     Ok(())

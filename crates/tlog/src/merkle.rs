@@ -118,7 +118,7 @@ pub fn reduce(mut hashes: Vec<Hash>) -> Hash {
 }
 
 /// The hash of the full subtree of `2^height` leaves starting at leaf `index·2^height`.
-pub fn full_subtree(source: &mut impl Source, height: u32, index: u64) -> Result<Hash, ProofError> {
+pub fn full_subtree(source: &mut (impl Source + ?Sized), height: u32, index: u64) -> Result<Hash, ProofError> {
     let level = height / TILE_HEIGHT;
     let below = height % TILE_HEIGHT;
     let count = 1u64 << below;
@@ -135,7 +135,7 @@ fn split(n: u64) -> u64 {
 }
 
 /// RFC 6962 MTH(D[lo:hi]).
-pub fn subtree(source: &mut impl Source, lo: u64, hi: u64) -> Result<Hash, ProofError> {
+pub fn subtree(source: &mut (impl Source + ?Sized), lo: u64, hi: u64) -> Result<Hash, ProofError> {
     let n = hi - lo;
     if n == 0 {
         return Ok(empty_root());
@@ -150,12 +150,12 @@ pub fn subtree(source: &mut impl Source, lo: u64, hi: u64) -> Result<Hash, Proof
 }
 
 /// The root hash of the tree of the first `size` leaves.
-pub fn tree_hash(source: &mut impl Source, size: u64) -> Result<Hash, ProofError> {
+pub fn tree_hash(source: &mut (impl Source + ?Sized), size: u64) -> Result<Hash, ProofError> {
     subtree(source, 0, size)
 }
 
 /// RFC 6962 §2.1.1 PATH(index, D[0:size]): from the leaf's sibling up to the root's child.
-pub fn inclusion_proof(source: &mut impl Source, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn inclusion_proof(source: &mut (impl Source + ?Sized), index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
     if index >= size {
         return Err(ProofError::OutOfRange { index, size });
     }
@@ -164,7 +164,13 @@ pub fn inclusion_proof(source: &mut impl Source, index: u64, size: u64) -> Resul
     Ok(proof)
 }
 
-fn path(source: &mut impl Source, m: u64, lo: u64, hi: u64, proof: &mut Vec<Hash>) -> Result<(), ProofError> {
+fn path(
+    source: &mut (impl Source + ?Sized),
+    m: u64,
+    lo: u64,
+    hi: u64,
+    proof: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
     let n = hi - lo;
     if n <= 1 {
         return Ok(());
@@ -181,7 +187,7 @@ fn path(source: &mut impl Source, m: u64, lo: u64, hi: u64, proof: &mut Vec<Hash
 }
 
 /// RFC 6962 §2.1.2 PROOF(old, D[0:new]).
-pub fn consistency_proof(source: &mut impl Source, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn consistency_proof(source: &mut (impl Source + ?Sized), old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
     if old == 0 || old > new {
         return Err(ProofError::BadSizes { old, new });
     }
@@ -191,7 +197,7 @@ pub fn consistency_proof(source: &mut impl Source, old: u64, new: u64) -> Result
 }
 
 fn subproof(
-    source: &mut impl Source,
+    source: &mut (impl Source + ?Sized),
     m: u64,
     lo: u64,
     hi: u64,

@@ -40,6 +40,7 @@ pub struct Config {
     pub assurance: AssuranceConfig,
     pub signature: SignatureConfig,
     pub records: RecordsConfig,
+    pub audit: AuditConfig,
     /// File holding the key-encryption key that seals secrets at rest (TOTP secrets, …).
     /// Created with 256 random bits if missing; every node needs the same file, and a
     /// backup of the database is useless without it. Default `DATA_DIR/kek.key`.
@@ -86,6 +87,28 @@ pub struct OutboxConfig {
 impl Default for OutboxConfig {
     fn default() -> Self {
         OutboxConfig { lease_seconds: 120 }
+    }
+}
+
+/// The tamper-evident audit log (docs/audit.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// A new signed checkpoint follows new events within this many seconds (the sequencer
+    /// also runs as soon as an act of this node commits). Default 10; 1 to 3600.
+    pub checkpoint_seconds: i64,
+    /// The log's name: the checkpoints' origin line and its key's name. Default: the
+    /// issuer's host (and port and path) followed by `/audit`, fixed by the first node
+    /// that starts (e.g. `llave.cdmx.gob.mx/audit`). No spaces, no `+`.
+    pub origin: Option<String>,
+    /// File holding the log's Ed25519 signing key (base64 of its 32-byte seed), made if
+    /// missing; every node needs the same file. Default `DATA_DIR/audit-log.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { checkpoint_seconds: 10, origin: None, key_file: None }
     }
 }
 
@@ -269,6 +292,7 @@ impl Default for Config {
             registry: None,
             mail: MailConfig::default(),
             outbox: OutboxConfig::default(),
+            audit: AuditConfig::default(),
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
             throttle: ThrottleConfig::default(),
@@ -357,8 +381,9 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 14] = [
+        let ranges: [(&str, i64, i64, i64); 15] = [
             ("outbox.lease_seconds", self.outbox.lease_seconds, 20, 3600),
+            ("audit.checkpoint_seconds", self.audit.checkpoint_seconds, 1, 3600),
             ("records.grant_seconds", self.records.grant_seconds, 10, 3600),
             ("records.arco_business_days", self.records.arco_business_days.into(), 1, 60),
             ("records.unknown_person_per_hour", self.records.unknown_person_per_hour, 1, 100_000),
@@ -422,6 +447,10 @@ impl Config {
 
     pub fn kek_file(&self) -> PathBuf {
         self.kek_file.clone().unwrap_or_else(|| self.data_dir.join("kek.key"))
+    }
+
+    pub fn audit_key_file(&self) -> PathBuf {
+        self.audit.key_file.clone().unwrap_or_else(|| self.data_dir.join("audit-log.key"))
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

@@ -41,6 +41,7 @@ pub trait Reactor: Send + Sync {
 pub(crate) struct Wiring {
     pub reactor: OnceLock<Arc<dyn Reactor>>,
     pub outbox_wake: tokio::sync::Notify,
+    pub audit_wake: tokio::sync::Notify,
 }
 
 /// Reactions that write events that react again must come to an end: an act that grows
@@ -105,6 +106,12 @@ impl Store {
     /// Woken whenever an act that queued outbox messages commits in this process.
     pub fn outbox_wake(&self) -> &tokio::sync::Notify {
         &self.wiring.outbox_wake
+    }
+
+    /// Woken whenever an act that wrote events commits in this process (the audit log's
+    /// sequencer appends them).
+    pub fn audit_wake(&self) -> &tokio::sync::Notify {
+        &self.wiring.audit_wake
     }
 
     /// An act of one event, for changes that are nothing but their record.
@@ -192,6 +199,9 @@ impl Tx {
         self.conn.commit().await?;
         if queued > 0 {
             wiring.outbox_wake.notify_one();
+        }
+        if !events.is_empty() {
+            wiring.audit_wake.notify_one();
         }
         Ok(events)
     }

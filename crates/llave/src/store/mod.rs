@@ -22,6 +22,7 @@ mod accounts;
 pub mod act;
 pub mod arco;
 pub mod assurance;
+pub mod audit;
 pub mod catalog;
 pub mod consent;
 pub mod email_tokens;

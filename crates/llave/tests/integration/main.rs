@@ -7,6 +7,7 @@ mod accounts;
 mod acts;
 mod architecture;
 mod assurance;
+mod audit;
 mod browser;
 mod catalog;
 mod consent;

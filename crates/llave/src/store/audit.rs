@@ -1,0 +1,299 @@
+//! The audit log's tables (migration 0015, docs/audit.md): leaves, the stored hashes of the
+//! tiles above level 0, signed checkpoints and the sequencer's floor. The audit capability
+//! owns what goes in them (the entry encoding, the tree, the signatures); here are the
+//! queries, each written once for both backends, most over a connection so the sequencer
+//! runs them inside its one transaction.
+//!
+//! One sequencer at a time across nodes: [`Store::begin_audit`] takes a transaction-scoped
+//! advisory lock on PostgreSQL, the single write lock on SQLite.
+
+use sqlx::{Any, AnyConnection, Row, Transaction};
+
+use super::{Backend, Store, StoreError, StoreResult};
+
+/// The advisory lock of the sequencer (PostgreSQL): any fixed number, the same on every node.
+const SEQUENCER_LOCK: i64 = 0x6c6c_6176_6561_7564; // "llaveaud"
+
+/// How long the barrier may hold new acts back, in milliseconds (PostgreSQL).
+pub const BARRIER_WAIT: u64 = 50;
+
+/// An event row as stored, every column the audit entry encodes, as text where the typed
+/// event has an enum (a tampered row must still be read, to be found different).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub act_id: String,
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub account_id: Option<i64>,
+    pub actor_kind: String,
+    pub actor: String,
+    pub actor_entity_id: Option<i64>,
+    pub basis: Option<String>,
+    pub record_id: Option<String>,
+    pub holder_entity_id: Option<i64>,
+    pub procedure_slug: Option<String>,
+    pub purpose: String,
+    pub detail: Option<String>,
+}
+
+const EVENT_COLUMNS: &str = "id, act_id, seq, at, kind, outcome, account_id, actor_kind, actor, actor_entity_id, \
+     basis, record_id, holder_entity_id, procedure_slug, purpose, detail";
+
+fn stored_event(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        id: row.try_get("id")?,
+        act_id: row.try_get("act_id")?,
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        outcome: row.try_get("outcome")?,
+        account_id: row.try_get("account_id")?,
+        actor_kind: row.try_get("actor_kind")?,
+        actor: row.try_get("actor")?,
+        actor_entity_id: row.try_get("actor_entity_id")?,
+        basis: row.try_get("basis")?,
+        record_id: row.try_get("record_id")?,
+        holder_entity_id: row.try_get("holder_entity_id")?,
+        procedure_slug: row.try_get("procedure_slug")?,
+        purpose: row.try_get("purpose")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+fn hash_of(bytes: Vec<u8>) -> StoreResult<[u8; 32]> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt("an audit hash is not 32 bytes".into()))
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone)]
+pub struct StoredCheckpoint {
+    pub size: i64,
+    pub root_hash: [u8; 32],
+    pub note: String,
+    pub event_floor: i64,
+    pub at: i64,
+}
+
+fn stored_checkpoint(row: &sqlx::any::AnyRow) -> StoreResult<StoredCheckpoint> {
+    Ok(StoredCheckpoint {
+        size: row.try_get("size")?,
+        root_hash: hash_of(row.try_get("root_hash")?)?,
+        note: row.try_get("note")?,
+        event_floor: row.try_get("event_floor")?,
+        at: row.try_get("at")?,
+    })
+}
+
+impl Store {
+    /// The highest event id at or below which every event has committed and no other will
+    /// ever be written; `None` if that cannot be known at once. On SQLite acts commit one at
+    /// a time in id order, so it is the highest id. On PostgreSQL ids are taken at insert and
+    /// acts commit out of order: `LOCK TABLE … IN SHARE MODE` waits until every transaction
+    /// that inserted events has ended (later ids are higher). New acts queue behind the lock
+    /// request, so it waits [`BARRIER_WAIT`] at most, then gives up (until the next run).
+    pub async fn audit_barrier(&self) -> StoreResult<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL lock_timeout = '{BARRIER_WAIT}ms'")))
+                .execute(&mut *tx)
+                .await?;
+            if let Err(error) = sqlx::query("LOCK TABLE events IN SHARE MODE").execute(&mut *tx).await {
+                if let sqlx::Error::Database(db) = &error
+                    && db.code().as_deref() == Some("55P03")
+                {
+                    return Ok(None);
+                }
+                return Err(error.into());
+            }
+        }
+        let highest: Option<i64> =
+            sqlx::query("SELECT MAX(id) AS m FROM events").fetch_one(&mut *tx).await?.try_get("m")?;
+        tx.commit().await?;
+        Ok(Some(highest.unwrap_or(0)))
+    }
+
+    /// The sequencer's transaction: one sequencer at a time, across every node.
+    pub async fn begin_audit(&self) -> StoreResult<Transaction<'static, Any>> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(SEQUENCER_LOCK).execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
+    /// A server secret, read only (`None` if it was never made): for tools that must not
+    /// create one, such as `llave audit verify --database`.
+    pub async fn existing_server_secret(&self, name: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    pub async fn audit_latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        let mut conn = self.pool().acquire().await?;
+        latest_checkpoint(&mut conn).await
+    }
+
+    pub async fn audit_checkpoint(&self, size: i64) -> StoreResult<Option<StoredCheckpoint>> {
+        let row = sqlx::query("SELECT * FROM audit_checkpoints WHERE size = $1")
+            .bind(size)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(stored_checkpoint).transpose()
+    }
+
+    pub async fn audit_hashes(&self, level: u32, start: u64, count: u64) -> StoreResult<Vec<[u8; 32]>> {
+        let mut conn = self.pool().acquire().await?;
+        hashes(&mut conn, level, start, count).await
+    }
+
+    /// Entries `start .. start + count`, in order.
+    pub async fn audit_entries(&self, start: u64, count: u64) -> StoreResult<Vec<Vec<u8>>> {
+        let rows = sqlx::query("SELECT entry FROM audit_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+            .bind(start as i64)
+            .bind((start + count) as i64)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| r.try_get("entry").map_err(Into::into)).collect()
+    }
+
+    /// The leaf of an event: its index and entry.
+    pub async fn audit_leaf_of_event(&self, event_id: i64) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        let row = sqlx::query("SELECT idx, entry FROM audit_leaves WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("idx")?, r.try_get("entry")?))).transpose()?)
+    }
+
+    /// Event rows with `lo ≤ id ≤ hi`.
+    pub async fn stored_events(&self, lo: i64, hi: i64) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id >= $1 AND id <= $2 ORDER BY id"
+        )))
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(stored_event).collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Ids of the events with `id ≤ floor`, ascending.
+    pub async fn event_ids_up_to(&self, floor: i64) -> StoreResult<Vec<i64>> {
+        let rows =
+            sqlx::query("SELECT id FROM events WHERE id <= $1 ORDER BY id").bind(floor).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| r.try_get("id").map_err(Into::into)).collect()
+    }
+
+    /// The account an event is about.
+    pub async fn event_account(&self, event_id: i64) -> StoreResult<Option<Option<i64>>> {
+        let row = sqlx::query("SELECT account_id FROM events WHERE id = $1")
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("account_id")).transpose()?)
+    }
+}
+
+pub async fn floor(conn: &mut AnyConnection) -> StoreResult<i64> {
+    Ok(sqlx::query("SELECT event_floor FROM audit_state WHERE name = 'sequencer'")
+        .fetch_one(conn)
+        .await?
+        .try_get("event_floor")?)
+}
+
+pub async fn set_floor(conn: &mut AnyConnection, floor: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE audit_state SET event_floor = $1 WHERE name = 'sequencer' AND event_floor < $1")
+        .bind(floor)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many leaves the log has.
+pub async fn size(conn: &mut AnyConnection) -> StoreResult<u64> {
+    let n: Option<i64> = sqlx::query("SELECT MAX(idx) AS m FROM audit_leaves").fetch_one(conn).await?.try_get("m")?;
+    Ok(n.map_or(0, |n| n as u64 + 1))
+}
+
+/// Up to `limit` events above `floor` that are not in the log yet, in id order.
+pub async fn unlogged(conn: &mut AnyConnection, floor: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM events e WHERE id > $1 \
+         AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $2"
+    )))
+    .bind(floor)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(stored_event).collect::<Result<_, _>>().map_err(Into::into)
+}
+
+pub async fn insert_leaf(
+    conn: &mut AnyConnection,
+    idx: u64,
+    event_id: i64,
+    leaf: &[u8; 32],
+    entry: &[u8],
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO audit_leaves (idx, event_id, leaf_hash, entry) VALUES ($1, $2, $3, $4)")
+        .bind(idx as i64)
+        .bind(event_id)
+        .bind(leaf.to_vec())
+        .bind(entry.to_vec())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_hash(conn: &mut AnyConnection, level: u32, idx: u64, hash: &[u8; 32]) -> StoreResult<()> {
+    sqlx::query("INSERT INTO audit_hashes (level, idx, hash) VALUES ($1, $2, $3)")
+        .bind(level as i64)
+        .bind(idx as i64)
+        .bind(hash.to_vec())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stored hashes `start .. start + count` of `level` (0: the leaf hashes); fewer if the
+/// log has fewer.
+pub async fn hashes(conn: &mut AnyConnection, level: u32, start: u64, count: u64) -> StoreResult<Vec<[u8; 32]>> {
+    let rows = if level == 0 {
+        sqlx::query("SELECT leaf_hash AS hash FROM audit_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+            .bind(start as i64)
+            .bind((start + count) as i64)
+            .fetch_all(conn)
+            .await?
+    } else {
+        sqlx::query("SELECT hash FROM audit_hashes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
+            .bind(level as i64)
+            .bind(start as i64)
+            .bind((start + count) as i64)
+            .fetch_all(conn)
+            .await?
+    };
+    rows.into_iter().map(|r| hash_of(r.try_get("hash")?)).collect()
+}
+
+pub async fn insert_checkpoint(conn: &mut AnyConnection, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
+    sqlx::query("INSERT INTO audit_checkpoints (size, root_hash, note, event_floor, at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(checkpoint.size)
+        .bind(checkpoint.root_hash.to_vec())
+        .bind(&checkpoint.note)
+        .bind(checkpoint.event_floor)
+        .bind(checkpoint.at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn latest_checkpoint(conn: &mut AnyConnection) -> StoreResult<Option<StoredCheckpoint>> {
+    let row = sqlx::query("SELECT * FROM audit_checkpoints ORDER BY size DESC LIMIT 1").fetch_optional(conn).await?;
+    row.as_ref().map(stored_checkpoint).transpose()
+}
