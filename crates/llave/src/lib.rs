@@ -122,7 +122,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
-    services(config, store).await
+    assemble(config, store).await
 }
 
 /// For the commands that work on an existing installation: like `start`, but the data
@@ -141,7 +141,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     }
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
-    services(config, store).await
+    assemble(config, store).await
 }
 
 /// The file of a `sqlite://PATH` database URL (not an in-memory one).
@@ -151,8 +151,18 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
-/// Assembles the services over an already migrated store.
+/// Assembles the services over an already migrated store, with the audit log's sequencer
+/// running in the background (as `serve` runs it).
 pub async fn services(config: Config, store: Store) -> Result<AppState, StartError> {
+    let state = assemble(config, store).await?;
+    audit::sequencer::spawn(&state);
+    Ok(state)
+}
+
+/// The services without the audit log's background sequencer: one-shot commands bring the
+/// log up to date themselves when they need it (`llave audit prove`), and leave it to the
+/// servers otherwise.
+async fn assemble(config: Config, store: Store) -> Result<AppState, StartError> {
     let mailer: Box<dyn mail::Mailer> = match &config.mail.smtp_url {
         Some(url) => Box::new(mail::SmtpMailer::new(url, &config.mail.from)?),
         None => Box::new(
@@ -201,7 +211,6 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         audit,
     }));
     outbox::spawn_worker(&state);
-    audit::sequencer::spawn(&state);
     Ok(state)
 }
 
@@ -222,6 +231,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     tracing::info!(%listen, database = app.store.backend().name(), "llave listening");
     let router = app::router(app.clone());
+    audit::sequencer::spawn(&app);
     let janitor = tokio::spawn(purge_periodically(app.clone()));
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

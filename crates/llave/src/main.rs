@@ -24,6 +24,8 @@ environment variables (LLAVE_KEY; LLAVE_SECTION__KEY inside a section), flags. S
   [assurance]          reproof_minutes, reference_provider (development only)
   [dev]                enabled: the development outbox and demo sites, loopback only
                        (--dev, LLAVE_DEV__ENABLED)
+  [audit]              checkpoint_seconds, origin, key_file: the tamper-evident audit log
+                       LLAVE_AUDIT__CHECKPOINT_SECONDS, ...
   [session] [oidc] [password] [throttle] [records] [signature]: lifetimes and limits
   top level            listen, issuer, database_url, data_dir, registry, kek_file,
                        trust_forwarded_for, max_body_bytes

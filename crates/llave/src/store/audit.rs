@@ -190,6 +190,19 @@ impl Store {
         rows.iter().map(|r| r.try_get("id").map_err(Into::into)).collect()
     }
 
+    /// A person's newest events: id, time, kind (for the proofs their file links to).
+    pub async fn logged_events_of(&self, account_id: i64, limit: i64) -> StoreResult<Vec<(i64, i64, String)>> {
+        let rows = sqlx::query("SELECT id, at, kind FROM events WHERE account_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(account_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("at")?, r.try_get("kind")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
     /// The account an event is about.
     pub async fn event_account(&self, event_id: i64) -> StoreResult<Option<Option<i64>>> {
         let row = sqlx::query("SELECT account_id FROM events WHERE id = $1")

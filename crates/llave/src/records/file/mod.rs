@@ -52,11 +52,16 @@ pub struct Holder {
     pub records: Vec<FileRecord>,
 }
 
+/// How many of the person's newest events the file lists with their audit-log proofs.
+pub const EVENTS_SHOWN: i64 = 50;
+
 /// The person's whole file, gathered at `generated_at`.
 pub struct CitizenFile {
     pub account: Account,
     pub holders: Vec<Holder>,
     pub accesses: Vec<Access>,
+    /// The person's newest events (id, time, kind): each has a proof in the audit log.
+    pub events: Vec<(i64, i64, String)>,
     pub consents: Vec<ReuseConsent>,
     pub signatures: Vec<SignatureRecord>,
     pub connections: Vec<Connection>,
@@ -123,6 +128,7 @@ pub async fn gather(app: &Services, account: &Account) -> StoreResult<CitizenFil
         account: account.clone(),
         holders,
         accesses: app.store.accesses_about(account_id).await?,
+        events: app.store.logged_events_of(account_id, EVENTS_SHOWN).await?,
         consents: app.store.reuse_consents_of(account_id).await?,
         signatures: app.store.signatures_of(account.id).await?,
         connections: app.store.account_connections(account.id).await?,

@@ -95,6 +95,12 @@ pub struct ArcoView {
     pub answered: String,
 }
 
+pub struct EventView {
+    pub id: i64,
+    pub when: String,
+    pub what: String,
+}
+
 /// Everything the page and the printable document show.
 pub struct FileView {
     pub person: String,
@@ -103,6 +109,8 @@ pub struct FileView {
     pub generated: String,
     pub holders: Vec<HolderView>,
     pub accesses: Vec<AccessView>,
+    /// The person's events, each with its proof in the audit log (`/audit/proof/{id}`).
+    pub events: Vec<EventView>,
     pub consents: Vec<ConsentView>,
     pub signatures: Vec<SignatureView>,
     pub connections: Vec<ConnectionView>,
@@ -248,7 +256,13 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
             answered: r.answered_at.map(format_time).unwrap_or_default(),
         })
         .collect();
+    let events = file
+        .events
+        .iter()
+        .map(|(id, at, kind)| EventView { id: *id, when: format_time(*at), what: c.t(&format!("event-{kind}")) })
+        .collect();
     FileView {
+        events,
         person,
         curp: a.curp.clone(),
         email: a.email.clone(),
