@@ -8,6 +8,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::SigningKey;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::{Digest, Sha256};
 
@@ -21,6 +22,8 @@ pub enum KeyStoreError {
     OtherKey(String),
     #[error("a sealed value is damaged or belongs to another purpose")]
     Damaged,
+    #[error("the Ed25519 key file {0}: {1}")]
+    Ed25519(String, String),
 }
 
 /// Seals and opens secrets under the key-encryption key.
@@ -116,11 +119,33 @@ impl KeyStore {
     }
 }
 
+/// An Ed25519 signing key kept in a file (base64 of its 32-byte seed, mode 0600), made on
+/// first use: the audit log's key, a witness's key.
+pub fn ed25519_key_file(path: &Path) -> Result<SigningKey, KeyStoreError> {
+    let shown = path.display().to_string();
+    let error = |message: String| KeyStoreError::Ed25519(shown.clone(), message);
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| error(e.to_string()))?;
+            let text = format!("{}\n", STANDARD.encode(seed));
+            write_private(path, &text).map_err(|e| error(e.to_string()))?;
+            tracing::info!(path = %shown, "created an Ed25519 signing key");
+            text
+        }
+        Err(e) => return Err(error(e.to_string())),
+    };
+    let seed = STANDARD.decode(text.trim()).map_err(|_| error("is not base64".into()))?;
+    let seed: [u8; 32] = seed.try_into().map_err(|_| error("does not hold a 32-byte Ed25519 seed".into()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 fn hex8(digest: &[u8]) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;

@@ -27,6 +27,7 @@ pub mod registry;
 pub mod signature;
 pub mod store;
 pub mod web;
+pub mod witness;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -271,7 +272,8 @@ pub enum ServeError {
     Io(std::io::Error),
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -146,6 +146,10 @@ enum Command {
     /// The tamper-evident audit log: its key, proofs, verification (docs/audit.md).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A witness of audit logs (C2SP tlog-witness), run by an auditor's office or another
+    /// government beside the hub; needs no llave installation.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Verify a detached signature (`.p7s`) of a document; exits 0 only if it is valid.
     Verify {
         /// The signed document.
@@ -163,6 +167,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Serve POST /add-checkpoint: cosign each log checkpoint consistent with the last one
+    /// cosigned (409 stale size, 422 bad proof or split view, reported in
+    /// STATE_DIR/misbehaviour.log and at GET /misbehaviour).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090", value_parser = llave::config::parse_listen)]
+        listen: SocketAddr,
+        #[command(flatten)]
+        identity: WitnessIdentity,
+        /// Verifier key of a log to witness (`llave audit key` of its hub); repeat for several.
+        #[arg(long = "log", value_name = "VKEY", required = true)]
+        logs: Vec<String>,
+    },
+    /// Print the witness's verifier key (for the hubs' [[audit.witnesses]] key).
+    Key {
+        #[command(flatten)]
+        identity: WitnessIdentity,
+    },
+}
+
+#[derive(Args)]
+struct WitnessIdentity {
+    /// The witness's name, e.g. auditoria.cdmx.gob.mx/witness.
+    #[arg(long)]
+    name: String,
+    /// Where the witness keeps its state and the evidence it saw.
+    #[arg(long, default_value = "llave-witness", value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Its Ed25519 key file, made if missing [default: STATE_DIR/witness.key].
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+}
+
+impl WitnessIdentity {
+    fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.state_dir.join("witness.key"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -570,7 +615,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         dev: dev.then_some(llave::config::DevConfig { enabled: true }),
     };
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
-    init_tracing(matches!(cli.command, Command::Serve { .. }));
+    init_tracing(matches!(cli.command, Command::Serve { .. } | Command::Witness(WitnessCommand::Serve { .. })));
     llave::install_crypto_provider();
 
     match cli.command {
@@ -779,6 +824,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Audit(command) => audit(command, config, cli.global.database.as_deref()).await?,
+        Command::Witness(WitnessCommand::Key { identity }) => {
+            println!("{}", llave::witness::verifier_key(&identity.name, &identity.key_file())?);
+        }
+        Command::Witness(WitnessCommand::Serve { listen, identity, logs }) => {
+            let options = llave::witness::Options {
+                listen,
+                name: identity.name.clone(),
+                key_file: identity.key_file(),
+                state_dir: identity.state_dir.clone(),
+                logs,
+            };
+            llave::witness::serve(options, llave::shutdown_signal()).await?;
+        }
         Command::Verify { document, signature, root, crl, json } => {
             let read = |path: &std::path::Path| {
                 std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))

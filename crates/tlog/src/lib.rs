@@ -8,10 +8,12 @@
 //!   entry bundles).
 //! - [`note`]: C2SP `signed-note` with Ed25519 keys, and the `tlog-checkpoint` body.
 //! - [`proof`]: C2SP `tlog-proof` (index, inclusion proof, checkpoint).
+//! - [`witness`]: C2SP `tlog-witness` add-checkpoint and `tlog-cosignature` (Ed25519).
 
 pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod tiles;
+pub mod witness;
 
 pub use merkle::{Hash, leaf_hash, node_hash};

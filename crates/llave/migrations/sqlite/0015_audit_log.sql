@@ -7,6 +7,8 @@
 -- hash of the full subtree of 256^L leaves starting at leaf j·256^L (C2SP tlog-tiles).
 -- `audit_checkpoints`: every signed checkpoint (C2SP tlog-checkpoint as a signed note), with
 -- the event floor it covered: every event with id ≤ `event_floor` is in its tree.
+-- `audit_cosignatures`: witnesses' cosignatures of a checkpoint (C2SP tlog-cosignature
+-- lines), published with it.
 -- `audit_state`: the sequencer's floor (one row).
 -- All append-only but the floor.
 CREATE TABLE audit_leaves (
@@ -27,6 +29,13 @@ CREATE TABLE audit_checkpoints (
     note TEXT NOT NULL,
     event_floor BIGINT NOT NULL,
     at BIGINT NOT NULL
+);
+CREATE TABLE audit_cosignatures (
+    size BIGINT NOT NULL,
+    witness TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (size, witness)
 );
 CREATE TABLE audit_state (
     name TEXT PRIMARY KEY,

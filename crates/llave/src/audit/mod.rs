@@ -18,6 +18,7 @@ pub mod key;
 pub mod routes;
 pub mod sequencer;
 pub mod verify;
+pub mod witnesses;
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -40,6 +41,8 @@ pub enum AuditError {
 pub struct Log {
     pub signer: tlog::note::NoteSigner,
     pub pseudonyms: entry::Pseudonyms,
+    /// The last size each witness (by URL) said it cosigned.
+    pub witness_sizes: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Log {
@@ -70,6 +73,7 @@ impl Log {
         Ok(Log {
             signer: tlog::note::NoteSigner::new(&origin, key),
             pseudonyms: entry::Pseudonyms::new(secret.as_bytes()),
+            witness_sizes: Default::default(),
         })
     }
 

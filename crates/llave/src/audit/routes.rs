@@ -44,8 +44,13 @@ fn not_found(what: &str) -> Response {
 async fn checkpoint(State(app): State<AppState>) -> Response {
     match app.store.audit_latest_checkpoint().await {
         Ok(Some(checkpoint)) => {
-            ([(CONTENT_TYPE, "text/plain; charset=utf-8"), (CACHE_CONTROL, "no-cache")], checkpoint.note)
-                .into_response()
+            // The witnesses' cosignatures follow the log's own signature.
+            let cosignatures = match app.store.audit_cosignatures(checkpoint.size).await {
+                Ok(lines) => lines.concat(),
+                Err(error) => return internal(error),
+            };
+            let note = checkpoint.note + &cosignatures;
+            ([(CONTENT_TYPE, "text/plain; charset=utf-8"), (CACHE_CONTROL, "no-cache")], note).into_response()
         }
         Ok(None) => not_found("no checkpoint yet"),
         Err(error) => internal(error),

@@ -167,10 +167,12 @@ pub fn spawn(app: &crate::AppState) {
             if app.store.pool().is_closed() {
                 return;
             }
-            if let Err(error) = sequence(&app.store, &app.audit).await
-                && !app.store.pool().is_closed()
-            {
-                tracing::warn!(%error, "the audit log's sequencer failed; it will try again");
+            match sequence(&app.store, &app.audit).await {
+                Ok(checkpoint) => super::witnesses::submit_all(&app, &checkpoint).await,
+                Err(error) if !app.store.pool().is_closed() => {
+                    tracing::warn!(%error, "the audit log's sequencer failed; it will try again")
+                }
+                Err(_) => {}
             }
             let store = app.store.clone();
             drop(app);

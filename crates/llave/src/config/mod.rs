@@ -104,11 +104,24 @@ pub struct AuditConfig {
     /// File holding the log's Ed25519 signing key (base64 of its 32-byte seed), made if
     /// missing; every node needs the same file. Default `DATA_DIR/audit-log.key`.
     pub key_file: Option<PathBuf>,
+    /// Witnesses (C2SP tlog-witness) each new checkpoint is submitted to; their
+    /// cosignatures are published with it. Default: none.
+    pub witnesses: Vec<WitnessConfig>,
+}
+
+/// A witness of the audit log: `[[audit.witnesses]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Its submission prefix: `add-checkpoint` is POSTed to `URL/add-checkpoint`.
+    pub url: String,
+    /// Its verifier key (`name+id+base64(0x04 ‖ key)`): cosignatures by other keys are dropped.
+    pub key: String,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { checkpoint_seconds: 10, origin: None, key_file: None }
+        AuditConfig { checkpoint_seconds: 10, origin: None, key_file: None, witnesses: Vec::new() }
     }
 }
 

@@ -190,6 +190,30 @@ impl Store {
         rows.iter().map(|r| r.try_get("id").map_err(Into::into)).collect()
     }
 
+    /// Witnesses' cosignature lines of the checkpoint of `size`.
+    pub async fn audit_cosignatures(&self, size: i64) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT lines FROM audit_cosignatures WHERE size = $1 ORDER BY witness")
+            .bind(size)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| r.try_get("lines").map_err(Into::into)).collect()
+    }
+
+    /// Keeps a witness's cosignature of the checkpoint of `size` (the first one given).
+    pub async fn add_audit_cosignature(&self, size: i64, witness: &str, lines: &str, at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_cosignatures (size, witness, lines, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (size, witness) DO NOTHING",
+        )
+        .bind(size)
+        .bind(witness)
+        .bind(lines)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// A person's newest events: id, time, kind (for the proofs their file links to).
     pub async fn logged_events_of(&self, account_id: i64, limit: i64) -> StoreResult<Vec<(i64, i64, String)>> {
         let rows = sqlx::query("SELECT id, at, kind FROM events WHERE account_id = $1 ORDER BY id DESC LIMIT $2")

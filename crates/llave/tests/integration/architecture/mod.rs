@@ -28,6 +28,7 @@ const LAYERS: Layers = Layers {
         "signature",
         "demo_sites",
         "audit",
+        "witness",
     ],
 };
 

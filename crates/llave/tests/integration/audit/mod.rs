@@ -4,6 +4,7 @@
 mod go;
 mod log;
 mod tampering;
+mod witness;
 
 use llave::store::{AccountId, Event, EventKind};
 
