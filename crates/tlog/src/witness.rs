@@ -188,21 +188,21 @@ pub fn add_checkpoint(
     match &current {
         None if !proof.is_empty() => return unprocessable("a proof from size 0 must be empty", None),
         None => {}
-        Some(current) if current.size == checkpoint.size => {
-            if current.root != checkpoint.root || !proof.is_empty() {
-                let evidence = format!(
-                    "split view: {} signed two checkpoints of size {}: root {} (cosigned) and root {}",
-                    checkpoint.origin,
-                    checkpoint.size,
-                    STANDARD.encode(current.root),
-                    STANDARD.encode(checkpoint.root)
-                );
-                return unprocessable("another root for a size already cosigned (a split view)", Some(evidence));
-            }
+        Some(current) if current.size == checkpoint.size && (current.root != checkpoint.root || !proof.is_empty()) => {
+            let evidence = format!(
+                "split view: {} signed two checkpoints of size {}: root {} (cosigned) and root {}",
+                checkpoint.origin,
+                checkpoint.size,
+                STANDARD.encode(current.root),
+                STANDARD.encode(checkpoint.root)
+            );
+            return unprocessable("another root for a size already cosigned (a split view)", Some(evidence));
         }
-        Some(current) => {
-            if verify_consistency(current.size, checkpoint.size, &current.root, &checkpoint.root, &proof).is_err() {
-                let evidence = (current.size > 0).then(|| {
+        Some(current) if current.size == checkpoint.size => {}
+        Some(current)
+            if verify_consistency(current.size, checkpoint.size, &current.root, &checkpoint.root, &proof).is_err() =>
+        {
+            let evidence = (current.size > 0).then(|| {
                     format!(
                         "fork: {} signed a checkpoint of size {} (root {}) that is not consistent with the cosigned one of size {} (root {})",
                         checkpoint.origin,
@@ -212,9 +212,9 @@ pub fn add_checkpoint(
                         STANDARD.encode(current.root)
                     )
                 });
-                return unprocessable("the consistency proof does not verify", evidence);
-            }
+            return unprocessable("the consistency proof does not verify", evidence);
         }
+        Some(_) => {}
     }
     Answer::Cosigned {
         lines: cosigner.cosign(&parsed.text, now),
