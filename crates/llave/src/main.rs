@@ -341,6 +341,9 @@ enum StaffRole {
     /// Approves or rejects the legal bases that would let an entity reuse records without
     /// the person's consent (/catalogo/revision-legal); never those of an entity they edit.
     LegalReviewer,
+    /// Reads the events of the audit trail by person, entity, officer, kind and time
+    /// (/auditoria and /auditoria/eventos.json); never changes anything; every read is logged.
+    Auditor,
 }
 
 #[derive(Subcommand)]
@@ -927,6 +930,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     (StaffRole::LegalReviewer, Some(_)) => {
                         anyhow::bail!("legal-reviewer is for the whole hub: no --entity")
                     }
+                    (StaffRole::Auditor, None) => {
+                        Ok((llave::audit::auditors::ROLE, llave::store::roles::HUB.to_string()))
+                    }
+                    (StaffRole::Auditor, Some(_)) => anyhow::bail!("auditor is for the whole hub: no --entity"),
                 }
             };
             let granting = matches!(command, StaffCommand::Grant(_));

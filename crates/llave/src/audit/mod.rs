@@ -13,6 +13,7 @@
 //!
 //! The Merkle tree itself (hashing, proofs, tiles, notes) is the pure crate `tlog`.
 
+pub mod auditors;
 pub mod entry;
 pub mod key;
 pub mod routes;

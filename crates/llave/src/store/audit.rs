@@ -237,6 +237,77 @@ impl Store {
     }
 }
 
+/// What an auditor asks for: every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// About this person (account id).
+    pub account: Option<i64>,
+    /// Acting or holding: this entity (id).
+    pub entity: Option<i64>,
+    /// By this actor (an officer's or staff member's CURP, a client id).
+    pub actor: Option<String>,
+    pub kind: Option<String>,
+    /// Unix seconds, `from` included, `to` excluded.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Events matching `filter`, newest first, at most `limit`.
+pub async fn find_events(conn: &mut AnyConnection, filter: &EventFilter, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    let mut conditions = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if filter.account.is_some() {
+        conditions.push(format!("account_id = {}", next()));
+    }
+    if filter.entity.is_some() {
+        let p = next();
+        conditions.push(format!("(actor_entity_id = {p} OR holder_entity_id = {p})"));
+    }
+    if filter.actor.is_some() {
+        conditions.push(format!("actor = {}", next()));
+    }
+    if filter.kind.is_some() {
+        conditions.push(format!("kind = {}", next()));
+    }
+    if filter.from.is_some() {
+        conditions.push(format!("at >= {}", next()));
+    }
+    if filter.to.is_some() {
+        conditions.push(format!("at < {}", next()));
+    }
+    let limit_param = next();
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events {} {} ORDER BY id DESC LIMIT {limit_param}",
+        if conditions.is_empty() { "" } else { "WHERE" },
+        conditions.join(" AND ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(account) = filter.account {
+        query = query.bind(account);
+    }
+    if let Some(entity) = filter.entity {
+        query = query.bind(entity);
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.bind(actor.clone());
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.bind(kind.clone());
+    }
+    if let Some(from) = filter.from {
+        query = query.bind(from);
+    }
+    if let Some(to) = filter.to {
+        query = query.bind(to);
+    }
+    let rows = query.bind(limit).fetch_all(conn).await?;
+    rows.iter().map(stored_event).collect::<Result<_, _>>().map_err(Into::into)
+}
+
 pub async fn floor(conn: &mut AnyConnection) -> StoreResult<i64> {
     Ok(sqlx::query("SELECT event_floor FROM audit_state WHERE name = 'sequencer'")
         .fetch_one(conn)

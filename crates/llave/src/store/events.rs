@@ -54,6 +54,9 @@ pub enum EventKind {
     TokensIssued,
     /// A read of, look-up of or refusal about an entity's record (the access log).
     RecordAccess,
+    /// An auditor read the events (`detail`: the filters; `account`: the person, when the
+    /// read was about one).
+    AuditorRead,
 }
 
 impl EventKind {
@@ -94,6 +97,7 @@ impl EventKind {
             EventKind::SessionExpired => "session_expired",
             EventKind::TokensIssued => "tokens_issued",
             EventKind::RecordAccess => "record_access",
+            EventKind::AuditorRead => "auditor_read",
         }
     }
 }

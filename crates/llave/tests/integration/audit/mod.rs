@@ -1,6 +1,7 @@
 //! The tamper-evident audit log (issue 16): sequencing, tiles, checkpoints, proofs,
 //! `llave audit verify`, tampering found, and an outside verifier (Go's sumdb/tlog).
 
+mod auditors;
 mod go;
 mod log;
 mod tampering;
