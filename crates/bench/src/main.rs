@@ -3,9 +3,11 @@
 //! measures the token endpoint (`refresh_token`, `client_credentials`) and discovery/JWKS
 //! on SQLite and PostgreSQL, next to the reference provider `oidc-provider` run the same way;
 //! `catalog` measures catalog search over a synthetic catalog; `signature` seals and
-//! verifications; `records` look-ups and grant reads over a million entity records.
+//! verifications; `records` look-ups and grant reads over a million entity records; `audit`
+//! the tamper-evident log's cost, checkpoints, proofs and verification.
 //! See docs/bench/README.md.
 
+mod audit;
 mod catalog;
 mod codeflow;
 mod database;
@@ -41,6 +43,8 @@ enum Command {
     Signature(signature::Args),
     /// Look-up + grant + read of another entity's record per second, over a million records.
     Records(records::Args),
+    /// The audit log: acts per second with and without it, checkpoints, proofs, verify.
+    Audit(audit::Args),
 }
 
 #[tokio::main]
@@ -53,5 +57,6 @@ async fn main() -> ExitCode {
         Command::Catalog(args) => catalog::main(args).await,
         Command::Signature(args) => signature::main(args).await,
         Command::Records(args) => records::main(args).await,
+        Command::Audit(args) => audit::main(args).await,
     }
 }
