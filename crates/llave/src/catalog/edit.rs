@@ -120,6 +120,7 @@ pub struct ProcedureForm {
     level: String,
     yearly_volume: String,
     tags: String,
+    synonyms: String,
     status: String,
     result_kind: String,
 }
@@ -177,6 +178,7 @@ impl ProcedureForm {
             level: p.level.clone(),
             yearly_volume: p.yearly_volume.to_string(),
             tags: p.tags.join(", "),
+            synonyms: p.synonyms.join(", "),
             status: p.status.clone(),
             result_kind: p.result_kind.clone().unwrap_or_default(),
         }
@@ -253,6 +255,7 @@ impl ProcedureForm {
             level: self.level.trim().to_string(),
             yearly_volume,
             tags: self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+            synonyms: self.synonyms.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
             status: self.status.trim().to_string(),
             result_kind: optional(&self.result_kind),
         };
@@ -284,6 +287,7 @@ fn field_of(problem: &str) -> &'static str {
         ("level", "level"),
         ("yearly_volume", "yearly_volume"),
         ("tags", "tags"),
+        ("synonyms", "synonyms"),
         ("status", "status"),
         ("result_kind", "result_kind"),
     ];

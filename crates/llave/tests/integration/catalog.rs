@@ -206,7 +206,7 @@ both_backends! {
         // The procedure's page: what to bring, cost, level, where to start.
         let page = browser.get("/tramites/licencia-a").await;
         assert_eq!(page.status, axum::http::StatusCode::OK);
-        for expected in ["Identificación oficial", "INE o pasaporte vigente", "Comprobante de domicilio", "$1000.50 MXN",
+        for expected in ["Identificación oficial", "INE o pasaporte vigente", "Comprobante de domicilio", "$1,000.50 MXN",
             "Llave Verificada (identidad comprobada)", "Verifica tu identidad", "href=\"https://licencias.semovi.cdmx.gob.mx/\"", "Módulo Insurgentes",
             "Reglamento de Tránsito de la Ciudad de México", "al solicitar"] {
             assert!(page.body.contains(expected), "{expected} missing");
