@@ -333,6 +333,11 @@ both_backends! {
         assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(refused.body.contains("passport_photo"), "{}", refused.body);
         assert!(refused.body.contains("Escribe un número."));
+        // In the page's words, naming the field, the title saying so, the field marked.
+        assert!(refused.body.contains("Qué necesitas: usa uno de los tipos de requisito de la lista de abajo."), "{}", refused.body);
+        assert!(!refused.body.contains("is not a known requirement kind"), "no developer English: {}", refused.body);
+        assert!(refused.body.contains("<title>Error: "), "{}", refused.body);
+        assert!(refused.body.contains("aria-invalid=\"true\" aria-describedby=\"requirements-error"), "{}", refused.body);
         assert!(app.client().get("/tramites/licencia-a").await.body.contains("Credencial para votar"));
         // Moving it to another entity, or posting without the CSRF token: refused.
         set(&mut fields, "requirements", requirements);
