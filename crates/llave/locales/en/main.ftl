@@ -653,3 +653,17 @@ catalog-problem-url = { $field }: write a full web address starting with https:/
 catalog-problem-negative = { $field }: write zero or a larger number.
 catalog-problem-kind = { $field }: use one of the requirement kinds in the list below.
 catalog-problem-choice = { $field }: choose one of the options in the list.
+
+# Record attributes by their key (records/file/pages.rs attribute_label).
+attribute-nombre = Name
+attribute-calle = Street and number
+attribute-colonia = Neighbourhood (colonia)
+attribute-codigo-postal = Postal code
+attribute-alcaldia = Borough (alcaldía)
+attribute-entidad-federativa = State
+attribute-municipio = Municipality
+attribute-curp = CURP
+attribute-fecha-de-nacimiento = Date of birth
+file-history-one = History (1 version)
+file-basis-consent = Your permission
+file-basis-consent-of = Your permission of { $when }
