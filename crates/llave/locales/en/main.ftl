@@ -667,3 +667,6 @@ attribute-fecha-de-nacimiento = Date of birth
 file-history-one = History (1 version)
 file-basis-consent = Your permission
 file-basis-consent-of = Your permission of { $when }
+security-verify-in-person = In person: take your INE, passport or professional licence to one of the City's service offices; the staff check the original document and raise your Llave to level 2 on the spot.
+security-verify-online-how = Online: with the button below, from your phone, with your ID and a photo of your face.
+security-verify-ways = All the ways to reach level 2

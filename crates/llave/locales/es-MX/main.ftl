@@ -667,3 +667,6 @@ attribute-fecha-de-nacimiento = Fecha de nacimiento
 file-history-one = Historial (1 versión)
 file-basis-consent = Tu permiso
 file-basis-consent-of = Tu permiso del { $when }
+security-verify-in-person = En persona: lleva tu INE, pasaporte o cédula profesional a un módulo de atención de la Ciudad; el personal revisa el documento original y sube tu Llave al nivel 2 en el momento.
+security-verify-online-how = En línea: con el botón de abajo, desde tu teléfono, con tu identificación y una foto de tu rostro.
+security-verify-ways = Todas las formas de llegar al nivel 2
