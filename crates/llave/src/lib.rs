@@ -3,6 +3,7 @@
 //! and audit as they come) to shared infrastructure (configuration, storage, web plumbing,
 //! i18n, mail) and builds the HTTP application from a [`Config`].
 
+pub mod account_page;
 pub mod accounts;
 pub mod admin;
 pub mod app;
@@ -64,6 +65,8 @@ pub struct Services {
     pub spokes: records::Spokes,
     /// The tamper-evident audit log: its signing key, pseudonym secret and origin.
     pub audit: audit::Log,
+    /// What sign-in asks after a right password: assurance's second factor.
+    pub second_step: accounts::SecondStep,
 }
 
 #[derive(Clone)]
@@ -107,6 +110,8 @@ pub enum StartError {
     Mail(#[from] mail::MailError),
     #[error(transparent)]
     Password(#[from] accounts::password::HashError),
+    #[error("time_zone: {0}")]
+    TimeZone(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
     #[error(transparent)]
@@ -164,6 +169,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
 /// log up to date themselves when they need it (`llave audit prove`), and leave it to the
 /// servers otherwise.
 async fn assemble(config: Config, store: Store) -> Result<AppState, StartError> {
+    calendar::set_time_zone(calendar::time_zone(&config.time_zone).map_err(StartError::TimeZone)?);
     let mailer: Box<dyn mail::Mailer> = match &config.mail.smtp_url {
         Some(url) => Box::new(mail::SmtpMailer::new(url, &config.mail.from)?),
         None => Box::new(
@@ -210,6 +216,7 @@ async fn assemble(config: Config, store: Store) -> Result<AppState, StartError> 
         hsm,
         spokes: records::Spokes::default(),
         audit,
+        second_step: |app, account, next| Box::pin(assurance::security::second_step(app, account, next)),
     }));
     outbox::spawn_worker(&state);
     Ok(state)

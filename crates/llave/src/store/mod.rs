@@ -23,7 +23,6 @@ pub mod act;
 pub mod arco;
 pub mod assurance;
 pub mod audit;
-pub mod catalog;
 pub mod consent;
 pub mod email_tokens;
 pub mod entities;

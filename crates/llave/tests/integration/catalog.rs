@@ -57,6 +57,16 @@ both_backends! {
         assert_eq!((counts.created, counts.updated, counts.equivalences), (2, 0, 1));
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_requirements").await, 3);
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_history").await, 2);
+        // One act: each procedure created and the equivalences replaced are its events.
+        assert_eq!(
+            app.count(
+                "SELECT COUNT(*) FROM events e JOIN acts a ON a.id = e.act_id \
+                 WHERE a.name = 'catalog_import' AND e.kind = 'catalog_changed' AND e.actor = 'test'"
+            )
+            .await,
+            3
+        );
+        assert_eq!(app.count("SELECT COUNT(*) FROM acts WHERE name = 'catalog_import'").await, 1);
 
         let exported = llave::catalog::export_json(&app.state.store).await.unwrap();
         let again = llave::catalog::import(&app.state.store, &exported, "test", 2).await.unwrap();
@@ -69,6 +79,15 @@ both_backends! {
         assert_eq!((counts.created, counts.updated, counts.unchanged), (0, 1, 1));
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_history").await, 3);
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_requirements").await, 3, "requirements replaced, not added");
+        assert_eq!(
+            app.count(
+                "SELECT COUNT(*) FROM events WHERE kind = 'catalog_changed' AND procedure_slug = 'licencia-a' \
+                 AND detail = 'updated' AND actor = 'editor'"
+            )
+            .await,
+            1,
+            "an unchanged import wrote no event; the update wrote one"
+        );
 
         let csv = llave::catalog::export_csv(&app.state.store).await.unwrap();
         assert!(csv.starts_with("\u{feff}slug,entity,name,description,"), "{csv}");
@@ -187,7 +206,7 @@ both_backends! {
         // The procedure's page: what to bring, cost, level, where to start.
         let page = browser.get("/tramites/licencia-a").await;
         assert_eq!(page.status, axum::http::StatusCode::OK);
-        for expected in ["Identificación oficial", "INE o pasaporte vigente", "Comprobante de domicilio", "$1000.50 MXN",
+        for expected in ["Identificación oficial", "INE o pasaporte vigente", "Comprobante de domicilio", "$1,000.50 MXN",
             "Llave Verificada (identidad comprobada)", "Verifica tu identidad", "href=\"https://licencias.semovi.cdmx.gob.mx/\"", "Módulo Insurgentes",
             "Reglamento de Tránsito de la Ciudad de México", "al solicitar"] {
             assert!(page.body.contains(expected), "{expected} missing");
@@ -314,6 +333,11 @@ both_backends! {
         assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(refused.body.contains("passport_photo"), "{}", refused.body);
         assert!(refused.body.contains("Escribe un número."));
+        // In the page's words, naming the field, the title saying so, the field marked.
+        assert!(refused.body.contains("Qué necesitas: usa uno de los tipos de requisito de la lista de abajo."), "{}", refused.body);
+        assert!(!refused.body.contains("is not a known requirement kind"), "no developer English: {}", refused.body);
+        assert!(refused.body.contains("<title>Error: "), "{}", refused.body);
+        assert!(refused.body.contains("aria-invalid=\"true\" aria-describedby=\"requirements-error"), "{}", refused.body);
         assert!(app.client().get("/tramites/licencia-a").await.body.contains("Credencial para votar"));
         // Moving it to another entity, or posting without the CSRF token: refused.
         set(&mut fields, "requirements", requirements);
