@@ -55,8 +55,13 @@ async fn acts(app: &llave::AppState, n: usize, concurrency: usize) -> Result<f64
         let count = n / concurrency;
         tasks.spawn(async move {
             for i in 0..count {
-                let event =
-                    Event::security(EventKind::SignIn, Some(AccountId((worker * 1000 + i % 1000) as i64)), "", "", "bench");
+                let event = Event::security(
+                    EventKind::SignIn,
+                    Some(AccountId((worker * 1000 + i % 1000) as i64)),
+                    "",
+                    "",
+                    "bench",
+                );
                 store.record("sign_in", event).await.map_err(|e| e.to_string())?;
             }
             Ok::<_, String>(())
@@ -83,7 +88,10 @@ async fn measure(args: &Args, dir: &std::path::Path, url: Option<String>) -> Res
     let _ = warm;
     let without = acts(&app, args.acts, args.concurrency).await?;
     // The backlog: every event so far, sequenced and signed at once.
-    let backlog: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(app.store.pool()).await.map_err(|e| e.to_string())?;
+    let backlog: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(app.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
     let started = Instant::now();
     llave::audit::sequencer::sequence(&app.store, &app.audit).await.map_err(|e| e.to_string())?;
     let backlog_time = started.elapsed();
