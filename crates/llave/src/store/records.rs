@@ -187,27 +187,6 @@ impl Store {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
-    pub async fn index_record(&self, l: &Locator) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO record_index (record_id, entity_id, account_id, kind, procedure_slug, version, valid_from, \
-             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&l.record_id)
-        .bind(l.entity_id)
-        .bind(l.account_id)
-        .bind(&l.kind)
-        .bind(l.procedure.as_deref())
-        .bind(l.version)
-        .bind(l.valid_from.as_deref())
-        .bind(l.valid_until.as_deref())
-        .bind(l.created_at)
-        .bind(l.updated_at)
-        .execute(self.pool())
-        .await
-        .map_err(|e| conflict_or(e, |_| "record_id"))?;
-        Ok(())
-    }
-
     /// Indexes many records in one transaction, a few hundred per statement (bulk loads).
     pub async fn index_many(&self, locators: &[Locator]) -> StoreResult<()> {
         const COLUMNS: usize = 10;
@@ -262,35 +241,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Moves the index to a new version, if it is still at `from` and not withdrawn.
-    pub async fn advance_record(&self, l: &Locator, from: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE record_index SET version = $1, procedure_slug = $2, valid_from = $3, valid_until = $4, \
-             updated_at = $5 WHERE record_id = $6 AND version = $7 AND withdrawn_at IS NULL",
-        )
-        .bind(l.version)
-        .bind(l.procedure.as_deref())
-        .bind(l.valid_from.as_deref())
-        .bind(l.valid_until.as_deref())
-        .bind(l.updated_at)
-        .bind(&l.record_id)
-        .bind(from)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn withdraw_record(&self, record_id: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE record_index SET withdrawn_at = $1, updated_at = $1 WHERE record_id = $2 AND withdrawn_at IS NULL",
-        )
-        .bind(now)
-        .bind(record_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     pub async fn record_locator(&self, record_id: &str) -> StoreResult<Option<Locator>> {
@@ -409,6 +359,60 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(access).collect::<Result<_, _>>()?)
+    }
+}
+
+/// The index's changes, in the act that records them (`record_stored`, `record_updated`,
+/// `record_withdrawn`).
+impl super::Tx {
+    pub async fn index_record(&mut self, l: &Locator) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO record_index (record_id, entity_id, account_id, kind, procedure_slug, version, valid_from, \
+             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&l.record_id)
+        .bind(l.entity_id)
+        .bind(l.account_id)
+        .bind(&l.kind)
+        .bind(l.procedure.as_deref())
+        .bind(l.version)
+        .bind(l.valid_from.as_deref())
+        .bind(l.valid_until.as_deref())
+        .bind(l.created_at)
+        .bind(l.updated_at)
+        .execute(self.conn())
+        .await
+        .map_err(|e| conflict_or(e, |_| "record_id"))?;
+        Ok(())
+    }
+
+    /// Moves the index to a new version, if it is still at `from` and not withdrawn.
+    pub async fn advance_record(&mut self, l: &Locator, from: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE record_index SET version = $1, procedure_slug = $2, valid_from = $3, valid_until = $4, \
+             updated_at = $5 WHERE record_id = $6 AND version = $7 AND withdrawn_at IS NULL",
+        )
+        .bind(l.version)
+        .bind(l.procedure.as_deref())
+        .bind(l.valid_from.as_deref())
+        .bind(l.valid_until.as_deref())
+        .bind(l.updated_at)
+        .bind(&l.record_id)
+        .bind(from)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn withdraw_record(&mut self, record_id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE record_index SET withdrawn_at = $1, updated_at = $1 WHERE record_id = $2 AND withdrawn_at IS NULL",
+        )
+        .bind(now)
+        .bind(record_id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -82,7 +82,7 @@ both_backends! {
 async fn officer(app: &TestApp, seed: u64) -> (Person, Client) {
     let (person, mut browser) = signed_in_person(app, seed).await;
     let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
-    app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
+    llave::admin::staff::grant(&app.state.store, account.id, "officer", "*", "test").await.unwrap();
     let (_, codes) = enrol_totp(&mut browser).await;
     sign_in_with_recovery_code(&mut browser, &person, &codes[0]).await;
     (person, browser)
@@ -102,7 +102,7 @@ both_backends! {
         let app = TestApp::new(backend).await;
         let (officer, mut desk) = signed_in_person(&app, 1401).await;
         let account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
-        app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
+        llave::admin::staff::grant(&app.state.store, account.id, "officer", "*", "test").await.unwrap();
         let person = Person::synthetic(1402);
         sign_up_and_confirm(&app, &person).await;
 
