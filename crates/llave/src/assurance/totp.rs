@@ -193,7 +193,7 @@ pub async fn confirm(
     code: &str,
     actor: &Actor,
 ) -> Result<(Check, Vec<String>), TotpError> {
-    let mut tx = app.store.begin_act("totp_enabled").await?;
+    let mut tx = app.store.begin_act("totp_confirm").await?;
     let check = check_in(&mut tx, Checker::of(app), account, code, false, actor).await?;
     let mut codes = Vec::new();
     if check == Check::Accepted {

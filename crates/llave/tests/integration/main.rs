@@ -9,6 +9,7 @@ mod architecture;
 mod assurance;
 mod browser;
 mod catalog;
+mod changes;
 mod consent;
 mod crash;
 mod demo_story;
