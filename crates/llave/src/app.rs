@@ -17,6 +17,7 @@ pub fn router(state: AppState) -> Router {
     let max_scan = max_body.max(state.config.records.max_file_bytes / 3 * 4 + 128 * 1024);
     Router::new()
         .merge(crate::accounts::routes::routes())
+        .merge(crate::account_page::routes())
         .merge(crate::assurance::routes::routes())
         .merge(crate::signature::routes::routes())
         .merge(crate::signature::api::routes())

@@ -3,6 +3,7 @@
 //! and audit as they come) to shared infrastructure (configuration, storage, web plumbing,
 //! i18n, mail) and builds the HTTP application from a [`Config`].
 
+pub mod account_page;
 pub mod accounts;
 pub mod admin;
 pub mod app;
@@ -60,6 +61,8 @@ pub struct Services {
     pub hsm: Option<Arc<hsm::Hsm>>,
     /// The entities' own record stores, opened on first use.
     pub spokes: records::Spokes,
+    /// What sign-in asks after a right password: assurance's second factor.
+    pub second_step: accounts::SecondStep,
 }
 
 #[derive(Clone)]
@@ -192,6 +195,7 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
         reference,
         hsm,
         spokes: records::Spokes::default(),
+        second_step: |app, account, next| Box::pin(assurance::security::second_step(app, account, next)),
     }));
     outbox::spawn_worker(&state);
     Ok(state)

@@ -35,6 +35,27 @@ impl Problem {
     }
 }
 
+/// The messages of `problems`, by field, in the page's language.
+pub fn field_errors(c: &crate::web::page::Chrome, problems: &[Problem]) -> crate::web::page::FieldErrors {
+    let mut errors = crate::web::page::FieldErrors::default();
+    for problem in problems {
+        errors.add(problem.field, c.t_with(problem.key, &problem.args));
+    }
+    errors
+}
+
+/// What sign-in asks after a right password, before it opens a session: `Ok(Some(page))` to
+/// ask for more (a second factor), `Ok(None)` to open the session at once. The composition
+/// root gives it (`Services::second_step`): the second factors are assurance's, which builds
+/// on accounts, so accounts cannot call it by name.
+pub type SecondStep = for<'a> fn(
+    &'a crate::AppState,
+    &'a crate::store::Account,
+    &'a str,
+) -> std::pin::Pin<
+    Box<dyn Future<Output = Result<Option<axum::response::Response>, crate::web::error::PageError>> + Send + 'a>,
+>;
+
 /// Who started an action, for the event log.
 #[derive(Debug, Clone)]
 pub struct Actor {

@@ -11,11 +11,10 @@ use serde::Deserialize;
 
 use super::links::{self, Confirmation, ResetOutcome};
 use super::pages::*;
-use super::signin::{self, ChangeOutcome, SignInOutcome};
+use super::signin::{self, SignInOutcome};
 use super::signup::{self, Origin, SignupError, SignupInput};
 use super::{Actor, Problem, device, sessions};
 use crate::AppState;
-use crate::calendar::format_time;
 use crate::store::EventKind;
 use crate::store::email_tokens::LinkState;
 use crate::web::client::ClientMeta;
@@ -33,21 +32,14 @@ pub fn routes() -> Router<AppState> {
         .route("/signin", get(signin_form).post(signin_submit))
         .route("/signout", post(signout))
         .route("/confirm", get(confirm))
-        .route("/account", get(account))
         .route("/account/sessions/end", post(end_session))
-        .route("/account/password", post(change_password))
-        .route("/account/consents/withdraw", post(withdraw_consent))
         .route("/account/confirm/resend", post(resend_confirmation))
         .route("/password/forgot", get(forgot_form).post(forgot_submit))
         .route("/password/reset", get(reset_form).post(reset_submit))
 }
 
 fn errors_from(c: &Chrome, problems: &[Problem]) -> FieldErrors {
-    let mut errors = FieldErrors::default();
-    for problem in problems {
-        errors.add(problem.field, c.t_with(problem.key, &problem.args));
-    }
-    errors
+    super::field_errors(c, problems)
 }
 
 fn message(c: Chrome, status: StatusCode, title: &str, text: String, href: &str, link: &str) -> Response {
@@ -201,7 +193,7 @@ async fn signin_submit(
             let value = device::issue(&app.csrf_key, account.id, now);
             let cookie = app.cookie_policy().set(device::DEVICE_COOKIE, &value, Some(device::DEVICE_SECONDS), "Strict");
             let device_header = HeaderValue::from_str(&cookie).ok();
-            if let Some(mut response) = crate::assurance::security::second_step(&app, &account, &next).await? {
+            if let Some(mut response) = (app.second_step)(&app, &account, &next).await? {
                 response.headers_mut().extend(device_header.map(|v| (SET_COOKIE, v)));
                 return Ok(response);
             }
@@ -299,85 +291,7 @@ async fn confirm(
     })
 }
 
-// ----- account page -----
-
-async fn account_page(
-    app: &AppState,
-    c: Chrome,
-    s: &SignedIn,
-    errors: FieldErrors,
-    notice: Option<String>,
-    status: StatusCode,
-) -> PageResult {
-    let records = app.store.open_sessions(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let sessions = records.iter().map(|r| SessionRow::new(r, &s.session.id)).collect();
-    let curp_state = curp::State::parse(&s.account.birth_state).map(|st| st.name().to_string()).unwrap_or_default();
-    let connections = app
-        .store
-        .account_connections(s.account.id)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?
-        .into_iter()
-        .map(|connection| {
-            let scope = connection.consented_scope.as_deref().unwrap_or("");
-            ConnectionRow {
-                receives: crate::consent::words::consent_items(&c, scope.split(' '), &connection.allowed_claims),
-                consented: connection.consented_scope.is_some(),
-                since: connection.consented_at.map(format_time).unwrap_or_default(),
-                last_sign_in: connection.last_sign_in.map(format_time).unwrap_or_default(),
-                client_id: connection.client_id,
-                client: connection.client_name,
-                entity: connection.entity_name,
-            }
-        })
-        .collect();
-    let security =
-        crate::assurance::security::security_view(app, &c, s).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let page = AccountPage {
-        c: c.signed_in(),
-        account: s.account.clone(),
-        curp_state,
-        sessions,
-        connections,
-        security,
-        errors,
-        notice,
-    };
-    Ok(render(status, &page))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct NoticeQuery {
-    notice: Option<String>,
-    error: Option<String>,
-}
-
-async fn account(
-    State(app): State<AppState>,
-    c: Chrome,
-    s: SignedIn,
-    PageQuery(query): PageQuery<NoticeQuery>,
-) -> PageResult {
-    let notice = match query.notice.as_deref() {
-        Some("password_changed") => Some(c.t("password-changed")),
-        Some("session_ended") => Some(c.t("session-ended")),
-        Some("confirmation_sent") => Some(c.t("confirmation-resent")),
-        Some("consent_withdrawn") => Some(c.t("consent-withdrawn")),
-        Some(key @ ("passkey_added" | "passkey_removed" | "passkey_renamed" | "totp_removed" | "totp_enabled")) => {
-            Some(c.t(&format!("notice-{}", key.replace('_', "-"))))
-        }
-        _ => None,
-    };
-    let mut errors = FieldErrors::default();
-    if let Some(key @ ("fresh_auth_needed" | "factor_first" | "passkey_name" | "passkey_unknown")) =
-        query.error.as_deref()
-    {
-        errors.add("security", c.t(&format!("error-{}", key.replace('_', "-"))));
-    }
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    account_page(&app, c, &s, errors, notice, status).await
-}
+// ----- account page forms (the page itself is composed in `crate::account_page`) -----
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -405,62 +319,6 @@ async fn end_session(
         return Ok(response);
     }
     Ok(Redirect::to("/account?notice=session_ended").into_response())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct WithdrawConsentForm {
-    client_id: String,
-}
-
-/// Withdraws the consent given to a site: it has to ask again, and every token it holds
-/// for the person stops working at once.
-async fn withdraw_consent(
-    State(app): State<AppState>,
-    c: Chrome,
-    client: ClientMeta,
-    s: SignedIn,
-    CsrfForm(form): CsrfForm<WithdrawConsentForm>,
-) -> PageResult {
-    // One act: the consent, the client's grants and the event (consent capability).
-    let which = crate::consent::Withdraw::SignIn(&form.client_id);
-    crate::consent::withdraw(&app, s.account.id, which, &Actor::from(&client))
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
-    Ok(Redirect::to("/account?notice=consent_withdrawn").into_response())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ChangePasswordForm {
-    current_password: String,
-    new_password: String,
-}
-
-async fn change_password(
-    State(app): State<AppState>,
-    c: Chrome,
-    client: ClientMeta,
-    s: SignedIn,
-    CsrfForm(form): CsrfForm<ChangePasswordForm>,
-) -> PageResult {
-    let actor = Actor::from(&client);
-    let outcome =
-        signin::change_password(&app, &s.account, &s.session.id, &form.current_password, &form.new_password, &actor)
-            .await
-            .map_err(|e| PageError::internal(c.lang, e))?;
-    match outcome {
-        ChangeOutcome::Changed => Ok(Redirect::to("/account?notice=password_changed").into_response()),
-        ChangeOutcome::Invalid(problems) => {
-            let errors = errors_from(&c, &problems);
-            account_page(&app, c, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        ChangeOutcome::Throttled => {
-            let mut errors = FieldErrors::default();
-            errors.add("current_password", c.t("signin-throttled"));
-            account_page(&app, c, &s, errors, None, StatusCode::TOO_MANY_REQUESTS).await
-        }
-    }
 }
 
 async fn resend_confirmation(

@@ -40,7 +40,7 @@ pub struct DemoReport {
     /// The demo person who is also an officer at a service centre (`/oficina`).
     pub officer: String,
     /// Procedures in the demo catalog (created or updated on this run).
-    pub catalog: crate::store::catalog::ImportCounts,
+    pub catalog: crate::catalog::storage::ImportCounts,
     /// The entities' demo sites, served by llave under `/demo/`.
     pub sites: Vec<DemoSite>,
 }

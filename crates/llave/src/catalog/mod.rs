@@ -19,6 +19,7 @@ pub mod report;
 pub mod review;
 pub mod routes;
 pub mod search;
+pub mod storage;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,8 +28,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::store::Store;
-use crate::store::catalog::ImportCounts;
 use model::{Equivalence, Procedure};
+use storage::ImportCounts;
 
 /// The published catalog as the public pages and API see it, with its search index;
 /// rebuilt when the catalog changes (checked with one cheap query per request).

@@ -54,6 +54,11 @@ pub enum EventKind {
     TokensIssued,
     /// A read of, look-up of or refusal about an entity's record (the access log).
     RecordAccess,
+    /// A procedure of the catalog created or updated (`procedure`; `detail`: which).
+    CatalogChanged,
+    /// A legal reviewer approved or rejected a procedure's legal basis (`detail`: the decision
+    /// and the citation).
+    LegalBasisDecided,
     /// A staff role given to an account (`detail`: `role=… scope=…`).
     RoleGranted,
     /// A staff role taken from an account (`detail`: `role=… scope=…`).
@@ -112,6 +117,8 @@ impl EventKind {
             EventKind::SessionExpired => "session_expired",
             EventKind::TokensIssued => "tokens_issued",
             EventKind::RecordAccess => "record_access",
+            EventKind::CatalogChanged => "catalog_changed",
+            EventKind::LegalBasisDecided => "legal_basis_decided",
             EventKind::RoleGranted => "role_granted",
             EventKind::RoleRevoked => "role_revoked",
             EventKind::EntityRegistered => "entity_registered",

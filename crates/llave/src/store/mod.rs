@@ -22,7 +22,6 @@ mod accounts;
 pub mod act;
 pub mod arco;
 pub mod assurance;
-pub mod catalog;
 pub mod consent;
 pub mod email_tokens;
 pub mod entities;

@@ -57,6 +57,16 @@ both_backends! {
         assert_eq!((counts.created, counts.updated, counts.equivalences), (2, 0, 1));
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_requirements").await, 3);
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_history").await, 2);
+        // One act: each procedure created and the equivalences replaced are its events.
+        assert_eq!(
+            app.count(
+                "SELECT COUNT(*) FROM events e JOIN acts a ON a.id = e.act_id \
+                 WHERE a.name = 'catalog_import' AND e.kind = 'catalog_changed' AND e.actor = 'test'"
+            )
+            .await,
+            3
+        );
+        assert_eq!(app.count("SELECT COUNT(*) FROM acts WHERE name = 'catalog_import'").await, 1);
 
         let exported = llave::catalog::export_json(&app.state.store).await.unwrap();
         let again = llave::catalog::import(&app.state.store, &exported, "test", 2).await.unwrap();
@@ -69,6 +79,15 @@ both_backends! {
         assert_eq!((counts.created, counts.updated, counts.unchanged), (0, 1, 1));
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_history").await, 3);
         assert_eq!(app.count("SELECT COUNT(*) FROM procedure_requirements").await, 3, "requirements replaced, not added");
+        assert_eq!(
+            app.count(
+                "SELECT COUNT(*) FROM events WHERE kind = 'catalog_changed' AND procedure_slug = 'licencia-a' \
+                 AND detail = 'updated' AND actor = 'editor'"
+            )
+            .await,
+            1,
+            "an unchanged import wrote no event; the update wrote one"
+        );
 
         let csv = llave::catalog::export_csv(&app.state.store).await.unwrap();
         assert!(csv.starts_with("\u{feff}slug,entity,name,description,"), "{csv}");

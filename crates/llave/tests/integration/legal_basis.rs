@@ -100,6 +100,16 @@ both_backends! {
         // A legal reviewer approves: now the law spares the consent, and names itself.
         let approved = decide(&w.app, &mut reviewer, "permiso", "approved").await;
         assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+        // The decision and its event are one act; the refused and forged tries wrote none.
+        assert_eq!(
+            w.app
+                .count(
+                    "SELECT COUNT(*) FROM events e JOIN acts a ON a.id = e.act_id WHERE a.name = 'legal_basis_decision' \
+                     AND e.kind = 'legal_basis_decided' AND e.procedure_slug = 'permiso' AND e.actor_kind = 'staff'"
+                )
+                .await,
+            1
+        );
         let page = reviewer.get(approved.location().unwrap()).await.body;
         assert!(page.contains("Aprobado") && page.contains("1 de 1 aprobaciones"), "{page}");
         let (status, found) = w.lookup(&lookups, json!({"sub": sub}), "permiso", "proof_of_residence").await;

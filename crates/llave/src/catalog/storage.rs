@@ -1,11 +1,15 @@
 //! The catalog's storage: procedures (a JSON document each, with the columns queries need),
-//! their requirements as rows, declared equivalences, and every change's history.
+//! their requirements as rows, declared equivalences, and every change's history. It lives
+//! with the catalog (its types are the catalog's model) as methods on the shared [`Store`].
+//! Every change is one act with its events: `catalog_changed` per procedure created or
+//! updated, `legal_basis_decided` per reviewer's decision.
 
 use sqlx::Row;
 
-use super::{Store, StoreResult};
-use crate::catalog::model::{Equivalence, Procedure};
-use crate::catalog::review::{Decision, Review};
+use super::model::{Equivalence, Procedure};
+use super::review::{Decision, Review};
+use crate::store::{ActorKind, Event, EventKind, Outcome};
+use crate::store::{Store, StoreError, StoreResult};
 
 /// What an import changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,12 +33,12 @@ impl Store {
         now: i64,
     ) -> StoreResult<ImportCounts> {
         let mut counts = ImportCounts::default();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_act("catalog_import").await?;
         for (procedure, entity_id) in procedures.iter().zip(entity_ids) {
-            let document = serde_json::to_string(procedure).map_err(|e| super::StoreError::Data(e.to_string()))?;
+            let document = serde_json::to_string(procedure).map_err(|e| StoreError::Data(e.to_string()))?;
             let existing = sqlx::query("SELECT id, document FROM procedures WHERE slug = $1")
                 .bind(&procedure.slug)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(tx.conn())
                 .await?;
             let (id, change) = match existing {
                 Some(row) if row.try_get::<String, _>("document")? == document => {
@@ -55,11 +59,11 @@ impl Store {
                     .bind(&document)
                     .bind(now)
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(tx.conn())
                     .await?;
                     sqlx::query("DELETE FROM procedure_requirements WHERE procedure_id = $1")
                         .bind(id)
-                        .execute(&mut *tx)
+                        .execute(tx.conn())
                         .await?;
                     counts.updated += 1;
                     (id, "updated")
@@ -77,7 +81,7 @@ impl Store {
                     .bind(procedure.yearly_volume)
                     .bind(&document)
                     .bind(now)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(tx.conn())
                     .await?;
                     counts.created += 1;
                     (row.try_get("id")?, "created")
@@ -91,7 +95,7 @@ impl Store {
                 .bind(position as i64)
                 .bind(&requirement.kind)
                 .bind(&requirement.stage)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
             }
             sqlx::query("INSERT INTO procedure_history (procedure_id, at, actor, change) VALUES ($1, $2, $3, $4)")
@@ -99,19 +103,31 @@ impl Store {
                 .bind(now)
                 .bind(actor)
                 .bind(serde_json::json!({ "change": change, "document": procedure }).to_string())
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
+            tx.event(catalog_event(EventKind::CatalogChanged, actor, &procedure.slug, change));
         }
         // `None` (one procedure saved from its edit page) leaves the equivalences alone.
-        if equivalences.is_some() {
-            sqlx::query("DELETE FROM requirement_equivalences").execute(&mut *tx).await?;
+        if let Some(equivalences) = equivalences {
+            let before = sqlx::query("SELECT kind, accepted_kind, note FROM requirement_equivalences")
+                .fetch_all(tx.conn())
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("kind")?, row.try_get("accepted_kind")?, row.try_get("note")?)))
+                .collect::<Result<std::collections::BTreeSet<(String, String, String)>, sqlx::Error>>()?;
+            let after: std::collections::BTreeSet<(String, String, String)> =
+                equivalences.iter().map(|e| (e.kind.clone(), e.accepted_kind.clone(), e.note.clone())).collect();
+            if before != after {
+                tx.event(catalog_event(EventKind::CatalogChanged, actor, "", "equivalences"));
+            }
+            sqlx::query("DELETE FROM requirement_equivalences").execute(tx.conn()).await?;
         }
         for equivalence in equivalences.unwrap_or_default() {
             sqlx::query("INSERT INTO requirement_equivalences (kind, accepted_kind, note) VALUES ($1, $2, $3)")
                 .bind(&equivalence.kind)
                 .bind(&equivalence.accepted_kind)
                 .bind(&equivalence.note)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
             counts.equivalences += 1;
         }
@@ -129,7 +145,7 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let document: String = row.try_get("document")?;
-                serde_json::from_str(&document).map_err(|e| super::StoreError::Data(e.to_string()))
+                serde_json::from_str(&document).map_err(|e| StoreError::Data(e.to_string()))
             })
             .collect()
     }
@@ -224,7 +240,7 @@ impl Store {
                     fingerprint: row.try_get("fingerprint")?,
                     reviewer_account_id: row.try_get("reviewer_account_id")?,
                     decision: Decision::parse(&decision)
-                        .ok_or_else(|| super::StoreError::Corrupt(format!("legal basis decision {decision:?}")))?,
+                        .ok_or_else(|| StoreError::Corrupt(format!("legal basis decision {decision:?}")))?,
                     at: row.try_get("at")?,
                 })
             })
@@ -235,9 +251,9 @@ impl Store {
     /// earlier one on the same text) and a history entry naming the basis, in one
     /// transaction. False when no procedure has the slug.
     pub async fn decide_legal_basis(&self, slug: &str, review: &Review, citation: &str) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_act("legal_basis_decision").await?;
         let Some(row) =
-            sqlx::query("SELECT id FROM procedures WHERE slug = $1").bind(slug).fetch_optional(&mut *tx).await?
+            sqlx::query("SELECT id FROM procedures WHERE slug = $1").bind(slug).fetch_optional(tx.conn()).await?
         else {
             return Ok(false);
         };
@@ -252,7 +268,7 @@ impl Store {
         .bind(review.reviewer_account_id)
         .bind(review.decision.as_str())
         .bind(review.at)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         let change = format!("legal-basis-{}", review.decision.as_str());
         sqlx::query("INSERT INTO procedure_history (procedure_id, at, actor, change) VALUES ($1, $2, $3, $4)")
@@ -263,8 +279,14 @@ impl Store {
                 serde_json::json!({ "change": change, "basis": citation, "fingerprint": review.fingerprint })
                     .to_string(),
             )
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
+        tx.event(catalog_event(
+            EventKind::LegalBasisDecided,
+            &review.reviewer(),
+            slug,
+            &format!("{change}: {citation}"),
+        ));
         tx.commit().await?;
         Ok(true)
     }
@@ -290,5 +312,18 @@ impl Store {
             }
         }
         Ok(editors)
+    }
+}
+
+/// The event of a catalog change by `actor` (`account:N` for staff, else the command line
+/// or the demo loader) on the procedure `slug`.
+fn catalog_event(kind: EventKind, actor: &str, slug: &str, detail: &str) -> Event {
+    let staff = actor.starts_with("account:");
+    Event {
+        actor_kind: if staff { ActorKind::Staff } else { ActorKind::System },
+        actor: actor.to_string(),
+        procedure: (!slug.is_empty()).then(|| slug.to_string()),
+        outcome: Outcome::Ok,
+        ..Event::security(kind, None, "", "", detail)
     }
 }
