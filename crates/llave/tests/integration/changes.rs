@@ -14,7 +14,7 @@ use crate::both_backends;
 use crate::support::*;
 
 /// The events of every act named `name`, oldest act first: the kinds of each, in order.
-async fn acts_named(store: &Store, name: &str) -> Vec<Vec<String>> {
+pub async fn acts_named(store: &Store, name: &str) -> Vec<Vec<String>> {
     let rows = sqlx::query(
         "SELECT a.id, e.kind FROM acts a JOIN events e ON e.act_id = a.id WHERE a.name = $1 ORDER BY a.id, e.seq",
     )
