@@ -17,7 +17,7 @@ use crate::Services;
 use crate::accounts::Actor;
 use crate::crypto::{now, random_id};
 use crate::store::assurance::PasskeyRecord;
-use crate::store::{Account, AccountId, Event, EventKind, StoreError, Tx};
+use crate::store::{Account, AccountId, Event, EventKind, Store, StoreError, Tx};
 
 const CEREMONY_SECONDS: i64 = 300;
 /// Longest passkey name kept.
@@ -297,7 +297,7 @@ pub async fn finish_authentication(
 /// Renames one of the person's passkeys, as one act with `passkey_renamed`; false if the
 /// name is empty or the passkey is not theirs.
 pub async fn rename(
-    app: &Services,
+    store: &Store,
     account: AccountId,
     id: &str,
     name: &str,
@@ -307,7 +307,7 @@ pub async fn rename(
     if name.is_empty() {
         return Ok(false);
     }
-    app.store
+    store
         .act("passkey_renamed", async |tx: &mut Tx| {
             let renamed = tx.rename_passkey(account, id, &name).await?;
             if renamed {
@@ -321,12 +321,12 @@ pub async fn rename(
 /// Removes one of the person's passkeys, as one act with `passkey_removed`; false if it
 /// was already gone.
 pub async fn remove(
-    app: &Services,
+    store: &Store,
     account: AccountId,
     passkey: &PasskeyRecord,
     actor: &Actor,
 ) -> Result<bool, StoreError> {
-    app.store
+    store
         .act("passkey_removed", async |tx: &mut Tx| {
             let removed = tx.remove_passkey(account, &passkey.id).await?;
             if removed {

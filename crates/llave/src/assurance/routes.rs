@@ -178,7 +178,7 @@ async fn totp_remove(
     {
         return Ok(account_error("fresh_auth_needed"));
     }
-    totp::remove(&app, s.account.id, &actor).await.map_err(internal)?;
+    totp::remove(&app.store, s.account.id, &actor).await.map_err(internal)?;
     Ok(to_account("totp_removed"))
 }
 
@@ -269,7 +269,7 @@ async fn passkey_rename(
     s: SignedIn,
     CsrfForm(form): CsrfForm<RenameForm>,
 ) -> PageResult {
-    let renamed = passkeys::rename(&app, s.account.id, &form.id, &form.name, &Actor::from(&client))
+    let renamed = passkeys::rename(&app.store, s.account.id, &form.id, &form.name, &Actor::from(&client))
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     Ok(if renamed { to_account("passkey_renamed") } else { account_error("passkey_name") })
@@ -294,7 +294,7 @@ async fn passkey_remove(
     let Some(key) = keys.iter().find(|k| k.id == form.id) else {
         return Ok(account_error("passkey_unknown"));
     };
-    passkeys::remove(&app, s.account.id, key, &actor).await.map_err(internal)?;
+    passkeys::remove(&app.store, s.account.id, key, &actor).await.map_err(internal)?;
     Ok(to_account("passkey_removed"))
 }
 

@@ -9,7 +9,7 @@ use crate::accounts::Actor;
 use crate::config::ThrottleConfig;
 use crate::crypto::now;
 use crate::keystore::KeyStore;
-use crate::store::{Account, AccountId, EventKind, StoreError, Tx};
+use crate::store::{Account, AccountId, EventKind, Store, StoreError, Tx};
 
 const PURPOSE: &str = "totp-secret";
 const STEP: i64 = 30;
@@ -205,8 +205,8 @@ pub async fn confirm(
 }
 
 /// Removes the account's TOTP factor, as one act with `totp_removed`; false if it had none.
-pub async fn remove(app: &Services, account: AccountId, actor: &Actor) -> Result<bool, StoreError> {
-    app.store
+pub async fn remove(store: &Store, account: AccountId, actor: &Actor) -> Result<bool, StoreError> {
+    store
         .act("totp_removed", async |tx: &mut Tx| {
             let removed = tx.remove_totp(account).await?;
             if removed {

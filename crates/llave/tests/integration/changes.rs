@@ -136,11 +136,11 @@ both_backends! {
 
         // Removed: one act; refused, the factor stays.
         refuse_events(&app, backend, "totp_removed").await;
-        assert!(llave::assurance::totp::remove(&app.state, account.id, &actor()).await.is_err());
+        assert!(llave::assurance::totp::remove(store, account.id, &actor()).await.is_err());
         assert!(llave::assurance::totp::enabled(&app.state, account.id).await.unwrap());
         allow_events(&app, backend, "totp_removed").await;
-        assert!(llave::assurance::totp::remove(&app.state, account.id, &actor()).await.unwrap());
-        assert!(!llave::assurance::totp::remove(&app.state, account.id, &actor()).await.unwrap(), "once");
+        assert!(llave::assurance::totp::remove(store, account.id, &actor()).await.unwrap());
+        assert!(!llave::assurance::totp::remove(store, account.id, &actor()).await.unwrap(), "once");
         assert_eq!(acts_named(store, "totp_removed").await, [vec!["totp_removed".to_string()]]);
         assert!(!llave::assurance::totp::enabled(&app.state, account.id).await.unwrap());
         app.finish().await;
@@ -242,21 +242,21 @@ both_backends! {
         let name_of = "SELECT COUNT(*) FROM passkeys WHERE name = $1";
 
         refuse_events(&app, backend, "passkey_renamed").await;
-        assert!(llave::assurance::passkeys::rename(&app.state, account.id, "pk1", "Llave USB", &actor()).await.is_err());
+        assert!(llave::assurance::passkeys::rename(store, account.id, "pk1", "Llave USB", &actor()).await.is_err());
         assert_eq!(count_where(store, name_of, "Teléfono").await, 1, "the name unchanged");
         allow_events(&app, backend, "passkey_renamed").await;
-        assert!(llave::assurance::passkeys::rename(&app.state, account.id, "pk1", "Llave USB", &actor()).await.unwrap());
-        assert!(!llave::assurance::passkeys::rename(&app.state, account.id, "otra", "Nada", &actor()).await.unwrap());
+        assert!(llave::assurance::passkeys::rename(store, account.id, "pk1", "Llave USB", &actor()).await.unwrap());
+        assert!(!llave::assurance::passkeys::rename(store, account.id, "otra", "Nada", &actor()).await.unwrap());
         assert_eq!(count_where(store, name_of, "Llave USB").await, 1);
         assert_eq!(acts_named(store, "passkey_renamed").await, [vec!["passkey_renamed".to_string()]], "none for a passkey not found");
 
         let key = store.passkeys(account.id).await.unwrap().remove(0);
         refuse_events(&app, backend, "passkey_removed").await;
-        assert!(llave::assurance::passkeys::remove(&app.state, account.id, &key, &actor()).await.is_err());
+        assert!(llave::assurance::passkeys::remove(store, account.id, &key, &actor()).await.is_err());
         assert_eq!(store.passkey_count(account.id).await.unwrap(), 1, "the passkey stays");
         allow_events(&app, backend, "passkey_removed").await;
-        assert!(llave::assurance::passkeys::remove(&app.state, account.id, &key, &actor()).await.unwrap());
-        assert!(!llave::assurance::passkeys::remove(&app.state, account.id, &key, &actor()).await.unwrap());
+        assert!(llave::assurance::passkeys::remove(store, account.id, &key, &actor()).await.unwrap());
+        assert!(!llave::assurance::passkeys::remove(store, account.id, &key, &actor()).await.unwrap());
         assert_eq!(store.passkey_count(account.id).await.unwrap(), 0);
         assert_eq!(acts_named(store, "passkey_removed").await, [vec!["passkey_removed".to_string()]]);
         app.finish().await;
