@@ -12,6 +12,8 @@ account-link = My account
 signin-button = Sign in
 signup-button = Create account
 signout-button = Sign out
+# Begins the title of a page whose form came back with errors.
+error-title-prefix = Error:
 errors-heading = Please check the following:
 
 signup-title = Create your Llave account

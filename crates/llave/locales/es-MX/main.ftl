@@ -12,6 +12,8 @@ account-link = Mi cuenta
 signin-button = Iniciar sesión
 signup-button = Crear cuenta
 signout-button = Cerrar sesión
+# Begins the title of a page whose form came back with errors.
+error-title-prefix = Error:
 errors-heading = Revisa lo siguiente:
 
 signup-title = Crear tu cuenta Llave

@@ -27,6 +27,12 @@ impl Chrome {
         self.lang.t_with(key, args)
     }
 
+    /// The label of the form field `field` (message `field-<name>`, `_` written `-`), for
+    /// an error summary that names the field each message is about.
+    pub fn field_label(&self, field: &str) -> Option<String> {
+        self.lang.try_t(&format!("field-{}", field.replace('_', "-")))
+    }
+
     pub fn signed_in(mut self) -> Chrome {
         self.signed_in = true;
         self

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accessibility;
 mod accounts;
 mod acts;
 mod architecture;

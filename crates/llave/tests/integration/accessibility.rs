@@ -1,0 +1,27 @@
+//! Pages for everyone (issue 14), in a real browser: `tests/browser/page_audit.mjs` visits
+//! every page state a person meets (signed out and signed in, forms with and without
+//! errors), in Spanish and in English, on the demo's data, and checks each with axe-core
+//! (no violation of WCAG 2.2 A/AA or best practice), for reflow at 320 px, for controls at
+//! least 44 px tall and for a focus ring of at least 3:1.
+
+use crate::both_backends;
+use crate::browser::{browser_tests_dir, require_browser_tooling, run_script};
+use crate::support::TestApp;
+
+both_backends! {
+    async fn every_page_state_passes_axe_reflows_at_320_px_and_has_big_controls_and_visible_focus(backend: Backend) {
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        assert!(
+            dir.join("node_modules/axe-core/axe.min.js").is_file(),
+            "axe-core is not installed in {}: run `npm ci --prefix tests/browser` (.ci/run does it)",
+            dir.display()
+        );
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let person = &report.people[0];
+        run_script(&dir, "page_audit.mjs", &base, &[("CURP", person.curp.clone()), ("PASSWORD", person.password.clone())])
+            .await;
+        app.finish().await;
+    }
+}
