@@ -513,6 +513,7 @@ event-client_disabled = An entity's site disabled
 event-record_stored = An entity stored a record about you
 event-record_updated = An entity updated a record about you
 event-record_withdrawn = An entity withdrew a record about you
+event-record_grant_issued = An entity was allowed to read a record about you once
 request-title = Signature request
 request-asks = asks you to sign a document
 request-refuse = Do not sign, go back

@@ -513,6 +513,7 @@ event-client_disabled = Sitio de una entidad desactivado
 event-record_stored = Una entidad guardó un registro tuyo
 event-record_updated = Una entidad actualizó un registro tuyo
 event-record_withdrawn = Una entidad retiró un registro tuyo
+event-record_grant_issued = Una entidad obtuvo permiso de leer un registro tuyo una vez
 request-title = Solicitud de firma
 request-asks = te pide firmar un documento
 request-refuse = No firmar y volver

@@ -707,7 +707,32 @@ pub async fn lookup(
         expires_at,
         spent_at: None,
     };
-    app.store.add_grant(&grant, &token_hash(&token)).await?;
+    // One act: the grant and its event (the person sees who may read what, for which
+    // procedure, on what basis, before the read itself is logged).
+    let issued = Event {
+        actor_kind: ActorKind::Entity,
+        actor: client.client_id.clone(),
+        actor_entity_id: Some(client.entity_id),
+        basis: grant.legal_basis.clone().or_else(|| grant.consent_id.as_ref().map(|id| format!("consent {id}"))),
+        record_id: Some(grant.record_id.clone()),
+        holder_entity_id: Some(locator.entity_id),
+        procedure: Some(grant.procedure.clone()),
+        purpose: p.name.clone(),
+        ..Event::security(
+            EventKind::RecordGrantIssued,
+            Some(AccountId(account_id)),
+            "",
+            "",
+            &format!("grant {} ({basis}) expires_at={expires_at}", grant.id),
+        )
+    };
+    app.store
+        .act("record_grant", async |tx: &mut Tx| {
+            tx.add_grant(&grant, &token_hash(&token)).await?;
+            tx.event(issued);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
     Ok(Some(Found { locator, holder, grant: token, expires_at, basis: basis.into(), legal_basis: law }))
 }
 

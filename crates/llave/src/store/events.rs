@@ -77,6 +77,9 @@ pub enum EventKind {
     RecordUpdated,
     /// An entity withdrew its record (`detail`: `version=N`).
     RecordWithdrawn,
+    /// A look-up answered with a one-read grant on a record (`actor`: the reader's client;
+    /// `basis`; `record_id`, `holder`, `procedure`; `detail`: `grant <id> (<basis>) expires_at=…`).
+    RecordGrantIssued,
 }
 
 impl EventKind {
@@ -128,6 +131,7 @@ impl EventKind {
             EventKind::RecordStored => "record_stored",
             EventKind::RecordUpdated => "record_updated",
             EventKind::RecordWithdrawn => "record_withdrawn",
+            EventKind::RecordGrantIssued => "record_grant_issued",
         }
     }
 }

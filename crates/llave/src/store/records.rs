@@ -289,29 +289,6 @@ impl Store {
         Ok(rows.iter().map(locator).collect::<Result<_, _>>()?)
     }
 
-    pub async fn add_grant(&self, g: &Grant, token_hash: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO record_grants (id, token_hash, record_id, account_id, reader_entity_id, reader_client_id, \
-             procedure_slug, basis, consent_id, legal_basis, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&g.id)
-        .bind(token_hash)
-        .bind(&g.record_id)
-        .bind(g.account_id)
-        .bind(g.reader_entity_id)
-        .bind(&g.reader_client_id)
-        .bind(&g.procedure)
-        .bind(&g.basis)
-        .bind(g.consent_id.as_deref())
-        .bind(g.legal_basis.as_deref())
-        .bind(g.created_at)
-        .bind(g.expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     pub async fn grant_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Grant>> {
         let row = sqlx::query(
             "SELECT id, record_id, account_id, reader_entity_id, reader_client_id, procedure_slug, basis, consent_id, \
@@ -362,9 +339,32 @@ impl Store {
     }
 }
 
-/// The index's changes, in the act that records them (`record_stored`, `record_updated`,
-/// `record_withdrawn`).
+/// The index's changes and the read grants, in the act that records them (`record_stored`,
+/// `record_updated`, `record_withdrawn`, `record_grant_issued`).
 impl super::Tx {
+    pub async fn add_grant(&mut self, g: &Grant, token_hash: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO record_grants (id, token_hash, record_id, account_id, reader_entity_id, reader_client_id, \
+             procedure_slug, basis, consent_id, legal_basis, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&g.id)
+        .bind(token_hash)
+        .bind(&g.record_id)
+        .bind(g.account_id)
+        .bind(g.reader_entity_id)
+        .bind(&g.reader_client_id)
+        .bind(&g.procedure)
+        .bind(&g.basis)
+        .bind(g.consent_id.as_deref())
+        .bind(g.legal_basis.as_deref())
+        .bind(g.created_at)
+        .bind(g.expires_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     pub async fn index_record(&mut self, l: &Locator) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO record_index (record_id, entity_id, account_id, kind, procedure_slug, version, valid_from, \

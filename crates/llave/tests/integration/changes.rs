@@ -420,3 +420,35 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_read_grant_is_issued_with_its_event(backend: Backend) {
+        let w = crate::records::world(backend).await;
+        let (person, mut browser) = crate::oidc::support::signed_in_person(&w.app, 9107).await;
+        let stored = w.residence_at_b(&person.curp).await;
+        let record = stored["record_id"].as_str().unwrap().to_string();
+        let lookups = w.token(&w.a, "lookups").await;
+        let (_, sub) = w.sign_in_to_a(&mut browser, "licencia", true).await;
+        let store = &w.app.state.store;
+        let grants = "SELECT COUNT(*) FROM record_grants WHERE record_id = $1";
+
+        // Refused at the commit: no grant, and the entity gets no token.
+        refuse_events(&w.app, backend, "record_grant_issued").await;
+        let (status, _) = w.lookup(&lookups, json!({"sub": sub}), "licencia", "proof_of_residence").await;
+        assert_eq!(status, 500);
+        assert_eq!(count_where(store, grants, &record).await, 0);
+        allow_events(&w.app, backend, "record_grant_issued").await;
+
+        let (status, found) = w.lookup(&lookups, json!({"sub": sub}), "licencia", "proof_of_residence").await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(count_where(store, grants, &record).await, 1);
+        assert_eq!(acts_named(store, "record_grant").await, [vec!["record_grant_issued".to_string()]]);
+        let event = sqlx::query("SELECT actor, basis, record_id, procedure_slug FROM events WHERE kind = 'record_grant_issued'")
+            .fetch_one(store.pool()).await.unwrap();
+        assert_eq!(event.try_get::<String, _>("actor").unwrap(), w.a.client_id);
+        assert!(event.try_get::<String, _>("basis").unwrap().starts_with("consent "));
+        assert_eq!(event.try_get::<String, _>("record_id").unwrap(), record);
+        assert_eq!(event.try_get::<String, _>("procedure_slug").unwrap(), "licencia");
+        w.app.finish().await;
+    }
+}
