@@ -37,7 +37,8 @@ async function expectReuseOffer(page) {
   for (const part of ['Secretaría de Movilidad', 'Alcaldía Cuauhtémoc', 'omprobante de domicilio', 'Licencia de conducir']) {
     if (!label.includes(part)) fail(`the reuse offer does not name "${part}": ${label}`);
   }
-  if (!(await offer.isChecked())) fail('the reuse offer is not ticked to begin with');
+  // Consent is the person's act: the box is never ticked for them.
+  if (await offer.isChecked()) fail('the reuse offer is ticked before the person ticks it');
   return offer;
 }
 
@@ -76,8 +77,7 @@ run(async (browser) => {
     await click(page, link(page, 'Solicitar licencia de conducir'));
     const offer = await expectReuseOffer(page);
 
-    step('with the reuse unticked, Semovi reads nothing and asks for an upload');
-    await offer.uncheck();
+    step('with the reuse left unticked, Semovi reads nothing and asks for an upload');
     await click(page, button(page, 'Permitir'));
     await expectVisible(page, page.locator('#no-consent'), 'the no-consent message');
     if (await page.locator('#address').count()) fail('Semovi shows an address it had no consent to read');
@@ -85,7 +85,7 @@ run(async (browser) => {
     step('applying again, the person ticks the reuse and allows it');
     await page.goto(semovi);
     await click(page, link(page, 'Solicitar licencia de conducir'));
-    await expectReuseOffer(page);
+    await (await expectReuseOffer(page)).check();
     await click(page, button(page, 'Permitir'));
 
     step('Semovi shows the proof of residence it read from the Alcaldía');
@@ -112,7 +112,7 @@ run(async (browser) => {
     if (!rowText.includes('Licencia de conducir')) fail(`the read names its procedure: ${rowText}`);
     await expectVisible(
       page,
-      page.locator('#permisos-section').getByRole('button', { name: 'Retirar permiso', exact: true }),
+      page.locator('#permisos-section').getByRole('button', { name: /^Retirar permiso\b/ }),
       'the standing consent, withdrawable',
     );
     const holder = page.locator('section').filter({ hasText: 'Alcaldía Cuauhtémoc' }).filter({ hasText: env.street });

@@ -101,7 +101,7 @@ async function formPostAndAccount(browser, signedIn) {
     await page.goto(`${env.base}/account`);
     const sites = page.getByRole('region', { name: 'Sitios en los que usas Llave' });
     await expectVisible(page, sites.getByText(env.entityName, { exact: false }), 'the entity on the account page');
-    await click(page, sites.getByRole('button', { name: 'Retirar permiso', exact: true }));
+    await click(page, sites.getByRole('button', { name: /^Retirar permiso\b/ }));
     await expectVisible(page, page.getByRole('status').getByText('Retiraste el permiso', { exact: false }), 'the notice');
     await expectVisible(page, sites.getByText('te lo pedirá de nuevo', { exact: false }), 'the withdrawn permission');
   } catch (error) {

@@ -9,13 +9,22 @@
 // Run by crates/llave/tests/integration/accessibility.rs after `llave demo`'s seeding:
 //   BASE_URL          llave (also its issuer)
 //   CURP PASSWORD     a demo person (a confirmed e-mail, no second factor)
+//   OFFICER_CURP OFFICER_PASSWORD   the demo's officer at a service centre, with an
+//   OFFICER_CODES     authenticator app: two unused recovery codes, comma-separated
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { TIMEOUT_MS, fail, required, run, step } from './lib.mjs';
 
-const env = { base: required('BASE_URL').replace(/\/+$/, ''), curp: required('CURP'), password: required('PASSWORD') };
+const env = {
+  base: required('BASE_URL').replace(/\/+$/, ''),
+  curp: required('CURP'),
+  password: required('PASSWORD'),
+  officerCurp: required('OFFICER_CURP'),
+  officerPassword: required('OFFICER_PASSWORD'),
+  officerCodes: required('OFFICER_CODES').split(','),
+};
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa', 'best-practice'];
 const NARROW = { width: 320, height: 640 };
@@ -56,6 +65,28 @@ const SIGNED_IN = [
     await page.fill('#current_password', 'wrong');
     await submit(page, 'form[action="/account/password"]');
   }],
+  ['reaching level 2', async (page) => go(page, '/nivel?need=2&next=%2Faccount')],
+  ['setting up an authenticator app', async (page) => {
+    await go(page, '/account');
+    await submit(page, 'form[action="/account/totp/begin"]');
+  }],
+  ['an authenticator code refused', async (page) => {
+    await page.fill('#code', '000000');
+    await submit(page, 'form[action="/account/totp/confirm"]');
+  }],
+];
+const OFFICER = [
+  ['the officer desk', async (page) => go(page, '/oficina')],
+  ['the officer desk with an error', async (page) => {
+    await go(page, '/oficina');
+    await page.fill('#curp', 'NOT A CURP');
+    await submit(page, 'form[action="/oficina/persona"]');
+  }],
+  ['a person at the officer desk', async (page) => {
+    await go(page, '/oficina');
+    await page.fill('#curp', env.curp);
+    await submit(page, 'form[action="/oficina/persona"]');
+  }],
 ];
 
 async function go(page, path) {
@@ -69,11 +100,12 @@ async function submit(page, selector) {
   await page.waitForLoadState('load');
 }
 
-async function signIn(page) {
+async function signIn(page, curp = env.curp, password = env.password) {
   await go(page, '/signin');
-  await page.fill('#identifier', env.curp);
-  await page.fill('#password', env.password);
+  await page.fill('#identifier', curp);
+  await page.fill('#password', password);
   await submit(page, 'form[action="/signin"]');
+  if (curp === env.officerCurp) return;
   if (!page.url().endsWith('/account') && !page.url().endsWith('/')) {
     fail(`signing in the demo person went to ${page.url()}`);
   }
@@ -184,6 +216,24 @@ run(async (browser) => {
       await audit(page, state, failures, widths);
     }
     await context.close();
+    const officer = await browser.newContext({ locale, bypassCSP: true, viewport: NARROW });
+    officer.setDefaultTimeout(TIMEOUT_MS);
+    const desk = await officer.newPage();
+    step(`${locale} the officer signs in`);
+    await signIn(desk, env.officerCurp, env.officerPassword);
+    await audit(desk, `${locale} the second step of signing in`, failures, widths);
+    step(`${locale} the officer gives a recovery code`);
+    await desk.setViewportSize({ width: 1024, height: 768 });
+    await desk.locator('details summary').click();
+    await desk.fill('#recovery_code', env.officerCodes[locale === 'en' ? 1 : 0]);
+    await submit(desk, 'details form[action="/signin/second"]');
+    for (const [name, reach] of OFFICER) {
+      const state = `${locale} ${name}`;
+      step(state);
+      await reach(desk);
+      await audit(desk, state, failures, widths);
+    }
+    await officer.close();
   }
   console.log(`widths at 320 px:\n  ${widths.join('\n  ')}`);
   if (failures.length > 0) fail(`${failures.length} problem(s):\n  ${failures.join('\n  ')}`);

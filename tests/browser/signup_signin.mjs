@@ -164,7 +164,7 @@ async function newUserFlow(browser) {
     if (!rowText.includes('esta sesión')) fail(`the session is not marked "esta sesión": ${rowText}`);
     if (!rowText.includes('127.0.0.1')) fail(`the session does not show the address 127.0.0.1: ${rowText}`);
     if (!rowText.includes('Chrome')) fail(`the session does not show the browser: ${rowText}`);
-    await expectVisible(page, row.getByRole('button', { name: 'Terminar', exact: true }), 'the button "Terminar"');
+    await expectVisible(page, row.getByRole('button', { name: /^Terminar\b/ }), 'the button "Terminar" (naming the session)');
 
     step('"Cerrar sesión" signs out');
     await submit(page, page.getByRole('button', { name: 'Cerrar sesión', exact: true }));

@@ -54,14 +54,14 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    pub fn new(record: &SessionRecord, current_id: &str) -> SessionRow {
+    pub fn new(c: &Chrome, record: &SessionRecord, current_id: &str) -> SessionRow {
         SessionRow {
             id: record.id.clone(),
             current: record.id == current_id,
             started: format_time(record.created_at),
             last_seen: format_time(record.last_seen_at),
             address: record.client_address.clone(),
-            user_agent: record.user_agent.clone(),
+            user_agent: crate::web::words::device(c.lang, &record.user_agent),
         }
     }
 }
@@ -86,7 +86,7 @@ async fn account_page(
     status: StatusCode,
 ) -> PageResult {
     let records = app.store.open_sessions(s.account.id).await.map_err(|e| PageError::internal(c.lang, e))?;
-    let sessions = records.iter().map(|r| SessionRow::new(r, &s.session.id)).collect();
+    let sessions = records.iter().map(|r| SessionRow::new(&c, r, &s.session.id)).collect();
     let curp_state = curp::State::parse(&s.account.birth_state).map(|st| st.name().to_string()).unwrap_or_default();
     let connections = app
         .store

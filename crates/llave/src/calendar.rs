@@ -1,7 +1,8 @@
 //! Civil dates and business days, for records' validity and ARCO deadlines. Dates are
 //! Mexico City's (UTC−6 all year since 2022). A business day is a weekday that is not a
 //! mandatory holiday of the Federal Labour Law (art. 74) nor one of the installation's
-//! configured holidays. Times of day are shown in UTC (`format_time`).
+//! configured holidays. Times of day are shown in the installation's time zone
+//! (`time_zone`, default America/Mexico_City; `format_time`).
 
 use time::{Date, Duration, Month, OffsetDateTime, UtcOffset, Weekday};
 
@@ -110,11 +111,37 @@ impl Calendar {
     }
 }
 
-/// UTC time as `YYYY-MM-DD HH:MM UTC`.
+/// The time zone of an installation that names none.
+pub const DEFAULT_TIME_ZONE: &str = "America/Mexico_City";
+
+/// The pages' time zone, set once at start-up (one per process: every request of a server
+/// shows the same zone; each test runs in its own process).
+static TIME_ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+
+/// Checks a time zone name against the bundled IANA database.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(name)
+        .map_err(|_| format!("unknown time zone {name:?} (an IANA name, like America/Mexico_City)"))
+}
+
+/// Sets the zone `format_time` shows (the first call wins).
+pub fn set_time_zone(zone: jiff::tz::TimeZone) {
+    let _ = TIME_ZONE.set(zone);
+}
+
+fn pages_zone() -> &'static jiff::tz::TimeZone {
+    TIME_ZONE.get_or_init(|| time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC))
+}
+
+/// A time as pages show it, in the installation's zone: `YYYY-MM-DD HH:MM` and the zone's
+/// abbreviation (`2026-12-02 11:15 CST`).
 pub fn format_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
+    format_time_in(unix, pages_zone())
+}
+
+pub fn format_time_in(unix: i64, zone: &jiff::tz::TimeZone) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string())
         .unwrap_or_default()
 }
 
@@ -124,6 +151,17 @@ mod tests {
 
     fn d(text: &str) -> Date {
         parse_date(text).unwrap()
+    }
+
+    #[test]
+    fn times_show_in_the_citys_zone() {
+        let city = time_zone("America/Mexico_City").unwrap();
+        // 2026-12-02 17:15 UTC is 11:15 in Mexico City (UTC−6 all year since 2022).
+        assert_eq!(format_time_in(1_796_231_700, &city), "2026-12-02 11:15 CST");
+        let tijuana = time_zone("America/Tijuana").unwrap();
+        assert_eq!(format_time_in(1_783_954_800, &tijuana), "2026-07-13 08:00 PDT", "daylight saving time");
+        assert_eq!(format_time_in(1_796_231_700, &jiff::tz::TimeZone::UTC), "2026-12-02 17:15 UTC");
+        assert!(time_zone("Mars/Olympus_Mons").is_err());
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub enum StartError {
     Mail(#[from] mail::MailError),
     #[error(transparent)]
     Password(#[from] accounts::password::HashError),
+    #[error("time_zone: {0}")]
+    TimeZone(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
     #[error(transparent)]
@@ -151,6 +153,7 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 
 /// Assembles the services over an already migrated store.
 pub async fn services(config: Config, store: Store) -> Result<AppState, StartError> {
+    calendar::set_time_zone(calendar::time_zone(&config.time_zone).map_err(StartError::TimeZone)?);
     let mailer: Box<dyn mail::Mailer> = match &config.mail.smtp_url {
         Some(url) => Box::new(mail::SmtpMailer::new(url, &config.mail.from)?),
         None => Box::new(

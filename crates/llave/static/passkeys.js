@@ -3,9 +3,12 @@
 // back as a form (with the CSRF token) holding the credential as JSON.
 "use strict";
 (function () {
+  // Without WebAuthn the passkey buttons stay hidden and the text saying what to do
+  // instead stays shown; with it, the buttons appear and that text goes.
   if (!window.PublicKeyCredential || !navigator.credentials) {
     return;
   }
+  document.querySelectorAll("[data-passkey-missing]").forEach(function (el) { el.hidden = true; });
   function fromB64url(text) {
     var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
     while (b64.length % 4) b64 += "=";

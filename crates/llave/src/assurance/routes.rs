@@ -88,6 +88,7 @@ struct TotpPage {
     errors: FieldErrors,
     qr_svg: String,
     manual_key: String,
+    otpauth_url: String,
 }
 
 async fn totp_begin(State(app): State<AppState>, c: Chrome, s: SignedIn, CsrfForm(_): CsrfForm<Empty>) -> PageResult {
@@ -109,7 +110,13 @@ async fn enrolment_page(
     let Some(enrolment) = totp::enrolment(app, &s.account).await.map_err(|e| PageError::internal(c.lang, e))? else {
         return Ok(Redirect::to("/account#security").into_response());
     };
-    let page = TotpPage { c: c.signed_in(), errors, qr_svg: enrolment.qr_svg, manual_key: enrolment.manual_key };
+    let page = TotpPage {
+        c: c.signed_in(),
+        errors,
+        qr_svg: enrolment.qr_svg,
+        manual_key: enrolment.manual_key,
+        otpauth_url: enrolment.otpauth_url,
+    };
     Ok(render(status, &page))
 }
 

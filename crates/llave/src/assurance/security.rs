@@ -177,7 +177,11 @@ pub async fn security_view(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<S
         .events_for_account(account.id, 40)
         .await?
         .into_iter()
-        .map(|e| EventRow { at: format_time(e.at), what: c.t(&format!("event-{}", e.kind)), detail: e.detail })
+        .map(|e| EventRow {
+            at: format_time(e.at),
+            what: c.t(&format!("event-{}", e.kind)),
+            detail: crate::web::words::event_detail(c.lang, &e.kind, &e.detail),
+        })
         .collect();
     Ok(SecurityView {
         level,

@@ -46,6 +46,8 @@ fn totp(secret: Vec<u8>, account: &Account) -> Result<Totp, TotpError> {
 pub struct Enrolment {
     pub qr_svg: String,
     pub manual_key: String,
+    /// The `otpauth://` address, for setting the app up on the phone that shows the page.
+    pub otpauth_url: String,
 }
 
 /// Starts an enrolment with a fresh secret; false if the account already has TOTP.
@@ -75,7 +77,7 @@ pub async fn enrolment(app: &Services, account: &Account) -> Result<Option<Enrol
         .build();
     let base32 = Secret::from(secret).to_base32();
     let manual_key = base32.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>();
-    Ok(Some(Enrolment { qr_svg, manual_key: manual_key.join(" ") }))
+    Ok(Some(Enrolment { qr_svg, manual_key: manual_key.join(" "), otpauth_url: url }))
 }
 
 /// Whether the account has a confirmed TOTP factor.

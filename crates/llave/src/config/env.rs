@@ -46,6 +46,7 @@ mod tests {
         "LLAVE_DATA_DIR",
         "LLAVE_KEK_FILE",
         "LLAVE_REGISTRY",
+        "LLAVE_TIME_ZONE",
         "LLAVE_MAIL__SMTP_URL",
         "LLAVE_MAIL__FROM",
         "LLAVE_SIGNATURE__HUB_NAME",

@@ -49,6 +49,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Largest request body accepted, in bytes. Default 64 KiB.
     pub max_body_bytes: usize,
+    /// The IANA time zone the pages show times in (`LLAVE_TIME_ZONE`). Default
+    /// `America/Mexico_City`; start-up refuses a name the bundled database does not know.
+    pub time_zone: String,
     pub dev: DevConfig,
 }
 
@@ -279,6 +282,7 @@ impl Default for Config {
             kek_file: None,
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
+            time_zone: crate::calendar::DEFAULT_TIME_ZONE.into(),
             dev: DevConfig::default(),
         }
     }

@@ -13,6 +13,7 @@ pub mod nul;
 pub mod page;
 pub mod redirect;
 pub mod session;
+pub mod words;
 
 use askama::Template;
 use axum::Router;

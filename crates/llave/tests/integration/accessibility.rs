@@ -6,7 +6,7 @@
 
 use crate::both_backends;
 use crate::browser::{browser_tests_dir, require_browser_tooling, run_script};
-use crate::support::TestApp;
+use crate::support::{TestApp, enrol_totp};
 
 both_backends! {
     async fn every_page_state_passes_axe_reflows_at_320_px_and_has_big_controls_and_visible_focus(backend: Backend) {
@@ -20,8 +20,20 @@ both_backends! {
         let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
         let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
         let person = &report.people[0];
-        run_script(&dir, "page_audit.mjs", &base, &[("CURP", person.curp.clone()), ("PASSWORD", person.password.clone())])
-            .await;
+        let officer = report.people.iter().find(|p| p.curp == report.officer).expect("the demo's officer");
+        // The officer desk asks its staff for a second factor: an authenticator app, whose
+        // recovery codes the script gives (one per language).
+        let mut desk = app.client();
+        desk.sign_in(&officer.curp, &officer.password).await;
+        let (_, codes) = enrol_totp(&mut desk).await;
+        run_script(&dir, "page_audit.mjs", &base, &[
+            ("CURP", person.curp.clone()),
+            ("PASSWORD", person.password.clone()),
+            ("OFFICER_CURP", officer.curp.clone()),
+            ("OFFICER_PASSWORD", officer.password.clone()),
+            ("OFFICER_CODES", codes[..2].join(",")),
+        ])
+        .await;
         app.finish().await;
     }
 }

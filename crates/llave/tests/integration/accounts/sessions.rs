@@ -9,13 +9,17 @@ both_backends! {
         let person = Person::synthetic(31);
         sign_up_and_confirm(&app, &person).await;
         let mut phone = app.client_from("198.51.100.20");
-        phone.user_agent = "Teléfono barato".into();
+        phone.user_agent = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) \
+                            Chrome/130.0.0.0 Mobile Safari/537.36"
+            .into();
         phone.sign_in(&person.curp, &person.password).await;
         let mut laptop = app.client_from("198.51.100.21");
         laptop.sign_in(&person.curp, &person.password).await;
 
         let page = laptop.get("/account").await.body;
-        assert!(page.contains("198.51.100.20") && page.contains("Teléfono barato"), "{page}");
+        // The device in words, not the raw User-Agent.
+        assert!(page.contains("198.51.100.20") && page.contains("Chrome en un teléfono Android"), "{page}");
+        assert!(!page.contains("AppleWebKit"), "{page}");
         assert_eq!(page.matches("name=\"session_id\"").count(), 2);
         // The phone's session is the row that shows its address.
         let row = &page[page.find("198.51.100.20").unwrap()..];
