@@ -30,7 +30,7 @@ async function visit(browser) {
     const needs = page.getByRole('region', { name: 'Qué necesitas' });
     await expectVisible(page, needs.getByText('Identificación oficial'), 'the official ID requirement');
     await expectVisible(page, needs.getByText('Comprobante de domicilio'), 'the proof of residence');
-    await expectVisible(page, page.getByText('$1500.00 MXN'), 'the cost');
+    await expectVisible(page, page.getByText('$1,500.00 MXN'), 'the cost, the Mexican way');
     await expectVisible(page, page.getByText('Llave Verificada (identidad comprobada)'), 'the level needed');
     const start = page.getByRole('link', { name: 'Iniciar en el sitio de Secretaría de Movilidad', exact: true });
     await expectVisible(page, start, 'the link to start at the entity');

@@ -54,6 +54,10 @@ const ANONYMOUS = [
     await go(page, await first.getAttribute('href'));
   }],
   ['verify a signature', async (page) => go(page, '/verificar')],
+  ['verify a signature with errors', async (page) => {
+    await go(page, '/verificar');
+    await submit(page, 'form[action="/verificar"]');
+  }],
 ];
 const SIGNED_IN = [
   ['my account', async (page) => go(page, '/account')],

@@ -249,6 +249,8 @@ catalog-edit-variants-hint = One per line: code | name
 catalog-edit-online-url = Address to start online
 catalog-edit-volume = Applications a year
 catalog-edit-tags = Topics
+catalog-edit-synonyms = Other names
+catalog-edit-synonyms-hint = As people search for it, separated by commas: “licencia de manejo”, “boleta predial”.
 catalog-edit-tags-hint = Separated by commas.
 catalog-edit-save = Save
 catalog-edit-history = History of changes
@@ -650,3 +652,14 @@ detail-second-factor = Second step of signing in
 totp-same-phone = On the phone that has the app?
 totp-open-app = Open the authenticator app with this account
 passkey-cannot-here = This browser cannot use passkeys (it needs JavaScript and a browser that supports them). Use another of the ways on this page.
+
+# The catalog editor's problems, in words (catalog/edit.rs in_words).
+catalog-problem-slug = { $field }: use only lower-case letters without accents, digits and hyphens (up to 100), not starting with a hyphen; for example licencia-de-conducir.
+catalog-problem-channels = Address to start online: write the procedure's web address, or at least one place to do it in person.
+catalog-problem-empty = { $field }: this is required; write it.
+catalog-problem-long = { $field }: it is too long; shorten it to { $max } characters or fewer.
+catalog-problem-control = { $field }: it has invisible characters; type it again rather than pasting it from another program.
+catalog-problem-url = { $field }: write a full web address starting with https://.
+catalog-problem-negative = { $field }: write zero or a larger number.
+catalog-problem-kind = { $field }: use one of the requirement kinds in the list below.
+catalog-problem-choice = { $field }: choose one of the options in the list.

@@ -249,6 +249,8 @@ catalog-edit-variants-hint = Uno por renglón: clave | nombre
 catalog-edit-online-url = Dirección para iniciar en línea
 catalog-edit-volume = Solicitudes al año
 catalog-edit-tags = Temas
+catalog-edit-synonyms = Otros nombres
+catalog-edit-synonyms-hint = Como lo busca la gente, separados por comas: «licencia de manejo», «boleta predial».
 catalog-edit-tags-hint = Separados por comas.
 catalog-edit-save = Guardar
 catalog-edit-history = Historial de cambios
@@ -650,3 +652,14 @@ detail-second-factor = Segundo paso de inicio de sesión
 totp-same-phone = ¿Estás en el teléfono que tiene la app?
 totp-open-app = Abrir la app de autenticación con esta cuenta
 passkey-cannot-here = Este navegador no puede usar llaves de acceso (hace falta JavaScript y un navegador que las admita). Usa otra de las formas de esta página.
+
+# The catalog editor's problems, in words (catalog/edit.rs in_words).
+catalog-problem-slug = { $field }: usa solo minúsculas sin acentos, números y guiones (hasta 100), sin guion al principio; por ejemplo licencia-de-conducir.
+catalog-problem-channels = Dirección para iniciar en línea: escribe la dirección web del trámite, o al menos un lugar donde hacerlo en persona.
+catalog-problem-empty = { $field }: este dato es obligatorio; escríbelo.
+catalog-problem-long = { $field }: es demasiado largo; acórtalo a { $max } caracteres o menos.
+catalog-problem-control = { $field }: tiene caracteres invisibles; vuelve a escribirlo sin copiarlo de otro programa.
+catalog-problem-url = { $field }: escribe una dirección web completa que empiece con https://.
+catalog-problem-negative = { $field }: escribe cero o un número mayor.
+catalog-problem-kind = { $field }: usa uno de los tipos de requisito de la lista de abajo.
+catalog-problem-choice = { $field }: elige una de las opciones de la lista.

@@ -120,6 +120,7 @@ pub struct ProcedureForm {
     level: String,
     yearly_volume: String,
     tags: String,
+    synonyms: String,
     status: String,
     result_kind: String,
 }
@@ -177,6 +178,7 @@ impl ProcedureForm {
             level: p.level.clone(),
             yearly_volume: p.yearly_volume.to_string(),
             tags: p.tags.join(", "),
+            synonyms: p.synonyms.join(", "),
             status: p.status.clone(),
             result_kind: p.result_kind.clone().unwrap_or_default(),
         }
@@ -253,14 +255,72 @@ impl ProcedureForm {
             level: self.level.trim().to_string(),
             yearly_volume,
             tags: self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+            synonyms: self.synonyms.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
             status: self.status.trim().to_string(),
             result_kind: optional(&self.result_kind),
         };
         for problem in procedure.problems() {
-            errors.add(field_of(&problem), problem);
+            let field = field_of(&problem);
+            errors.add(field, in_words(c, field, &problem));
         }
         if errors.is_empty() { Ok(procedure) } else { Err(errors) }
     }
+}
+
+/// A model problem (developer's English, as `llave catalog import` prints it with the
+/// line) as the editor's page says it: the field's label and how to fix it, in the page's
+/// language.
+fn in_words(c: &Chrome, field: &str, problem: &str) -> String {
+    let label_key = match field {
+        "slug" => "catalog-edit-slug",
+        "name" => "catalog-edit-name",
+        "description" => "catalog-edit-description",
+        "who_may_apply" => "catalog-who",
+        "requirements" => "catalog-requirements",
+        "legal_basis" => "catalog-legal-basis",
+        "steps" => "catalog-steps",
+        "response_deadline" => "catalog-deadline",
+        "validity" => "catalog-validity",
+        "cost_mxn" => "catalog-edit-cost-amount",
+        "cost_rule" => "catalog-edit-cost-rule",
+        "variants" => "catalog-variants",
+        "online_url" => "catalog-edit-online-url",
+        "offices" => "catalog-offices",
+        "level" => "catalog-level",
+        "yearly_volume" => "catalog-edit-volume",
+        "tags" => "catalog-edit-tags",
+        "synonyms" => "catalog-edit-synonyms",
+        "status" => "catalog-edit-status",
+        "result_kind" => "catalog-edit-result-kind",
+        _ => "catalog-edit-name",
+    };
+    let label = c.t(label_key);
+    let key = if field == "slug" {
+        "catalog-problem-slug"
+    } else if problem.starts_with("channels needs") {
+        "catalog-problem-channels"
+    } else if problem.contains(" is empty") {
+        "catalog-problem-empty"
+    } else if problem.contains(" is longer than ") {
+        "catalog-problem-long"
+    } else if problem.contains("control characters") {
+        "catalog-problem-control"
+    } else if problem.contains("is not an http(s) URL") {
+        "catalog-problem-url"
+    } else if problem.contains("must be zero or more") {
+        "catalog-problem-negative"
+    } else if problem.contains("is not a known requirement kind") {
+        "catalog-problem-kind"
+    } else {
+        "catalog-problem-choice"
+    };
+    let max = problem
+        .split(" is longer than ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_default()
+        .to_string();
+    c.t_with(key, &[("field", label), ("max", max)])
 }
 
 /// The form field a model problem is about.
@@ -284,6 +344,7 @@ fn field_of(problem: &str) -> &'static str {
         ("level", "level"),
         ("yearly_volume", "yearly_volume"),
         ("tags", "tags"),
+        ("synonyms", "synonyms"),
         ("status", "status"),
         ("result_kind", "result_kind"),
     ];

@@ -81,6 +81,10 @@ pub struct Procedure {
     pub yearly_volume: i64,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Other names people type for it ("licencia de manejo", "boleta predial"): searched
+    /// like its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub synonyms: Vec<String>,
     pub status: String,
     /// The kind of document the procedure's result is (a birth certificate, a vehicle
     /// registration), when it is one: the entity then holds it, and other procedures that
@@ -155,6 +159,21 @@ pub struct Equivalence {
 }
 
 /// A requirement kind's name in `lang`; the code itself for an unknown kind.
+/// An amount the Mexican way: `$1,500.00 MXN` (comma thousands, point decimals).
+pub fn pesos(mxn: f64) -> String {
+    let cents = (mxn * 100.0).round() as i64;
+    let (sign, cents) = if cents < 0 { ("-", -cents) } else { ("", cents) };
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}${grouped}.{:02} MXN", cents % 100)
+}
+
 pub fn kind_name(lang: crate::i18n::Lang, code: &str) -> String {
     REQUIREMENT_KINDS
         .iter()
@@ -318,6 +337,7 @@ pub mod tests {
                     stage: "delivery".into(),
                 },
             ],
+            synonyms: Vec::new(),
             legal_basis: vec![LegalBasis {
                 law: "Reglamento de Tránsito".into(),
                 article: Some("Art. 58".into()),
@@ -339,6 +359,14 @@ pub mod tests {
             status: "published".into(),
             result_kind: None,
         }
+    }
+
+    #[test]
+    fn amounts_read_the_mexican_way() {
+        assert_eq!(pesos(1500.0), "$1,500.00 MXN");
+        assert_eq!(pesos(85.0), "$85.00 MXN");
+        assert_eq!(pesos(1_234_567.891), "$1,234,567.89 MXN");
+        assert_eq!(pesos(0.0), "$0.00 MXN");
     }
 
     #[test]

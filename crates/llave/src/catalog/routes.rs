@@ -153,7 +153,7 @@ async fn show(
         .collect();
     let cost = match &p.cost {
         Cost::Free => c.t("catalog-free"),
-        Cost::Amount { mxn } => format!("${mxn:.2} MXN"),
+        Cost::Amount { mxn } => super::model::pesos(*mxn),
         Cost::Rule { text } => text.clone(),
     };
     let n = p.level.rsplit(':').next().unwrap_or("1");

@@ -1,8 +1,11 @@
 //! Spanish search over the catalog, in memory: words lower-cased, accents removed, stop
 //! words dropped and stemmed with the Snowball Spanish stemmer, so "licencias" finds
 //! "Licencia de conducir" and "tramite agua" finds the water bill. A procedure scores by
-//! where each query word appears (name, tags, requirements, description); words that match
-//! nothing are ignored rather than excluding everything.
+//! where each query word appears (name and synonyms, tags, requirements, description); words
+//! that match nothing are ignored rather than excluding everything. A procedure whose name,
+//! synonyms, topic or entity matches comes before every one that matches only in what it
+//! asks for or its description: searching "pasaporte" must not put the driver's licence
+//! (which accepts a passport as ID) first.
 
 use std::collections::HashMap;
 
@@ -66,6 +69,9 @@ impl Index {
                 }
             };
             add(&p.name, NAME);
+            for synonym in &p.synonyms {
+                add(synonym, NAME);
+            }
             for variant in &p.variants {
                 add(&variant.name, NAME);
             }
@@ -90,7 +96,8 @@ impl Index {
     /// so a search box can answer while the person types.
     pub fn search(&self, query: &str, limit: usize) -> Vec<(usize, f32)> {
         let query_terms = terms(query);
-        let mut scores: HashMap<usize, (f32, usize)> = HashMap::new();
+        // (score, terms matched, whether a name, synonym, topic or entity matched)
+        let mut scores: HashMap<usize, (f32, usize, bool)> = HashMap::new();
         for (n, term) in query_terms.iter().enumerate() {
             let last = n + 1 == query_terms.len();
             let mut matched: Vec<(&String, &Vec<(usize, f32)>)> = Vec::new();
@@ -105,14 +112,15 @@ impl Index {
                     let entry = scores.entry(doc).or_default();
                     entry.0 += weight * idf;
                     entry.1 += 1;
+                    entry.2 |= weight > REQUIREMENTS;
                 }
             }
         }
-        let mut ranked: Vec<(usize, f32)> =
-            scores.into_iter().map(|(doc, (score, hits))| (doc, score * (1.0 + hits as f32))).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut ranked: Vec<(usize, f32, bool)> =
+            scores.into_iter().map(|(doc, (score, hits, about))| (doc, score * (1.0 + hits as f32), about)).collect();
+        ranked.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0)));
         ranked.truncate(limit);
-        ranked
+        ranked.into_iter().map(|(doc, score, _)| (doc, score)).collect()
     }
 }
 
@@ -164,5 +172,33 @@ mod tests {
         assert!(index.search("zzzz", 5).is_empty());
         assert!(index.search("", 5).is_empty());
         assert!(index.search("de la y", 5).is_empty(), "stop words alone find nothing");
+    }
+
+    #[test]
+    fn what_a_procedure_is_about_outranks_what_it_asks_for() {
+        let mut licence = licencia();
+        licence.requirements[0].description = "Pasaporte vigente o boleta de agua como comprobante".into();
+        licence.synonyms = vec!["licencia de manejo".into()];
+        let mut passport = agua();
+        passport.slug = "pasaporte".into();
+        passport.name = "Cita para tramitar el pasaporte mexicano".into();
+        passport.tags = vec!["identidad".into()];
+        passport.description = "Oficina de enlace con la Secretaría de Relaciones Exteriores.".into();
+        let procedures = vec![licence, agua(), passport];
+        let index = Index::build(&procedures, &HashMap::new());
+        let slugs =
+            |q: &str| index.search(q, 5).iter().map(|(doc, _)| procedures[*doc].slug.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            slugs("pasaporte"),
+            ["pasaporte", "licencia-de-conducir-a"],
+            "the name first, the requirement after"
+        );
+        assert_eq!(slugs("agua"), ["pago-agua", "licencia-de-conducir-a"]);
+        assert_eq!(
+            slugs("licencia de manejo").first().map(String::as_str),
+            Some("licencia-de-conducir-a"),
+            "a synonym"
+        );
+        assert_eq!(slugs("manejo"), ["licencia-de-conducir-a"]);
     }
 }

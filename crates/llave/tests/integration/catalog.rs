@@ -206,7 +206,7 @@ both_backends! {
         // The procedure's page: what to bring, cost, level, where to start.
         let page = browser.get("/tramites/licencia-a").await;
         assert_eq!(page.status, axum::http::StatusCode::OK);
-        for expected in ["Identificación oficial", "INE o pasaporte vigente", "Comprobante de domicilio", "$1000.50 MXN",
+        for expected in ["Identificación oficial", "INE o pasaporte vigente", "Comprobante de domicilio", "$1,000.50 MXN",
             "Llave Verificada (identidad comprobada)", "Verifica tu identidad", "href=\"https://licencias.semovi.cdmx.gob.mx/\"", "Módulo Insurgentes",
             "Reglamento de Tránsito de la Ciudad de México", "al solicitar"] {
             assert!(page.body.contains(expected), "{expected} missing");
@@ -333,6 +333,11 @@ both_backends! {
         assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(refused.body.contains("passport_photo"), "{}", refused.body);
         assert!(refused.body.contains("Escribe un número."));
+        // In the page's words, naming the field, the title saying so, the field marked.
+        assert!(refused.body.contains("Qué necesitas: usa uno de los tipos de requisito de la lista de abajo."), "{}", refused.body);
+        assert!(!refused.body.contains("is not a known requirement kind"), "no developer English: {}", refused.body);
+        assert!(refused.body.contains("<title>Error: "), "{}", refused.body);
+        assert!(refused.body.contains("aria-invalid=\"true\" aria-describedby=\"requirements-error"), "{}", refused.body);
         assert!(app.client().get("/tramites/licencia-a").await.body.contains("Credencial para votar"));
         // Moving it to another entity, or posting without the CSRF token: refused.
         set(&mut fields, "requirements", requirements);
