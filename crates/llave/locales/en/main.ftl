@@ -663,3 +663,20 @@ catalog-problem-url = { $field }: write a full web address starting with https:/
 catalog-problem-negative = { $field }: write zero or a larger number.
 catalog-problem-kind = { $field }: use one of the requirement kinds in the list below.
 catalog-problem-choice = { $field }: choose one of the options in the list.
+
+# Record attributes by their key (records/file/pages.rs attribute_label).
+attribute-nombre = Name
+attribute-calle = Street and number
+attribute-colonia = Neighbourhood (colonia)
+attribute-codigo-postal = Postal code
+attribute-alcaldia = Borough (alcaldía)
+attribute-entidad-federativa = State
+attribute-municipio = Municipality
+attribute-curp = CURP
+attribute-fecha-de-nacimiento = Date of birth
+file-history-one = History (1 version)
+file-basis-consent = Your permission
+file-basis-consent-of = Your permission of { $when }
+security-verify-in-person = In person: take your INE, passport or professional licence to one of the City's service offices; the staff check the original document and raise your Llave to level 2 on the spot.
+security-verify-online-how = Online: with the button below, from your phone, with your ID and a photo of your face.
+security-verify-ways = All the ways to reach level 2

@@ -663,3 +663,20 @@ catalog-problem-url = { $field }: escribe una dirección web completa que empiec
 catalog-problem-negative = { $field }: escribe cero o un número mayor.
 catalog-problem-kind = { $field }: usa uno de los tipos de requisito de la lista de abajo.
 catalog-problem-choice = { $field }: elige una de las opciones de la lista.
+
+# Record attributes by their key (records/file/pages.rs attribute_label).
+attribute-nombre = Nombre
+attribute-calle = Calle y número
+attribute-colonia = Colonia
+attribute-codigo-postal = Código postal
+attribute-alcaldia = Alcaldía
+attribute-entidad-federativa = Entidad federativa
+attribute-municipio = Municipio
+attribute-curp = CURP
+attribute-fecha-de-nacimiento = Fecha de nacimiento
+file-history-one = Historial (1 versión)
+file-basis-consent = Tu permiso
+file-basis-consent-of = Tu permiso del { $when }
+security-verify-in-person = En persona: lleva tu INE, pasaporte o cédula profesional a un módulo de atención de la Ciudad; el personal revisa el documento original y sube tu Llave al nivel 2 en el momento.
+security-verify-online-how = En línea: con el botón de abajo, desde tu teléfono, con tu identificación y una foto de tu rostro.
+security-verify-ways = Todas las formas de llegar al nivel 2

@@ -332,3 +332,21 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_person_resets_a_forgotten_password_with_javascript_off(backend: Backend) {
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let person = &report.people[0];
+        let new_password = "una contraseña nueva y larga 2026";
+        run_script(&dir, "reset_nojs.mjs", &base, &[("CURP", person.curp.clone()), ("NEW_PASSWORD", new_password.into())])
+            .await;
+        // The old password no longer opens the account; the new one does.
+        let mut client = app.client();
+        assert_ne!(client.sign_in(&person.curp, &person.password).await.location(), Some("/account"));
+        assert_eq!(client.sign_in(&person.curp, new_password).await.location(), Some("/account"));
+        app.finish().await;
+    }
+}

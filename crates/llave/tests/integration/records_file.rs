@@ -126,6 +126,9 @@ both_backends! {
             assert!(html.contains(expected), "{expected} missing from the file");
         }
         assert!(!html.contains("Avenida Ajena"));
+        // Keys in words: "Colonia" (a label), "Domicilio" (a key without one, as words).
+        assert!(html.contains("<dt>Colonia</dt>") && html.contains("<dt>Domicilio</dt>"), "{html}");
+        assert!(!html.contains("<dt>colonia</dt>"), "{html}");
         // Grouped: sacmex's heading, then its record; semovi's, then its own.
         let sacmex_at = html.find("<h3>Entidad sacmex</h3>").unwrap();
         let semovi_at = html.find("<h3>Entidad semovi</h3>").unwrap();

@@ -110,15 +110,39 @@ pub struct FileView {
     pub rights: Vec<(&'static str, String)>,
 }
 
-/// An attributes object as label/value lines, values that are not text as JSON.
-fn attribute_lines(attributes: &Value) -> Vec<(String, String)> {
+/// An attributes object as label/value lines, values that are not text as JSON. A key is
+/// shown by its label (`attribute-codigo-postal` = "Código postal"), or as words when it
+/// has none (`numero_de_cuenta` → "Numero de cuenta").
+fn attribute_lines(c: &Chrome, attributes: &Value) -> Vec<(String, String)> {
     match attributes {
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| (attribute_label(c, k), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
             .collect(),
         Value::Null => Vec::new(),
         other => vec![(String::new(), other.to_string())],
+    }
+}
+
+fn attribute_label(c: &Chrome, key: &str) -> String {
+    c.lang.try_t(&format!("attribute-{}", key.replace('_', "-"))).unwrap_or_else(|| {
+        let words = key.replace(['_', '-'], " ");
+        let mut chars = words.trim().chars();
+        chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    })
+}
+
+/// A read's basis in words: the law as cited, or "your permission of <date>" for a consent.
+fn basis_words(c: &Chrome, file: &CitizenFile, basis: Option<&str>) -> String {
+    match basis.and_then(|b| b.strip_prefix("consent ")) {
+        Some(id) => match file.consents.iter().find(|x| x.id == id.trim()) {
+            Some(consent) => c.t_with(
+                "file-basis-consent-of",
+                &[("when", crate::calendar::format_date(crate::calendar::city_date(consent.granted_at)))],
+            ),
+            None => c.t("file-basis-consent"),
+        },
+        None => dash(basis),
     }
 }
 
@@ -154,16 +178,20 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
                         version: l.version,
                         updated: format_time(l.updated_at),
                         withdrawn: l.withdrawn_at.map(format_time),
-                        attributes: current.map(|v| attribute_lines(&v.content.attributes)).unwrap_or_default(),
+                        attributes: current.map(|v| attribute_lines(c, &v.content.attributes)).unwrap_or_default(),
                         file_name: current.and_then(|v| v.file.as_ref().map(|f| f.name.clone())),
-                        history_label: c.t_with("file-history", &[("count", r.versions.len().to_string())]),
+                        history_label: if r.versions.len() == 1 {
+                            c.t("file-history-one")
+                        } else {
+                            c.t_with("file-history", &[("count", r.versions.len().to_string())])
+                        },
                         history: r
                             .versions
                             .iter()
                             .map(|v| VersionView {
                                 version: v.version,
                                 when: format_time(v.created_at),
-                                attributes: attribute_lines(&v.content.attributes),
+                                attributes: attribute_lines(c, &v.content.attributes),
                                 file_name: v.file.as_ref().map(|f| f.name.clone()),
                                 valid_from: v.valid_from.clone(),
                                 valid_until: v.valid_until.clone(),
@@ -193,7 +221,7 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
             record: record_label(x.record_id.as_deref()),
             procedure: x.procedure.as_deref().map(|p| file.procedure_name(p)).unwrap_or_else(|| "—".into()),
             purpose: shown_purpose(c, file, &x.purpose),
-            legal_basis: dash(x.legal_basis.as_deref()),
+            legal_basis: basis_words(c, file, x.legal_basis.as_deref()),
             outcome: c.t(if x.outcome == "read" { "file-outcome-read" } else { "file-outcome-refused" }),
             refused: x.outcome != "read",
         })
