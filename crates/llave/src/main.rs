@@ -943,10 +943,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let (role, scope) = target(role, entity)?;
                     let account = staff_account(&app, &curp, &scope).await?;
                     let result = if granting {
-                        let done = app.store.grant_role(account, role, &scope, "cli", llave::crypto::now()).await?;
+                        let done = llave::admin::staff::grant(&app.store, account, role, &scope, "cli").await?;
                         if done { "granted" } else { "already held" }
                     } else {
-                        let done = app.store.revoke_role(account, role, &scope).await?;
+                        let done = llave::admin::staff::revoke(&app.store, account, role, &scope, "cli").await?;
                         if done { "revoked" } else { "not held" }
                     };
                     let answer = serde_json::json!({"curp": curp, "role": role, "scope": scope, "result": result});

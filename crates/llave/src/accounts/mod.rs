@@ -14,6 +14,8 @@ pub mod sessions;
 pub mod signin;
 pub mod signup;
 
+use crate::store::{AccountId, Event, EventKind};
+
 /// One thing wrong with submitted data: the field, the message key and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -65,6 +67,11 @@ impl Actor {
     /// An operator at the command line.
     pub fn cli() -> Actor {
         Actor { address: "cli".into(), user_agent: "llave-cli".into() }
+    }
+
+    /// A security event of `kind` about `account`, from this browser.
+    pub fn event(&self, kind: EventKind, account: Option<AccountId>, detail: &str) -> Event {
+        Event::security(kind, account, &self.address, &self.user_agent, detail)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::Actor;
 use crate::Services;
-use crate::crypto::{now, random_id, random_token, token_hash};
+use crate::crypto::{random_id, random_token, token_hash};
 use crate::store::{AccountId, Event, EventKind, SessionStart, StoreError, Tx};
 
 /// Opens a session and returns the token for the cookie.
@@ -11,7 +11,8 @@ pub async fn start(app: &Services, account: AccountId, methods: &str, actor: &Ac
     start_with(app, account, methods, None, actor).await
 }
 
-/// Opens a session; `reproved_at` when the sign-in itself re-proved the person (level 3).
+/// Opens a session as an act of its own; `reproved_at` when the sign-in itself re-proved
+/// the person (level 3).
 pub async fn start_with(
     app: &Services,
     account: AccountId,
@@ -19,22 +20,37 @@ pub async fn start_with(
     reproved_at: Option<i64>,
     actor: &Actor,
 ) -> Result<String, StoreError> {
+    let lifetime = app.config.session.absolute_hours * 3600;
+    let mut tx = app.store.begin_act("sign_in").await?;
+    let token = start_in(&mut tx, lifetime, account, methods, reproved_at, actor).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// Opens a session within an act (with its `sign_in` event), ending at the latest
+/// `lifetime` seconds from now; returns the token for the cookie.
+pub async fn start_in(
+    tx: &mut Tx,
+    lifetime: i64,
+    account: AccountId,
+    methods: &str,
+    reproved_at: Option<i64>,
+    actor: &Actor,
+) -> Result<String, StoreError> {
     let token = random_token();
-    let now = now();
+    let now = tx.at();
     let start = SessionStart {
         id: random_id(),
         token_hash: token_hash(&token),
         account_id: account,
         auth_methods: methods.to_string(),
-        absolute_expires_at: now + app.config.session.absolute_hours * 3600,
+        absolute_expires_at: now + lifetime,
         client_address: actor.address.clone(),
         user_agent: actor.user_agent.clone(),
         reproved_at,
     };
-    let mut tx = app.store.begin_act("sign_in").await?;
     tx.create_session(&start, now).await?;
     tx.event(Event::security(EventKind::SignIn, Some(account), &actor.address, &actor.user_agent, methods));
-    tx.commit().await?;
     Ok(token)
 }
 

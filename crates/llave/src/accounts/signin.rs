@@ -14,7 +14,7 @@ use super::device::Device;
 use super::password::{HashError, check_new_password};
 use crate::Services;
 use crate::crypto::now;
-use crate::store::{Account, AccountId, Event, EventKind, StoreError};
+use crate::store::{Account, Event, EventKind, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
@@ -113,7 +113,8 @@ pub async fn authenticate(
         }
     }
     if wait > 0 {
-        record(app, EventKind::Throttled, account_id, actor, now).await?;
+        // Nothing changes but the record of the refusal.
+        app.store.record("sign_in_throttled", actor.event(EventKind::Throttled, account_id, "")).await?;
         return Ok(SignInOutcome::Throttled(wait));
     }
 
@@ -123,27 +124,38 @@ pub async fn authenticate(
 
     match account {
         Some(account) if matched => {
+            // Hashed before the act, which does no slow work while it holds the write lock.
+            let rehashed = match app.passwords.needs_rehash(&account.password_hash) {
+                true => Some(app.passwords.hash(password).await?),
+                false => None,
+            };
+            // The session and its `sign_in` event are the caller's act (or the second
+            // step's); this one only resets the counters and upgrades the hash.
+            let mut tx = app.store.begin_act("password_checked").await?;
             // The address budget is not reset: one success must not launder many failures.
             for (key, _) in keys.iter().filter(|(key, _)| !key.starts_with("ip:")) {
-                app.store.throttle_clear(key).await?;
+                tx.throttle_clear(key).await?;
             }
-            if app.passwords.needs_rehash(&account.password_hash) {
-                let rehashed = app.passwords.hash(password).await?;
-                app.store.set_password_hash_only(account.id, &rehashed).await?;
+            if let Some(rehashed) = rehashed {
+                tx.set_password_hash_only(account.id, &rehashed).await?;
             }
+            tx.commit().await?;
             Ok(SignInOutcome::Success(Box::new(account)))
         }
         _ => {
+            // One act: every counter moved and the failure (and the slowing) recorded.
+            let mut tx = app.store.begin_act("sign_in_failed").await?;
             let mut slowed_from_now = false;
             for (key, free) in &keys {
-                let failures = app.store.throttle_slide(key, now, forget_before).await?;
+                let failures = tx.throttle_slide(key, now, forget_before).await?;
                 slowed_from_now |= failures == *free && !key.starts_with("ip:");
             }
-            record(app, EventKind::SignInFailed, account_id, actor, now).await?;
+            tx.event(actor.event(EventKind::SignInFailed, account_id, ""));
             if slowed_from_now {
                 // The event keeps its old name: from here on, guesses are slowed.
-                record(app, EventKind::Lockout, account_id, actor, now).await?;
+                tx.event(actor.event(EventKind::Lockout, account_id, ""));
             }
+            tx.commit().await?;
             Ok(SignInOutcome::Invalid)
         }
     }
@@ -188,16 +200,6 @@ pub async fn change_password(
     tx.event(Event::security(EventKind::PasswordChanged, Some(account.id), &actor.address, &actor.user_agent, ""));
     tx.commit().await?;
     Ok(ChangeOutcome::Changed)
-}
-
-async fn record(
-    app: &Services,
-    kind: EventKind,
-    account: Option<AccountId>,
-    actor: &Actor,
-    now: i64,
-) -> Result<(), StoreError> {
-    app.store.record_event(kind, account, &actor.address, &actor.user_agent, "", now).await
 }
 
 #[cfg(test)]

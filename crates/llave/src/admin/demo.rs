@@ -119,8 +119,7 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
     // The last demo person staffs a service centre: they can verify the others in person.
     let officer = people.last().map(|p| p.curp.clone()).unwrap_or_default();
     if let Some(account) = app.store.account_by_curp(&officer).await.map_err(|e| e.to_string())? {
-        app.store
-            .grant_role(account.id, "officer", crate::store::roles::HUB, "demo", crate::crypto::now())
+        super::staff::grant(&app.store, account.id, "officer", crate::store::roles::HUB, "demo")
             .await
             .map_err(|e| e.to_string())?;
     }

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::oidc::clients::{self, NewClient, Registered};
 use crate::store::entities::{ClientRecord, Entity};
-use crate::store::{Store, StoreError};
+use crate::store::{Event, EventKind, Store, StoreError, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -45,7 +45,19 @@ pub async fn add_entity(app: &crate::Services, slug: &str, name: &str) -> Result
     }
     // Where its store will be, checked first (a PostgreSQL schema name has a length limit).
     crate::records::spoke::location_for(&app.store, slug).await?;
-    let entity = match app.store.create_entity(slug, name, crate::crypto::now()).await {
+    // One act: the entity and `entity_registered`. Its store is made after the commit (a
+    // schema or a file, outside the hub's transaction); `provision` is idempotent, and an
+    // entity whose store a crash left unmade gets it at its first use.
+    let registered = app
+        .store
+        .act("entity_registered", async |tx: &mut Tx| {
+            let now = tx.at();
+            let entity = tx.create_entity(slug, name, now).await?;
+            tx.event(Event::system(EventKind::EntityRegistered, None, "cli", &format!("entity={slug}")));
+            Ok::<_, StoreError>(entity)
+        })
+        .await;
+    let entity = match registered {
         Ok(entity) => entity,
         Err(StoreError::Conflict(_)) => return Err(AdminError::EntityExists(slug.to_string())),
         Err(error) => return Err(error.into()),
@@ -114,7 +126,16 @@ pub async fn show_client(store: &Store, client_id: &str) -> Result<ClientView, A
     Ok(ClientView::from(&client))
 }
 
+/// Disables a client (`llave client disable`), as one act with `client_disabled`.
 pub async fn disable_client(store: &Store, client_id: &str) -> Result<ClientView, AdminError> {
-    store.disable_client(client_id, crate::crypto::now()).await?;
+    store
+        .act("client_disabled", async |tx: &mut Tx| {
+            let now = tx.at();
+            if tx.disable_client(client_id, now).await? {
+                tx.event(Event::system(EventKind::ClientDisabled, None, "cli", &format!("client={client_id}")));
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await?;
     show_client(store, client_id).await
 }

@@ -5,3 +5,4 @@ pub mod citizen;
 pub mod demo;
 pub mod entity;
 pub mod init;
+pub mod staff;

@@ -92,16 +92,16 @@ pub fn with_methods(existing: &str, added: &[&str]) -> String {
     methods.join(" ")
 }
 
-/// Records an assurance event for an account.
+/// Records an assurance event that is nothing but its record (a look-up, a refusal) as an
+/// act of its own. A change records its event in its own act instead (`tx.event`).
 pub async fn record(
     app: &Services,
     kind: EventKind,
     account: AccountId,
     actor: &Actor,
     detail: &str,
-    now: i64,
 ) -> Result<(), StoreError> {
-    app.store.record_event(kind, Some(account), &actor.address, &actor.user_agent, detail, now).await
+    app.store.record(kind.as_str(), actor.event(kind, Some(account), detail)).await
 }
 
 /// How long after an officer's recovery in person the password reset it sent keeps the

@@ -16,7 +16,6 @@ use serde::Deserialize;
 use super::{DOCUMENT_KINDS, account_level, document_label_key, record};
 use crate::AppState;
 use crate::accounts::Actor;
-use crate::crypto::now;
 use crate::store::assurance::NewVerification;
 use crate::store::{Account, Event, EventKind, Tx};
 use crate::web::client::ClientMeta;
@@ -195,7 +194,7 @@ async fn person(
         return page(&app, c, &s, None, errors, &query.curp, None, ("", ""), StatusCode::NOT_FOUND).await;
     };
     let detail = format!("officer={}", s.account.curp);
-    record(&app, EventKind::OfficerLookup, account.id, &officer_actor(&client), &detail, now())
+    record(&app, EventKind::OfficerLookup, account.id, &officer_actor(&client), &detail)
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     page(&app, c, &s, Some(&account), FieldErrors::default(), &account.curp, None, ("", ""), StatusCode::OK).await

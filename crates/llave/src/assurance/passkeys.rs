@@ -13,12 +13,11 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use super::record;
 use crate::Services;
 use crate::accounts::Actor;
 use crate::crypto::{now, random_id};
 use crate::store::assurance::PasskeyRecord;
-use crate::store::{Account, AccountId, Event, EventKind, StoreError};
+use crate::store::{Account, AccountId, Event, EventKind, Store, StoreError, Tx};
 
 const CEREMONY_SECONDS: i64 = 300;
 /// Longest passkey name kept.
@@ -295,18 +294,45 @@ pub async fn finish_authentication(
     Ok(Proof { account: record.account_id, passkey: record, methods: [held, "user"] })
 }
 
-/// Renames one of the person's passkeys.
+/// Renames one of the person's passkeys, as one act with `passkey_renamed`; false if the
+/// name is empty or the passkey is not theirs.
 pub async fn rename(
-    app: &Services,
+    store: &Store,
     account: AccountId,
     id: &str,
     name: &str,
     actor: &Actor,
 ) -> Result<bool, StoreError> {
     let name: String = name.trim().chars().filter(|c| !c.is_control()).take(NAME_MAX).collect();
-    if name.is_empty() || !app.store.rename_passkey(account, id, &name).await? {
+    if name.is_empty() {
         return Ok(false);
     }
-    record(app, EventKind::PasskeyRenamed, account, actor, &format!("passkey={name}"), now()).await?;
-    Ok(true)
+    store
+        .act("passkey_renamed", async |tx: &mut Tx| {
+            let renamed = tx.rename_passkey(account, id, &name).await?;
+            if renamed {
+                tx.event(actor.event(EventKind::PasskeyRenamed, Some(account), &format!("passkey={name}")));
+            }
+            Ok(renamed)
+        })
+        .await
+}
+
+/// Removes one of the person's passkeys, as one act with `passkey_removed`; false if it
+/// was already gone.
+pub async fn remove(
+    store: &Store,
+    account: AccountId,
+    passkey: &PasskeyRecord,
+    actor: &Actor,
+) -> Result<bool, StoreError> {
+    store
+        .act("passkey_removed", async |tx: &mut Tx| {
+            let removed = tx.remove_passkey(account, &passkey.id).await?;
+            if removed {
+                tx.event(actor.event(EventKind::PasskeyRemoved, Some(account), &format!("passkey={}", passkey.name)));
+            }
+            Ok(removed)
+        })
+        .await
 }

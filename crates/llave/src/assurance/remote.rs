@@ -17,7 +17,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::RwLock;
 
-use super::record;
 use crate::accounts::Actor;
 use crate::config::{Config, RemoteProviderConfig};
 use crate::crypto::{now, random_token};
@@ -119,7 +118,6 @@ pub async fn start(
     if app.store.throttle_failures(&key, window_opened_after).await? >= STARTS_PER_WINDOW {
         return Err(RemoteError::TooMany);
     }
-    app.store.throttle_record_failure(&key, now, window_opened_after).await?;
     let id = random_token();
     let started = VerificationSession {
         id: id.clone(),
@@ -133,7 +131,15 @@ pub async fn start(
         completed_at: None,
         result: None,
     };
-    app.store.create_verification_session(&started).await?;
+    // One act, before the provider is asked (its callback may come at once): the start
+    // counted, the session opened and `verification_started`. A provider that then cannot
+    // be reached leaves the session to expire unanswered.
+    let mut tx = app.store.begin_act("verification_started").await?;
+    tx.throttle_record_failure(&key, now, window_opened_after).await?;
+    tx.create_verification_session(&started).await?;
+    let detail = format!("provider={} purpose={purpose}", provider.config.name);
+    tx.event(actor.event(EventKind::VerificationStarted, Some(account.id), &detail));
+    tx.commit().await?;
     let issuer = app.config.issuer();
     let body = serde_json::json!({
         "session_id": id,
@@ -162,15 +168,6 @@ pub async fn start(
         Ok(url) if matches!(url.scheme(), "https" | "http") => {}
         _ => return Err(RemoteError::Provider("redirect_url is not an http(s) URL".into())),
     }
-    record(
-        app,
-        EventKind::VerificationStarted,
-        account.id,
-        actor,
-        &format!("provider={} purpose={purpose}", provider.config.name),
-        now,
-    )
-    .await?;
     Ok(started.redirect_url)
 }
 
@@ -217,23 +214,30 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
     let Some(account) = app.store.account_by_id(session.account_id).await? else {
         return Ok(Err(CallbackRefusal::UnknownSession));
     };
+    let refused = |detail: &str| actor.event(EventKind::VerificationRefused, Some(account.id), detail);
     if claims.curp != account.curp {
         // A result about someone else ends this session: nothing later can be trusted.
-        app.store.complete_verification_session(&session.id, "refused", now).await?;
-        record(app, EventKind::VerificationRefused, account.id, &actor, "result for another CURP", now).await?;
+        // One act: the session closed and the refusal.
+        let mut tx = app.store.begin_act("verification_refused").await?;
+        tx.complete_verification_session(&session.id, "refused", now).await?;
+        tx.event(refused("result for another CURP"));
+        tx.commit().await?;
         return Ok(Err(CallbackRefusal::CurpMismatch));
     }
     let verified = claims.result == "verified";
-    if !app
-        .store
-        .complete_verification_session(&session.id, if verified { "verified" } else { "rejected" }, now)
-        .await?
-    {
-        record(app, EventKind::VerificationRefused, account.id, &actor, "result replayed or late", now).await?;
+    // Read before the act: an act reads and writes only through its transaction.
+    let open = if verified { app.store.open_sessions(account.id).await? } else { Vec::new() };
+    // One act: the session's result, and what follows from it (the refusal, or the
+    // verification with its step-up).
+    let mut tx = app.store.begin_act("verification_result").await?;
+    if !tx.complete_verification_session(&session.id, if verified { "verified" } else { "rejected" }, now).await? {
+        tx.event(refused("result replayed or late"));
+        tx.commit().await?;
         return Ok(Err(CallbackRefusal::Replay));
     }
     if !verified {
-        record(app, EventKind::VerificationRefused, account.id, &actor, "provider rejected the person", now).await?;
+        tx.event(refused("provider rejected the person"));
+        tx.commit().await?;
         return Ok(Ok(CallbackOutcome::Rejected));
     }
     let verification = NewVerification {
@@ -246,10 +250,6 @@ pub async fn callback(app: &AppState, jws: &str) -> Result<Result<CallbackOutcom
         document_number: &claims.document_number,
         reference: &session.id,
     };
-    // Read before the act: an act reads and writes only through its transaction.
-    let open = app.store.open_sessions(account.id).await?;
-    // One act: the verification, its event and, for the session that started it, the step-up.
-    let mut tx = app.store.begin_act("identity_verified").await?;
     tx.record_verification(&verification, now).await?;
     let detail = format!("provider={} purpose={}", provider.config.name, session.purpose);
     tx.event(Event::security(

@@ -15,13 +15,14 @@ use serde_json::json;
 
 use super::passkeys::{self, PasskeyError, Purpose};
 use super::security::{Factors, PENDING_COOKIE, needs_password_to_remove, ways_to_reach};
+use super::session_level;
 use super::totp::{self, Check};
-use super::{record, session_level};
 use crate::AppState;
 use crate::accounts::Actor;
+use crate::accounts::sessions;
 use crate::accounts::signin::{self, SignInOutcome};
 use crate::crypto::{now, token_hash};
-use crate::store::{Account, EventKind};
+use crate::store::{Account, EventKind, Tx};
 use crate::web::client::ClientMeta;
 use crate::web::cookies;
 use crate::web::csrf::RotateCsrf;
@@ -144,12 +145,10 @@ async fn totp_confirm(
     if totp::enabled(&app, s.account.id).await.map_err(internal)? {
         return Ok(to_account("totp_enabled"));
     }
-    match totp::check(&app, &s.account, &form.code, false, &actor).await.map_err(|e| PageError::internal(c.lang, e))? {
-        Check::Accepted => {
-            record(&app, EventKind::TotpEnabled, s.account.id, &actor, "", now()).await.map_err(internal)?;
-            let codes = totp::new_recovery_codes(&app, s.account.id, &actor).await.map_err(internal)?;
-            Ok(render(StatusCode::OK, &CodesPage { c: c.signed_in(), codes }))
-        }
+    let (check, codes) =
+        totp::confirm(&app, &s.account, &form.code, &actor).await.map_err(|e| PageError::internal(c.lang, e))?;
+    match check {
+        Check::Accepted => Ok(render(StatusCode::OK, &CodesPage { c: c.signed_in(), codes })),
         Check::Wrong => {
             let mut errors = FieldErrors::default();
             errors.add("code", c.t("totp-wrong"));
@@ -186,9 +185,7 @@ async fn totp_remove(
     {
         return Ok(account_error("fresh_auth_needed"));
     }
-    if app.store.remove_totp(s.account.id).await.map_err(internal)? {
-        record(&app, EventKind::TotpRemoved, s.account.id, &actor, "", now()).await.map_err(internal)?;
-    }
+    totp::remove(&app.store, s.account.id, &actor).await.map_err(internal)?;
     Ok(to_account("totp_removed"))
 }
 
@@ -279,7 +276,7 @@ async fn passkey_rename(
     s: SignedIn,
     CsrfForm(form): CsrfForm<RenameForm>,
 ) -> PageResult {
-    let renamed = passkeys::rename(&app, s.account.id, &form.id, &form.name, &Actor::from(&client))
+    let renamed = passkeys::rename(&app.store, s.account.id, &form.id, &form.name, &Actor::from(&client))
         .await
         .map_err(|e| PageError::internal(c.lang, e))?;
     Ok(if renamed { to_account("passkey_renamed") } else { account_error("passkey_name") })
@@ -304,11 +301,7 @@ async fn passkey_remove(
     let Some(key) = keys.iter().find(|k| k.id == form.id) else {
         return Ok(account_error("passkey_unknown"));
     };
-    if app.store.remove_passkey(s.account.id, &key.id).await.map_err(internal)? {
-        record(&app, EventKind::PasskeyRemoved, s.account.id, &actor, &format!("passkey={}", key.name), now())
-            .await
-            .map_err(internal)?;
-    }
+    passkeys::remove(&app.store, s.account.id, key, &actor).await.map_err(internal)?;
     Ok(to_account("passkey_removed"))
 }
 
@@ -382,10 +375,13 @@ struct SecondForm {
     recovery_code: String,
 }
 
-/// Opens the session after the second step (or a passkey sign-in): replaces any session
-/// this browser had, sets the cookie, forgets the pending sign-in.
+/// Opens the session after the second step (or a passkey sign-in), in `tx`, the sign-in's
+/// act (with what the passkey proved, if one was used), and commits it: replaces any
+/// session this browser had, sets the cookie, forgets the pending sign-in.
+#[allow(clippy::too_many_arguments)]
 async fn open_session(
     app: &AppState,
+    mut tx: Tx,
     previous: Option<SignedIn>,
     account: &Account,
     methods: &str,
@@ -394,10 +390,11 @@ async fn open_session(
     mut response: Response,
 ) -> Result<Response, crate::store::StoreError> {
     if let Some(previous) = previous {
-        crate::accounts::sessions::end(app, previous.account.id, &previous.session.id, EventKind::SignOut, actor)
-            .await?;
+        sessions::end_in(&mut tx, previous.account.id, &previous.session.id, EventKind::SignOut, actor).await?;
     }
-    let token = crate::accounts::sessions::start_with(app, account.id, methods, reproved_at, actor).await?;
+    let lifetime = app.config.session.absolute_hours * 3600;
+    let token = sessions::start_in(&mut tx, lifetime, account.id, methods, reproved_at, actor).await?;
+    tx.commit().await?;
     let policy = app.cookie_policy();
     for cookie in [policy.set(SESSION_COOKIE, &token, None, "Lax"), policy.clear(PENDING_COOKIE)] {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -433,7 +430,8 @@ async fn second_submit(
             }
             let next = safe_next(Some(&pending.next));
             let response = Redirect::to(&next).into_response();
-            open_session(&app, previous, &pending.account, "pwd otp mfa", None, &actor, response)
+            let tx = app.store.begin_act("sign_in").await.map_err(internal)?;
+            open_session(&app, tx, previous, &pending.account, "pwd otp mfa", None, &actor, response)
                 .await
                 .map_err(internal)
         }
@@ -483,38 +481,40 @@ async fn second_passkey_finish(
         return Ok(passkey_error(PasskeyError::Expired, &c));
     }
     let actor = Actor::from(&client);
-    let (account, reproved_at) = after_passkey(&app, &pending.account, &proof, &actor).await.map_err(internal)?;
+    let mut tx = app.store.begin_act("sign_in").await.map_err(internal)?;
+    let (account, reproved_at) = after_passkey(&mut tx, &pending.account, &proof, &actor).await.map_err(internal)?;
     let methods = super::with_methods("pwd", &proof.methods);
     let next = safe_next(Some(&pending.next));
     let response = Json(json!({ "redirect": next })).into_response();
-    open_session(&app, previous, &account, &methods, reproved_at, &actor, response).await.map_err(internal)
+    open_session(&app, tx, previous, &account, &methods, reproved_at, &actor, response).await.map_err(internal)
 }
 
-/// What a passkey proves beyond signing in: it lifts a suspension of level 2 when it was
-/// enrolled while the identity stood verified, and it re-proves a verified person (level
-/// 3) when it was enrolled after the verification.
+/// What a passkey proves beyond signing in, written in the act that uses it (the sign-in,
+/// or the step-up of the session): it lifts a suspension of level 2 when it was enrolled
+/// while the identity stood verified, and it re-proves a verified person (level 3) when it
+/// was enrolled after the verification.
 async fn after_passkey(
-    app: &AppState,
+    tx: &mut Tx,
     account: &Account,
     proof: &passkeys::Proof,
     actor: &Actor,
 ) -> Result<(Account, Option<i64>), crate::store::StoreError> {
-    let now = now();
+    let now = tx.at();
     let created = proof.passkey.created_at;
+    let detail = format!("passkey={}", proof.passkey.name);
     let mut account = account.clone();
     if let (Some(verified), Some(lowered)) = (account.identity_verified_at, account.identity_lowered_at)
         && passkeys::enrolled_after(&proof.passkey, verified)
         && created < lowered
-        && app.store.restore_assurance(account.id).await?
+        && tx.restore_assurance(account.id).await?
     {
-        record(app, EventKind::AssuranceRestored, account.id, actor, &format!("passkey={}", proof.passkey.name), now)
-            .await?;
+        tx.event(actor.event(EventKind::AssuranceRestored, Some(account.id), &detail));
         account.identity_lowered_at = None;
     }
     let reproves = super::identity_verified(&account)
         && account.identity_verified_at.is_some_and(|v| passkeys::enrolled_after(&proof.passkey, v));
     if reproves {
-        record(app, EventKind::SteppedUp, account.id, actor, &format!("passkey={}", proof.passkey.name), now).await?;
+        tx.event(actor.event(EventKind::SteppedUp, Some(account.id), &detail));
     }
     Ok((account, reproves.then_some(now)))
 }
@@ -539,11 +539,12 @@ async fn signin_passkey_finish(
         return Ok(passkey_error(PasskeyError::Unknown, &c));
     };
     let actor = Actor::from(&client);
-    let (account, reproved_at) = after_passkey(&app, &account, &proof, &actor).await.map_err(internal)?;
+    let mut tx = app.store.begin_act("sign_in").await.map_err(internal)?;
+    let (account, reproved_at) = after_passkey(&mut tx, &account, &proof, &actor).await.map_err(internal)?;
     let methods = super::with_methods("", &proof.methods);
     let next = safe_next(Some(&form.next));
     let response = Json(json!({ "redirect": next })).into_response();
-    open_session(&app, previous, &account, &methods, reproved_at, &actor, response).await.map_err(internal)
+    open_session(&app, tx, previous, &account, &methods, reproved_at, &actor, response).await.map_err(internal)
 }
 
 // ----- step-up before answering an entity -----
@@ -624,9 +625,12 @@ async fn reproof_passkey_finish(
     };
     let actor = Actor::from(&client);
     let internal = |e| PageError::internal(c.lang, e);
-    let (_, reproved_at) = after_passkey(&app, &s.account, &proof, &actor).await.map_err(internal)?;
+    // One act: what the passkey proved and the session's new methods and level.
+    let mut tx = app.store.begin_act("stepped_up").await.map_err(internal)?;
+    let (_, reproved_at) = after_passkey(&mut tx, &s.account, &proof, &actor).await.map_err(internal)?;
     let methods = super::with_methods(&s.session.auth_methods, &proof.methods);
-    app.store.step_up_session(&s.session.id, &methods, reproved_at).await.map_err(internal)?;
+    tx.step_up_session(&s.session.id, &methods, reproved_at).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
     let next = safe_next(Some(&form.next));
     Ok(Json(json!({ "redirect": next })).into_response())
 }

@@ -4,11 +4,12 @@
 
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use super::record;
 use crate::Services;
 use crate::accounts::Actor;
+use crate::config::ThrottleConfig;
 use crate::crypto::now;
-use crate::store::{Account, AccountId, EventKind, StoreError};
+use crate::keystore::KeyStore;
+use crate::store::{Account, AccountId, EventKind, Store, StoreError, Tx};
 
 const PURPOSE: &str = "totp-secret";
 const STEP: i64 = 30;
@@ -95,8 +96,22 @@ fn throttle_key(account: AccountId) -> String {
     format!("otp:{}", account.0)
 }
 
+/// What checking a code needs besides the act: the key store that opens the TOTP secret
+/// and keys the recovery codes, and the throttling policy.
+#[derive(Clone, Copy)]
+pub struct Checker<'a> {
+    pub keystore: &'a KeyStore,
+    pub policy: &'a ThrottleConfig,
+}
+
+impl<'a> Checker<'a> {
+    pub fn of(app: &'a Services) -> Checker<'a> {
+        Checker { keystore: &app.keystore, policy: &app.config.throttle }
+    }
+}
+
 /// Checks a TOTP code (confirming an enrolment in progress) or, if `recovery` is set, a
-/// recovery code. Both share one failure budget per account.
+/// recovery code, as one act: the code spent or the failure counted, with its events.
 pub async fn check(
     app: &Services,
     account: &Account,
@@ -104,71 +119,146 @@ pub async fn check(
     recovery: bool,
     actor: &Actor,
 ) -> Result<Check, TotpError> {
-    let now = now();
-    let policy = &app.config.throttle;
+    let mut tx = app.store.begin_act("second_factor").await?;
+    let check = check_in(&mut tx, Checker::of(app), account, code, recovery, actor).await?;
+    tx.commit().await?;
+    Ok(check)
+}
+
+/// Checks a code within an act, which the caller commits whatever the answer (a failure
+/// counts, and is recorded). TOTP and recovery codes share one failure budget per account.
+pub async fn check_in(
+    tx: &mut Tx,
+    checker: Checker<'_>,
+    account: &Account,
+    code: &str,
+    recovery: bool,
+    actor: &Actor,
+) -> Result<Check, TotpError> {
+    let now = tx.at();
+    let policy = checker.policy;
     let window_opened_after = now - policy.window_minutes * 60;
     let key = throttle_key(account.id);
-    if app.store.throttle_failures(&key, window_opened_after).await? >= policy.account_failures {
-        record(app, EventKind::Throttled, account.id, actor, "second factor", now).await?;
+    if tx.throttle_failures(&key, window_opened_after).await? >= policy.account_failures {
+        tx.event(actor.event(EventKind::Throttled, Some(account.id), "second factor"));
         return Ok(Check::Throttled);
     }
     let accepted = if recovery {
-        recovery_matches(app, account.id, code, now).await?
+        recovery_matches(tx, checker.keystore, account.id, code, now).await?
     } else {
-        totp_matches(app, account, code, now).await?
+        totp_matches(tx, checker.keystore, account, code, now).await?
     };
     if accepted {
-        app.store.throttle_clear(&key).await?;
+        tx.throttle_clear(&key).await?;
         if recovery {
-            record(app, EventKind::RecoveryCodeUsed, account.id, actor, "", now).await?;
+            tx.event(actor.event(EventKind::RecoveryCodeUsed, Some(account.id), ""));
         }
         return Ok(Check::Accepted);
     }
-    let failures = app.store.throttle_record_failure(&key, now, window_opened_after).await?;
-    record(app, EventKind::SecondFactorFailed, account.id, actor, if recovery { "recovery code" } else { "totp" }, now)
-        .await?;
+    let failures = tx.throttle_record_failure(&key, now, window_opened_after).await?;
+    let what = if recovery { "recovery code" } else { "totp" };
+    tx.event(actor.event(EventKind::SecondFactorFailed, Some(account.id), what));
     if failures >= policy.account_failures {
-        record(app, EventKind::Lockout, account.id, actor, "second factor", now).await?;
+        tx.event(actor.event(EventKind::Lockout, Some(account.id), "second factor"));
     }
     Ok(Check::Wrong)
 }
 
-async fn totp_matches(app: &Services, account: &Account, code: &str, now: i64) -> Result<bool, TotpError> {
+async fn totp_matches(
+    tx: &mut Tx,
+    keystore: &KeyStore,
+    account: &Account,
+    code: &str,
+    now: i64,
+) -> Result<bool, TotpError> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(false);
     }
-    let Some(factor) = app.store.totp_factor(account.id).await? else {
+    let Some(factor) = tx.totp_factor(account.id).await? else {
         return Ok(false);
     };
-    let totp = totp(app.keystore.open(PURPOSE, &factor.secret_sealed)?, account)?;
+    let totp = totp(keystore.open(PURPOSE, &factor.secret_sealed)?, account)?;
     let Some(step) = totp.check(&code, now.max(0) as u64) else {
         return Ok(false);
     };
     // One use per step, and never an earlier step than one already used.
-    Ok(app.store.use_totp_step(account.id, step as i64, now).await?)
+    Ok(tx.use_totp_step(account.id, step as i64, now).await?)
+}
+
+/// Confirms a TOTP enrolment in progress with a code from the app, as one act: the factor
+/// confirmed, `totp_enabled`, and a first set of recovery codes (returned, to be shown
+/// once) with `recovery_codes_created`. A wrong code counts as a failure, as at sign-in.
+pub async fn confirm(
+    app: &Services,
+    account: &Account,
+    code: &str,
+    actor: &Actor,
+) -> Result<(Check, Vec<String>), TotpError> {
+    let mut tx = app.store.begin_act("totp_confirm").await?;
+    let check = check_in(&mut tx, Checker::of(app), account, code, false, actor).await?;
+    let mut codes = Vec::new();
+    if check == Check::Accepted {
+        tx.event(actor.event(EventKind::TotpEnabled, Some(account.id), ""));
+        codes = new_recovery_codes_in(&mut tx, &app.keystore, account.id, actor).await?;
+    }
+    tx.commit().await?;
+    Ok((check, codes))
+}
+
+/// Removes the account's TOTP factor, as one act with `totp_removed`; false if it had none.
+pub async fn remove(store: &Store, account: AccountId, actor: &Actor) -> Result<bool, StoreError> {
+    store
+        .act("totp_removed", async |tx: &mut Tx| {
+            let removed = tx.remove_totp(account).await?;
+            if removed {
+                tx.event(actor.event(EventKind::TotpRemoved, Some(account), ""));
+            }
+            Ok(removed)
+        })
+        .await
 }
 
 /// A recovery code as stored: keyed with the KEK and bound to the account.
-fn recovery_hash(app: &Services, account: AccountId, code: &str) -> String {
-    app.keystore.keyed_hash("recovery-code", format!("{}:{code}", account.0).as_bytes())
+fn recovery_hash(keystore: &KeyStore, account: AccountId, code: &str) -> String {
+    keystore.keyed_hash("recovery-code", format!("{}:{code}", account.0).as_bytes())
 }
 
 fn normalize_recovery(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
 }
 
-async fn recovery_matches(app: &Services, account: AccountId, code: &str, now: i64) -> Result<bool, StoreError> {
+async fn recovery_matches(
+    tx: &mut Tx,
+    keystore: &KeyStore,
+    account: AccountId,
+    code: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let code = normalize_recovery(code);
     if code.len() != 10 {
         return Ok(false);
     }
-    app.store.use_recovery_code(account, &recovery_hash(app, account, &code), now).await
+    tx.use_recovery_code(account, &recovery_hash(keystore, account, &code), now).await
 }
 
-/// Makes a new set of recovery codes (the old ones stop working) and returns them, to be
-/// shown once.
+/// Makes a new set of recovery codes (the old ones stop working), as one act with
+/// `recovery_codes_created`, and returns them, to be shown once.
 pub async fn new_recovery_codes(app: &Services, account: AccountId, actor: &Actor) -> Result<Vec<String>, StoreError> {
+    app.store
+        .act("recovery_codes_created", async |tx: &mut Tx| {
+            new_recovery_codes_in(tx, &app.keystore, account, actor).await
+        })
+        .await
+}
+
+/// [`new_recovery_codes`] within an act.
+pub async fn new_recovery_codes_in(
+    tx: &mut Tx,
+    keystore: &KeyStore,
+    account: AccountId,
+    actor: &Actor,
+) -> Result<Vec<String>, StoreError> {
     let mut codes = Vec::with_capacity(RECOVERY_CODES);
     let mut hashes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
@@ -176,11 +266,11 @@ pub async fn new_recovery_codes(app: &Services, account: AccountId, actor: &Acto
         getrandom::fill(&mut bytes).expect("the operating system's random source is available");
         // 31 symbols: the modulo bias is below 1% and 10 symbols still carry > 49 bits.
         let code: String = bytes.iter().map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char).collect();
-        hashes.push(recovery_hash(app, account, &code));
+        hashes.push(recovery_hash(keystore, account, &code));
         codes.push(format!("{}-{}", &code[..5], &code[5..]));
     }
-    let now = now();
-    app.store.replace_recovery_codes(account, &hashes, now).await?;
-    record(app, EventKind::RecoveryCodesCreated, account, actor, "", now).await?;
+    let now = tx.at();
+    tx.replace_recovery_codes(account, &hashes, now).await?;
+    tx.event(actor.event(EventKind::RecoveryCodesCreated, Some(account), ""));
     Ok(codes)
 }

@@ -17,9 +17,9 @@ mod session;
 
 use crate::Services;
 use crate::crypto::{now, random_token};
-use crate::oidc::clients::secret_hash;
-use crate::store::StoreResult;
+use crate::oidc::clients::{register_in, secret_hash};
 use crate::store::entities::ClientRecord;
+use crate::store::{Event, EventKind, StoreError, StoreResult, Tx};
 
 pub use pages::routes;
 
@@ -86,33 +86,40 @@ pub async fn register(app: &Services) -> StoreResult<Vec<(&'static Site, String)
         let redirect_uris = vec![site.redirect_uri(&issuer)];
         match app.store.client_by_id(&site.client_id()).await? {
             Some(client) if client.redirect_uris != redirect_uris => {
-                app.store.set_client_redirect_uris(&client.client_id, &redirect_uris).await?;
+                app.store
+                    .act("client_changed", async |tx: &mut Tx| {
+                        if tx.set_client_redirect_uris(&client.client_id, &redirect_uris).await? {
+                            let detail = format!("client={} redirect_uris", client.client_id);
+                            tx.event(Event::system(EventKind::ClientChanged, None, "demo", &detail));
+                        }
+                        Ok::<_, StoreError>(())
+                    })
+                    .await?;
             }
             Some(_) => {}
             None => {
                 let entity = app.store.entity_by_slug(site.slug).await?.ok_or_else(|| {
                     crate::store::StoreError::Data(format!("the demo entity {} is missing", site.slug))
                 })?;
-                app.store
-                    .create_client(&ClientRecord {
-                        client_id: site.client_id(),
-                        entity_id: entity.id,
-                        entity_slug: entity.slug.clone(),
-                        entity_name: entity.name.clone(),
-                        name: site.client_name.to_string(),
-                        secret_hash: Some(secret_hash(&secret)),
-                        auth_method: "client_secret_basic".into(),
-                        redirect_uris,
-                        post_logout_redirect_uris: Vec::new(),
-                        backchannel_logout_uri: None,
-                        jwks: None,
-                        allowed_claims: Vec::new(),
-                        id_token_alg: "RS256".into(),
-                        require_par: false,
-                        created_at: now(),
-                        disabled_at: None,
-                    })
-                    .await?;
+                let record = ClientRecord {
+                    client_id: site.client_id(),
+                    entity_id: entity.id,
+                    entity_slug: entity.slug.clone(),
+                    entity_name: entity.name.clone(),
+                    name: site.client_name.to_string(),
+                    secret_hash: Some(secret_hash(&secret)),
+                    auth_method: "client_secret_basic".into(),
+                    redirect_uris,
+                    post_logout_redirect_uris: Vec::new(),
+                    backchannel_logout_uri: None,
+                    jwks: None,
+                    allowed_claims: Vec::new(),
+                    id_token_alg: "RS256".into(),
+                    require_par: false,
+                    created_at: now(),
+                    disabled_at: None,
+                };
+                app.store.act("client_registered", async |tx: &mut Tx| register_in(tx, &record, "demo").await).await?;
             }
         }
         urls.push((site, site.url(&issuer)));

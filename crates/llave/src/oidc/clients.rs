@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::crypto::{now, random_id, random_token};
 use crate::store::entities::ClientRecord;
-use crate::store::{Store, StoreError};
+use crate::store::{Event, EventKind, Store, StoreError, Tx};
 
 pub const AUTH_METHODS: [&str; 4] = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -66,6 +66,16 @@ fn validate_uri(uri: &str) -> Result<String, ClientError> {
     RedirectUri::parse(uri).map(|u| u.as_str().to_string()).map_err(|e| ClientError::RedirectUri(uri.to_string(), e))
 }
 
+/// Writes a client's registration with its `client_registered` event, in an act; `by`:
+/// who registered it (`cli`, `demo`).
+pub async fn register_in(tx: &mut Tx, record: &ClientRecord, by: &str) -> Result<(), StoreError> {
+    tx.create_client(record).await?;
+    let detail = format!("entity={} client={} auth={}", record.entity_slug, record.client_id, record.auth_method);
+    tx.event(Event::system(EventKind::ClientRegistered, None, by, &detail));
+    Ok(())
+}
+
+/// Registers a client of an entity (`llave client add`), as one act.
 pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, ClientError> {
     let entity =
         store.entity_by_slug(&new.entity).await?.ok_or_else(|| ClientError::UnknownEntity(new.entity.clone()))?;
@@ -128,7 +138,7 @@ pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, Clie
         created_at: now(),
         disabled_at: None,
     };
-    store.create_client(&record).await?;
+    store.act("client_registered", async |tx: &mut Tx| register_in(tx, &record, "cli").await).await?;
     Ok(Registered {
         client_id: record.client_id,
         client_secret: secret,

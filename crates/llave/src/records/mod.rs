@@ -26,7 +26,7 @@ use crate::Services;
 use crate::crypto::{now, random_id, random_token, token_hash};
 use crate::store::entities::{ClientRecord, Entity};
 use crate::store::records::{Access, Grant, Locator};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{AccountId, ActorKind, Event, EventKind, StoreError, StoreResult, Tx};
 use spoke::{Content, NewVersion, Spoke, Version};
 
 pub const SCOPE_WRITE: &str = "records:write";
@@ -367,7 +367,19 @@ pub async fn create(app: &Services, client: &ClientRecord, input: &RecordInput) 
         updated_at: now,
         withdrawn_at: None,
     };
-    if let Err(error) = app.store.index_record(&locator).await {
+    // The spoke's row first, then the hub's act (the locator and `record_stored`): the two
+    // stores share no transaction, and in this order a crash between them leaves only a
+    // version no locator vouches for (never shown, never answered as stored), not an
+    // acknowledged record without its event.
+    let indexed = app
+        .store
+        .act("record_stored", async |tx: &mut Tx| {
+            tx.index_record(&locator).await?;
+            tx.event(record_event(EventKind::RecordStored, client, &locator));
+            Ok::<_, StoreError>(())
+        })
+        .await;
+    if let Err(error) = indexed {
         // Without its locator the record would be invisible: take it back out.
         if let Err(undo) = spoke.remove(&record_id, 1).await {
             tracing::error!(%undo, record_id, "cannot remove an unindexed record");
@@ -532,7 +544,20 @@ pub async fn update(app: &Services, client: &ClientRecord, record_id: &str, inpu
         Err(error) => return Err(error.into()),
     }
     let advanced = Locator { version: next, procedure, valid_from, valid_until, updated_at: now, ..locator.clone() };
-    let moved = match app.store.advance_record(&advanced, locator.version).await {
+    // As in `create`: the spoke's version first, then the hub's act (the locator moved and
+    // `record_updated`); a crash between them leaves a version beyond the locator, never
+    // shown, which the next update replaces.
+    let moved = app
+        .store
+        .act("record_updated", async |tx: &mut Tx| {
+            let moved = tx.advance_record(&advanced, locator.version).await?;
+            if moved {
+                tx.event(record_event(EventKind::RecordUpdated, client, &advanced));
+            }
+            Ok::<_, StoreError>(moved)
+        })
+        .await;
+    let moved = match moved {
         Ok(moved) => moved,
         Err(error) => {
             let _ = spoke.remove(record_id, next).await;
@@ -556,8 +581,18 @@ pub async fn withdraw(app: &Services, client: &ClientRecord, record_id: &str, re
     let locator = own_record(app, client, record_id).await?;
     let now = now();
     let reason = reason.map(|r| r.chars().filter(|c| !c.is_control()).take(500).collect::<String>());
+    // The hub's act first (the index withdrawn and `record_withdrawn`), then the spoke's
+    // mark, which is idempotent: a crash between them leaves the record withdrawn, with its
+    // event, and the entity, not yet answered, asks again and gets the mark made.
     if locator.withdrawn_at.is_none() {
-        app.store.withdraw_record(record_id, now).await?;
+        app.store
+            .act("record_withdrawn", async |tx: &mut Tx| {
+                if tx.withdraw_record(record_id, now).await? {
+                    tx.event(record_event(EventKind::RecordWithdrawn, client, &locator));
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await?;
     }
     // The index now says withdrawn, and at which version: mark that version in the store
     // (again, harmlessly, if an earlier withdrawal got only this far).
@@ -672,8 +707,47 @@ pub async fn lookup(
         expires_at,
         spent_at: None,
     };
-    app.store.add_grant(&grant, &token_hash(&token)).await?;
+    // One act: the grant and its event (the person sees who may read what, for which
+    // procedure, on what basis, before the read itself is logged).
+    let issued = Event {
+        actor_kind: ActorKind::Entity,
+        actor: client.client_id.clone(),
+        actor_entity_id: Some(client.entity_id),
+        basis: grant.legal_basis.clone().or_else(|| grant.consent_id.as_ref().map(|id| format!("consent {id}"))),
+        record_id: Some(grant.record_id.clone()),
+        holder_entity_id: Some(locator.entity_id),
+        procedure: Some(grant.procedure.clone()),
+        purpose: p.name.clone(),
+        ..Event::security(
+            EventKind::RecordGrantIssued,
+            Some(AccountId(account_id)),
+            "",
+            "",
+            &format!("grant {} ({basis}) expires_at={expires_at}", grant.id),
+        )
+    };
+    app.store
+        .act("record_grant", async |tx: &mut Tx| {
+            tx.add_grant(&grant, &token_hash(&token)).await?;
+            tx.event(issued);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
     Ok(Some(Found { locator, holder, grant: token, expires_at, basis: basis.into(), legal_basis: law }))
+}
+
+/// What an entity did to its own record, as an event: about the person, by the entity's
+/// client, on the record it holds.
+fn record_event(kind: EventKind, client: &ClientRecord, locator: &Locator) -> Event {
+    Event {
+        actor_kind: ActorKind::Entity,
+        actor: client.client_id.clone(),
+        actor_entity_id: Some(client.entity_id),
+        record_id: Some(locator.record_id.clone()),
+        holder_entity_id: Some(locator.entity_id),
+        procedure: locator.procedure.clone(),
+        ..Event::security(kind, Some(AccountId(locator.account_id)), "", "", &format!("version={}", locator.version))
+    }
 }
 
 fn refusal_base(client: &ClientRecord) -> Access {

@@ -106,19 +106,18 @@ impl Store {
     }
 }
 
-impl Store {
-    /// Replaces the hash of the same password (new Argon2 parameters); not a change.
-    pub async fn set_password_hash_only(&self, id: AccountId, password_hash: &str) -> StoreResult<()> {
+impl super::Tx {
+    /// Replaces the hash of the same password (new Argon2 parameters): no change the
+    /// person made, so no event of its own.
+    pub async fn set_password_hash_only(&mut self, id: AccountId, password_hash: &str) -> StoreResult<()> {
         sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id.0)
-            .execute(self.pool())
+            .execute(self.conn())
             .await?;
         Ok(())
     }
-}
 
-impl super::Tx {
     pub async fn set_password(&mut self, id: AccountId, password_hash: &str, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
             .bind(password_hash)

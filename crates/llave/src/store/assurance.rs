@@ -128,33 +128,10 @@ impl Store {
         verifications_on(&mut conn, account).await
     }
 
-    /// Lifts a suspension of level 2; false if there was none.
-    pub async fn restore_assurance(&self, account: AccountId) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE accounts SET identity_lowered_at = NULL WHERE id = $1 AND identity_lowered_at IS NOT NULL",
-        )
-        .bind(account.0)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     // ----- TOTP -----
 
     pub async fn totp_factor(&self, account: AccountId) -> StoreResult<Option<TotpFactor>> {
-        let row = sqlx::query("SELECT secret_sealed, confirmed_at, last_step FROM totp_factors WHERE account_id = $1")
-            .bind(account.0)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|row| {
-            Ok(TotpFactor {
-                secret_sealed: row.try_get("secret_sealed")?,
-                confirmed_at: row.try_get("confirmed_at")?,
-                last_step: row.try_get("last_step")?,
-            })
-        })
-        .transpose()
-        .map_err(|e: sqlx::Error| e.into())
+        totp_factor_on(&mut *self.pool().acquire().await?, account).await
     }
 
     /// Starts (or restarts) an enrolment that is not confirmed yet. A confirmed factor is
@@ -174,57 +151,7 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Accepts the code of time step `step` once: later steps only, so a code cannot be
-    /// replayed. Confirms a pending enrolment. False if the step was already used.
-    pub async fn use_totp_step(&self, account: AccountId, step: i64, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE totp_factors SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2) \
-             WHERE account_id = $3 AND last_step < $1",
-        )
-        .bind(step)
-        .bind(now)
-        .bind(account.0)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn remove_totp(&self, account: AccountId) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM totp_factors WHERE account_id = $1").bind(account.0).execute(self.pool()).await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     // ----- recovery codes -----
-
-    /// Replaces every recovery code of the account with these (hashes).
-    pub async fn replace_recovery_codes(&self, account: AccountId, hashes: &[String], now: i64) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(account.0).execute(&mut *tx).await?;
-        for hash in hashes {
-            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(account.0)
-                .bind(hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Spends a recovery code; false if it is unknown or was used.
-    pub async fn use_recovery_code(&self, account: AccountId, hash: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(account.0)
-        .bind(hash)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
 
     pub async fn recovery_codes_left(&self, account: AccountId) -> StoreResult<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL")
@@ -270,25 +197,6 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
-    }
-
-    pub async fn rename_passkey(&self, account: AccountId, id: &str, name: &str) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND account_id = $3")
-            .bind(name)
-            .bind(id)
-            .bind(account.0)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn remove_passkey(&self, account: AccountId, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND account_id = $2")
-            .bind(id)
-            .bind(account.0)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     // ----- WebAuthn ceremonies -----
@@ -389,24 +297,6 @@ impl Store {
 
     // ----- remote verification sessions -----
 
-    pub async fn create_verification_session(&self, session: &VerificationSession) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO verification_sessions (id, account_id, session_id, purpose, provider, return_to, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&session.id)
-        .bind(session.account_id.0)
-        .bind(&session.session_id)
-        .bind(&session.purpose)
-        .bind(&session.provider)
-        .bind(&session.return_to)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     pub async fn verification_session(&self, id: &str) -> StoreResult<Option<VerificationSession>> {
         let row = sqlx::query(
             "SELECT id, account_id, session_id, purpose, provider, return_to, created_at, expires_at, \
@@ -416,20 +306,6 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(verification_session_from_row).transpose()?)
-    }
-
-    /// Records a session's result, once: false if it already had one or has expired.
-    pub async fn complete_verification_session(&self, id: &str, result: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE verification_sessions SET completed_at = $1, result = $2 \
-             WHERE id = $3 AND completed_at IS NULL AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(result)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 }
 
@@ -493,6 +369,140 @@ impl super::Tx {
         .map_err(|e| super::conflict_or(e, |_| "credential_id"))?;
         Ok(())
     }
+}
+
+/// Second factors and their changes, in the act that records them.
+impl super::Tx {
+    /// The account's TOTP factor, read in the act that checks a code.
+    pub async fn totp_factor(&mut self, account: AccountId) -> StoreResult<Option<TotpFactor>> {
+        totp_factor_on(self.conn(), account).await
+    }
+
+    /// Accepts the code of time step `step` once: later steps only, so a code cannot be
+    /// replayed. Confirms a pending enrolment. False if the step was already used.
+    pub async fn use_totp_step(&mut self, account: AccountId, step: i64, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE totp_factors SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2) \
+             WHERE account_id = $3 AND last_step < $1",
+        )
+        .bind(step)
+        .bind(now)
+        .bind(account.0)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn remove_totp(&mut self, account: AccountId) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM totp_factors WHERE account_id = $1").bind(account.0).execute(self.conn()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces every recovery code of the account with these (hashes).
+    pub async fn replace_recovery_codes(&mut self, account: AccountId, hashes: &[String], now: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(account.0).execute(self.conn()).await?;
+        for hash in hashes {
+            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)")
+                .bind(account.0)
+                .bind(hash)
+                .bind(now)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Spends a recovery code; false if it is unknown or was used.
+    pub async fn use_recovery_code(&mut self, account: AccountId, hash: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(account.0)
+        .bind(hash)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn rename_passkey(&mut self, account: AccountId, id: &str, name: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND account_id = $3")
+            .bind(name)
+            .bind(id)
+            .bind(account.0)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn remove_passkey(&mut self, account: AccountId, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account.0)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Lifts a suspension of level 2; false if there was none.
+    pub async fn restore_assurance(&mut self, account: AccountId) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET identity_lowered_at = NULL WHERE id = $1 AND identity_lowered_at IS NOT NULL",
+        )
+        .bind(account.0)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn create_verification_session(&mut self, session: &VerificationSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO verification_sessions (id, account_id, session_id, purpose, provider, return_to, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&session.id)
+        .bind(session.account_id.0)
+        .bind(&session.session_id)
+        .bind(&session.purpose)
+        .bind(&session.provider)
+        .bind(&session.return_to)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a session's result, once: false if it already had one or has expired.
+    pub async fn complete_verification_session(&mut self, id: &str, result: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE verification_sessions SET completed_at = $1, result = $2 \
+             WHERE id = $3 AND completed_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(result)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+async fn totp_factor_on(conn: &mut AnyConnection, account: AccountId) -> StoreResult<Option<TotpFactor>> {
+    let row = sqlx::query("SELECT secret_sealed, confirmed_at, last_step FROM totp_factors WHERE account_id = $1")
+        .bind(account.0)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| {
+        Ok(TotpFactor {
+            secret_sealed: row.try_get("secret_sealed")?,
+            confirmed_at: row.try_get("confirmed_at")?,
+            last_step: row.try_get("last_step")?,
+        })
+    })
+    .transpose()
+    .map_err(|e: sqlx::Error| e.into())
 }
 
 async fn verifications_on(conn: &mut AnyConnection, account: AccountId) -> StoreResult<Vec<Verification>> {

@@ -86,17 +86,6 @@ fn json(list: &[String]) -> String {
 }
 
 impl Store {
-    pub async fn create_entity(&self, slug: &str, name: &str, now: i64) -> StoreResult<Entity> {
-        let row = sqlx::query("INSERT INTO entities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id")
-            .bind(slug)
-            .bind(name)
-            .bind(now)
-            .fetch_one(self.pool())
-            .await
-            .map_err(|e| conflict_or(e, |_| "slug"))?;
-        Ok(Entity { id: row.try_get("id")?, slug: slug.into(), name: name.into(), created_at: now })
-    }
-
     pub async fn entity_by_slug(&self, slug: &str) -> StoreResult<Option<Entity>> {
         let row = sqlx::query("SELECT id, slug, name, created_at FROM entities WHERE slug = $1")
             .bind(slug)
@@ -119,7 +108,36 @@ impl Store {
         Ok(rows.iter().map(entity_from_row).collect::<Result<_, _>>()?)
     }
 
-    pub async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
+    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+        let row =
+            sqlx::query(select_client!("WHERE c.client_id = $1")).bind(client_id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(client_from_row).transpose()?)
+    }
+
+    pub async fn list_clients(&self, entity_slug: Option<&str>) -> StoreResult<Vec<ClientRecord>> {
+        let rows = sqlx::query(select_client!("WHERE $1 = '' OR e.slug = $1 ORDER BY e.slug, c.name, c.client_id"))
+            .bind(entity_slug.unwrap_or(""))
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+/// Registrations and their changes, in the act that records them (`entity_registered`,
+/// `client_registered`, `client_changed`, `client_disabled`).
+impl super::Tx {
+    pub async fn create_entity(&mut self, slug: &str, name: &str, now: i64) -> StoreResult<Entity> {
+        let row = sqlx::query("INSERT INTO entities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id")
+            .bind(slug)
+            .bind(name)
+            .bind(now)
+            .fetch_one(self.conn())
+            .await
+            .map_err(|e| conflict_or(e, |_| "slug"))?;
+        Ok(Entity { id: row.try_get("id")?, slug: slug.into(), name: name.into(), created_at: now })
+    }
+
+    pub async fn create_client(&mut self, client: &ClientRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO clients (client_id, entity_id, name, secret_hash, auth_method, redirect_uris, \
              post_logout_redirect_uris, backchannel_logout_uri, jwks, allowed_claims, id_token_alg, \
@@ -138,41 +156,27 @@ impl Store {
         .bind(&client.id_token_alg)
         .bind(i64::from(client.require_par))
         .bind(client.created_at)
-        .execute(self.pool())
+        .execute(self.conn())
         .await
         .map_err(|e| conflict_or(e, |_| "client_id"))?;
         Ok(())
     }
 
-    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
-        let row =
-            sqlx::query(select_client!("WHERE c.client_id = $1")).bind(client_id).fetch_optional(self.pool()).await?;
-        Ok(row.as_ref().map(client_from_row).transpose()?)
-    }
-
-    pub async fn list_clients(&self, entity_slug: Option<&str>) -> StoreResult<Vec<ClientRecord>> {
-        let rows = sqlx::query(select_client!("WHERE $1 = '' OR e.slug = $1 ORDER BY e.slug, c.name, c.client_id"))
-            .bind(entity_slug.unwrap_or(""))
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
-    }
-
     /// Replaces a client's redirect URIs (the demo sites' clients follow the issuer).
-    pub async fn set_client_redirect_uris(&self, client_id: &str, redirect_uris: &[String]) -> StoreResult<bool> {
+    pub async fn set_client_redirect_uris(&mut self, client_id: &str, redirect_uris: &[String]) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE clients SET redirect_uris = $1 WHERE client_id = $2")
             .bind(json(redirect_uris))
             .bind(client_id)
-            .execute(self.pool())
+            .execute(self.conn())
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn disable_client(&self, client_id: &str, now: i64) -> StoreResult<bool> {
+    pub async fn disable_client(&mut self, client_id: &str, now: i64) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE clients SET disabled_at = $1 WHERE client_id = $2 AND disabled_at IS NULL")
             .bind(now)
             .bind(client_id)
-            .execute(self.pool())
+            .execute(self.conn())
             .await?;
         Ok(done.rows_affected() == 1)
     }

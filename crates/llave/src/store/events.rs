@@ -59,6 +59,27 @@ pub enum EventKind {
     /// A legal reviewer approved or rejected a procedure's legal basis (`detail`: the decision
     /// and the citation).
     LegalBasisDecided,
+    /// A staff role given to an account (`detail`: `role=… scope=…`).
+    RoleGranted,
+    /// A staff role taken from an account (`detail`: `role=… scope=…`).
+    RoleRevoked,
+    /// An entity registered with the hub (`detail`: `entity=<slug>`).
+    EntityRegistered,
+    /// A client of an entity registered (`detail`: `entity=<slug> client=<id> auth=<method>`).
+    ClientRegistered,
+    /// A client's registration changed (`detail`: `client=<id>` and what changed, e.g. `redirect_uris`).
+    ClientChanged,
+    /// A client disabled (`detail`: `client=<id>`).
+    ClientDisabled,
+    /// An entity stored a record about a person in its own store (`record_id`, `holder`).
+    RecordStored,
+    /// An entity stored a new version of its record (`detail`: `version=N`).
+    RecordUpdated,
+    /// An entity withdrew its record (`detail`: `version=N`).
+    RecordWithdrawn,
+    /// A look-up answered with a one-read grant on a record (`actor`: the reader's client;
+    /// `basis`; `record_id`, `holder`, `procedure`; `detail`: `grant <id> (<basis>) expires_at=…`).
+    RecordGrantIssued,
     /// An auditor read the events (`detail`: the filters; `account`: the person, when the
     /// read was about one).
     AuditorRead,
@@ -104,6 +125,16 @@ impl EventKind {
             EventKind::RecordAccess => "record_access",
             EventKind::CatalogChanged => "catalog_changed",
             EventKind::LegalBasisDecided => "legal_basis_decided",
+            EventKind::RoleGranted => "role_granted",
+            EventKind::RoleRevoked => "role_revoked",
+            EventKind::EntityRegistered => "entity_registered",
+            EventKind::ClientRegistered => "client_registered",
+            EventKind::ClientChanged => "client_changed",
+            EventKind::ClientDisabled => "client_disabled",
+            EventKind::RecordStored => "record_stored",
+            EventKind::RecordUpdated => "record_updated",
+            EventKind::RecordWithdrawn => "record_withdrawn",
+            EventKind::RecordGrantIssued => "record_grant_issued",
             EventKind::AuditorRead => "auditor_read",
         }
     }
@@ -243,6 +274,18 @@ impl Event {
         }
     }
 
+    /// An event of an operator or of llave itself (`actor`: who at the command line, e.g.
+    /// `cli`), about `account` if it concerns one.
+    pub fn system(kind: EventKind, account: Option<AccountId>, actor: &str, detail: &str) -> Event {
+        Event {
+            actor_kind: ActorKind::System,
+            actor: actor.to_string(),
+            client_address: String::new(),
+            user_agent: String::new(),
+            ..Event::security(kind, account, "", "", detail)
+        }
+    }
+
     /// The session an event of ending one names (its `detail`).
     pub fn ended_session(&self) -> Option<&str> {
         match self.kind {
@@ -341,19 +384,6 @@ pub struct SecurityEvent {
 }
 
 impl Store {
-    /// A security event as an act of its own (for changes that are nothing but their record).
-    pub async fn record_event(
-        &self,
-        kind: EventKind,
-        account: Option<AccountId>,
-        client_address: &str,
-        user_agent: &str,
-        detail: &str,
-        _now: i64,
-    ) -> StoreResult<()> {
-        self.record(kind.as_str(), Event::security(kind, account, client_address, user_agent, detail)).await
-    }
-
     /// Newest first.
     pub async fn events_for_account(&self, account: AccountId, limit: i64) -> StoreResult<Vec<SecurityEvent>> {
         let rows = sqlx::query(

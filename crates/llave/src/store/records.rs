@@ -187,27 +187,6 @@ impl Store {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
-    pub async fn index_record(&self, l: &Locator) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO record_index (record_id, entity_id, account_id, kind, procedure_slug, version, valid_from, \
-             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&l.record_id)
-        .bind(l.entity_id)
-        .bind(l.account_id)
-        .bind(&l.kind)
-        .bind(l.procedure.as_deref())
-        .bind(l.version)
-        .bind(l.valid_from.as_deref())
-        .bind(l.valid_until.as_deref())
-        .bind(l.created_at)
-        .bind(l.updated_at)
-        .execute(self.pool())
-        .await
-        .map_err(|e| conflict_or(e, |_| "record_id"))?;
-        Ok(())
-    }
-
     /// Indexes many records in one transaction, a few hundred per statement (bulk loads).
     pub async fn index_many(&self, locators: &[Locator]) -> StoreResult<()> {
         const COLUMNS: usize = 10;
@@ -264,35 +243,6 @@ impl Store {
         Ok(())
     }
 
-    /// Moves the index to a new version, if it is still at `from` and not withdrawn.
-    pub async fn advance_record(&self, l: &Locator, from: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE record_index SET version = $1, procedure_slug = $2, valid_from = $3, valid_until = $4, \
-             updated_at = $5 WHERE record_id = $6 AND version = $7 AND withdrawn_at IS NULL",
-        )
-        .bind(l.version)
-        .bind(l.procedure.as_deref())
-        .bind(l.valid_from.as_deref())
-        .bind(l.valid_until.as_deref())
-        .bind(l.updated_at)
-        .bind(&l.record_id)
-        .bind(from)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn withdraw_record(&self, record_id: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE record_index SET withdrawn_at = $1, updated_at = $1 WHERE record_id = $2 AND withdrawn_at IS NULL",
-        )
-        .bind(now)
-        .bind(record_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     pub async fn record_locator(&self, record_id: &str) -> StoreResult<Option<Locator>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{LOCATOR} WHERE record_id = $1")))
             .bind(record_id)
@@ -337,29 +287,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(locator).collect::<Result<_, _>>()?)
-    }
-
-    pub async fn add_grant(&self, g: &Grant, token_hash: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO record_grants (id, token_hash, record_id, account_id, reader_entity_id, reader_client_id, \
-             procedure_slug, basis, consent_id, legal_basis, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&g.id)
-        .bind(token_hash)
-        .bind(&g.record_id)
-        .bind(g.account_id)
-        .bind(g.reader_entity_id)
-        .bind(&g.reader_client_id)
-        .bind(&g.procedure)
-        .bind(&g.basis)
-        .bind(g.consent_id.as_deref())
-        .bind(g.legal_basis.as_deref())
-        .bind(g.created_at)
-        .bind(g.expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     pub async fn grant_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Grant>> {
@@ -409,6 +336,83 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(access).collect::<Result<_, _>>()?)
+    }
+}
+
+/// The index's changes and the read grants, in the act that records them (`record_stored`,
+/// `record_updated`, `record_withdrawn`, `record_grant_issued`).
+impl super::Tx {
+    pub async fn add_grant(&mut self, g: &Grant, token_hash: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO record_grants (id, token_hash, record_id, account_id, reader_entity_id, reader_client_id, \
+             procedure_slug, basis, consent_id, legal_basis, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&g.id)
+        .bind(token_hash)
+        .bind(&g.record_id)
+        .bind(g.account_id)
+        .bind(g.reader_entity_id)
+        .bind(&g.reader_client_id)
+        .bind(&g.procedure)
+        .bind(&g.basis)
+        .bind(g.consent_id.as_deref())
+        .bind(g.legal_basis.as_deref())
+        .bind(g.created_at)
+        .bind(g.expires_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn index_record(&mut self, l: &Locator) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO record_index (record_id, entity_id, account_id, kind, procedure_slug, version, valid_from, \
+             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&l.record_id)
+        .bind(l.entity_id)
+        .bind(l.account_id)
+        .bind(&l.kind)
+        .bind(l.procedure.as_deref())
+        .bind(l.version)
+        .bind(l.valid_from.as_deref())
+        .bind(l.valid_until.as_deref())
+        .bind(l.created_at)
+        .bind(l.updated_at)
+        .execute(self.conn())
+        .await
+        .map_err(|e| conflict_or(e, |_| "record_id"))?;
+        Ok(())
+    }
+
+    /// Moves the index to a new version, if it is still at `from` and not withdrawn.
+    pub async fn advance_record(&mut self, l: &Locator, from: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE record_index SET version = $1, procedure_slug = $2, valid_from = $3, valid_until = $4, \
+             updated_at = $5 WHERE record_id = $6 AND version = $7 AND withdrawn_at IS NULL",
+        )
+        .bind(l.version)
+        .bind(l.procedure.as_deref())
+        .bind(l.valid_from.as_deref())
+        .bind(l.valid_until.as_deref())
+        .bind(l.updated_at)
+        .bind(&l.record_id)
+        .bind(from)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn withdraw_record(&mut self, record_id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE record_index SET withdrawn_at = $1, updated_at = $1 WHERE record_id = $2 AND withdrawn_at IS NULL",
+        )
+        .bind(now)
+        .bind(record_id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{AccountId, Store, StoreResult};
+use super::{AccountId, Store, StoreResult, Tx};
 
 /// The whole hub, as a role's scope.
 pub const HUB: &str = "*";
@@ -22,39 +22,6 @@ pub struct RoleGrant {
 }
 
 impl Store {
-    /// Grants a role; false if the account already held it.
-    pub async fn grant_role(
-        &self,
-        account: AccountId,
-        role: &str,
-        scope: &str,
-        by: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO staff_roles (account_id, role, scope, granted_at, granted_by) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (account_id, role, scope) DO NOTHING",
-        )
-        .bind(account.0)
-        .bind(role)
-        .bind(scope)
-        .bind(now)
-        .bind(by)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn revoke_role(&self, account: AccountId, role: &str, scope: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM staff_roles WHERE account_id = $1 AND role = $2 AND scope = $3")
-            .bind(account.0)
-            .bind(role)
-            .bind(scope)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// `(role, scope)` pairs an account holds.
     pub async fn roles_of(&self, account: AccountId) -> StoreResult<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT role, scope FROM staff_roles WHERE account_id = $1 ORDER BY role, scope")
@@ -87,5 +54,41 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
+    }
+}
+
+/// Role changes, in the act that records them (`role_granted`, `role_revoked`).
+impl Tx {
+    /// Grants a role; false if the account already held it.
+    pub async fn grant_role(
+        &mut self,
+        account: AccountId,
+        role: &str,
+        scope: &str,
+        by: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO staff_roles (account_id, role, scope, granted_at, granted_by) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (account_id, role, scope) DO NOTHING",
+        )
+        .bind(account.0)
+        .bind(role)
+        .bind(scope)
+        .bind(now)
+        .bind(by)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn revoke_role(&mut self, account: AccountId, role: &str, scope: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM staff_roles WHERE account_id = $1 AND role = $2 AND scope = $3")
+            .bind(account.0)
+            .bind(role)
+            .bind(scope)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -3,46 +3,26 @@
 //! opens at the first failure: `throttle_failures`, `throttle_record_failure`), and
 //! sliding counters for growing delays, whose `window_start` is the last failure and
 //! which are forgotten after a quiet window (`throttle_sliding`, `throttle_slide`).
+//!
+//! A counter that goes with an event (a failed sign-in, a wrong second factor) is counted
+//! in the act that writes the event: the `Tx` methods. The `Store` ones serve the counters
+//! that are nothing but a rate limit. Both call the same query, on a pool connection or on
+//! the act's.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, Tx};
 
 impl Store {
     /// Failures counted for `key` in the window that is still open at `now`.
     pub async fn throttle_failures(&self, key: &str, window_opened_after: i64) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT failures FROM throttle WHERE key = $1 AND window_start > $2")
-            .bind(key)
-            .bind(window_opened_after)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match row {
-            Some(row) => row.try_get("failures")?,
-            None => 0,
-        })
+        failures_on(&mut *self.pool().acquire().await?, key, window_opened_after).await
     }
 
     /// Counts one failure; a window older than `window_opened_after` starts over.
     /// Returns the count in the current window.
     pub async fn throttle_record_failure(&self, key: &str, now: i64, window_opened_after: i64) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "INSERT INTO throttle (key, failures, window_start) VALUES ($1, 1, $2) \
-             ON CONFLICT (key) DO UPDATE SET \
-               failures = CASE WHEN throttle.window_start > $3 THEN throttle.failures + 1 ELSE 1 END, \
-               window_start = CASE WHEN throttle.window_start > $3 THEN throttle.window_start ELSE $2 END \
-             RETURNING failures",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(window_opened_after)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get("failures")?)
-    }
-
-    pub async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM throttle WHERE key = $1").bind(key).execute(self.pool()).await?;
-        Ok(())
+        record_failure_on(&mut *self.pool().acquire().await?, key, now, window_opened_after).await
     }
 
     /// A sliding counter: its failures and the time of the last one, unless it has been
@@ -58,10 +38,27 @@ impl Store {
             None => None,
         })
     }
+}
+
+impl Tx {
+    /// [`Store::throttle_failures`], in the act.
+    pub async fn throttle_failures(&mut self, key: &str, window_opened_after: i64) -> StoreResult<i64> {
+        failures_on(self.conn(), key, window_opened_after).await
+    }
+
+    /// [`Store::throttle_record_failure`], in the act.
+    pub async fn throttle_record_failure(&mut self, key: &str, now: i64, window_opened_after: i64) -> StoreResult<i64> {
+        record_failure_on(self.conn(), key, now, window_opened_after).await
+    }
+
+    pub async fn throttle_clear(&mut self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM throttle WHERE key = $1").bind(key).execute(self.conn()).await?;
+        Ok(())
+    }
 
     /// Counts one failure on a sliding counter at `now` (starting over if it was quiet
     /// since `forget_before`); returns the count.
-    pub async fn throttle_slide(&self, key: &str, now: i64, forget_before: i64) -> StoreResult<i64> {
+    pub async fn throttle_slide(&mut self, key: &str, now: i64, forget_before: i64) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO throttle (key, failures, window_start) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
@@ -72,8 +69,41 @@ impl Store {
         .bind(key)
         .bind(now)
         .bind(forget_before)
-        .fetch_one(self.pool())
+        .fetch_one(self.conn())
         .await?;
         Ok(row.try_get("failures")?)
     }
+}
+
+async fn failures_on(conn: &mut AnyConnection, key: &str, window_opened_after: i64) -> StoreResult<i64> {
+    let row = sqlx::query("SELECT failures FROM throttle WHERE key = $1 AND window_start > $2")
+        .bind(key)
+        .bind(window_opened_after)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("failures")?,
+        None => 0,
+    })
+}
+
+async fn record_failure_on(
+    conn: &mut AnyConnection,
+    key: &str,
+    now: i64,
+    window_opened_after: i64,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO throttle (key, failures, window_start) VALUES ($1, 1, $2) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN throttle.window_start > $3 THEN throttle.failures + 1 ELSE 1 END, \
+           window_start = CASE WHEN throttle.window_start > $3 THEN throttle.window_start ELSE $2 END \
+         RETURNING failures",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(window_opened_after)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("failures")?)
 }

@@ -52,6 +52,10 @@ both_backends! {
         assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL").await, 9);
         assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'totp_enabled'").await, 1);
         assert_eq!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'recovery_code_used'").await, 1);
+        // Each check of the second step is one act with what it counted and recorded.
+        let checks = crate::changes::acts_named(&app.state.store, "second_factor").await;
+        let failed = vec!["second_factor_failed".to_string()];
+        assert_eq!(checks, [failed.clone(), failed.clone(), vec!["recovery_code_used".to_string()], failed]);
         // The secret is sealed, never stored as typed into the app.
         assert_eq!(app.count("SELECT COUNT(*) FROM totp_factors WHERE secret_sealed LIKE 'v1.%'").await, 1);
         app.finish().await;
@@ -82,7 +86,7 @@ both_backends! {
 async fn officer(app: &TestApp, seed: u64) -> (Person, Client) {
     let (person, mut browser) = signed_in_person(app, seed).await;
     let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
-    app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
+    llave::admin::staff::grant(&app.state.store, account.id, "officer", "*", "test").await.unwrap();
     let (_, codes) = enrol_totp(&mut browser).await;
     sign_in_with_recovery_code(&mut browser, &person, &codes[0]).await;
     (person, browser)
@@ -102,7 +106,7 @@ both_backends! {
         let app = TestApp::new(backend).await;
         let (officer, mut desk) = signed_in_person(&app, 1401).await;
         let account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
-        app.state.store.grant_role(account.id, "officer", "*", "test", 0).await.unwrap();
+        llave::admin::staff::grant(&app.state.store, account.id, "officer", "*", "test").await.unwrap();
         let person = Person::synthetic(1402);
         sign_up_and_confirm(&app, &person).await;
 
@@ -393,6 +397,19 @@ both_backends! {
         assert_eq!(status, 409, "the session is spent");
         assert_eq!(app.count("SELECT COUNT(*) FROM identity_verifications").await, 1);
         assert!(app.count("SELECT COUNT(*) FROM security_events WHERE kind = 'verification_refused'").await >= 2);
+        // Each session opened with its event; each result in one act with what it changed:
+        // the verification and the step-up of the session that started it, a replay's
+        // refusal, the mismatch that closed the second session.
+        let store = &app.state.store;
+        let one = |kinds: &[&str]| kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        assert_eq!(crate::changes::acts_named(store, "verification_started").await, [one(&["verification_started"]), one(&["verification_started"])]);
+        assert_eq!(app.count("SELECT COUNT(*) FROM verification_sessions").await, 2);
+        assert_eq!(
+            crate::changes::acts_named(store, "verification_result").await,
+            [one(&["identity_verified", "stepped_up"]), one(&["verification_refused"]), one(&["verification_refused"])]
+        );
+        assert_eq!(crate::changes::acts_named(store, "verification_refused").await, [one(&["verification_refused"])]);
+        assert_eq!(app.count("SELECT COUNT(*) FROM verification_sessions WHERE result = 'refused'").await, 1);
         app.finish().await;
     }
 }

@@ -211,7 +211,7 @@ both_backends! {
         let officer = Person::synthetic(7302);
         sign_up_and_confirm(&app, &officer).await;
         let officer_account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
-        app.state.store.grant_role(officer_account.id, "officer", "*", "test", 0).await.unwrap();
+        llave::admin::staff::grant(&app.state.store, officer_account.id, "officer", "*", "test").await.unwrap();
         // Officers act with a second factor: TOTP on, and a recovery code for the desk's sign-in.
         let mut officer_setup = app.client();
         officer_setup.sign_in(&officer.curp, &officer.password).await;

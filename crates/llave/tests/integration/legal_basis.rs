@@ -36,7 +36,7 @@ pub async fn approve_reuse(app: &TestApp, slug: &str) {
         sign_up_and_confirm(app, &reviewer).await;
     }
     let account = store.account_by_curp(&reviewer.curp).await.unwrap().unwrap().id;
-    store.grant_role(account, llave::catalog::review::ROLE, "*", "test", 1).await.unwrap();
+    llave::admin::staff::grant(store, account, llave::catalog::review::ROLE, "*", "test").await.unwrap();
     let procedures = store.all_procedures().await.unwrap();
     let procedure = procedures.iter().find(|p| p.slug == slug).unwrap();
     let basis = procedure.legal_basis.iter().find(|b| b.allows_reuse).unwrap();

@@ -11,6 +11,7 @@ mod assurance;
 mod audit;
 mod browser;
 mod catalog;
+mod changes;
 mod consent;
 mod crash;
 mod demo_story;

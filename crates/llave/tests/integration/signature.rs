@@ -470,98 +470,121 @@ impl SoftHsmStore {
     }
 }
 
-/// Set for the inner test only: the token's label and the backend, in the process whose
-/// `SOFTHSM2_CONF` names the test's own store.
-const INNER_TOKEN: &str = "LLAVE_TEST_SOFTHSM_TOKEN";
-const INNER_BACKEND: &str = "LLAVE_TEST_SOFTHSM_BACKEND";
-
-both_backends! {
-    async fn the_ca_keys_live_on_a_pkcs11_token(backend: Backend) {
-        // The PKCS#11 module is loaded in the process that uses it, and reads SOFTHSM2_CONF
-        // then; this process's environment is shared, so the work runs in a child process
-        // of this test binary with its own.
-        let store = SoftHsmStore::new();
-        let backend = match backend { Backend::Sqlite => "sqlite", Backend::Postgres => "postgres" };
-        let inner = Command::new(std::env::current_exe().unwrap())
-            .args(["signature::ca_keys_on_the_tests_own_softhsm_store", "--exact", "--ignored", "--test-threads", "1"])
-            .env("SOFTHSM2_CONF", store.conf())
-            .env(INNER_TOKEN, &store.label)
-            .env(INNER_BACKEND, backend)
-            .output()
-            .unwrap();
-        let said = format!("{}{}", String::from_utf8_lossy(&inner.stdout), String::from_utf8_lossy(&inner.stderr));
-        assert!(inner.status.success() && said.contains("1 passed"), "{said}");
+impl SoftHsmStore {
+    /// A `llave` command on the test app's data directory and database, with the CA keys
+    /// on this store's token: `SOFTHSM2_CONF` names it, so only that process loads the
+    /// module with it (this test binary's environment stays as it is).
+    fn llave(&self, app: &TestApp) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_llave"));
+        // llave refuses LLAVE_* variables it does not know (the tests' own): only these.
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("LLAVE_")) {
+            command.env_remove(name);
+        }
+        command
+            .arg("--data-dir")
+            .arg(app.dir.path().join("data"))
+            .arg("--database")
+            .arg(&app.database_url)
+            .env("SOFTHSM2_CONF", self.conf())
+            .env("LLAVE_SIGNATURE__PKCS11__MODULE", SOFTHSM)
+            .env("LLAVE_SIGNATURE__PKCS11__TOKEN_LABEL", &self.label)
+            .env("LLAVE_SIGNATURE__PKCS11__PIN", "1234")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run by the_ca_keys_live_on_a_pkcs11_token, in a process with its own SoftHSM store"]
-async fn ca_keys_on_the_tests_own_softhsm_store() {
-    let (Ok(label), Ok(backend)) = (std::env::var(INNER_TOKEN), std::env::var(INNER_BACKEND)) else {
-        return;
-    };
-    assert!(std::env::var_os("SOFTHSM2_CONF").is_some(), "the test's own SoftHSM configuration");
-    let backend = if backend == "postgres" { Backend::Postgres } else { Backend::Sqlite };
-    let app = TestApp::builder(backend)
-        .config(move |c| {
-            c.signature.pkcs11 =
-                Some(llave::config::Pkcs11Config { module: SOFTHSM.into(), token_label: label, pin: "1234".into() })
-        })
-        .build()
-        .await;
-    let outcome = llave::signature::init(&app.state).await.unwrap();
-    assert!(outcome.created);
-    for name in ["root", "issuing"] {
-        let stored = app.state.store.authority(name).await.unwrap().unwrap();
-        assert!(
-            stored.key_sealed.starts_with("pkcs11:id="),
-            "the {name} key stays on the token: {}",
-            stored.key_sealed
-        );
+both_backends! {
+    async fn the_ca_keys_live_on_a_pkcs11_token(backend: Backend) {
+        use base64::Engine;
+        use crate::oidc::support::{REDIRECT, post_form};
+        // The real binary, as an operator runs it: `llave pki init` makes both CA keys on a
+        // token of the test's own SoftHSM store, then `llave serve` seals a document for an
+        // entity with a certificate the token's issuing key signed, and publishes a CRL the
+        // token signed; OpenSSL checks both against the root.
+        let token = SoftHsmStore::new();
+        let app = TestApp::new(backend).await;
+        let init = token.llave(&app).args(["pki", "init", "--json"]).output().await.unwrap();
+        let init = json_of(&init);
+        assert_eq!(init["created"], true);
+        for name in ["root", "issuing"] {
+            let stored = app.state.store.authority(name).await.unwrap().unwrap();
+            assert!(stored.key_sealed.starts_with("pkcs11:id="), "the {name} key stays on the token: {}", stored.key_sealed);
+        }
+        llave::admin::entity::add_entity(&app.state, "semovi", "Secretaría de Movilidad").await.unwrap();
+        let new = llave::oidc::clients::NewClient {
+            entity: "semovi".into(),
+            name: "Sellos de Semovi".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
+        };
+        let client = llave::admin::entity::add_client(&app.state.store, &new).await.unwrap();
+        let secret = client.client_secret.clone().unwrap();
+
+        // A free port, found by binding it and letting it go for llave to take.
+        let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let base = format!("http://{listen}");
+        let log = app.dir.path().join("serve.log");
+        let mut server = token
+            .llave(&app)
+            .args(["serve", "--listen", &listen.to_string(), "--issuer", &base])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let http = crate::oidc::support::http();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = server.try_wait() {
+                panic!("llave serve exited ({status}): {}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "llave serve not ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+
+        let (status, body) = post_form(&base, "/token", &[("grant_type", "client_credentials"), ("scope", "signatures")],
+            Some((&client.client_id, &secret))).await;
+        assert_eq!(status, 200, "{body}");
+        let access_token = body["access_token"].as_str().unwrap();
+        let document = b"Licencia sellada con llaves en un HSM\n".to_vec();
+        let (status, sealed) = api(&base, "/api/seals", Some(access_token), serde_json::json!({
+            "document_name": "licencia.txt", "document_sha256": cms::hex(&cms::sha256(&document))})).await;
+        assert_eq!(status, 201, "{sealed}");
+        let p7s = base64::engine::general_purpose::STANDARD.decode(sealed["signature"].as_str().unwrap()).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(work.path().join("licencia.txt"), &document).unwrap();
+        std::fs::write(work.path().join("licencia.txt.p7s"), &p7s).unwrap();
+        let root = http.get(format!("{base}/pki/root.pem")).send().await.unwrap().text().await.unwrap();
+        assert_eq!(root, init["root_pem"].as_str().unwrap(), "the root pki init made on the token");
+        std::fs::write(work.path().join("root.pem"), &root).unwrap();
+        let issuing = http.get(format!("{base}/pki/issuing.pem")).send().await.unwrap().text().await.unwrap();
+        std::fs::write(work.path().join("issuing.pem"), &issuing).unwrap();
+        let verified = openssl(&["cms", "-verify", "-binary", "-content", "licencia.txt", "-inform", "DER",
+            "-in", "licencia.txt.p7s", "-CAfile", "root.pem", "-purpose", "any", "-out", "/dev/null",
+            "-signer", "seal.pem"], work.path());
+        assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
+        // The seal's certificate was signed by the issuing key on the token, whose own
+        // certificate the root key on the token signed.
+        let chain = openssl(&["verify", "-CAfile", "root.pem", "-untrusted", "issuing.pem", "-purpose", "any", "seal.pem"], work.path());
+        assert!(ok(&chain), "{}{}", String::from_utf8_lossy(&chain.stdout), String::from_utf8_lossy(&chain.stderr));
+        let subject = openssl(&["x509", "-in", "seal.pem", "-noout", "-subject", "-nameopt", "RFC2253"], work.path());
+        assert!(String::from_utf8_lossy(&subject.stdout).contains("semovi"), "{}", String::from_utf8_lossy(&subject.stdout));
+        // The CRL, signed on the token too, checks out against the issuing CA.
+        let crl = http.get(format!("{base}/pki/crl")).send().await.unwrap().bytes().await.unwrap();
+        std::fs::write(work.path().join("issuing.crl"), &crl).unwrap();
+        let form = if crl.starts_with(b"-----") { "PEM" } else { "DER" };
+        let checked = openssl(&["crl", "-in", "issuing.crl", "-inform", form, "-CAfile", "issuing.pem", "-noout"], work.path());
+        assert!(ok(&checked), "{}", String::from_utf8_lossy(&checked.stderr));
+        assert!(String::from_utf8_lossy(&checked.stderr).contains("verify OK")
+            || String::from_utf8_lossy(&checked.stdout).contains("verify OK"), "{}", String::from_utf8_lossy(&checked.stderr));
+
+        server.kill().await.unwrap();
+        app.finish().await;
     }
-    let (_, account) = verified_person(&app, 641).await;
-    let document = b"Acta firmada con llaves en un HSM\n".to_vec();
-    let (_, p7s) = llave::signature::sign_as_person(
-        &app.state,
-        &account,
-        "acta.txt",
-        &cms::sha256(&document),
-        "person",
-        None,
-        &Actor::cli(),
-    )
-    .await
-    .unwrap();
-    let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("acta.txt"), &document).unwrap();
-    std::fs::write(work.path().join("acta.txt.p7s"), &p7s).unwrap();
-    std::fs::write(work.path().join("root.pem"), outcome.root_pem).unwrap();
-    let verified = openssl(
-        &[
-            "cms",
-            "-verify",
-            "-binary",
-            "-content",
-            "acta.txt",
-            "-inform",
-            "DER",
-            "-in",
-            "acta.txt.p7s",
-            "-CAfile",
-            "root.pem",
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        work.path(),
-    );
-    assert!(ok(&verified), "{}", String::from_utf8_lossy(&verified.stderr));
-    // The CRL is signed on the token too, and checks out.
-    let verdict = llave::signature::verify_here(&app.state, &cms::sha256(&document), &p7s).await.unwrap();
-    assert_eq!(verdict.status, Status::Valid);
-    assert!(verdict.crl_checked);
-    app.finish().await;
 }
 
 both_backends! {

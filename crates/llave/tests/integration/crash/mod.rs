@@ -330,7 +330,9 @@ async fn approve_reuse(app: &TestApp, slug: &str) {
     sign_up(app, &reviewer).await;
     let store = &app.state.store;
     let account = store.account_by_curp(&reviewer.curp).await.expect("reviewer").expect("reviewer account").id;
-    store.grant_role(account, llave::catalog::review::ROLE, "*", "test", 1).await.expect("grant the role");
+    llave::admin::staff::grant(store, account, llave::catalog::review::ROLE, "*", "test")
+        .await
+        .expect("grant the role");
     let procedures = store.all_procedures().await.expect("procedures");
     let procedure = procedures.iter().find(|p| p.slug == slug).expect("the procedure");
     let basis = procedure.legal_basis.iter().find(|b| b.allows_reuse).expect("a reuse basis");
