@@ -168,7 +168,9 @@ pub async fn services(config: Config, store: Store) -> Result<AppState, StartErr
 /// The services without the audit log's background sequencer: one-shot commands bring the
 /// log up to date themselves when they need it (`llave audit prove`), and leave it to the
 /// servers otherwise.
-async fn assemble(config: Config, store: Store) -> Result<AppState, StartError> {
+/// The services without the background sequencer: for one-shot commands and for tests that
+/// run the sequencer themselves, step by step.
+pub async fn assemble(config: Config, store: Store) -> Result<AppState, StartError> {
     calendar::set_time_zone(calendar::time_zone(&config.time_zone).map_err(StartError::TimeZone)?);
     let mailer: Box<dyn mail::Mailer> = match &config.mail.smtp_url {
         Some(url) => Box::new(mail::SmtpMailer::new(url, &config.mail.from)?),

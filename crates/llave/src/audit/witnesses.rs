@@ -11,8 +11,14 @@ use crate::Services;
 use crate::config::WitnessConfig;
 use crate::store::audit::StoredCheckpoint;
 
+/// One submission at a time in this process: the background sequencer and a command (or two
+/// wake-ups) submitting the same size at once would both start from the size they last knew,
+/// and the second, answered 409, would store no cosignature for the checkpoint it published.
+static SUBMITTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Submits `checkpoint` to every configured witness that has not cosigned it yet.
 pub async fn submit_all(app: &Services, checkpoint: &StoredCheckpoint) {
+    let _one_at_a_time = SUBMITTING.lock().await;
     for witness in &app.config.audit.witnesses {
         if let Err(error) = submit(app, witness, checkpoint).await {
             tracing::error!(witness = %witness.url, %error, "a witness did not cosign the audit log's checkpoint");

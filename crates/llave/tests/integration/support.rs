@@ -57,6 +57,8 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     backend: Backend,
     config: Config,
+    /// Run the audit log's sequencer in the background, as a server does (the default).
+    sequencer: bool,
 }
 
 /// `LLAVE_TEST_LOG=debug cargo nextest run … --no-capture` shows the server's log.
@@ -70,6 +72,13 @@ fn log_if_asked() {
 }
 
 impl TestAppBuilder {
+    /// No background sequencer: the test sequences the audit log itself, so nothing submits
+    /// checkpoints to witnesses behind its back.
+    pub fn without_background_sequencer(mut self) -> Self {
+        self.sequencer = false;
+        self
+    }
+
     pub fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
         change(&mut self.config);
         self
@@ -99,7 +108,8 @@ impl TestAppBuilder {
         config.database_url = Some(database_url.clone());
         let store = Store::connect(&database_url).await.expect("connect");
         store.migrate().await.expect("migrate");
-        let state = services(config, store).await.expect("services");
+        let state = if self.sequencer { services(config, store).await } else { llave::assemble(config, store).await }
+            .expect("services");
         let router = llave::app::router(state.clone());
         TestApp { state, router, dir, database_url, backend: self.backend, schema }
     }
@@ -140,7 +150,7 @@ impl TestApp {
             issuer: Some("http://127.0.0.1:8080".into()),
             ..Config::default()
         };
-        TestAppBuilder { backend, config }
+        TestAppBuilder { backend, config, sequencer: true }
     }
 
     pub async fn new(backend: Backend) -> TestApp {

@@ -40,6 +40,7 @@ async fn a_witness_process_cosigns_and_refuses_a_split_view() {
             c.audit.witnesses =
                 vec![llave::config::WitnessConfig { url: witness_url.clone(), key: witness_key.clone() }]
         })
+        .without_background_sequencer()
         .serve_as_issuer()
         .await;
     let mut child = llave_bin(&[
