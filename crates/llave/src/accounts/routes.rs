@@ -13,7 +13,7 @@ use super::links::{self, Confirmation, ResetOutcome};
 use super::pages::*;
 use super::signin::{self, SignInOutcome};
 use super::signup::{self, Origin, SignupError, SignupInput};
-use super::{Actor, Problem, device, sessions};
+use super::{Actor, device, sessions};
 use crate::AppState;
 use crate::store::EventKind;
 use crate::store::email_tokens::LinkState;
@@ -36,10 +36,6 @@ pub fn routes() -> Router<AppState> {
         .route("/account/confirm/resend", post(resend_confirmation))
         .route("/password/forgot", get(forgot_form).post(forgot_submit))
         .route("/password/reset", get(reset_form).post(reset_submit))
-}
-
-fn errors_from(c: &Chrome, problems: &[Problem]) -> FieldErrors {
-    super::field_errors(c, problems)
 }
 
 fn message(c: Chrome, status: StatusCode, title: &str, text: String, href: &str, link: &str) -> Response {
@@ -92,7 +88,7 @@ async fn signup_submit(
             Ok(message(c, StatusCode::OK, "signup-done-title", text, "/signin", "signin-button"))
         }
         Err(SignupError::Invalid(problems)) => {
-            let errors = errors_from(&c, &problems);
+            let errors = super::field_errors(&c, &problems);
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &signup_page(c, errors, &input)))
         }
         Err(SignupError::RegistryUnavailable(cause)) => {
@@ -420,7 +416,7 @@ async fn reset_submit(
             message(c, StatusCode::OK, "reset-done-title", text, "/signin", "signin-button")
         }
         ResetOutcome::Invalid(problems) => {
-            let errors = errors_from(&c, &problems);
+            let errors = super::field_errors(&c, &problems);
             render(StatusCode::UNPROCESSABLE_ENTITY, &ResetPage { c, errors, token: form.token })
         }
         ResetOutcome::Refused(state) => link_refused(c, state),

@@ -93,16 +93,8 @@ impl TestAppBuilder {
         let (database_url, schema) = match self.backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
             Backend::Postgres => {
-                let schema = format!("llave_t_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
-                let admin =
-                    Store::connect(&postgres_base_url()).await.expect("PostgreSQL at 127.0.0.1:5432 (database test)");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(admin.pool())
-                    .await
-                    .unwrap();
-                admin.close().await;
-                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
-                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
+                let (url, schema) = fresh_postgres_schema().await;
+                (url, Some(schema))
             }
         };
         config.database_url = Some(database_url.clone());
@@ -573,21 +565,25 @@ pub struct FreshDatabase {
     _dir: tempfile::TempDir,
 }
 
+/// A new, empty schema of its own on the test PostgreSQL server, and the URL that makes it
+/// the connection's search path: every test that needs a PostgreSQL database starts here.
+async fn fresh_postgres_schema() -> (String, String) {
+    let schema = format!("llave_t_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
+    let admin = Store::connect(&postgres_base_url()).await.expect("PostgreSQL at 127.0.0.1:5432 (database test)");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(admin.pool()).await.unwrap();
+    admin.close().await;
+    let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
+    (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), schema)
+}
+
 impl FreshDatabase {
     pub async fn new(backend: Backend) -> FreshDatabase {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (url, schema) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("llave.db").display()), None),
             Backend::Postgres => {
-                let schema = format!("llave_t_{}", llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x"));
-                let admin = Store::connect(&postgres_base_url()).await.expect("PostgreSQL");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(admin.pool())
-                    .await
-                    .unwrap();
-                admin.close().await;
-                let sep = if postgres_base_url().contains('?') { '&' } else { '?' };
-                (format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
+                let (url, schema) = fresh_postgres_schema().await;
+                (url, Some(schema))
             }
         };
         let store = Store::connect(&url).await.expect("connect");
