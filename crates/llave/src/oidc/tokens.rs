@@ -159,19 +159,19 @@ pub async fn issue(
     };
     // Everything this answer issues, and the refresh token it spends, in one transaction.
     let write = IssueWrite {
-        client_id: &client.client_id,
+        client_id: client.client_id.clone(),
         entity_id: client.entity_id,
         account: grant.account_id,
-        grant_id: &grant.id,
-        access_jti: &jti,
+        grant_id: grant.id.clone(),
+        access_jti: jti,
         access_expires_at: now + access_seconds,
         refresh_hash: refresh_token.as_deref().map(token_hash),
         refresh_expires_at: now + i64::from(app.config.oidc.refresh_token_days) * 86400,
-        spend_refresh: also.spend_refresh,
-        new_grant: also.new_grant.then_some(grant),
-        from_code: also.from_code,
+        spend_refresh: also.spend_refresh.map(str::to_string),
+        new_grant: also.new_grant.then(|| grant.clone()),
+        from_code: also.from_code.map(str::to_string),
     };
-    if !app.store.record_issue(&write, now).await? {
+    if !app.store.record_issue(write, now).await? {
         return Err(TokenError::AlreadySpent);
     }
     Ok(TokenResponse {
