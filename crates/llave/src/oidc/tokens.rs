@@ -113,7 +113,9 @@ pub async fn issue(
     let issuer = app.config.issuer();
     let access_seconds = i64::from(app.config.oidc.access_token_seconds);
     let ring = app.keys.ring(&app.store).await?;
-    let access_key = ring.signing("RS256").ok_or_else(|| TokenError::Sign("no RS256 key".into()))?;
+    let access_key = ring
+        .signing(&client.access_token_alg)
+        .ok_or_else(|| TokenError::Sign(format!("no {} key", client.access_token_alg)))?;
     let jti = random_id();
     let sub = match account {
         Some(account) => subject(app, client, account.id.0),
