@@ -248,11 +248,16 @@ impl Store {
     /// the token to spend was spent meanwhile (two requests raced with one token).
     /// One act with its `tokens_issued` event (detail: the grant and what was issued).
     ///
-    /// Group commit: concurrent answers are written by a committer task (one on SQLite,
-    /// [`ISSUE_LANES`] on PostgreSQL), up to [`ISSUE_GROUP`] acts in one transaction and one
-    /// fsync; this returns after the transaction holding this answer committed, so an
-    /// answer never leaves before its tokens are durable.
+    /// Group commit: on SQLite, which commits one transaction at a time with an fsync each,
+    /// concurrent answers are written by one committer task, up to [`ISSUE_GROUP`] acts in
+    /// one transaction and one fsync. PostgreSQL groups the WAL flushes of concurrent
+    /// commits itself, and a committer there would only take away connections: each answer
+    /// is its own transaction. Either way this returns after the transaction holding the
+    /// answer committed, so an answer never leaves before its tokens are durable.
     pub async fn record_issue(&self, write: IssueWrite, now: i64) -> StoreResult<bool> {
+        if self.backend == super::Backend::Postgres {
+            return self.issue_alone(&write, now).await;
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = IssueJob { write, now, reply };
         match self.issue_queue().send(job).await {
@@ -265,15 +270,7 @@ impl Store {
     fn issue_queue(&self) -> &tokio::sync::mpsc::Sender<IssueJob> {
         self.wiring.issue_queue.get_or_init(|| {
             let (sender, receiver) = tokio::sync::mpsc::channel(4 * ISSUE_GROUP);
-            let receiver = std::sync::Arc::new(tokio::sync::Mutex::new(receiver));
-            let lanes = match self.backend {
-                // One writer at a time anyway.
-                super::Backend::Sqlite => 1,
-                super::Backend::Postgres => ISSUE_LANES,
-            };
-            for _ in 0..lanes {
-                tokio::spawn(commit_issues(self.clone(), receiver.clone()));
-            }
+            tokio::spawn(commit_issues(self.clone(), receiver));
             sender
         })
     }
@@ -373,8 +370,6 @@ async fn insert_grant_on<'e>(
 
 /// Answers written in one transaction by a committer, at most.
 pub const ISSUE_GROUP: usize = 128;
-/// Committers on PostgreSQL (each its own transaction at a time).
-pub const ISSUE_LANES: usize = 4;
 
 /// A token answer waiting for its group commit.
 pub struct IssueJob {
@@ -386,18 +381,15 @@ pub struct IssueJob {
 /// A committer: takes what is queued (up to [`ISSUE_GROUP`]), writes it in one
 /// transaction, answers each. If that transaction fails, each answer is tried alone, so
 /// one bad write fails only its own request.
-async fn commit_issues(store: Store, queue: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<IssueJob>>>) {
+async fn commit_issues(store: Store, mut queue: tokio::sync::mpsc::Receiver<IssueJob>) {
     loop {
         let mut jobs = Vec::new();
-        {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else { return };
-            jobs.push(first);
-            while jobs.len() < ISSUE_GROUP {
-                match queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
+        let Some(first) = queue.recv().await else { return };
+        jobs.push(first);
+        while jobs.len() < ISSUE_GROUP {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
             }
         }
         if jobs.len() > 1 {
