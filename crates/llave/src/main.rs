@@ -968,7 +968,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         print_json(&roles)?
                     } else {
                         for r in roles {
-                            println!("{}  {}  {}", r.curp, r.role, r.scope);
+                            match &r.office {
+                                Some(office) => println!("{}  {}  {}  {office}", r.curp, r.role, r.scope),
+                                None => println!("{}  {}  {}", r.curp, r.role, r.scope),
+                            }
                         }
                     }
                 }

@@ -305,9 +305,12 @@ pub async fn prepare_at_counter(
         email_normalized,
         email_confirmed: false,
         password_hash,
-        created_by: "counter".into(),
+        created_by: OPENED_AT_COUNTER.into(),
     })
 }
+
+/// `accounts.created_by` of an account an officer opened at the counter.
+pub const OPENED_AT_COUNTER: &str = "counter";
 
 /// The normalized address of an account without e-mail: unique per CURP, and no address
 /// anyone can type (it has no `@`).

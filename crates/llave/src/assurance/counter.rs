@@ -20,8 +20,9 @@ use super::officer::{Desk, require_officer};
 use crate::AppState;
 use crate::accounts::signup::{self, Origin, PasswordChoice, SignupError, SignupInput};
 use crate::accounts::{Actor, Problem, field_errors, links};
+use crate::i18n::Lang;
 use crate::store::assurance::NewVerification;
-use crate::store::{AccountId, EventKind, StoreError};
+use crate::store::{AccountId, EventKind, NewAccount, StoreError};
 use crate::web::client::ClientMeta;
 use crate::web::error::{PageError, PageResult};
 use crate::web::form::CsrfForm;
@@ -156,7 +157,6 @@ async fn open_submit(
         Ok(desk) => desk,
         Err(answer) => return Ok(answer),
     };
-    let internal = |e| PageError::internal(c.lang, e);
     // Every problem at once: the document, the choice, the person's data.
     let mut problems = Vec::new();
     let number = checked_document(&form.document_kind, &form.document_number, &form.checked)
@@ -200,51 +200,74 @@ async fn open_submit(
         return Ok(open_page(c, errors, form, StatusCode::UNPROCESSABLE_ENTITY));
     };
 
-    let actor = Actor::from(&client);
+    let document = CheckedDocument { kind: &form.document_kind, number: &number };
     let code = (choice == PasswordChoice::ActivationCode).then(activation::new_code);
-    let mut tx = app.store.begin_act("account_opened_at_counter").await.map_err(internal)?;
+    match open_account(&app, &desk, &new, &document, code, &Actor::from(&client), c.lang).await {
+        Ok((account, issued)) => opened(&app, c, &desk, account, issued).await,
+        Err(SignupError::Invalid(found)) => {
+            let errors = field_errors(&c, &found);
+            Ok(open_page(c, errors, form, StatusCode::CONFLICT))
+        }
+        Err(error) => Err(PageError::internal(c.lang, error)),
+    }
+}
+
+/// The identity document an officer checked in person.
+pub struct CheckedDocument<'a> {
+    pub kind: &'a str,
+    /// Cleaned by [`checked_document`].
+    pub number: &'a str,
+}
+
+/// Opens `new` in one act: the account, the in-person verification (level 2), the events
+/// naming the officer, the activation code if there is one, the confirmation link if an
+/// address was given. A CURP or an address that has an account: `SignupError::Invalid`.
+pub async fn open_account(
+    app: &AppState,
+    desk: &Desk,
+    new: &NewAccount,
+    document: &CheckedDocument<'_>,
+    code: Option<String>,
+    actor: &Actor,
+    lang: Lang,
+) -> Result<(AccountId, Option<Issued>), SignupError> {
+    let mut tx = app.store.begin_act("account_opened_at_counter").await.map_err(SignupError::Store)?;
     let now = tx.at();
-    let account = match tx.create_account(&new, now).await {
+    let account = match tx.create_account(new, now).await {
         Ok(id) => id,
         Err(error) => {
             // A refused INSERT ends the transaction on PostgreSQL: what follows is a new act.
             drop(tx);
             let origin = Origin::Operator { email_confirmed: false };
-            return match signup::refused(&app, &new, origin, c.lang, error).await {
-                SignupError::Invalid(found) => {
-                    let errors = field_errors(&c, &found);
-                    Ok(open_page(c, errors, form, StatusCode::CONFLICT))
-                }
-                other => Err(PageError::internal(c.lang, other)),
-            };
+            return Err(signup::refused(app, new, origin, lang, error).await);
         }
     };
     let verification = NewVerification {
         account,
         purpose: "verify",
         method: "officer",
-        verifier: &s.account.curp,
-        officer: Some(s.account.id),
-        document_kind: &form.document_kind,
-        document_number: &number,
+        verifier: &desk.curp,
+        officer: Some(desk.officer),
+        document_kind: document.kind,
+        document_number: document.number,
         reference: "in person",
     };
-    tx.record_verification(&verification, now).await.map_err(internal)?;
-    let detail = desk.detail(&format!("document={}", form.document_kind));
-    tx.event(desk.event(EventKind::AccountOpenedAtCounter, account, &actor, &detail));
-    tx.event(desk.event(EventKind::IdentityVerified, account, &actor, &detail));
+    tx.record_verification(&verification, now).await.map_err(SignupError::Store)?;
+    let detail = desk.detail(&format!("document={}", document.kind));
+    tx.event(desk.event(EventKind::AccountOpenedAtCounter, account, actor, &detail));
+    tx.event(desk.event(EventKind::IdentityVerified, account, actor, &detail));
     let issued = match code {
-        Some(code) => Some(activation::issue(&mut tx, &desk, account, code, &actor).await.map_err(internal)?),
+        Some(code) => Some(activation::issue(&mut tx, desk, account, code, actor).await.map_err(SignupError::Store)?),
         None => None,
     };
     if !new.email.is_empty() {
-        links::send_confirmation(&app, &mut tx, account, &new.email, c.lang).await.map_err(|e| match e {
-            links::LinkError::Store(e) => internal(e),
-            other => internal(StoreError::Data(crate::mail::loggable(&other).to_string())),
+        links::send_confirmation(app, &mut tx, account, &new.email, lang).await.map_err(|e| match e {
+            links::LinkError::Store(e) => SignupError::Store(e),
+            other => SignupError::Store(StoreError::Data(crate::mail::loggable(&other).to_string())),
         })?;
     }
-    tx.commit().await.map_err(internal)?;
-    opened(&app, c, &desk, account, issued).await
+    tx.commit().await.map_err(SignupError::Store)?;
+    Ok((account, issued))
 }
 
 async fn opened(app: &AppState, c: Chrome, desk: &Desk, account: AccountId, issued: Option<Issued>) -> PageResult {

@@ -61,12 +61,12 @@ pub fn identity_verified(account: &Account) -> bool {
     account.identity_verified_at.is_some() && account.identity_lowered_at.is_none()
 }
 
-/// The level an account holds, whatever the session. An account opened at the counter
-/// without e-mail has no address to confirm: the identity an officer checked in person
-/// stands for it.
+/// The level an account holds, whatever the session. An account an officer opened at the
+/// counter may have no address to confirm, or one not confirmed yet: the identity the
+/// officer checked in person stands for it.
 pub fn account_level(account: &Account) -> u8 {
-    let contact =
-        account.email_confirmed_at.is_some() || (account.email.is_empty() && account.identity_verified_at.is_some());
+    let opened_at_counter = account.created_by == crate::accounts::signup::OPENED_AT_COUNTER;
+    let contact = account.email_confirmed_at.is_some() || (opened_at_counter && account.identity_verified_at.is_some());
     match (contact, identity_verified(account)) {
         (false, _) => 0,
         (true, false) => 1,

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use curp::Curp;
 use serde::Deserialize;
 
-use super::{DOCUMENT_KINDS, account_level, document_label_key, record};
+use super::{DOCUMENT_KINDS, account_level, document_label_key};
 use crate::AppState;
 use crate::accounts::Actor;
 use crate::store::assurance::NewVerification;
@@ -52,12 +52,12 @@ impl Desk {
         crate::web::words::assisted_detail(&self.curp, extra, &self.name, self.office.as_deref())
     }
 
-    /// An event of an act at the desk about `account`: by staff (the officer's account),
-    /// from the desk's browser.
+    /// An event of an act at the desk about `account`: by staff (the officer's CURP, as the
+    /// auditors' `actor` filter finds it), from the desk's browser.
     pub fn event(&self, kind: EventKind, account: AccountId, actor: &Actor, detail: &str) -> Event {
         Event {
             actor_kind: ActorKind::Staff,
-            actor: format!("account:{}", self.officer.0),
+            actor: self.curp.clone(),
             ..Event::security(kind, Some(account), &actor.address, &actor.user_agent, detail)
         }
     }
@@ -221,18 +221,18 @@ async fn person(
     s: SignedIn,
     CsrfForm(query): CsrfForm<PersonQuery>,
 ) -> PageResult {
-    if let Err(answer) = require_officer(&app, &c, &s).await {
-        return Ok(answer);
-    }
+    let desk = match require_officer(&app, &c, &s).await {
+        Ok(desk) => desk,
+        Err(answer) => return Ok(answer),
+    };
     let Some(account) = find(&app, &c, &query.curp).await? else {
         let mut errors = FieldErrors::default();
         errors.add("curp", c.t("officer-not-found"));
         return page(&app, c, &s, None, errors, &query.curp, None, ("", ""), StatusCode::NOT_FOUND).await;
     };
-    let detail = format!("officer={}", s.account.curp);
-    record(&app, EventKind::OfficerLookup, account.id, &officer_actor(&client), &detail)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
+    let actor = officer_actor(&client);
+    let event = desk.event(EventKind::OfficerLookup, account.id, &actor, &desk.detail(""));
+    app.store.record(EventKind::OfficerLookup.as_str(), event).await.map_err(|e| PageError::internal(c.lang, e))?;
     page(&app, c, &s, Some(&account), FieldErrors::default(), &account.curp, None, ("", ""), StatusCode::OK).await
 }
 

@@ -258,3 +258,42 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn an_account_opened_at_the_counter_with_an_email_is_verified_at_once_and_the_address_confirmed_by_link(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let (officer_person, mut desk) = officer(&app, 8701).await;
+        let person = Person::synthetic(8702);
+        let mut fields = open_fields(&person, "code", "", "");
+        fields.retain(|(name, _)| *name != "email");
+        fields.push(("email", person.email.as_str()));
+        let sheet = desk.submit("/oficina/abrir", "/oficina/abrir", &fields).await;
+        assert_eq!(sheet.status, StatusCode::OK, "{}", sheet.body);
+        let code = printed_code(&sheet.body);
+        app.settle_mail().await;
+        let link = app.last_link("/confirm?token=");
+        assert!(!link.is_empty(), "a confirmation link went to the address given");
+
+        // Level 2 from the start, before the address is confirmed.
+        let mut browser = app.client();
+        assert_eq!(activate(&mut browser, &person.curp, &code, &person.password).await.status, StatusCode::SEE_OTHER);
+        let account = browser.get("/account").await.body;
+        assert!(account.contains("Nivel 2: Llave Verificada"), "{account}");
+        assert!(account.contains(&person.email));
+        assert!(account.contains(&format!("Con ayuda de {}, {OFFICE}", officer_name(&officer_person))));
+
+        // The officer's look-up of the person names them too, as the auditors' actor.
+        let page = format!("/oficina/persona?curp={}", person.curp);
+        assert_eq!(desk.submit(&page, "/oficina/persona", &[("curp", &person.curp)]).await.status, StatusCode::OK);
+        let by_officer: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE actor_kind = 'staff' AND actor = $1 AND kind IN \
+             ('account_opened_at_counter', 'identity_verified', 'activation_code_issued', 'officer_lookup')",
+        )
+        .bind(&officer_person.curp)
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(by_officer, 4);
+        app.finish().await;
+    }
+}
