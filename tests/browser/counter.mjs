@@ -80,6 +80,11 @@ run(async (browser) => {
     if (await officer.locator('header').isVisible()) fail('the site header would be printed');
     if (await officer.getByRole('link', { name: 'Volver al módulo' }).isVisible()) fail('the desk links would be printed');
     await expectVisible(officer, officer.locator('#sheet-code'), 'the code on paper');
+    for (const format of ['Letter', 'A4']) {
+      const pdf = (await officer.pdf({ format, printBackground: false })).toString('latin1');
+      const pages = (pdf.match(/\/Type\s*\/Page(?!s)/g) || []).length;
+      if (pages !== 1) fail(`the sheet prints on ${pages} ${format} pages, not one`);
+    }
   } catch (error) {
     error.page = officer;
     throw error;

@@ -98,6 +98,12 @@ both_backends! {
         let helped = format!("Con ayuda de {}, {OFFICE}", officer_name(&officer_person));
         assert!(account.contains(&helped), "the activity names who helped: {account}");
         assert!(account.contains("Cuenta abierta en un módulo de atención"));
+        // A reset asked by CURP answers as always and mails nothing: there is no address.
+        let mut stranger = app.client();
+        let asked = stranger.submit("/password/forgot", "/password/forgot", &[("identifier", &person.curp)]).await;
+        assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+        app.settle_mail().await;
+        assert_eq!(app.mails().len(), mails_before, "still no mail");
         let file = browser.get("/expediente").await;
         assert!(file.body.contains(&helped), "and so does the file: {}", file.body);
 
