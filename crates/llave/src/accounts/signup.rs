@@ -399,6 +399,21 @@ mod tests {
     }
 
     #[test]
+    fn at_the_counter_the_email_may_be_left_out_and_the_password_may_wait_for_a_code() {
+        let input = SignupInput { email: String::new(), password: String::new(), ..valid_input() };
+        let problems = validate(&input).err().unwrap();
+        let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
+        assert!(fields.contains(&"email") && fields.contains(&"password"), "{fields:?}");
+        let valid = validate_with(&input, EmailNeed::Optional, PasswordChoice::ActivationCode).unwrap();
+        assert!(valid.email.is_none());
+        let problems = validate_with(&input, EmailNeed::Optional, PasswordChoice::Now).err().unwrap();
+        assert_eq!(problems.iter().map(|p| p.field).collect::<Vec<_>>(), ["password"]);
+        let bad = SignupInput { email: "no-at-sign".into(), ..input };
+        let problems = validate_with(&bad, EmailNeed::Optional, PasswordChoice::ActivationCode).err().unwrap();
+        assert_eq!(problems[0].key, "email-invalid");
+    }
+
+    #[test]
     fn a_wrong_birth_date_is_a_mismatch() {
         let mut input = valid_input();
         input.birth_date = "1901-01-01".into();

@@ -10,8 +10,8 @@ pub async fn grant(store: &Store, account: AccountId, role: &str, scope: &str, b
 }
 
 /// [`grant`], recording the office the role is held at (an officer's service centre, named
-/// in what the people they help read). Given for a role already held, the office changes
-/// (an event records it); true if anything changed.
+/// in what the people they help read). Given for a role already held, another office
+/// replaces the old one (an event records it); true if anything changed.
 pub async fn grant_at_office(
     store: &Store,
     account: AccountId,
@@ -26,7 +26,7 @@ pub async fn grant_at_office(
             let now = tx.at();
             let granted = tx.grant_role(account, role, scope, by, now).await?;
             let moved = match &office {
-                Some(office) => tx.set_role_office(account, role, scope, Some(office)).await?,
+                Some(office) => tx.set_role_office(account, role, scope, office).await?,
                 None => false,
             };
             if granted || moved {
@@ -65,4 +65,16 @@ pub async fn revoke(store: &Store, account: AccountId, role: &str, scope: &str, 
 
 fn detail(role: &str, scope: &str) -> String {
     format!("role={role} scope={scope}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn office_names_are_one_clean_line() {
+        assert_eq!(clean_office("  Oficina\tTlalpan \n"), "Oficina Tlalpan");
+        assert_eq!(clean_office("Módulo; office=X"), "Módulo office X");
+        assert_eq!(clean_office(&"a".repeat(200)).len(), 80);
+    }
 }

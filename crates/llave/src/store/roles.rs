@@ -99,21 +99,25 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records the office of a role held (none: forgets it); false if the role is not held.
+    /// Records the office of a role held; false if the role is not held or already has
+    /// that office.
     pub async fn set_role_office(
         &mut self,
         account: AccountId,
         role: &str,
         scope: &str,
-        office: Option<&str>,
+        office: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE staff_roles SET office = $1 WHERE account_id = $2 AND role = $3 AND scope = $4")
-            .bind(office)
-            .bind(account.0)
-            .bind(role)
-            .bind(scope)
-            .execute(self.conn())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE staff_roles SET office = $1 \
+             WHERE account_id = $2 AND role = $3 AND scope = $4 AND (office IS NULL OR office <> $1)",
+        )
+        .bind(office)
+        .bind(account.0)
+        .bind(role)
+        .bind(scope)
+        .execute(self.conn())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -21,6 +21,9 @@ async fn officer(app: &TestApp, seed: u64) -> (Person, Client) {
         None,
     ));
     assert_eq!(granted["result"], "granted");
+    let listed = json_of(&llave(app, &["staff", "list", "--json"], None));
+    let row = listed.as_array().unwrap().iter().find(|r| r["curp"] == person.curp.as_str()).unwrap();
+    assert_eq!(row["office"], OFFICE);
     let (_, codes) = enrol_totp(&mut desk).await;
     let fields = [("identifier", person.curp.as_str()), ("password", &person.password), ("next", "/oficina")];
     let first = desk.submit("/signin?reauth=1", "/signin", &fields).await;
