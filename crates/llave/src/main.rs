@@ -372,6 +372,8 @@ enum EntityCommand {
     },
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client; prints client_id and, for a confidential client, client_secret once.
@@ -403,9 +405,12 @@ enum ClientCommand {
         /// A restricted claim this client may receive (curp).
         #[arg(long = "allow-claim")]
         allow_claims: Vec<String>,
-        /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
-        #[arg(long)]
+        /// ID token signing algorithm: ES256 (default), RS256 (for older libraries) or EdDSA.
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
         id_token_alg: Option<String>,
+        /// Access token signing algorithm: ES256 (default), RS256 (for older libraries) or EdDSA.
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+        access_token_alg: Option<String>,
         /// Require pushed authorization requests (RFC 9126).
         #[arg(long)]
         require_par: bool,
@@ -723,6 +728,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     jwks_file,
                     allow_claims,
                     id_token_alg,
+                    access_token_alg,
                     require_par,
                     json,
                 } => {
@@ -744,6 +750,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         jwks,
                         allowed_claims: allow_claims,
                         id_token_alg,
+                        access_token_alg,
                         require_par,
                     };
                     let registered = admin::add_client(&app.store, &new).await?;

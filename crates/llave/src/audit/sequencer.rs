@@ -64,7 +64,7 @@ pub async fn sequence(store: &Store, log: &Log) -> Result<StoredCheckpoint, Audi
             let stored = StoredCheckpoint {
                 size: size as i64,
                 root_hash: root,
-                note: log.signer.sign(&text),
+                note: log.signer.sign(&text).map_err(AuditError::Sign)?,
                 event_floor: floor,
                 at: crate::crypto::now(),
             };
