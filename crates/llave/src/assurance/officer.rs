@@ -277,25 +277,16 @@ async fn checked_act(
             Err(page(app, c.clone(), s, None, errors, &form.curp, None, ("", ""), StatusCode::NOT_FOUND).await?),
         );
     };
-    let number: String = form
-        .document_number
-        .chars()
-        .filter(|ch| ch.is_ascii_alphanumeric())
-        .map(|ch| ch.to_ascii_uppercase())
-        .collect();
     let mut errors = FieldErrors::default();
     if account.id == s.account.id {
         errors.add("document_number", c.t("officer-not-yourself"));
     }
-    if !DOCUMENT_KINDS.iter().any(|(kind, _)| *kind == form.document_kind) {
-        errors.add("document_kind", c.t("field-required"));
-    }
-    if !(4..=30).contains(&number.len()) {
-        errors.add("document_number", c.t("officer-document-number"));
-    }
-    if form.checked != "yes" {
-        errors.add("checked", c.t("officer-must-check"));
-    }
+    // The same check as when opening an account at the counter.
+    let number = super::counter::checked_document(&form.document_kind, &form.document_number, &form.checked)
+        .unwrap_or_else(|problems| {
+            problems.iter().for_each(|p| errors.add(p.field, c.t(p.key)));
+            String::new()
+        });
     if !errors.is_empty() {
         let status = if account.id == s.account.id { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
         let document = (form.document_kind.as_str(), form.document_number.as_str());
