@@ -324,6 +324,10 @@ struct RoleArgs {
     /// The entity, for catalog-editor.
     #[arg(long)]
     entity: Option<String>,
+    /// The office, for officer (e.g. "Oficina Tlalpan"): people helped there read
+    /// "con ayuda de <name>, <office>". Given again, it moves the officer.
+    #[arg(long)]
+    office: Option<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -945,12 +949,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let granting = matches!(command, StaffCommand::Grant(_));
             match command {
-                StaffCommand::Grant(RoleArgs { curp, role, entity, json })
-                | StaffCommand::Revoke(RoleArgs { curp, role, entity, json }) => {
+                StaffCommand::Grant(RoleArgs { curp, role, entity, office, json })
+                | StaffCommand::Revoke(RoleArgs { curp, role, entity, office, json }) => {
                     let (role, scope) = target(role, entity)?;
+                    if office.is_some() && (!granting || role != llave::assurance::officer::ROLE) {
+                        anyhow::bail!("--office is for granting the officer role");
+                    }
                     let account = staff_account(&app, &curp, &scope).await?;
                     let result = if granting {
-                        let done = llave::admin::staff::grant(&app.store, account, role, &scope, "cli").await?;
+                        let office = office.as_deref();
+                        let done =
+                            llave::admin::staff::grant_at_office(&app.store, account, role, &scope, office, "cli")
+                                .await?;
                         if done { "granted" } else { "already held" }
                     } else {
                         let done = llave::admin::staff::revoke(&app.store, account, role, &scope, "cli").await?;
@@ -965,7 +975,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         print_json(&roles)?
                     } else {
                         for r in roles {
-                            println!("{}  {}  {}", r.curp, r.role, r.scope);
+                            match &r.office {
+                                Some(office) => println!("{}  {}  {}  {office}", r.curp, r.role, r.scope),
+                                None => println!("{}  {}  {}", r.curp, r.role, r.scope),
+                            }
                         }
                     }
                 }

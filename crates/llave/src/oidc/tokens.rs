@@ -74,7 +74,7 @@ pub fn user_claims(app: &Services, client: &ClientRecord, account: &Account, sco
         claims.insert("family_name".into(), json!(family));
         claims.insert("birthdate".into(), json!(account.birth_date));
     }
-    if scope.contains("email") {
+    if scope.contains("email") && !account.email.is_empty() {
         claims.insert("email".into(), json!(account.email));
         claims.insert("email_verified".into(), json!(account.email_confirmed_at.is_some()));
     }

@@ -83,6 +83,14 @@ pub enum EventKind {
     /// An auditor read the events (`detail`: the filters; `account`: the person, when the
     /// read was about one).
     AuditorRead,
+    /// An officer opened an account for a person who was present (`detail`: the officer, the
+    /// document checked, the officer's name and office).
+    AccountOpenedAtCounter,
+    /// An officer gave a person a printed one-time activation code (`detail`: as above).
+    ActivationCodeIssued,
+    /// The person chose their password with an activation code and signed in (`detail`:
+    /// the officer who issued the code, their name and office).
+    AccountActivated,
 }
 
 impl EventKind {
@@ -136,6 +144,9 @@ impl EventKind {
             EventKind::RecordWithdrawn => "record_withdrawn",
             EventKind::RecordGrantIssued => "record_grant_issued",
             EventKind::AuditorRead => "auditor_read",
+            EventKind::AccountOpenedAtCounter => "account_opened_at_counter",
+            EventKind::ActivationCodeIssued => "activation_code_issued",
+            EventKind::AccountActivated => "account_activated",
         }
     }
 }
