@@ -140,6 +140,8 @@ both_backends! {
             ],
         )
         .await;
+        // The restored hub signs a checkpoint of what it has, as its sequencer does on start.
+        assert_eq!(sequence(&app).await, 5);
         let out = verify(&["--url", &base, "--key", key, "--since", saved_path]);
         assert!(!out.status.success());
         assert!(text(&out).contains("the log shrank"), "{}", text(&out));
