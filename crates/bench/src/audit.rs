@@ -26,23 +26,33 @@ pub struct Args {
     /// Entries of the in-memory verification (0: skip it).
     #[arg(long, default_value_t = 10_000_000)]
     entries: u64,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn main(args: Args) -> ExitCode {
     let per_database = crate::database::each(&args.databases, "audit", |choice, dir, url| {
         let args = &args;
         async move {
-            let figures = measure(args, &dir, url).await?;
-            println!("{} {}", choice.backend(), figures);
-            Ok(())
+            let (text, mut figures) = measure(args, &dir, url).await?;
+            if !args.json {
+                println!("{} {}", choice.backend(), text);
+            }
+            figures["backend"] = serde_json::json!(choice.backend());
+            Ok(figures)
         }
     })
     .await;
-    if per_database.is_none() {
+    let Some(backends) = per_database else {
         return ExitCode::FAILURE;
-    }
-    if args.entries > 0 {
-        in_memory(args.entries);
+    };
+    let memory = (args.entries > 0).then(|| in_memory(args.entries, !args.json));
+    if args.json {
+        let report = serde_json::json!({
+            "acts": args.acts, "concurrency": args.concurrency, "backends": backends, "in_memory": memory,
+        });
+        println!("{report}");
     }
     ExitCode::SUCCESS
 }
@@ -73,7 +83,11 @@ async fn acts(app: &llave::AppState, n: usize, concurrency: usize) -> Result<f64
     Ok((n / concurrency * concurrency) as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn measure(args: &Args, dir: &std::path::Path, url: Option<String>) -> Result<String, String> {
+async fn measure(
+    args: &Args,
+    dir: &std::path::Path,
+    url: Option<String>,
+) -> Result<(String, serde_json::Value), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
     let config = llave::Config {
@@ -128,7 +142,20 @@ async fn measure(args: &Args, dir: &std::path::Path, url: Option<String>) -> Res
     let verify_time = started.elapsed();
     server.abort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    Ok(format!(
+    let r = crate::report::round2;
+    let figures = serde_json::json!({
+        "acts_per_s_without_log": r(without),
+        "acts_per_s_with_sequencer": r(with),
+        "backlog_events": backlog,
+        "backlog_sequenced_ms": r(ms(backlog_time)),
+        "idle_run_ms": r(ms(idle_time)),
+        "proof_hashes": proof.proof.len(),
+        "proof_bytes": proof_bytes,
+        "proof_ms": r(ms(proof_time)),
+        "verify_entries": verified.size,
+        "verify_entries_per_s": r(verified.size as f64 / verify_time.as_secs_f64()),
+    });
+    let text = format!(
         "acts/s without the log {without:.0}, with the sequencer running {with:.0} ({:+.1} %); \
          sequencing a backlog of {backlog} events + checkpoint {:.0} ms ({:.0} events/s); catch-up after the run {:.0} ms; \
          a run with nothing new {:.1} ms; tree {} entries; proof of index {middle}: {} hashes, {proof_bytes} bytes, {:.1} ms \
@@ -144,7 +171,8 @@ async fn measure(args: &Args, dir: &std::path::Path, url: Option<String>) -> Res
         verified.size,
         ms(verify_time),
         verified.size as f64 / verify_time.as_secs_f64(),
-    ))
+    );
+    Ok((text, figures))
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
@@ -154,7 +182,7 @@ async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> 
 /// The verifier's work per entry, at `n` entries: leaf hashes (of entries as large as
 /// llave's, ~420 bytes), the stored levels, the root; then an inclusion and a consistency
 /// proof from those levels.
-fn in_memory(n: u64) {
+fn in_memory(n: u64, print: bool) -> serde_json::Value {
     let entry = vec![b'x'; 420];
     let started = Instant::now();
     let mut levels = tlog::merkle::Levels::default();
@@ -175,14 +203,25 @@ fn in_memory(n: u64) {
     let mut recorder = tlog::merkle::Recorder::default();
     let _ = tlog::merkle::tree_hash(&mut recorder, n);
     let stored: u64 = recorder.asked.iter().map(|(_, _, count)| count).sum();
-    println!(
-        "in memory, {n} entries: hashing every entry into the levels {:.1} s ({:.0} entries/s), root {:.2} ms from {stored} stored \
+    let r = crate::report::round2;
+    let figures = serde_json::json!({
+        "entries": n,
+        "hash_entries_per_s": r(n as f64 / hashed.as_secs_f64()),
+        "root_ms": r(root_time.as_secs_f64() * 1000.0),
+        "proof_hashes": proof.len(),
+        "proof_ms": r(proof_time.as_secs_f64() * 1000.0),
+    });
+    if print {
+        println!(
+            "in memory, {n} entries: hashing every entry into the levels {:.1} s ({:.0} entries/s), root {:.2} ms from {stored} stored \
          hashes in {} reads (what a checkpoint reads at this size), inclusion proof {} hashes in {:.2} ms",
-        hashed.as_secs_f64(),
-        n as f64 / hashed.as_secs_f64(),
-        root_time.as_secs_f64() * 1000.0,
-        recorder.asked.len(),
-        proof.len(),
-        proof_time.as_secs_f64() * 1000.0,
-    );
+            hashed.as_secs_f64(),
+            n as f64 / hashed.as_secs_f64(),
+            root_time.as_secs_f64() * 1000.0,
+            recorder.asked.len(),
+            proof.len(),
+            proof_time.as_secs_f64() * 1000.0,
+        );
+    }
+    figures
 }

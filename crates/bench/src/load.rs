@@ -32,6 +32,18 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The figures as JSON: `per_s`, `p50_ms`, `p99_ms`, `ok`, `failed`, `first_failure`.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "per_s": crate::report::round2(self.per_second()),
+            "p50_ms": crate::report::round2(self.percentile_ms(0.50)),
+            "p99_ms": crate::report::round2(self.percentile_ms(0.99)),
+            "ok": self.ok,
+            "failed": self.failed,
+            "first_failure": self.first_failure,
+        })
+    }
+
     pub fn per_second(&self) -> f64 {
         let seconds = self.elapsed.as_secs_f64();
         if seconds > 0.0 { self.ok as f64 / seconds } else { 0.0 }

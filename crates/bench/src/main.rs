@@ -4,9 +4,11 @@
 //! on SQLite and PostgreSQL, next to the reference provider `oidc-provider` run the same way;
 //! `catalog` measures catalog search over a synthetic catalog; `signature` seals and
 //! verifications; `records` look-ups and grant reads over a million entity records; `audit`
-//! the tamper-evident log's cost, checkpoints, proofs and verification.
+//! the tamper-evident log's cost, checkpoints, proofs and verification; `all` runs them all
+//! into one JSON document and `compare` shows what changed between two.
 //! See docs/bench/README.md.
 
+mod all;
 mod audit;
 mod catalog;
 mod codeflow;
@@ -45,6 +47,10 @@ enum Command {
     Records(records::Args),
     /// The audit log: acts per second with and without it, checkpoints, proofs, verify.
     Audit(audit::Args),
+    /// Every benchmark, one after the other, into one JSON document (`--json FILE`).
+    All(all::AllArgs),
+    /// Each figure's change between two documents of `all`; regressions over 10 % flagged.
+    Compare(all::CompareArgs),
 }
 
 #[tokio::main]
@@ -58,5 +64,7 @@ async fn main() -> ExitCode {
         Command::Signature(args) => signature::main(args).await,
         Command::Records(args) => records::main(args).await,
         Command::Audit(args) => audit::main(args).await,
+        Command::All(args) => all::all(args).await,
+        Command::Compare(args) => all::compare(args),
     }
 }

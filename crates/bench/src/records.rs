@@ -45,6 +45,9 @@ pub struct Args {
     seconds: u64,
     #[arg(long, default_value_t = 18392)]
     port: u16,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 const READER: &str = "lector";
@@ -71,6 +74,25 @@ pub async fn main(args: Args) -> ExitCode {
     else {
         return ExitCode::FAILURE;
     };
+    if args.json {
+        let backends: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "backend": o.backend,
+                    "load_seconds": crate::report::round2(o.load_seconds),
+                    "lookup_grant_read": o.steps.json(),
+                    "peak_rss_mib": o.peak_mib.map(crate::report::round2),
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "records": args.records, "stores": args.stores, "per_person": args.per_person,
+            "workers": args.concurrency, "seconds": args.seconds, "backends": backends,
+        });
+        println!("{report}");
+        return ExitCode::SUCCESS;
+    }
     println!(
         "llave-bench records: {} records in {} entity stores ({} people × {}), {} workers, {} s",
         args.records,

@@ -26,6 +26,9 @@ pub struct Args {
     seconds: u64,
     #[arg(long, default_value_t = 18391)]
     port: u16,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 struct Outcome {
@@ -44,6 +47,24 @@ pub async fn main(args: Args) -> ExitCode {
     else {
         return ExitCode::FAILURE;
     };
+    if args.json {
+        let backends: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "backend": o.backend,
+                    "seals": o.seals.json(),
+                    "verifications": o.verifications.json(),
+                    "peak_rss_mib": o.peak_mib.map(crate::report::round2),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "workers": args.concurrency, "seconds": args.seconds, "backends": backends })
+        );
+        return ExitCode::SUCCESS;
+    }
     println!("llave-bench signature: {} workers, {} s per load", args.concurrency, args.seconds);
     for o in &outcomes {
         for (what, stats) in [("seals", &o.seals), ("verifications", &o.verifications)] {
