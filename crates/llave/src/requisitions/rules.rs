@@ -163,7 +163,7 @@ pub fn may_approve_extension(r: &Requisition, approver: i64) -> Result<Stage, Re
 /// Whether the person is told: at once without an order, else once it ended. (An
 /// extension counts only once approved: it moves `nondisclosure_until`.)
 pub fn disclosed(r: &Requisition, now: i64) -> bool {
-    r.nondisclosure_until.is_none_or(|until| now >= until)
+    r.disclosed_at(now)
 }
 
 /// Whether the authority's attestation is past due and not made.

@@ -95,6 +95,14 @@ pub struct Requisition {
     pub extension_approver_id: Option<i64>,
 }
 
+impl Requisition {
+    /// Whether the person is told at `now`: at once without a non-disclosure order, else
+    /// once it ended. (An extension counts once approved: it moves `nondisclosure_until`.)
+    pub fn disclosed_at(&self, now: i64) -> bool {
+        self.nondisclosure_until.is_none_or(|until| now >= until)
+    }
+}
+
 const COLUMNS: &str = "id, authority_slug, account_id, requester_id, kinds, date_from, date_to, law, article, \
      case_number, justification, nondisclosure_until, status, filed_at, first_approver_id, first_approved_at, \
      second_approver_id, second_approved_at, rejected_by, rejected_at, rejection_reason, attestation_due, \

@@ -1,0 +1,295 @@
+//! Accountable requisitions (issue 16): an authority's requester files with a 30-day
+//! non-disclosure order, two different approvers approve (the same one cannot twice, the
+//! requester never), the authority downloads once a package OpenSSL decrypts with the
+//! authority's key and verifies against the hub's root, the person's file shows the
+//! requisition only once the order ends (the injectable clock), and a missed destruction
+//! attestation is flagged on the API and in `llave requisitions report`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::support::*;
+
+/// The authority's RSA key and self-signed encryption certificate, made by OpenSSL.
+pub fn authority_certificate(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (key, cert) = (dir.join(format!("{name}-key.pem")), dir.join(format!("{name}-cert.pem")));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj"])
+        .arg(format!("/CN={name}/O=Autoridad de prueba"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    (key, cert)
+}
+
+/// Registers an authority with `llave authority add`.
+pub fn add_authority(app: &TestApp, slug: &str, cert: &Path) -> std::process::Output {
+    llave(
+        app,
+        &[
+            "authority",
+            "add",
+            "--slug",
+            slug,
+            "--name",
+            &format!("Fiscalía {slug}"),
+            "--mandate",
+            "Código Nacional de Procedimientos Penales, art. 252",
+            "--certificate",
+            cert.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    )
+}
+
+/// A person holding the roles `grants` (each the arguments after `staff grant --curp X`),
+/// signed in with a second factor, as an in-process browser.
+pub async fn staff(app: &TestApp, seed: u64, grants: &[&[&str]]) -> (Client, Person) {
+    let person = Person::synthetic(seed);
+    sign_up_and_confirm(app, &person).await;
+    for grant in grants {
+        let mut args = vec!["staff", "grant", "--curp", person.curp.as_str()];
+        args.extend_from_slice(grant);
+        let out = llave(app, &args, None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut browser = app.client();
+    assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+    let (_, codes) = enrol_totp(&mut browser).await;
+    let fields = [("identifier", person.curp.as_str()), ("password", &person.password), ("next", "/account")];
+    assert_eq!(browser.submit("/signin?reauth=1", "/signin", &fields).await.location(), Some("/signin/second"));
+    let second = browser.submit("/signin/second", "/signin/second", &[("recovery_code", &codes[0])]).await;
+    assert_eq!(second.location(), Some("/account"));
+    (browser, person)
+}
+
+/// A JSON API call: status and body (`null` when the body is not JSON).
+pub async fn api(browser: &mut Client, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let response = match body {
+        Some(body) => {
+            browser.request_typed(method, path, Some(body.to_string().into_bytes()), "application/json").await
+        }
+        None => browser.request(method, path, None).await,
+    };
+    (response.status, serde_json::from_str(&response.body).unwrap_or(Value::Null))
+}
+
+/// The city's date `days` from now on the app's clock.
+pub fn day_after(app: &TestApp, days: i64) -> String {
+    llave::calendar::format_date(llave::calendar::city_date(app.clock().now() + days * 86_400))
+}
+
+pub fn filing(authority: &str, curp: &str, nondisclosure_until: &str) -> Value {
+    json!({
+        "authority": authority,
+        "curp": curp,
+        "kinds": ["proof_of_residence"],
+        "date_from": "2020-01-01",
+        "date_to": "2099-12-31",
+        "law": "Código Nacional de Procedimientos Penales",
+        "article": "Art. 252, fracción III",
+        "case_number": "CI-FIPE/77/2026",
+        "justification": "Investigación de un fraude inmobiliario: domicilio declarado por la persona.",
+        "nondisclosure_until": nondisclosure_until,
+    })
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed")
+}
+
+both_backends! {
+    async fn a_requisition_needs_two_approvals_is_delivered_once_sealed_and_encrypted_and_the_person_is_told_when_the_order_ends(backend: Backend) {
+        // Attestations fall due 20 days after approval: past due once the 30-day order ends.
+        let world = crate::records::world_with(TestApp::builder(backend).config(|c| c.requisitions.attestation_days = 20)).await;
+        let app = &world.app;
+        llave::signature::init(&app.state).await.unwrap();
+        let person = Person::synthetic(9301);
+        sign_up_and_confirm(app, &person).await;
+        world.residence_at_b(&person.curp).await;
+
+        let work = tempfile::tempdir().unwrap();
+        let (key, cert) = authority_certificate(work.path(), "fiscalia");
+        let added = json_of(&add_authority(app, "fiscalia", &cert));
+        assert_eq!(added["key_algorithm"], "rsa");
+        let again = add_authority(app, "fiscalia", &cert);
+        assert!(!again.status.success(), "a second authority with the same slug is refused");
+        assert!(String::from_utf8_lossy(&again.stderr).contains("registered already"));
+        let listed = json_of(&llave(app, &["authority", "list", "--json"], None));
+        assert_eq!(listed["authorities"][0]["slug"], "fiscalia");
+
+        let (mut requester, _) = staff(app, 9302, &[&["--role", "requester", "--authority", "fiscalia"]]).await;
+        let (mut a, _) = staff(app, 9303, &[&["--role", "requisition-approver"]]).await;
+        let (mut b, _) = staff(app, 9304, &[&["--role", "requisition-approver"]]).await;
+        // Someone who both files and approves may still not approve what they filed.
+        let (mut both, _) = staff(
+            app,
+            9305,
+            &[&["--role", "requester", "--authority", "fiscalia"], &["--role", "requisition-approver"]],
+        )
+        .await;
+
+        // Filed with a 30-day non-disclosure order.
+        let order_end = day_after(app, 30);
+        let (status, filed) = api(&mut requester, "POST", "/api/requisitions", Some(filing("fiscalia", &person.curp, &order_end))).await;
+        assert_eq!(status, StatusCode::CREATED, "{filed}");
+        let id = filed["id"].as_str().unwrap().to_string();
+        assert_eq!(filed["status"], "pending");
+        let (status, own) = api(&mut both, "POST", "/api/requisitions", Some(filing("fiscalia", &person.curp, &order_end))).await;
+        assert_eq!(status, StatusCode::CREATED, "{own}");
+        let (status, refused) = api(&mut both, "POST", &format!("/api/requisitions/{}/approve", own["id"].as_str().unwrap()), None).await;
+        assert_eq!((status, refused["error"].as_str()), (StatusCode::FORBIDDEN, Some("own_requisition")));
+
+        // Nothing is delivered before both approvals.
+        let path = format!("/api/requisitions/{id}");
+        let (status, early) = api(&mut requester, "GET", &format!("{path}/package"), None).await;
+        assert_eq!((status, early["error"].as_str()), (StatusCode::CONFLICT, Some("not_approved")));
+        // The requester is no approver.
+        let (status, _) = api(&mut requester, "POST", &format!("{path}/approve"), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (status, first) = api(&mut a, "POST", &format!("{path}/approve"), None).await;
+        assert_eq!((status, first["approval"].as_i64()), (StatusCode::OK, Some(1)), "{first}");
+        let (status, twice) = api(&mut a, "POST", &format!("{path}/approve"), None).await;
+        assert_eq!((status, twice["error"].as_str()), (StatusCode::CONFLICT, Some("approved_already")), "A cannot approve again");
+        let (status, _) = api(&mut requester, "GET", &format!("{path}/package"), None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "one approval is not enough");
+        let (status, second) = api(&mut b, "POST", &format!("{path}/approve"), None).await;
+        assert_eq!((status, second["approval"].as_i64()), (StatusCode::OK, Some(2)), "{second}");
+        let (_, shown) = api(&mut requester, "GET", &path, None).await;
+        assert_eq!(shown["status"], "approved");
+        assert!(shown["attestation_due"].as_i64().is_some());
+
+        // Delivered once: the package decrypts with the authority's key, its seal verifies
+        // against the hub's root, and it holds the record.
+        let package = requester.request("GET", &format!("{path}/package"), None).await;
+        assert_eq!(package.status, StatusCode::OK, "{}", package.body);
+        let (status, again) = api(&mut requester, "GET", &format!("{path}/package"), None).await;
+        assert_eq!((status, again["error"].as_str()), (StatusCode::CONFLICT, Some("delivered_already")));
+        std::fs::write(work.path().join("package.p7m"), &package.bytes).unwrap();
+        let decrypted = openssl(work.path(), &[
+            "cms", "-decrypt", "-inform", "DER", "-in", "package.p7m", "-recip", cert.to_str().unwrap(),
+            "-inkey", key.to_str().unwrap(), "-out", "sealed.p7m",
+        ]);
+        assert!(decrypted.status.success(), "openssl cms -decrypt: {}", String::from_utf8_lossy(&decrypted.stderr));
+        let root = llave::signature::init(&app.state).await.unwrap().root_pem;
+        std::fs::write(work.path().join("hub-ca.pem"), root).unwrap();
+        let verified = openssl(work.path(), &[
+            "cms", "-verify", "-inform", "DER", "-in", "sealed.p7m", "-CAfile", "hub-ca.pem", "-out", "records.json",
+        ]);
+        assert!(verified.status.success(), "openssl cms -verify: {}", String::from_utf8_lossy(&verified.stderr));
+        let records: Value = serde_json::from_slice(&std::fs::read(work.path().join("records.json")).unwrap()).unwrap();
+        assert_eq!(records["requisition"], id.as_str());
+        assert_eq!(records["person"]["curp"], person.curp.as_str());
+        assert_eq!(records["records"][0]["kind"], "proof_of_residence");
+        assert_eq!(records["records"][0]["versions"][0]["attributes"]["address"], crate::records::ADDRESS);
+        // The hub keeps no copy: only the package's hash and which records went.
+        let delivered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'requisition_delivered'")
+            .fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(delivered, 1, "the download is an event");
+
+        // The person's file does not show it while the order runs (nor its events)...
+        let mut citizen = app.client();
+        citizen.sign_in(&person.curp, &person.password).await;
+        let file = citizen.get("/expediente").await;
+        assert_eq!(file.status, StatusCode::OK);
+        assert!(!file.body.contains("CI-FIPE/77/2026"), "hidden during the order");
+        assert!(!file.body.contains("Fiscalía fiscalia"));
+        let security = citizen.get("/account").await;
+        assert!(!security.body.to_lowercase().contains("requisición"), "no trace on the account page either");
+        // ...but the log has it from the start.
+        let logged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind LIKE 'requisition%'")
+            .fetch_one(app.state.store.pool()).await.unwrap();
+        assert!(logged >= 4, "filed, two approvals, delivered: {logged}");
+
+        // After 31 days it does, with what was delivered and when.
+        app.clock().advance(Duration::from_secs(31 * 86_400));
+        let file = citizen.get("/expediente").await;
+        assert!(file.body.contains("CI-FIPE/77/2026"), "told when the order ends");
+        assert!(file.body.contains("Fiscalía fiscalia"));
+        assert!(file.body.contains("Código Nacional de Procedimientos Penales"));
+        assert!(file.body.contains("Qué se entregó"), "what was delivered, and when");
+
+        // The attestation was due 20 days after approval: flagged on the API and in the report.
+        let (_, listed) = api(&mut a, "GET", "/api/requisitions", None).await;
+        let overdue: Vec<&str> = listed["overdue"].as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
+        assert_eq!(overdue, vec![id.as_str()], "{listed}");
+        let as_of = day_after(app, 0);
+        let report = json_of(&llave(app, &["requisitions", "report", "--as-of", &as_of, "--json"], None));
+        assert_eq!(report["overdue"], 1, "{report}");
+        let text = llave(app, &["requisitions", "report", "--as-of", &as_of], None);
+        assert!(String::from_utf8_lossy(&text.stdout).contains("OVERDUE"));
+        // Once attested, no longer overdue; and only once.
+        let attestation = json!({"attestation": "destroyed", "basis": "Borrado seguro el día de la audiencia"});
+        let (status, _) = api(&mut requester, "POST", &format!("{path}/attestation"), Some(attestation.clone())).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = api(&mut requester, "POST", &format!("{path}/attestation"), Some(attestation)).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let report = json_of(&llave(app, &["requisitions", "report", "--as-of", &as_of, "--json"], None));
+        assert_eq!(report["overdue"], 0, "{report}");
+        world.app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn requisitions_refuse_other_authorities_rejected_ones_and_orders_past_the_maximum(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        llave::signature::init(&app.state).await.unwrap();
+        let person = Person::synthetic(9311);
+        sign_up_and_confirm(&app, &person).await;
+        let work = tempfile::tempdir().unwrap();
+        let (_, cert) = authority_certificate(work.path(), "fiscalia");
+        json_of(&add_authority(&app, "fiscalia", &cert));
+        json_of(&add_authority(&app, "sat", &cert));
+        // A requester needs an authority that exists; an unknown role scope is refused.
+        let nobody = llave(&app, &["staff", "grant", "--curp", &person.curp, "--role", "requester", "--authority", "nadie"], None);
+        assert!(!nobody.status.success());
+        let no_scope = llave(&app, &["staff", "grant", "--curp", &person.curp, "--role", "requester"], None);
+        assert!(!no_scope.status.success());
+
+        let (mut requester, _) = staff(&app, 9312, &[&["--role", "requester", "--authority", "fiscalia"]]).await;
+        let (mut other, _) = staff(&app, 9313, &[&["--role", "requester", "--authority", "sat"]]).await;
+        let (mut a, _) = staff(&app, 9314, &[&["--role", "requisition-approver"]]).await;
+
+        // Another authority's requester can neither file for it nor see or download its requisitions.
+        let (status, refused) = api(&mut other, "POST", "/api/requisitions", Some(filing("fiscalia", &person.curp, ""))).await;
+        assert_eq!((status, refused["error"].as_str()), (StatusCode::FORBIDDEN, Some("not_requester")));
+        // Orders longer than requisitions.max_nondisclosure_days (180) are refused, tied to the field.
+        let (status, long) = api(&mut requester, "POST", "/api/requisitions", Some(filing("fiscalia", &person.curp, &day_after(&app, 181)))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{long}");
+        assert!(long["fields"]["nondisclosure_until"].as_str().unwrap().contains("180"), "{long}");
+        let (status, _) = api(&mut requester, "POST", "/api/requisitions", Some(json!({"authority": "fiscalia"}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, filed) = api(&mut requester, "POST", "/api/requisitions", Some(filing("fiscalia", &person.curp, &day_after(&app, 180)))).await;
+        assert_eq!(status, StatusCode::CREATED, "{filed}");
+        let path = format!("/api/requisitions/{}", filed["id"].as_str().unwrap());
+        assert_eq!(api(&mut other, "GET", &path, None).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(api(&mut other, "GET", &format!("{path}/package"), None).await.0, StatusCode::FORBIDDEN);
+
+        // A rejection needs reasons; a rejected requisition is never delivered nor approved.
+        let (status, _) = api(&mut a, "POST", &format!("{path}/reject"), Some(json!({"reason": " "}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = api(&mut a, "POST", &format!("{path}/reject"), Some(json!({"reason": "Sin orden judicial"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, refused) = api(&mut requester, "GET", &format!("{path}/package"), None).await;
+        assert_eq!((status, refused["error"].as_str()), (StatusCode::CONFLICT, Some("not_approved")));
+        let (status, refused) = api(&mut a, "POST", &format!("{path}/approve"), None).await;
+        assert_eq!((status, refused["error"].as_str()), (StatusCode::CONFLICT, Some("not_pending")));
+
+        // Without a second factor, nothing.
+        let mut plain = app.client();
+        plain.sign_in(&person.curp, &person.password).await;
+        assert_eq!(api(&mut plain, "GET", "/api/requisitions", None).await.0, StatusCode::FORBIDDEN);
+        app.finish().await;
+    }
+}
