@@ -792,6 +792,7 @@ requisitions-attestation-destroyed = They were destroyed
 requisitions-attestation-retained = They are retained
 requisitions-approvals = Approvals: { $count } of 2
 requisitions-person = Person
+requisitions-person-curp = The person's CURP
 requisitions-kinds-dates = Records and dates
 requisitions-justification = Justification
 requisitions-nondisclosure = Confidential until

@@ -792,6 +792,7 @@ requisitions-attestation-destroyed = Se destruyeron
 requisitions-attestation-retained = Se conservan
 requisitions-approvals = Aprobaciones: { $count } de 2
 requisitions-person = Persona
+requisitions-person-curp = CURP de la persona
 requisitions-kinds-dates = Registros y fechas
 requisitions-justification = Justificación
 requisitions-nondisclosure = Reserva hasta

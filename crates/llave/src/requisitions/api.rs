@@ -54,7 +54,7 @@ pub fn answer(lang: Lang, e: RequisitionError) -> Response {
         RequisitionError::Refused(refusal) => error(
             StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN),
             refusal.code(),
-            lang.t(&refusal.key()),
+            lang.t(refusal.key()),
         ),
         RequisitionError::Invalid(problems) => {
             let fields: serde_json::Map<String, serde_json::Value> =
@@ -185,27 +185,27 @@ async fn reject(
     }
 }
 
-/// The package as a download (also used by the page's button).
-pub async fn package_response(app: &AppState, lang: Lang, s: &SignedIn, id: &str) -> Response {
-    match super::download(app, &s.account, id).await {
-        Ok(bytes) => (
-            [
-                (CONTENT_TYPE, "application/pkcs7-mime; smime-type=enveloped-data".to_string()),
-                (CACHE_CONTROL, "no-store".to_string()),
-                (CONTENT_DISPOSITION, format!("attachment; filename=\"requisicion-{id}.p7m\"")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => answer(lang, e),
-    }
+/// The package as a download (also what the page's button answers).
+pub fn package_bytes(id: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, "application/pkcs7-mime; smime-type=enveloped-data".to_string()),
+            (CACHE_CONTROL, "no-store".to_string()),
+            (CONTENT_DISPOSITION, format!("attachment; filename=\"requisicion-{id}.p7m\"")),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 async fn package(State(app): State<AppState>, lang: Lang, s: SignedIn, Path(id): Path<String>) -> Response {
     if let Err(response) = staff(&app, lang, &s).await {
         return response;
     }
-    package_response(&app, lang, &s, &id).await
+    match super::download(&app, &s.account, &id).await {
+        Ok(bytes) => package_bytes(&id, bytes),
+        Err(e) => answer(lang, e),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -17,6 +17,7 @@
 pub mod api;
 pub mod authorities;
 pub mod package;
+pub mod pages;
 pub mod rules;
 
 use crate::Services;

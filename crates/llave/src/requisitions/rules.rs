@@ -54,9 +54,23 @@ impl Refusal {
         }
     }
 
-    /// The message, in the locales files: `requisition-refused-<code with hyphens>`.
-    pub fn key(self) -> String {
-        format!("requisition-refused-{}", self.code().replace('_', "-"))
+    /// The message, in the locales files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Refusal::NotRequester => "requisition-refused-not-requester",
+            Refusal::NotApprover => "requisition-refused-not-approver",
+            Refusal::OwnRequisition => "requisition-refused-own-requisition",
+            Refusal::ApprovedAlready => "requisition-refused-approved-already",
+            Refusal::NotPending => "requisition-refused-not-pending",
+            Refusal::NotApproved => "requisition-refused-not-approved",
+            Refusal::DeliveredAlready => "requisition-refused-delivered-already",
+            Refusal::NotDelivered => "requisition-refused-not-delivered",
+            Refusal::AttestedAlready => "requisition-refused-attested-already",
+            Refusal::NoOrder => "requisition-refused-no-order",
+            Refusal::NoExtension => "requisition-refused-no-extension",
+            Refusal::UnknownRequisition => "requisition-refused-unknown-requisition",
+            Refusal::UnknownAuthority => "requisition-refused-unknown-authority",
+        }
     }
 
     /// 403 for who may not, 404 for what does not exist, 409 for a state that forbids it.
