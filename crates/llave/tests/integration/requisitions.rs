@@ -224,6 +224,9 @@ both_backends! {
         let (_, listed) = api(&mut a, "GET", "/api/requisitions", None).await;
         let overdue: Vec<&str> = listed["overdue"].as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
         assert_eq!(overdue, vec![id.as_str()], "{listed}");
+        let page = a.get("/requisiciones").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Vencida: la autoridad no ha dado constancia de destrucción"), "flagged on the staff page");
         let as_of = day_after(app, 0);
         let report = json_of(&llave(app, &["requisitions", "report", "--as-of", &as_of, "--json"], None));
         assert_eq!(report["overdue"], 1, "{report}");
@@ -290,6 +293,60 @@ both_backends! {
         let mut plain = app.client();
         plain.sign_in(&person.curp, &person.password).await;
         assert_eq!(api(&mut plain, "GET", "/api/requisitions", None).await.0, StatusCode::FORBIDDEN);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn extending_a_non_disclosure_order_needs_two_new_approvals_and_is_logged(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(9321);
+        sign_up_and_confirm(&app, &person).await;
+        let work = tempfile::tempdir().unwrap();
+        let (_, cert) = authority_certificate(work.path(), "fiscalia");
+        json_of(&add_authority(&app, "fiscalia", &cert));
+        let (mut requester, _) = staff(&app, 9322, &[&["--role", "requester", "--authority", "fiscalia"]]).await;
+        let (mut a, _) = staff(&app, 9323, &[&["--role", "requisition-approver"]]).await;
+        let (mut b, _) = staff(&app, 9324, &[&["--role", "requisition-approver"]]).await;
+        let (_, filed) = api(&mut requester, "POST", "/api/requisitions", Some(filing("fiscalia", &person.curp, &day_after(&app, 10)))).await;
+        let path = format!("/api/requisitions/{}", filed["id"].as_str().unwrap());
+        // Nothing to extend before it is approved.
+        let (status, _) = api(&mut requester, "POST", &format!("{path}/extension"), Some(json!({"until": day_after(&app, 60)}))).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        api(&mut a, "POST", &format!("{path}/approve"), None).await;
+        api(&mut b, "POST", &format!("{path}/approve"), None).await;
+        // Too far, or not later than the current end: refused.
+        let (status, _) = api(&mut requester, "POST", &format!("{path}/extension"), Some(json!({"until": day_after(&app, 200)}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = api(&mut requester, "POST", &format!("{path}/extension"), Some(json!({"until": day_after(&app, 5)}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, asked) = api(&mut requester, "POST", &format!("{path}/extension"), Some(json!({"until": day_after(&app, 60)}))).await;
+        assert_eq!(status, StatusCode::OK, "{asked}");
+        // Two new approvals, by two different approvers, never the requester.
+        assert_eq!(api(&mut requester, "POST", &format!("{path}/extension/approve"), None).await.0, StatusCode::FORBIDDEN);
+        let (_, first) = api(&mut a, "POST", &format!("{path}/extension/approve"), None).await;
+        assert_eq!(first["approval"], 1);
+        let (status, again) = api(&mut a, "POST", &format!("{path}/extension/approve"), None).await;
+        assert_eq!((status, again["error"].as_str()), (StatusCode::CONFLICT, Some("approved_already")));
+        let (_, second) = api(&mut b, "POST", &format!("{path}/extension/approve"), None).await;
+        assert_eq!(second["approval"], 2);
+        let (_, shown) = api(&mut requester, "GET", &path, None).await;
+        assert_eq!(shown["nondisclosure_until"], asked["extension_until"], "the new end is in effect");
+        assert!(shown["extension_until"].is_null());
+        let logged: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE kind IN ('requisition_extension_asked', 'requisition_extended')",
+        )
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(logged, 3, "asked, and its two approvals");
+        // The person is not told when the first order would have ended, but when the new one does.
+        let mut citizen = app.client();
+        citizen.sign_in(&person.curp, &person.password).await;
+        app.clock().advance(Duration::from_secs(11 * 86_400));
+        assert!(!citizen.get("/expediente").await.body.contains("CI-FIPE/77/2026"));
+        app.clock().advance(Duration::from_secs(50 * 86_400));
+        assert!(citizen.get("/expediente").await.body.contains("CI-FIPE/77/2026"));
         app.finish().await;
     }
 }
