@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod authorities;
+pub mod ecdh;
 pub mod package;
 pub mod pages;
 pub mod rules;

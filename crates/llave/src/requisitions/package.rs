@@ -2,7 +2,8 @@
 //! person's records of the kinds asked for, in the date range, read from the holders' own
 //! stores (the records capability's located reads), as one JSON document; sealed by the hub
 //! (CMS SignedData with the content inside, like the entities' seals) and encrypted to the
-//! authority's certificate (CMS EnvelopedData, AES-256-CBC, the key by RSA PKCS #1 v1.5):
+//! authority's certificate (CMS EnvelopedData, AES-256-CBC, the key by RSA PKCS #1 v1.5 or,
+//! for an EC certificate, by ECDH key agreement: `ecdh`):
 //!
 //! ```text
 //! openssl cms -decrypt -inform DER -in PACKAGE -recip cert.pem -inkey key.pem -out sealed.p7m
@@ -136,23 +137,25 @@ pub fn encrypt(authority: &Authority, content: &[u8]) -> Result<Vec<u8>, Package
     let fail = |e: &dyn std::fmt::Display| PackageError::Encrypt(e.to_string());
     let (certificate, algorithm) =
         super::authorities::parse_certificate(authority.certificate_pem.as_bytes()).map_err(|e| fail(&e))?;
-    if algorithm != "rsa" {
-        // RFC 5753 key agreement (ECDH) is not in the `cms` crate's builder yet.
-        return Err(PackageError::Encrypt("only RSA certificates can receive packages so far".into()));
-    }
-    let spki = certificate.tbs_certificate.subject_public_key_info.to_der().map_err(|e| fail(&e))?;
-    let public = rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|e| fail(&e))?;
-    let recipient = RecipientIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-        issuer: certificate.tbs_certificate.issuer.clone(),
-        serial_number: certificate.tbs_certificate.serial_number.clone(),
-    });
     let mut rng = rand_core::OsRng;
     let mut key_rng = rand_core::OsRng;
-    let recipient_info = KeyTransRecipientInfoBuilder::new(recipient, KeyEncryptionInfo::Rsa(public), &mut key_rng)
-        .map_err(|e| fail(&e))?;
     let mut builder =
         EnvelopedDataBuilder::new(None, content, ContentEncryptionAlgorithm::Aes256Cbc, None).map_err(|e| fail(&e))?;
-    builder.add_recipient_info(recipient_info).map_err(|e| fail(&e))?;
+    if algorithm == "rsa" {
+        let spki = certificate.tbs_certificate.subject_public_key_info.to_der().map_err(|e| fail(&e))?;
+        let public = rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|e| fail(&e))?;
+        let recipient = RecipientIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: certificate.tbs_certificate.issuer.clone(),
+            serial_number: certificate.tbs_certificate.serial_number.clone(),
+        });
+        let recipient_info = KeyTransRecipientInfoBuilder::new(recipient, KeyEncryptionInfo::Rsa(public), &mut key_rng)
+            .map_err(|e| fail(&e))?;
+        builder.add_recipient_info(recipient_info).map_err(|e| fail(&e))?;
+    } else if super::ecdh::supported(&certificate) {
+        builder.add_recipient_info(super::ecdh::EcdhRecipient { certificate: &certificate }).map_err(|e| fail(&e))?;
+    } else {
+        return Err(PackageError::Encrypt("EC keys must be on the P-256 curve (prime256v1)".into()));
+    }
     let enveloped = builder.build_with_rng(&mut rng).map_err(|e| fail(&e))?;
     let info =
         ContentInfo { content_type: ID_ENVELOPED_DATA, content: Any::encode_from(&enveloped).map_err(|e| fail(&e))? };

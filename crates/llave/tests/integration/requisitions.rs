@@ -17,9 +17,20 @@ use crate::support::*;
 
 /// The authority's RSA key and self-signed encryption certificate, made by OpenSSL.
 pub fn authority_certificate(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    certificate_with(dir, name, &["-newkey", "rsa:2048"])
+}
+
+/// The same with an EC key on P-256.
+pub fn ec_authority_certificate(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    certificate_with(dir, name, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+}
+
+fn certificate_with(dir: &Path, name: &str, key_args: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
     let (key, cert) = (dir.join(format!("{name}-key.pem")), dir.join(format!("{name}-cert.pem")));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj"])
+        .args(["req", "-x509"])
+        .args(key_args)
+        .args(["-nodes", "-days", "365", "-subj"])
         .arg(format!("/CN={name}/O=Autoridad de prueba"))
         .arg("-keyout")
         .arg(&key)
@@ -349,4 +360,57 @@ both_backends! {
         assert!(citizen.get("/expediente").await.body.contains("CI-FIPE/77/2026"));
         app.finish().await;
     }
+}
+
+/// Packages reach authorities with RSA and with EC (P-256) certificates: OpenSSL decrypts
+/// both with the authority's key (key transport, and RFC 5753 key agreement).
+#[test]
+fn packages_encrypt_to_rsa_and_ec_certificates_and_openssl_decrypts_them() {
+    let work = tempfile::tempdir().unwrap();
+    let content = "el documento sellado, tal cual".as_bytes();
+    for (name, (key, cert)) in
+        [("rsa", authority_certificate(work.path(), "rsa")), ("ec", ec_authority_certificate(work.path(), "ec"))]
+    {
+        let pem = std::fs::read(&cert).unwrap();
+        let (_, algorithm) = llave::requisitions::authorities::parse_certificate(&pem).unwrap();
+        assert_eq!(algorithm, name);
+        let authority = llave::store::requisitions::Authority {
+            slug: name.into(),
+            name: name.into(),
+            mandate: "Ley".into(),
+            certificate_pem: String::from_utf8(pem).unwrap(),
+            key_algorithm: algorithm.into(),
+            created_at: 0,
+        };
+        let package = llave::requisitions::package::encrypt(&authority, content).unwrap();
+        let file = work.path().join(format!("{name}.p7m"));
+        std::fs::write(&file, package).unwrap();
+        let out = work.path().join(format!("{name}.out"));
+        let decrypted = openssl(
+            work.path(),
+            &[
+                "cms",
+                "-decrypt",
+                "-inform",
+                "DER",
+                "-in",
+                file.to_str().unwrap(),
+                "-recip",
+                cert.to_str().unwrap(),
+                "-inkey",
+                key.to_str().unwrap(),
+                "-out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(decrypted.status.success(), "{name}: {}", String::from_utf8_lossy(&decrypted.stderr));
+        assert_eq!(std::fs::read(&out).unwrap(), content, "{name}");
+    }
+    // Not a certificate, or a key of neither kind: refused with the reason.
+    assert!(
+        llave::requisitions::authorities::parse_certificate(
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        )
+        .is_err()
+    );
 }
