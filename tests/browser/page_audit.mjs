@@ -10,7 +10,8 @@
 //   BASE_URL          llave (also its issuer)
 //   CURP PASSWORD     a demo person (a confirmed e-mail, no second factor)
 //   OFFICER_CURP OFFICER_PASSWORD   the demo's officer at a service centre, with an
-//   OFFICER_CODES     authenticator app: two unused recovery codes, comma-separated
+//   OFFICER_CODES     authenticator app: two unused recovery codes, comma-separated; the
+//                     officer is also a requester and a requisition approver
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -90,6 +91,13 @@ const OFFICER = [
     await go(page, '/oficina');
     await page.fill('#curp', env.curp);
     await submit(page, 'form[action="/oficina/persona"]');
+  }],
+  // The officer also files and approves requisitions (docs/requisitions.md): the form, the
+  // authority's requisitions, the pending one (their own: no buttons), the overdue flags.
+  ['requisitions', async (page) => go(page, '/requisiciones')],
+  ['a requisition with errors', async (page) => {
+    await go(page, '/requisiciones');
+    await submit(page, 'form[action="/requisiciones"]');
   }],
 ];
 

@@ -80,14 +80,14 @@ run(async (browser) => {
 
   step('approver A approves');
   await within(await signedIn(browser, staff('APPROVER_A')), async (page) => {
-    const item = page.locator('section.requisition', { hasText: 'CI-NAV/30/2026' });
+    const item = page.locator('article.requisition', { hasText: 'CI-NAV/30/2026' });
     await expectVisible(page, item, 'the pending requisition');
     const action = await item.locator('form[action$="/aprobar"]').getAttribute('action');
     await click(page, item.getByRole('button', { name: 'Aprobar', exact: true }));
     await expectText(page, 'Aprobación registrada');
 
     step('approver A cannot approve again');
-    const again = page.locator('section.requisition', { hasText: 'CI-NAV/30/2026' });
+    const again = page.locator('article.requisition', { hasText: 'CI-NAV/30/2026' });
     await expectText(page, 'Ya la aprobaste');
     if ((await again.getByRole('button', { name: 'Aprobar', exact: true }).count()) !== 0) {
       fail('the page still offers A the Aprobar button');
@@ -103,17 +103,17 @@ run(async (browser) => {
 
   step('approver B approves');
   await within(await signedIn(browser, staff('APPROVER_B')), async (page) => {
-    const item = page.locator('section.requisition', { hasText: 'CI-NAV/30/2026' });
+    const item = page.locator('article.requisition', { hasText: 'CI-NAV/30/2026' });
     await click(page, item.getByRole('button', { name: 'Aprobar', exact: true }));
     await expectText(page, 'Aprobación registrada');
-    if ((await page.locator('section.requisition', { hasText: 'CI-NAV/30/2026' }).count()) !== 0) {
+    if ((await page.locator('article.requisition', { hasText: 'CI-NAV/30/2026' }).count()) !== 0) {
       fail('an approved requisition is still listed as pending');
     }
   });
 
   step('the requester sees it approved, with its package to download');
   await within(await signedIn(browser, staff('REQUESTER', true)), async (page) => {
-    const item = page.locator('section.requisition', { hasText: 'CI-NAV/30/2026' });
+    const item = page.locator('article.requisition', { hasText: 'CI-NAV/30/2026' });
     await expectVisible(page, item.getByText('Aprobaciones: 2 de 2'), 'two approvals');
     await expectVisible(page, item.getByRole('button', { name: 'Descargar el paquete', exact: true }), 'the download');
   });
