@@ -198,9 +198,20 @@ pub fn package_bytes(id: &str, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-async fn package(State(app): State<AppState>, lang: Lang, s: SignedIn, Path(id): Path<String>) -> Response {
+async fn package(
+    State(app): State<AppState>,
+    lang: Lang,
+    s: SignedIn,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     if let Err(response) = staff(&app, lang, &s).await {
         return response;
+    }
+    // A GET that spends the one download: never on a link followed from another site (the
+    // session cookie is SameSite=Lax, which top-level navigations still carry).
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
+        return error(StatusCode::FORBIDDEN, "cross_site", lang.t("error-forbidden"));
     }
     match super::download(&app, &s.account, &id).await {
         Ok(bytes) => package_bytes(&id, bytes),

@@ -183,6 +183,10 @@ both_backends! {
 
         // Delivered once: the package decrypts with the authority's key, its seal verifies
         // against the hub's root, and it holds the record.
+        // A link followed from another site cannot spend the one download.
+        requester.extra_headers.push(("sec-fetch-site".into(), "cross-site".into()));
+        assert_eq!(requester.request("GET", &format!("{path}/package"), None).await.status, StatusCode::FORBIDDEN);
+        requester.extra_headers.pop();
         let package = requester.request("GET", &format!("{path}/package"), None).await;
         assert_eq!(package.status, StatusCode::OK, "{}", package.body);
         let (status, again) = api(&mut requester, "GET", &format!("{path}/package"), None).await;
@@ -230,6 +234,8 @@ both_backends! {
         assert!(file.body.contains("Fiscalía fiscalia"));
         assert!(file.body.contains("Código Nacional de Procedimientos Penales"));
         assert!(file.body.contains("Qué se entregó"), "what was delivered, and when");
+        let export: Value = serde_json::from_str(&citizen.get("/expediente.json").await.body).unwrap();
+        assert_eq!(export["requisitions"][0]["case_number"], "CI-FIPE/77/2026", "in the export too");
 
         // The attestation was due 20 days after approval: flagged on the API and in the report.
         let (_, listed) = api(&mut a, "GET", "/api/requisitions", None).await;
