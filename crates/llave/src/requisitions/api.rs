@@ -48,8 +48,12 @@ fn error(status: StatusCode, code: &str, description: String) -> Response {
         .into_response()
 }
 
-/// The error as JSON in `lang`.
+/// The error as JSON in `lang` (`max_days`: the longest order, for the messages that say it).
 pub fn answer(lang: Lang, e: RequisitionError) -> Response {
+    answer_with(lang, e, 0)
+}
+
+fn answer_with(lang: Lang, e: RequisitionError, max_days: i64) -> Response {
     match e {
         RequisitionError::Refused(refusal) => error(
             StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN),
@@ -57,8 +61,10 @@ pub fn answer(lang: Lang, e: RequisitionError) -> Response {
             lang.t(refusal.key()),
         ),
         RequisitionError::Invalid(problems) => {
-            let fields: serde_json::Map<String, serde_json::Value> =
-                problems.iter().map(|(field, key)| (field.to_string(), lang.t(key).into())).collect();
+            let fields: serde_json::Map<String, serde_json::Value> = problems
+                .iter()
+                .map(|(field, key)| (field.to_string(), super::message(lang, key, max_days).into()))
+                .collect();
             (
                 StatusCode::BAD_REQUEST,
                 Json(serde_json::json!({
@@ -133,7 +139,7 @@ async fn file(State(app): State<AppState>, lang: Lang, s: SignedIn, body: Option
     };
     match super::file(&app, &s.account, &body.authority, &body.filing).await {
         Ok(r) => (StatusCode::CREATED, Json(r)).into_response(),
-        Err(e) => answer(lang, e),
+        Err(e) => answer_with(lang, e, app.config.requisitions.max_nondisclosure_days),
     }
 }
 
@@ -262,7 +268,7 @@ async fn extend(
     let until = body.map(|Json(b)| b.until).unwrap_or_default();
     match super::ask_extension(&app, &s.account, &id, &until).await {
         Ok(until) => Json(serde_json::json!({"id": id, "extension_until": until})).into_response(),
-        Err(e) => answer(lang, e),
+        Err(e) => answer_with(lang, e, app.config.requisitions.max_nondisclosure_days),
     }
 }
 

@@ -57,6 +57,11 @@ impl From<Refusal> for RequisitionError {
 
 pub type Result<T> = std::result::Result<T, RequisitionError>;
 
+/// A filing problem's message in `lang`; those about the order's length name `max_days`.
+pub fn message(lang: crate::i18n::Lang, key: &str, max_days: i64) -> String {
+    lang.t_with(key, &[("days", max_days.to_string())])
+}
+
 /// What a staff member may do with requisitions.
 #[derive(Debug, Clone, Default)]
 pub struct Roles {

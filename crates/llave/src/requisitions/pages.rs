@@ -81,6 +81,8 @@ struct Page {
     kinds: Vec<(&'static str, String)>,
     form: Form,
     errors: FieldErrors,
+    /// The order field's hint, naming the longest order.
+    order_hint: String,
     filed: Vec<Item>,
     pending: Vec<Item>,
     overdue: Vec<Item>,
@@ -209,7 +211,10 @@ async fn render_page(app: &AppState, c: Chrome, s: &SignedIn, roles: Roles, show
     let kinds = REQUIREMENT_KINDS.iter().map(|(code, ..)| (*code, kind_name(c.lang, code))).collect();
     let status = if errors.is_empty() && item_error.is_none() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let c = c.signed_in();
-    let page = Page { c, roles, authorities, kinds, form, errors, filed, pending, overdue, notice, item_error };
+    let order_hint =
+        super::message(c.lang, "field-nondisclosure-until-hint", app.config.requisitions.max_nondisclosure_days);
+    let page =
+        Page { c, roles, authorities, kinds, form, errors, order_hint, filed, pending, overdue, notice, item_error };
     Ok(render(status, &page))
 }
 
@@ -271,7 +276,7 @@ async fn file(
         Err(RequisitionError::Invalid(problems)) => {
             let mut errors = FieldErrors::default();
             for (field, key) in problems {
-                errors.add(field, c.t(key));
+                errors.add(field, super::message(c.lang, key, app.config.requisitions.max_nondisclosure_days));
             }
             render_page(&app, c, &s, roles, Shown { form, errors, ..Shown::default() }).await.into_response()
         }
