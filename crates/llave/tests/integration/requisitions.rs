@@ -420,3 +420,92 @@ fn packages_encrypt_to_rsa_and_ec_certificates_and_openssl_decrypts_them() {
         .is_err()
     );
 }
+
+both_backends! {
+    async fn the_requisitions_page_files_rejects_delivers_and_attests_with_errors_tied_to_their_fields(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        llave::signature::init(&app.state).await.unwrap();
+        let person = Person::synthetic(9331);
+        sign_up_and_confirm(&app, &person).await;
+        let work = tempfile::tempdir().unwrap();
+        let (_, cert) = authority_certificate(work.path(), "fiscalia");
+        json_of(&add_authority(&app, "fiscalia", &cert));
+        let (mut requester, _) = staff(&app, 9332, &[&["--role", "requester", "--authority", "fiscalia"]]).await;
+        let (mut a, _) = staff(&app, 9333, &[&["--role", "requisition-approver"]]).await;
+        let (mut b, _) = staff(&app, 9334, &[&["--role", "requisition-approver"]]).await;
+
+        // Filing with problems: 400, each message by its field, the values kept.
+        let bad = requester.submit("/requisiciones", "/requisiciones", &[("curp", "NOT-A-CURP"), ("law", "Ley X")]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("id=\"curp-error\"") && bad.body.contains("aria-invalid=\"true\""), "{}", bad.body);
+        assert!(bad.body.contains("id=\"kinds-error\"") && bad.body.contains("value=\"Ley X\""));
+        let fields = |case: &'static str| {
+            vec![
+                ("curp", person.curp.clone()),
+                ("kinds", "proof_of_residence".to_string()),
+                ("kinds", "official_id".to_string()),
+                ("date_from", "2020-01-01".to_string()),
+                ("date_to", "2099-12-31".to_string()),
+                ("law", "Ley de Amparo".to_string()),
+                ("article", "Art. 121".to_string()),
+                ("case_number", case.to_string()),
+                ("justification", "Un juicio de amparo necesita el domicilio de la persona.".to_string()),
+            ]
+        };
+        for case in ["AMP-1/2026", "AMP-2/2026"] {
+            let owned = fields(case);
+            let borrowed: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let filed = requester.submit("/requisiciones", "/requisiciones", &borrowed).await;
+            assert_eq!(filed.location(), Some("/requisiciones?hecho=presentada"), "{}", filed.body);
+        }
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM requisitions ORDER BY case_number")
+            .fetch_all(app.state.store.pool())
+            .await
+            .unwrap();
+        let stored = app.state.store.requisition(&ids[0]).await.unwrap().unwrap();
+        assert_eq!(stored.kinds, vec!["official_id".to_string(), "proof_of_residence".to_string()], "both boxes ticked");
+
+        // A rejection without reasons: the reason field says why; with them, rejected.
+        let empty = a.submit("/requisiciones", &format!("/requisiciones/{}/rechazar", ids[1]), &[("reason", "")]).await;
+        assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+        assert!(empty.body.contains(&format!("id=\"reason-{}-error\"", ids[1])), "{}", empty.body);
+        let rejected = a.submit("/requisiciones", &format!("/requisiciones/{}/rechazar", ids[1]), &[("reason", "Sin fundamento")]).await;
+        assert_eq!(rejected.location(), Some("/requisiciones?hecho=rechazada"));
+        let refused = requester.submit("/requisiciones", &format!("/requisiciones/{}/paquete", ids[1]), &[]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "a rejected requisition is never delivered");
+        assert!(refused.body.contains("no se entrega nada"), "{}", refused.body);
+
+        // Two approvals on the page, then the download button answers the package, once.
+        for approver in [&mut a, &mut b] {
+            let done = approver.submit("/requisiciones", &format!("/requisiciones/{}/aprobar", ids[0]), &[]).await;
+            assert_eq!(done.location(), Some("/requisiciones?hecho=aprobada"));
+        }
+        let page = requester.get("/requisiciones").await;
+        assert!(page.body.contains("Descargar el paquete"));
+        let package = requester.submit("/requisiciones", &format!("/requisiciones/{}/paquete", ids[0]), &[]).await;
+        assert_eq!(package.status, StatusCode::OK);
+        assert!(package.headers["content-type"].to_str().unwrap().starts_with("application/pkcs7-mime"));
+        let again = requester.submit("/requisiciones", &format!("/requisiciones/{}/paquete", ids[0]), &[]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+
+        // The attestation: a basis is required, tied to its field; then recorded.
+        let missing = requester
+            .submit("/requisiciones", &format!("/requisiciones/{}/constancia", ids[0]), &[("attestation", "destroyed"), ("basis", "")])
+            .await;
+        assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+        assert!(missing.body.contains(&format!("id=\"basis-{}-error\"", ids[0])), "{}", missing.body);
+        let attested = requester
+            .submit("/requisiciones", &format!("/requisiciones/{}/constancia", ids[0]), &[("attestation", "retained"), ("basis", "Art. 90: juicio en curso")])
+            .await;
+        assert_eq!(attested.location(), Some("/requisiciones?hecho=constancia"));
+        assert!(requester.get("/requisiciones").await.body.contains("Art. 90: juicio en curso"));
+
+        // Someone without a requisition role: a page that says so.
+        let mut plain = app.client();
+        plain.sign_in(&person.curp, &person.password).await;
+        let page = plain.get("/requisiciones").await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        assert!(page.body.contains("no tiene un papel en las requisiciones"), "{}", page.body);
+        app.finish().await;
+    }
+}
