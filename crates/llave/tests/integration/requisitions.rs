@@ -226,6 +226,10 @@ both_backends! {
         let logged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind LIKE 'requisition%'")
             .fetch_one(app.state.store.pool()).await.unwrap();
         assert!(logged >= 4, "filed, two approvals, delivered: {logged}");
+        let filed_event: i64 = sqlx::query_scalar("SELECT MIN(id) FROM events WHERE kind = 'requisition_filed'")
+            .fetch_one(app.state.store.pool()).await.unwrap();
+        crate::audit::sequence(app).await;
+        assert!(app.state.store.audit_leaf_of_event(filed_event).await.unwrap().is_some(), "a leaf of the public log");
 
         // After 31 days it does, with what was delivered and when.
         app.clock().advance(Duration::from_secs(31 * 86_400));
