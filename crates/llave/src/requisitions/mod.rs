@@ -191,12 +191,25 @@ async fn approver(app: &Services, account: &Account) -> Result<()> {
 /// deadline.
 pub async fn approve(app: &Services, by: &Account, id: &str) -> Result<Stage> {
     approver(app, by).await?;
-    let r = load(app, id).await?;
-    let stage = rules::may_approve(&r, by.id.0)?;
+    // Two approvers at the same moment may both see no approval: the one whose update loses
+    // reads the requisition again and, if the rules allow, gives the second approval.
+    for _ in 0..2 {
+        let r = load(app, id).await?;
+        let stage = rules::may_approve(&r, by.id.0)?;
+        if approve_at(app, by, &r, stage).await? {
+            return Ok(stage);
+        }
+    }
+    let stored = load(app, id).await?;
+    Err(rules::may_approve(&stored, by.id.0).err().unwrap_or(Refusal::NotPending).into())
+}
+
+/// The approval as one act; false if another act changed the requisition first.
+async fn approve_at(app: &Services, by: &Account, r: &Requisition, stage: Stage) -> Result<bool> {
     let now = app.clock.now();
     let due = now + app.config.requisitions.attestation_days * 86_400;
     let approved =
-        event(EventKind::RequisitionApproved, &r, by, format!("requisition={} approval={}", r.id, stage.number()));
+        event(EventKind::RequisitionApproved, r, by, format!("requisition={} approval={}", r.id, stage.number()));
     let done = app
         .store
         .act("requisition_approved", async |tx: &mut Tx| {
@@ -210,12 +223,7 @@ pub async fn approve(app: &Services, by: &Account, id: &str) -> Result<Stage> {
             Ok::<_, StoreError>(done)
         })
         .await?;
-    // Someone else decided in between: the rules say why, against what is stored now.
-    if !done {
-        let now_stored = load(app, id).await?;
-        return Err(rules::may_approve(&now_stored, by.id.0).err().unwrap_or(Refusal::NotPending).into());
-    }
-    Ok(stage)
+    Ok(done)
 }
 
 /// A rejection with reasons (required).

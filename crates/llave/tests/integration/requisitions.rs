@@ -513,3 +513,29 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn two_approvers_approving_at_once_give_the_two_approvals(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(9341);
+        sign_up_and_confirm(&app, &person).await;
+        let work = tempfile::tempdir().unwrap();
+        let (_, cert) = authority_certificate(work.path(), "fiscalia");
+        json_of(&add_authority(&app, "fiscalia", &cert));
+        let (mut requester, _) = staff(&app, 9342, &[&["--role", "requester", "--authority", "fiscalia"]]).await;
+        let (mut a, _) = staff(&app, 9343, &[&["--role", "requisition-approver"]]).await;
+        let (mut b, _) = staff(&app, 9344, &[&["--role", "requisition-approver"]]).await;
+        for round in 0..3 {
+            let (_, filed) = api(&mut requester, "POST", "/api/requisitions", Some(filing("fiscalia", &person.curp, ""))).await;
+            let path = format!("/api/requisitions/{}/approve", filed["id"].as_str().unwrap());
+            let ((sa, ja), (sb, jb)) = tokio::join!(api(&mut a, "POST", &path, None), api(&mut b, "POST", &path, None));
+            assert_eq!((sa, sb), (StatusCode::OK, StatusCode::OK), "round {round}: {ja} {jb}");
+            let mut stages = [ja["approval"].as_i64(), jb["approval"].as_i64()];
+            stages.sort();
+            assert_eq!(stages, [Some(1), Some(2)], "round {round}");
+            let (_, shown) = api(&mut requester, "GET", &format!("/api/requisitions/{}", filed["id"].as_str().unwrap()), None).await;
+            assert_eq!(shown["status"], "approved");
+        }
+        app.finish().await;
+    }
+}
