@@ -275,6 +275,15 @@ both_backends! {
         let (_, cert) = authority_certificate(work.path(), "fiscalia");
         json_of(&add_authority(&app, "fiscalia", &cert));
         json_of(&add_authority(&app, "sat", &cert));
+        // Not a certificate, or a bad slug: refused with the reason, nothing registered.
+        let not_cert = work.path().join("not.pem");
+        std::fs::write(&not_cert, "hola").unwrap();
+        let refused = add_authority(&app, "otra", &not_cert);
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("not an X.509 certificate"));
+        let refused = add_authority(&app, "Con Espacios", &cert);
+        assert!(!refused.status.success());
+        assert_eq!(json_of(&llave(&app, &["authority", "list", "--json"], None))["authorities"].as_array().unwrap().len(), 2);
         // A requester needs an authority that exists; an unknown role scope is refused.
         let nobody = llave(&app, &["staff", "grant", "--curp", &person.curp, "--role", "requester", "--authority", "nadie"], None);
         assert!(!nobody.status.success());
