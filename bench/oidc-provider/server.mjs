@@ -11,8 +11,9 @@
 //
 // What matches llave: one confidential client (client_secret_basic) with the grants
 // authorization_code, refresh_token and client_credentials; PKCE S256 required; refresh
-// tokens rotated on every use, reuse revokes the grant; RS256 ID tokens with pairwise
-// subjects; RS256 JWT access tokens (RFC 9068, typ at+jwt, aud = the issuer, 5 minutes);
+// tokens rotated on every use, reuse revokes the grant; ID tokens with pairwise subjects and
+// JWT access tokens (RFC 9068, typ at+jwt, aud = the issuer, 5 minutes), both signed with
+// --alg (ES256 by default, as llave; RS256 to compare RSA);
 // RS256, ES256 and EdDSA keys published in the JWKS.
 //
 // What does not: the adapter is oidc-provider's default in-memory one (an LRU of 1000
@@ -28,8 +29,15 @@ const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: '18190' },
     'refresh-tokens': { type: 'string', default: '16' },
+    // What access and ID tokens are signed with: ES256 (llave's default) or RS256.
+    alg: { type: 'string', default: 'ES256' },
   },
 });
+const alg = args.alg;
+if (alg !== 'ES256' && alg !== 'RS256') {
+  process.stderr.write('--alg must be ES256 or RS256\n');
+  process.exit(2);
+}
 const port = Number(args.port);
 const seeds = Number(args['refresh-tokens']);
 const issuer = `http://127.0.0.1:${port}`;
@@ -79,7 +87,7 @@ const configuration = {
     grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
     response_types: ['code'],
     redirect_uris: [REDIRECT_URI],
-    id_token_signed_response_alg: 'RS256',
+    id_token_signed_response_alg: alg,
     subject_type: 'pairwise',
     scope: [...USER_SCOPE.split(' '), ...SERVICE_SCOPES].join(' '),
   }],
@@ -126,7 +134,7 @@ const configuration = {
         scope: [...USER_SCOPE.split(' '), ...SERVICE_SCOPES].join(' '),
         accessTokenFormat: 'jwt',
         accessTokenTTL: 300,
-        jwt: { sign: { alg: 'RS256' } },
+        jwt: { sign: { alg } },
       }),
     },
   },

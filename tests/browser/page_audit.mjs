@@ -12,6 +12,9 @@
 //   OFFICER_CURP OFFICER_PASSWORD   the demo's officer at a service centre, with an
 //   OFFICER_CODES     authenticator app: two unused recovery codes, comma-separated; the
 //                     officer is also a requester and a requisition approver
+//   COUNTER_PEOPLE    JSON: two people without an account (one per language), each
+//                     {curp, given_names, first_surname, second_surname, birth_date}, for
+//                     whom the officer opens an account at the counter (the sheet's state)
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,6 +28,7 @@ const env = {
   officerCurp: required('OFFICER_CURP'),
   officerPassword: required('OFFICER_PASSWORD'),
   officerCodes: required('OFFICER_CODES').split(','),
+  counterPeople: JSON.parse(required('COUNTER_PEOPLE')),
 };
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa', 'best-practice'];
@@ -58,6 +62,11 @@ const ANONYMOUS = [
   ['verify a signature with errors', async (page) => {
     await go(page, '/verificar');
     await submit(page, 'form[action="/verificar"]');
+  }],
+  ['activating an account', async (page) => go(page, '/activar')],
+  ['activating an account with errors', async (page) => {
+    await go(page, '/activar');
+    await submit(page, 'form[action="/activar"]');
   }],
 ];
 const SIGNED_IN = [
@@ -98,6 +107,24 @@ const OFFICER = [
   ['a requisition with errors', async (page) => {
     await go(page, '/requisiciones');
     await submit(page, 'form[action="/requisiciones"]');
+  }],
+  ['opening an account at the counter', async (page) => go(page, '/oficina/abrir')],
+  ['opening an account at the counter with errors', async (page) => {
+    await go(page, '/oficina/abrir');
+    await submit(page, 'form[action="/oficina/abrir"]');
+  }],
+  ['the sheet of an account opened at the counter', async (page, locale) => {
+    const person = env.counterPeople[locale === 'en' ? 1 : 0];
+    await go(page, '/oficina/abrir');
+    for (const field of ['curp', 'given_names', 'first_surname', 'second_surname', 'birth_date']) {
+      await page.fill(`#${field}`, person[field]);
+    }
+    await page.selectOption('#document_kind', 'ine');
+    await page.fill('#document_number', 'IDMEX5566778899');
+    await page.check('#checked');
+    await page.check('#how-code');
+    await submit(page, 'form[action="/oficina/abrir"]');
+    if ((await page.locator('#sheet-code').count()) !== 1) fail(`no sheet after opening an account (${page.url()})`);
   }],
 ];
 
@@ -242,7 +269,7 @@ run(async (browser) => {
     for (const [name, reach] of OFFICER) {
       const state = `${locale} ${name}`;
       step(state);
-      await reach(desk);
+      await reach(desk, locale);
       await audit(desk, state, failures, widths);
     }
     await officer.close();

@@ -54,6 +54,10 @@ pub struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// What both servers sign access and ID tokens with (llave's client is registered with
+    /// it; the reference is started with it): ES256 (llave's default) or RS256.
+    #[arg(long, default_value = "ES256", value_parser = ["ES256", "RS256"])]
+    alg: String,
 }
 
 pub async fn main(args: Args) -> ExitCode {
@@ -88,6 +92,7 @@ async fn run(args: &Args) -> Result<Vec<Comparison>, String> {
         oidc_provider: reference_version,
         workers: args.concurrency,
         seconds: args.seconds,
+        alg: args.alg.clone(),
     };
     let ticks = server::clock_ticks_per_second().await;
     if !args.json {
@@ -133,7 +138,20 @@ async fn measure_llave(args: &Args, choice: &Choice, run: usize, work: &Path, ti
         let slug = format!("bench-{}-{run}", std::process::id());
         llave.cli_json(&["entity", "add", "--slug", &slug, "--name", "Bench"]).await?;
         let client = llave
-            .cli_json(&["client", "add", "--entity", &slug, "--name", "Bench portal", "--redirect-uri", REDIRECT_URI])
+            .cli_json(&[
+                "client",
+                "add",
+                "--entity",
+                &slug,
+                "--name",
+                "Bench portal",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--access-token-alg",
+                &args.alg,
+                "--id-token-alg",
+                &args.alg,
+            ])
             .await?;
         let text = |key: &str| client[key].as_str().map(str::to_string).ok_or(format!("client add printed no {key}"));
         let (client_id, client_secret) = (text("client_id")?, text("client_secret")?);
@@ -172,7 +190,7 @@ async fn measure_llave(args: &Args, choice: &Choice, run: usize, work: &Path, ti
 async fn measure_reference(args: &Args, reference: &Reference, work: &Path, ticks: u64) -> Result<Measured, String> {
     let port = args.port.checked_add(1).ok_or("--port must leave room for the reference on the next port")?;
     let log = work.join("reference.log");
-    let (mut child, seeded) = reference.start(port, args.concurrency, &log).await?;
+    let (mut child, seeded) = reference.start(port, args.concurrency, &args.alg, &log).await?;
     let base = format!("http://127.0.0.1:{port}");
     let measured = async {
         let endpoint = discover(&base, seeded.client_id, seeded.client_secret, seeded.service_scope).await?;

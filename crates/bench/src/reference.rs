@@ -47,11 +47,17 @@ impl Reference {
 
     /// Starts `node server.mjs` on `port`, its stderr in `log`; waits up to 60 s for its
     /// ready line.
-    pub async fn start(&self, port: u16, refresh_tokens: usize, log: &Path) -> Result<(Child, Seeded), String> {
+    pub async fn start(
+        &self,
+        port: u16,
+        refresh_tokens: usize,
+        alg: &str,
+        log: &Path,
+    ) -> Result<(Child, Seeded), String> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let mut child = Command::new(&self.node)
             .arg("server.mjs")
-            .args(["--port", &port.to_string(), "--refresh-tokens", &refresh_tokens.to_string()])
+            .args(["--port", &port.to_string(), "--refresh-tokens", &refresh_tokens.to_string(), "--alg", alg])
             .current_dir(&self.dir)
             .env("NODE_ENV", "production")
             .stdin(Stdio::null())

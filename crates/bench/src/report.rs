@@ -20,6 +20,8 @@ pub struct Environment {
     pub oidc_provider: Option<String>,
     pub workers: usize,
     pub seconds: u64,
+    /// What both servers signed tokens with.
+    pub alg: String,
 }
 
 /// One provider under the three loads: each load's figures with the server's CPU seconds.
@@ -73,8 +75,8 @@ pub fn print_header(env: &Environment) {
         _ => "no reference".to_string(),
     };
     println!(
-        "llave-bench oidc: {} workers, {} s per load, {} CPUs ({}); reference: {reference}",
-        env.workers, env.seconds, env.cpus, env.cpu_model
+        "llave-bench oidc: {} workers, {} s per load, tokens {}, {} CPUs ({}); reference: {reference}",
+        env.workers, env.seconds, env.alg, env.cpus, env.cpu_model
     );
 }
 
@@ -199,6 +201,7 @@ pub fn json(env: &Environment, comparisons: &[Comparison]) -> Value {
     json!({
         "workers": env.workers,
         "seconds_per_load": env.seconds,
+        "alg": env.alg,
         "cpus": env.cpus,
         "cpu_model": env.cpu_model,
         "node": env.node,

@@ -5,7 +5,8 @@
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -15,6 +16,8 @@ use crate::config::Pkcs11Config;
 
 /// The DER of the secp256r1 (P-256) OID: the curve's `CKA_EC_PARAMS`.
 const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// The DER of the Ed25519 OID (1.3.101.112, RFC 8410): an Edwards key's `CKA_EC_PARAMS`.
+const ED25519_PARAMS: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
 /// How a PKCS#11 key is named in the database.
 pub const REFERENCE_PREFIX: &str = "pkcs11:id=";
 
@@ -119,6 +122,77 @@ impl Hsm {
         let raw = session.sign(&Mechanism::Ecdsa, handle, digest)?;
         Signature::from_slice(&raw).map_err(|_| HsmError::Malformed)
     }
+}
+
+impl Hsm {
+    /// The public key of the Ed25519 key pair labelled `label` on the token, made there
+    /// (sensitive, not extractable) if the token has none: the audit log's key.
+    pub fn ed25519_key(&self, label: &str) -> Result<[u8; 32], HsmError> {
+        let session = self.session()?;
+        if let Some(handle) = self.find_ed25519(&session, label, ObjectClass::PUBLIC_KEY)? {
+            return ed25519_public(&session, handle);
+        }
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).expect("the operating system's random source is available");
+        let public_template = vec![
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Verify(true),
+            Attribute::EcParams(ED25519_PARAMS.to_vec()),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ];
+        let private_template = vec![
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ];
+        let (public, _) =
+            session.generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &public_template, &private_template)?;
+        ed25519_public(&session, public)
+    }
+
+    /// A pure Ed25519 signature of `message` by the key labelled `label`, on the token.
+    pub fn sign_ed25519(&self, label: &str, message: &[u8]) -> Result<[u8; 64], HsmError> {
+        let session = self.session()?;
+        let handle = self
+            .find_ed25519(&session, label, ObjectClass::PRIVATE_KEY)?
+            .ok_or_else(|| HsmError::NoKey(format!("labelled {label:?}")))?;
+        let mechanism = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed25519));
+        let raw = session.sign(&mechanism, handle, message)?;
+        raw.try_into().map_err(|_| HsmError::Malformed)
+    }
+
+    fn find_ed25519(
+        &self,
+        session: &Session,
+        label: &str,
+        class: ObjectClass,
+    ) -> Result<Option<ObjectHandle>, HsmError> {
+        let template = [
+            Attribute::Class(class),
+            Attribute::KeyType(KeyType::EC_EDWARDS),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ];
+        Ok(session.find_objects(&template)?.into_iter().next())
+    }
+}
+
+/// An Edwards key's `CKA_EC_POINT`: the 32 bytes, as a DER OCTET STRING or bare.
+fn ed25519_public(session: &Session, handle: ObjectHandle) -> Result<[u8; 32], HsmError> {
+    let attributes = session.get_attributes(handle, &[AttributeType::EcPoint])?;
+    let Some(Attribute::EcPoint(point)) = attributes.into_iter().next() else {
+        return Err(HsmError::Malformed);
+    };
+    let raw = match point.as_slice() {
+        [0x04, 32, rest @ ..] if rest.len() == 32 => rest,
+        raw => raw,
+    };
+    raw.try_into().map_err(|_| HsmError::Malformed)
 }
 
 /// `CKA_EC_POINT` is a DER OCTET STRING around the SEC1 point.

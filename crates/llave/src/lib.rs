@@ -203,7 +203,7 @@ pub async fn assemble(config: Config, store: Store) -> Result<AppState, StartErr
     let verifier = assurance::remote::Provider::configured(&config, reference.as_ref());
     store.set_reactor(Arc::new(reactions::Reactions));
     let hsm = config.signature.pkcs11.as_ref().map(hsm::Hsm::open).transpose()?.map(Arc::new);
-    let audit = audit::Log::open(&config, &store).await?;
+    let audit = audit::Log::open(&config, &store, hsm.as_ref()).await?;
     let state = AppState(Arc::new(Services {
         config,
         store,

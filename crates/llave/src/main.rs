@@ -377,6 +377,10 @@ struct RoleArgs {
     /// The requesting authority, for requester (`llave authority list`).
     #[arg(long)]
     authority: Option<String>,
+    /// The office, for officer (e.g. "Oficina Tlalpan"): people helped there read
+    /// "con ayuda de <name>, <office>". Given again, it moves the officer.
+    #[arg(long)]
+    office: Option<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -426,6 +430,8 @@ enum EntityCommand {
     },
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client; prints client_id and, for a confidential client, client_secret once.
@@ -457,9 +463,12 @@ enum ClientCommand {
         /// A restricted claim this client may receive (curp).
         #[arg(long = "allow-claim")]
         allow_claims: Vec<String>,
-        /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
-        #[arg(long)]
+        /// ID token signing algorithm: ES256 (default), RS256 (for older libraries) or EdDSA.
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
         id_token_alg: Option<String>,
+        /// Access token signing algorithm: ES256 (default), RS256 (for older libraries) or EdDSA.
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+        access_token_alg: Option<String>,
         /// Require pushed authorization requests (RFC 9126).
         #[arg(long)]
         require_par: bool,
@@ -777,6 +786,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     jwks_file,
                     allow_claims,
                     id_token_alg,
+                    access_token_alg,
                     require_par,
                     json,
                 } => {
@@ -798,6 +808,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         jwks,
                         allowed_claims: allow_claims,
                         id_token_alg,
+                        access_token_alg,
                         require_par,
                     };
                     let registered = admin::add_client(&app.store, &new).await?;
@@ -1003,8 +1014,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let granting = matches!(command, StaffCommand::Grant(_));
             match command {
-                StaffCommand::Grant(RoleArgs { curp, role, entity, authority, json })
-                | StaffCommand::Revoke(RoleArgs { curp, role, entity, authority, json }) => {
+                StaffCommand::Grant(RoleArgs { curp, role, entity, authority, office, json })
+                | StaffCommand::Revoke(RoleArgs { curp, role, entity, authority, office, json }) => {
                     let (role, scope, account) = match (role, authority) {
                         (StaffRole::Requester, Some(slug)) if entity.is_none() => {
                             let slug = slug.trim().to_string();
@@ -1020,8 +1031,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             (role, scope.clone(), staff_account(&app, &curp, &scope).await?)
                         }
                     };
+                    if office.is_some() && (!granting || role != llave::assurance::officer::ROLE) {
+                        anyhow::bail!("--office is for granting the officer role");
+                    }
                     let result = if granting {
-                        let done = llave::admin::staff::grant(&app.store, account, role, &scope, "cli").await?;
+                        let office = office.as_deref();
+                        let done =
+                            llave::admin::staff::grant_at_office(&app.store, account, role, &scope, office, "cli")
+                                .await?;
                         if done { "granted" } else { "already held" }
                     } else {
                         let done = llave::admin::staff::revoke(&app.store, account, role, &scope, "cli").await?;
@@ -1036,7 +1053,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         print_json(&roles)?
                     } else {
                         for r in roles {
-                            println!("{}  {}  {}", r.curp, r.role, r.scope);
+                            match &r.office {
+                                Some(office) => println!("{}  {}  {}  {office}", r.curp, r.role, r.scope),
+                                None => println!("{}  {}  {}", r.curp, r.role, r.scope),
+                            }
                         }
                     }
                 }

@@ -8,7 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier as _, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::merkle::Hash;
@@ -42,19 +42,36 @@ pub fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
+/// An Ed25519 private key wherever it lives: in memory ([`SigningKey`]) or on a token that
+/// signs and never gives the key out (llave's PKCS#11 key store). Signing on a token can fail.
+pub trait Ed25519Key: Send + Sync {
+    fn public(&self) -> [u8; 32];
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], String>;
+}
+
+impl Ed25519Key for SigningKey {
+    fn public(&self) -> [u8; 32] {
+        self.verifying_key().to_bytes()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], String> {
+        Ok(Signer::sign(self, message).to_bytes())
+    }
+}
+
 /// A signer: a name and an Ed25519 key.
 pub struct NoteSigner {
     pub name: String,
-    key: SigningKey,
+    key: Box<dyn Ed25519Key>,
 }
 
 impl NoteSigner {
-    pub fn new(name: &str, key: SigningKey) -> NoteSigner {
-        NoteSigner { name: name.to_string(), key }
+    pub fn new(name: &str, key: impl Ed25519Key + 'static) -> NoteSigner {
+        NoteSigner { name: name.to_string(), key: Box::new(key) }
     }
 
     pub fn public(&self) -> [u8; 32] {
-        self.key.verifying_key().to_bytes()
+        self.key.public()
     }
 
     /// `<name>+<hex key id>+<base64(0x01 ‖ public key)>`.
@@ -62,17 +79,18 @@ impl NoteSigner {
         verifier_key(&self.name, &self.public())
     }
 
-    /// The signature line for `text` (without its newline).
-    pub fn signature_line(&self, text: &str) -> String {
-        let signature = self.key.sign(text.as_bytes());
+    /// The signature line for `text` (without its newline); an error when the key's token
+    /// refuses to sign.
+    pub fn signature_line(&self, text: &str) -> Result<String, String> {
+        let signature = self.key.sign(text.as_bytes())?;
         let mut bytes = key_id(&self.name, &self.public()).to_vec();
-        bytes.extend_from_slice(&signature.to_bytes());
-        format!("\u{2014} {} {}", self.name, STANDARD.encode(bytes))
+        bytes.extend_from_slice(&signature);
+        Ok(format!("\u{2014} {} {}", self.name, STANDARD.encode(bytes)))
     }
 
     /// The signed note of `text` (which must end in a newline).
-    pub fn sign(&self, text: &str) -> String {
-        format!("{text}\n{}\n", self.signature_line(text))
+    pub fn sign(&self, text: &str) -> Result<String, String> {
+        Ok(format!("{text}\n{}\n", self.signature_line(text)?))
     }
 }
 
@@ -237,7 +255,7 @@ mod tests {
         let signer = NoteSigner::new("example.com/log", SigningKey::from_bytes(&[9; 32]));
         let checkpoint =
             Checkpoint { origin: "example.com/log".into(), size: 12, root: [3; 32], extensions: Vec::new() };
-        let note = signer.sign(&checkpoint.text());
+        let note = signer.sign(&checkpoint.text()).unwrap();
         let verifier = NoteVerifier::parse(&signer.verifier_key()).unwrap();
         assert_eq!(Checkpoint::open(&note, &verifier).unwrap(), checkpoint);
         let other = NoteSigner::new("example.com/log", SigningKey::from_bytes(&[8; 32]));

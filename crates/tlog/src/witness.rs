@@ -236,7 +236,7 @@ mod tests {
         let mut levels = Levels::from_leaves((0u8..10).map(|i| leaf_hash(&[i])).collect());
         let signed = |levels: &mut Levels, size: u64| {
             let root = tree_hash(levels, size).unwrap();
-            log.sign(&Checkpoint { origin: log.name.clone(), size, root, extensions: vec![] }.text())
+            log.sign(&Checkpoint { origin: log.name.clone(), size, root, extensions: vec![] }.text()).unwrap()
         };
         let mut state: Option<Latest> = None;
         // First contact: old 0, no proof.
@@ -269,10 +269,10 @@ mod tests {
         assert!(evidence.starts_with("split view"));
         // Unknown origin, bad signature.
         let stranger = NoteSigner::new("other.example/log", SigningKey::from_bytes(&[3; 32]));
-        let note = stranger.sign("other.example/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+        let note = stranger.sign("other.example/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
         assert_eq!(add_checkpoint(&request(0, &[], &note), &logs, |_| None, &witness, 4), Answer::UnknownOrigin);
         let impostor = NoteSigner::new("example.com/log", SigningKey::from_bytes(&[4; 32]));
-        let note = impostor.sign("example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+        let note = impostor.sign("example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
         assert_eq!(add_checkpoint(&request(0, &[], &note), &logs, |_| None, &witness, 4), Answer::Forbidden);
     }
 }

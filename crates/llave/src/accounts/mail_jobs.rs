@@ -48,8 +48,12 @@ fn payload(job: &impl Serialize) -> Result<String, StoreError> {
     serde_json::to_string(job).map_err(|e| StoreError::Data(e.to_string()))
 }
 
-/// Queues `mail` in the act, to be sent once it commits.
+/// Queues `mail` in the act, to be sent once it commits. A mail to nobody (an account
+/// opened at the counter without e-mail) is not queued.
 pub async fn queue_mail(tx: &mut Tx, mail: &OutgoingMail, lang: Lang) -> Result<(), StoreError> {
+    if mail.to.trim().is_empty() {
+        return Ok(());
+    }
     let job = MailJob { to: mail.to.clone(), subject: mail.subject.clone(), body: mail.body.clone() };
     tx.enqueue(MAIL, &payload(&job)?, lang.code()).await?;
     Ok(())

@@ -84,11 +84,33 @@ pub struct Registered {
 struct Valid {
     curp: Curp,
     person: Person,
-    email: Email,
+    /// `None` only where the e-mail is optional and none was given.
+    email: Option<Email>,
+}
+
+/// How the password of a new account is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChoice {
+    /// Typed now (the sign-up form; the officer's screen, by the person).
+    Now,
+    /// Chosen later with a one-time activation code printed at the counter.
+    ActivationCode,
+}
+
+/// Whether the new account must have an e-mail address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EmailNeed {
+    Required,
+    /// At the counter: a person without e-mail is not left out.
+    Optional,
 }
 
 /// Checks everything that needs no I/O; returns every problem at once.
 fn validate(input: &SignupInput) -> Result<Valid, Vec<Problem>> {
+    validate_with(input, EmailNeed::Required, PasswordChoice::Now)
+}
+
+fn validate_with(input: &SignupInput, email_need: EmailNeed, password: PasswordChoice) -> Result<Valid, Vec<Problem>> {
     let mut problems = Vec::new();
     let curp = Curp::parse(&input.curp).map_err(|e| problems.push(curp_problem("curp", &e))).ok();
     let given = Name::parse("given_names", &input.given_names).map_err(|p| problems.push(p)).ok();
@@ -122,14 +144,19 @@ fn validate(input: &SignupInput) -> Result<Valid, Vec<Problem>> {
             None
         }),
     };
-    let email = Email::parse("email", &input.email).map_err(|p| problems.push(p)).ok();
+    let email = match (email_need, input.email.trim()) {
+        (EmailNeed::Optional, "") => Some(None),
+        _ => Email::parse("email", &input.email).map(Some).map_err(|p| problems.push(p)).ok(),
+    };
 
     let personal: Vec<&str> =
         [input.curp.trim(), input.given_names.as_str(), input.first_surname.as_str(), input.email.as_str()]
             .into_iter()
             .chain(input.email.split('@').next())
             .collect();
-    if let Err(problem) = check_new_password(&input.password, &personal) {
+    if password == PasswordChoice::Now
+        && let Err(problem) = check_new_password(&input.password, &personal)
+    {
         problems.push(Problem::new("password", problem.message_key()));
     }
 
@@ -175,23 +202,11 @@ pub async fn register(
     lang: Lang,
 ) -> Result<Registered, SignupError> {
     let valid = validate(input).map_err(SignupError::Invalid)?;
+    let Some(email) = valid.email.clone() else {
+        return Err(SignupError::Invalid(vec![Problem::new("email", "field-required")]));
+    };
 
-    if let Some(registry) = &app.registry {
-        match registry.lookup(&valid.curp).await {
-            Ok(Some(registered)) => {
-                let fields = crate::registry::disagreements(&valid.person, &registered);
-                if !fields.is_empty() {
-                    return Err(SignupError::Invalid(
-                        fields.into_iter().map(|f| Problem::new(f, "registry-mismatch")).collect(),
-                    ));
-                }
-            }
-            Ok(None) => {
-                return Err(SignupError::Invalid(vec![Problem::new("curp", "registry-unknown-curp")]));
-            }
-            Err(error) => return Err(SignupError::RegistryUnavailable(error.to_string())),
-        }
-    }
+    check_registry(app, &valid).await?;
 
     let password_hash = app.passwords.hash(&input.password).await?;
     let email_confirmed = matches!(origin, Origin::Operator { email_confirmed: true });
@@ -203,8 +218,8 @@ pub async fn register(
         birth_date: valid.person.birth_date.to_string(),
         sex: valid.person.sex.as_char().to_string(),
         birth_state: valid.person.state.code().to_string(),
-        email: valid.email.as_str().to_string(),
-        email_normalized: valid.email.normalized().to_string(),
+        email: email.as_str().to_string(),
+        email_normalized: email.normalized().to_string(),
         email_confirmed,
         password_hash,
         created_by: match origin {
@@ -226,7 +241,7 @@ pub async fn register(
     };
     tx.event(Event::security(EventKind::SignUp, Some(account_id), &actor.address, &actor.user_agent, &new.created_by));
     if !email_confirmed {
-        links::send_confirmation(app, &mut tx, account_id, valid.email.as_str(), lang).await.map_err(|e| match e {
+        links::send_confirmation(app, &mut tx, account_id, email.as_str(), lang).await.map_err(|e| match e {
             links::LinkError::Store(e) => SignupError::Store(e),
             other => SignupError::Store(StoreError::Data(crate::mail::loggable(&other).to_string())),
         })?;
@@ -234,6 +249,72 @@ pub async fn register(
     tx.commit().await.map_err(SignupError::Store)?;
     Ok(Registered { account_id, curp: valid.curp, confirmation_sent: true })
 }
+
+/// The population registry, when one is configured, knows the CURP and agrees with the data.
+async fn check_registry(app: &Services, valid: &Valid) -> Result<(), SignupError> {
+    if let Some(registry) = &app.registry {
+        match registry.lookup(&valid.curp).await {
+            Ok(Some(registered)) => {
+                let fields = crate::registry::disagreements(&valid.person, &registered);
+                if !fields.is_empty() {
+                    return Err(SignupError::Invalid(
+                        fields.into_iter().map(|f| Problem::new(f, "registry-mismatch")).collect(),
+                    ));
+                }
+            }
+            Ok(None) => {
+                return Err(SignupError::Invalid(vec![Problem::new("curp", "registry-unknown-curp")]));
+            }
+            Err(error) => return Err(SignupError::RegistryUnavailable(error.to_string())),
+        }
+    }
+
+    Ok(())
+}
+
+/// An account an officer opens for a person who is present (`assurance::counter`): the
+/// checks of sign-up, but the e-mail may be left empty (the account then has none: its
+/// normalized address is the placeholder `no-email:<CURP>`, never shown nor mailed to) and
+/// the password may be left to an activation code (the account gets a random password
+/// nobody knows until the code is used). The caller inserts it in its act
+/// (`Tx::create_account`, then [`refused`] for a conflict).
+pub async fn prepare_at_counter(
+    app: &Services,
+    input: &SignupInput,
+    password: PasswordChoice,
+) -> Result<NewAccount, SignupError> {
+    let valid = validate_with(input, EmailNeed::Optional, password).map_err(SignupError::Invalid)?;
+    check_registry(app, &valid).await?;
+    let password_hash = match password {
+        PasswordChoice::Now => app.passwords.hash(&input.password).await?,
+        PasswordChoice::ActivationCode => app.passwords.hash(&crate::crypto::random_token()).await?,
+    };
+    let (email, email_normalized) = match &valid.email {
+        Some(email) => (email.as_str().to_string(), email.normalized().to_string()),
+        None => (String::new(), format!("{NO_EMAIL_PREFIX}{}", valid.curp.as_str())),
+    };
+    Ok(NewAccount {
+        curp: valid.curp.as_str().to_string(),
+        given_names: valid.person.given_names.clone(),
+        first_surname: valid.person.first_surname.clone(),
+        second_surname: valid.person.second_surname.clone(),
+        birth_date: valid.person.birth_date.to_string(),
+        sex: valid.person.sex.as_char().to_string(),
+        birth_state: valid.person.state.code().to_string(),
+        email,
+        email_normalized,
+        email_confirmed: false,
+        password_hash,
+        created_by: OPENED_AT_COUNTER.into(),
+    })
+}
+
+/// `accounts.created_by` of an account an officer opened at the counter.
+pub const OPENED_AT_COUNTER: &str = "counter";
+
+/// The normalized address of an account without e-mail: unique per CURP, and no address
+/// anyone can type (it has no `@`).
+pub const NO_EMAIL_PREFIX: &str = "no-email:";
 
 /// Tells whoever holds the CURP, and whoever holds the address, that someone tried to sign
 /// up with their data (one act, one mail each).
@@ -257,7 +338,7 @@ async fn notify_owners(app: &Services, new: &NewAccount, lang: Lang) -> Result<(
 /// Why the account was not created: the CURP or the e-mail has an account already (in
 /// self-service the page answers as if it were new, and the owners hear about it), or the
 /// database failed.
-async fn refused(app: &Services, new: &NewAccount, origin: Origin, lang: Lang, error: StoreError) -> SignupError {
+pub async fn refused(app: &Services, new: &NewAccount, origin: Origin, lang: Lang, error: StoreError) -> SignupError {
     match error {
         StoreError::Conflict(_) if origin == Origin::SelfService => {
             // Whoever holds the CURP, and whoever holds the address, hears about it.
@@ -315,6 +396,21 @@ mod tests {
         for field in ["curp", "given_names", "first_surname", "birth_date", "email", "password"] {
             assert!(fields.contains(&field), "{field} missing from {fields:?}");
         }
+    }
+
+    #[test]
+    fn at_the_counter_the_email_may_be_left_out_and_the_password_may_wait_for_a_code() {
+        let input = SignupInput { email: String::new(), password: String::new(), ..valid_input() };
+        let problems = validate(&input).err().unwrap();
+        let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
+        assert!(fields.contains(&"email") && fields.contains(&"password"), "{fields:?}");
+        let valid = validate_with(&input, EmailNeed::Optional, PasswordChoice::ActivationCode).unwrap();
+        assert!(valid.email.is_none());
+        let problems = validate_with(&input, EmailNeed::Optional, PasswordChoice::Now).err().unwrap();
+        assert_eq!(problems.iter().map(|p| p.field).collect::<Vec<_>>(), ["password"]);
+        let bad = SignupInput { email: "no-at-sign".into(), ..input };
+        let problems = validate_with(&bad, EmailNeed::Optional, PasswordChoice::ActivationCode).err().unwrap();
+        assert_eq!(problems[0].key, "email-invalid");
     }
 
     #[test]

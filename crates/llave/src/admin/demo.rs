@@ -16,6 +16,9 @@ const SEED: u64 = 2026;
 const DEMO_PEOPLE: usize = 3;
 const UNCLAIMED_PEOPLE: usize = 5;
 
+/// The service centre of the demo's officer.
+pub const DEMO_OFFICE: &str = "Módulo Centro Histórico";
+
 #[derive(Debug, Serialize)]
 pub struct DemoPerson {
     pub curp: String,
@@ -37,7 +40,8 @@ pub struct DemoReport {
     pub registry_setting: crate::config::data_dir::RegistrySetting,
     /// The command that serves the demo (development mode: the outbox and the demo sites).
     pub serve_command: String,
-    /// The demo person who is also an officer at a service centre (`/oficina`).
+    /// The demo person who is also an officer at a service centre (`/oficina`), at
+    /// [`DEMO_OFFICE`].
     pub officer: String,
     /// Procedures in the demo catalog (created or updated on this run).
     pub catalog: crate::catalog::storage::ImportCounts,
@@ -116,12 +120,20 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
             }
             other => other.to_string(),
         })?;
-    // The last demo person staffs a service centre: they can verify the others in person.
+    // The last demo person staffs a service centre: they can verify the others in person,
+    // and open accounts for people who come to the counter.
     let officer = people.last().map(|p| p.curp.clone()).unwrap_or_default();
     if let Some(account) = app.store.account_by_curp(&officer).await.map_err(|e| e.to_string())? {
-        super::staff::grant(&app.store, account.id, "officer", crate::store::roles::HUB, "demo")
-            .await
-            .map_err(|e| e.to_string())?;
+        super::staff::grant_at_office(
+            &app.store,
+            account.id,
+            "officer",
+            crate::store::roles::HUB,
+            Some(DEMO_OFFICE),
+            "demo",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     }
     // The entities' own sites, to follow a record from one entity to another.
     let sites = crate::demo_sites::register(app)
@@ -183,7 +195,9 @@ impl DemoReport {
             ));
         }
         out.push_str(&format!(
-            "\nOfficer: {} verifies people's identity in person at {issuer}/oficina (level 2); the desk\n\
+            "\nOfficer: {} ({DEMO_OFFICE}) verifies people's identity in person at {issuer}/oficina (level 2)\n\
+             and opens accounts for people at the counter ({issuer}/oficina/abrir; they activate them at\n\
+             {issuer}/activar with the printed code); the desk\n\
              needs a second factor: on first visit, turn on the authenticator app at {issuer}/account\n\
              and sign in again with it. Passkeys and the authenticator app are on each person's account\n\
              page. Start `{}` with\n\

@@ -6,9 +6,13 @@
 //! `amr` (RFC 8176) the methods.
 //!
 //! Second factors: TOTP with recovery codes (`totp`), WebAuthn passkeys (`passkeys`).
+//! Help at the counter: accounts opened by officers for people who are present (`counter`),
+//! printed activation codes (`activation`).
 //! Identity verification: officers at service centres (`officer`) and a remote provider
 //! over HTTP with signed results (`remote`, and `reference`, the provider for development).
 
+pub mod activation;
+pub mod counter;
 pub mod officer;
 pub mod passkeys;
 pub mod reference;
@@ -57,9 +61,13 @@ pub fn identity_verified(account: &Account) -> bool {
     account.identity_verified_at.is_some() && account.identity_lowered_at.is_none()
 }
 
-/// The level an account holds, whatever the session.
+/// The level an account holds, whatever the session. An account an officer opened at the
+/// counter may have no address to confirm, or one not confirmed yet: the identity the
+/// officer checked in person stands for it.
 pub fn account_level(account: &Account) -> u8 {
-    match (account.email_confirmed_at.is_some(), identity_verified(account)) {
+    let opened_at_counter = account.created_by == crate::accounts::signup::OPENED_AT_COUNTER;
+    let contact = account.email_confirmed_at.is_some() || (opened_at_counter && account.identity_verified_at.is_some());
+    match (contact, identity_verified(account)) {
         (false, _) => 0,
         (true, false) => 1,
         (true, true) => 2,

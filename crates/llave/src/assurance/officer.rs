@@ -1,8 +1,10 @@
 //! Officers at service centres: look a person up by CURP, record the official ID they
 //! checked and mark the identity verified (level 2), or restore access for a person who
 //! lost every factor (the factors go, the sessions end, a reset link goes to the person's
-//! e-mail). Officers hold the `officer` role; they cannot act on their own account; every
-//! act is recorded with the officer's CURP.
+//! e-mail, or, for a person without e-mail, a printed activation code: `activation`).
+//! Officers hold the `officer` role, at an office; they cannot act on their own account;
+//! every act is recorded with the officer's CURP, name and office (`Desk`), which the
+//! person reads as "con ayuda de <name>, <office>". Opening accounts: `counter`.
 
 use askama::Template;
 use axum::Router;
@@ -13,11 +15,11 @@ use axum::routing::{get, post};
 use curp::Curp;
 use serde::Deserialize;
 
-use super::{DOCUMENT_KINDS, account_level, document_label_key, record};
+use super::{DOCUMENT_KINDS, account_level, document_label_key};
 use crate::AppState;
 use crate::accounts::Actor;
 use crate::store::assurance::NewVerification;
-use crate::store::{Account, Event, EventKind, Tx};
+use crate::store::{Account, AccountId, ActorKind, Event, EventKind, Tx};
 use crate::web::client::ClientMeta;
 use crate::web::error::{PageError, PageResult};
 use crate::web::form::{CsrfForm, PageQuery};
@@ -35,15 +37,49 @@ pub fn routes() -> Router<AppState> {
         .route("/oficina/revocar-firma", post(revoke_signature))
 }
 
-/// The officer role, in a session signed in with a second factor (finding 13.14);
-/// otherwise the answer to send.
-async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<(), Response> {
-    let roles = app.store.roles_of(s.account.id).await.map_err(|e| PageError::internal(c.lang, e).into_response())?;
+/// The officer at the desk: who acts, as the person will read it.
+pub struct Desk {
+    pub officer: AccountId,
+    pub curp: String,
+    pub name: String,
+    pub office: Option<String>,
+}
+
+impl Desk {
+    /// The detail of an act: the officer's CURP (for the audit), `extra` (what was checked),
+    /// their name and office (for the person).
+    pub fn detail(&self, extra: &str) -> String {
+        crate::web::words::assisted_detail(&self.curp, extra, &self.name, self.office.as_deref())
+    }
+
+    /// An event of an act at the desk about `account`: by staff (the officer's CURP, as the
+    /// auditors' `actor` filter finds it), from the desk's browser.
+    pub fn event(&self, kind: EventKind, account: AccountId, actor: &Actor, detail: &str) -> Event {
+        Event {
+            actor_kind: ActorKind::Staff,
+            actor: self.curp.clone(),
+            ..Event::security(kind, Some(account), &actor.address, &actor.user_agent, detail)
+        }
+    }
+}
+
+/// The officer role, in a session signed in with a second factor (finding 13.14): the
+/// desk; otherwise the answer to send.
+pub async fn require_officer(app: &AppState, c: &Chrome, s: &SignedIn) -> Result<Desk, Response> {
+    let internal = |e| PageError::internal(c.lang, e).into_response();
+    let roles = app.store.roles_of(s.account.id).await.map_err(internal)?;
     if !roles.iter().any(|(role, scope)| role == ROLE && scope == crate::store::roles::HUB) {
         let error = PageError::new(StatusCode::FORBIDDEN, c.lang, "officer-forbidden-title", "officer-forbidden");
         return Err(error.into_response());
     }
-    super::staff::require_second_factor(app, c, s, "/oficina").await
+    super::staff::require_second_factor(app, c, s, "/oficina").await?;
+    let office = app.store.office_of(s.account.id, ROLE, crate::store::roles::HUB).await.map_err(internal)?;
+    Ok(Desk {
+        officer: s.account.id,
+        curp: s.account.curp.clone(),
+        name: format!("{} {}", s.account.given_names, s.account.first_surname),
+        office,
+    })
 }
 
 #[derive(Template)]
@@ -185,18 +221,18 @@ async fn person(
     s: SignedIn,
     CsrfForm(query): CsrfForm<PersonQuery>,
 ) -> PageResult {
-    if let Err(answer) = require_officer(&app, &c, &s).await {
-        return Ok(answer);
-    }
+    let desk = match require_officer(&app, &c, &s).await {
+        Ok(desk) => desk,
+        Err(answer) => return Ok(answer),
+    };
     let Some(account) = find(&app, &c, &query.curp).await? else {
         let mut errors = FieldErrors::default();
         errors.add("curp", c.t("officer-not-found"));
         return page(&app, c, &s, None, errors, &query.curp, None, ("", ""), StatusCode::NOT_FOUND).await;
     };
-    let detail = format!("officer={}", s.account.curp);
-    record(&app, EventKind::OfficerLookup, account.id, &officer_actor(&client), &detail)
-        .await
-        .map_err(|e| PageError::internal(c.lang, e))?;
+    let actor = officer_actor(&client);
+    let event = desk.event(EventKind::OfficerLookup, account.id, &actor, &desk.detail(""));
+    app.store.record(EventKind::OfficerLookup.as_str(), event).await.map_err(|e| PageError::internal(c.lang, e))?;
     page(&app, c, &s, Some(&account), FieldErrors::default(), &account.curp, None, ("", ""), StatusCode::OK).await
 }
 
@@ -229,10 +265,11 @@ async fn checked_act(
     c: &Chrome,
     s: &SignedIn,
     form: &ActForm,
-) -> Result<Result<(Account, String), Response>, PageError> {
-    if let Err(answer) = require_officer(app, c, s).await {
-        return Ok(Err(answer));
-    }
+) -> Result<Result<(Account, String, Desk), Response>, PageError> {
+    let desk = match require_officer(app, c, s).await {
+        Ok(desk) => desk,
+        Err(answer) => return Ok(Err(answer)),
+    };
     let Some(account) = find(app, c, &form.curp).await? else {
         let mut errors = FieldErrors::default();
         errors.add("curp", c.t("officer-not-found"));
@@ -240,31 +277,22 @@ async fn checked_act(
             Err(page(app, c.clone(), s, None, errors, &form.curp, None, ("", ""), StatusCode::NOT_FOUND).await?),
         );
     };
-    let number: String = form
-        .document_number
-        .chars()
-        .filter(|ch| ch.is_ascii_alphanumeric())
-        .map(|ch| ch.to_ascii_uppercase())
-        .collect();
     let mut errors = FieldErrors::default();
     if account.id == s.account.id {
         errors.add("document_number", c.t("officer-not-yourself"));
     }
-    if !DOCUMENT_KINDS.iter().any(|(kind, _)| *kind == form.document_kind) {
-        errors.add("document_kind", c.t("field-required"));
-    }
-    if !(4..=30).contains(&number.len()) {
-        errors.add("document_number", c.t("officer-document-number"));
-    }
-    if form.checked != "yes" {
-        errors.add("checked", c.t("officer-must-check"));
-    }
+    // The same check as when opening an account at the counter.
+    let number = super::counter::checked_document(&form.document_kind, &form.document_number, &form.checked)
+        .unwrap_or_else(|problems| {
+            problems.iter().for_each(|p| errors.add(p.field, c.t(p.key)));
+            String::new()
+        });
     if !errors.is_empty() {
         let status = if account.id == s.account.id { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
         let document = (form.document_kind.as_str(), form.document_number.as_str());
         return Ok(Err(page(app, c.clone(), s, Some(&account), errors, &account.curp, None, document, status).await?));
     }
-    Ok(Ok((account, number)))
+    Ok(Ok((account, number, desk)))
 }
 
 async fn verify(
@@ -274,12 +302,12 @@ async fn verify(
     s: SignedIn,
     CsrfForm(form): CsrfForm<ActForm>,
 ) -> PageResult {
-    let (account, number) = match checked_act(&app, &c, &s, &form).await? {
+    let (account, number, desk) = match checked_act(&app, &c, &s, &form).await? {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
     let internal = |e| PageError::internal(c.lang, e);
-    let act = InPerson { officer: &s.account, person: &account, form: &form, number: &number };
+    let act = InPerson { desk: &desk, officer: &s.account, person: &account, form: &form, number: &number };
     let mut tx = app.store.begin_act("identity_verified").await.map_err(internal)?;
     act.record(&mut tx, "verify", EventKind::IdentityVerified, &officer_actor(&client)).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
@@ -288,6 +316,7 @@ async fn verify(
 
 /// An identity check an officer made in person, as recorded for either act.
 struct InPerson<'a> {
+    desk: &'a Desk,
     officer: &'a Account,
     person: &'a Account,
     form: &'a ActForm,
@@ -315,8 +344,8 @@ impl InPerson<'_> {
             reference: "in person",
         };
         tx.record_verification(&verification, now).await?;
-        let detail = format!("officer={} document={}", self.officer.curp, self.form.document_kind);
-        tx.event(Event::security(kind, Some(self.person.id), &actor.address, &actor.user_agent, &detail));
+        let detail = self.desk.detail(&format!("document={}", self.form.document_kind));
+        tx.event(self.desk.event(kind, self.person.id, actor, &detail));
         Ok(())
     }
 }
@@ -328,22 +357,48 @@ async fn recover(
     s: SignedIn,
     CsrfForm(form): CsrfForm<ActForm>,
 ) -> PageResult {
-    let (account, number) = match checked_act(&app, &c, &s, &form).await? {
+    let (account, number, desk) = match checked_act(&app, &c, &s, &form).await? {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
     let internal = |e| PageError::internal(c.lang, e);
     let actor = officer_actor(&client);
+    // Without e-mail, a printed activation code instead of the link; the old password goes
+    // too (whoever else knew it must not keep the account). Hashed before the act.
+    let without_email = account.email.is_empty();
+    let unknown_password = match without_email {
+        true => {
+            Some(app.passwords.hash(&crate::crypto::random_token()).await.map_err(|e| PageError::internal(c.lang, e))?)
+        }
+        false => None,
+    };
     // One act: the factors go, the verification naming the officer is recorded, the reset
-    // link is queued; the event's reactions end every session (telling the entities) and
-    // revoke the signing certificate — whoever held the lost factors may have held it too.
+    // link is queued (or the code issued); the event's reactions end every session (telling
+    // the entities) and revoke the signing certificate — whoever held the lost factors may
+    // have held it too.
     let mut tx = app.store.begin_act("access_recovered").await.map_err(internal)?;
     tx.remove_all_factors(account.id).await.map_err(internal)?;
-    let act = InPerson { officer: &s.account, person: &account, form: &form, number: &number };
+    let act = InPerson { desk: &desk, officer: &s.account, person: &account, form: &form, number: &number };
     act.record(&mut tx, "recovery", EventKind::AccessRecovered, &actor).await.map_err(internal)?;
-    crate::accounts::mail_jobs::queue_recovery_reset(&mut tx, account.id, &actor, c.lang).await.map_err(internal)?;
+    let issued = match unknown_password {
+        Some(hash) => {
+            let now = tx.at();
+            tx.set_password(account.id, &hash, now).await.map_err(internal)?;
+            let code = super::activation::new_code();
+            Some(super::activation::issue(&mut tx, &desk, account.id, code, &actor).await.map_err(internal)?)
+        }
+        None => {
+            crate::accounts::mail_jobs::queue_recovery_reset(&mut tx, account.id, &actor, c.lang)
+                .await
+                .map_err(internal)?;
+            None
+        }
+    };
     tx.commit().await.map_err(internal)?;
-    done(&app, c, &s, &account, "recovered").await
+    match issued {
+        Some(issued) => Ok(super::counter::sheet(&app, c, &desk, &account, Some(issued), "counter-recovered-code")),
+        None => done(&app, c, &s, &account, "recovered").await,
+    }
 }
 
 /// The person asks at the desk: their signing certificates are revoked (the CRL lists them).
@@ -354,7 +409,7 @@ async fn revoke_signature(
     s: SignedIn,
     CsrfForm(form): CsrfForm<ActForm>,
 ) -> PageResult {
-    let (account, _) = match checked_act(&app, &c, &s, &form).await? {
+    let (account, _, _) = match checked_act(&app, &c, &s, &form).await? {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };

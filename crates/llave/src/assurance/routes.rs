@@ -54,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/verificacion/callback", post(remote_callback))
         .route("/verificacion/regreso", get(remote_return))
         .merge(super::officer::routes())
+        .merge(super::counter::routes())
+        .merge(super::activation::routes())
         .merge(super::reference::routes())
 }
 

@@ -92,7 +92,7 @@ pub async fn ways_to_reach(
 ) -> Result<Option<(bool, Option<String>)>, crate::store::StoreError> {
     let account = &s.account;
     let remote = app.verifier.as_ref().map(|p| p.config.name.clone());
-    if account.email_confirmed_at.is_none() {
+    if super::account_level(account) == 0 {
         return Ok(None);
     }
     let passkey = if app.webauthn.is_none() {

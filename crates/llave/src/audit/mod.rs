@@ -36,6 +36,10 @@ pub enum AuditError {
     NotLogged(i64),
     #[error("the audit origin {0:?} is not a valid key name (no spaces, no +)")]
     Origin(String),
+    #[error("the audit log key could not sign the checkpoint: {0}")]
+    Sign(String),
+    #[error("audit.key_on_token needs a PKCS#11 token: configure signature.pkcs11")]
+    NoToken,
 }
 
 /// What the log needs at run time: its signer, its pseudonym secret and its origin.
@@ -59,8 +63,13 @@ pub const PSEUDONYM_SECRET: &str = "audit_pseudonym_key";
 const ORIGIN_SECRET: &str = "audit_origin";
 
 impl Log {
-    /// The log of this installation: its key file (made if missing), its secret and origin.
-    pub async fn open(config: &Config, store: &Store) -> Result<Log, AuditError> {
+    /// The log of this installation: its key (a file or on the token, made if missing),
+    /// its secret and origin.
+    pub async fn open(
+        config: &Config,
+        store: &Store,
+        hsm: Option<&std::sync::Arc<crate::hsm::Hsm>>,
+    ) -> Result<Log, AuditError> {
         let now = crate::crypto::now();
         let origin = match &config.audit.origin {
             Some(origin) => origin.clone(),
@@ -69,13 +78,14 @@ impl Log {
         if !tlog::note::valid_name(&origin) {
             return Err(AuditError::Origin(origin));
         }
-        let key = key::open_file(&config.audit_key_file())?;
+        let signer = if config.audit.key_on_token {
+            let hsm = hsm.ok_or(AuditError::NoToken)?;
+            tlog::note::NoteSigner::new(&origin, key::TokenKey::open(hsm.clone())?)
+        } else {
+            tlog::note::NoteSigner::new(&origin, key::open_file(&config.audit_key_file())?)
+        };
         let secret = store.server_secret(PSEUDONYM_SECRET, &crate::crypto::random_token(), now).await?;
-        Ok(Log {
-            signer: tlog::note::NoteSigner::new(&origin, key),
-            pseudonyms: entry::Pseudonyms::new(secret.as_bytes()),
-            witness_sizes: Default::default(),
-        })
+        Ok(Log { signer, pseudonyms: entry::Pseudonyms::new(secret.as_bytes()), witness_sizes: Default::default() })
     }
 
     pub fn origin(&self) -> &str {

@@ -108,6 +108,10 @@ pub struct AuditConfig {
     /// File holding the log's Ed25519 signing key (base64 of its 32-byte seed), made if
     /// missing; every node needs the same file. Default `DATA_DIR/audit-log.key`.
     pub key_file: Option<PathBuf>,
+    /// Keep the log's key on the PKCS#11 token of `signature.pkcs11` instead of in
+    /// `key_file`: an Ed25519 key pair labelled `llave-audit-log`, made on the token (not
+    /// extractable) when it has none, signing there. Default false.
+    pub key_on_token: bool,
     /// Witnesses (C2SP tlog-witness) each new checkpoint is submitted to; their
     /// cosignatures are published with it. Default: none.
     pub witnesses: Vec<WitnessConfig>,
@@ -125,7 +129,7 @@ pub struct WitnessConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { checkpoint_seconds: 10, origin: None, key_file: None, witnesses: Vec::new() }
+        AuditConfig { checkpoint_seconds: 10, origin: None, key_file: None, key_on_token: false, witnesses: Vec::new() }
     }
 }
 

@@ -115,6 +115,7 @@ pub async fn register(app: &Services) -> StoreResult<Vec<(&'static Site, String)
                     jwks: None,
                     allowed_claims: Vec::new(),
                     id_token_alg: "RS256".into(),
+                    access_token_alg: "RS256".into(),
                     require_par: false,
                     created_at: now(),
                     disabled_at: None,

@@ -29,6 +29,8 @@ pub struct NewClient {
     pub jwks: Option<String>,
     pub allowed_claims: Vec<String>,
     pub id_token_alg: Option<String>,
+    /// Access token signing algorithm; default ES256.
+    pub access_token_alg: Option<String>,
     pub require_par: bool,
 }
 
@@ -114,9 +116,17 @@ pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, Clie
             return Err(ClientError::Invalid(format!("unknown --allow-claim {claim} (known: curp)")));
         }
     }
-    let id_token_alg = new.id_token_alg.clone().unwrap_or_else(|| "RS256".into());
+    let id_token_alg = new.id_token_alg.clone().unwrap_or_else(|| crate::keys::DEFAULT_ALGORITHM.into());
     if !crate::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
-        return Err(ClientError::Invalid(format!("unsupported ID token algorithm {id_token_alg}")));
+        return Err(ClientError::Invalid(format!(
+            "unsupported ID token algorithm {id_token_alg} (RS256, ES256 or EdDSA)"
+        )));
+    }
+    let access_token_alg = new.access_token_alg.clone().unwrap_or_else(|| crate::keys::DEFAULT_ALGORITHM.into());
+    if !crate::keys::ALGORITHMS.contains(&access_token_alg.as_str()) {
+        return Err(ClientError::Invalid(format!(
+            "unsupported access token algorithm {access_token_alg} (RS256, ES256 or EdDSA)"
+        )));
     }
     let secret = matches!(auth_method.as_str(), "client_secret_basic" | "client_secret_post").then(random_token);
     let record = ClientRecord {
@@ -134,6 +144,7 @@ pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, Clie
         jwks: new.jwks.clone(),
         allowed_claims: new.allowed_claims.clone(),
         id_token_alg,
+        access_token_alg,
         require_par: new.require_par,
         created_at: now(),
         disabled_at: None,

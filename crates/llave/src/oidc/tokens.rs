@@ -74,7 +74,7 @@ pub fn user_claims(app: &Services, client: &ClientRecord, account: &Account, sco
         claims.insert("family_name".into(), json!(family));
         claims.insert("birthdate".into(), json!(account.birth_date));
     }
-    if scope.contains("email") {
+    if scope.contains("email") && !account.email.is_empty() {
         claims.insert("email".into(), json!(account.email));
         claims.insert("email_verified".into(), json!(account.email_confirmed_at.is_some()));
     }
@@ -113,7 +113,9 @@ pub async fn issue(
     let issuer = app.config.issuer();
     let access_seconds = i64::from(app.config.oidc.access_token_seconds);
     let ring = app.keys.ring(&app.store).await?;
-    let access_key = ring.signing("RS256").ok_or_else(|| TokenError::Sign("no RS256 key".into()))?;
+    let access_key = ring
+        .signing(&client.access_token_alg)
+        .ok_or_else(|| TokenError::Sign(format!("no {} key", client.access_token_alg)))?;
     let jti = random_id();
     let sub = match account {
         Some(account) => subject(app, client, account.id.0),
@@ -159,19 +161,19 @@ pub async fn issue(
     };
     // Everything this answer issues, and the refresh token it spends, in one transaction.
     let write = IssueWrite {
-        client_id: &client.client_id,
+        client_id: client.client_id.clone(),
         entity_id: client.entity_id,
         account: grant.account_id,
-        grant_id: &grant.id,
-        access_jti: &jti,
+        grant_id: grant.id.clone(),
+        access_jti: jti,
         access_expires_at: now + access_seconds,
         refresh_hash: refresh_token.as_deref().map(token_hash),
         refresh_expires_at: now + i64::from(app.config.oidc.refresh_token_days) * 86400,
-        spend_refresh: also.spend_refresh,
-        new_grant: also.new_grant.then_some(grant),
-        from_code: also.from_code,
+        spend_refresh: also.spend_refresh.map(str::to_string),
+        new_grant: also.new_grant.then(|| grant.clone()),
+        from_code: also.from_code.map(str::to_string),
     };
-    if !app.store.record_issue(&write, now).await? {
+    if !app.store.record_issue(write, now).await? {
         return Err(TokenError::AlreadySpent);
     }
     Ok(TokenResponse {

@@ -42,6 +42,8 @@ pub(crate) struct Wiring {
     pub reactor: OnceLock<Arc<dyn Reactor>>,
     pub outbox_wake: tokio::sync::Notify,
     pub audit_wake: tokio::sync::Notify,
+    /// The queue of the token answers' group commit (`store::oidc`), started on first use.
+    pub issue_queue: OnceLock<tokio::sync::mpsc::Sender<super::oidc::IssueJob>>,
 }
 
 /// Reactions that write events that react again must come to an end: an act that grows
@@ -59,6 +61,9 @@ pub struct Tx {
     at: i64,
     events: Vec<Event>,
     queued: usize,
+    /// Whether an act of this transaction wrote events (several acts share one transaction
+    /// in a group commit).
+    wrote_events: bool,
 }
 
 impl Store {
@@ -74,6 +79,7 @@ impl Store {
             at: crate::crypto::now(),
             events: Vec::new(),
             queued: 0,
+            wrote_events: false,
         })
     }
 
@@ -169,6 +175,39 @@ impl Tx {
     /// Runs the reactions, writes the act and its events, commits, wakes the outbox worker.
     /// Returns every event the act wrote, its reactions' included.
     pub async fn commit(mut self) -> StoreResult<Vec<Event>> {
+        let events = self.write_act().await?;
+        let queued = self.queued;
+        let wrote_events = self.wrote_events;
+        let wiring = self.wiring.clone();
+        self.conn.commit().await?;
+        if queued > 0 {
+            wiring.outbox_wake.notify_one();
+        }
+        if wrote_events {
+            wiring.audit_wake.notify_one();
+        }
+        Ok(events)
+    }
+
+    /// Group commit: writes this act (reactions, its row, its events) and begins another
+    /// act named `name` in the same transaction; [`Tx::commit`] commits them all. Returns
+    /// the events of the act written.
+    pub(crate) async fn next_act(&mut self, name: &'static str) -> StoreResult<Vec<Event>> {
+        let events = self.write_act().await?;
+        self.id = act_id();
+        self.name = name;
+        self.at = crate::crypto::now();
+        Ok(events)
+    }
+
+    /// Forgets the events of the act in progress (an act of a group that turned out to
+    /// change nothing: it must leave no record either).
+    pub(crate) fn discard_events(&mut self) {
+        self.events.clear();
+    }
+
+    /// The reactions, then the act's row and its events, still inside the transaction.
+    async fn write_act(&mut self) -> StoreResult<Vec<Event>> {
         let reactor = self.wiring.reactor.get().cloned();
         if let Some(reactor) = reactor {
             let mut reacted = 0;
@@ -178,7 +217,7 @@ impl Tx {
                 }
                 let event = self.events[reacted].clone();
                 reacted += 1;
-                reactor.react(&mut self, &event).await?;
+                reactor.react(self, &event).await?;
             }
         }
         if !self.events.is_empty() {
@@ -192,17 +231,8 @@ impl Tx {
             for (seq, event) in self.events.iter().enumerate() {
                 super::events::insert(&mut self.conn, &self.id, seq as i64, event).await?;
             }
+            self.wrote_events = true;
         }
-        let events = std::mem::take(&mut self.events);
-        let queued = self.queued;
-        let wiring = self.wiring.clone();
-        self.conn.commit().await?;
-        if queued > 0 {
-            wiring.outbox_wake.notify_one();
-        }
-        if !events.is_empty() {
-            wiring.audit_wake.notify_one();
-        }
-        Ok(events)
+        Ok(std::mem::take(&mut self.events))
     }
 }

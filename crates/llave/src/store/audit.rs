@@ -215,11 +215,11 @@ impl Store {
     }
 
     /// A person's newest events: id, time, kind (for the proofs their file links to).
-    pub async fn logged_events_of(&self, account_id: i64, limit: i64) -> StoreResult<Vec<(i64, i64, String)>> {
+    pub async fn logged_events_of(&self, account_id: i64, limit: i64) -> StoreResult<Vec<LoggedEvent>> {
         // A requisition's events wait for the end of its non-disclosure order: the file shows
         // the requisition itself then (from the requisitions table).
         let rows = sqlx::query(
-            "SELECT id, at, kind FROM events WHERE account_id = $1 AND kind NOT LIKE 'requisition%' \
+            "SELECT id, at, kind, detail FROM events WHERE account_id = $1 AND kind NOT LIKE 'requisition%' \
              ORDER BY id DESC LIMIT $2",
         )
         .bind(account_id)
@@ -227,7 +227,14 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("at")?, r.try_get("kind")?)))
+            .map(|r| {
+                Ok(LoggedEvent {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    detail: r.try_get::<Option<String>, _>("detail")?.unwrap_or_default(),
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
@@ -240,6 +247,15 @@ impl Store {
             .await?;
         Ok(row.map(|r| r.try_get("account_id")).transpose()?)
     }
+}
+
+/// One of a person's events as their file lists it (each has a proof in the audit log).
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub detail: String,
 }
 
 /// What an auditor asks for: every condition given must hold.

@@ -29,6 +29,8 @@ pub struct ClientRecord {
     pub jwks: Option<String>,
     pub allowed_claims: Vec<String>,
     pub id_token_alg: String,
+    /// What its access tokens are signed with (RS256, ES256 or EdDSA).
+    pub access_token_alg: String,
     pub require_par: bool,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
@@ -63,6 +65,7 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, sqlx::Error> {
         jwks: row.try_get("jwks")?,
         allowed_claims: list(row, "allowed_claims")?,
         id_token_alg: row.try_get("id_token_alg")?,
+        access_token_alg: row.try_get("access_token_alg")?,
         require_par: row.try_get::<i64, _>("require_par")? != 0,
         created_at: row.try_get("created_at")?,
         disabled_at: row.try_get("disabled_at")?,
@@ -74,7 +77,7 @@ macro_rules! select_client {
         concat!(
             "SELECT c.client_id, c.entity_id, e.slug, e.name AS entity_name, c.name, c.secret_hash, ",
             "c.auth_method, c.redirect_uris, c.post_logout_redirect_uris, c.backchannel_logout_uri, ",
-            "c.jwks, c.allowed_claims, c.id_token_alg, c.require_par, c.created_at, c.disabled_at ",
+            "c.jwks, c.allowed_claims, c.id_token_alg, c.access_token_alg, c.require_par, c.created_at, c.disabled_at ",
             "FROM clients c JOIN entities e ON e.id = c.entity_id ",
             $condition
         )
@@ -141,7 +144,8 @@ impl super::Tx {
         sqlx::query(
             "INSERT INTO clients (client_id, entity_id, name, secret_hash, auth_method, redirect_uris, \
              post_logout_redirect_uris, backchannel_logout_uri, jwks, allowed_claims, id_token_alg, \
-             require_par, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             access_token_alg, require_par, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&client.client_id)
         .bind(client.entity_id)
@@ -154,6 +158,7 @@ impl super::Tx {
         .bind(client.jwks.as_deref())
         .bind(json(&client.allowed_claims))
         .bind(&client.id_token_alg)
+        .bind(&client.access_token_alg)
         .bind(i64::from(client.require_par))
         .bind(client.created_at)
         .execute(self.conn())

@@ -105,6 +105,14 @@ pub enum EventKind {
     /// An approval of the extension (`detail`: `requisition=<id> approval=1|2`; at 2 the
     /// new end is in effect).
     RequisitionExtended,
+    /// An officer opened an account for a person who was present (`detail`: the officer, the
+    /// document checked, the officer's name and office).
+    AccountOpenedAtCounter,
+    /// An officer gave a person a printed one-time activation code (`detail`: as above).
+    ActivationCodeIssued,
+    /// The person chose their password with an activation code and signed in (`detail`:
+    /// the officer who issued the code, their name and office).
+    AccountActivated,
 }
 
 impl EventKind {
@@ -166,6 +174,9 @@ impl EventKind {
             EventKind::RequisitionAttested => "requisition_attested",
             EventKind::RequisitionExtensionAsked => "requisition_extension_asked",
             EventKind::RequisitionExtended => "requisition_extended",
+            EventKind::AccountOpenedAtCounter => "account_opened_at_counter",
+            EventKind::ActivationCodeIssued => "activation_code_issued",
+            EventKind::AccountActivated => "account_activated",
         }
     }
 }

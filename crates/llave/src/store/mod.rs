@@ -20,6 +20,7 @@
 
 mod accounts;
 pub mod act;
+pub mod activation_codes;
 pub mod arco;
 pub mod assurance;
 pub mod audit;

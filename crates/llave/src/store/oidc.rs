@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{AccountId, Store, StoreResult};
+use super::{AccountId, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
@@ -247,75 +247,62 @@ impl Store {
     /// token live or the new ones recorded, never neither. False, with nothing written, when
     /// the token to spend was spent meanwhile (two requests raced with one token).
     /// One act with its `tokens_issued` event (detail: the grant and what was issued).
-    pub async fn record_issue(&self, write: &IssueWrite<'_>, now: i64) -> StoreResult<bool> {
+    ///
+    /// Group commit: on SQLite, which commits one transaction at a time with an fsync each,
+    /// concurrent answers are written by one committer task, up to [`ISSUE_GROUP`] acts in
+    /// one transaction and one fsync. PostgreSQL groups the WAL flushes of concurrent
+    /// commits itself, and a committer there would only take away connections: each answer
+    /// is its own transaction. Either way this returns after the transaction holding the
+    /// answer committed, so an answer never leaves before its tokens are durable.
+    pub async fn record_issue(&self, write: IssueWrite, now: i64) -> StoreResult<bool> {
+        if self.backend == super::Backend::Postgres {
+            return self.issue_alone(&write, now).await;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = IssueJob { write, now, reply };
+        match self.issue_queue().send(job).await {
+            Ok(()) => answer.await.unwrap_or_else(|_| Err(StoreError::Data("the token committer stopped".into()))),
+            // The committers are gone (the runtime is shutting down): write it alone.
+            Err(tokio::sync::mpsc::error::SendError(job)) => self.issue_alone(&job.write, job.now).await,
+        }
+    }
+
+    fn issue_queue(&self) -> &tokio::sync::mpsc::Sender<IssueJob> {
+        self.wiring.issue_queue.get_or_init(|| {
+            let (sender, receiver) = tokio::sync::mpsc::channel(4 * ISSUE_GROUP);
+            tokio::spawn(commit_issues(self.clone(), receiver));
+            sender
+        })
+    }
+
+    /// One answer in its own act.
+    async fn issue_alone(&self, write: &IssueWrite, now: i64) -> StoreResult<bool> {
         let mut act = self.begin_act("tokens_issued").await?;
-        let tx = act.conn();
-        if let Some(old) = write.spend_refresh {
-            let spent = sqlx::query(
-                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
-            )
-            .bind(now)
-            .bind(old)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if spent != 1 {
-                // Dropped, the act rolls back.
-                return Ok(false);
-            }
+        if !issue_in(&mut act, write, now).await? {
+            // Dropped, the act rolls back.
+            return Ok(false);
         }
-        if let Some(grant) = write.new_grant {
-            insert_grant_on(&mut *tx, grant, now).await?;
-        }
-        if let Some(code_hash) = write.from_code {
-            sqlx::query("UPDATE authorization_codes SET grant_id = $1 WHERE code_hash = $2")
-                .bind(write.grant_id)
-                .bind(code_hash)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("INSERT INTO access_tokens (jti, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(write.access_jti)
-            .bind(write.grant_id)
-            .bind(now)
-            .bind(write.access_expires_at)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(hash) = &write.refresh_hash {
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(hash)
-            .bind(write.grant_id)
-            .bind(now)
-            .bind(write.refresh_expires_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let issued = match (write.refresh_hash.is_some(), write.spend_refresh.is_some()) {
-            (true, true) => "access, refresh (rotated)",
-            (true, false) => "access, refresh",
-            (false, _) => "access",
-        };
-        act.event(super::Event {
-            at: now,
-            kind: super::EventKind::TokensIssued,
-            outcome: super::Outcome::Ok,
-            account: write.account,
-            actor_kind: super::ActorKind::Entity,
-            actor: write.client_id.to_string(),
-            actor_entity_id: Some(write.entity_id),
-            basis: None,
-            record_id: None,
-            holder_entity_id: None,
-            procedure: None,
-            purpose: String::new(),
-            client_address: String::new(),
-            user_agent: String::new(),
-            detail: Some(format!("grant {} ({issued})", write.grant_id)),
-        });
         act.commit().await?;
         Ok(true)
+    }
+
+    /// Several answers, one act each, in one transaction.
+    async fn issue_together(&self, jobs: &[IssueJob]) -> StoreResult<Vec<bool>> {
+        let mut act = self.begin_act("tokens_issued").await?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            if i > 0 {
+                act.next_act("tokens_issued").await?;
+            }
+            let issued = issue_in(&mut act, &job.write, job.now).await?;
+            if !issued {
+                // Its spend matched no row and it wrote nothing: no record either.
+                act.discard_events();
+            }
+            outcomes.push(issued);
+        }
+        act.commit().await?;
+        Ok(outcomes)
     }
 
     /// The grant of an unused, unexpired refresh token (introspection, revocation).
@@ -381,23 +368,135 @@ async fn insert_grant_on<'e>(
     Ok(())
 }
 
+/// Answers written in one transaction by a committer, at most.
+pub const ISSUE_GROUP: usize = 128;
+
+/// A token answer waiting for its group commit.
+pub struct IssueJob {
+    write: IssueWrite,
+    now: i64,
+    reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
+}
+
+/// A committer: takes what is queued (up to [`ISSUE_GROUP`]), writes it in one
+/// transaction, answers each. If that transaction fails, each answer is tried alone, so
+/// one bad write fails only its own request.
+async fn commit_issues(store: Store, mut queue: tokio::sync::mpsc::Receiver<IssueJob>) {
+    loop {
+        let mut jobs = Vec::new();
+        let Some(first) = queue.recv().await else { return };
+        jobs.push(first);
+        while jobs.len() < ISSUE_GROUP {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if jobs.len() > 1 {
+            match store.issue_together(&jobs).await {
+                Ok(outcomes) => {
+                    for (job, issued) in jobs.into_iter().zip(outcomes) {
+                        let _ = job.reply.send(Ok(issued));
+                    }
+                    continue;
+                }
+                Err(error) => tracing::warn!(%error, answers = jobs.len(), "group commit failed: each answer alone"),
+            }
+        }
+        for job in jobs {
+            let outcome = store.issue_alone(&job.write, job.now).await;
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+/// Writes one answer in `act`: false, with nothing written, if the refresh token it spends
+/// was spent already.
+async fn issue_in(act: &mut super::act::Tx, write: &IssueWrite, now: i64) -> StoreResult<bool> {
+    let tx = act.conn();
+    if let Some(old) = &write.spend_refresh {
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(old)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent != 1 {
+            return Ok(false);
+        }
+    }
+    if let Some(grant) = &write.new_grant {
+        insert_grant_on(&mut *tx, grant, now).await?;
+    }
+    if let Some(code_hash) = &write.from_code {
+        sqlx::query("UPDATE authorization_codes SET grant_id = $1 WHERE code_hash = $2")
+            .bind(&write.grant_id)
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("INSERT INTO access_tokens (jti, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(&write.access_jti)
+        .bind(&write.grant_id)
+        .bind(now)
+        .bind(write.access_expires_at)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(hash) = &write.refresh_hash {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(&write.grant_id)
+        .bind(now)
+        .bind(write.refresh_expires_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let issued = match (write.refresh_hash.is_some(), write.spend_refresh.is_some()) {
+        (true, true) => "access, refresh (rotated)",
+        (true, false) => "access, refresh",
+        (false, _) => "access",
+    };
+    act.event(super::Event {
+        at: now,
+        kind: super::EventKind::TokensIssued,
+        outcome: super::Outcome::Ok,
+        account: write.account,
+        actor_kind: super::ActorKind::Entity,
+        actor: write.client_id.clone(),
+        actor_entity_id: Some(write.entity_id),
+        basis: None,
+        record_id: None,
+        holder_entity_id: None,
+        procedure: None,
+        purpose: String::new(),
+        client_address: String::new(),
+        user_agent: String::new(),
+        detail: Some(format!("grant {} ({issued})", write.grant_id)),
+    });
+    Ok(true)
+}
+
 /// What one token answer writes.
-pub struct IssueWrite<'a> {
+pub struct IssueWrite {
     /// Who the tokens are issued to, for the event: the client, its entity and the person
     /// (none for an entity's back end acting for itself).
-    pub client_id: &'a str,
+    pub client_id: String,
     pub entity_id: i64,
     pub account: Option<AccountId>,
-    pub grant_id: &'a str,
-    pub access_jti: &'a str,
+    pub grant_id: String,
+    pub access_jti: String,
     pub access_expires_at: i64,
     pub refresh_hash: Option<String>,
     pub refresh_expires_at: i64,
     /// The hash of the refresh token this answer replaces.
-    pub spend_refresh: Option<&'a str>,
+    pub spend_refresh: Option<String>,
     /// A grant this answer creates, and the code it comes from.
-    pub new_grant: Option<&'a GrantRecord>,
-    pub from_code: Option<&'a str>,
+    pub new_grant: Option<GrantRecord>,
+    pub from_code: Option<String>,
 }
 
 /// A client that took part in a session, and where to tell it the session ended.

@@ -19,6 +19,8 @@ pub struct RoleGrant {
     pub scope: String,
     pub granted_at: i64,
     pub granted_by: String,
+    /// The office an officer works at (`--office`), named in what the people they help read.
+    pub office: Option<String>,
 }
 
 impl Store {
@@ -34,9 +36,23 @@ impl Store {
             .map_err(Into::into)
     }
 
+    /// The office recorded with an account's `role` over `scope`, if any.
+    pub async fn office_of(&self, account: AccountId, role: &str, scope: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT office FROM staff_roles WHERE account_id = $1 AND role = $2 AND scope = $3")
+            .bind(account.0)
+            .bind(role)
+            .bind(scope)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("office")?,
+            None => None,
+        })
+    }
+
     pub async fn list_roles(&self) -> StoreResult<Vec<RoleGrant>> {
         let rows = sqlx::query(
-            "SELECT r.account_id, a.curp, r.role, r.scope, r.granted_at, r.granted_by FROM staff_roles r \
+            "SELECT r.account_id, a.curp, r.role, r.scope, r.granted_at, r.granted_by, r.office FROM staff_roles r \
              JOIN accounts a ON a.id = r.account_id ORDER BY r.role, r.scope, a.curp",
         )
         .fetch_all(self.pool())
@@ -50,6 +66,7 @@ impl Store {
                     scope: row.try_get("scope")?,
                     granted_at: row.try_get("granted_at")?,
                     granted_by: row.try_get("granted_by")?,
+                    office: row.try_get("office")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -77,6 +94,28 @@ impl Tx {
         .bind(scope)
         .bind(now)
         .bind(by)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the office of a role held; false if the role is not held or already has
+    /// that office.
+    pub async fn set_role_office(
+        &mut self,
+        account: AccountId,
+        role: &str,
+        scope: &str,
+        office: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE staff_roles SET office = $1 \
+             WHERE account_id = $2 AND role = $3 AND scope = $4 AND (office IS NULL OR office <> $1)",
+        )
+        .bind(office)
+        .bind(account.0)
+        .bind(role)
+        .bind(scope)
         .execute(self.conn())
         .await?;
         Ok(done.rows_affected() == 1)

@@ -85,8 +85,8 @@ pub fn event_detail(lang: Lang, kind: &str, detail: &str) -> String {
     if let Some(name) = detail.strip_prefix("passkey=") {
         return lang.t_with("detail-passkey", &[("name", name.to_string())]);
     }
-    if detail.starts_with("officer=") {
-        return lang.t("detail-officer");
+    if let Some(helped) = assisted(lang, detail) {
+        return helped;
     }
     if let Some(rest) = detail.strip_prefix("provider=") {
         let provider = rest.split(" purpose=").next().unwrap_or(rest);
@@ -103,6 +103,41 @@ pub fn event_detail(lang: Lang, kind: &str, detail: &str) -> String {
         (_, text) if !text.contains('=') && text.split_whitespace().all(|w| w.len() < 24) => text.to_string(),
         _ => String::new(),
     }
+}
+
+/// "Con ayuda de Ana López, Oficina Tlalpan" for the detail of an officer's act
+/// (`officer=<CURP> …; helper=<name>; office=<office>`); "con ayuda de personal de un
+/// módulo" for one recorded before officers' names and offices were; `None` for any other.
+pub fn assisted(lang: Lang, detail: &str) -> Option<String> {
+    if !detail.trim_start().starts_with("officer=") {
+        return None;
+    }
+    let part = |name: &str| {
+        detail.split("; ").find_map(|part| part.strip_prefix(name)).map(str::trim).filter(|v| !v.is_empty())
+    };
+    Some(match (part("helper="), part("office=")) {
+        (Some(name), Some(office)) => {
+            lang.t_with("detail-helped-by-at", &[("name", name.to_string()), ("office", office.to_string())])
+        }
+        (Some(name), None) => lang.t_with("detail-helped-by", &[("name", name.to_string())]),
+        _ => lang.t("detail-officer"),
+    })
+}
+
+/// The detail an officer's act records: who (CURP, for the audit), what they checked
+/// (`extra`, e.g. `document=ine`), and the name and office the person will read.
+pub fn assisted_detail(officer_curp: &str, extra: &str, name: &str, office: Option<&str>) -> String {
+    let clean = |text: &str| text.replace([';', '='], " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut detail = format!("officer={officer_curp}");
+    if !extra.is_empty() {
+        detail.push(' ');
+        detail.push_str(extra);
+    }
+    detail.push_str(&format!("; helper={}", clean(name)));
+    if let Some(office) = office.map(clean).filter(|o| !o.is_empty()) {
+        detail.push_str(&format!("; office={office}"));
+    }
+    detail
 }
 
 fn capitalised(text: &str) -> String {
@@ -147,6 +182,18 @@ mod tests {
             event_detail(Lang::Es, "access_recovered", "officer=MOXG800101HDFRRR09 document=ine"),
             "Con ayuda de personal de un módulo"
         );
+        let detail = assisted_detail("MOXG800101HDFRRR09", "document=ine", "Ana López Ruiz", Some("Oficina Tlalpan"));
+        assert_eq!(detail, "officer=MOXG800101HDFRRR09 document=ine; helper=Ana López Ruiz; office=Oficina Tlalpan");
+        assert_eq!(
+            event_detail(Lang::Es, "account_opened_at_counter", &detail),
+            "Con ayuda de Ana López Ruiz, Oficina Tlalpan"
+        );
+        assert_eq!(
+            event_detail(Lang::En, "account_activated", &detail),
+            "With help from Ana López Ruiz, Oficina Tlalpan"
+        );
+        let no_office = assisted_detail("MOXG800101HDFRRR09", "", "Ana; office=X", None);
+        assert_eq!(event_detail(Lang::Es, "identity_verified", &no_office), "Con ayuda de Ana office X");
         assert_eq!(event_detail(Lang::Es, "passkey_added", "passkey=Mi teléfono"), "Llave de acceso «Mi teléfono»");
         assert_eq!(event_detail(Lang::En, "verification_started", "provider=Verifica purpose=verify"), "With Verifica");
         assert_eq!(event_detail(Lang::Es, "sign_up", "self"), "Tú, en línea");

@@ -1,12 +1,13 @@
 //! Pages for everyone (issue 14), in a real browser: `tests/browser/page_audit.mjs` visits
 //! every page state a person meets (signed out and signed in, forms with and without
-//! errors), in Spanish and in English, on the demo's data, and checks each with axe-core
+//! errors; the counter's open-account form, its sheet and `/activar`), in Spanish and in
+//! English, on the demo's data, and checks each with axe-core
 //! (no violation of WCAG 2.2 A/AA or best practice), for reflow at 320 px, for controls at
 //! least 44 px tall and for a focus ring of at least 3:1.
 
 use crate::both_backends;
 use crate::browser::{browser_tests_dir, require_browser_tooling, run_script};
-use crate::support::{TestApp, enrol_totp};
+use crate::support::{Person, TestApp, enrol_totp};
 
 both_backends! {
     async fn every_page_state_passes_axe_reflows_at_320_px_and_has_big_controls_and_visible_focus(backend: Backend) {
@@ -37,12 +38,24 @@ both_backends! {
         let mut desk = app.client();
         desk.sign_in(&officer.curp, &officer.password).await;
         let (_, codes) = enrol_totp(&mut desk).await;
+        // Two people without an account, for whom the officer opens one (the sheet's state).
+        let counter_people: Vec<serde_json::Value> = [9901, 9902]
+            .map(|seed| {
+                let p = Person::synthetic(seed);
+                serde_json::json!({
+                    "curp": p.curp, "given_names": p.given_names, "first_surname": p.first_surname,
+                    "second_surname": p.second_surname, "birth_date": p.birth_date,
+                })
+            })
+            .into();
+        let counter_people = serde_json::Value::Array(counter_people);
         run_script(&dir, "page_audit.mjs", &base, &[
             ("CURP", person.curp.clone()),
             ("PASSWORD", person.password.clone()),
             ("OFFICER_CURP", officer.curp.clone()),
             ("OFFICER_PASSWORD", officer.password.clone()),
             ("OFFICER_CODES", codes[..2].join(",")),
+            ("COUNTER_PEOPLE", counter_people.to_string()),
         ])
         .await;
         app.finish().await;

@@ -394,3 +394,50 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn an_officer_opens_an_account_at_the_counter_and_the_person_activates_it_on_a_phone(backend: Backend) {
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        let (app, base) = TestApp::builder(backend).serve_as_localhost().await;
+        let officer = Person::synthetic(9101);
+        let person = Person::synthetic(9102);
+        sign_up_and_confirm(&app, &officer).await;
+        let officer_account = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
+        let office = "Oficina Tlalpan";
+        llave::admin::staff::grant_at_office(&app.state.store, officer_account.id, "officer", "*", Some(office), "test")
+            .await
+            .unwrap();
+        let mut officer_setup = app.client();
+        officer_setup.sign_in(&officer.curp, &officer.password).await;
+        let (_, officer_codes) = enrol_totp(&mut officer_setup).await;
+        let password = "la frase de mi colonia 2026";
+        run_script(&dir, "counter.mjs", &base, &[
+            ("OFFICER_CURP", officer.curp.clone()),
+            ("OFFICER_PASSWORD", officer.password.clone()),
+            ("OFFICER_RECOVERY_CODE", officer_codes[0].clone()),
+            ("OFFICER_NAME", format!("{} {}", officer.given_names, officer.first_surname)),
+            ("OFFICE", office.into()),
+            ("CURP", person.curp.clone()),
+            ("GIVEN_NAMES", person.given_names.clone()),
+            ("FIRST_SURNAME", person.first_surname.clone()),
+            ("SECOND_SURNAME", person.second_surname.clone()),
+            ("BIRTH_DATE", person.birth_date.clone()),
+            ("PASSWORD", password.into()),
+        ]).await;
+
+        // One account, without e-mail, at level 2, its code spent; the acts are events.
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().expect("the account");
+        assert!(account.email.is_empty());
+        assert_eq!(llave::assurance::account_level(&account), 2);
+        assert_eq!(app.count("SELECT COUNT(*) FROM activation_codes WHERE used_at IS NOT NULL").await, 1);
+        for kind in ["account_opened_at_counter", "activation_code_issued", "account_activated"] {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = $1 AND account_id = $2")
+                .bind(kind).bind(account.id.0).fetch_one(app.state.store.pool()).await.unwrap();
+            assert_eq!(n, 1, "{kind}");
+        }
+        let mut client = app.client();
+        assert_eq!(client.sign_in(&person.curp, password).await.location(), Some("/account"));
+        app.finish().await;
+    }
+}

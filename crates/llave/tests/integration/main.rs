@@ -13,6 +13,7 @@ mod browser;
 mod catalog;
 mod changes;
 mod consent;
+mod counter;
 mod crash;
 mod demo_story;
 mod hostile;

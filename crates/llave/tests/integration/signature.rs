@@ -434,13 +434,13 @@ const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// is initialised; with the one system-wide store, the SQLite and PostgreSQL variants
 /// initialised tokens at once and sometimes broke each other's ("Could not get info about
 /// the token in slot …"). The store goes with the temporary directory.
-struct SoftHsmStore {
+pub(crate) struct SoftHsmStore {
     dir: tempfile::TempDir,
     label: String,
 }
 
 impl SoftHsmStore {
-    fn new() -> SoftHsmStore {
+    pub(crate) fn new() -> SoftHsmStore {
         assert!(
             Path::new(SOFTHSM).is_file(),
             "{SOFTHSM} is missing: run `apt-get install -y softhsm2` (.ci/run does it)"
@@ -474,7 +474,7 @@ impl SoftHsmStore {
     /// A `llave` command on the test app's data directory and database, with the CA keys
     /// on this store's token: `SOFTHSM2_CONF` names it, so only that process loads the
     /// module with it (this test binary's environment stays as it is).
-    fn llave(&self, app: &TestApp) -> tokio::process::Command {
+    pub(crate) fn llave(&self, app: &TestApp) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_llave"));
         // llave refuses LLAVE_* variables it does not know (the tests' own): only these.
         for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("LLAVE_")) {

@@ -61,8 +61,8 @@ pub struct CitizenFile {
     pub account: Account,
     pub holders: Vec<Holder>,
     pub accesses: Vec<Access>,
-    /// The person's newest events (id, time, kind): each has a proof in the audit log.
-    pub events: Vec<(i64, i64, String)>,
+    /// The person's newest events: each has a proof in the audit log.
+    pub events: Vec<crate::store::audit::LoggedEvent>,
     pub consents: Vec<ReuseConsent>,
     pub signatures: Vec<SignatureRecord>,
     pub connections: Vec<Connection>,

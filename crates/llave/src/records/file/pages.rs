@@ -299,7 +299,15 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
     let events = file
         .events
         .iter()
-        .map(|(id, at, kind)| EventView { id: *id, when: format_time(*at), what: c.t(&format!("event-{kind}")) })
+        .map(|e| {
+            let what = c.t(&format!("event-{}", e.kind));
+            // An act at the counter names who helped: "… · Con ayuda de <name>, <office>".
+            let what = match crate::web::words::assisted(c.lang, &e.detail) {
+                Some(helped) => format!("{what} · {helped}"),
+                None => what,
+            };
+            EventView { id: e.id, when: format_time(e.at), what }
+        })
         .collect();
     let requisitions = file
         .requisitions

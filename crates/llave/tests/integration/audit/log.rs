@@ -150,3 +150,46 @@ both_backends! {
         assert_eq!(cli.index, proof.index);
     }
 }
+
+both_backends! {
+    async fn the_log_key_can_live_on_a_pkcs11_token(backend: Backend) {
+        // `audit.key_on_token`: the log's Ed25519 key is made on the token of
+        // `signature.pkcs11` on first use and signs there; the same key on every later run;
+        // the checkpoints it signs verify under the key `audit key` prints, not the file's.
+        let token = crate::signature::SoftHsmStore::new();
+        let app = TestApp::builder(backend).without_background_sequencer().build().await;
+        let on_token = |args: &[&str]| {
+            let mut command = token.llave(&app);
+            command.env("LLAVE_AUDIT__KEY_ON_TOKEN", "true").args(args);
+            command
+        };
+        let first = on_token(&["audit", "key"]).output().await.unwrap();
+        assert!(first.status.success(), "{}", text(&first));
+        let token_key = String::from_utf8_lossy(&first.stdout).trim().to_string();
+        let again = on_token(&["audit", "key"]).output().await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), token_key, "one key on the token, found again");
+        assert_ne!(token_key, app.state.audit.verifier_key().trim(), "not the key file's");
+
+        events(&app, 1, 5).await;
+        let event: i64 = sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(app.state.store.pool()).await.unwrap();
+        let out = on_token(&["audit", "prove", &event.to_string()]).output().await.unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let proof = tlog::proof::TlogProof::parse(&String::from_utf8_lossy(&out.stdout)).expect("a tlog-proof");
+        let verifier = tlog::note::NoteVerifier::parse(&token_key).unwrap();
+        let checkpoint = tlog::note::Checkpoint::open(&proof.checkpoint, &verifier).expect("signed on the token");
+        assert!(checkpoint.size >= 5);
+        let file_key = tlog::note::NoteVerifier::parse(app.state.audit.verifier_key().trim()).unwrap();
+        assert!(tlog::note::Checkpoint::open(&proof.checkpoint, &file_key).is_err());
+
+        // Without a token configured, key_on_token is refused with a clear error.
+        let mut command = token.llave(&app);
+        command
+            .env_remove("LLAVE_SIGNATURE__PKCS11__MODULE")
+            .env_remove("LLAVE_SIGNATURE__PKCS11__TOKEN_LABEL")
+            .env_remove("LLAVE_SIGNATURE__PKCS11__PIN")
+            .env("LLAVE_AUDIT__KEY_ON_TOKEN", "true").args(["audit", "key"]);
+        let out = command.output().await.unwrap();
+        assert!(!out.status.success());
+        assert!(text(&out).contains("signature.pkcs11"), "{}", text(&out));
+    }
+}

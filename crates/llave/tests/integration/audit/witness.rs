@@ -95,15 +95,17 @@ async fn a_witness_process_cosigns_and_refuses_a_split_view() {
     // A split view: the log's key signs another tree of the same size.
     let log_key = llave::audit::key::open_file(&app.state.config.audit_key_file()).unwrap();
     let signer = tlog::note::NoteSigner::new(app.state.audit.origin(), log_key);
-    let forged = signer.sign(
-        &tlog::note::Checkpoint {
-            origin: app.state.audit.origin().into(),
-            size: grown.size as u64,
-            root: [7; 32],
-            extensions: vec![],
-        }
-        .text(),
-    );
+    let forged = signer
+        .sign(
+            &tlog::note::Checkpoint {
+                origin: app.state.audit.origin().into(),
+                size: grown.size as u64,
+                root: [7; 32],
+                extensions: vec![],
+            }
+            .text(),
+        )
+        .unwrap();
     let refused = http.post(&add).body(tlog::witness::request(grown.size as u64, &[], &forged)).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 422);
     let report = http.get(format!("{witness_url}/misbehaviour")).send().await.unwrap().text().await.unwrap();
@@ -120,15 +122,17 @@ async fn a_witness_process_cosigns_and_refuses_a_split_view() {
     std::fs::write(&forged_file, &forged).unwrap();
     let hub_now = grown.size; // the hub is at `next` now: grow the forged one to compare sizes
     let _ = hub_now;
-    let same_size = signer.sign(
-        &tlog::note::Checkpoint {
-            origin: app.state.audit.origin().into(),
-            size: next.size as u64,
-            root: [9; 32],
-            extensions: vec![],
-        }
-        .text(),
-    );
+    let same_size = signer
+        .sign(
+            &tlog::note::Checkpoint {
+                origin: app.state.audit.origin().into(),
+                size: next.size as u64,
+                root: [9; 32],
+                extensions: vec![],
+            }
+            .text(),
+        )
+        .unwrap();
     std::fs::write(&forged_file, &same_size).unwrap();
     let out = verify(&["--url", &base, "--since", forged_file.to_str().unwrap()]);
     assert!(!out.status.success());

@@ -16,6 +16,7 @@
 mod checks;
 mod load;
 mod receivers;
+mod tokens;
 
 use std::fs::File;
 use std::path::PathBuf;

@@ -274,6 +274,60 @@ both_backends! {
 }
 
 both_backends! {
+    async fn tokens_are_es256_by_default_and_per_client_otherwise(backend: Backend) {
+        // Issue 19: a new client gets ES256 access and ID tokens (FAPI 2.0 excludes RS256);
+        // `--access-token-alg` / `--id-token-alg` keep RS256 (or EdDSA) for older libraries.
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let (_, mut browser) = signed_in_person(&app, 507).await;
+        let jwks: serde_json::Value = http().get(format!("{base}/jwks")).send().await.unwrap().json().await.unwrap();
+        let published = |token: &str| {
+            let header = jwt_header(token);
+            let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).cloned();
+            (header["alg"].as_str().unwrap().to_string(), key.expect("signed by a published key")["alg"].clone())
+        };
+        let cases = [
+            (None, None, "ES256", "ES256"),
+            (Some("RS256"), Some("RS256"), "RS256", "RS256"),
+            (Some("EdDSA"), Some("RS256"), "EdDSA", "RS256"),
+        ];
+        for (n, (access_alg, id_alg, access_expected, id_expected)) in cases.into_iter().enumerate() {
+            let client = entity_with(&app, &base, &format!("ent{n}"), llave::oidc::clients::NewClient {
+                access_token_alg: access_alg.map(str::to_string),
+                id_token_alg: id_alg.map(str::to_string),
+                ..new_client(REDIRECT)
+            }).await;
+            let view = crate::support::llave(&app, &["client", "show", &client.client_id, "--json"], None);
+            let view = json_of(&view);
+            assert_eq!(view["access_token_signed_response_alg"], access_expected);
+            assert_eq!(view["id_token_signed_response_alg"], id_expected);
+
+            let started = start(&client, &[]);
+            let params = authorize(&mut browser, &started.path).await;
+            let tokens = client.rp.exchange_code(AuthorizationCode::new(params["code"].clone())).unwrap()
+                .set_pkce_verifier(started.verifier).request_async(&http()).await.unwrap();
+            // The library verifies the ID token with the algorithms discovery announces.
+            let id_token = tokens.id_token().unwrap();
+            id_token.claims(&client.rp.id_token_verifier(), &started.nonce).unwrap_or_else(|e| panic!("{id_expected}: {e}"));
+            let (alg, key_alg) = published(&id_token.to_string());
+            assert_eq!((alg.as_str(), key_alg.as_str()), (id_expected, Some(id_expected)));
+            let access = tokens.access_token().secret().clone();
+            let (alg, key_alg) = published(&access);
+            assert_eq!((alg.as_str(), key_alg.as_str()), (access_expected, Some(access_expected)));
+            // And llave accepts its own token whatever the algorithm.
+            let creds = Some((client.client_id.as_str(), client.client_secret.as_str()));
+            assert_eq!(post_form(&base, "/introspect", &[("token", &access)], creds).await.1["active"], true);
+            let userinfo = http().get(format!("{base}/userinfo")).bearer_auth(&access).send().await.unwrap();
+            assert_eq!(userinfo.status(), 200);
+        }
+        // An unknown algorithm is refused at registration.
+        let out = crate::support::llave(&app, &["client", "add", "--entity", "ent0", "--name", "X",
+            "--redirect-uri", REDIRECT, "--access-token-alg", "HS256"], None);
+        assert!(!out.status.success());
+        app.finish().await;
+    }
+}
+
+both_backends! {
     async fn form_post_answers_with_a_self_submitting_form(backend: Backend) {
         let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
         let agua = entity(&app, &base, "agua", false).await;

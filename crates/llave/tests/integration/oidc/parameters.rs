@@ -92,11 +92,8 @@ both_backends! {
         let mut claims = jwt_payload(access);
         claims["exp"] = serde_json::json!(llave::crypto::now() - 5);
         let ring = app.state.keys.ring(&app.state.store).await.unwrap();
-        let key = ring.signing("RS256").unwrap();
-        let mut header = jsonwebtoken::Header::new(key.alg);
-        header.kid = Some(key.kid.clone());
-        header.typ = Some("at+jwt".into());
-        let expired = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
+        let key = ring.signing(jwt_header(access)["alg"].as_str().unwrap()).unwrap();
+        let expired = key.sign_jwt("at+jwt", &claims).unwrap();
         let userinfo = http().get(format!("{base}/userinfo")).bearer_auth(&expired).send().await.unwrap();
         assert_eq!(userinfo.status().as_u16(), 401);
         let (_, seen) = {
