@@ -10,7 +10,8 @@
 //   BASE_URL          llave (also its issuer)
 //   CURP PASSWORD     a demo person (a confirmed e-mail, no second factor)
 //   OFFICER_CURP OFFICER_PASSWORD   the demo's officer at a service centre, with an
-//   OFFICER_CODES     authenticator app: two unused recovery codes, comma-separated
+//   OFFICER_CODES     authenticator app: two unused recovery codes, comma-separated; the
+//                     officer is also a requester and a requisition approver
 //   COUNTER_PEOPLE    JSON: two people without an account (one per language), each
 //                     {curp, given_names, first_surname, second_surname, birth_date}, for
 //                     whom the officer opens an account at the counter (the sheet's state)
@@ -99,6 +100,13 @@ const OFFICER = [
     await go(page, '/oficina');
     await page.fill('#curp', env.curp);
     await submit(page, 'form[action="/oficina/persona"]');
+  }],
+  // The officer also files and approves requisitions (docs/requisitions.md): the form, the
+  // authority's requisitions, the pending one (their own: no buttons), the overdue flags.
+  ['requisitions', async (page) => go(page, '/requisiciones')],
+  ['a requisition with errors', async (page) => {
+    await go(page, '/requisiciones');
+    await submit(page, 'form[action="/requisiciones"]');
   }],
   ['opening an account at the counter', async (page) => go(page, '/oficina/abrir')],
   ['opening an account at the counter with errors', async (page) => {

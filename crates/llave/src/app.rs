@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::demo_sites::routes())
         .merge(crate::audit::routes::routes())
         .merge(crate::audit::auditors::routes())
+        .merge(crate::requisitions::api::routes())
+        .merge(crate::requisitions::pages::routes())
         .merge(web::routes())
         .fallback(web::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), web::csrf::csrf_cookie))

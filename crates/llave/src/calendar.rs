@@ -31,6 +31,11 @@ pub fn city_date(unix: i64) -> Date {
     OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH).to_offset(offset).date()
 }
 
+/// The Unix time the city's `date` begins (its midnight, UTC−6).
+pub fn city_day_start(date: Date) -> i64 {
+    date.midnight().assume_utc().unix_timestamp() - i64::from(CITY_OFFSET_HOURS) * 3600
+}
+
 /// The `n`th `weekday` of a month (n from 1).
 fn nth_weekday(year: i32, month: Month, weekday: Weekday, n: u8) -> Option<Date> {
     let first = Date::from_calendar_date(year, month, 1).ok()?;

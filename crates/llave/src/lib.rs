@@ -11,6 +11,7 @@ pub mod assurance;
 pub mod audit;
 pub mod calendar;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod crypto;
@@ -25,6 +26,7 @@ pub mod outbox;
 pub mod reactions;
 pub mod records;
 pub mod registry;
+pub mod requisitions;
 pub mod signature;
 pub mod store;
 pub mod web;
@@ -65,6 +67,8 @@ pub struct Services {
     pub spokes: records::Spokes,
     /// The tamper-evident audit log: its signing key, pseudonym secret and origin.
     pub audit: audit::Log,
+    /// The injectable clock the requisition rules read (tests advance it).
+    pub clock: clock::Clock,
     /// What sign-in asks after a right password: assurance's second factor.
     pub second_step: accounts::SecondStep,
 }
@@ -218,6 +222,7 @@ pub async fn assemble(config: Config, store: Store) -> Result<AppState, StartErr
         hsm,
         spokes: records::Spokes::default(),
         audit,
+        clock: clock::Clock::system(),
         second_step: |app, account, next| Box::pin(assurance::security::second_step(app, account, next)),
     }));
     outbox::spawn_worker(&state);

@@ -146,6 +146,14 @@ enum Command {
     /// The tamper-evident audit log: its key, proofs, verification (docs/audit.md).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Requesting authorities (prosecutors, courts, the tax authority) whose requisitions of a
+    /// person's records need two approvals (docs/requisitions.md).
+    #[command(subcommand)]
+    Authority(AuthorityCommand),
+    /// Requisitions of people's records by authorities: the report of every one, with the
+    /// destruction attestations that are overdue.
+    #[command(subcommand)]
+    Requisitions(RequisitionsCommand),
     /// A witness of audit logs (C2SP tlog-witness), run by an auditor's office or another
     /// government beside the hub; needs no llave installation.
     #[command(subcommand)]
@@ -300,6 +308,48 @@ enum PkiCommand {
 }
 
 #[derive(Subcommand)]
+enum AuthorityCommand {
+    /// Register a requesting authority with the X.509 certificate its packages are encrypted to.
+    Add {
+        /// Short name used in commands and URLs, e.g. fiscalia-cdmx.
+        #[arg(long)]
+        slug: String,
+        /// The authority's full name, e.g. Fiscalía General de Justicia de la Ciudad de México.
+        #[arg(long)]
+        name: String,
+        /// The law that lets it ask for people's data, in words.
+        #[arg(long)]
+        mandate: String,
+        /// Its encryption certificate (PEM or DER file) with an RSA or EC public key.
+        #[arg(long, value_name = "FILE")]
+        certificate: PathBuf,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every registered authority.
+    List {
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RequisitionsCommand {
+    /// Every requisition, its state, and whether its destruction attestation is overdue;
+    /// exits 0 either way.
+    Report {
+        /// Judge the deadlines as of this day (YYYY-MM-DD, the end of it) instead of now.
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum StaffCommand {
     /// Give an account a role.
     Grant(RoleArgs),
@@ -324,6 +374,9 @@ struct RoleArgs {
     /// The entity, for catalog-editor.
     #[arg(long)]
     entity: Option<String>,
+    /// The requesting authority, for requester (`llave authority list`).
+    #[arg(long)]
+    authority: Option<String>,
     /// The office, for officer (e.g. "Oficina Tlalpan"): people helped there read
     /// "con ayuda de <name>, <office>". Given again, it moves the officer.
     #[arg(long)]
@@ -348,6 +401,11 @@ enum StaffRole {
     /// Reads the events of the audit trail by person, entity, officer, kind and time
     /// (/auditoria and /auditoria/eventos.json); never changes anything; every read is logged.
     Auditor,
+    /// Files requisitions of people's records for one requesting authority (--authority),
+    /// downloads their packages once approved, and attests their destruction (/requisiciones).
+    Requester,
+    /// Approves or rejects requisitions (two different approvers, neither the requester).
+    RequisitionApprover,
 }
 
 #[derive(Subcommand)]
@@ -945,17 +1003,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         Ok((llave::audit::auditors::ROLE, llave::store::roles::HUB.to_string()))
                     }
                     (StaffRole::Auditor, Some(_)) => anyhow::bail!("auditor is for the whole hub: no --entity"),
+                    (StaffRole::Requester, _) => anyhow::bail!("requester is for an authority: --authority SLUG"),
+                    (StaffRole::RequisitionApprover, None) => {
+                        Ok((llave::requisitions::APPROVER, llave::store::roles::HUB.to_string()))
+                    }
+                    (StaffRole::RequisitionApprover, Some(_)) => {
+                        anyhow::bail!("requisition-approver is for the whole hub: no --entity")
+                    }
                 }
             };
             let granting = matches!(command, StaffCommand::Grant(_));
             match command {
-                StaffCommand::Grant(RoleArgs { curp, role, entity, office, json })
-                | StaffCommand::Revoke(RoleArgs { curp, role, entity, office, json }) => {
-                    let (role, scope) = target(role, entity)?;
+                StaffCommand::Grant(RoleArgs { curp, role, entity, authority, office, json })
+                | StaffCommand::Revoke(RoleArgs { curp, role, entity, authority, office, json }) => {
+                    let (role, scope, account) = match (role, authority) {
+                        (StaffRole::Requester, Some(slug)) if entity.is_none() => {
+                            let slug = slug.trim().to_string();
+                            if app.store.requesting_authority(&slug).await?.is_none() {
+                                anyhow::bail!("no requesting authority has the slug {slug:?} (llave authority list)");
+                            }
+                            let account = staff_account(&app, &curp, llave::store::roles::HUB).await?;
+                            (llave::requisitions::REQUESTER, slug, account)
+                        }
+                        (_, Some(_)) => anyhow::bail!("--authority is only for the requester role"),
+                        (role, None) => {
+                            let (role, scope) = target(role, entity)?;
+                            (role, scope.clone(), staff_account(&app, &curp, &scope).await?)
+                        }
+                    };
                     if office.is_some() && (!granting || role != llave::assurance::officer::ROLE) {
                         anyhow::bail!("--office is for granting the officer role");
                     }
-                    let account = staff_account(&app, &curp, &scope).await?;
                     let result = if granting {
                         let office = office.as_deref();
                         let done =
@@ -982,6 +1060,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         }
                     }
                 }
+            }
+        }
+        Command::Authority(AuthorityCommand::Add { slug, name, mandate, certificate, json }) => {
+            let bytes = std::fs::read(&certificate)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", certificate.display()))?;
+            let app = llave::open(config).await?;
+            let authority =
+                llave::requisitions::authorities::register(&app, &slug, &name, &mandate, &bytes, "cli").await?;
+            let answer = serde_json::json!({
+                "slug": authority.slug, "name": authority.name, "mandate": authority.mandate,
+                "key_algorithm": authority.key_algorithm, "result": "registered",
+            });
+            if json {
+                print_json(&answer)?
+            } else {
+                println!("authority {} registered ({} key)", authority.slug, authority.key_algorithm)
+            }
+        }
+        Command::Authority(AuthorityCommand::List { json }) => {
+            let app = llave::open(config).await?;
+            let authorities = app.store.list_requesting_authorities().await?;
+            if json {
+                print_json(&serde_json::json!({ "authorities": authorities }))?
+            } else {
+                for a in authorities {
+                    println!("{}  {}  ({} key)  {}", a.slug, a.name, a.key_algorithm, a.mandate);
+                }
+            }
+        }
+        Command::Requisitions(RequisitionsCommand::Report { as_of, json }) => {
+            let now = match as_of.as_deref() {
+                Some(day) => {
+                    let date = llave::calendar::parse_date(day.trim())
+                        .ok_or_else(|| anyhow::anyhow!("--as-of must be a date, YYYY-MM-DD"))?;
+                    llave::calendar::city_day_start(date) + 86_400 - 1
+                }
+                None => llave::crypto::now(),
+            };
+            let app = llave::open(config).await?;
+            let lines = llave::requisitions::report(&app, now).await?;
+            let overdue = lines.iter().filter(|l| l.overdue).count();
+            if json {
+                print_json(&serde_json::json!({ "as_of": now, "requisitions": lines, "overdue": overdue }))?
+            } else {
+                for l in &lines {
+                    let flag = if l.overdue { "  OVERDUE: no destruction attestation" } else { "" };
+                    let due = l.attestation_due.map(llave::calendar::format_time).unwrap_or_else(|| "-".into());
+                    println!(
+                        "{}  {}  {}  {}  attestation due {due}{flag}",
+                        l.id,
+                        l.authority,
+                        l.case_number,
+                        l.status.as_str()
+                    );
+                }
+                println!("{} requisition(s), {overdue} overdue", lines.len());
             }
         }
         Command::Catalog(CatalogCommand::Report { json }) => {

@@ -40,6 +40,7 @@ pub struct Config {
     pub assurance: AssuranceConfig,
     pub signature: SignatureConfig,
     pub records: RecordsConfig,
+    pub requisitions: RequisitionsConfig,
     pub audit: AuditConfig,
     /// File holding the key-encryption key that seals secrets at rest (TOTP secrets, …).
     /// Created with 256 random bits if missing; every node needs the same file, and a
@@ -228,6 +229,25 @@ impl Default for RecordsConfig {
     }
 }
 
+/// Authorities' requisitions of a person's records (docs/requisitions.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequisitionsConfig {
+    /// Longest non-disclosure order, in days from the filing (an extension too, from the
+    /// day it is asked for): the person is told at the latest then. Default 180; 1 to 3650.
+    pub max_nondisclosure_days: i64,
+    /// Days after the second approval by which the authority must attest that it destroyed
+    /// (or why it retained) what it received; later, it is flagged as overdue. Default 90;
+    /// 1 to 3650.
+    pub attestation_days: i64,
+}
+
+impl Default for RequisitionsConfig {
+    fn default() -> Self {
+        RequisitionsConfig { max_nondisclosure_days: 180, attestation_days: 90 }
+    }
+}
+
 /// Levels of assurance: how long a re-proof counts and who verifies identities remotely.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -320,6 +340,7 @@ impl Default for Config {
             assurance: AssuranceConfig::default(),
             signature: SignatureConfig::default(),
             records: RecordsConfig::default(),
+            requisitions: RequisitionsConfig::default(),
             kek_file: None,
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
@@ -402,7 +423,9 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 15] = [
+        let ranges: [(&str, i64, i64, i64); 17] = [
+            ("requisitions.max_nondisclosure_days", self.requisitions.max_nondisclosure_days, 1, 3650),
+            ("requisitions.attestation_days", self.requisitions.attestation_days, 1, 3650),
             ("outbox.lease_seconds", self.outbox.lease_seconds, 20, 3600),
             ("audit.checkpoint_seconds", self.audit.checkpoint_seconds, 1, 3600),
             ("records.grant_seconds", self.records.grant_seconds, 10, 3600),

@@ -85,6 +85,29 @@ pub fn sign_detached(
     key: &SigningKey,
     signed_at: i64,
 ) -> Result<Vec<u8>, CmsError> {
+    sign(digest, None, signer, chain, key, signed_at)
+}
+
+/// The same signature with the content inside it (encapsulated, RFC 5652 §5.2): a sealed
+/// package that `openssl cms -verify -inform DER -CAfile ROOT.pem` checks and prints.
+pub fn sign_attached(
+    content: &[u8],
+    signer: &Certificate,
+    chain: &[&Certificate],
+    key: &SigningKey,
+    signed_at: i64,
+) -> Result<Vec<u8>, CmsError> {
+    sign(&sha256(content), Some(content), signer, chain, key, signed_at)
+}
+
+fn sign(
+    digest: &[u8; 32],
+    content: Option<&[u8]>,
+    signer: &Certificate,
+    chain: &[&Certificate],
+    key: &SigningKey,
+    signed_at: i64,
+) -> Result<Vec<u8>, CmsError> {
     let signer_der = signer.to_der().map_err(enc)?;
     let tbs = &signer.tbs_certificate;
     let signing_certificate = SigningCertificateV2 {
@@ -123,7 +146,13 @@ pub fn sign_detached(
     let signed_data = SignedData {
         version: CmsVersion::V1,
         digest_algorithms: SetOfVec::try_from(vec![sha256_alg()]).map_err(enc)?,
-        encap_content_info: EncapsulatedContentInfo { econtent_type: ID_DATA, econtent: None },
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: ID_DATA,
+            econtent: content
+                .map(|c| OctetString::new(c.to_vec()).and_then(|o| Any::encode_from(&o)))
+                .transpose()
+                .map_err(enc)?,
+        },
         certificates: Some(CertificateSet(SetOfVec::try_from(certificates).map_err(enc)?)),
         crls: None,
         signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info]).map_err(enc)?),

@@ -216,12 +216,16 @@ impl Store {
 
     /// A person's newest events: id, time, kind (for the proofs their file links to).
     pub async fn logged_events_of(&self, account_id: i64, limit: i64) -> StoreResult<Vec<LoggedEvent>> {
-        let rows =
-            sqlx::query("SELECT id, at, kind, detail FROM events WHERE account_id = $1 ORDER BY id DESC LIMIT $2")
-                .bind(account_id)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?;
+        // A requisition's events wait for the end of its non-disclosure order: the file shows
+        // the requisition itself then (from the requisitions table).
+        let rows = sqlx::query(
+            "SELECT id, at, kind, detail FROM events WHERE account_id = $1 AND kind NOT LIKE 'requisition%' \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(LoggedEvent {

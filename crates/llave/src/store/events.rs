@@ -83,6 +83,28 @@ pub enum EventKind {
     /// An auditor read the events (`detail`: the filters; `account`: the person, when the
     /// read was about one).
     AuditorRead,
+    /// A requesting authority registered (`detail`: `authority=<slug> key=<rsa|ec>`).
+    AuthorityRegistered,
+    /// An authority's requester filed a requisition of the person's records (`basis`: the
+    /// law, article and case; `detail`: `requisition=<id> authority=<slug> kinds=… from=… to=…
+    /// nondisclosure_until=<unix or ->`). Kept off the person's pages until the
+    /// non-disclosure order ends; in the log from the start.
+    RequisitionFiled,
+    /// One of the two approvals (`detail`: `requisition=<id> approval=1|2`).
+    RequisitionApproved,
+    /// An approver rejected it (`detail`: `requisition=<id> reason=…`).
+    RequisitionRejected,
+    /// The authority downloaded its one package (`detail`: `requisition=<id> records=<ids>
+    /// sha256=<package>`).
+    RequisitionDelivered,
+    /// The authority attested destruction or retention (`detail`: `requisition=<id>
+    /// attestation=destroyed|retained basis=…`).
+    RequisitionAttested,
+    /// A longer non-disclosure order asked for (`detail`: `requisition=<id> until=<unix>`).
+    RequisitionExtensionAsked,
+    /// An approval of the extension (`detail`: `requisition=<id> approval=1|2`; at 2 the
+    /// new end is in effect).
+    RequisitionExtended,
     /// An officer opened an account for a person who was present (`detail`: the officer, the
     /// document checked, the officer's name and office).
     AccountOpenedAtCounter,
@@ -144,6 +166,14 @@ impl EventKind {
             EventKind::RecordWithdrawn => "record_withdrawn",
             EventKind::RecordGrantIssued => "record_grant_issued",
             EventKind::AuditorRead => "auditor_read",
+            EventKind::AuthorityRegistered => "authority_registered",
+            EventKind::RequisitionFiled => "requisition_filed",
+            EventKind::RequisitionApproved => "requisition_approved",
+            EventKind::RequisitionRejected => "requisition_rejected",
+            EventKind::RequisitionDelivered => "requisition_delivered",
+            EventKind::RequisitionAttested => "requisition_attested",
+            EventKind::RequisitionExtensionAsked => "requisition_extension_asked",
+            EventKind::RequisitionExtended => "requisition_extended",
             EventKind::AccountOpenedAtCounter => "account_opened_at_counter",
             EventKind::ActivationCodeIssued => "activation_code_issued",
             EventKind::AccountActivated => "account_activated",

@@ -32,6 +32,7 @@ pub mod oidc;
 pub mod outbox;
 mod purge;
 pub mod records;
+pub mod requisitions;
 pub mod roles;
 mod secrets;
 mod sessions;

@@ -24,6 +24,17 @@ both_backends! {
         let officer = report.people.iter().find(|p| p.curp == report.officer).expect("the demo's officer");
         // The officer desk asks its staff for a second factor: an authenticator app, whose
         // recovery codes the script gives (one per language).
+        // The officer also files and approves requisitions: one filed, about the person, told
+        // at once (so the person's file shows it too).
+        let work = tempfile::tempdir().unwrap();
+        let (_, cert) = crate::requisitions::authority_certificate(work.path(), "fiscalia");
+        crate::support::json_of(&crate::requisitions::add_authority(&app, "fiscalia", &cert));
+        let staff = app.state.store.account_by_curp(&officer.curp).await.unwrap().unwrap();
+        llave::admin::staff::grant(&app.state.store, staff.id, "requester", "fiscalia", "test").await.unwrap();
+        llave::admin::staff::grant(&app.state.store, staff.id, "requisition_approver", "*", "test").await.unwrap();
+        let input: llave::requisitions::rules::FilingInput =
+            serde_json::from_value(crate::requisitions::filing("fiscalia", &person.curp, "")).unwrap();
+        llave::requisitions::file(&app.state, &staff, "fiscalia", &input).await.expect("a requisition");
         let mut desk = app.client();
         desk.sign_in(&officer.curp, &officer.password).await;
         let (_, codes) = enrol_totp(&mut desk).await;

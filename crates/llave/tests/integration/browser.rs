@@ -352,6 +352,50 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_requisition_is_filed_and_approved_by_two_different_approvers_in_a_browser(backend: Backend) {
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        let person = Person::synthetic(7601);
+        sign_up_and_confirm(&app, &person).await;
+        let work = tempfile::tempdir().unwrap();
+        let (_, cert) = crate::requisitions::authority_certificate(work.path(), "fiscalia");
+        crate::support::json_of(&crate::requisitions::add_authority(&app, "fiscalia", &cert));
+        let mut vars: Vec<(String, String)> = vec![
+            ("PERSON_CURP".into(), person.curp.clone()),
+            ("ORDER_END".into(), crate::requisitions::day_after(&app, 30)),
+        ];
+        for (name, seed, role) in [
+            ("REQUESTER", 7602, ["--role", "requester", "--authority", "fiscalia"].as_slice()),
+            ("APPROVER_A", 7603, ["--role", "requisition-approver"].as_slice()),
+            ("APPROVER_B", 7604, ["--role", "requisition-approver"].as_slice()),
+        ] {
+            let staff = Person::synthetic(seed);
+            sign_up_and_confirm(&app, &staff).await;
+            let mut args = vec!["staff", "grant", "--curp", staff.curp.as_str(), "--json"];
+            args.extend_from_slice(role);
+            crate::support::json_of(&crate::support::llave(&app, &args, None));
+            let mut setup = app.client();
+            setup.sign_in(&staff.curp, &staff.password).await;
+            let (_, codes) = enrol_totp(&mut setup).await;
+            vars.push((format!("{name}_CURP"), staff.curp.clone()));
+            vars.push((format!("{name}_PASSWORD"), staff.password.clone()));
+            // One unused recovery code per sign-in.
+            vars.push((format!("{name}_CODE"), codes[0].clone()));
+            vars.push((format!("{name}_CODE_2"), codes[1].clone()));
+        }
+        let vars: Vec<(&str, String)> = vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        run_script(&dir, "requisition.mjs", &base, &vars).await;
+        let approvals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'requisition_approved'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(approvals, 2, "two approvals, A's second refused");
+        app.finish().await;
+    }
+}
+
+both_backends! {
     async fn an_officer_opens_an_account_at_the_counter_and_the_person_activates_it_on_a_phone(backend: Backend) {
         let dir = browser_tests_dir();
         require_browser_tooling(&dir);

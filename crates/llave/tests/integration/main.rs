@@ -22,5 +22,6 @@ mod mail;
 pub mod oidc;
 mod records;
 mod records_file;
+mod requisitions;
 mod signature;
 mod store_schema;

@@ -153,6 +153,12 @@ impl TestApp {
         Client::new(self.router.clone(), "203.0.113.10")
     }
 
+    /// The app's injectable clock: `app.clock().advance(Duration)` moves what the
+    /// requisition rules see as now (non-disclosure ends, attestation deadlines).
+    pub fn clock(&self) -> &llave::clock::Clock {
+        &self.state.clock
+    }
+
     pub fn client_from(&self, address: &str) -> Client {
         Client::new(self.router.clone(), address)
     }

@@ -147,6 +147,28 @@ pub fn to_json(app: &AppState, file: &CitizenFile) -> Value {
             })
         })
         .collect();
+    // Only the requisitions the person may be told about (the order ended, or there was none).
+    let requisitions: Vec<Value> = file
+        .requisitions
+        .iter()
+        .map(|(r, authority)| {
+            json!({
+                "id": r.id,
+                "authority": r.authority_slug,
+                "authority_name": authority.as_ref().map(|a| a.name.clone()),
+                "law": r.law,
+                "article": r.article,
+                "case_number": r.case_number,
+                "kinds": r.kinds,
+                "date_from": r.date_from,
+                "date_to": r.date_to,
+                "status": r.status,
+                "filed_at": r.filed_at,
+                "delivered_at": r.delivered_at,
+                "delivered_records": r.delivered_records,
+            })
+        })
+        .collect();
     json!({
         "generated_at": file.generated_at,
         "person": {
@@ -163,6 +185,7 @@ pub fn to_json(app: &AppState, file: &CitizenFile) -> Value {
         "signatures": signatures,
         "entities_signed_in": signed_in,
         "arco_requests": arco,
+        "requisitions": requisitions,
     })
 }
 

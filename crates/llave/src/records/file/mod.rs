@@ -26,6 +26,7 @@ use crate::store::arco::ArcoRequest;
 use crate::store::entities::Entity;
 use crate::store::oidc::Connection;
 use crate::store::records::{Access, Locator, ReuseConsent};
+use crate::store::requisitions::{Authority, Requisition};
 use crate::store::signatures::SignatureRecord;
 use crate::store::{Account, StoreResult};
 use crate::{AppState, Services};
@@ -66,6 +67,9 @@ pub struct CitizenFile {
     pub signatures: Vec<SignatureRecord>,
     pub connections: Vec<Connection>,
     pub arco: Vec<ArcoRequest>,
+    /// Authorities' requisitions of the person's records whose non-disclosure order (if
+    /// any) has ended, with their authority.
+    pub requisitions: Vec<(Requisition, Option<Authority>)>,
     pub entities: HashMap<i64, Entity>,
     pub catalog: Arc<crate::catalog::Published>,
     pub generated_at: i64,
@@ -124,8 +128,16 @@ pub async fn gather(app: &Services, account: &Account) -> StoreResult<CitizenFil
             record.versions = versions;
         }
     }
+    // Told at once, or when the non-disclosure order ends (the injectable clock decides).
+    let now = app.clock.now();
+    let mut requisitions = Vec::new();
+    for r in app.store.requisitions_about(account_id).await?.into_iter().filter(|r| r.disclosed_at(now)) {
+        let authority = app.store.requesting_authority(&r.authority_slug).await?;
+        requisitions.push((r, authority));
+    }
     Ok(CitizenFile {
         account: account.clone(),
+        requisitions,
         holders,
         accesses: app.store.accesses_about(account_id).await?,
         events: app.store.logged_events_of(account_id, EVENTS_SHOWN).await?,

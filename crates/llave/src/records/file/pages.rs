@@ -95,6 +95,17 @@ pub struct ArcoView {
     pub answered: String,
 }
 
+/// An authority's requisition of the person's records, once the person may be told.
+pub struct RequisitionView {
+    pub authority: String,
+    pub legal_basis: String,
+    pub case_number: String,
+    pub filed: String,
+    pub status: String,
+    /// What was delivered (kinds and holders), and when; `None` before a delivery.
+    pub delivered: Option<(String, String)>,
+}
+
 pub struct EventView {
     pub id: i64,
     pub when: String,
@@ -115,6 +126,7 @@ pub struct FileView {
     pub signatures: Vec<SignatureView>,
     pub connections: Vec<ConnectionView>,
     pub arco: Vec<ArcoView>,
+    pub requisitions: Vec<RequisitionView>,
     pub rights: Vec<(&'static str, String)>,
 }
 
@@ -297,7 +309,38 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
             EventView { id: e.id, when: format_time(e.at), what }
         })
         .collect();
+    let requisitions = file
+        .requisitions
+        .iter()
+        .map(|(r, authority)| {
+            let delivered = r.delivered_at.map(|at| {
+                let what: Vec<String> = r
+                    .delivered_records
+                    .iter()
+                    .map(|id| match file.record(id) {
+                        Some(found) => format!(
+                            "{} ({})",
+                            kind_name(c.lang, &found.locator.kind),
+                            file.entity_name(Some(found.locator.entity_id))
+                        ),
+                        None => id.clone(),
+                    })
+                    .collect();
+                let what = if what.is_empty() { c.t("file-requisition-nothing") } else { what.join(", ") };
+                (what, format_time(at))
+            });
+            RequisitionView {
+                authority: authority.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| r.authority_slug.clone()),
+                legal_basis: format!("{}, {}", r.law, r.article),
+                case_number: r.case_number.clone(),
+                filed: format_time(r.filed_at),
+                status: c.t(&format!("file-requisition-{}", r.status.as_str())),
+                delivered,
+            }
+        })
+        .collect();
     FileView {
+        requisitions,
         events,
         person,
         curp: a.curp.clone(),

@@ -30,6 +30,7 @@ const LAYERS: Layers = Layers {
         "demo_sites",
         "audit",
         "witness",
+        "requisitions",
     ],
 };
 
