@@ -1,8 +1,10 @@
 // Accountable requisitions on the pages, JavaScript off: a requester files for their
 // authority with a 30-day non-disclosure order at /requisiciones; approver A approves and
 // cannot approve again (the page says so, and a second POST is refused with an error page);
-// approver B approves; the requester sees it approved, with the package to download. Each
-// staff member signs in with a second factor (a recovery code).
+// approver B approves; the requester sees it approved and downloads the package (saved to
+// PACKAGE_FILE, which the Rust side decrypts and verifies with openssl). Each staff member
+// signs in with a second factor (a recovery code). requisition_after.mjs then checks the
+// person's file and the staff page as the clock moves.
 //
 // Environment: BASE_URL, PERSON_CURP (whose records are asked for), ORDER_END (YYYY-MM-DD,
 // 30 days ahead), and for REQUESTER, APPROVER_A, APPROVER_B: <NAME>_CURP, <NAME>_PASSWORD,
@@ -14,6 +16,7 @@ const env = {
   base: required('BASE_URL'),
   personCurp: required('PERSON_CURP'),
   orderEnd: required('ORDER_END'),
+  packageFile: required('PACKAGE_FILE'),
 };
 const staff = (name, second = false) => ({
   curp: required(`${name}_CURP`),
@@ -111,10 +114,13 @@ run(async (browser) => {
     }
   });
 
-  step('the requester sees it approved, with its package to download');
+  step('the requester sees it approved and downloads its package');
   await within(await signedIn(browser, staff('REQUESTER', true)), async (page) => {
     const item = page.locator('article.requisition', { hasText: 'CI-NAV/30/2026' });
     await expectVisible(page, item.getByText('Aprobaciones: 2 de 2'), 'two approvals');
-    await expectVisible(page, item.getByRole('button', { name: 'Descargar el paquete', exact: true }), 'the download');
+    const download = item.getByRole('button', { name: 'Descargar el paquete', exact: true });
+    await expectVisible(page, download, 'the download');
+    const [file] = await Promise.all([page.waitForEvent('download'), download.click()]);
+    await file.saveAs(env.packageFile);
   });
 });

@@ -355,16 +355,22 @@ both_backends! {
     async fn a_requisition_is_filed_and_approved_by_two_different_approvers_in_a_browser(backend: Backend) {
         let dir = browser_tests_dir();
         require_browser_tooling(&dir);
-        let (app, base) = TestApp::builder(backend).serve_as_issuer().await;
+        // The authority must attest destruction 20 days after the second approval.
+        let (app, base) = TestApp::builder(backend).config(|c| c.requisitions.attestation_days = 20).serve_as_issuer().await;
         let person = Person::synthetic(7601);
         sign_up_and_confirm(&app, &person).await;
         let work = tempfile::tempdir().unwrap();
-        let (_, cert) = crate::requisitions::authority_certificate(work.path(), "fiscalia");
+        let (key, cert) = crate::requisitions::authority_certificate(work.path(), "fiscalia");
         crate::support::json_of(&crate::requisitions::add_authority(&app, "fiscalia", &cert));
+        // The hub's certification authorities, whose seal signs the package.
+        let root = llave::signature::init(&app.state).await.unwrap().root_pem;
+        let package = work.path().join("package.p7m");
         let mut vars: Vec<(String, String)> = vec![
             ("PERSON_CURP".into(), person.curp.clone()),
             ("ORDER_END".into(), crate::requisitions::day_after(&app, 30)),
+            ("PACKAGE_FILE".into(), package.display().to_string()),
         ];
+        let mut approver_a = None;
         for (name, seed, role) in [
             ("REQUESTER", 7602, ["--role", "requester", "--authority", "fiscalia"].as_slice()),
             ("APPROVER_A", 7603, ["--role", "requisition-approver"].as_slice()),
@@ -383,6 +389,9 @@ both_backends! {
             // One unused recovery code per sign-in.
             vars.push((format!("{name}_CODE"), codes[0].clone()));
             vars.push((format!("{name}_CODE_2"), codes[1].clone()));
+            if name == "APPROVER_A" {
+                approver_a = Some((staff.curp.clone(), staff.password.clone(), codes[2].clone()));
+            }
         }
         let vars: Vec<(&str, String)> = vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         run_script(&dir, "requisition.mjs", &base, &vars).await;
@@ -391,6 +400,38 @@ both_backends! {
             .await
             .unwrap();
         assert_eq!(approvals, 2, "two approvals, A's second refused");
+
+        // The authority opens what the browser downloaded: OpenSSL decrypts it with the
+        // authority's key and verifies the hub's seal against the hub's root.
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl").args(args).current_dir(work.path()).output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        openssl(&["cms", "-decrypt", "-inform", "DER", "-in", "package.p7m", "-recip", cert.to_str().unwrap(),
+            "-inkey", key.to_str().unwrap(), "-out", "sealed.p7m"]);
+        std::fs::write(work.path().join("hub-ca.pem"), &root).unwrap();
+        openssl(&["cms", "-verify", "-inform", "DER", "-in", "sealed.p7m", "-CAfile", "hub-ca.pem", "-out", "records.json"]);
+        let records: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(work.path().join("records.json")).unwrap()).unwrap();
+        assert_eq!(records["person"]["curp"], person.curp.as_str());
+
+        // The person's file does not show it during the 30-day order; 31 days later it does,
+        // and the attestation, due 20 days after approval, is flagged on the staff page.
+        let after = |expect: &str, approver: bool| {
+            let mut vars = vec![
+                ("PERSON_CURP", person.curp.clone()),
+                ("PERSON_PASSWORD", person.password.clone()),
+                ("EXPECT", expect.to_string()),
+                ("CASE_NUMBER", "CI-NAV/30/2026".to_string()),
+            ];
+            if approver && let Some((curp, password, code)) = &approver_a {
+                vars.extend([("APPROVER_CURP", curp.clone()), ("APPROVER_PASSWORD", password.clone()), ("APPROVER_CODE", code.clone())]);
+            }
+            vars
+        };
+        run_script(&dir, "requisition_after.mjs", &base, &after("hidden", false)).await;
+        app.clock().advance(std::time::Duration::from_secs(31 * 86_400));
+        run_script(&dir, "requisition_after.mjs", &base, &after("shown", true)).await;
         app.finish().await;
     }
 }
