@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use oidc::{ErrorCode, OAuthError, Scope};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -200,20 +200,25 @@ pub async fn verify_access_token(app: &Services, token: &str) -> Result<(Value, 
     if key.alg != header.alg {
         return Err(invalid());
     }
-    let mut validation = Validation::new(key.alg);
+    let claims = key.verify_jwt(token).ok_or_else(invalid)?;
     let issuer = app.config.issuer();
-    validation.set_issuer(&[issuer.as_str()]);
-    validation.set_audience(&[issuer.as_str()]);
-    validation.leeway = 0;
-    let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).map_err(|_| invalid())?;
-    let jti = data.claims.get("jti").and_then(|j| j.as_str()).ok_or_else(invalid)?;
+    let audience_ok = match &claims["aud"] {
+        Value::String(aud) => *aud == issuer,
+        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(issuer.as_str())),
+        _ => false,
+    };
+    let live = claims["exp"].as_i64().is_some_and(|exp| exp >= now());
+    if claims["iss"].as_str() != Some(issuer.as_str()) || !audience_ok || !live {
+        return Err(invalid());
+    }
+    let jti = claims.get("jti").and_then(|j| j.as_str()).ok_or_else(invalid)?;
     let grant = app
         .store
         .access_token_grant(jti, now())
         .await
         .map_err(|e| TokenCheck::Internal(KeyError::Store(e)))?
         .ok_or_else(invalid)?;
-    Ok((data.claims, grant))
+    Ok((claims, grant))
 }
 
 #[derive(Debug)]
