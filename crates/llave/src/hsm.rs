@@ -72,25 +72,7 @@ impl Hsm {
     /// Makes a P-256 key pair on the token; its reference and public key.
     pub fn generate(&self, label: &str) -> Result<(String, VerifyingKey), HsmError> {
         let session = self.session()?;
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).expect("the operating system's random source is available");
-        let public_template = vec![
-            Attribute::Token(true),
-            Attribute::Private(false),
-            Attribute::Verify(true),
-            Attribute::EcParams(P256_PARAMS.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
-        let private_template = vec![
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
+        let (id, public_template, private_template) = templates(label, &P256_PARAMS);
         let (public, _) = session.generate_key_pair(&Mechanism::EccKeyPairGen, &public_template, &private_template)?;
         let key = public_key(&session, public)?;
         Ok((format!("{REFERENCE_PREFIX}{}", hex(&id)), key))
@@ -132,25 +114,7 @@ impl Hsm {
         if let Some(handle) = self.find_ed25519(&session, label, ObjectClass::PUBLIC_KEY)? {
             return ed25519_public(&session, handle);
         }
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).expect("the operating system's random source is available");
-        let public_template = vec![
-            Attribute::Token(true),
-            Attribute::Private(false),
-            Attribute::Verify(true),
-            Attribute::EcParams(ED25519_PARAMS.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
-        let private_template = vec![
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
+        let (_, public_template, private_template) = templates(label, &ED25519_PARAMS);
         let (public, _) =
             session.generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &public_template, &private_template)?;
         ed25519_public(&session, public)
@@ -180,6 +144,31 @@ impl Hsm {
         ];
         Ok(session.find_objects(&template)?.into_iter().next())
     }
+}
+
+/// A new key pair's templates, with a random 16-byte `CKA_ID`: token objects labelled
+/// `label` on the curve `params`; the private key sensitive, not extractable, only to sign.
+fn templates(label: &str, params: &[u8]) -> ([u8; 16], Vec<Attribute>, Vec<Attribute>) {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).expect("the operating system's random source is available");
+    let public = vec![
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Verify(true),
+        Attribute::EcParams(params.to_vec()),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    let private = vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    (id, public, private)
 }
 
 /// An Edwards key's `CKA_EC_POINT`: the 32 bytes, as a DER OCTET STRING or bare.

@@ -130,39 +130,7 @@ pub async fn file(app: &Services, requester: &Account, authority: &str, input: &
     let Some(person) = app.store.account_by_curp(&filing.curp).await? else {
         return Err(RequisitionError::Invalid(vec![("curp", "requisition-error-no-account")]));
     };
-    let requisition = Requisition {
-        id: random_id(),
-        authority_slug: authority.to_string(),
-        account_id: person.id.0,
-        requester_id: requester.id.0,
-        kinds: filing.kinds,
-        date_from: filing.date_from,
-        date_to: filing.date_to,
-        law: filing.law,
-        article: filing.article,
-        case_number: filing.case_number,
-        justification: filing.justification,
-        nondisclosure_until: filing.nondisclosure_until,
-        status: Status::Pending,
-        filed_at: now,
-        first_approver_id: None,
-        first_approved_at: None,
-        second_approver_id: None,
-        second_approved_at: None,
-        rejected_by: None,
-        rejected_at: None,
-        rejection_reason: None,
-        attestation_due: None,
-        delivered_at: None,
-        delivered_records: Vec::new(),
-        package_sha256: None,
-        attested_at: None,
-        attestation: None,
-        attestation_basis: None,
-        extension_until: None,
-        extension_requested_at: None,
-        extension_approver_id: None,
-    };
+    let requisition = filing.requisition(random_id(), authority, person.id.0, requester.id.0, now);
     let detail = format!(
         "requisition={} authority={} kinds={} from={} to={} nondisclosure_until={}",
         requisition.id,

@@ -220,6 +220,52 @@ pub struct Filing {
     pub nondisclosure_until: Option<i64>,
 }
 
+impl Filing {
+    /// The requisition this filing makes: pending, nothing approved, delivered or attested.
+    pub fn requisition(
+        self,
+        id: String,
+        authority_slug: &str,
+        account_id: i64,
+        requester_id: i64,
+        now: i64,
+    ) -> Requisition {
+        Requisition {
+            id,
+            authority_slug: authority_slug.to_string(),
+            account_id,
+            requester_id,
+            kinds: self.kinds,
+            date_from: self.date_from,
+            date_to: self.date_to,
+            law: self.law,
+            article: self.article,
+            case_number: self.case_number,
+            justification: self.justification,
+            nondisclosure_until: self.nondisclosure_until,
+            status: Status::Pending,
+            filed_at: now,
+            first_approver_id: None,
+            first_approved_at: None,
+            second_approver_id: None,
+            second_approved_at: None,
+            rejected_by: None,
+            rejected_at: None,
+            rejection_reason: None,
+            attestation_due: None,
+            delivered_at: None,
+            delivered_records: Vec::new(),
+            package_sha256: None,
+            attested_at: None,
+            attestation: None,
+            attestation_basis: None,
+            extension_until: None,
+            extension_requested_at: None,
+            extension_approver_id: None,
+        }
+    }
+}
+
 /// A field's problem: the field's name and the message key.
 pub type FieldProblem = (&'static str, &'static str);
 
@@ -323,11 +369,8 @@ mod tests {
     use super::*;
 
     fn requisition() -> Requisition {
-        Requisition {
-            id: "r1".into(),
-            authority_slug: "fiscalia".into(),
-            account_id: 1,
-            requester_id: 10,
+        let filing = Filing {
+            curp: "GODE561231HDFRRN09".into(),
             kinds: vec!["proof_of_residence".into()],
             date_from: "2026-01-01".into(),
             date_to: "2026-12-31".into(),
@@ -336,26 +379,8 @@ mod tests {
             case_number: "CI-FCIN/123/2026".into(),
             justification: "Investigación de un delito patrimonial en curso.".into(),
             nondisclosure_until: Some(1_000),
-            status: Status::Pending,
-            filed_at: 0,
-            first_approver_id: None,
-            first_approved_at: None,
-            second_approver_id: None,
-            second_approved_at: None,
-            rejected_by: None,
-            rejected_at: None,
-            rejection_reason: None,
-            attestation_due: None,
-            delivered_at: None,
-            delivered_records: Vec::new(),
-            package_sha256: None,
-            attested_at: None,
-            attestation: None,
-            attestation_basis: None,
-            extension_until: None,
-            extension_requested_at: None,
-            extension_approver_id: None,
-        }
+        };
+        filing.requisition("r1".into(), "fiscalia", 1, 10, 0)
     }
 
     #[test]
