@@ -202,12 +202,13 @@ pub fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
     let bad = |e: &dyn std::fmt::Display| KeyError::Load(record.kid.clone(), e.to_string());
     let jwk: serde_json::Value = serde_json::from_str(&record.public_jwk).map_err(|e| bad(&e))?;
     let field = |name: &str| jwk.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let der = pem_der(&record.private_pem).map_err(|e| bad(&e))?;
+    let (_, der) = p256::pkcs8::SecretDocument::from_pem(&record.private_pem).map_err(|e| bad(&e))?;
+    let der = der.as_bytes();
     let (alg, decoding, signer) = match record.alg.as_str() {
         "RS256" => (
             Algorithm::RS256,
             DecodingKey::from_rsa_components(&field("n"), &field("e")).map_err(|e| bad(&e))?,
-            FastSigner::Rsa(ring::signature::RsaKeyPair::from_pkcs8(&der).map_err(|e| bad(&e))?),
+            FastSigner::Rsa(ring::signature::RsaKeyPair::from_pkcs8(der).map_err(|e| bad(&e))?),
         ),
         "ES256" => (
             Algorithm::ES256,
@@ -215,7 +216,7 @@ pub fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
             FastSigner::Ecdsa(
                 ring::signature::EcdsaKeyPair::from_pkcs8(
                     &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &der,
+                    der,
                     &ring::rand::SystemRandom::new(),
                 )
                 .map_err(|e| bad(&e))?,
@@ -224,9 +225,7 @@ pub fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
         "EdDSA" => (
             Algorithm::EdDSA,
             DecodingKey::from_ed_components(&field("x")).map_err(|e| bad(&e))?,
-            FastSigner::Ed25519(
-                ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| bad(&e))?,
-            ),
+            FastSigner::Ed25519(ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| bad(&e))?),
         ),
         other => return Err(KeyError::Algorithm(other.to_string())),
     };
@@ -248,12 +247,6 @@ pub fn load(record: &KeyRecord) -> Result<LoadedKey, KeyError> {
         jwk,
         current: record.retired_at.is_none(),
     })
-}
-
-/// The DER inside a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
-fn pem_der(pem: &str) -> Result<Vec<u8>, String> {
-    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(body.trim()).map_err(|e| format!("not PEM: {e}"))
 }
 
 /// The node's view of the key set: loaded from the database, refreshed every 30 seconds,

@@ -57,19 +57,11 @@ pub struct Item {
     pub may_attest: bool,
 }
 
-/// The filing form's values, as typed.
+/// The filing form's values, as typed: the authority filed for, and the filing itself.
 #[derive(Default)]
 pub struct Form {
     pub authority: String,
-    pub curp: String,
-    pub kinds: Vec<String>,
-    pub date_from: String,
-    pub date_to: String,
-    pub law: String,
-    pub article: String,
-    pub case_number: String,
-    pub justification: String,
-    pub nondisclosure_until: String,
+    pub filing: FilingInput,
 }
 
 #[derive(Template)]
@@ -93,7 +85,7 @@ struct Page {
 
 impl Page {
     fn kind_checked(&self, code: &str) -> bool {
-        self.form.kinds.iter().any(|k| k == code)
+        self.form.filing.kinds.iter().any(|k| k == code)
     }
 
     fn item_error(&self, id: &str, field: &str) -> Option<&str> {
@@ -245,33 +237,22 @@ async fn file(
     for (name, value) in pairs {
         match name.as_str() {
             "authority" => form.authority = value,
-            "curp" => form.curp = value,
-            "kinds" => form.kinds.push(value),
-            "date_from" => form.date_from = value,
-            "date_to" => form.date_to = value,
-            "law" => form.law = value,
-            "article" => form.article = value,
-            "case_number" => form.case_number = value,
-            "justification" => form.justification = value,
-            "nondisclosure_until" => form.nondisclosure_until = value,
+            "curp" => form.filing.curp = value,
+            "kinds" => form.filing.kinds.push(value),
+            "date_from" => form.filing.date_from = value,
+            "date_to" => form.filing.date_to = value,
+            "law" => form.filing.law = value,
+            "article" => form.filing.article = value,
+            "case_number" => form.filing.case_number = value,
+            "justification" => form.filing.justification = value,
+            "nondisclosure_until" => form.filing.nondisclosure_until = value,
             _ => {}
         }
     }
     if form.authority.is_empty() && roles.requester_of.len() == 1 {
         form.authority = roles.requester_of[0].clone();
     }
-    let input = FilingInput {
-        curp: form.curp.clone(),
-        kinds: form.kinds.clone(),
-        date_from: form.date_from.clone(),
-        date_to: form.date_to.clone(),
-        law: form.law.clone(),
-        article: form.article.clone(),
-        case_number: form.case_number.clone(),
-        justification: form.justification.clone(),
-        nondisclosure_until: form.nondisclosure_until.clone(),
-    };
-    match super::file(&app, &s.account, &form.authority, &input).await {
+    match super::file(&app, &s.account, &form.authority, &form.filing).await {
         Ok(_) => Redirect::to(&format!("{PATH}?hecho=presentada")).into_response(),
         Err(RequisitionError::Invalid(problems)) => {
             let mut errors = FieldErrors::default();

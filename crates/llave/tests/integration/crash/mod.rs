@@ -56,6 +56,13 @@ impl Schedule {
     }
 }
 
+/// `CRASH_TEST_SEED` when set (to repeat a schedule), else the time.
+fn seed() -> u64 {
+    env_number("CRASH_TEST_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    })
+}
+
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
@@ -155,9 +162,7 @@ impl Drop for Server {
 }
 
 async fn crash_test(backend: Backend) {
-    let seed = env_number("CRASH_TEST_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    });
+    let seed = seed();
     let kills = env_number("CRASH_TEST_KILLS").unwrap_or(25);
     println!("crash test ({backend:?}): seed {seed} (CRASH_TEST_SEED={seed} repeats the schedule), {kills} kills");
     let mut schedule = Schedule(seed);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use llave::oidc::clients::NewClient;
 
-use super::{Install, Schedule, env_number, fixed_port};
+use super::{Install, Schedule, fixed_port, seed};
 use crate::both_backends;
 use crate::support::TestApp;
 
@@ -19,9 +19,7 @@ const KILLS: u64 = 4;
 
 both_backends! {
     async fn every_token_received_survives_sigkill(backend: Backend) {
-        let seed = env_number("CRASH_TEST_SEED").unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-        });
+        let seed = seed();
         println!("token crash test ({backend:?}): seed {seed} (CRASH_TEST_SEED repeats it)");
         let mut schedule = Schedule(seed);
         let port = fixed_port(&mut schedule);
