@@ -102,20 +102,21 @@ impl Stage {
 
 /// An approval by `approver`: never the requester's, the second never the first's.
 pub fn may_approve(r: &Requisition, approver: i64) -> Result<Stage, Refusal> {
-    if r.status != Status::Pending {
-        return Err(Refusal::NotPending);
-    }
-    if r.requester_id == approver {
-        return Err(Refusal::OwnRequisition);
-    }
-    match r.first_approver_id {
+    may_reject(r, approver)?;
+    stage(r.first_approver_id, approver)
+}
+
+/// The first approval, or the second by another approver than `first`.
+fn stage(first: Option<i64>, approver: i64) -> Result<Stage, Refusal> {
+    match first {
         None => Ok(Stage::First),
         Some(first) if first == approver => Err(Refusal::ApprovedAlready),
         Some(_) => Ok(Stage::Second),
     }
 }
 
-/// A rejection, by any approver but the requester, while it is pending.
+/// A rejection, by any approver but the requester, while it is pending (and the same
+/// conditions before an approval).
 pub fn may_reject(r: &Requisition, approver: i64) -> Result<(), Refusal> {
     if r.status != Status::Pending {
         return Err(Refusal::NotPending);
@@ -167,11 +168,7 @@ pub fn may_approve_extension(r: &Requisition, approver: i64) -> Result<Stage, Re
     if r.requester_id == approver {
         return Err(Refusal::OwnRequisition);
     }
-    match r.extension_approver_id {
-        None => Ok(Stage::First),
-        Some(first) if first == approver => Err(Refusal::ApprovedAlready),
-        Some(_) => Ok(Stage::Second),
-    }
+    stage(r.extension_approver_id, approver)
 }
 
 /// Whether the person is told: at once without an order, else once it ended. (An
