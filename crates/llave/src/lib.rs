@@ -191,9 +191,10 @@ pub async fn assemble(config: Config, store: Store) -> Result<AppState, StartErr
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| StartError::Http(e.to_string()))?;
+    // Before anything is made in the database: a node without the cluster's KEK stops here.
+    let keystore = keystore::KeyStore::open_shared(&config.kek_file(), &store).await?;
     let csrf_key = store.server_secret("csrf_key", &crypto::random_token(), crypto::now()).await?;
     let subject_key = store.server_secret("subject_key", &crypto::random_token(), crypto::now()).await?;
-    let keystore = keystore::KeyStore::open_file(&config.kek_file())?;
     let webauthn = assurance::passkeys::relying_party(&config.issuer());
     let reference = if config.assurance.reference_provider {
         Some(assurance::reference::Reference::start(&store, &config.issuer()).await?)

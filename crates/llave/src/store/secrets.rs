@@ -1,5 +1,6 @@
-//! Server-wide secrets shared by every node (the CSRF key). Created once; the first node
-//! to create one wins and every node reads the same value.
+//! Server-wide secrets shared by every node (the CSRF and subject keys, the audit log's
+//! pseudonym key) and the key-encryption key's fingerprint. Created once; the first node to
+//! create one wins and every node reads the same value.
 
 use sqlx::Row;
 
@@ -19,5 +20,14 @@ impl Store {
         let row =
             sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(self.pool()).await?;
         Ok(row.try_get("value")?)
+    }
+
+    /// The value called `name`, if a node has recorded one.
+    pub async fn server_value(&self, name: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|row| row.try_get("value")).transpose()?)
     }
 }
