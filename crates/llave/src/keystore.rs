@@ -88,7 +88,7 @@ impl KeyStore {
     /// recorded yet. A missing file is made only for a database no node has started on.
     pub async fn open_shared(path: &Path, store: &crate::store::Store) -> Result<KeyStore, KeyStoreError> {
         let shown = path.display().to_string();
-        let recorded = store.server_value(FINGERPRINT).await?;
+        let recorded = store.existing_server_secret(FINGERPRINT).await?;
         let exists = path.try_exists().map_err(|e| KeyStoreError::File(shown.clone(), e))?;
         if !exists {
             if recorded.is_some() {
@@ -96,7 +96,7 @@ impl KeyStore {
             }
             // Databases started before fingerprints were recorded: the CSRF key is made at
             // every node's first start.
-            if store.server_value("csrf_key").await?.is_some() {
+            if store.existing_server_secret("csrf_key").await?.is_some() {
                 return Err(KeyStoreError::Unrecorded(shown));
             }
         }
@@ -115,7 +115,7 @@ impl KeyStore {
 
     /// Whether the database still records this KEK's fingerprint (for `/readyz`).
     pub async fn matches_database(&self, store: &crate::store::Store) -> Result<bool, KeyStoreError> {
-        Ok(store.server_value(FINGERPRINT).await?.is_some_and(|recorded| recorded == self.fingerprint()))
+        Ok(store.existing_server_secret(FINGERPRINT).await?.is_some_and(|recorded| recorded == self.fingerprint()))
     }
 
     /// Names this KEK without revealing anything of it: a keyed hash under a key derived

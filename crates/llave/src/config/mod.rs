@@ -55,6 +55,29 @@ pub struct Config {
     /// `America/Mexico_City`; start-up refuses a name the bundled database does not know.
     pub time_zone: String,
     pub dev: DevConfig,
+    /// Address of the separate listener that serves Prometheus metrics at `/metrics`
+    /// (`--metrics-listen`, `LLAVE_METRICS_LISTEN`): same forms as `listen`. Default: none,
+    /// no metrics are served. The main listener never serves them.
+    #[serde(deserialize_with = "optional_listen_address")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds `serve` lets requests in flight finish after SIGTERM or SIGINT, having
+    /// stopped accepting connections (`--shutdown-timeout`, `LLAVE_SHUTDOWN_TIMEOUT`); then
+    /// it exits anyway. Default 20; 1 to 3600.
+    pub shutdown_timeout: i64,
+    /// How log lines are written to standard error: `text` (the default) or `json`, one
+    /// object per line with the request's id (`--log-format`, `LLAVE_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Development mode (`llave serve --dev`): what helps someone trying llave on their own
@@ -346,6 +369,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             time_zone: crate::calendar::DEFAULT_TIME_ZONE.into(),
             dev: DevConfig::default(),
+            metrics_listen: None,
+            shutdown_timeout: 20,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -394,6 +420,12 @@ pub struct Overrides {
     pub registry: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<DevConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
 }
 
 impl Config {
@@ -423,7 +455,8 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 17] = [
+        let ranges: [(&str, i64, i64, i64); 18] = [
+            ("shutdown_timeout", self.shutdown_timeout, 1, 3600),
             ("requisitions.max_nondisclosure_days", self.requisitions.max_nondisclosure_days, 1, 3650),
             ("requisitions.attestation_days", self.requisitions.attestation_days, 1, 3650),
             ("outbox.lease_seconds", self.outbox.lease_seconds, 20, 3600),
@@ -534,6 +567,13 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
 fn listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_listen(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        Some(text) => parse_listen(&text).map(Some).map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
 }
 
 /// `https://…`, or `http://` to this machine (loopback addresses, `localhost`).

@@ -21,13 +21,4 @@ impl Store {
             sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(self.pool()).await?;
         Ok(row.try_get("value")?)
     }
-
-    /// The value called `name`, if a node has recorded one.
-    pub async fn server_value(&self, name: &str) -> StoreResult<Option<String>> {
-        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|row| row.try_get("value")).transpose()?)
-    }
 }

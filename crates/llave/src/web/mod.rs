@@ -10,9 +10,11 @@ pub mod error;
 pub mod form;
 pub mod health;
 pub mod lang;
+pub mod metrics;
 pub mod nul;
 pub mod page;
 pub mod redirect;
+pub mod request_id;
 pub mod session;
 pub mod words;
 
