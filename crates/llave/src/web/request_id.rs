@@ -1,13 +1,13 @@
 //! Every request's id: taken from an incoming `X-Request-Id` when it is well formed (a load
 //! balancer's or a client's, so one id follows a request across systems), generated
-//! otherwise; carried in the `request` span every log line of the request is written in,
-//! and returned in the `X-Request-Id` response header.
+//! otherwise; carried in the `request` span every log line of the request is written in
+//! (the span `TraceLayer` opens, made by [`span`]), and returned in the `X-Request-Id`
+//! response header.
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -30,14 +30,20 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         .filter(|v| well_formed(v))
         .map(str::to_string)
         .unwrap_or_else(crate::crypto::random_id);
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = next.run(request).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }
     response
+}
+
+/// The span of a request: its id, method and route pattern (never the path or the query,
+/// which may carry codes and tokens). At `info`, so the default filter keeps its fields.
+pub fn span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request.extensions().get::<RequestId>().map_or("", |id| id.0.as_str());
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str());
+    tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route)
 }
 
 #[cfg(test)]

@@ -5,3 +5,4 @@
 mod cluster;
 mod health;
 mod metrics;
+mod process;
