@@ -308,18 +308,35 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 async fn purge_periodically(app: AppState) {
+    let node = crypto::random_id();
     let mut tick = tokio::time::interval(PURGE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match app.store.purge_expired(crypto::now(), app.config.throttle.window_minutes * 60).await {
-            Ok(purged) => {
+        match purge_if_due(&app, &node, crypto::now()).await {
+            Ok(Some(purged)) => {
                 let total: u64 = purged.iter().map(|(_, n)| n).sum();
                 tracing::debug!(total, ?purged, "expired rows deleted");
             }
+            Ok(None) => tracing::debug!("another node purged this round"),
             Err(error) => tracing::warn!(%error, "cannot delete expired rows"),
         }
     }
+}
+
+/// The purge, by node `node`, if no node of the cluster purged in the last round: every
+/// node ticks every [`PURGE_EVERY`], and the first whose tick finds the lease ended takes it
+/// for a little less than a round. `None` when another node holds it.
+pub async fn purge_if_due(
+    app: &Services,
+    node: &str,
+    now: i64,
+) -> Result<Option<Vec<(&'static str, u64)>>, store::StoreError> {
+    let lease = PURGE_EVERY.as_secs() as i64 - 60;
+    if !app.store.take_job_lease("purge", node, now, now + lease).await? {
+        return Ok(None);
+    }
+    app.store.purge_expired(now, app.config.throttle.window_minutes * 60).await.map(Some)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,7 @@ pub mod consent;
 pub mod email_tokens;
 pub mod entities;
 mod events;
+mod jobs;
 pub mod oidc;
 pub mod outbox;
 mod purge;

@@ -103,3 +103,21 @@ async fn three_nodes_starting_together_make_one_signing_key_per_algorithm() {
     }
     database.finish().await;
 }
+
+both_backends! {
+    async fn the_purge_runs_on_one_node_per_round(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let now = llave::crypto::now();
+        // Two nodes tick at once: one purges, the other skips the round.
+        let first = llave::purge_if_due(&app.state, "node-a", now).await.unwrap();
+        let second = llave::purge_if_due(&app.state, "node-b", now).await.unwrap();
+        assert!(first.is_some() && second.is_none(), "{first:?} {second:?}");
+        // Within the round, not even the node that purged purges again.
+        assert!(llave::purge_if_due(&app.state, "node-a", now + 600).await.unwrap().is_none());
+        // The next round: whichever node ticks first.
+        let next = now + llave::PURGE_EVERY.as_secs() as i64;
+        assert!(llave::purge_if_due(&app.state, "node-b", next).await.unwrap().is_some());
+        assert!(llave::purge_if_due(&app.state, "node-a", next).await.unwrap().is_none());
+        app.finish().await;
+    }
+}
