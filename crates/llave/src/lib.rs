@@ -282,9 +282,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let _ = stop.send(true);
     let result = match ended {
         // The server ended by itself: an error of its listener.
-        Some(ended) => ended.map_err(|e| ServeError::Io(std::io::Error::other(e))).and_then(|r| r.map_err(ServeError::Io)),
+        Some(ended) => {
+            ended.map_err(|e| ServeError::Io(std::io::Error::other(e))).and_then(|r| r.map_err(ServeError::Io))
+        }
         None => {
-            tracing::info!(limit_seconds = grace.as_secs(), "stopping: no new connections, finishing requests in flight");
+            tracing::info!(
+                limit_seconds = grace.as_secs(),
+                "stopping: no new connections, finishing requests in flight"
+            );
             match tokio::time::timeout(grace, &mut server).await {
                 Ok(_) => tracing::info!("every request in flight finished"),
                 Err(_) => {

@@ -60,8 +60,11 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Ok(metric)
     };
     let http_duration = HistogramVec::new(
-        HistogramOpts::new("llave_http_request_duration_seconds", "Time to answer an HTTP request, by route and status.")
-            .buckets(LATENCY_BUCKETS.to_vec()),
+        HistogramOpts::new(
+            "llave_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route and status.",
+        )
+        .buckets(LATENCY_BUCKETS.to_vec()),
         &["route", "method", "status"],
     )?;
     registry.register(Box::new(http_duration.clone()))?;

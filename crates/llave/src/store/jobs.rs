@@ -8,19 +8,20 @@ impl Store {
     /// Takes the lease of job `name` for `holder` until `until`, if no lease is running at
     /// `now`: true if `holder` runs the job now.
     pub async fn take_job_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
-        sqlx::query("INSERT INTO job_leases (name, holder, leased_until) VALUES ($1, '', 0) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .execute(self.pool())
-            .await?;
-        let taken = sqlx::query(
-            "UPDATE job_leases SET holder = $2, leased_until = $3 WHERE name = $1 AND leased_until <= $4",
+        sqlx::query(
+            "INSERT INTO job_leases (name, holder, leased_until) VALUES ($1, '', 0) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
-        .bind(holder)
-        .bind(until)
-        .bind(now)
         .execute(self.pool())
         .await?;
+        let taken =
+            sqlx::query("UPDATE job_leases SET holder = $2, leased_until = $3 WHERE name = $1 AND leased_until <= $4")
+                .bind(name)
+                .bind(holder)
+                .bind(until)
+                .bind(now)
+                .execute(self.pool())
+                .await?;
         Ok(taken.rows_affected() == 1)
     }
 }

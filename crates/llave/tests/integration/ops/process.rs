@@ -73,7 +73,10 @@ impl Node {
 
     /// The JSON log lines.
     fn log_lines(&self) -> Vec<serde_json::Value> {
-        self.log_text().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}"))).collect()
+        self.log_text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+            .collect()
     }
 
     fn terminate(&self) {
