@@ -660,6 +660,45 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
+    fn operations_settings_come_from_the_file_the_environment_and_the_flags() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                (config.metrics_listen, config.shutdown_timeout, config.log_format),
+                (None, 20, LogFormat::Text)
+            );
+            jail.create_file("llave.toml", "metrics_listen = \"localhost:9100\"\nshutdown_timeout = 5\n")?;
+            let config =
+                Config::load(Some(Path::new("llave.toml")), &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+            assert_eq!(config.shutdown_timeout, 5);
+            jail.set_env("LLAVE_METRICS_LISTEN", "0.0.0.0:9200");
+            jail.set_env("LLAVE_SHUTDOWN_TIMEOUT", "40");
+            jail.set_env("LLAVE_LOG_FORMAT", "json");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.metrics_listen, Some("0.0.0.0:9200".parse().unwrap()));
+            assert_eq!((config.shutdown_timeout, config.log_format), (40, LogFormat::Json));
+            let flags = Overrides {
+                metrics_listen: Some("127.0.0.1:9300".parse().unwrap()),
+                shutdown_timeout: Some(3),
+                log_format: Some(LogFormat::Text),
+                ..Overrides::default()
+            };
+            let config = Config::load(None, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.metrics_listen, Some("127.0.0.1:9300".parse().unwrap()));
+            assert_eq!((config.shutdown_timeout, config.log_format), (3, LogFormat::Text));
+            jail.set_env("LLAVE_SHUTDOWN_TIMEOUT", "0");
+            let refused = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(refused.contains("shutdown_timeout = 0 is out of range"), "{refused}");
+            jail.set_env("LLAVE_SHUTDOWN_TIMEOUT", "20");
+            jail.set_env("LLAVE_METRICS_LISTEN", "somewhere");
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_are_an_error() {
         let dir = std::env::temp_dir().join(format!("llave-config-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
