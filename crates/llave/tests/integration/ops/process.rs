@@ -207,3 +207,31 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn serve_without_the_kek_file_exits_naming_the_file_and_the_setting(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        app.state.store.close().await;
+        let missing = app.dir.path().join("nowhere/kek.key");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_llave"));
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("LLAVE_")) {
+            command.env_remove(name);
+        }
+        let out = command
+            .arg("--data-dir")
+            .arg(app.dir.path().join("data"))
+            .arg("--database")
+            .arg(&app.database_url)
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .env("LLAVE_KEK_FILE", &missing)
+            .stdin(Stdio::null())
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), out).await.expect("exits").unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(&missing.display().to_string()) && stderr.contains("missing"), "{stderr}");
+        assert!(stderr.contains("LLAVE_KEK_FILE"), "{stderr}");
+        assert!(!missing.exists(), "no key was made");
+        app.finish().await;
+    }
+}
