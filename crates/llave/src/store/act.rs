@@ -104,10 +104,13 @@ impl Store {
     /// SQLite, like an act, so a transaction that reads before it writes never fails to
     /// take the write lock another one took meanwhile.
     pub async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
-        Ok(match self.backend {
+        let asked = std::time::Instant::now();
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        crate::metrics::db_acquired(asked.elapsed());
+        Ok(tx)
     }
 
     /// Runs `body` as one act: committed if it returns `Ok`, rolled back if it returns `Err`.
