@@ -312,14 +312,14 @@ async fn issue_code(
         acr: acr.to_string(),
         amr: signed_in.session.auth_methods.clone(),
         auth_time: signed_in.session.created_at,
+        dpop_jkt: None,
     };
     // The entity will know the person by this `sub`: remember it, so the entity can name
     // them with it in the records API.
     let sub = crate::oidc::tokens::subject(app, client, signed_in.account.id.0);
-    app.store
-        .remember_subject(client.entity_id, &sub, signed_in.account.id.0)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
+    if let Some(entity_id) = client.entity_id {
+        app.store.remember_subject(entity_id, &sub, signed_in.account.id.0).await.map_err(|e| PageError::internal(lang, e))?;
+    }
     app.store
         .insert_code(&token_hash(&code), &record, now, now + CODE_SECONDS)
         .await

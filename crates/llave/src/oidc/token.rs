@@ -123,6 +123,7 @@ async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Para
         amr: record.amr.clone(),
         auth_time: record.auth_time,
         revoked_at: None,
+        dpop_jkt: None,
     };
     let also = tokens::Also { new_grant: true, from_code: Some(&code_hash), ..Default::default() };
     tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), issue.refresh_token, also)
@@ -239,6 +240,7 @@ async fn client_credentials(app: &AppState, client: &ClientRecord, params: &Para
         amr: String::new(),
         auth_time: now,
         revoked_at: None,
+        dpop_jkt: None,
     };
     let also = tokens::Also { new_grant: true, ..Default::default() };
     tokens::issue(app, client, &grant, None, None, false, also).await.map_err(internal)

@@ -57,7 +57,7 @@ pub struct TokenResponse {
 
 /// The `sub` an entity's clients see for a person.
 pub fn subject(app: &Services, client: &ClientRecord, account_id: i64) -> String {
-    oidc::subject::pairwise_sub(&app.subject_key, &client.entity_slug, account_id)
+    oidc::subject::pairwise_sub(&app.subject_key, &client.sector(), account_id)
 }
 
 /// The person's claims a client may see, for the scopes granted.

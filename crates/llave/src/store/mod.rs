@@ -37,6 +37,7 @@ pub mod roles;
 mod secrets;
 mod sessions;
 pub mod signatures;
+pub mod third_parties;
 mod throttle;
 
 pub use accounts::{Account, AccountId, NewAccount};
