@@ -28,6 +28,9 @@ pub struct Also<'a> {
     pub new_grant: bool,
     /// The grant comes from this authorization code (its hash): link them.
     pub from_code: Option<&'a str>,
+    /// Bind the access token to this JWK thumbprint (RFC 9449 §6: `cnf.jkt`, `token_type`
+    /// DPoP).
+    pub jkt: Option<&'a str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +132,9 @@ pub async fn issue(
         access_claims["auth_time"] = json!(grant.auth_time);
         access_claims["acr"] = json!(grant.acr);
     }
+    if let Some(jkt) = also.jkt {
+        access_claims["cnf"] = json!({ "jkt": jkt });
+    }
     let access_token = sign(&access_claims, access_key, "at+jwt")?;
     let refresh_token = with_refresh.then(random_token);
 
@@ -178,7 +184,7 @@ pub async fn issue(
     }
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: if also.jkt.is_some() { "DPoP" } else { "Bearer" },
         expires_in: access_seconds,
         refresh_token,
         id_token,

@@ -551,14 +551,17 @@ impl Store {
         })
     }
 
-    /// Ends a pushed request once it produced a code (RFC 9126 §2.2: one-time use).
-    /// Spends a pushed request; false if it was already spent (a concurrent use won).
-    pub async fn spend_pushed_request(&self, request_uri: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM pushed_requests WHERE request_uri = $1")
+    /// Ends a pushed request once it produced a code (RFC 9126 §2.2: one-time use): its
+    /// parameters, or `None` if it was already spent (a concurrent use won).
+    pub async fn spend_pushed_request(&self, request_uri: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("DELETE FROM pushed_requests WHERE request_uri = $1 RETURNING params")
             .bind(request_uri)
-            .execute(self.pool())
+            .fetch_optional(self.pool())
             .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(match row {
+            Some(row) => Some(row.try_get("params")?),
+            None => None,
+        })
     }
 
     /// Revokes an access token alone (RFC 7009 for an access token).

@@ -15,6 +15,7 @@ mod changes;
 mod consent;
 mod counter;
 mod crash;
+mod fapi;
 mod demo_story;
 mod hostile;
 mod legal_basis;
