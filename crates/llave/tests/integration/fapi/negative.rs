@@ -264,7 +264,7 @@ both_backends! {
         let app = TestApp::new(backend).await;
         let bank = bank(&app).await;
         let request = request(&bank, "openid");
-        let now = now(&app);
+        let now = llave::crypto::now();
         let send = async |changes: serde_json::Value| {
             let mut body = request.params.clone();
             body.extend(Bank::credentials(&bank.assertion_with(&app, changes)));
