@@ -79,7 +79,7 @@ impl Backend {
 
     /// The backend's migrations, embedded at build time from `migrations/<backend>/`: a
     /// file there is a migration (`NNNN_description.sql`), nothing else lists it.
-    fn migrator(self) -> &'static Migrator {
+    pub fn migrator(self) -> &'static Migrator {
         static SQLITE: Migrator = sqlx_macros::migrate!("./migrations/sqlite");
         static POSTGRES: Migrator = sqlx_macros::migrate!("./migrations/postgres");
         match self {

@@ -103,3 +103,46 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn clients_registered_before_0020_keep_their_rows_and_references(backend: Backend) {
+        use sqlx::Row;
+        let fresh = FreshDatabase::new(backend).await;
+        let all: Vec<sqlx::migrate::Migration> = fresh.store.backend().migrator().iter().cloned().collect();
+        let before: Vec<sqlx::migrate::Migration> = all.iter().filter(|m| m.version < 20).cloned().collect();
+        sqlx::migrate::Migrator::with_migrations(before).run(fresh.store.pool()).await.expect("up to 0019");
+        let pool = fresh.store.pool();
+        sqlx::query("INSERT INTO entities (slug, name, created_at) VALUES ('agua', 'Sistema de Aguas', 1)").execute(pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO clients (client_id, entity_id, name, auth_method, redirect_uris, post_logout_redirect_uris, \
+             allowed_claims, id_token_alg, require_par, created_at) \
+             SELECT 'c-old', id, 'Portal', 'client_secret_basic', '[\"https://agua.example/cb\"]', '[]', '[]', 'RS256', 0, 1 \
+             FROM entities WHERE slug = 'agua'",
+        ).execute(pool).await.unwrap();
+        sqlx::query("INSERT INTO grants (id, client_id, scope, acr, amr, auth_time, created_at) VALUES ('g1', 'c-old', 'lookups', '', '', 1, 1)")
+            .execute(pool).await.unwrap();
+        sqlx::query("INSERT INTO pushed_requests (request_uri, client_id, params, created_at, expires_at) VALUES ('u1', 'c-old', 'x=1', 1, 2)")
+            .execute(pool).await.unwrap();
+
+        fresh.store.migrate().await.expect("0020 applies over rows");
+
+        let client = fresh.store.client_by_id("c-old").await.unwrap().expect("the client is kept");
+        assert!(client.entity_id.is_some() && client.third_party.is_none() && !client.fapi);
+        assert_eq!((client.entity_slug.as_str(), client.access_token_alg.as_str()), ("agua", "RS256"));
+        assert!(fresh.store.grant_by_id("g1").await.unwrap().is_some());
+        assert_eq!(fresh.count("SELECT COUNT(*) FROM pushed_requests WHERE client_id = 'c-old'").await, 1);
+        if backend == Backend::Sqlite {
+            let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(pool).await.unwrap();
+            assert!(broken.is_empty(), "every reference still resolves");
+            let on: i64 = sqlx::query("PRAGMA foreign_keys").fetch_one(pool).await.unwrap().get(0);
+            assert_eq!(on, 1, "foreign keys are on again");
+        }
+        // A client belongs to an entity or to a third party: neither, or both, is refused.
+        let orphan = sqlx::query(
+            "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, \
+             allowed_claims, id_token_alg, require_par, created_at) VALUES ('c-x', 'X', 'none', '[]', '[]', '[]', 'ES256', 0, 1)",
+        ).execute(pool).await;
+        assert!(orphan.is_err());
+        fresh.finish().await;
+    }
+}
