@@ -191,12 +191,7 @@ fn same_target(htu: &str, url: &str) -> bool {
 pub fn thumbprint(jwk: &Value) -> Option<String> {
     let member = |name: &str| jwk.get(name).and_then(Value::as_str).map(|v| serde_json::to_string(v).ok());
     let canonical = match jwk.get("kty").and_then(Value::as_str)? {
-        "EC" => format!(
-            r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
-            member("crv")??,
-            member("x")??,
-            member("y")??
-        ),
+        "EC" => format!(r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#, member("crv")??, member("x")??, member("y")??),
         "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, member("crv")??, member("x")??),
         "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, member("e")??, member("n")??),
         _ => return None,

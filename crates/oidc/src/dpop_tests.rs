@@ -27,12 +27,10 @@ fn key() -> Key {
 /// A JWS written by hand, so its header can hold anything (a private member, say).
 fn proof_with(key: &Key, typ: &str, jwk: Value, claims: Value) -> String {
     let header = json!({ "typ": typ, "alg": "ES256", "jwk": jwk });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key.encoding, jsonwebtoken::Algorithm::ES256).unwrap();
+    let input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let signature =
+        jsonwebtoken::crypto::sign(input.as_bytes(), &key.encoding, jsonwebtoken::Algorithm::ES256).unwrap();
     format!("{input}.{signature}")
 }
 

@@ -297,7 +297,8 @@ async fn issue_code(
     // (RFC 9449 §10).
     let mut dpop_jkt = pairs.iter().find_map(|(k, v)| (k == "dpop_jkt").then(|| v.clone()));
     if let Some((_, request_uri)) = pairs.iter().find(|(k, _)| k == "request_uri") {
-        let Some(pushed) = app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?
+        let Some(pushed) =
+            app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?
         else {
             return Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-request-uri"));
         };
@@ -326,7 +327,10 @@ async fn issue_code(
     // them with it in the records API.
     let sub = crate::oidc::tokens::subject(app, client, signed_in.account.id.0);
     if let Some(entity_id) = client.entity_id {
-        app.store.remember_subject(entity_id, &sub, signed_in.account.id.0).await.map_err(|e| PageError::internal(lang, e))?;
+        app.store
+            .remember_subject(entity_id, &sub, signed_in.account.id.0)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
     }
     app.store
         .insert_code(&token_hash(&code), &record, now, now + CODE_SECONDS)

@@ -90,7 +90,9 @@ fn validate_uri(uri: &str) -> Result<String, ClientError> {
 pub async fn register_in(tx: &mut Tx, record: &ClientRecord, by: &str) -> Result<(), StoreError> {
     tx.create_client(record).await?;
     let detail = match &record.third_party {
-        Some(_) => format!("third_party={} client={} auth={} fapi", record.entity_slug, record.client_id, record.auth_method),
+        Some(_) => {
+            format!("third_party={} client={} auth={} fapi", record.entity_slug, record.client_id, record.auth_method)
+        }
         None => format!("entity={} client={} auth={}", record.entity_slug, record.client_id, record.auth_method),
     };
     tx.event(Event::system(EventKind::ClientRegistered, None, by, &detail));
@@ -402,8 +404,7 @@ async fn verify_assertion(
     let Ok(header) = jsonwebtoken::decode_header(assertion) else {
         return Ok(false);
     };
-    let allowed: &[&str] =
-        if client.fapi { &FAPI_ALGORITHMS } else { &["RS256", "ES256", "EdDSA", "PS256"] };
+    let allowed: &[&str] = if client.fapi { &FAPI_ALGORITHMS } else { &["RS256", "ES256", "EdDSA", "PS256"] };
     if !allowed.contains(&alg_name(header.alg)) {
         return Ok(false);
     }

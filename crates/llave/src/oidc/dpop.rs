@@ -44,10 +44,9 @@ pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
     let mut values = headers.get_all("dpop").iter();
     match (values.next(), values.next()) {
         (None, _) => Ok(None),
-        (Some(value), None) => value
-            .to_str()
-            .map(Some)
-            .map_err(|_| DpopError::Invalid("the DPoP header is not text".into())),
+        (Some(value), None) => {
+            value.to_str().map(Some).map_err(|_| DpopError::Invalid("the DPoP header is not text".into()))
+        }
         (Some(_), Some(_)) => Err(DpopError::Invalid("one DPoP header only".into())),
     }
 }
@@ -75,7 +74,13 @@ pub struct Needs<'a> {
 
 /// Verifies `proof` for a request `method path` and spends its `jti`: a replayed proof is
 /// refused.
-pub async fn accept(app: &Services, proof: &str, method: &str, path: &str, needs: Needs<'_>) -> Result<Verified, Refused> {
+pub async fn accept(
+    app: &Services,
+    proof: &str,
+    method: &str,
+    path: &str,
+    needs: Needs<'_>,
+) -> Result<Verified, Refused> {
     let url = format!("{}{path}", app.config.issuer());
     let key = nonce_key(app);
     let expected = Expected {

@@ -97,11 +97,10 @@ async fn bind_to_key(app: &AppState, headers: &HeaderMap, stored: &mut Vec<(Stri
         Err(super::dpop::Refused::Store(error)) => return Err(internal(error)),
     };
     match asked {
-        Some(jkt) if jkt != verified.jkt => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "dpop_jkt is not the thumbprint of the DPoP proof's key",
-        )
-        .into()),
+        Some(jkt) if jkt != verified.jkt => {
+            Err(OAuthError::new(ErrorCode::InvalidDpopProof, "dpop_jkt is not the thumbprint of the DPoP proof's key")
+                .into())
+        }
         Some(_) => Ok(()),
         None => {
             stored.push(("dpop_jkt".into(), verified.jkt));

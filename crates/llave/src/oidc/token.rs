@@ -103,11 +103,11 @@ fn proof_matches(bound: Option<&str>, proof: Option<&Verified>) -> Result<(), Fa
     match (bound, proof) {
         (None, _) => Ok(()),
         (Some(jkt), Some(proof)) if proof.jkt == jkt => Ok(()),
-        (Some(_), Some(_)) => Err(oidc::dpop::DpopError::Invalid(
-            "the DPoP proof is signed by another key than the one bound".into(),
-        )
-        .to_oauth()
-        .into()),
+        (Some(_), Some(_)) => {
+            Err(oidc::dpop::DpopError::Invalid("the DPoP proof is signed by another key than the one bound".into())
+                .to_oauth()
+                .into())
+        }
         (Some(_), None) => Err(oidc::dpop::DpopError::Missing.to_oauth().into()),
     }
 }
@@ -175,7 +175,12 @@ async fn authorization_code(
         revoked_at: None,
         dpop_jkt: proof.map(|p| p.jkt.clone()),
     };
-    let also = tokens::Also { new_grant: true, from_code: Some(&code_hash), jkt: grant.dpop_jkt.as_deref(), ..Default::default() };
+    let also = tokens::Also {
+        new_grant: true,
+        from_code: Some(&code_hash),
+        jkt: grant.dpop_jkt.as_deref(),
+        ..Default::default()
+    };
     tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), issue.refresh_token, also)
         .await
         .map_err(internal)

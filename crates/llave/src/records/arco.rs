@@ -132,7 +132,11 @@ pub async fn answer(app: &Services, client: &ClientRecord, id: &str, status: &st
     if request.status != "pending" {
         return Err(already());
     }
-    if !app.store.answer_arco_request(id, super::calling_entity(client)?, status, text, &client.client_id, now()).await? {
+    if !app
+        .store
+        .answer_arco_request(id, super::calling_entity(client)?, status, text, &client.client_id, now())
+        .await?
+    {
         return Err(already());
     }
     app.store.arco_request(id).await?.ok_or_else(|| Failure::Internal("answered request vanished".into()))

@@ -138,7 +138,9 @@ pub struct PersonRef {
 pub async fn resolve_person(app: &Services, client: &ClientRecord, person: &PersonRef) -> Outcome<i64> {
     let unknown = || Failure::refused(StatusCode::NOT_FOUND, "unknown_person", "no person is known by that identifier");
     match (person.sub.as_deref(), person.curp.as_deref()) {
-        (Some(sub), None) => app.store.account_for_subject(calling_entity(client)?, sub.trim()).await?.ok_or_else(unknown),
+        (Some(sub), None) => {
+            app.store.account_for_subject(calling_entity(client)?, sub.trim()).await?.ok_or_else(unknown)
+        }
         (None, Some(curp)) => {
             let entity_clients = app.store.list_clients(Some(&client.entity_slug)).await?;
             if !entity_clients.iter().any(|c| c.allowed_claims.iter().any(|claim| claim == "curp")) {
@@ -689,7 +691,8 @@ pub async fn lookup(
     };
     let today = calendar::format_date(calendar::city_date(now()));
     let basis = allowed.basis().as_str();
-    let Some(decision::Chosen { locator, consent_id }) = decision::choose(&allowed, calling_entity(client)?, found, &today)
+    let Some(decision::Chosen { locator, consent_id }) =
+        decision::choose(&allowed, calling_entity(client)?, found, &today)
     else {
         return Ok(None);
     };

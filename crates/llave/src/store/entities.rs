@@ -163,9 +163,9 @@ impl Store {
         let rows = sqlx::query(select_client!(
             "WHERE $1 = '' OR e.slug = $1 OR t.slug = $1 ORDER BY COALESCE(e.slug, t.slug), c.name, c.client_id"
         ))
-            .bind(entity_slug.unwrap_or(""))
-            .fetch_all(self.pool())
-            .await?;
+        .bind(entity_slug.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
     }
 }

@@ -42,8 +42,7 @@ impl Store {
     }
 
     pub async fn list_third_parties(&self) -> StoreResult<Vec<ThirdParty>> {
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(format!("{COLUMNS} ORDER BY slug"))).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{COLUMNS} ORDER BY slug"))).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(third_party_from_row).collect::<Result<_, _>>()?)
     }
 }

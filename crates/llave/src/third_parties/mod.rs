@@ -108,7 +108,9 @@ pub fn parse_tax_id(text: &str) -> Result<String, ThirdPartyError> {
     let letters = match chars.len() {
         12 => 3,
         13 => 4,
-        _ => return Err(ThirdPartyError::Invalid(format!("invalid --tax-id {text:?}: an RFC has 12 or 13 characters"))),
+        _ => {
+            return Err(ThirdPartyError::Invalid(format!("invalid --tax-id {text:?}: an RFC has 12 or 13 characters")));
+        }
     };
     let name_ok = chars[..letters].iter().all(|c| c.is_ascii_uppercase() || *c == 'Ñ' || *c == '&');
     let date = &chars[letters..letters + 6];

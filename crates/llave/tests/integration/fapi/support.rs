@@ -28,7 +28,11 @@ impl Key {
         let point = secret.public_key().to_encoded_point(false);
         let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": kid, "use": "sig",
             "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()), "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()) });
-        Key { encoding: jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(), jwk, alg: jsonwebtoken::Algorithm::ES256 }
+        Key {
+            encoding: jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+            jwk,
+            alg: jsonwebtoken::Algorithm::ES256,
+        }
     }
 
     /// An RSA key (for PS256, and for the RS256 that FAPI refuses).
@@ -40,7 +44,11 @@ impl Key {
         let public = private.to_public_key();
         let jwk = json!({ "kty": "RSA", "kid": kid, "use": "sig",
             "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()), "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()) });
-        Key { encoding: jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(), jwk, alg: jsonwebtoken::Algorithm::PS256 }
+        Key {
+            encoding: jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+            jwk,
+            alg: jsonwebtoken::Algorithm::PS256,
+        }
     }
 
     /// The public JWK without `kid` and `use`: as a DPoP header carries it.
@@ -58,7 +66,8 @@ impl Key {
 
     /// A JWS over `claims` with this header, written by hand so tests can put anything in it.
     pub fn sign(&self, header: Value, claims: &Value) -> String {
-        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg).unwrap();
         format!("{input}.{signature}")
     }
@@ -141,10 +150,7 @@ impl Bank {
 
     /// Form fields authenticating with `assertion`.
     pub fn credentials(assertion: &str) -> Vec<(String, String)> {
-        vec![
-            ("client_assertion_type".into(), ASSERTION_TYPE.into()),
-            ("client_assertion".into(), assertion.into()),
-        ]
+        vec![("client_assertion_type".into(), ASSERTION_TYPE.into()), ("client_assertion".into(), assertion.into())]
     }
 }
 
@@ -161,7 +167,15 @@ pub struct Proof<'a> {
 
 impl<'a> Proof<'a> {
     pub fn new(app: &TestApp, key: &'a Key, method: &'a str, path: &str) -> Proof<'a> {
-        Proof { key, method, url: format!("{}{path}", app.state.config.issuer()), iat: now(app), nonce: None, ath: None, jti: jti() }
+        Proof {
+            key,
+            method,
+            url: format!("{}{path}", app.state.config.issuer()),
+            iat: now(app),
+            nonce: None,
+            ath: None,
+            jti: jti(),
+        }
     }
 
     pub fn with_nonce(mut self, app: &TestApp) -> Self {
@@ -188,7 +202,12 @@ impl<'a> Proof<'a> {
 }
 
 /// A POSTed form with these headers.
-pub async fn post(client: &mut Client, path: &str, fields: &[(String, String)], headers: &[(&str, String)]) -> Response {
+pub async fn post(
+    client: &mut Client,
+    path: &str,
+    fields: &[(String, String)],
+    headers: &[(&str, String)],
+) -> Response {
     let body = serde_urlencoded::to_string(fields).unwrap();
     for (name, value) in headers {
         client.extra_headers.push((name.to_string(), value.clone()));
@@ -250,7 +269,12 @@ pub fn front(bank: &Bank, request_uri: &str) -> String {
 }
 
 /// A person signed in, through consent, to the callback's parameters.
-pub async fn code_for(app: &TestApp, bank: &Bank, seed: u64, request: &Request) -> std::collections::HashMap<String, String> {
+pub async fn code_for(
+    app: &TestApp,
+    bank: &Bank,
+    seed: u64,
+    request: &Request,
+) -> std::collections::HashMap<String, String> {
     let request_uri = pushed(app, bank, &request.params).await;
     let (_, mut browser) = signed_in_person(app, seed).await;
     crate::oidc::support::authorize(&mut browser, &front(bank, &request_uri)).await
@@ -271,7 +295,12 @@ pub async fn token_with(app: &TestApp, bank: &Bank, grant: &[(&str, &str)], proo
 }
 
 pub fn code_grant<'a>(code: &'a str, request: &'a Request) -> Vec<(&'a str, &'a str)> {
-    vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", &request.verifier)]
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", &request.verifier),
+    ]
 }
 
 pub fn error_of(response: &Response) -> String {
