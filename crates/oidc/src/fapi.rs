@@ -19,7 +19,7 @@ pub const FUTURE_REFUSED_SECONDS: i64 = 60;
 /// FAPI 2.0 §5.3.2.1 item 11: authorization codes live at most 60 seconds.
 pub const CODE_SECONDS: i64 = 60;
 /// FAPI 2.0 §5.3.2.2 item 3: a `request_uri` lives less than 600 seconds.
-pub const REQUEST_URI_SECONDS: i64 = 90;
+pub const REQUEST_URI_MAX_SECONDS: i64 = 600;
 
 /// FAPI 2.0 Message Signing §5.3.1: a request object's `exp` at most 60 minutes after its
 /// `nbf`.

@@ -17,7 +17,8 @@ use crate::store::entities::ClientRecord;
 use crate::store::oidc::{GrantRecord, IssueWrite};
 use crate::store::{Account, StoreError};
 
-pub const CODE_SECONDS: i64 = 60;
+/// How long a code lives: FAPI 2.0's at most 60 seconds, for every client.
+pub const CODE_SECONDS: i64 = oidc::fapi::CODE_SECONDS;
 
 /// What else the transaction that records a token answer does.
 #[derive(Debug, Default, Clone, Copy)]

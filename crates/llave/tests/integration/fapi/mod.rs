@@ -6,5 +6,6 @@
 
 mod flow;
 mod negative;
+mod node;
 mod registry;
 pub mod support;

@@ -19,6 +19,8 @@ pub struct Key {
     pub encoding: jsonwebtoken::EncodingKey,
     pub jwk: Value,
     pub alg: jsonwebtoken::Algorithm,
+    /// The private JWK (EC keys only), for a client library that imports it.
+    pub private_jwk: Value,
 }
 
 impl Key {
@@ -28,10 +30,13 @@ impl Key {
         let point = secret.public_key().to_encoded_point(false);
         let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": kid, "use": "sig",
             "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()), "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()) });
+        let mut private_jwk = jwk.clone();
+        private_jwk["d"] = json!(URL_SAFE_NO_PAD.encode(secret.to_bytes()));
         Key {
             encoding: jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
             jwk,
             alg: jsonwebtoken::Algorithm::ES256,
+            private_jwk,
         }
     }
 
@@ -48,6 +53,7 @@ impl Key {
             encoding: jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
             jwk,
             alg: jsonwebtoken::Algorithm::PS256,
+            private_jwk: Value::Null,
         }
     }
 
