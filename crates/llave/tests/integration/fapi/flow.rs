@@ -145,3 +145,19 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn discovery_advertises_dpop_request_objects_and_iss(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let response = app.client().get("/.well-known/openid-configuration").await;
+        let metadata = json(&response);
+        assert_eq!(metadata["dpop_signing_alg_values_supported"], json!(["PS256", "ES256", "EdDSA"]));
+        assert_eq!(metadata["request_object_signing_alg_values_supported"], json!(["PS256", "ES256", "EdDSA"]));
+        assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
+        // Required per client (every third party's), not of every client.
+        assert_eq!(metadata["require_pushed_authorization_requests"], false);
+        assert_eq!(metadata["response_types_supported"], json!(["code"]));
+        assert_eq!(metadata["code_challenge_methods_supported"], json!(["S256"]));
+        app.finish().await;
+    }
+}
