@@ -326,3 +326,30 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_dpop_proof_used_at_one_node_is_refused_at_another_and_nonces_work_on_both(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        // A second node: another llave over the same database.
+        let store = llave::store::Store::connect(&app.database_url).await.unwrap();
+        let other = llave::assemble(app.state.config.clone(), store).await.unwrap();
+        let mut second = Client::new(llave::app::router(other.clone()), "203.0.113.11");
+        let bank = bank(&app).await;
+        let dpop = Key::es256("dpop");
+        // The nonce the first node hands out is good at the second.
+        let mut proof = Proof::new(&app, &dpop, "POST", "/token");
+        proof.nonce = Some(llave::oidc::dpop::current_nonce(&app.state));
+        let proof = proof.jwt();
+        let grant = [("grant_type", "client_credentials")];
+        let mut body = fields(&grant);
+        body.extend(Bank::credentials(&bank.assertion(&app)));
+        let first = post(&mut second, "/token", &body, &[("DPoP", proof.clone())]).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(json(&first)["token_type"], "DPoP");
+        // The same proof at the first node: its jti is spent in the shared database.
+        let replayed = token_with(&app, &bank, &grant, Some(proof)).await;
+        refused_with(&replayed, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
+        other.store.close().await;
+        app.finish().await;
+    }
+}
