@@ -143,3 +143,27 @@ fn a_bound_key_and_an_access_token_must_match() {
     let wrong = access_token_hash("another-token");
     assert!(verify(&proof(&key, with(get, "ath", json!(wrong))), &with_token).is_err());
 }
+
+#[test]
+fn an_eddsa_proof_verifies_and_an_algorithm_not_matching_its_key_does_not() {
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    let signing = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+    let pem = signing.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).unwrap();
+    let encoding = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
+    let jwk =
+        json!({ "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes()) });
+    let sign = |alg: &str, algorithm: jsonwebtoken::Algorithm| {
+        let header = json!({ "typ": TYP, "alg": alg, "jwk": jwk });
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims().to_string()));
+        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &encoding, algorithm).unwrap();
+        format!("{input}.{signature}")
+    };
+    let verified = verify(&sign("EdDSA", jsonwebtoken::Algorithm::EdDSA), &expected()).unwrap();
+    assert_eq!(verified.jkt, thumbprint(&jwk).unwrap());
+    // An Ed25519 key claimed as ES256: refused before any signature check.
+    let header = json!({ "typ": TYP, "alg": "ES256", "jwk": jwk });
+    let forged =
+        format!("{}.{}.AAAA", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims().to_string()));
+    assert!(verify(&forged, &expected()).is_err());
+}
