@@ -38,6 +38,10 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             let mut response = Json(answer).into_response();
             response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+            // RFC 9449 §8.2: the nonce for the next request, saving it a round trip.
+            if headers.contains_key("dpop") {
+                response = super::dpop::with_nonce(&app, response);
+            }
             response
         }
         // RFC 9449 §8: the nonce to retry with.

@@ -144,7 +144,8 @@ pub async fn issue(
         Some(account) if scope.contains("openid") => {
             let key = ring
                 .signing(&client.id_token_alg)
-                .or(ring.signing("RS256"))
+                // FAPI 2.0 §5.4.1: never RS256 for a third party's client.
+                .or_else(|| if client.fapi { None } else { ring.signing("RS256") })
                 .ok_or_else(|| TokenError::Sign("no key".into()))?;
             let mut claims = user_claims(app, client, account, &scope);
             claims.insert("iss".into(), json!(issuer));

@@ -33,6 +33,7 @@ both_backends! {
         retry.nonce = Some(nonce);
         let issued = token_with(&app, &bank, &code_grant(&code, &request), Some(retry.jwt())).await;
         assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+        assert!(issued.headers.contains_key("dpop-nonce"), "the next nonce comes with the answer");
         let tokens = json(&issued);
         assert_eq!(tokens["token_type"], "DPoP");
         let access = tokens["access_token"].as_str().unwrap().to_string();
