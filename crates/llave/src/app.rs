@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::signature::pages::routes(state.config.signature.max_document_bytes))
         .merge(crate::oidc::routes::routes())
         .merge(crate::catalog::routes::routes())
+        .merge(crate::third_parties::routes::routes())
         .merge(crate::catalog::edit::routes())
         .merge(crate::demo_sites::routes())
         .merge(crate::audit::routes::routes())

@@ -30,6 +30,7 @@ pub mod registry;
 pub mod requisitions;
 pub mod signature;
 pub mod store;
+pub mod third_parties;
 pub mod web;
 pub mod witness;
 

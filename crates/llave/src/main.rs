@@ -137,9 +137,13 @@ enum Command {
     /// Manage entities (government bodies).
     #[command(subcommand)]
     Entity(EntityCommand),
-    /// Manage OpenID Connect clients of entities.
+    /// Manage OpenID Connect clients of entities and of third parties.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Third parties (banks, employers, landlords, schools) that ask people for data by
+    /// consent, held to FAPI 2.0 (docs/third-parties.md).
+    #[command(subcommand)]
+    ThirdParty(ThirdPartyCommand),
     /// Manage token-signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -450,8 +454,18 @@ enum ClientCommand {
     /// Register a client; prints client_id and, for a confidential client, client_secret once.
     Add {
         /// The entity the client belongs to (its slug).
+        #[arg(long, required_unless_present = "third_party", conflicts_with = "third_party")]
+        entity: Option<String>,
+        /// The third party the client belongs to (its slug): a FAPI 2.0 client, confidential,
+        /// private_key_jwt with --jwks-file, pushed requests and DPoP.
         #[arg(long)]
-        entity: String,
+        third_party: Option<String>,
+        /// Where llave notifies the third party (consent changes); https.
+        #[arg(long, requires = "third_party")]
+        notify_uri: Option<String>,
+        /// Require signed request objects (JAR, RFC 9101) at the PAR endpoint.
+        #[arg(long, requires = "third_party")]
+        require_jar: bool,
         /// The client's name, shown to people on the consent page.
         #[arg(long)]
         name: String,
@@ -511,6 +525,41 @@ enum ClientCommand {
         /// The client's client_id.
         client_id: String,
         /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ThirdPartyCommand {
+    /// Register a third party with the purposes it may ask for.
+    Add {
+        /// Short name used in URLs, e.g. banco-ejemplo (lower case letters, digits, hyphens).
+        #[arg(long)]
+        slug: String,
+        /// Its legal name, e.g. "Banco del Ejemplo, S.A." (shown to people on the consent page).
+        #[arg(long)]
+        legal_name: String,
+        /// Its RFC (Mexican tax id), 12 characters for a company.
+        #[arg(long)]
+        tax_id: String,
+        /// Purpose codes it may ask for, comma-separated (`llave third-party purposes`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        purposes: Vec<String>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List third parties.
+    List {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The published purpose codes, with their Spanish title and description (also at
+    /// /datos/propositos.json).
+    Purposes {
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -800,6 +849,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 ClientCommand::Add {
                     entity,
+                    third_party,
+                    notify_uri,
+                    require_jar,
                     name,
                     redirect_uris,
                     post_logout_redirect_uris,
@@ -821,7 +873,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         None => None,
                     };
                     let new = llave::oidc::clients::NewClient {
-                        entity,
+                        entity: entity.unwrap_or_default(),
+                        third_party,
+                        notify_uri,
+                        require_jar,
                         name,
                         redirect_uris,
                         post_logout_redirect_uris,
@@ -863,6 +918,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let view = admin::disable_client(&app.store, &client_id).await?;
                     if json { print_json(&view)? } else { print!("disabled {}", view.to_text()) }
                 }
+            }
+        }
+        Command::ThirdParty(ThirdPartyCommand::Purposes { json }) => {
+            let purposes = llave::third_parties::PURPOSES;
+            if json {
+                print_json(&purposes)?
+            } else {
+                for p in purposes {
+                    println!("{}  {}\n    {}", p.code, p.title, p.description);
+                }
+            }
+        }
+        Command::ThirdParty(command) => {
+            let app = llave::open(config).await?;
+            match command {
+                ThirdPartyCommand::Add { slug, legal_name, tax_id, purposes, json } => {
+                    let new = llave::third_parties::NewThirdParty { slug, legal_name, tax_id, purposes };
+                    let third = llave::third_parties::register(&app.store, &new, "cli").await?;
+                    if json {
+                        print_json(&third)?
+                    } else {
+                        println!("third party {} added: {} ({})", third.slug, third.legal_name, third.tax_id);
+                    }
+                }
+                ThirdPartyCommand::List { json } => {
+                    let all = app.store.list_third_parties().await?;
+                    if json {
+                        print_json(&all)?
+                    } else {
+                        for t in all {
+                            println!("{}  {}  {}  {}", t.slug, t.tax_id, t.legal_name, t.purposes.join(","));
+                        }
+                    }
+                }
+                ThirdPartyCommand::Purposes { .. } => {}
             }
         }
         Command::Pki(PkiCommand::Init { json }) => {

@@ -27,6 +27,10 @@ pub enum ErrorCode {
     UnmetAuthenticationRequirements,
     /// RFC 9396 §5: `authorization_details` that are malformed or not allowed.
     InvalidAuthorizationDetails,
+    /// RFC 9449 §5: a DPoP proof missing where required, malformed, or not matching.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof lacks the server's current nonce (sent in `DPoP-Nonce`).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -52,6 +56,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 

@@ -6,7 +6,9 @@
 //! The server (`crates/llave/src/oidc`) does the I/O around it.
 
 pub mod authorize;
+pub mod dpop;
 pub mod errors;
+pub mod fapi;
 pub mod grants;
 pub mod pkce;
 pub mod redirect_uri;

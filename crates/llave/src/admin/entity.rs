@@ -70,7 +70,9 @@ pub async fn add_entity(app: &crate::Services, slug: &str, name: &str) -> Result
 #[derive(Debug, Serialize)]
 pub struct ClientView {
     pub client_id: String,
+    /// The owner's slug: the entity's, or the third party's (then `third_party` is true).
     pub entity: String,
+    pub third_party: bool,
     pub name: String,
     pub token_endpoint_auth_method: String,
     pub redirect_uris: Vec<String>,
@@ -80,6 +82,11 @@ pub struct ClientView {
     pub id_token_signed_response_alg: String,
     pub access_token_signed_response_alg: String,
     pub require_pushed_authorization_requests: bool,
+    pub require_signed_request_object: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_uri: Option<String>,
+    /// Held to the FAPI 2.0 Security Profile.
+    pub fapi: bool,
     pub created_at: i64,
     pub disabled: bool,
 }
@@ -89,6 +96,7 @@ impl From<&ClientRecord> for ClientView {
         ClientView {
             client_id: c.client_id.clone(),
             entity: c.entity_slug.clone(),
+            third_party: c.third_party.is_some(),
             name: c.name.clone(),
             token_endpoint_auth_method: c.auth_method.clone(),
             redirect_uris: c.redirect_uris.clone(),
@@ -98,6 +106,9 @@ impl From<&ClientRecord> for ClientView {
             id_token_signed_response_alg: c.id_token_alg.clone(),
             access_token_signed_response_alg: c.access_token_alg.clone(),
             require_pushed_authorization_requests: c.require_par,
+            require_signed_request_object: c.third_party.as_ref().is_some_and(|t| t.require_jar),
+            notify_uri: c.third_party.as_ref().and_then(|t| t.notify_uri.clone()),
+            fapi: c.fapi,
             created_at: c.created_at,
             disabled: c.disabled_at.is_some(),
         }

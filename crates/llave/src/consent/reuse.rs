@@ -128,13 +128,16 @@ pub async fn offers(
     client: &ClientRecord,
     requested: &[Requested],
 ) -> StoreResult<Vec<Offer>> {
+    // Reuse between entities is for entities' clients; a third party asks by consent
+    // artefact instead.
+    let Some(entity_id) = client.entity_id else { return Ok(Vec::new()) };
     let today = crate::calendar::format_date(crate::calendar::city_date(now()));
     let mut offers: Vec<Offer> = Vec::new();
     for request in requested.iter().filter(|r| !r.by_law) {
         for kind in &request.kinds {
-            let consents = app.store.reuse_consents_for(account_id, client.entity_id, &request.procedure, kind).await?;
+            let consents = app.store.reuse_consents_for(account_id, entity_id, &request.procedure, kind).await?;
             for locator in app.store.records_of_kind(account_id, kind, None).await? {
-                if locator.entity_id == client.entity_id
+                if locator.entity_id == entity_id
                     || !locator.in_force(&today)
                     || consents.iter().any(|c| c.holder_entity_id == locator.entity_id)
                     || offers.iter().any(|o| {
@@ -168,6 +171,7 @@ pub async fn accept(
     offers: &[Offer],
     chosen: &[String],
 ) -> StoreResult<usize> {
+    let Some(entity_id) = client.entity_id else { return Ok(0) };
     let mut saved = 0;
     let now = now();
     for offer in offers.iter().filter(|o| chosen.contains(&o.key())) {
@@ -175,7 +179,7 @@ pub async fn accept(
             .add_reuse_consent(&ReuseConsent {
                 id: random_id(),
                 account_id,
-                reader_entity_id: client.entity_id,
+                reader_entity_id: entity_id,
                 procedure: offer.procedure.clone(),
                 kind: offer.kind.clone(),
                 holder_entity_id: offer.holder_entity_id,

@@ -103,7 +103,7 @@ pub async fn register(app: &Services) -> StoreResult<Vec<(&'static Site, String)
                 })?;
                 let record = ClientRecord {
                     client_id: site.client_id(),
-                    entity_id: entity.id,
+                    entity_id: Some(entity.id),
                     entity_slug: entity.slug.clone(),
                     entity_name: entity.name.clone(),
                     name: site.client_name.to_string(),
@@ -119,6 +119,8 @@ pub async fn register(app: &Services) -> StoreResult<Vec<(&'static Site, String)
                     require_par: false,
                     created_at: now(),
                     disabled_at: None,
+                    third_party: None,
+                    fapi: false,
                 };
                 app.store.act("client_registered", async |tx: &mut Tx| register_in(tx, &record, "demo").await).await?;
             }

@@ -106,7 +106,8 @@ async fn validated(
             if !request_uri.starts_with(super::par::REQUEST_URI_PREFIX) {
                 return Err(refused());
             }
-            let stored = match app.store.pushed_request(request_uri, &client.client_id, now()).await {
+            // The injectable clock: a test sees a request_uri expire without waiting.
+            let stored = match app.store.pushed_request(request_uri, &client.client_id, app.clock.now()).await {
                 Ok(Some(stored)) => stored,
                 Ok(None) => return Err(refused()),
                 Err(error) => return Err(Err(PageError::internal(lang, error))),
@@ -292,11 +293,19 @@ async fn issue_code(
     if let Some(answer) = sign_in_answer(app, request, pairs, Some(signed_in), lang) {
         return Ok(answer);
     }
-    // A pushed request produces one code (RFC 9126 §2.2).
-    if let Some((_, request_uri)) = pairs.iter().find(|(k, _)| k == "request_uri")
-        && !app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?
-    {
-        return Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-request-uri"));
+    // A pushed request produces one code (RFC 9126 §2.2); the key it named binds the code
+    // (RFC 9449 §10).
+    let mut dpop_jkt = pairs.iter().find_map(|(k, v)| (k == "dpop_jkt").then(|| v.clone()));
+    if let Some((_, request_uri)) = pairs.iter().find(|(k, _)| k == "request_uri") {
+        let Some(pushed) =
+            app.store.spend_pushed_request(request_uri).await.map_err(|e| PageError::internal(lang, e))?
+        else {
+            return Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-request-uri"));
+        };
+        dpop_jkt = super::form_pairs(pushed.as_bytes())
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|(k, v)| (k == "dpop_jkt").then_some(v));
     }
     let code = random_token();
     let now = now();
@@ -312,14 +321,17 @@ async fn issue_code(
         acr: acr.to_string(),
         amr: signed_in.session.auth_methods.clone(),
         auth_time: signed_in.session.created_at,
+        dpop_jkt,
     };
     // The entity will know the person by this `sub`: remember it, so the entity can name
     // them with it in the records API.
     let sub = crate::oidc::tokens::subject(app, client, signed_in.account.id.0);
-    app.store
-        .remember_subject(client.entity_id, &sub, signed_in.account.id.0)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
+    if let Some(entity_id) = client.entity_id {
+        app.store
+            .remember_subject(entity_id, &sub, signed_in.account.id.0)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
+    }
     app.store
         .insert_code(&token_hash(&code), &record, now, now + CODE_SECONDS)
         .await

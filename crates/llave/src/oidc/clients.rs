@@ -32,12 +32,20 @@ pub struct NewClient {
     /// Access token signing algorithm; default ES256.
     pub access_token_alg: Option<String>,
     pub require_par: bool,
+    /// A third party's client (its slug) instead of an entity's: held to FAPI 2.0.
+    pub third_party: Option<String>,
+    /// Where a third party is notified (consent revoked, paused…).
+    pub notify_uri: Option<String>,
+    /// Its authorization requests must be signed request objects (RFC 9101).
+    pub require_jar: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("no entity has the slug {0:?}")]
     UnknownEntity(String),
+    #[error("no third party has the slug {0:?}")]
+    UnknownThirdParty(String),
     #[error("redirect URI {0:?}: {1}")]
     RedirectUri(String, oidc::redirect_uri::RedirectUriError),
     #[error("at least one --redirect-uri is required")]
@@ -54,10 +62,19 @@ pub struct Registered {
     pub client_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
-    pub entity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub third_party: Option<String>,
     pub name: String,
     pub token_endpoint_auth_method: String,
     pub redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_uri: Option<String>,
+    pub require_pushed_authorization_requests: bool,
+    pub require_signed_request_object: bool,
+    /// Held to the FAPI 2.0 Security Profile.
+    pub fapi: bool,
 }
 
 pub fn secret_hash(secret: &str) -> String {
@@ -72,15 +89,39 @@ fn validate_uri(uri: &str) -> Result<String, ClientError> {
 /// who registered it (`cli`, `demo`).
 pub async fn register_in(tx: &mut Tx, record: &ClientRecord, by: &str) -> Result<(), StoreError> {
     tx.create_client(record).await?;
-    let detail = format!("entity={} client={} auth={}", record.entity_slug, record.client_id, record.auth_method);
+    let detail = match &record.third_party {
+        Some(_) => {
+            format!("third_party={} client={} auth={} fapi", record.entity_slug, record.client_id, record.auth_method)
+        }
+        None => format!("entity={} client={} auth={}", record.entity_slug, record.client_id, record.auth_method),
+    };
     tx.event(Event::system(EventKind::ClientRegistered, None, by, &detail));
     Ok(())
 }
 
-/// Registers a client of an entity (`llave client add`), as one act.
+/// Who a new client belongs to.
+enum Owner {
+    Entity(crate::store::entities::Entity),
+    ThirdParty(crate::store::third_parties::ThirdParty),
+}
+
+/// Registers a client of an entity or of a third party (`llave client add`), as one act.
+/// A third party's client is held to FAPI 2.0 (finding: third parties are outside
+/// government): confidential, `private_key_jwt` with a JWKS of public keys, pushed
+/// requests, ES256 or EdDSA tokens.
 pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, ClientError> {
-    let entity =
-        store.entity_by_slug(&new.entity).await?.ok_or_else(|| ClientError::UnknownEntity(new.entity.clone()))?;
+    let owner = match (&new.third_party, new.entity.is_empty()) {
+        (Some(_), false) => {
+            return Err(ClientError::Invalid("give --entity or --third-party, not both".into()));
+        }
+        (Some(slug), true) => Owner::ThirdParty(
+            store.third_party_by_slug(slug).await?.ok_or_else(|| ClientError::UnknownThirdParty(slug.clone()))?,
+        ),
+        (None, _) => Owner::Entity(
+            store.entity_by_slug(&new.entity).await?.ok_or_else(|| ClientError::UnknownEntity(new.entity.clone()))?,
+        ),
+    };
+    let fapi = matches!(owner, Owner::ThirdParty(_));
     if new.name.trim().is_empty() || new.name.chars().count() > 200 {
         return Err(ClientError::Invalid("--name must have 1 to 200 characters".into()));
     }
@@ -90,51 +131,58 @@ pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, Clie
     let redirect_uris = new.redirect_uris.iter().map(|u| validate_uri(u)).collect::<Result<Vec<_>, _>>()?;
     let post_logout = new.post_logout_redirect_uris.iter().map(|u| validate_uri(u)).collect::<Result<Vec<_>, _>>()?;
     let backchannel = new.backchannel_logout_uri.as_deref().map(validate_uri).transpose()?;
-    let auth_method = match (&new.auth_method, new.public) {
-        (Some(method), true) if method != "none" => {
-            return Err(ClientError::Invalid("a --public client authenticates with none".into()));
+    if !fapi && (new.notify_uri.is_some() || new.require_jar) {
+        return Err(ClientError::Invalid("--notify-uri and --require-jar are for a --third-party client".into()));
+    }
+    let notify_uri = new.notify_uri.as_deref().map(validate_uri).transpose()?;
+    let auth_method = if fapi {
+        fapi_auth_method(new)?
+    } else {
+        match (&new.auth_method, new.public) {
+            (Some(method), true) if method != "none" => {
+                return Err(ClientError::Invalid("a --public client authenticates with none".into()));
+            }
+            (_, true) => "none".to_string(),
+            (Some(method), false) if AUTH_METHODS.contains(&method.as_str()) && method != "none" => method.clone(),
+            (Some(method), false) => {
+                return Err(ClientError::Invalid(format!("unsupported --auth-method {method}")));
+            }
+            (None, false) => "client_secret_basic".to_string(),
         }
-        (_, true) => "none".to_string(),
-        (Some(method), false) if AUTH_METHODS.contains(&method.as_str()) && method != "none" => method.clone(),
-        (Some(method), false) => {
-            return Err(ClientError::Invalid(format!("unsupported --auth-method {method}")));
-        }
-        (None, false) => "client_secret_basic".to_string(),
     };
     if auth_method == "private_key_jwt" && new.jwks.is_none() {
         return Err(ClientError::Invalid("private_key_jwt needs --jwks-file".into()));
     }
     if let Some(jwks) = &new.jwks {
-        let parsed: serde_json::Value =
-            serde_json::from_str(jwks).map_err(|e| ClientError::Invalid(format!("the JWKS is not JSON: {e}")))?;
-        if !parsed.get("keys").is_some_and(|k| k.is_array()) {
-            return Err(ClientError::Invalid("the JWKS must be an object with a keys array".into()));
-        }
+        check_jwks(jwks, fapi)?;
     }
     for claim in &new.allowed_claims {
         if claim != "curp" {
             return Err(ClientError::Invalid(format!("unknown --allow-claim {claim} (known: curp)")));
         }
     }
-    let id_token_alg = new.id_token_alg.clone().unwrap_or_else(|| crate::keys::DEFAULT_ALGORITHM.into());
-    if !crate::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
-        return Err(ClientError::Invalid(format!(
-            "unsupported ID token algorithm {id_token_alg} (RS256, ES256 or EdDSA)"
-        )));
-    }
-    let access_token_alg = new.access_token_alg.clone().unwrap_or_else(|| crate::keys::DEFAULT_ALGORITHM.into());
-    if !crate::keys::ALGORITHMS.contains(&access_token_alg.as_str()) {
-        return Err(ClientError::Invalid(format!(
-            "unsupported access token algorithm {access_token_alg} (RS256, ES256 or EdDSA)"
-        )));
-    }
+    let id_token_alg = token_alg(new.id_token_alg.as_deref(), "ID token", fapi)?;
+    let access_token_alg = token_alg(new.access_token_alg.as_deref(), "access token", fapi)?;
     let secret = matches!(auth_method.as_str(), "client_secret_basic" | "client_secret_post").then(random_token);
+    let (entity_id, owner_slug, owner_name, third_party) = match &owner {
+        Owner::Entity(entity) => (Some(entity.id), entity.slug.clone(), entity.name.clone(), None),
+        Owner::ThirdParty(third) => (
+            None,
+            third.slug.clone(),
+            third.legal_name.clone(),
+            Some(crate::store::entities::ThirdPartyClient {
+                third_party_id: third.id,
+                notify_uri: notify_uri.clone(),
+                require_jar: new.require_jar,
+            }),
+        ),
+    };
     let record = ClientRecord {
         // Never starting with '-', so `llave client show ID` cannot mistake it for a flag.
         client_id: format!("c{}", random_id()),
-        entity_id: entity.id,
-        entity_slug: entity.slug.clone(),
-        entity_name: entity.name.clone(),
+        entity_id,
+        entity_slug: owner_slug.clone(),
+        entity_name: owner_name,
         name: new.name.trim().to_string(),
         secret_hash: secret.as_deref().map(secret_hash),
         auth_method: auth_method.clone(),
@@ -145,20 +193,94 @@ pub async fn register(store: &Store, new: &NewClient) -> Result<Registered, Clie
         allowed_claims: new.allowed_claims.clone(),
         id_token_alg,
         access_token_alg,
-        require_par: new.require_par,
+        // FAPI 2.0 §5.3.2.2: pushed authorization requests only.
+        require_par: new.require_par || fapi,
         created_at: now(),
         disabled_at: None,
+        third_party,
+        fapi,
     };
     store.act("client_registered", async |tx: &mut Tx| register_in(tx, &record, "cli").await).await?;
     Ok(Registered {
         client_id: record.client_id,
         client_secret: secret,
-        entity: entity.slug,
+        entity: (!fapi).then(|| owner_slug.clone()),
+        third_party: fapi.then_some(owner_slug),
         name: record.name,
         token_endpoint_auth_method: auth_method,
         redirect_uris,
+        notify_uri,
+        require_pushed_authorization_requests: record.require_par,
+        require_signed_request_object: new.require_jar,
+        fapi,
     })
 }
+
+/// FAPI 2.0 §5.3.3.4 (client authentication: `private_key_jwt` or MTLS; llave has no
+/// MTLS): a third party's client is confidential and signs its assertions.
+fn fapi_auth_method(new: &NewClient) -> Result<String, ClientError> {
+    if new.public {
+        return Err(ClientError::Invalid(
+            "a third party's client is confidential: --public is refused (FAPI 2.0 allows confidential clients only)"
+                .into(),
+        ));
+    }
+    match new.auth_method.as_deref() {
+        None | Some("private_key_jwt") => {}
+        Some(other) => {
+            return Err(ClientError::Invalid(format!(
+                "a third party's client authenticates with private_key_jwt only, not {other} (no client secrets)"
+            )));
+        }
+    }
+    if new.jwks.is_none() {
+        return Err(ClientError::Invalid("a third party's client needs --jwks-file (its public keys)".into()));
+    }
+    Ok("private_key_jwt".into())
+}
+
+/// A JWKS as registered: an object with a `keys` array; for a third party's client, public
+/// keys only (no private member) and at least one key of PS256, ES256 or EdDSA.
+fn check_jwks(jwks: &str, fapi: bool) -> Result<(), ClientError> {
+    let parsed: serde_json::Value =
+        serde_json::from_str(jwks).map_err(|e| ClientError::Invalid(format!("the JWKS is not JSON: {e}")))?;
+    let Some(keys) = parsed.get("keys").and_then(|k| k.as_array()) else {
+        return Err(ClientError::Invalid("the JWKS must be an object with a keys array".into()));
+    };
+    if !fapi {
+        return Ok(());
+    }
+    if keys.iter().any(|k| ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|m| k.get(m).is_some())) {
+        return Err(ClientError::Invalid("the JWKS holds a private key: register public keys only".into()));
+    }
+    let usable = keys.iter().any(|k| {
+        serde_json::from_value::<jsonwebtoken::jwk::Jwk>(k.clone())
+            .ok()
+            .is_some_and(|jwk| jsonwebtoken::DecodingKey::from_jwk(&jwk).is_ok())
+    });
+    if !usable {
+        return Err(ClientError::Invalid("the JWKS has no usable key (EC P-256, Ed25519 or RSA for PS256)".into()));
+    }
+    Ok(())
+}
+
+/// A token signing algorithm: ES256 by default; FAPI 2.0 §5.4.1 excludes RS256 for a third
+/// party's client.
+fn token_alg(asked: Option<&str>, what: &str, fapi: bool) -> Result<String, ClientError> {
+    let alg = asked.unwrap_or(crate::keys::DEFAULT_ALGORITHM).to_string();
+    if !crate::keys::ALGORITHMS.contains(&alg.as_str()) {
+        return Err(ClientError::Invalid(format!("unsupported {what} algorithm {alg} (RS256, ES256 or EdDSA)")));
+    }
+    if fapi && !FAPI_ALGORITHMS.contains(&alg.as_str()) {
+        return Err(ClientError::Invalid(format!("a third party's {what} algorithm is ES256 or EdDSA, not {alg}")));
+    }
+    Ok(alg)
+}
+
+/// FAPI 2.0 §5.4.1: the algorithms allowed for a third party's JWTs (client assertions,
+/// request objects, DPoP proofs, and the tokens llave signs for it; llave has no PS256
+/// signing key, so it signs theirs with ES256 or EdDSA).
+pub const FAPI_ALGORITHMS: [&str; 3] = ["PS256", "ES256", "EdDSA"];
 
 /// The credentials a token-endpoint request presents.
 #[derive(Debug, Default, Clone)]
@@ -265,6 +387,9 @@ fn unverified_issuer(assertion: &str) -> Option<String> {
 }
 
 /// RFC 7523 §3: iss = sub = client_id, aud names this server, exp in the future, jti once.
+/// A FAPI client (FAPI 2.0 §5.3.2.1 and §5.4.1) also: alg PS256, ES256 or EdDSA; `aud` the
+/// issuer identifier as one string (not the token endpoint, not an array); `iat` and `nbf`
+/// not a minute or more in the future (`oidc::fapi`).
 async fn verify_assertion(
     store: &Store,
     client: &ClientRecord,
@@ -279,25 +404,26 @@ async fn verify_assertion(
     let Ok(header) = jsonwebtoken::decode_header(assertion) else {
         return Ok(false);
     };
+    let allowed: &[&str] = if client.fapi { &FAPI_ALGORITHMS } else { &["RS256", "ES256", "EdDSA", "PS256"] };
+    if !allowed.contains(&alg_name(header.alg)) {
+        return Ok(false);
+    }
     let candidates: Vec<&jsonwebtoken::jwk::Jwk> =
         jwks.keys.iter().filter(|k| header.kid.is_none() || k.common.key_id == header.kid).collect();
+    let now = now();
     for jwk in candidates {
         let Ok(key) = jsonwebtoken::DecodingKey::from_jwk(jwk) else {
             continue;
         };
-        if !matches!(
-            header.alg,
-            jsonwebtoken::Algorithm::RS256
-                | jsonwebtoken::Algorithm::ES256
-                | jsonwebtoken::Algorithm::EdDSA
-                | jsonwebtoken::Algorithm::PS256
-        ) {
-            return Ok(false);
-        }
         let mut validation = jsonwebtoken::Validation::new(header.alg);
-        let mut audiences: Vec<&str> = endpoints.iter().map(String::as_str).collect();
-        audiences.push(issuer);
-        validation.set_audience(&audiences);
+        if client.fapi {
+            // Checked below on the raw claim: only the issuer, as a single string.
+            validation.validate_aud = false;
+        } else {
+            let mut audiences: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+            audiences.push(issuer);
+            validation.set_audience(&audiences);
+        }
         validation.set_issuer(&[client.client_id.as_str()]);
         validation.sub = Some(client.client_id.clone());
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
@@ -305,16 +431,39 @@ async fn verify_assertion(
         let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation) else {
             continue;
         };
+        if client.fapi && !oidc::fapi::assertion_claims_ok(&data.claims, issuer, now) {
+            return Ok(false);
+        }
         let Some(jti) = data.claims.get("jti").and_then(|j| j.as_str()) else {
             return Ok(false);
         };
         let exp = data.claims.get("exp").and_then(|e| e.as_i64()).unwrap_or(0);
-        if exp > now() + 600 {
+        if exp > now + 600 {
             return Ok(false);
         }
         return store.spend_jti(&format!("{}:{jti}", client.client_id), exp + 60).await;
     }
     Ok(false)
+}
+
+/// The JOSE name of a signing algorithm.
+pub fn alg_name(alg: jsonwebtoken::Algorithm) -> &'static str {
+    use jsonwebtoken::Algorithm::*;
+    match alg {
+        HS256 => "HS256",
+        HS384 => "HS384",
+        HS512 => "HS512",
+        ES256 => "ES256",
+        ES384 => "ES384",
+        RS256 => "RS256",
+        RS384 => "RS384",
+        RS512 => "RS512",
+        PS256 => "PS256",
+        PS384 => "PS384",
+        PS512 => "PS512",
+        EdDSA => "EdDSA",
+        _ => "unknown",
+    }
 }
 
 #[cfg(test)]

@@ -42,9 +42,14 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         "ui_locales_supported": ["es-MX", "en"],
         "claims_locales_supported": ["es-MX", "en"],
         "claims_parameter_supported": true,
+        // Signed request objects (RFC 9101) at the PAR endpoint only.
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
+        "request_object_signing_alg_values_supported": oidc::fapi::ALGORITHMS,
         "authorization_response_iss_parameter_supported": true,
+        // RFC 9449 §5.1; required of third parties' clients (FAPI 2.0), per client, as are
+        // pushed requests: `require_pushed_authorization_requests` stays false for the rest.
+        "dpop_signing_alg_values_supported": oidc::dpop::ALGORITHMS,
     })
 }
 

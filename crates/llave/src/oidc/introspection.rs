@@ -58,8 +58,10 @@ async fn introspect_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> R
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     Ok(match find(app, token, params.get("token_type_hint")).await? {
         Found::Access { claims, .. } if claims["client_id"] == client.client_id.as_str() => {
-            let mut answer = json!({ "active": true, "token_type": "Bearer" });
-            for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "acr", "auth_time"] {
+            // RFC 9449 §6.2: a bound token's key, and its type.
+            let token_type = if claims.get("cnf").is_some() { "DPoP" } else { "Bearer" };
+            let mut answer = json!({ "active": true, "token_type": token_type });
+            for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "acr", "auth_time", "cnf"] {
                 if let Some(value) = claims.get(name) {
                     answer[name] = value.clone();
                 }

@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod clients;
 pub mod discovery;
+pub mod dpop;
 pub mod fresh;
 pub mod introspection;
 pub mod logout;

@@ -66,6 +66,10 @@ pub async fn client_with_scope(app: &AppState, headers: &HeaderMap, scope: &str)
             return Err(Denied::Answer(unavailable()));
         }
     };
+    // RFC 9449 §7.2: a DPoP-bound token is no bearer token.
+    if claims.get("cnf").is_some() {
+        return Err(Denied::Answer(unauthorized("a DPoP-bound access token must be sent with the DPoP scheme")));
+    }
     let granted = claims.get("scope").and_then(|s| s.as_str()).unwrap_or("");
     if grant.account_id.is_some() || !granted.split(' ').any(|s| s == scope) {
         let mut response = api_error(

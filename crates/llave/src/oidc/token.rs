@@ -18,6 +18,7 @@ use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::response::{IntoResponse, Json, Response};
 use oidc::OAuthError;
 use oidc::authorize::Params;
+use oidc::dpop::Verified;
 use oidc::grants::{GrantType, Holder, Refusal, authorization_code, client_credentials, refresh_token};
 
 use super::clients::{self, AuthError, Presented};
@@ -37,7 +38,15 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             let mut response = Json(answer).into_response();
             response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+            // RFC 9449 §8.2: the nonce for the next request, saving it a round trip.
+            if headers.contains_key("dpop") {
+                response = super::dpop::with_nonce(&app, response);
+            }
             response
+        }
+        // RFC 9449 §8: the nonce to retry with.
+        Err(Failure::OAuth(error)) if error.code == oidc::ErrorCode::UseDpopNonce => {
+            super::dpop::with_nonce(&app, json_error(&error))
         }
         Err(Failure::OAuth(error)) => json_error(&error),
         Err(Failure::Internal(cause)) => server_error(cause),
@@ -62,13 +71,51 @@ pub fn internal(error: impl std::fmt::Display) -> Failure {
 async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, Failure> {
     let params = Params::from_pairs(super::form_pairs(body)?)?;
     let client = authenticated_client(app, headers, &params, "token").await?;
-    let (grant_type, answer) = match GrantType::from_params(&params)? {
-        GrantType::AuthorizationCode => ("authorization_code", authorization_code(app, &client, &params).await),
-        GrantType::RefreshToken => ("refresh_token", refresh_token(app, &client, &params).await),
-        GrantType::ClientCredentials => ("client_credentials", client_credentials(app, &client, &params).await),
+    let grant_type = GrantType::from_params(&params)?;
+    let proof = token_proof(app, headers, &client).await?;
+    let proof = proof.as_ref();
+    let (grant_type, answer) = match grant_type {
+        GrantType::AuthorizationCode => ("authorization_code", authorization_code(app, &client, &params, proof).await),
+        GrantType::RefreshToken => ("refresh_token", refresh_token(app, &client, &params, proof).await),
+        GrantType::ClientCredentials => ("client_credentials", client_credentials(app, &client, &params, proof).await),
     };
     crate::metrics::token_grant(grant_type, answer.is_ok());
     answer
+}
+
+/// The request's DPoP proof (RFC 9449 §5), verified with the server's current nonce and
+/// spent: required of a FAPI client (FAPI 2.0 §5.3.2.1: sender-constrained tokens), used
+/// by any client that sends one. Whether its key is the one a code or a grant is bound to
+/// is the grant's to check.
+async fn token_proof(app: &AppState, headers: &HeaderMap, client: &ClientRecord) -> Result<Option<Verified>, Failure> {
+    let header = super::dpop::proof_header(headers).map_err(|e| e.to_oauth())?;
+    let Some(proof) = header else {
+        if client.fapi {
+            return Err(oidc::dpop::DpopError::Missing.to_oauth().into());
+        }
+        return Ok(None);
+    };
+    let needs = super::dpop::Needs { nonce: true, ..Default::default() };
+    match super::dpop::accept(app, proof, "POST", "/token", needs).await {
+        Ok(verified) => Ok(Some(verified)),
+        Err(super::dpop::Refused::Proof(error)) => Err(error.to_oauth().into()),
+        Err(super::dpop::Refused::Store(error)) => Err(internal(error)),
+    }
+}
+
+/// RFC 9449 §10 (a code bound by `dpop_jkt`) and §5 (a refresh token bound to a key): the
+/// proof must be by that key.
+fn proof_matches(bound: Option<&str>, proof: Option<&Verified>) -> Result<(), Failure> {
+    match (bound, proof) {
+        (None, _) => Ok(()),
+        (Some(jkt), Some(proof)) if proof.jkt == jkt => Ok(()),
+        (Some(_), Some(_)) => {
+            Err(oidc::dpop::DpopError::Invalid("the DPoP proof is signed by another key than the one bound".into())
+                .to_oauth()
+                .into())
+        }
+        (Some(_), None) => Err(oidc::dpop::DpopError::Missing.to_oauth().into()),
+    }
 }
 
 /// Does what a refusal says (revoke the family first, when a credential was copied) and
@@ -90,10 +137,16 @@ fn holder(account_id: Option<crate::store::AccountId>, account: Option<&crate::s
     }
 }
 
-async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
+async fn authorization_code(
+    app: &AppState,
+    client: &ClientRecord,
+    params: &Params,
+    proof: Option<&Verified>,
+) -> Result<TokenResponse, Failure> {
     let request = authorization_code::Request::from_params(params)?;
     let code_hash = token_hash(request.code);
-    let now = now();
+    // The injectable clock: a test sees a code expire without waiting its lifetime.
+    let now = app.clock.now();
     let spent = app.store.use_code(&code_hash, now).await.map_err(internal)?;
     let account = match &spent {
         Spent::Fresh(record) => app.store.account_by_id(record.account_id).await.map_err(internal)?,
@@ -114,6 +167,7 @@ async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Para
     let (Spent::Fresh(record), Some(account)) = (spent, account) else {
         return Err(internal("a code decided fresh was not"));
     };
+    proof_matches(record.dpop_jkt.as_deref(), proof)?;
     let grant = GrantRecord {
         id: random_id(),
         client_id: client.client_id.clone(),
@@ -125,14 +179,25 @@ async fn authorization_code(app: &AppState, client: &ClientRecord, params: &Para
         amr: record.amr.clone(),
         auth_time: record.auth_time,
         revoked_at: None,
+        dpop_jkt: proof.map(|p| p.jkt.clone()),
     };
-    let also = tokens::Also { new_grant: true, from_code: Some(&code_hash), ..Default::default() };
+    let also = tokens::Also {
+        new_grant: true,
+        from_code: Some(&code_hash),
+        jkt: grant.dpop_jkt.as_deref(),
+        ..Default::default()
+    };
     tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), issue.refresh_token, also)
         .await
         .map_err(internal)
 }
 
-async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
+async fn refresh_token(
+    app: &AppState,
+    client: &ClientRecord,
+    params: &Params,
+    proof: Option<&Verified>,
+) -> Result<TokenResponse, Failure> {
     let request = refresh_token::Request::from_params(params)?;
     let now = now();
     let presented = token_hash(request.refresh_token);
@@ -162,13 +227,16 @@ async fn refresh_token(app: &AppState, client: &ClientRecord, params: &Params) -
         Err(refusal) => return Err(refuse(app, refusal, now).await),
     };
     let Some(grant) = grant else { return Err(internal("a refresh decided without its grant")) };
+    proof_matches(grant.dpop_jkt.as_deref(), proof)?;
     // A narrower scope applies to the tokens of this answer; the grant, and so the new
     // refresh token, keep the original (RFC 6749 §6).
     let mut issued = grant.clone();
     if let Some(narrowed) = issue.narrowed {
         issued.scope = narrowed.to_string();
     }
-    let also = tokens::Also { spend_refresh: Some(&presented), ..Default::default() };
+    // Tokens of a bound grant stay bound to its key; a proof binds this answer's access token.
+    let jkt = grant.dpop_jkt.as_deref().or(proof.map(|p| p.jkt.as_str()));
+    let also = tokens::Also { spend_refresh: Some(&presented), jkt, ..Default::default() };
     match tokens::issue(app, client, &issued, account.as_ref(), None, true, also).await {
         Ok(response) => Ok(response),
         Err(tokens::TokenError::AlreadySpent) => Err(refuse(app, refresh_token::lost_race(&grant.id), now).await),
@@ -220,7 +288,12 @@ pub fn answer<T: serde::Serialize>(outcome: Result<T, Failure>) -> Response {
 }
 
 /// RFC 6749 §4.4: an entity's back end, acting for itself.
-async fn client_credentials(app: &AppState, client: &ClientRecord, params: &Params) -> Result<TokenResponse, Failure> {
+async fn client_credentials(
+    app: &AppState,
+    client: &ClientRecord,
+    params: &Params,
+    proof: Option<&Verified>,
+) -> Result<TokenResponse, Failure> {
     let kind = match client.auth_method.as_str() {
         "none" => client_credentials::ClientKind::Public,
         _ => client_credentials::ClientKind::Confidential,
@@ -241,7 +314,8 @@ async fn client_credentials(app: &AppState, client: &ClientRecord, params: &Para
         amr: String::new(),
         auth_time: now,
         revoked_at: None,
+        dpop_jkt: proof.map(|p| p.jkt.clone()),
     };
-    let also = tokens::Also { new_grant: true, ..Default::default() };
+    let also = tokens::Also { new_grant: true, jkt: grant.dpop_jkt.as_deref(), ..Default::default() };
     tokens::issue(app, client, &grant, None, None, false, also).await.map_err(internal)
 }

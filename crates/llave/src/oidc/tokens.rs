@@ -17,7 +17,8 @@ use crate::store::entities::ClientRecord;
 use crate::store::oidc::{GrantRecord, IssueWrite};
 use crate::store::{Account, StoreError};
 
-pub const CODE_SECONDS: i64 = 60;
+/// How long a code lives: FAPI 2.0's at most 60 seconds, for every client.
+pub const CODE_SECONDS: i64 = oidc::fapi::CODE_SECONDS;
 
 /// What else the transaction that records a token answer does.
 #[derive(Debug, Default, Clone, Copy)]
@@ -28,6 +29,9 @@ pub struct Also<'a> {
     pub new_grant: bool,
     /// The grant comes from this authorization code (its hash): link them.
     pub from_code: Option<&'a str>,
+    /// Bind the access token to this JWK thumbprint (RFC 9449 §6: `cnf.jkt`, `token_type`
+    /// DPoP).
+    pub jkt: Option<&'a str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +61,7 @@ pub struct TokenResponse {
 
 /// The `sub` an entity's clients see for a person.
 pub fn subject(app: &Services, client: &ClientRecord, account_id: i64) -> String {
-    oidc::subject::pairwise_sub(&app.subject_key, &client.entity_slug, account_id)
+    oidc::subject::pairwise_sub(&app.subject_key, &client.sector(), account_id)
 }
 
 /// The person's claims a client may see, for the scopes granted.
@@ -129,6 +133,9 @@ pub async fn issue(
         access_claims["auth_time"] = json!(grant.auth_time);
         access_claims["acr"] = json!(grant.acr);
     }
+    if let Some(jkt) = also.jkt {
+        access_claims["cnf"] = json!({ "jkt": jkt });
+    }
     let access_token = sign(&access_claims, access_key, "at+jwt")?;
     let refresh_token = with_refresh.then(random_token);
 
@@ -137,7 +144,8 @@ pub async fn issue(
         Some(account) if scope.contains("openid") => {
             let key = ring
                 .signing(&client.id_token_alg)
-                .or(ring.signing("RS256"))
+                // FAPI 2.0 §5.4.1: never RS256 for a third party's client.
+                .or_else(|| if client.fapi { None } else { ring.signing("RS256") })
                 .ok_or_else(|| TokenError::Sign("no key".into()))?;
             let mut claims = user_claims(app, client, account, &scope);
             claims.insert("iss".into(), json!(issuer));
@@ -178,7 +186,7 @@ pub async fn issue(
     }
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: if also.jkt.is_some() { "DPoP" } else { "Bearer" },
         expires_in: access_seconds,
         refresh_token,
         id_token,

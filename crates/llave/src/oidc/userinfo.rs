@@ -1,28 +1,30 @@
 //! UserInfo (OIDC Core §5.3), GET and POST, with a bearer access token (RFC 6750: the
-//! `Authorization` header, or `access_token` in a POSTed form).
+//! `Authorization` header, or `access_token` in a POSTed form), or a DPoP-bound one with
+//! its proof (RFC 9449 §7).
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Json, Response};
 use oidc::{ErrorCode, OAuthError, Scope};
 
-use super::tokens::{self, TokenCheck};
+use super::{dpop, tokens};
 use super::{json_error, server_error};
 use crate::AppState;
 
-pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let from_header = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| t.trim().to_string());
+pub async fn userinfo(
+    State(app): State<AppState>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let from_header = dpop::presented(&headers);
     let from_body = super::form_pairs(&body)
         .ok()
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v));
     let token = match (from_header, from_body) {
-        (Some(token), None) | (None, Some(token)) => token,
+        (Some(token), None) => token,
+        (None, Some(token)) => dpop::Presented::Bearer(token),
         (Some(_), Some(_)) => {
             return json_error(&OAuthError::invalid_request("the token was sent twice"));
         }
@@ -30,10 +32,9 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Byt
             return json_error(&OAuthError::new(ErrorCode::InvalidToken, "a bearer token is required"));
         }
     };
-    let (claims, grant) = match tokens::verify_access_token(&app, &token).await {
+    let (claims, grant) = match dpop::verify_presented(&app, &headers, token, method.as_str(), "/userinfo").await {
         Ok(ok) => ok,
-        Err(TokenCheck::Invalid(error)) => return json_error(&error),
-        Err(TokenCheck::Internal(cause)) => return server_error(cause),
+        Err(response) => return response,
     };
     // The token's own scope: a refresh may have narrowed it below the grant's (RFC 6749 §6).
     let scope = Scope::from_stored(claims.get("scope").and_then(|s| s.as_str()).unwrap_or(""));

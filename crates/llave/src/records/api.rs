@@ -317,7 +317,11 @@ async fn list(
         Ok(account) => account,
         Err(f) => return failure(f),
     };
-    match app.store.entity_records_about(client.entity_id, account).await {
+    let entity_id = match super::calling_entity(&client) {
+        Ok(entity_id) => entity_id,
+        Err(f) => return failure(f),
+    };
+    match app.store.entity_records_about(entity_id, account).await {
         Ok(locators) => no_store(
             Json(json!({
                 "records": locators

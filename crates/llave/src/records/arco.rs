@@ -116,7 +116,7 @@ pub async fn answer(app: &Services, client: &ClientRecord, id: &str, status: &st
     let not_found = || Failure::refused(StatusCode::NOT_FOUND, "not_found", "no request has that id");
     // Another entity's request is reported as unknown: its existence is not theirs to know.
     let request =
-        app.store.arco_request(id).await?.filter(|r| r.entity_id == client.entity_id).ok_or_else(not_found)?;
+        app.store.arco_request(id).await?.filter(|r| Some(r.entity_id) == client.entity_id).ok_or_else(not_found)?;
     if !matches!(status, "answered" | "rejected") {
         return Err(Failure::refused(StatusCode::BAD_REQUEST, "invalid_request", "status is answered or rejected"));
     }
@@ -132,7 +132,11 @@ pub async fn answer(app: &Services, client: &ClientRecord, id: &str, status: &st
     if request.status != "pending" {
         return Err(already());
     }
-    if !app.store.answer_arco_request(id, client.entity_id, status, text, &client.client_id, now()).await? {
+    if !app
+        .store
+        .answer_arco_request(id, super::calling_entity(client)?, status, text, &client.client_id, now())
+        .await?
+    {
         return Err(already());
     }
     app.store.arco_request(id).await?.ok_or_else(|| Failure::Internal("answered request vanished".into()))
@@ -186,7 +190,10 @@ async fn list(
     if status.is_some_and(|s| !matches!(s, "pending" | "answered" | "rejected")) {
         return api_error(StatusCode::BAD_REQUEST, "invalid_request", "status is pending, answered or rejected");
     }
-    match app.store.arco_requests_for_entity(client.entity_id, status).await {
+    let Some(entity_id) = client.entity_id else {
+        return api_error(StatusCode::FORBIDDEN, "unauthorized_client", "the entity APIs are for entities' clients");
+    };
+    match app.store.arco_requests_for_entity(entity_id, status).await {
         Ok(requests) => no_store(
             Json(json!({
                 "requests": requests.iter().map(|r| request_json(&app, &client, r)).collect::<Vec<_>>()

@@ -116,6 +116,14 @@ impl From<StoreError> for Failure {
 
 pub type Outcome<T> = Result<T, Failure>;
 
+/// The entity of the calling client. The entity APIs serve entities' clients only: a third
+/// party's client (which has no entity) is refused.
+pub fn calling_entity(client: &ClientRecord) -> Outcome<i64> {
+    client.entity_id.ok_or_else(|| {
+        Failure::refused(StatusCode::FORBIDDEN, "unauthorized_client", "the entity APIs are for entities' clients")
+    })
+}
+
 /// How an entity names a person: the pairwise `sub` it received at sign-in, or the CURP
 /// when one of its clients may receive the `curp` claim.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -130,7 +138,9 @@ pub struct PersonRef {
 pub async fn resolve_person(app: &Services, client: &ClientRecord, person: &PersonRef) -> Outcome<i64> {
     let unknown = || Failure::refused(StatusCode::NOT_FOUND, "unknown_person", "no person is known by that identifier");
     match (person.sub.as_deref(), person.curp.as_deref()) {
-        (Some(sub), None) => app.store.account_for_subject(client.entity_id, sub.trim()).await?.ok_or_else(unknown),
+        (Some(sub), None) => {
+            app.store.account_for_subject(calling_entity(client)?, sub.trim()).await?.ok_or_else(unknown)
+        }
         (None, Some(curp)) => {
             let entity_clients = app.store.list_clients(Some(&client.entity_slug)).await?;
             if !entity_clients.iter().any(|c| c.allowed_claims.iter().any(|claim| claim == "curp")) {
@@ -332,7 +342,7 @@ pub async fn create(app: &Services, client: &ClientRecord, input: &RecordInput) 
     let procedure = own_procedure(app, client, input.procedure.as_deref()).await?;
     let account_id =
         resolve_person(app, client, &PersonRef { sub: input.sub.clone(), curp: input.curp.clone() }).await?;
-    let spoke = app.spokes.get(app, client.entity_id).await?;
+    let spoke = app.spokes.get(app, calling_entity(client)?).await?;
     let record_id = random_id();
     let now = now();
     let content = Content { attributes: input.attributes.clone(), file_name: file.as_ref().map(|f| f.name.clone()) };
@@ -356,7 +366,7 @@ pub async fn create(app: &Services, client: &ClientRecord, input: &RecordInput) 
         .await?;
     let locator = Locator {
         record_id: record_id.clone(),
-        entity_id: client.entity_id,
+        entity_id: calling_entity(client)?,
         account_id,
         kind: kind.to_string(),
         procedure,
@@ -395,7 +405,7 @@ pub async fn own_record(app: &Services, client: &ClientRecord, record_id: &str) 
     let Some(locator) = app.store.record_locator(record_id).await? else {
         return Err(Failure::refused(StatusCode::NOT_FOUND, "not_found", "no record has that id"));
     };
-    if locator.entity_id != client.entity_id {
+    if Some(locator.entity_id) != client.entity_id {
         let description = "the record belongs to another entity; ask for it with a look-up";
         log_refusal(app, client, Some(&locator), None, "not_your_record", description).await;
         return Err(Failure::refused(StatusCode::FORBIDDEN, "not_your_record", description));
@@ -487,7 +497,7 @@ pub async fn update(app: &Services, client: &ClientRecord, record_id: &str, inpu
         Some(p) => own_procedure(app, client, Some(p)).await?,
         None => locator.procedure.clone(),
     };
-    let spoke = app.spokes.get(app, client.entity_id).await?;
+    let spoke = app.spokes.get(app, calling_entity(client)?).await?;
     let current = spoke
         .version(record_id, locator.version)
         .await?
@@ -597,7 +607,7 @@ pub async fn withdraw(app: &Services, client: &ClientRecord, record_id: &str, re
     // The index now says withdrawn, and at which version: mark that version in the store
     // (again, harmlessly, if an earlier withdrawal got only this far).
     if let Some(current) = app.store.record_locator(record_id).await? {
-        let spoke = app.spokes.get(app, client.entity_id).await?;
+        let spoke = app.spokes.get(app, calling_entity(client)?).await?;
         let at = current.withdrawn_at.unwrap_or(now);
         spoke.withdraw(record_id, current.version, reason.as_deref(), at).await?;
     }
@@ -652,7 +662,7 @@ pub async fn lookup(
     // The snapshots the decision takes: the basis reviewers approved (catalog::review) and
     // the person's standing consents.
     let law = published.reuse_basis(p).map(|b| b.citation());
-    let consents = app.store.reuse_consents_for(account_id, client.entity_id, &p.slug, kind).await?;
+    let consents = app.store.reuse_consents_for(account_id, calling_entity(client)?, &p.slug, kind).await?;
     let required_kinds: Vec<&str> = p.requirements.iter().map(|r| r.kind.as_str()).collect();
     let facts = decision::Lookup {
         procedure: &p.slug,
@@ -681,7 +691,8 @@ pub async fn lookup(
     };
     let today = calendar::format_date(calendar::city_date(now()));
     let basis = allowed.basis().as_str();
-    let Some(decision::Chosen { locator, consent_id }) = decision::choose(&allowed, client.entity_id, found, &today)
+    let Some(decision::Chosen { locator, consent_id }) =
+        decision::choose(&allowed, calling_entity(client)?, found, &today)
     else {
         return Ok(None);
     };
@@ -697,7 +708,7 @@ pub async fn lookup(
         id: random_id(),
         record_id: locator.record_id.clone(),
         account_id,
-        reader_entity_id: client.entity_id,
+        reader_entity_id: calling_entity(client)?,
         reader_client_id: client.client_id.clone(),
         procedure: p.slug.clone(),
         basis: basis.to_string(),
@@ -712,7 +723,7 @@ pub async fn lookup(
     let issued = Event {
         actor_kind: ActorKind::Entity,
         actor: client.client_id.clone(),
-        actor_entity_id: Some(client.entity_id),
+        actor_entity_id: client.entity_id,
         basis: grant.legal_basis.clone().or_else(|| grant.consent_id.as_ref().map(|id| format!("consent {id}"))),
         record_id: Some(grant.record_id.clone()),
         holder_entity_id: Some(locator.entity_id),
@@ -750,7 +761,7 @@ fn record_event(kind: EventKind, client: &ClientRecord, locator: &Locator) -> Ev
     Event {
         actor_kind: ActorKind::Entity,
         actor: client.client_id.clone(),
-        actor_entity_id: Some(client.entity_id),
+        actor_entity_id: client.entity_id,
         record_id: Some(locator.record_id.clone()),
         holder_entity_id: Some(locator.entity_id),
         procedure: locator.procedure.clone(),
@@ -762,7 +773,7 @@ fn refusal_base(client: &ClientRecord) -> Access {
     Access {
         at: now(),
         reader_kind: "entity".into(),
-        reader_entity_id: Some(client.entity_id),
+        reader_entity_id: client.entity_id,
         reader: client.client_id.clone(),
         outcome: "refused".into(),
         ..Access::default()
@@ -854,7 +865,7 @@ pub async fn read_with_grant(
     let problem = decision::grant_problem(&decision::GrantRead {
         grant: grant.as_ref(),
         record_exists: locator.is_some(),
-        reader_entity_id: client.entity_id,
+        reader_entity_id: calling_entity(client)?,
         record_id,
         procedure: procedure.trim(),
         now,
@@ -907,7 +918,7 @@ pub async fn read_with_grant(
                 record_id: Some(locator.record_id.clone()),
                 holder_entity_id: Some(locator.entity_id),
                 reader_kind: "entity".into(),
-                reader_entity_id: Some(client.entity_id),
+                reader_entity_id: client.entity_id,
                 reader: client.client_id.clone(),
                 procedure: Some(grant.procedure.clone()),
                 purpose: procedure_name,

@@ -1,4 +1,5 @@
-//! Entities (government bodies) and their OpenID Connect clients.
+//! Entities (government bodies) and the OpenID Connect clients of entities and of third
+//! parties (`store/third_parties.rs` holds the third parties themselves).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -20,7 +21,9 @@ pub const RECENT_CLIENT: std::time::Duration = std::time::Duration::from_secs(1)
 #[derive(Debug, Clone)]
 pub struct ClientRecord {
     pub client_id: String,
-    pub entity_id: i64,
+    /// The entity it belongs to; `None` for a third party's client (see `third_party`).
+    pub entity_id: Option<i64>,
+    /// The owner's slug and name: the entity's, or the third party's slug and legal name.
     pub entity_slug: String,
     pub entity_name: String,
     pub name: String,
@@ -37,6 +40,33 @@ pub struct ClientRecord {
     pub require_par: bool,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+    /// The third party it belongs to, for a third party's client.
+    pub third_party: Option<ThirdPartyClient>,
+    /// Held to the FAPI 2.0 Security Profile (every third party's client is).
+    pub fapi: bool,
+}
+
+/// What makes a client a third party's (migration 0020).
+#[derive(Debug, Clone)]
+pub struct ThirdPartyClient {
+    pub third_party_id: i64,
+    /// Where the third party is told of changes to what a person allowed it.
+    pub notify_uri: Option<String>,
+    /// Its authorization requests must be signed request objects (RFC 9101, FAPI 2.0
+    /// Message Signing).
+    pub require_jar: bool,
+}
+
+impl ClientRecord {
+    /// The sector its pairwise subjects are computed in: the entity's slug, or the third
+    /// party's under a prefix no entity slug can have (slugs have no `:`), so a third party
+    /// named like an entity still sees other identifiers.
+    pub fn sector(&self) -> String {
+        match &self.third_party {
+            Some(_) => format!("third-party:{}", self.entity_slug),
+            None => self.entity_slug.clone(),
+        }
+    }
 }
 
 fn entity_from_row(row: &AnyRow) -> Result<Entity, sqlx::Error> {
@@ -72,16 +102,28 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, sqlx::Error> {
         require_par: row.try_get::<i64, _>("require_par")? != 0,
         created_at: row.try_get("created_at")?,
         disabled_at: row.try_get("disabled_at")?,
+        third_party: match row.try_get::<Option<i64>, _>("third_party_id")? {
+            Some(third_party_id) => Some(ThirdPartyClient {
+                third_party_id,
+                notify_uri: row.try_get("notify_uri")?,
+                require_jar: row.try_get::<i64, _>("require_jar")? != 0,
+            }),
+            None => None,
+        },
+        fapi: row.try_get::<i64, _>("fapi")? != 0,
     })
 }
 
 macro_rules! select_client {
     ($condition:literal) => {
         concat!(
-            "SELECT c.client_id, c.entity_id, e.slug, e.name AS entity_name, c.name, c.secret_hash, ",
+            "SELECT c.client_id, c.entity_id, COALESCE(e.slug, t.slug) AS slug, ",
+            "COALESCE(e.name, t.legal_name) AS entity_name, c.name, c.secret_hash, ",
             "c.auth_method, c.redirect_uris, c.post_logout_redirect_uris, c.backchannel_logout_uri, ",
-            "c.jwks, c.allowed_claims, c.id_token_alg, c.access_token_alg, c.require_par, c.created_at, c.disabled_at ",
-            "FROM clients c JOIN entities e ON e.id = c.entity_id ",
+            "c.jwks, c.allowed_claims, c.id_token_alg, c.access_token_alg, c.require_par, c.created_at, c.disabled_at, ",
+            "c.third_party_id, c.notify_uri, c.require_jar, c.fapi ",
+            "FROM clients c LEFT JOIN entities e ON e.id = c.entity_id ",
+            "LEFT JOIN third_parties t ON t.id = c.third_party_id ",
             $condition
         )
     };
@@ -154,10 +196,12 @@ impl Store {
     }
 
     pub async fn list_clients(&self, entity_slug: Option<&str>) -> StoreResult<Vec<ClientRecord>> {
-        let rows = sqlx::query(select_client!("WHERE $1 = '' OR e.slug = $1 ORDER BY e.slug, c.name, c.client_id"))
-            .bind(entity_slug.unwrap_or(""))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(select_client!(
+            "WHERE $1 = '' OR e.slug = $1 OR t.slug = $1 ORDER BY COALESCE(e.slug, t.slug), c.name, c.client_id"
+        ))
+        .bind(entity_slug.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
     }
 }
@@ -180,8 +224,8 @@ impl super::Tx {
         sqlx::query(
             "INSERT INTO clients (client_id, entity_id, name, secret_hash, auth_method, redirect_uris, \
              post_logout_redirect_uris, backchannel_logout_uri, jwks, allowed_claims, id_token_alg, \
-             access_token_alg, require_par, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             access_token_alg, require_par, created_at, third_party_id, notify_uri, require_jar, fapi) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&client.client_id)
         .bind(client.entity_id)
@@ -197,6 +241,10 @@ impl super::Tx {
         .bind(&client.access_token_alg)
         .bind(i64::from(client.require_par))
         .bind(client.created_at)
+        .bind(client.third_party.as_ref().map(|t| t.third_party_id))
+        .bind(client.third_party.as_ref().and_then(|t| t.notify_uri.as_deref()))
+        .bind(i64::from(client.third_party.as_ref().is_some_and(|t| t.require_jar)))
+        .bind(i64::from(client.fapi))
         .execute(self.conn())
         .await
         .map_err(|e| conflict_or(e, |_| "client_id"))?;

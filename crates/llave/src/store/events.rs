@@ -65,8 +65,11 @@ pub enum EventKind {
     RoleRevoked,
     /// An entity registered with the hub (`detail`: `entity=<slug>`).
     EntityRegistered,
-    /// A client of an entity registered (`detail`: `entity=<slug> client=<id> auth=<method>`).
+    /// A client of an entity registered (`detail`: `entity=<slug> client=<id> auth=<method>`),
+    /// or of a third party (`detail`: `third_party=<slug> client=<id> auth=private_key_jwt fapi`).
     ClientRegistered,
+    /// A third party registered (`detail`: `third_party=<slug> purposes=<code,…>`).
+    ThirdPartyRegistered,
     /// A client's registration changed (`detail`: `client=<id>` and what changed, e.g. `redirect_uris`).
     ClientChanged,
     /// A client disabled (`detail`: `client=<id>`).
@@ -159,6 +162,7 @@ impl EventKind {
             EventKind::RoleRevoked => "role_revoked",
             EventKind::EntityRegistered => "entity_registered",
             EventKind::ClientRegistered => "client_registered",
+            EventKind::ThirdPartyRegistered => "third_party_registered",
             EventKind::ClientChanged => "client_changed",
             EventKind::ClientDisabled => "client_disabled",
             EventKind::RecordStored => "record_stored",

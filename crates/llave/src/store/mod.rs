@@ -38,6 +38,7 @@ pub mod roles;
 mod secrets;
 mod sessions;
 pub mod signatures;
+pub mod third_parties;
 mod throttle;
 
 pub use accounts::{Account, AccountId, NewAccount};
@@ -79,7 +80,7 @@ impl Backend {
 
     /// The backend's migrations, embedded at build time from `migrations/<backend>/`: a
     /// file there is a migration (`NNNN_description.sql`), nothing else lists it.
-    fn migrator(self) -> &'static Migrator {
+    pub fn migrator(self) -> &'static Migrator {
         static SQLITE: Migrator = sqlx_macros::migrate!("./migrations/sqlite");
         static POSTGRES: Migrator = sqlx_macros::migrate!("./migrations/postgres");
         match self {

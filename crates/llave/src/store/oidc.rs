@@ -30,6 +30,8 @@ pub struct CodeRecord {
     pub acr: String,
     pub amr: String,
     pub auth_time: i64,
+    /// The JWK thumbprint the code is bound to (RFC 9449 §10, `dpop_jkt`).
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,8 @@ pub struct GrantRecord {
     pub amr: String,
     pub auth_time: i64,
     pub revoked_at: Option<i64>,
+    /// The JWK thumbprint its tokens are bound to (RFC 9449): each refresh must prove it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// How spending a code went: the protocol engine's grants decide over it.
@@ -80,6 +84,7 @@ fn grant_from_row(row: &AnyRow) -> Result<GrantRecord, sqlx::Error> {
         amr: row.try_get("amr")?,
         auth_time: row.try_get("auth_time")?,
         revoked_at: row.try_get("revoked_at")?,
+        dpop_jkt: row.try_get("dpop_jkt")?,
     })
 }
 
@@ -87,7 +92,7 @@ macro_rules! select_grant {
     ($rest:literal) => {
         concat!(
             "SELECT g.id, g.client_id, g.account_id, g.session_id, g.scope, g.claims, g.acr, g.amr, ",
-            "g.auth_time, g.revoked_at FROM grants g ",
+            "g.auth_time, g.revoked_at, g.dpop_jkt FROM grants g ",
             $rest
         )
     };
@@ -150,8 +155,8 @@ impl Store {
     pub async fn insert_code(&self, code_hash: &str, code: &CodeRecord, now: i64, expires_at: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, account_id, session_id, redirect_uri, \
-             code_challenge, scope, nonce, claims, acr, amr, auth_time, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             code_challenge, scope, nonce, claims, acr, amr, auth_time, created_at, expires_at, dpop_jkt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(code_hash)
         .bind(&code.client_id)
@@ -167,6 +172,7 @@ impl Store {
         .bind(code.auth_time)
         .bind(now)
         .bind(expires_at)
+        .bind(code.dpop_jkt.as_deref())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -178,7 +184,7 @@ impl Store {
             "UPDATE authorization_codes SET used_at = $1 \
              WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
              RETURNING client_id, account_id, session_id, redirect_uri, code_challenge, scope, nonce, \
-             claims, acr, amr, auth_time",
+             claims, acr, amr, auth_time, dpop_jkt",
         )
         .bind(now)
         .bind(code_hash)
@@ -197,6 +203,7 @@ impl Store {
                 acr: row.try_get("acr")?,
                 amr: row.try_get("amr")?,
                 auth_time: row.try_get("auth_time")?,
+                dpop_jkt: row.try_get("dpop_jkt")?,
             }));
         }
         let row = sqlx::query("SELECT used_at, grant_id FROM authorization_codes WHERE code_hash = $1")
@@ -350,8 +357,8 @@ async fn insert_grant_on<'e>(
     now: i64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO grants (id, client_id, account_id, session_id, scope, claims, acr, amr, auth_time, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO grants (id, client_id, account_id, session_id, scope, claims, acr, amr, auth_time, created_at, \
+         dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&grant.id)
     .bind(&grant.client_id)
@@ -363,6 +370,7 @@ async fn insert_grant_on<'e>(
     .bind(&grant.amr)
     .bind(grant.auth_time)
     .bind(now)
+    .bind(grant.dpop_jkt.as_deref())
     .execute(executor)
     .await?;
     Ok(())
@@ -467,7 +475,7 @@ async fn issue_in(act: &mut super::act::Tx, write: &IssueWrite, now: i64) -> Sto
         account: write.account,
         actor_kind: super::ActorKind::Entity,
         actor: write.client_id.clone(),
-        actor_entity_id: Some(write.entity_id),
+        actor_entity_id: write.entity_id,
         basis: None,
         record_id: None,
         holder_entity_id: None,
@@ -485,7 +493,7 @@ pub struct IssueWrite {
     /// Who the tokens are issued to, for the event: the client, its entity and the person
     /// (none for an entity's back end acting for itself).
     pub client_id: String,
-    pub entity_id: i64,
+    pub entity_id: Option<i64>,
     pub account: Option<AccountId>,
     pub grant_id: String,
     pub access_jti: String,
@@ -543,14 +551,17 @@ impl Store {
         })
     }
 
-    /// Ends a pushed request once it produced a code (RFC 9126 §2.2: one-time use).
-    /// Spends a pushed request; false if it was already spent (a concurrent use won).
-    pub async fn spend_pushed_request(&self, request_uri: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM pushed_requests WHERE request_uri = $1")
+    /// Ends a pushed request once it produced a code (RFC 9126 §2.2: one-time use): its
+    /// parameters, or `None` if it was already spent (a concurrent use won).
+    pub async fn spend_pushed_request(&self, request_uri: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("DELETE FROM pushed_requests WHERE request_uri = $1 RETURNING params")
             .bind(request_uri)
-            .execute(self.pool())
+            .fetch_optional(self.pool())
             .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(match row {
+            Some(row) => Some(row.try_get("params")?),
+            None => None,
+        })
     }
 
     /// Revokes an access token alone (RFC 7009 for an access token).
@@ -590,19 +601,20 @@ impl Store {
     /// Every client the person has a standing consent for or has signed in to, newest first.
     pub async fn account_connections(&self, account: AccountId) -> StoreResult<Vec<Connection>> {
         let rows = sqlx::query(
-            "SELECT c.client_id, c.name AS client_name, e.name AS entity_name, c.allowed_claims, \
+            "SELECT c.client_id, c.name AS client_name, COALESCE(e.name, t.legal_name) AS entity_name, c.allowed_claims, \
                     cs.scope, cs.granted_at, \
                     (SELECT MAX(x.at) FROM ( \
                         SELECT a.created_at AS at FROM authorization_codes a \
                          WHERE a.account_id = $1 AND a.client_id = c.client_id \
                         UNION ALL SELECT g.created_at FROM grants g \
                          WHERE g.account_id = $1 AND g.client_id = c.client_id) x) AS last_sign_in \
-             FROM clients c JOIN entities e ON e.id = c.entity_id \
+             FROM clients c LEFT JOIN entities e ON e.id = c.entity_id \
+             LEFT JOIN third_parties t ON t.id = c.third_party_id \
              LEFT JOIN consents cs ON cs.client_id = c.client_id AND cs.account_id = $1 \
              WHERE cs.account_id IS NOT NULL \
                 OR EXISTS (SELECT 1 FROM authorization_codes a WHERE a.account_id = $1 AND a.client_id = c.client_id) \
                 OR EXISTS (SELECT 1 FROM grants g WHERE g.account_id = $1 AND g.client_id = c.client_id) \
-             ORDER BY e.name, c.name",
+             ORDER BY COALESCE(e.name, t.legal_name), c.name",
         )
         .bind(account.0)
         .fetch_all(self.pool())

@@ -375,7 +375,7 @@ both_backends! {
         refuse_events(&app, backend, "record_stored").await;
         assert!(llave::records::create(&app.state, &client, &record_input(Some(&person.curp), "Calle 1", None)).await.is_err());
         assert_eq!(count_where(store, records, &id).await, 0);
-        let spoke = app.state.spokes.get(&app.state, client.entity_id).await.unwrap();
+        let spoke = app.state.spokes.get(&app.state, client.entity_id.unwrap()).await.unwrap();
         assert!(spoke.about(account.id.0).await.unwrap().is_empty(), "no stray row in the entity's store");
         allow_events(&app, backend, "record_stored").await;
         let opened = llave::records::create(&app.state, &client, &record_input(Some(&person.curp), "Calle 1", None)).await.unwrap();
@@ -387,7 +387,7 @@ both_backends! {
         assert_eq!(event.try_get::<String, _>("actor_kind").unwrap(), "entity");
         assert_eq!(event.try_get::<String, _>("actor").unwrap(), client.client_id);
         assert_eq!(event.try_get::<String, _>("record_id").unwrap(), record_id);
-        assert_eq!(event.try_get::<i64, _>("holder_entity_id").unwrap(), client.entity_id);
+        assert_eq!(event.try_get::<i64, _>("holder_entity_id").unwrap(), client.entity_id.unwrap());
         assert_eq!(event.try_get::<String, _>("detail").unwrap(), "version=1");
 
         // Updated: the spoke's version first, then the locator and its event in one act. A

@@ -31,6 +31,7 @@ const LAYERS: Layers = Layers {
         "audit",
         "witness",
         "requisitions",
+        "third_parties",
     ],
 };
 
