@@ -49,13 +49,15 @@ pub async fn sequence(store: &Store, log: &Log) -> Result<StoredCheckpoint, Audi
         if events.is_empty() {
             break;
         }
+        let mut leaves = Vec::with_capacity(events.len());
         for event in events {
             let entry = entry::encode(&event, &log.pseudonyms);
             let leaf = leaf_hash(&entry);
-            queries::insert_leaf(conn, size, event.id, &leaf, &entry).await?;
             levels.push(conn, leaf).await?;
+            leaves.push(queries::NewLeaf { idx: size, event_id: event.id, leaf, entry });
             size += 1;
         }
+        queries::insert_leaves(conn, &leaves).await?;
     }
     let floor = barrier.map_or(floor, |barrier| barrier.max(floor));
     queries::set_floor(conn, floor).await?;

@@ -363,20 +363,34 @@ pub async fn unlogged(conn: &mut AnyConnection, floor: i64, limit: i64) -> Store
     rows.iter().map(stored_event).collect::<Result<_, _>>().map_err(Into::into)
 }
 
-pub async fn insert_leaf(
-    conn: &mut AnyConnection,
-    idx: u64,
-    event_id: i64,
-    leaf: &[u8; 32],
-    entry: &[u8],
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO audit_leaves (idx, event_id, leaf_hash, entry) VALUES ($1, $2, $3, $4)")
-        .bind(idx as i64)
-        .bind(event_id)
-        .bind(leaf.to_vec())
-        .bind(entry.to_vec())
-        .execute(conn)
-        .await?;
+/// A leaf to append: its index, its event, its hash and the entry hashed.
+pub struct NewLeaf {
+    pub idx: u64,
+    pub event_id: i64,
+    pub leaf: [u8; 32],
+    pub entry: Vec<u8>,
+}
+
+/// Leaves written by one statement at most.
+const LEAVES_PER_STATEMENT: usize = 256;
+
+/// Appends leaves, many to a statement.
+pub async fn insert_leaves(conn: &mut AnyConnection, leaves: &[NewLeaf]) -> StoreResult<()> {
+    for chunk in leaves.chunks(LEAVES_PER_STATEMENT) {
+        let mut sql = String::from("INSERT INTO audit_leaves (idx, event_id, leaf_hash, entry) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let n = 4 * i;
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for leaf in chunk {
+            query = query.bind(leaf.idx as i64).bind(leaf.event_id).bind(leaf.leaf.to_vec()).bind(&leaf.entry[..]);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
