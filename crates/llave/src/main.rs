@@ -75,6 +75,10 @@ struct ServerArgs {
     /// loopback address, else http://LISTEN].
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
+    /// A PostgreSQL replica for read-mostly answers (JWKS, the public catalog); PostgreSQL
+    /// databases only [env: LLAVE_DATABASE_REPLICA] [default: none].
+    #[arg(long, value_name = "URL")]
+    database_replica: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -679,6 +683,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let overrides = Overrides {
         listen: server.and_then(|s| s.listen),
         database_url: cli.global.database.clone(),
+        database_replica: server.and_then(|s| s.database_replica.clone()),
         issuer: server.and_then(|s| s.issuer.clone()),
         data_dir: cli.global.data_dir.clone(),
         registry,

@@ -13,6 +13,7 @@ pub mod nul;
 pub mod page;
 pub mod redirect;
 pub mod session;
+pub mod unavailable;
 pub mod words;
 
 use askama::Template;
