@@ -16,6 +16,7 @@ mod consent;
 mod counter;
 mod crash;
 mod demo_story;
+mod failover;
 mod hostile;
 mod legal_basis;
 mod mail;
