@@ -70,7 +70,7 @@ pub struct Args {
 
 const ENTITY: &str = "cluster-test";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
-const SCOPE: &str = "openid profile";
+const SCOPE: &str = "openid email offline_access";
 
 /// One request's outcome, at the time it ended.
 struct Outcome {
@@ -124,6 +124,11 @@ impl Journal {
                 first.push(why());
             }
         }
+    }
+
+    /// An answer that came (and counted as a request) but not in the form the flow expects.
+    fn unexpected(&self, why: String) {
+        self.request(false, || why);
     }
 
     fn ack(&self, ack: Ack) {
@@ -398,11 +403,11 @@ impl Worker {
     async fn cycle(&mut self, n: u64) -> Result<(), ()> {
         self.cookies.clear();
         let (_, _, page) = self.get("/signin", &[StatusCode::OK]).await?;
-        let csrf = crate::codeflow::input_value(&page, "csrf_token").ok_or(())?;
+        let csrf = self.expect(crate::codeflow::input_value(&page, "csrf_token"), "no csrf_token on /signin")?;
         let (user, password) = (self.user.curp.clone(), self.user.password.clone());
         let form = [("csrf_token", csrf.as_str()), ("identifier", &user), ("password", &password), ("next", "/")];
         self.post_form("/signin", &form, &[StatusCode::SEE_OTHER]).await?;
-        let session = self.cookies.get("llave_session").cloned().ok_or(())?;
+        let session = self.expect(self.cookies.get("llave_session").cloned(), "POST /signin set no session cookie")?;
         self.journal.ack(Ack::Session { token_hash: llave::crypto::token_hash(&session) });
 
         let mut refresh = self.code_flow().await?;
@@ -433,8 +438,8 @@ impl Worker {
         let path = format!("/authorize?{}", authorize.query().unwrap_or_default());
         let (status, location, page) = self.get(&path, &[StatusCode::OK, StatusCode::SEE_OTHER, StatusCode::FOUND]).await?;
         let location = if status == StatusCode::OK {
-            let request = crate::codeflow::input_value(&page, "request").ok_or(())?;
-            let csrf = crate::codeflow::input_value(&page, "csrf_token").ok_or(())?;
+            let request = self.expect(crate::codeflow::input_value(&page, "request"), "no request on the consent page")?;
+            let csrf = self.expect(crate::codeflow::input_value(&page, "csrf_token"), "no csrf_token on the consent page")?;
             let form = [("csrf_token", csrf.as_str()), ("request", request.as_str()), ("decision", "allow")];
             let (_, location, _) =
                 self.post_form("/authorize/consent", &form, &[StatusCode::SEE_OTHER, StatusCode::FOUND]).await?;
@@ -442,13 +447,13 @@ impl Worker {
                 self.consented = true;
                 self.journal.ack(Ack::Consent { curp: self.user.curp.clone(), client_id: self.client_id.clone() });
             }
-            location.ok_or(())?
+            self.expect(location, "POST /authorize/consent redirected nowhere")?
         } else {
-            location.ok_or(())?
+            self.expect(location, "GET /authorize redirected nowhere")?
         };
-        let callback = Url::parse(&location).map_err(|_| ())?;
+        let callback = self.expect(Url::parse(&location).ok(), &format!("a redirect to {location}"))?;
         let params: BTreeMap<String, String> = callback.query_pairs().into_owned().collect();
-        let code = params.get("code").ok_or(())?.clone();
+        let code = self.expect(params.get("code").cloned(), &format!("no code in the redirect to {location}"))?;
         self.token(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -467,7 +472,7 @@ impl Worker {
         let request =
             self.http.post(format!("{}/token", self.base)).basic_auth(&self.client_id, Some(&self.client_secret)).form(form);
         let answer = self.json(request, "POST /token", StatusCode::OK).await?;
-        let refresh = answer["refresh_token"].as_str().ok_or(())?.to_string();
+        let refresh = self.expect(answer["refresh_token"].as_str(), "POST /token gave no refresh token")?.to_string();
         self.journal.ack(Ack::RefreshToken { token_hash: llave::crypto::token_hash(&refresh) });
         if let Some(jti) = answer["access_token"].as_str().and_then(jti) {
             self.journal.ack(Ack::AccessToken { jti });
@@ -486,7 +491,7 @@ impl Worker {
                     .basic_auth(&self.client_id, Some(&self.client_secret))
                     .form(&[("grant_type", "client_credentials"), ("scope", "records:read records:write")]);
                 let answer = self.json(request, "POST /token (client_credentials)", StatusCode::OK).await?;
-                let token = answer["access_token"].as_str().ok_or(())?.to_string();
+                let token = self.expect(answer["access_token"].as_str(), "client_credentials gave no token")?.to_string();
                 self.service_token = Some(token.clone());
                 token
             }
@@ -494,12 +499,12 @@ impl Worker {
         let body = json!({ "curp": self.user.curp, "kind": "other", "attributes": { "cycle": n } });
         let request = self.http.post(format!("{}/api/records", self.base)).bearer_auth(&token).header(CONTENT_TYPE, "application/json").body(body.to_string());
         let created = self.json(request, "POST /api/records", StatusCode::CREATED).await?;
-        let id = created["record_id"].as_str().ok_or(())?.to_string();
-        self.journal.ack(Ack::RecordVersion { record_id: id.clone(), version: created["version"].as_i64().ok_or(())? });
+        let id = self.expect(created["record_id"].as_str(), "POST /api/records gave no record_id")?.to_string();
+        self.journal.ack(Ack::RecordVersion { record_id: id.clone(), version: self.expect(created["version"].as_i64(), "no version")? });
         let body = json!({ "kind": "other", "attributes": { "cycle": n, "updated": true } });
         let request = self.http.put(format!("{}/api/records/{id}", self.base)).bearer_auth(&token).header(CONTENT_TYPE, "application/json").body(body.to_string());
         let updated = self.json(request, "PUT /api/records/{id}", StatusCode::OK).await?;
-        self.journal.ack(Ack::RecordVersion { record_id: id.clone(), version: updated["version"].as_i64().ok_or(())? });
+        self.journal.ack(Ack::RecordVersion { record_id: id.clone(), version: self.expect(updated["version"].as_i64(), "no version")? });
         let request = self.http.get(format!("{}/api/records/{id}", self.base)).bearer_auth(&token);
         let read = self.json(request, "GET /api/records/{id}", StatusCode::OK).await?;
         if read["attributes"]["updated"] != json!(true) {
@@ -557,6 +562,10 @@ impl Worker {
         .await;
         self.journal.request(result.is_ok(), || result.as_ref().err().cloned().unwrap_or_default());
         result.map_err(|_| ())
+    }
+
+    fn expect<T>(&self, value: Option<T>, why: &str) -> Result<T, ()> {
+        value.ok_or_else(|| self.journal.unexpected(why.to_string()))
     }
 
     fn cookie_header(&self) -> String {
