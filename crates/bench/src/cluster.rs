@@ -192,6 +192,7 @@ async fn run(args: Args) -> Result<bool, String> {
             service_token: None,
             journal: journal.clone(),
             consented: false,
+            sub: None,
         };
         let stop = args.stop.clone();
         workers.push(tokio::spawn(async move { worker.run(&stop, deadline).await }));
@@ -335,23 +336,28 @@ fn report(
 
 fn print_report(report: &Value, journal: &Journal) {
     println!(
-        "\n{:<44} {:>8} {:>8} {:>8} {:>18} {:>10} {:>10}",
+        "\n{:<54} {:>8} {:>8} {:>8} {:>18} {:>10} {:>10}",
         "fault", "seconds", "requests", "failed", "s until no errors", "acked", "acked lost"
     );
     for row in report["faults"].as_array().into_iter().flatten() {
         println!(
-            "{:<44} {:>8.1} {:>8} {:>8} {:>18.1} {:>10} {:>10}",
+            "{:<54} {:>8.1} {:>8} {:>8} {:>18.1} {:>10} {:>10}",
             row["fault"].as_str().unwrap_or_default(),
             row["seconds"].as_f64().unwrap_or_default(),
-            row["requests"],
-            row["failed"],
+            row["requests"].as_u64().unwrap_or_default(),
+            row["failed"].as_u64().unwrap_or_default(),
             row["seconds_until_no_errors"].as_f64().unwrap_or_default(),
-            row["acknowledged_writes"],
-            row["acknowledged_writes_lost"],
+            row["acknowledged_writes"].as_u64().unwrap_or_default(),
+            row["acknowledged_writes_lost"].as_u64().unwrap_or_default(),
         );
     }
     for kind in report["acknowledged"].as_array().into_iter().flatten() {
-        println!("acknowledged {:<16} checked in the database: {:>6}, lost: {}", kind["kind"].as_str().unwrap_or_default(), kind["checked"], kind["lost"]);
+        println!(
+            "acknowledged {:<16} checked in the database: {:>6}, lost: {}",
+            kind["kind"].as_str().unwrap_or_default(),
+            kind["checked"].as_u64().unwrap_or_default(),
+            kind["lost"].as_u64().unwrap_or_default()
+        );
     }
     println!(
         "acknowledged writes lost: {} of {}",
@@ -381,6 +387,8 @@ struct Worker {
     service_token: Option<String>,
     journal: Arc<Journal>,
     consented: bool,
+    /// The person's pairwise `sub` for the entity, from an ID token (the records API's name for them).
+    sub: Option<String>,
 }
 
 /// What a browser sees of an answer: status, `Location`, body.
@@ -474,7 +482,10 @@ impl Worker {
         let answer = self.json(request, "POST /token", StatusCode::OK).await?;
         let refresh = self.expect(answer["refresh_token"].as_str(), "POST /token gave no refresh token")?.to_string();
         self.journal.ack(Ack::RefreshToken { token_hash: llave::crypto::token_hash(&refresh) });
-        if let Some(jti) = answer["access_token"].as_str().and_then(jti) {
+        if let Some(sub) = answer["id_token"].as_str().and_then(|t| claim(t, "sub")) {
+            self.sub = Some(sub);
+        }
+        if let Some(jti) = answer["access_token"].as_str().and_then(|t| claim(t, "jti")) {
             self.journal.ack(Ack::AccessToken { jti });
         }
         Ok(refresh)
@@ -496,7 +507,8 @@ impl Worker {
                 token
             }
         };
-        let body = json!({ "curp": self.user.curp, "kind": "other", "attributes": { "cycle": n } });
+        let sub = self.expect(self.sub.clone(), "no sub from an ID token")?;
+        let body = json!({ "sub": sub, "kind": "other", "attributes": { "cycle": n } });
         let request = self.http.post(format!("{}/api/records", self.base)).bearer_auth(&token).header(CONTENT_TYPE, "application/json").body(body.to_string());
         let created = self.json(request, "POST /api/records", StatusCode::CREATED).await?;
         let id = self.expect(created["record_id"].as_str(), "POST /api/records gave no record_id")?.to_string();
@@ -573,9 +585,9 @@ impl Worker {
     }
 }
 
-/// The `jti` of a JWT access token (its payload is not checked here, only read).
-fn jti(token: &str) -> Option<String> {
+/// A claim of a JWT (its signature is not checked here: the claim is only read).
+fn claim(token: &str, name: &str) -> Option<String> {
     let payload = token.split('.').nth(1)?;
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims["jti"].as_str().map(str::to_string)
+    claims[name].as_str().map(str::to_string)
 }
