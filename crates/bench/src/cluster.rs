@@ -160,7 +160,8 @@ struct Setup {
 }
 
 async fn setup(args: &Args) -> Result<Setup, String> {
-    let llave = Llave { binary: args.llave.clone(), data_dir: args.data_dir.clone(), database: Some(args.database.clone()) };
+    let llave =
+        Llave { binary: args.llave.clone(), data_dir: args.data_dir.clone(), database: Some(args.database.clone()) };
     llave.cli_json(&["entity", "add", "--slug", ENTITY, "--name", "Prueba de clúster"]).await?;
     let client = llave
         .cli_json(&["client", "add", "--entity", ENTITY, "--name", "Portal de prueba", "--redirect-uri", REDIRECT_URI])
@@ -202,7 +203,8 @@ async fn run(args: Args) -> Result<bool, String> {
         let path = args.progress.clone();
         tokio::spawn(async move {
             loop {
-                let line = format!("{} {}\n", journal.ok.load(Ordering::Relaxed), journal.failed.load(Ordering::Relaxed));
+                let line =
+                    format!("{} {}\n", journal.ok.load(Ordering::Relaxed), journal.failed.load(Ordering::Relaxed));
                 let partial = path.with_extension("partial");
                 if std::fs::write(&partial, line).is_ok() {
                     let _ = std::fs::rename(&partial, &path);
@@ -359,10 +361,7 @@ fn print_report(report: &Value, journal: &Journal) {
             kind["lost"].as_u64().unwrap_or_default()
         );
     }
-    println!(
-        "acknowledged writes lost: {} of {}",
-        report["acknowledged_writes_lost"], report["acknowledged_writes"]
-    );
+    println!("acknowledged writes lost: {} of {}", report["acknowledged_writes_lost"], report["acknowledged_writes"]);
     for lost in report["lost"].as_array().into_iter().flatten() {
         println!("  lost: {}", lost.as_str().unwrap_or_default());
     }
@@ -444,10 +443,13 @@ impl Worker {
         )
         .map_err(|_| ())?;
         let path = format!("/authorize?{}", authorize.query().unwrap_or_default());
-        let (status, location, page) = self.get(&path, &[StatusCode::OK, StatusCode::SEE_OTHER, StatusCode::FOUND]).await?;
+        let (status, location, page) =
+            self.get(&path, &[StatusCode::OK, StatusCode::SEE_OTHER, StatusCode::FOUND]).await?;
         let location = if status == StatusCode::OK {
-            let request = self.expect(crate::codeflow::input_value(&page, "request"), "no request on the consent page")?;
-            let csrf = self.expect(crate::codeflow::input_value(&page, "csrf_token"), "no csrf_token on the consent page")?;
+            let request =
+                self.expect(crate::codeflow::input_value(&page, "request"), "no request on the consent page")?;
+            let csrf =
+                self.expect(crate::codeflow::input_value(&page, "csrf_token"), "no csrf_token on the consent page")?;
             let form = [("csrf_token", csrf.as_str()), ("request", request.as_str()), ("decision", "allow")];
             let (_, location, _) =
                 self.post_form("/authorize/consent", &form, &[StatusCode::SEE_OTHER, StatusCode::FOUND]).await?;
@@ -477,8 +479,11 @@ impl Worker {
 
     /// A user token request; acknowledges its refresh and access tokens.
     async fn token(&mut self, form: &[(&str, &str)]) -> Result<String, ()> {
-        let request =
-            self.http.post(format!("{}/token", self.base)).basic_auth(&self.client_id, Some(&self.client_secret)).form(form);
+        let request = self
+            .http
+            .post(format!("{}/token", self.base))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(form);
         let answer = self.json(request, "POST /token", StatusCode::OK).await?;
         let refresh = self.expect(answer["refresh_token"].as_str(), "POST /token gave no refresh token")?.to_string();
         self.journal.ack(Ack::RefreshToken { token_hash: llave::crypto::token_hash(&refresh) });
@@ -502,21 +507,38 @@ impl Worker {
                     .basic_auth(&self.client_id, Some(&self.client_secret))
                     .form(&[("grant_type", "client_credentials"), ("scope", "records:read records:write")]);
                 let answer = self.json(request, "POST /token (client_credentials)", StatusCode::OK).await?;
-                let token = self.expect(answer["access_token"].as_str(), "client_credentials gave no token")?.to_string();
+                let token =
+                    self.expect(answer["access_token"].as_str(), "client_credentials gave no token")?.to_string();
                 self.service_token = Some(token.clone());
                 token
             }
         };
         let sub = self.expect(self.sub.clone(), "no sub from an ID token")?;
         let body = json!({ "sub": sub, "kind": "other", "attributes": { "cycle": n } });
-        let request = self.http.post(format!("{}/api/records", self.base)).bearer_auth(&token).header(CONTENT_TYPE, "application/json").body(body.to_string());
+        let request = self
+            .http
+            .post(format!("{}/api/records", self.base))
+            .bearer_auth(&token)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string());
         let created = self.json(request, "POST /api/records", StatusCode::CREATED).await?;
         let id = self.expect(created["record_id"].as_str(), "POST /api/records gave no record_id")?.to_string();
-        self.journal.ack(Ack::RecordVersion { record_id: id.clone(), version: self.expect(created["version"].as_i64(), "no version")? });
+        self.journal.ack(Ack::RecordVersion {
+            record_id: id.clone(),
+            version: self.expect(created["version"].as_i64(), "no version")?,
+        });
         let body = json!({ "kind": "other", "attributes": { "cycle": n, "updated": true } });
-        let request = self.http.put(format!("{}/api/records/{id}", self.base)).bearer_auth(&token).header(CONTENT_TYPE, "application/json").body(body.to_string());
+        let request = self
+            .http
+            .put(format!("{}/api/records/{id}", self.base))
+            .bearer_auth(&token)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string());
         let updated = self.json(request, "PUT /api/records/{id}", StatusCode::OK).await?;
-        self.journal.ack(Ack::RecordVersion { record_id: id.clone(), version: self.expect(updated["version"].as_i64(), "no version")? });
+        self.journal.ack(Ack::RecordVersion {
+            record_id: id.clone(),
+            version: self.expect(updated["version"].as_i64(), "no version")?,
+        });
         let request = self.http.get(format!("{}/api/records/{id}", self.base)).bearer_auth(&token);
         let read = self.json(request, "GET /api/records/{id}", StatusCode::OK).await?;
         if read["attributes"]["updated"] != json!(true) {
@@ -551,7 +573,12 @@ impl Worker {
         self.page(request, &format!("POST {path}"), expected).await
     }
 
-    async fn page(&mut self, request: reqwest::RequestBuilder, what: &str, expected: &[StatusCode]) -> Result<Page, ()> {
+    async fn page(
+        &mut self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+        expected: &[StatusCode],
+    ) -> Result<Page, ()> {
         let result = async {
             let response = request.send().await.map_err(|e| format!("{what}: {e}"))?;
             for value in response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {

@@ -42,7 +42,9 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || UNAVAILABLE_STATES.contains(&code.as_ref()) || SQLITE_BUSY.contains(&code.as_ref())
+            code.starts_with("08")
+                || UNAVAILABLE_STATES.contains(&code.as_ref())
+                || SQLITE_BUSY.contains(&code.as_ref())
         }),
         _ => false,
     }

@@ -183,7 +183,8 @@ impl Store {
         E: std::fmt::Display,
     {
         if let Some(replica) = &self.replica {
-            let view = Store { pool: replica.clone(), backend: self.backend, wiring: self.wiring.clone(), replica: None };
+            let view =
+                Store { pool: replica.clone(), backend: self.backend, wiring: self.wiring.clone(), replica: None };
             match read(view).await {
                 Ok(answer) => return Ok(answer),
                 Err(error) => tracing::warn!(%error, "the replica failed a read; the primary answers it"),

@@ -39,7 +39,8 @@ pub async fn unavailable_as_503(request: Request, next: Next) -> Response {
     let response = match again {
         Some(parts) => {
             tokio::time::sleep(RETRY_PAUSE).await;
-            let (response, unavailable) = availability::watch(next.run(Request::from_parts(parts, Body::empty()))).await;
+            let (response, unavailable) =
+                availability::watch(next.run(Request::from_parts(parts, Body::empty()))).await;
             if !(unavailable && response.status().is_server_error()) {
                 return response;
             }
