@@ -539,6 +539,7 @@ file-person = About you
 file-generated = Generated
 file-records = Records by entity
 file-records-none = No entity keeps records about you.
+file-store-unavailable = This entity's records store is not answering right now: its records are listed without their contents. Try again later; nothing was lost.
 file-withdrawn = Withdrawn
 file-procedure = Procedure
 file-valid-from = Valid from

@@ -539,6 +539,7 @@ file-person = Tus datos
 file-generated = Generado
 file-records = Registros por entidad
 file-records-none = Ninguna entidad guarda registros sobre ti.
+file-store-unavailable = El almacén de registros de esta entidad no responde en este momento: sus registros aparecen sin su contenido. Intenta más tarde; no se perdió nada.
 file-withdrawn = Retirado
 file-procedure = Trámite
 file-valid-from = Vigente desde

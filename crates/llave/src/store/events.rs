@@ -65,6 +65,9 @@ pub enum EventKind {
     RoleRevoked,
     /// An entity registered with the hub (`detail`: `entity=<slug>`).
     EntityRegistered,
+    /// An entity's record store moved to another location, e.g. a PostgreSQL server of its
+    /// own (`detail`: `entity=<slug>`; never the URL, which may hold a password).
+    EntityStoreMoved,
     /// A client of an entity registered (`detail`: `entity=<slug> client=<id> auth=<method>`).
     ClientRegistered,
     /// A client's registration changed (`detail`: `client=<id>` and what changed, e.g. `redirect_uris`).
@@ -158,6 +161,7 @@ impl EventKind {
             EventKind::RoleGranted => "role_granted",
             EventKind::RoleRevoked => "role_revoked",
             EventKind::EntityRegistered => "entity_registered",
+            EventKind::EntityStoreMoved => "entity_store_moved",
             EventKind::ClientRegistered => "client_registered",
             EventKind::ClientChanged => "client_changed",
             EventKind::ClientDisabled => "client_disabled",

@@ -108,6 +108,8 @@ pub enum StoreError {
          both the database and the replica must be postgres:// URLs (SQLite has no replicas)"
     )]
     ReplicaNeedsPostgres,
+    #[error("the records store of the entity {0} is unavailable")]
+    StoreUnavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

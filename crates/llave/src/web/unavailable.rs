@@ -33,7 +33,8 @@ pub async fn unavailable_as_503(request: Request, next: Next) -> Response {
     let again = retryable.then(|| parts.clone());
     let lang = Lang::from_headers(&parts.headers);
     let (response, unavailable) = availability::watch(next.clone().run(Request::from_parts(parts, body))).await;
-    if !(unavailable && response.status().is_server_error()) {
+    // Only the generic 500: a handler's own 503 (an entity's store down) says more already.
+    if !(unavailable && response.status() == StatusCode::INTERNAL_SERVER_ERROR) {
         return response;
     }
     let response = match again {
@@ -41,7 +42,7 @@ pub async fn unavailable_as_503(request: Request, next: Next) -> Response {
             tokio::time::sleep(RETRY_PAUSE).await;
             let (response, unavailable) =
                 availability::watch(next.run(Request::from_parts(parts, Body::empty()))).await;
-            if !(unavailable && response.status().is_server_error()) {
+            if !(unavailable && response.status() == StatusCode::INTERNAL_SERVER_ERROR) {
                 return response;
             }
             response
