@@ -25,4 +25,5 @@ mod records;
 mod records_file;
 mod requisitions;
 mod signature;
+mod spokes_apart;
 mod store_schema;
