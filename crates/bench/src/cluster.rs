@@ -45,6 +45,10 @@ pub struct Args {
     /// The database, through the balancer (postgres://…).
     #[arg(long)]
     database: String,
+    /// The entity's records on a PostgreSQL server of their own (`llave entity add --store`);
+    /// the record versions are checked there.
+    #[arg(long)]
+    spoke_store: Option<String>,
     /// The llave nodes' balancer, e.g. http://127.0.0.1:25510.
     #[arg(long)]
     base: String,
@@ -162,7 +166,11 @@ struct Setup {
 async fn setup(args: &Args) -> Result<Setup, String> {
     let llave =
         Llave { binary: args.llave.clone(), data_dir: args.data_dir.clone(), database: Some(args.database.clone()) };
-    llave.cli_json(&["entity", "add", "--slug", ENTITY, "--name", "Prueba de clúster"]).await?;
+    let mut add = vec!["entity", "add", "--slug", ENTITY, "--name", "Prueba de clúster"];
+    if let Some(url) = &args.spoke_store {
+        add.extend(["--store", url.as_str()]);
+    }
+    llave.cli_json(&add).await?;
     let client = llave
         .cli_json(&["client", "add", "--entity", ENTITY, "--name", "Portal de prueba", "--redirect-uri", REDIRECT_URI])
         .await?;
@@ -221,7 +229,7 @@ async fn run(args: Args) -> Result<bool, String> {
 
     let faults = read_faults(&args.faults, started_ms, ended_ms);
     let acks: Vec<(u64, Ack)> = journal.acks.lock().map(|a| a.clone()).unwrap_or_default();
-    let lost = check(&args.database, &acks).await?;
+    let lost = check(&args.database, args.spoke_store.as_deref(), &acks).await?;
     let outcomes = std::mem::take(&mut *journal.outcomes.lock().map_err(|_| "journal poisoned")?);
     let report = report(&faults, &outcomes, &acks, &lost, ended_ms);
     print_report(&report, &journal);
@@ -248,21 +256,12 @@ fn read_faults(path: &std::path::Path, started_ms: u64, ended_ms: u64) -> Vec<(S
 }
 
 /// Looks every acknowledged write up in the database; returns the missing ones.
-async fn check(database: &str, acks: &[(u64, Ack)]) -> Result<Vec<(u64, Ack)>, String> {
+async fn check(database: &str, spoke: Option<&str>, acks: &[(u64, Ack)]) -> Result<Vec<(u64, Ack)>, String> {
     sqlx::any::install_default_drivers();
-    // The balancer may still be moving to the new primary: try for a minute.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let pool = loop {
-        match sqlx::AnyPool::connect(database).await {
-            Ok(pool) => match sqlx::query("SELECT 1").execute(&pool).await {
-                Ok(_) => break pool,
-                Err(e) if Instant::now() > deadline => return Err(format!("the database does not answer: {e}")),
-                Err(_) => {}
-            },
-            Err(e) if Instant::now() > deadline => return Err(format!("cannot reach the database: {e}")),
-            Err(_) => {}
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let pool = connect(database).await?;
+    let spoke_pool = match spoke {
+        Some(url) => Some(connect(url).await?),
+        None => None,
     };
     let records = format!("\"llave_entity_{}\".records", ENTITY.replace('-', "_"));
     let mut lost = Vec::new();
@@ -286,13 +285,37 @@ async fn check(database: &str, acks: &[(u64, Ack)]) -> Result<Vec<(u64, Ack)>, S
                     .bind(*version)
             }
         };
-        let found = query.fetch_optional(&pool).await.map_err(|e| format!("looking up {ack:?}: {e}"))?;
+        let on = match (ack, &spoke_pool) {
+            (Ack::RecordVersion { .. }, Some(spoke)) => spoke,
+            _ => &pool,
+        };
+        let found = query.fetch_optional(on).await.map_err(|e| format!("looking up {ack:?}: {e}"))?;
         if found.is_none() {
             lost.push((*at, ack.clone()));
         }
     }
     pool.close().await;
+    if let Some(spoke) = spoke_pool {
+        spoke.close().await;
+    }
     Ok(lost)
+}
+
+/// A pool on `url`, tried for a minute (the balancer may still be moving to a new primary).
+async fn connect(url: &str) -> Result<sqlx::AnyPool, String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match sqlx::AnyPool::connect(url).await {
+            Ok(pool) => match sqlx::query("SELECT 1").execute(&pool).await {
+                Ok(_) => return Ok(pool),
+                Err(e) if Instant::now() > deadline => return Err(format!("the database does not answer: {e}")),
+                Err(_) => {}
+            },
+            Err(e) if Instant::now() > deadline => return Err(format!("cannot reach the database: {e}")),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 fn report(
