@@ -41,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(move |request, next| web::nul::refuse_nul(max_scan, request, next)))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(web::headers::security_headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(middleware::from_fn(web::metrics::track))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(web::request_id::span))
+        .layer(middleware::from_fn(web::request_id::assign))
         .with_state(state)
 }

@@ -3,6 +3,12 @@
 //! AES-256-GCM with a fresh 96-bit nonce and the secret's purpose as associated data, so a
 //! sealed value cannot be moved to another use. This implementation keeps the KEK in a file
 //! readable by llave alone; every node of one installation needs the same file.
+//!
+//! The database remembers which KEK its data is sealed under: the first node to start
+//! records the KEK's fingerprint (a keyed hash under a key derived from the KEK, so it says
+//! nothing about the key), and every later start compares ([`KeyStore::open_shared`]). A
+//! node whose KEK file is missing, or holds another key, refuses to start instead of
+//! making a new key and sealing new data under it.
 
 use std::path::Path;
 
@@ -22,6 +28,26 @@ pub enum KeyStoreError {
     OtherKey(String),
     #[error("a sealed value is damaged or belongs to another purpose")]
     Damaged,
+    #[error(
+        "the key-encryption key file {0} is missing, but this database's data is sealed under a key-encryption \
+         key (recorded when it was first started): copy that file from another node or a backup to {0}, or point \
+         the setting `kek_file` (LLAVE_KEK_FILE) at it; llave will not make a new one"
+    )]
+    Missing(String),
+    #[error(
+        "the key-encryption key file {0} holds another key than the one this database's data is sealed under \
+         (its fingerprint differs from the one recorded when the database was first started): give every node \
+         the same file, named by the setting `kek_file` (LLAVE_KEK_FILE)"
+    )]
+    Mismatch(String),
+    #[error(
+        "the key-encryption key file {0} is missing and this database was used before its key's fingerprint was \
+         recorded: copy the file from the node that made it to {0}, or point the setting `kek_file` \
+         (LLAVE_KEK_FILE) at it; llave will not make a new one"
+    )]
+    Unrecorded(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("the Ed25519 key file {0}: {1}")]
     Ed25519(String, String),
 }
@@ -46,20 +72,56 @@ impl KeyStore {
     /// Reads the KEK from `path`, creating it (mode 0600) with 256 random bits if missing.
     pub fn open_file(path: &Path) -> Result<KeyStore, KeyStoreError> {
         let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                getrandom::fill(&mut key).expect("the operating system's random source is available");
-                let text = format!("{}\n", STANDARD.encode(key));
-                write_private(path, &text).map_err(|e| KeyStoreError::File(shown.clone(), e))?;
-                tracing::info!(path = %shown, "created a new key-encryption key");
-                text
-            }
-            Err(error) => return Err(KeyStoreError::File(shown, error)),
-        };
+        let text = read_or_create(path, || {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+            tracing::info!(path = %shown, "created a new key-encryption key");
+            Ok(format!("{}\n", STANDARD.encode(key)))
+        })
+        .map_err(|e| KeyStoreError::File(shown.clone(), e))?;
         let bytes = STANDARD.decode(text.trim()).map_err(|_| KeyStoreError::BadKey(shown.clone()))?;
         KeyStore::from_bytes(&bytes).ok_or(KeyStoreError::BadKey(shown))
+    }
+
+    /// Opens the KEK in `path` for the database of `store`, checking it against the
+    /// fingerprint the database recorded when it was first started; records it if none is
+    /// recorded yet. A missing file is made only for a database no node has started on.
+    pub async fn open_shared(path: &Path, store: &crate::store::Store) -> Result<KeyStore, KeyStoreError> {
+        let shown = path.display().to_string();
+        let recorded = store.existing_server_secret(FINGERPRINT).await?;
+        let exists = path.try_exists().map_err(|e| KeyStoreError::File(shown.clone(), e))?;
+        if !exists {
+            if recorded.is_some() {
+                return Err(KeyStoreError::Missing(shown));
+            }
+            // Databases started before fingerprints were recorded: the CSRF key is made at
+            // every node's first start.
+            if store.existing_server_secret("csrf_key").await?.is_some() {
+                return Err(KeyStoreError::Unrecorded(shown));
+            }
+        }
+        let keystore = KeyStore::open_file(path)?;
+        let mine = keystore.fingerprint();
+        let recorded = match recorded {
+            Some(recorded) => recorded,
+            // Two nodes starting together on a new database: the first to record wins.
+            None => store.server_secret(FINGERPRINT, &mine, crate::crypto::now()).await?,
+        };
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(recorded.as_bytes(), mine.as_bytes())) {
+            return Err(KeyStoreError::Mismatch(shown));
+        }
+        Ok(keystore)
+    }
+
+    /// Whether the database still records this KEK's fingerprint (for `/readyz`).
+    pub async fn matches_database(&self, store: &crate::store::Store) -> Result<bool, KeyStoreError> {
+        Ok(store.existing_server_secret(FINGERPRINT).await?.is_some_and(|recorded| recorded == self.fingerprint()))
+    }
+
+    /// Names this KEK without revealing anything of it: a keyed hash under a key derived
+    /// from it.
+    pub fn fingerprint(&self) -> String {
+        format!("v1.{}", self.keyed_hash("kek fingerprint", b""))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Option<KeyStore> {
@@ -124,39 +186,54 @@ impl KeyStore {
 pub fn ed25519_key_file(path: &Path) -> Result<SigningKey, KeyStoreError> {
     let shown = path.display().to_string();
     let error = |message: String| KeyStoreError::Ed25519(shown.clone(), message);
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| error(e.to_string()))?;
-            let text = format!("{}\n", STANDARD.encode(seed));
-            write_private(path, &text).map_err(|e| error(e.to_string()))?;
-            tracing::info!(path = %shown, "created an Ed25519 signing key");
-            text
-        }
-        Err(e) => return Err(error(e.to_string())),
-    };
+    let text = read_or_create(path, || {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
+        tracing::info!(path = %shown, "created an Ed25519 signing key");
+        Ok(format!("{}\n", STANDARD.encode(seed)))
+    })
+    .map_err(|e| error(e.to_string()))?;
     let seed = STANDARD.decode(text.trim()).map_err(|_| error("is not base64".into()))?;
     let seed: [u8; 32] = seed.try_into().map_err(|_| error("does not hold a 32-byte Ed25519 seed".into()))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
+/// The row of `server_secrets` holding the KEK's fingerprint.
+const FINGERPRINT: &str = "kek_fingerprint";
+
 fn hex8(digest: &[u8]) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+/// The text of the key file at `path`, made with `make` (mode 0600) if there is none. The
+/// file appears whole or not at all (written aside, then linked into place), so nodes or
+/// commands starting together on one data directory all read the one key that won.
+fn read_or_create(path: &Path, make: impl FnOnce() -> std::io::Result<String>) -> std::io::Result<String> {
     use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+    match std::fs::read_to_string(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        other => return other,
     }
+    let text = make()?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    let aside = parent.join(format!(".{}.{}", crate::crypto::random_id(), std::process::id()));
+    let written = options.open(&aside).and_then(|mut file| {
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&aside, path));
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok(text),
+        // Another process made it first: its key is the one.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(path),
+        Err(error) => Err(error),
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod keys;
 pub mod keystore;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod outbox;
 pub mod reactions;
@@ -32,6 +33,7 @@ pub mod store;
 pub mod web;
 pub mod witness;
 
+use std::future::IntoFuture;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -200,9 +202,10 @@ pub async fn assemble(config: Config, store: Store) -> Result<AppState, StartErr
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| StartError::Http(e.to_string()))?;
+    // Before anything is made in the database: a node without the cluster's KEK stops here.
+    let keystore = keystore::KeyStore::open_shared(&config.kek_file(), &store).await?;
     let csrf_key = store.server_secret("csrf_key", &crypto::random_token(), crypto::now()).await?;
     let subject_key = store.server_secret("subject_key", &crypto::random_token(), crypto::now()).await?;
-    let keystore = keystore::KeyStore::open_file(&config.kek_file())?;
     let webauthn = assurance::passkeys::relying_party(&config.issuer());
     let reference = if config.assurance.reference_provider {
         Some(assurance::reference::Reference::start(&store, &config.issuer()).await?)
@@ -243,11 +246,22 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Runs the HTTP server until SIGINT or SIGTERM.
+/// Runs the HTTP server (and the metrics listener, when `metrics_listen` is set) until
+/// SIGINT or SIGTERM; then stops accepting connections, lets the requests in flight finish
+/// for up to `shutdown_timeout` seconds, and returns.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let listen = config.listen;
+    let metrics_listen = config.metrics_listen;
+    let grace = std::time::Duration::from_secs(config.shutdown_timeout.clamp(1, 3600) as u64);
     let app = start(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| ServeError::Bind(listen.to_string(), e))?;
+    let bind = |address: std::net::SocketAddr| async move {
+        tokio::net::TcpListener::bind(address).await.map_err(|e| ServeError::Bind(address.to_string(), e))
+    };
+    let listener = bind(listen).await?;
+    let metrics_listener = match metrics_listen {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
     let url = app.config.issuer();
     println!("llave is running: open {url}/ in your browser");
     if app.config.dev.enabled {
@@ -257,32 +271,86 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let router = app::router(app.clone());
     audit::sequencer::spawn(&app);
     let janitor = tokio::spawn(purge_periodically(app.clone()));
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Io)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let metrics = metrics_listener.map(|listener| {
+        tracing::info!(listen = %metrics_listen.map(|a| a.to_string()).unwrap_or_default(), "metrics listening");
+        let server = axum::serve(listener, web::metrics::router(app.clone()))
+            .with_graceful_shutdown(until_stopped(stopped.clone()));
+        tokio::spawn(server.into_future())
+    });
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(until_stopped(stopped.clone()));
+    let mut server = tokio::spawn(server.into_future());
+    let ended = tokio::select! {
+        () = shutdown_signal() => None,
+        ended = &mut server => Some(ended),
+    };
+    let _ = stop.send(true);
+    let result = match ended {
+        // The server ended by itself: an error of its listener.
+        Some(ended) => {
+            ended.map_err(|e| ServeError::Io(std::io::Error::other(e))).and_then(|r| r.map_err(ServeError::Io))
+        }
+        None => {
+            tracing::info!(
+                limit_seconds = grace.as_secs(),
+                "stopping: no new connections, finishing requests in flight"
+            );
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(_) => tracing::info!("every request in flight finished"),
+                Err(_) => {
+                    tracing::warn!(limit_seconds = grace.as_secs(), "requests still in flight at the limit; exiting");
+                    server.abort();
+                }
+            }
+            Ok(())
+        }
+    };
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     janitor.abort();
     app.spokes.close(app.store.backend()).await;
     app.store.close().await;
-    Ok(())
+    result
 }
 
 /// How often `serve` deletes what has expired.
 pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 async fn purge_periodically(app: AppState) {
+    let node = crypto::random_id();
     let mut tick = tokio::time::interval(PURGE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match app.store.purge_expired(crypto::now(), app.config.throttle.window_minutes * 60).await {
-            Ok(purged) => {
+        match purge_if_due(&app, &node, crypto::now()).await {
+            Ok(Some(purged)) => {
                 let total: u64 = purged.iter().map(|(_, n)| n).sum();
                 tracing::debug!(total, ?purged, "expired rows deleted");
             }
+            Ok(None) => tracing::debug!("another node purged this round"),
             Err(error) => tracing::warn!(%error, "cannot delete expired rows"),
         }
     }
+}
+
+/// The purge, by node `node`, if no node of the cluster purged in the last round: every
+/// node ticks every [`PURGE_EVERY`], and the first whose tick finds the lease ended takes it
+/// for a little less than a round. `None` when another node holds it.
+pub async fn purge_if_due(
+    app: &Services,
+    node: &str,
+    now: i64,
+) -> Result<Option<Vec<(&'static str, u64)>>, store::StoreError> {
+    let lease = PURGE_EVERY.as_secs() as i64 - 60;
+    if !app.store.take_job_lease("purge", node, now, now + lease).await? {
+        return Ok(None);
+    }
+    app.store.purge_expired(now, app.config.throttle.window_minutes * 60).await.map(Some)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,9 +28,11 @@ environment variables (LLAVE_KEY; LLAVE_SECTION__KEY inside a section), flags. S
                        LLAVE_AUDIT__CHECKPOINT_SECONDS, ...
   [session] [oidc] [password] [throttle] [records] [signature]: lifetimes and limits
   top level            listen, issuer, database_url, data_dir, registry, kek_file,
-                       trust_forwarded_for, max_body_bytes
+                       trust_forwarded_for, max_body_bytes, metrics_listen,
+                       shutdown_timeout, log_format
 Logging: LLAVE_LOG=FILTER on standard error, e.g. LLAVE_LOG=info,sqlx=warn (the default for
-serve; other commands: warn); levels error, warn, info, debug, trace.
+serve; other commands: warn); levels error, warn, info, debug, trace. JSON lines with each
+request's id: --log-format json (LLAVE_LOG_FORMAT=json).
 Every key with its default and range: docs/operators.md.";
 
 #[derive(Parser)]
@@ -61,6 +63,9 @@ struct GlobalArgs {
     /// Data directory [env: LLAVE_DATA_DIR] [default: ./llave-data].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Log lines as text or as one JSON object per line [env: LLAVE_LOG_FORMAT] [default: text].
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<llave::config::LogFormat>,
 }
 
 /// Where the server answers: `serve`, and `demo` (its sites' addresses follow them).
@@ -103,6 +108,14 @@ enum Command {
         /// /demo/. Only on a loopback listen address [env: LLAVE_DEV__ENABLED].
         #[arg(long, help_heading = "Server options")]
         dev: bool,
+        /// Serve Prometheus metrics at /metrics on this separate address (same forms as
+        /// --listen) [env: LLAVE_METRICS_LISTEN] [default: none].
+        #[arg(long, value_parser = llave::config::parse_listen, value_name = "ADDRESS", help_heading = "Server options")]
+        metrics_listen: Option<SocketAddr>,
+        /// After SIGTERM or SIGINT, stop accepting and let requests in flight finish for up to
+        /// this many seconds, then exit [env: LLAVE_SHUTDOWN_TIMEOUT] [default: 20].
+        #[arg(long, value_name = "SECONDS", help_heading = "Server options")]
+        shutdown_timeout: Option<i64>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -691,9 +704,13 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let (server, registry, dev) = match &cli.command {
-        Command::Serve { server, registry, dev } => (Some(server), registry.clone(), *dev),
+        Command::Serve { server, registry, dev, .. } => (Some(server), registry.clone(), *dev),
         Command::Demo { server, .. } => (Some(server), None, false),
         _ => (None, None, false),
+    };
+    let (metrics_listen, shutdown_timeout) = match &cli.command {
+        Command::Serve { metrics_listen, shutdown_timeout, .. } => (*metrics_listen, *shutdown_timeout),
+        _ => (None, None),
     };
     let overrides = Overrides {
         listen: server.and_then(|s| s.listen),
@@ -703,9 +720,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.global.data_dir.clone(),
         registry,
         dev: dev.then_some(llave::config::DevConfig { enabled: true }),
+        metrics_listen,
+        shutdown_timeout,
+        log_format: cli.global.log_format,
     };
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
-    init_tracing(matches!(cli.command, Command::Serve { .. } | Command::Witness(WitnessCommand::Serve { .. })));
+    init_tracing(
+        matches!(cli.command, Command::Serve { .. } | Command::Witness(WitnessCommand::Serve { .. })),
+        config.log_format,
+    );
     llave::install_crypto_provider();
 
     match cli.command {
@@ -1234,11 +1257,17 @@ async fn audit(command: AuditCommand, config: Config, database: Option<&str>) ->
     Ok(())
 }
 
-fn init_tracing(server: bool) {
+fn init_tracing(server: bool, format: llave::config::LogFormat) {
     let default = if server { "info,sqlx=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LLAVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        llave::config::LogFormat::Text => builder.try_init(),
+        // One object per line; the fields of the spans it happened in (the request's id
+        // among them) are carried on every line.
+        llave::config::LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).try_init(),
+    };
 }
 
 #[cfg(test)]

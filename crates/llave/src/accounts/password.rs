@@ -118,7 +118,9 @@ impl Passwords {
         params: Params,
         work: impl FnOnce(&Params, &mut [Block]) -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let mut queued = crate::metrics::HashInQueue::waiting();
         let _permit = self.permits.acquire().await.map_err(|e| HashError::Hash(e.to_string()))?;
+        queued.running();
         let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
             let taken = pool.lock().ok().and_then(|mut free| {

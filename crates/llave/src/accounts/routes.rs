@@ -15,6 +15,7 @@ use super::signin::{self, SignInOutcome};
 use super::signup::{self, Origin, SignupError, SignupInput};
 use super::{Actor, device, sessions};
 use crate::AppState;
+use crate::metrics::SignIn;
 use crate::store::EventKind;
 use crate::store::email_tokens::LinkState;
 use crate::web::client::ClientMeta;
@@ -174,6 +175,7 @@ async fn signin_submit(
         response
     };
     if identifier.is_empty() || form.password.is_empty() {
+        crate::metrics::sign_in(SignIn::Incomplete);
         return Ok(refuse(c, StatusCode::UNPROCESSABLE_ENTITY, None, "signin-missing"));
     }
     let actor = Actor::from(&client);
@@ -190,6 +192,7 @@ async fn signin_submit(
             let cookie = app.cookie_policy().set(device::DEVICE_COOKIE, &value, Some(device::DEVICE_SECONDS), "Strict");
             let device_header = HeaderValue::from_str(&cookie).ok();
             if let Some(mut response) = (app.second_step)(&app, &account, &next).await? {
+                crate::metrics::sign_in(SignIn::SecondStep);
                 response.headers_mut().extend(device_header.map(|v| (SET_COOKIE, v)));
                 return Ok(response);
             }
@@ -208,10 +211,15 @@ async fn signin_submit(
             }
             response.headers_mut().extend(device_header.map(|v| (SET_COOKIE, v)));
             response.extensions_mut().insert(RotateCsrf);
+            crate::metrics::sign_in(SignIn::Success);
             Ok(response)
         }
-        SignInOutcome::Invalid => Ok(refuse(c, StatusCode::UNAUTHORIZED, None, "signin-invalid")),
+        SignInOutcome::Invalid => {
+            crate::metrics::sign_in(SignIn::Invalid);
+            Ok(refuse(c, StatusCode::UNAUTHORIZED, None, "signin-invalid"))
+        }
         SignInOutcome::Throttled(seconds) => {
+            crate::metrics::sign_in(SignIn::Throttled);
             let text = c.t_with("signin-wait", &[("seconds", seconds.to_string())]);
             let mut response = refuse(c, StatusCode::TOO_MANY_REQUESTS, Some(text), "signin-throttled");
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));

@@ -59,6 +59,7 @@ pub async fn sequence(store: &Store, log: &Log) -> Result<StoredCheckpoint, Audi
     }
     let floor = barrier.map_or(floor, |barrier| barrier.max(floor));
     queries::set_floor(conn, floor).await?;
+    let mut signed = false;
     let checkpoint = match latest {
         Some(latest) if latest.size as u64 == size => latest,
         _ => {
@@ -72,10 +73,14 @@ pub async fn sequence(store: &Store, log: &Log) -> Result<StoredCheckpoint, Audi
                 at: crate::crypto::now(),
             };
             queries::insert_checkpoint(conn, &stored).await?;
+            signed = true;
             stored
         }
     };
     tx.commit().await.map_err(crate::store::StoreError::from)?;
+    if signed {
+        crate::metrics::checkpoint_signed();
+    }
     Ok(checkpoint)
 }
 

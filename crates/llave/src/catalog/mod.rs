@@ -32,7 +32,8 @@ use model::{Equivalence, Procedure};
 use storage::ImportCounts;
 
 /// The published catalog as the public pages and API see it, with its search index;
-/// rebuilt when the catalog changes (checked with one cheap query per request).
+/// rebuilt when the catalog changes (checked with one cheap query at most every
+/// [`FRESH_FOR`], and at once after a change made by this process).
 pub struct Published {
     pub procedures: Vec<Procedure>,
     /// entity slug → name
@@ -57,19 +58,46 @@ impl Published {
 /// The catalog's change stamp (procedure count, newest update) when an index was built.
 type Stamp = (i64, i64);
 
+/// How long the in-memory catalog is answered without asking the database whether it
+/// changed. Changes made by this process are seen at once (every act that changes the
+/// catalog or the entities moves [`Store::catalog_changes`]); changes made by another node
+/// of a cluster are seen within this time.
+pub const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+struct Built {
+    stamp: Stamp,
+    /// When the stamp was last compared with the database's.
+    checked: std::time::Instant,
+    /// [`Store::catalog_changes`] when it was.
+    local_changes: u64,
+    published: Arc<Published>,
+}
+
+/// The published catalog held in memory, rebuilt when the catalog changes.
 #[derive(Default)]
 pub struct Cache {
-    built: RwLock<Option<(Stamp, Arc<Published>)>>,
+    built: RwLock<Option<Built>>,
 }
 
 impl Cache {
     pub async fn published(&self, store: &Store) -> Result<Arc<Published>, crate::store::StoreError> {
-        let stamp = store.catalog_stamp().await?;
+        let local_changes = store.catalog_changes();
         if let Ok(guard) = self.built.read()
-            && let Some((built_at, published)) = guard.as_ref()
-            && *built_at == stamp
+            && let Some(built) = guard.as_ref()
+            && built.local_changes == local_changes
+            && built.checked.elapsed() < FRESH_FOR
         {
-            return Ok(published.clone());
+            return Ok(built.published.clone());
+        }
+        let stamp = store.catalog_stamp().await?;
+        let checked = std::time::Instant::now();
+        if let Ok(mut guard) = self.built.write()
+            && let Some(built) = guard.as_mut()
+            && built.stamp == stamp
+        {
+            built.checked = checked;
+            built.local_changes = local_changes;
+            return Ok(built.published.clone());
         }
         let procedures: Vec<Procedure> =
             store.all_procedures().await?.into_iter().filter(|p| p.status == "published").collect();
@@ -80,7 +108,7 @@ impl Cache {
         let reviews = store.legal_basis_reviews().await?;
         let published = Arc::new(Published { procedures, entities, index, reviews });
         if let Ok(mut guard) = self.built.write() {
-            *guard = Some((stamp, published.clone()));
+            *guard = Some(Built { stamp, checked, local_changes, published: published.clone() });
         }
         Ok(published)
     }

@@ -22,6 +22,7 @@ pub const TEMPLATE: &str = "\
 # listen = \"127.0.0.1:8080\"
 # issuer = \"https://llave.example.gob.mx\"
 # registry = \"file:/etc/llave/registry.json\"
+# metrics_listen = \"127.0.0.1:9100\"   # Prometheus /metrics on its own address
 
 # [mail]                       # unset: mail is written to DATA_DIR/outbox/
 # smtp_url = \"smtp://mail.example.gob.mx:587?tls=required\"

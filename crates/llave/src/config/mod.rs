@@ -60,6 +60,29 @@ pub struct Config {
     /// `America/Mexico_City`; start-up refuses a name the bundled database does not know.
     pub time_zone: String,
     pub dev: DevConfig,
+    /// Address of the separate listener that serves Prometheus metrics at `/metrics`
+    /// (`--metrics-listen`, `LLAVE_METRICS_LISTEN`): same forms as `listen`. Default: none,
+    /// no metrics are served. The main listener never serves them.
+    #[serde(deserialize_with = "optional_listen_address")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds `serve` lets requests in flight finish after SIGTERM or SIGINT, having
+    /// stopped accepting connections (`--shutdown-timeout`, `LLAVE_SHUTDOWN_TIMEOUT`); then
+    /// it exits anyway. Default 20; 1 to 3600.
+    pub shutdown_timeout: i64,
+    /// How log lines are written to standard error: `text` (the default) or `json`, one
+    /// object per line with the request's id (`--log-format`, `LLAVE_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Development mode (`llave serve --dev`): what helps someone trying llave on their own
@@ -352,6 +375,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             time_zone: crate::calendar::DEFAULT_TIME_ZONE.into(),
             dev: DevConfig::default(),
+            metrics_listen: None,
+            shutdown_timeout: 20,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -402,6 +428,12 @@ pub struct Overrides {
     pub registry: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<DevConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
 }
 
 impl Config {
@@ -431,7 +463,8 @@ impl Config {
 
     /// Values that parse but make no sense are refused at start, with the key named.
     fn checked(self) -> Result<Config, String> {
-        let ranges: [(&str, i64, i64, i64); 17] = [
+        let ranges: [(&str, i64, i64, i64); 18] = [
+            ("shutdown_timeout", self.shutdown_timeout, 1, 3600),
             ("requisitions.max_nondisclosure_days", self.requisitions.max_nondisclosure_days, 1, 3650),
             ("requisitions.attestation_days", self.requisitions.attestation_days, 1, 3650),
             ("outbox.lease_seconds", self.outbox.lease_seconds, 20, 3600),
@@ -557,6 +590,13 @@ fn listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<S
     parse_listen(&text).map_err(serde::de::Error::custom)
 }
 
+fn optional_listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        Some(text) => parse_listen(&text).map(Some).map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
 /// `https://…`, or `http://` to this machine (loopback addresses, `localhost`).
 fn secure_or_loopback(url: &str) -> bool {
     match url::Url::parse(url) {
@@ -636,6 +676,45 @@ mod tests {
             assert_eq!(config.listen.port(), 9200);
             assert_eq!(config.database_url(), "postgres://db.example/llave");
             assert_eq!(config.session.idle_minutes, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
+    fn operations_settings_come_from_the_file_the_environment_and_the_flags() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                (config.metrics_listen, config.shutdown_timeout, config.log_format),
+                (None, 20, LogFormat::Text)
+            );
+            jail.create_file("llave.toml", "metrics_listen = \"localhost:9100\"\nshutdown_timeout = 5\n")?;
+            let config =
+                Config::load(Some(Path::new("llave.toml")), &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+            assert_eq!(config.shutdown_timeout, 5);
+            jail.set_env("LLAVE_METRICS_LISTEN", "0.0.0.0:9200");
+            jail.set_env("LLAVE_SHUTDOWN_TIMEOUT", "40");
+            jail.set_env("LLAVE_LOG_FORMAT", "json");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.metrics_listen, Some("0.0.0.0:9200".parse().unwrap()));
+            assert_eq!((config.shutdown_timeout, config.log_format), (40, LogFormat::Json));
+            let flags = Overrides {
+                metrics_listen: Some("127.0.0.1:9300".parse().unwrap()),
+                shutdown_timeout: Some(3),
+                log_format: Some(LogFormat::Text),
+                ..Overrides::default()
+            };
+            let config = Config::load(None, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.metrics_listen, Some("127.0.0.1:9300".parse().unwrap()));
+            assert_eq!((config.shutdown_timeout, config.log_format), (3, LogFormat::Text));
+            jail.set_env("LLAVE_SHUTDOWN_TIMEOUT", "0");
+            let refused = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(refused.contains("shutdown_timeout = 0 is out of range"), "{refused}");
+            jail.set_env("LLAVE_SHUTDOWN_TIMEOUT", "20");
+            jail.set_env("LLAVE_METRICS_LISTEN", "somewhere");
+            assert!(Config::load(None, &Overrides::default()).is_err());
             Ok(())
         });
     }

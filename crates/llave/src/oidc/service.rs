@@ -58,7 +58,7 @@ pub async fn client_with_scope(app: &AppState, headers: &HeaderMap, scope: &str)
             return Err(Denied::Answer(unavailable()));
         }
     };
-    let client = match app.store.client_by_id(&grant.client_id).await {
+    let client = match app.store.recent_client(&grant.client_id).await {
         Ok(Some(client)) if client.disabled_at.is_none() => client,
         Ok(_) => return Err(Denied::Answer(unauthorized("the client is disabled"))),
         Err(error) => {

@@ -62,11 +62,13 @@ pub fn internal(error: impl std::fmt::Display) -> Failure {
 async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, Failure> {
     let params = Params::from_pairs(super::form_pairs(body)?)?;
     let client = authenticated_client(app, headers, &params, "token").await?;
-    match GrantType::from_params(&params)? {
-        GrantType::AuthorizationCode => authorization_code(app, &client, &params).await,
-        GrantType::RefreshToken => refresh_token(app, &client, &params).await,
-        GrantType::ClientCredentials => client_credentials(app, &client, &params).await,
-    }
+    let (grant_type, answer) = match GrantType::from_params(&params)? {
+        GrantType::AuthorizationCode => ("authorization_code", authorization_code(app, &client, &params).await),
+        GrantType::RefreshToken => ("refresh_token", refresh_token(app, &client, &params).await),
+        GrantType::ClientCredentials => ("client_credentials", client_credentials(app, &client, &params).await),
+    };
+    crate::metrics::token_grant(grant_type, answer.is_ok());
+    answer
 }
 
 /// Does what a refusal says (revoke the family first, when a credential was copied) and

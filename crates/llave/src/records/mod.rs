@@ -764,12 +764,20 @@ pub async fn lookup(
             &format!("grant {} ({basis}) expires_at={expires_at}", grant.id),
         )
     };
+    let written = Arc::new((grant, token_hash(&token), issued));
     app.store
-        .act("record_grant", async |tx: &mut Tx| {
-            tx.add_grant(&grant, &token_hash(&token)).await?;
-            tx.event(issued);
-            Ok::<_, StoreError>(())
-        })
+        .grouped_act(
+            "record_grant",
+            Arc::new(move |tx: &mut Tx| {
+                let written = written.clone();
+                Box::pin(async move {
+                    let (grant, hash, issued) = &*written;
+                    tx.add_grant(grant, hash).await?;
+                    tx.event(issued.clone());
+                    Ok(true)
+                })
+            }),
+        )
         .await?;
     Ok(Some(Found { locator, holder, grant: token, expires_at, basis: basis.into(), legal_basis: law }))
 }
@@ -927,55 +935,76 @@ pub async fn read_with_grant(
         _ => None,
     };
     // One act: the grant is spent and the read logged together — a read is never unlogged,
-    // and a log line never describes a read that did not happen.
-    let mut tx = app.store.begin_act("record_read").await?;
-    let spent = match (problem, &grant) {
-        (None, Some(g)) => tx.spend_grant(&g.id, now).await?,
-        _ => false,
-    };
-    if !spent {
-        drop(tx);
-        let description = problem.unwrap_or("the grant was already used");
-        // Logged against the record the grant is for (the person sees it), else the one named.
-        let logged = match &grant {
-            Some(g) if g.record_id != record_id => {
-                app.store.record_locator(&g.record_id).await.ok().flatten().or(locator)
+    // and a log line never describes a read that did not happen. What is not read falls
+    // through to the refusal, logged against the grant and the record.
+    let (grant, locator) = match (problem, grant, locator, named) {
+        (None, Some(grant), Some(locator), Some((holder, procedure_name))) => {
+            let mut access = Access {
+                at: now,
+                account_id: Some(locator.account_id),
+                record_id: Some(locator.record_id.clone()),
+                holder_entity_id: Some(locator.entity_id),
+                reader_kind: "entity".into(),
+                reader_entity_id: Some(client.entity_id),
+                reader: client.client_id.clone(),
+                procedure: Some(grant.procedure.clone()),
+                purpose: procedure_name,
+                legal_basis: grant
+                    .legal_basis
+                    .clone()
+                    .or_else(|| grant.consent_id.as_ref().map(|id| format!("consent {id}"))),
+                outcome: "read".into(),
+                detail: Some(format!("grant {} ({})", grant.id, grant.basis)),
+            };
+            if locator.withdrawn_at.is_some() {
+                access.outcome = "refused".into();
+                access.detail = Some("withdrawn: the holder withdrew the record".into());
             }
-            _ => locator,
-        };
-        log_refusal(app, client, logged.as_ref(), Some(procedure.trim()), "invalid_grant", description).await;
-        return Err(Failure::refused(StatusCode::FORBIDDEN, "invalid_grant", description));
-    }
-    // Spent: the grant was found and the record exists.
-    let (Some(grant), Some(locator), Some((holder, procedure_name))) = (grant, locator, named) else {
-        return Err(Failure::Internal("a spent grant without its record".into()));
+            let written = Arc::new((grant.id.clone(), access));
+            let spent = app
+                .store
+                .grouped_act(
+                    "record_read",
+                    Arc::new(move |tx: &mut Tx| {
+                        let written = written.clone();
+                        Box::pin(async move {
+                            let (grant_id, access) = &*written;
+                            if !tx.spend_grant(grant_id, now).await? {
+                                return Ok(false);
+                            }
+                            tx.log_access(access);
+                            Ok(true)
+                        })
+                    }),
+                )
+                .await?;
+            if spent {
+                // Committed before the contents leave: an unlogged read never happens.
+                if locator.withdrawn_at.is_some() {
+                    return Err(Failure::refused(StatusCode::GONE, "withdrawn", "the holder withdrew the record"));
+                }
+                let (version, file) = loaded.ok_or_else(|| Failure::Internal("the record was not loaded".into()))?;
+                return Ok(Shared {
+                    locator,
+                    holder,
+                    version,
+                    file,
+                    basis: grant.basis,
+                    legal_basis: grant.legal_basis,
+                });
+            }
+            (Some(grant), Some(locator))
+        }
+        (_, grant, locator, _) => (grant, locator),
     };
-    let mut access = Access {
-        at: now,
-        account_id: Some(locator.account_id),
-        record_id: Some(locator.record_id.clone()),
-        holder_entity_id: Some(locator.entity_id),
-        reader_kind: "entity".into(),
-        reader_entity_id: Some(client.entity_id),
-        reader: client.client_id.clone(),
-        procedure: Some(grant.procedure.clone()),
-        purpose: procedure_name,
-        legal_basis: grant.legal_basis.clone().or_else(|| grant.consent_id.as_ref().map(|id| format!("consent {id}"))),
-        outcome: "read".into(),
-        detail: Some(format!("grant {} ({})", grant.id, grant.basis)),
+    let description = problem.unwrap_or("the grant was already used");
+    // Logged against the record the grant is for (the person sees it), else the one named.
+    let logged = match &grant {
+        Some(g) if g.record_id != record_id => app.store.record_locator(&g.record_id).await.ok().flatten().or(locator),
+        _ => locator,
     };
-    if locator.withdrawn_at.is_some() {
-        access.outcome = "refused".into();
-        access.detail = Some("withdrawn: the holder withdrew the record".into());
-        tx.log_access(&access);
-        tx.commit().await?;
-        return Err(Failure::refused(StatusCode::GONE, "withdrawn", "the holder withdrew the record"));
-    }
-    let (version, file) = loaded.ok_or_else(|| Failure::Internal("the record was not loaded".into()))?;
-    // Committed before the contents leave: an unlogged read never happens.
-    tx.log_access(&access);
-    tx.commit().await?;
-    Ok(Shared { locator, holder, version, file, basis: grant.basis, legal_basis: grant.legal_basis })
+    log_refusal(app, client, logged.as_ref(), Some(procedure.trim()), "invalid_grant", description).await;
+    Err(Failure::refused(StatusCode::FORBIDDEN, "invalid_grant", description))
 }
 
 /// A read by hub staff or an auditor (`llave record show`): always with a purpose and a

@@ -44,6 +44,17 @@ pub(crate) struct Wiring {
     pub audit_wake: tokio::sync::Notify,
     /// The queue of the token answers' group commit (`store::oidc`), started on first use.
     pub issue_queue: OnceLock<tokio::sync::mpsc::Sender<super::oidc::IssueJob>>,
+    /// The queue of [`Store::grouped_act`]'s group commit (SQLite), started on first use.
+    pub group_queue: OnceLock<tokio::sync::mpsc::Sender<GroupJob>>,
+    /// How many acts of this process changed the catalog or the entities (the catalog's
+    /// in-memory copy is rebuilt at once when this moves; see `catalog::Cache`).
+    pub catalog_changes: std::sync::atomic::AtomicU64,
+    /// Entities read so far, by id: an entity's row never changes once written.
+    pub entities: std::sync::RwLock<std::collections::HashMap<i64, super::entities::Entity>>,
+    /// Clients recently read for the entity API, by id, with when they were read (see
+    /// [`Store::recent_client`]); emptied by every act of this process that changes a client.
+    pub clients:
+        std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, super::entities::ClientRecord)>>,
 }
 
 /// Reactions that write events that react again must come to an end: an act that grows
@@ -64,6 +75,10 @@ pub struct Tx {
     /// Whether an act of this transaction wrote events (several acts share one transaction
     /// in a group commit).
     wrote_events: bool,
+    /// Whether an earlier act of this transaction changed the catalog or the entities.
+    catalog_changed: bool,
+    /// Whether an earlier act of this transaction changed a client.
+    client_changed: bool,
 }
 
 impl Store {
@@ -80,6 +95,8 @@ impl Store {
             events: Vec::new(),
             queued: 0,
             wrote_events: false,
+            catalog_changed: false,
+            client_changed: false,
         })
     }
 
@@ -87,10 +104,13 @@ impl Store {
     /// SQLite, like an act, so a transaction that reads before it writes never fails to
     /// take the write lock another one took meanwhile.
     pub async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
-        Ok(match self.backend {
+        let asked = std::time::Instant::now();
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        crate::metrics::db_acquired(asked.elapsed());
+        Ok(tx)
     }
 
     /// Runs `body` as one act: committed if it returns `Ok`, rolled back if it returns `Err`.
@@ -107,6 +127,11 @@ impl Store {
     /// Wires the reactions of the capabilities (once, at start-up).
     pub fn set_reactor(&self, reactor: Arc<dyn Reactor>) {
         let _ = self.wiring.reactor.set(reactor);
+    }
+
+    /// How many acts of this process changed the catalog or the entities so far.
+    pub fn catalog_changes(&self) -> u64 {
+        self.wiring.catalog_changes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Woken whenever an act that queued outbox messages commits in this process.
@@ -127,6 +152,127 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The writes of an act that may share its transaction with other acts
+/// ([`Store::grouped_act`]). It returns whether it changed anything: `false` only when it
+/// wrote nothing (a conditional `UPDATE` that matched no row), and then the act leaves no
+/// record either. It may run twice (alone after a group's transaction failed), each time
+/// in a fresh transaction.
+pub type GroupedWrite =
+    Arc<dyn for<'t> Fn(&'t mut Tx) -> Pin<Box<dyn Future<Output = StoreResult<bool>> + Send + 't>> + Send + Sync>;
+
+/// An act waiting for its group commit.
+pub struct GroupJob {
+    name: &'static str,
+    write: GroupedWrite,
+    reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
+}
+
+/// Acts written in one transaction by the group committer, at most.
+pub const GROUP: usize = 128;
+
+impl Store {
+    /// Runs `write` as one act named `name` and returns after it committed (or did not:
+    /// `Ok(false)`, nothing written, when `write` changed nothing; `Err`, nothing written,
+    /// when it failed).
+    ///
+    /// Group commit: on SQLite, which commits one transaction at a time with an fsync each
+    /// (and makes the others wait in its busy handler), the acts that arrive together are
+    /// written by one committer task in one transaction and one fsync, each act with its
+    /// own row and events. PostgreSQL groups the WAL flushes of concurrent commits itself:
+    /// there each act is its own transaction.
+    pub async fn grouped_act(&self, name: &'static str, write: GroupedWrite) -> StoreResult<bool> {
+        if self.backend == Backend::Postgres {
+            return self.act_alone(name, &write).await;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = GroupJob { name, write, reply };
+        match self.group_queue().send(job).await {
+            Ok(()) => answer.await.unwrap_or_else(|_| Err(StoreError::Data("the group committer stopped".into()))),
+            // The committer is gone (the runtime is shutting down): write it alone.
+            Err(tokio::sync::mpsc::error::SendError(job)) => self.act_alone(job.name, &job.write).await,
+        }
+    }
+
+    fn group_queue(&self) -> &tokio::sync::mpsc::Sender<GroupJob> {
+        self.wiring.group_queue.get_or_init(|| {
+            let (sender, receiver) = tokio::sync::mpsc::channel(4 * GROUP);
+            tokio::spawn(commit_groups(self.clone(), receiver));
+            sender
+        })
+    }
+
+    async fn act_alone(&self, name: &'static str, write: &GroupedWrite) -> StoreResult<bool> {
+        let mut act = self.begin_act(name).await?;
+        if !write(&mut act).await? {
+            // Dropped, the act rolls back.
+            return Ok(false);
+        }
+        act.commit().await?;
+        Ok(true)
+    }
+
+    async fn acts_together(&self, jobs: &[GroupJob]) -> StoreResult<Vec<bool>> {
+        let mut act = self.begin_act(jobs[0].name).await?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            if i > 0 {
+                act.next_act(job.name).await?;
+            }
+            let wrote = (job.write)(&mut act).await?;
+            if !wrote {
+                act.discard_events();
+            }
+            outcomes.push(wrote);
+        }
+        act.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+/// The group committer: takes what is queued (up to [`GROUP`]), writes it in one
+/// transaction, answers each. If that transaction fails, each act is tried alone, so one
+/// bad act fails only its own request.
+async fn commit_groups(store: Store, mut queue: tokio::sync::mpsc::Receiver<GroupJob>) {
+    loop {
+        let mut jobs = Vec::new();
+        let Some(first) = queue.recv().await else { return };
+        jobs.push(first);
+        while jobs.len() < GROUP {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if jobs.len() > 1 {
+            match store.acts_together(&jobs).await {
+                Ok(outcomes) => {
+                    for (job, wrote) in jobs.into_iter().zip(outcomes) {
+                        let _ = job.reply.send(Ok(wrote));
+                    }
+                    continue;
+                }
+                Err(error) => tracing::warn!(%error, acts = jobs.len(), "group commit failed: each act alone"),
+            }
+        }
+        for job in jobs {
+            let outcome = store.act_alone(job.name, &job.write).await;
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+/// Whether an event of `kind` changes what the catalog's in-memory copy holds.
+fn changes_catalog(kind: super::events::EventKind) -> bool {
+    use super::events::EventKind;
+    matches!(kind, EventKind::CatalogChanged | EventKind::LegalBasisDecided | EventKind::EntityRegistered)
+}
+
+/// Whether an event of `kind` changes a client's registration.
+fn changes_client(kind: super::events::EventKind) -> bool {
+    use super::events::EventKind;
+    matches!(kind, EventKind::ClientRegistered | EventKind::ClientChanged | EventKind::ClientDisabled)
 }
 
 /// An act's id: the time in microseconds (hex, fixed width) then 128 random bits, so ids
@@ -179,7 +325,15 @@ impl Tx {
         let queued = self.queued;
         let wrote_events = self.wrote_events;
         let wiring = self.wiring.clone();
+        let catalog_changed = self.catalog_changed || events.iter().any(|e| changes_catalog(e.kind));
+        let client_changed = self.client_changed || events.iter().any(|e| changes_client(e.kind));
         self.conn.commit().await?;
+        if client_changed && let Ok(mut clients) = wiring.clients.write() {
+            clients.clear();
+        }
+        if catalog_changed {
+            wiring.catalog_changes.fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
         if queued > 0 {
             wiring.outbox_wake.notify_one();
         }
@@ -194,6 +348,8 @@ impl Tx {
     /// the events of the act written.
     pub(crate) async fn next_act(&mut self, name: &'static str) -> StoreResult<Vec<Event>> {
         let events = self.write_act().await?;
+        self.catalog_changed |= events.iter().any(|e| changes_catalog(e.kind));
+        self.client_changed |= events.iter().any(|e| changes_client(e.kind));
         self.id = act_id();
         self.name = name;
         self.at = crate::crypto::now();
@@ -221,16 +377,8 @@ impl Tx {
             }
         }
         if !self.events.is_empty() {
-            sqlx::query("INSERT INTO acts (id, name, at, events) VALUES ($1, $2, $3, $4)")
-                .bind(&self.id)
-                .bind(self.name)
-                .bind(self.at)
-                .bind(self.events.len() as i64)
-                .execute(&mut *self.conn)
+            super::events::insert_act(&mut self.conn, self.backend, (&self.id, self.name, self.at), &self.events)
                 .await?;
-            for (seq, event) in self.events.iter().enumerate() {
-                super::events::insert(&mut self.conn, &self.id, seq as i64, event).await?;
-            }
             self.wrote_events = true;
         }
         Ok(std::mem::take(&mut self.events))

@@ -13,6 +13,9 @@ pub struct Entity {
     pub created_at: i64,
 }
 
+/// How long [`Store::recent_client`] answers from memory.
+pub const RECENT_CLIENT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A client as stored; lists are JSON arrays in text columns.
 #[derive(Debug, Clone)]
 pub struct ClientRecord {
@@ -97,12 +100,23 @@ impl Store {
         Ok(row.as_ref().map(entity_from_row).transpose()?)
     }
 
+    /// An entity by its id; from memory after the first read (an entity's row is written
+    /// once and never changed or deleted).
     pub async fn entity_by_id(&self, id: i64) -> StoreResult<Option<Entity>> {
+        if let Ok(known) = self.wiring.entities.read()
+            && let Some(entity) = known.get(&id)
+        {
+            return Ok(Some(entity.clone()));
+        }
         let row = sqlx::query("SELECT id, slug, name, created_at FROM entities WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.as_ref().map(entity_from_row).transpose()?)
+        let entity = row.as_ref().map(entity_from_row).transpose()?;
+        if let (Some(entity), Ok(mut known)) = (&entity, self.wiring.entities.write()) {
+            known.insert(id, entity.clone());
+        }
+        Ok(entity)
     }
 
     pub async fn list_entities(&self) -> StoreResult<Vec<Entity>> {
@@ -115,6 +129,28 @@ impl Store {
         let row =
             sqlx::query(select_client!("WHERE c.client_id = $1")).bind(client_id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(client_from_row).transpose()?)
+    }
+
+    /// A client as read at most [`RECENT_CLIENT`] ago by this process (the entity API asks
+    /// on every request; a change made by this process is seen at once, one made by another
+    /// node within that time). Whether the client is disabled is never taken from here:
+    /// the access token's check reads it from the database (`access_token_grant`).
+    pub async fn recent_client(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+        if let Ok(recent) = self.wiring.clients.read()
+            && let Some((read_at, client)) = recent.get(client_id)
+            && read_at.elapsed() < RECENT_CLIENT
+        {
+            return Ok(Some(client.clone()));
+        }
+        let read_at = std::time::Instant::now();
+        let client = self.client_by_id(client_id).await?;
+        if let (Some(client), Ok(mut recent)) = (&client, self.wiring.clients.write()) {
+            if recent.len() >= 10_000 {
+                recent.retain(|_, (at, _)| at.elapsed() < RECENT_CLIENT);
+            }
+            recent.insert(client_id.to_string(), (read_at, client.clone()));
+        }
+        Ok(client)
     }
 
     pub async fn list_clients(&self, entity_slug: Option<&str>) -> StoreResult<Vec<ClientRecord>> {

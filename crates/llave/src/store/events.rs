@@ -388,33 +388,97 @@ impl Event {
     }
 }
 
-/// Writes one event of act `act` (called by [`super::Tx::commit`]).
-pub(super) async fn insert(conn: &mut AnyConnection, act: &str, seq: i64, e: &Event) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (act_id, seq, at, kind, outcome, account_id, actor_kind, actor, actor_entity_id, basis, \
-         record_id, holder_entity_id, procedure_slug, purpose, client_address, user_agent, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(act)
-    .bind(seq)
-    .bind(e.at)
-    .bind(e.kind.as_str())
-    .bind(e.outcome.as_str())
-    .bind(e.account.map(|a| a.0))
-    .bind(e.actor_kind.as_str())
-    .bind(&e.actor)
-    .bind(e.actor_entity_id)
-    .bind(e.basis.as_deref())
-    .bind(e.record_id.as_deref())
-    .bind(e.holder_entity_id)
-    .bind(e.procedure.as_deref())
-    .bind(&e.purpose)
-    .bind(&e.client_address)
-    .bind(&e.user_agent)
-    .bind(e.detail.as_deref())
-    .execute(conn)
-    .await?;
+/// The columns of an event row, in the order [`bind_event`] binds them (after `act_id`).
+const EVENT_COLUMNS: &str = "act_id, seq, at, kind, outcome, account_id, actor_kind, actor, actor_entity_id, basis, \
+     record_id, holder_entity_id, procedure_slug, purpose, client_address, user_agent, detail";
+const PER_EVENT: usize = 17;
+
+/// Events written by one statement at most (PostgreSQL takes at most 65,535 parameters).
+const EVENTS_PER_STATEMENT: usize = 64;
+
+/// Writes the act's row and its events (called by [`super::Tx::commit`]) in as few
+/// statements as the backend allows: on PostgreSQL the act's row and its first events are
+/// one statement (a data-modifying `WITH`), so an act of one event costs one round trip.
+pub(super) async fn insert_act(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+    act: (&str, &str, i64),
+    events: &[Event],
+) -> StoreResult<()> {
+    let (id, name, at) = act;
+    let mut chunks = events.chunks(EVENTS_PER_STATEMENT);
+    let first = chunks.next().unwrap_or_default();
+    let together = backend == super::Backend::Postgres && !first.is_empty();
+    if !together {
+        sqlx::query("INSERT INTO acts (id, name, at, events) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(name)
+            .bind(at)
+            .bind(events.len() as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut seq = 0;
+    for (i, chunk) in std::iter::once(first).chain(chunks).enumerate() {
+        if chunk.is_empty() {
+            continue;
+        }
+        let with_act = together && i == 0;
+        let offset = if with_act { 4 } else { 0 };
+        let mut sql = String::new();
+        if with_act {
+            sql.push_str("WITH act AS (INSERT INTO acts (id, name, at, events) VALUES ($1, $2, $3, $4)) ");
+        }
+        sql.push_str("INSERT INTO events (");
+        sql.push_str(EVENT_COLUMNS);
+        sql.push_str(") VALUES ");
+        for row in 0..chunk.len() {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for column in 0..PER_EVENT {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", offset + row * PER_EVENT + column + 1));
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if with_act {
+            query = query.bind(id).bind(name).bind(at).bind(events.len() as i64);
+        }
+        for e in chunk {
+            query = bind_event(query, id, seq, e);
+            seq += 1;
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_event<'q>(query: AnyQuery<'q>, act: &'q str, seq: i64, e: &'q Event) -> AnyQuery<'q> {
+    query
+        .bind(act)
+        .bind(seq)
+        .bind(e.at)
+        .bind(e.kind.as_str())
+        .bind(e.outcome.as_str())
+        .bind(e.account.map(|a| a.0))
+        .bind(e.actor_kind.as_str())
+        .bind(&e.actor)
+        .bind(e.actor_entity_id)
+        .bind(e.basis.as_deref())
+        .bind(e.record_id.as_deref())
+        .bind(e.holder_entity_id)
+        .bind(e.procedure.as_deref())
+        .bind(&e.purpose)
+        .bind(&e.client_address)
+        .bind(&e.user_agent)
+        .bind(e.detail.as_deref())
 }
 
 /// One entry of a person's security page; `detail` never holds a secret (see docs/LOGGING.md).

@@ -29,6 +29,7 @@ pub mod consent;
 pub mod email_tokens;
 pub mod entities;
 mod events;
+mod jobs;
 pub mod oidc;
 pub mod outbox;
 mod purge;
@@ -220,6 +221,26 @@ impl Store {
         Ok(())
     }
 
+    /// For `/readyz`: the migrations this binary carries that the database has not applied
+    /// (empty when current), and how many the database has applied that this binary does not
+    /// know (a newer node migrated it: expand/contract keeps this node working).
+    pub async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(&self.pool)
+            .await?;
+        let known: Vec<i64> = self
+            .backend
+            .migrator()
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| m.version)
+            .collect();
+        Ok(MigrationStatus {
+            missing: known.iter().copied().filter(|v| !applied.contains(v)).collect(),
+            unknown: applied.iter().filter(|v| !known.contains(v)).count(),
+        })
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
         if let Some(replica) = &self.replica {
@@ -243,6 +264,15 @@ fn pool_options(backend: Backend) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(5))
         .max_lifetime(Duration::from_secs(30 * 60))
         .idle_timeout(Duration::from_secs(10 * 60))
+}
+
+/// What [`Store::migration_status`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Versions this binary carries that the database has not applied.
+    pub missing: Vec<i64>,
+    /// Versions the database has applied that this binary does not carry.
+    pub unknown: usize,
 }
 
 /// `sqlite://path` → `sqlite://path?mode=rwc`, creating the parent directory.

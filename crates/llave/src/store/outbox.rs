@@ -103,6 +103,15 @@ impl Store {
         Ok(())
     }
 
+    /// For the metrics: how many messages are not delivered yet, and when the oldest of
+    /// them was queued.
+    pub async fn outbox_depth(&self) -> StoreResult<(i64, Option<i64>)> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE done_at IS NULL")
+            .fetch_one(self.pool())
+            .await?;
+        Ok((row.try_get("n")?, row.try_get("oldest")?))
+    }
+
     /// Messages not delivered yet.
     pub async fn outbox_pending(&self) -> StoreResult<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL").fetch_one(self.pool()).await?;

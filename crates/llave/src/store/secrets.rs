@@ -1,5 +1,6 @@
-//! Server-wide secrets shared by every node (the CSRF key). Created once; the first node
-//! to create one wins and every node reads the same value.
+//! Server-wide secrets shared by every node (the CSRF and subject keys, the audit log's
+//! pseudonym key) and the key-encryption key's fingerprint. Created once; the first node to
+//! create one wins and every node reads the same value.
 
 use sqlx::Row;
 

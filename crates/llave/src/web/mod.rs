@@ -8,10 +8,13 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod form;
+pub mod health;
 pub mod lang;
+pub mod metrics;
 pub mod nul;
 pub mod page;
 pub mod redirect;
+pub mod request_id;
 pub mod session;
 pub mod unavailable;
 pub mod words;
@@ -36,8 +39,8 @@ pub mod headers;
 /// as the fallback.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/lang/{code}", get(switch_language))
         .route("/dev/outbox", get(dev_outbox))
         .route("/static/llave.css", get(stylesheet))
@@ -54,21 +57,6 @@ async fn passkeys_script() -> Response {
         include_str!("../../static/passkeys.js"),
     )
         .into_response()
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// Ready when the database answers.
-async fn readyz(State(app): State<AppState>) -> Response {
-    match app.store.ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-    }
 }
 
 #[derive(Deserialize, Default)]

@@ -243,3 +243,57 @@ both_backends! {
         db.finish().await;
     }
 }
+
+both_backends! {
+    /// `Store::grouped_act`: many acts at once (one transaction on SQLite), each with its own
+    /// row and events; an act that changes nothing leaves no record, and one that fails
+    /// takes nothing of the others with it; events of many statements' worth are all kept.
+    async fn grouped_acts_commit_each_act_with_its_events_and_fail_alone(backend: Backend) {
+        let db = database(backend).await;
+        sqlx::query("CREATE TABLE group_test (n BIGINT PRIMARY KEY)").execute(db.store.pool()).await.unwrap();
+        let mut acts = Vec::new();
+        for n in 0..60_i64 {
+            let store = db.store.clone();
+            acts.push(tokio::spawn(async move {
+                let write: llave::store::act::GroupedWrite = Arc::new(move |tx: &mut Tx| {
+                    Box::pin(async move {
+                        if n % 10 == 3 {
+                            // Changes nothing: no row, no act, no event.
+                            return Ok(false);
+                        }
+                        // n = 7 writes a row that clashes with the one n = 0 wrote: it fails.
+                        let key = if n == 7 { 0 } else { n };
+                        sqlx::query("INSERT INTO group_test (n) VALUES ($1)").bind(key).execute(tx.conn()).await?;
+                        tx.event(event(EventKind::SignIn, n));
+                        if n == 11 {
+                            for _ in 0..150 {
+                                tx.event(event(EventKind::SignOut, n));
+                            }
+                        }
+                        Ok(true)
+                    })
+                });
+                (n, store.grouped_act("test_grouped", write).await)
+            }));
+        }
+        let mut wrote = 0;
+        for act in acts {
+            let (n, outcome) = act.await.unwrap();
+            match n {
+                7 => assert!(outcome.is_err(), "the clashing act fails"),
+                n if n % 10 == 3 => assert!(!outcome.unwrap(), "act {n} changed nothing"),
+                n => {
+                    assert!(outcome.unwrap(), "act {n} committed");
+                    wrote += 1;
+                }
+            }
+        }
+        assert_eq!(wrote, 53);
+        assert_eq!(db.count("SELECT COUNT(*) FROM group_test").await, 53);
+        assert_eq!(db.count("SELECT COUNT(*) FROM acts WHERE name = 'test_grouped'").await, 53);
+        assert_eq!(db.count("SELECT COUNT(*) FROM events").await, 53 + 150);
+        // Every act's row counts its own events, numbered from 0.
+        assert_eq!(db.count("SELECT COUNT(*) FROM acts a WHERE a.events <> (SELECT COUNT(*) FROM events e WHERE e.act_id = a.id)").await, 0);
+        assert_eq!(db.count("SELECT MAX(seq) FROM events").await, 150);
+    }
+}

@@ -21,6 +21,7 @@ mod hostile;
 mod legal_basis;
 mod mail;
 pub mod oidc;
+mod ops;
 mod records;
 mod records_file;
 mod requisitions;
