@@ -624,20 +624,21 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
     fn flags_override_file() {
-        let dir = std::env::temp_dir().join(format!("llave-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("llave.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n",
-        )
-        .unwrap();
-        let flags = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
-        let config = Config::load(Some(&file), &flags).unwrap();
-        assert_eq!(config.listen.port(), 9100);
-        assert_eq!(config.issuer(), "https://llave.example");
-        assert_eq!(config.session.idle_minutes, 5);
+        // In a jail: other tests set LLAVE_* variables in theirs, at the same time.
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "llave.toml",
+                "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n",
+            )?;
+            let flags = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
+            let config = Config::load(Some(Path::new("llave.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.listen.port(), 9100);
+            assert_eq!(config.issuer(), "https://llave.example");
+            assert_eq!(config.session.idle_minutes, 5);
+            Ok(())
+        });
     }
 
     #[test]
