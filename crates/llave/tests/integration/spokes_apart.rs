@@ -126,6 +126,17 @@ async fn an_entity_store_on_its_own_server_that_is_down_fails_only_its_records()
     let file = browser.get("/expediente").await;
     assert!(file.body.contains("R-18") && !file.body.contains("no responde en este momento"));
 
+    // A move to a server whose store holds fewer records than the current one is refused.
+    let empty = format!("llave_t_{}", &llave::crypto::random_id().to_lowercase().replace(['-', '_'], "x")[..10]);
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {empty}"))).execute(&direct).await.unwrap();
+    let elsewhere = format!("postgres://postgres@{}/{empty}", postgres_address());
+    let refused = llave::admin::entity::set_entity_store(&w.app.state, &slug, &elsewhere).await;
+    let message = refused.expect_err("fewer records there").to_string();
+    assert!(message.contains("holds 0 record versions") && message.contains("copy"), "{message}");
+    let (status, _) = api_call(&w.base, "GET", &format!("/api/records/{id}"), Some(&d_write), None).await;
+    assert_eq!(status, 200, "still read where it was");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {empty} WITH (FORCE)"))).execute(&direct).await.unwrap();
+
     proxy.stop().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
         .execute(&direct)
