@@ -163,7 +163,7 @@ async fn one_code_flow(browser: &mut Browser, client: &Client<'_>) -> Result<Str
 }
 
 /// The value of `<input … name="NAME" value="…">`, HTML entities decoded.
-fn input_value(html: &str, name: &str) -> Option<String> {
+pub(crate) fn input_value(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')?;

@@ -11,6 +11,7 @@
 mod all;
 mod audit;
 mod catalog;
+mod cluster;
 mod codeflow;
 mod database;
 mod load;
@@ -47,6 +48,9 @@ enum Command {
     Records(records::Args),
     /// The audit log: acts per second with and without it, checkpoints, proofs, verify.
     Audit(audit::Args),
+    /// The closed-loop load of scripts/cluster-test, through a balancer, with every
+    /// acknowledged write checked in the database at the end.
+    ClusterLoad(cluster::Args),
     /// Every benchmark, one after the other, into one JSON document (`--json FILE`).
     All(all::AllArgs),
     /// Each figure's change between two documents of `all`; regressions over 10 % flagged.
@@ -64,6 +68,7 @@ async fn main() -> ExitCode {
         Command::Signature(args) => signature::main(args).await,
         Command::Records(args) => records::main(args).await,
         Command::Audit(args) => audit::main(args).await,
+        Command::ClusterLoad(args) => cluster::main(args).await,
         Command::All(args) => all::all(args).await,
         Command::Compare(args) => all::compare(args),
     }

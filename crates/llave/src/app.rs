@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::requisitions::pages::routes())
         .merge(web::routes())
         .fallback(web::not_found)
+        .layer(middleware::from_fn(web::unavailable::unavailable_as_503))
         .layer(middleware::from_fn_with_state(state.clone(), web::csrf::csrf_cookie))
         .layer(middleware::from_fn(move |request, next| web::nul::refuse_nul(max_scan, request, next)))
         .layer(DefaultBodyLimit::max(max_body))

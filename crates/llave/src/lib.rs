@@ -133,7 +133,7 @@ pub enum StartError {
 pub async fn start(config: Config) -> Result<AppState, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
-    let store = Store::connect(&config.database_url()).await?;
+    let store = connect(&config).await?;
     store.migrate().await?;
     assemble(config, store).await
 }
@@ -152,9 +152,18 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     {
         return Err(StartError::NoData(shown(&file)));
     }
-    let store = Store::connect(&config.database_url()).await?;
+    let store = connect(&config).await?;
     store.migrate().await?;
     assemble(config, store).await
+}
+
+/// The database, with its read replica when one is configured.
+async fn connect(config: &Config) -> Result<Store, StartError> {
+    let mut store = Store::connect(&config.database_url()).await?;
+    if let Some(replica) = &config.database_replica {
+        store.attach_replica(replica)?;
+    }
+    Ok(store)
 }
 
 /// The file of a `sqlite://PATH` database URL (not an in-memory one).

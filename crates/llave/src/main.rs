@@ -80,6 +80,10 @@ struct ServerArgs {
     /// loopback address, else http://LISTEN].
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
+    /// A PostgreSQL replica for read-mostly answers (JWKS, the public catalog); PostgreSQL
+    /// databases only [env: LLAVE_DATABASE_REPLICA] [default: none].
+    #[arg(long, value_name = "URL")]
+    database_replica: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -435,6 +439,21 @@ enum EntityCommand {
         /// The entity's full name, e.g. Secretaría de Movilidad.
         #[arg(long)]
         name: String,
+        /// Keep its records on a PostgreSQL server of its own (postgres://…; a schema
+        /// llave_entity_<slug> there) [default: the hub's database].
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move an entity's record store to a PostgreSQL server of its own (copy its records
+    /// there first); restart the servers afterwards.
+    SetStore {
+        /// The entity's slug.
+        slug: String,
+        /// postgres://… of the server.
+        url: String,
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
@@ -745,6 +764,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let overrides = Overrides {
         listen: server.and_then(|s| s.listen),
         database_url: cli.global.database.clone(),
+        database_replica: server.and_then(|s| s.database_replica.clone()),
         issuer: server.and_then(|s| s.issuer.clone()),
         data_dir: cli.global.data_dir.clone(),
         registry,
@@ -828,9 +848,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Entity(command) => {
             let app = llave::open(config).await?;
             match command {
-                EntityCommand::Add { slug, name, json } => {
-                    let entity = admin::add_entity(&app, &slug, &name).await?;
+                EntityCommand::Add { slug, name, store, json } => {
+                    let entity = admin::add_entity_with_store(&app, &slug, &name, store.as_deref()).await?;
                     if json { print_json(&entity)? } else { println!("entity {} added: {}", entity.slug, entity.name) }
+                }
+                EntityCommand::SetStore { slug, url, json } => {
+                    let moved = admin::set_entity_store(&app, &slug, &url).await?;
+                    if json {
+                        print_json(&moved)?
+                    } else {
+                        println!(
+                            "the records of {} are now read and written on the new server ({} record versions there); \
+                             restart the running servers",
+                            moved.entity, moved.records
+                        )
+                    }
                 }
                 EntityCommand::List { json } => {
                     let entities = app.store.list_entities().await?;

@@ -38,7 +38,21 @@ pub fn check_slug(slug: &str) -> Result<(), AdminError> {
 /// Adds an entity and creates its own record store (a PostgreSQL schema or a SQLite file)
 /// with its data key.
 pub async fn add_entity(app: &crate::Services, slug: &str, name: &str) -> Result<Entity, AdminError> {
+    add_entity_with_store(app, slug, name, None).await
+}
+
+/// `llave entity add … --store postgres://…`: the entity's records on a PostgreSQL server of
+/// its own (a schema `llave_entity_<slug>` there), reached before the entity is registered.
+pub async fn add_entity_with_store(
+    app: &crate::Services,
+    slug: &str,
+    name: &str,
+    store: Option<&str>,
+) -> Result<Entity, AdminError> {
     check_slug(slug)?;
+    if let Some(url) = store {
+        reachable_store(url).await?;
+    }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AdminError::Invalid("--name must have 1 to 200 characters".into()));
@@ -62,8 +76,67 @@ pub async fn add_entity(app: &crate::Services, slug: &str, name: &str) -> Result
         Err(StoreError::Conflict(_)) => return Err(AdminError::EntityExists(slug.to_string())),
         Err(error) => return Err(error.into()),
     };
-    crate::records::provision(app, &entity).await?;
+    crate::records::provision_at(app, &entity, store).await?;
     Ok(entity)
+}
+
+/// A `--store` URL: PostgreSQL, and answering now.
+async fn reachable_store(url: &str) -> Result<(), AdminError> {
+    if !crate::records::spoke::is_server_url(url) {
+        return Err(AdminError::Invalid("--store must be a postgres:// URL (a PostgreSQL server)".into()));
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url)
+        .await
+        .map_err(|e| AdminError::Invalid(format!("the store's PostgreSQL server does not answer: {e}")))?;
+    pool.close().await;
+    Ok(())
+}
+
+/// What `llave entity set-store` did.
+#[derive(Debug, Serialize)]
+pub struct StoreMoved {
+    pub entity: String,
+    /// Records (versions) found in the new store.
+    pub records: i64,
+}
+
+/// `llave entity set-store SLUG URL`: the entity's records are now read and written at `url`,
+/// a PostgreSQL server of its own. Refused while the new store holds fewer records than the
+/// current one (copy them first: the contents are sealed with the entity's data key, so a
+/// copy of the table is all that moves). Running servers pick the new location up when
+/// restarted.
+pub async fn set_entity_store(app: &crate::Services, slug: &str, url: &str) -> Result<StoreMoved, AdminError> {
+    reachable_store(url).await?;
+    let entity = app
+        .store
+        .entity_by_slug(slug)
+        .await?
+        .ok_or_else(|| AdminError::Invalid(format!("no entity has the slug {slug:?}")))?;
+    // Its store as it is, made now if it never was.
+    let current = crate::records::provision(app, &entity).await?;
+    let moved_to = crate::records::open_at(app, &entity, url).await?;
+    let (had, has) = (current.count().await?, moved_to.count().await?);
+    moved_to.close(app.store.backend()).await;
+    if has < had {
+        return Err(AdminError::Invalid(format!(
+            "the store at the new URL holds {has} record versions and the current one {had}: copy the current \
+             store's records table there first (e.g. pg_dump --schema of its schema, restored as schema \
+             llave_entity_{}), then run set-store again",
+            slug.replace('-', "_")
+        )));
+    }
+    app.store
+        .act("entity_store_moved", async |tx: &mut Tx| {
+            if !tx.move_entity_store(entity.id, url).await? {
+                return Err(StoreError::Data(format!("the entity {slug} has no store")));
+            }
+            tx.event(Event::system(EventKind::EntityStoreMoved, None, "cli", &format!("entity={slug}")));
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+    app.spokes.forget(entity.id, app.store.backend()).await;
+    Ok(StoreMoved { entity: slug.to_string(), records: has })
 }
 
 /// What `client list|show --json` prints (never the secret or its hash).

@@ -86,7 +86,7 @@ async fn list(
     PageQuery(query): PageQuery<ListQuery>,
 ) -> PageResult {
     let c = if signed_in.is_some() { c.signed_in() } else { c };
-    let published = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let published = public_catalog(&app).await.map_err(|e| PageError::internal(c.lang, e))?;
     let rows = select(&published, &query)
         .into_iter()
         .map(|p| Row {
@@ -144,7 +144,7 @@ async fn show(
     Path(slug): Path<String>,
 ) -> PageResult {
     let c = if signed_in.is_some() { c.signed_in() } else { c };
-    let published = app.catalog.published(&app.store).await.map_err(|e| PageError::internal(c.lang, e))?;
+    let published = public_catalog(&app).await.map_err(|e| PageError::internal(c.lang, e))?;
     let Some(p) = published.by_slug(&slug) else { return Err(PageError::not_found(c.lang)) };
     let requirements = p
         .requirements
@@ -171,6 +171,12 @@ async fn show(
     Ok(render(StatusCode::OK, &page))
 }
 
+/// The published catalog, read from the replica when there is one (`--database-replica`):
+/// the public catalog is read-mostly, and a lag of a moment behind the primary is harmless.
+async fn public_catalog(app: &AppState) -> Result<std::sync::Arc<super::Published>, crate::store::StoreError> {
+    app.store.read_mostly(|store| async move { app.catalog.published(&store).await }).await
+}
+
 fn json_error(status: StatusCode, error: &str) -> Response {
     (status, Json(serde_json::json!({ "error": error }))).into_response()
 }
@@ -182,7 +188,7 @@ fn unavailable(error: crate::store::StoreError) -> Response {
 }
 
 async fn api_list(State(app): State<AppState>, PageQuery(query): PageQuery<ListQuery>) -> Response {
-    let published = match app.catalog.published(&app.store).await {
+    let published = match public_catalog(&app).await {
         Ok(published) => published,
         Err(error) => return unavailable(error),
     };
@@ -200,7 +206,7 @@ async fn api_list(State(app): State<AppState>, PageQuery(query): PageQuery<ListQ
 }
 
 async fn api_show(State(app): State<AppState>, Path(slug): Path<String>) -> Response {
-    match app.catalog.published(&app.store).await {
+    match public_catalog(&app).await {
         Ok(published) => match published.by_slug(&slug) {
             Some(p) => Json(p).into_response(),
             None => json_error(StatusCode::NOT_FOUND, "no published procedure has this slug"),

@@ -136,4 +136,25 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
+    fn the_database_replica_is_a_setting_that_needs_postgres() {
+        // A file, not variables: other tests load the configuration from the environment
+        // at the same time.
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pg.toml",
+                "database_url = \"postgres://db.example/llave\"\ndatabase_replica = \"postgres://replica.example/llave\"",
+            )?;
+            let config = Config::load(Some(Path::new("pg.toml")), &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.database_replica.as_deref(), Some("postgres://replica.example/llave"));
+            jail.create_file("lite.toml", "database_replica = \"postgres://replica.example/llave\"")?;
+            let error = Config::load(Some(Path::new("lite.toml")), &Overrides::default())
+                .expect_err("refused with SQLite")
+                .to_string();
+            assert!(error.contains("LLAVE_DATABASE_REPLICA") && error.contains("SQLite"), "{error}");
+            Ok(())
+        });
+    }
 }

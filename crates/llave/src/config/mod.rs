@@ -22,6 +22,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://PATH` or `postgres://…`. Default: `sqlite://DATA_DIR/llave.db`.
     pub database_url: Option<String>,
+    /// A PostgreSQL replica (a hot standby) that answers the read-mostly requests:
+    /// discovery's JWKS and the public catalog (`--database-replica`,
+    /// `LLAVE_DATABASE_REPLICA`). Needs a `postgres://` database; refused with SQLite.
+    /// Default none: the primary answers everything.
+    pub database_replica: Option<String>,
     /// Public URL people and entities reach llave at (the OIDC issuer). Default
     /// `http://LISTEN`. Cookies are `Secure` when it is https.
     pub issuer: Option<String>,
@@ -350,6 +355,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: None,
+            database_replica: None,
             issuer: None,
             data_dir: PathBuf::from("llave-data"),
             registry: None,
@@ -412,6 +418,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_replica: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -488,6 +496,19 @@ impl Config {
                  (127.0.0.1, ::1 or localhost); leave development mode off anywhere else",
                 self.listen
             ));
+        }
+        if let Some(replica) = &self.database_replica {
+            let postgres = |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !postgres(&self.database_url()) {
+                return Err(format!(
+                    "database_replica = {replica:?} (--database-replica, LLAVE_DATABASE_REPLICA) needs a PostgreSQL \
+                     database: this installation's database is {}; SQLite has no replicas, so leave the replica out",
+                    self.database_url()
+                ));
+            }
+            if !postgres(replica) {
+                return Err(format!("database_replica = {replica:?} must be a postgres:// URL"));
+            }
         }
         if let Some(bad) = self.records.holidays.iter().find(|d| crate::calendar::parse_date(d).is_none()) {
             return Err(format!("records.holidays: {bad:?} is not a YYYY-MM-DD date"));
@@ -603,20 +624,21 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
     fn flags_override_file() {
-        let dir = std::env::temp_dir().join(format!("llave-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("llave.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n",
-        )
-        .unwrap();
-        let flags = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
-        let config = Config::load(Some(&file), &flags).unwrap();
-        assert_eq!(config.listen.port(), 9100);
-        assert_eq!(config.issuer(), "https://llave.example");
-        assert_eq!(config.session.idle_minutes, 5);
+        // In a jail: other tests set LLAVE_* variables in theirs, at the same time.
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "llave.toml",
+                "listen = \"127.0.0.1:9000\"\nissuer = \"https://llave.example\"\n[session]\nidle_minutes = 5\n",
+            )?;
+            let flags = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
+            let config = Config::load(Some(Path::new("llave.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.listen.port(), 9100);
+            assert_eq!(config.issuer(), "https://llave.example");
+            assert_eq!(config.session.idle_minutes, 5);
+            Ok(())
+        });
     }
 
     #[test]

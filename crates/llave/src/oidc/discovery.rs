@@ -60,7 +60,9 @@ pub async fn configuration(State(app): State<AppState>) -> Response {
 }
 
 pub async fn jwks(State(app): State<AppState>) -> Response {
-    match app.keys.ring(&app.store).await {
+    // Read-mostly: from the replica when there is one (`--database-replica`).
+    let keys = &app.keys;
+    match app.store.read_mostly(|store| async move { keys.ring(&store).await }).await {
         Ok(ring) => {
             let mut response = Json(ring.jwks()).into_response();
             response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));

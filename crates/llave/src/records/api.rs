@@ -63,7 +63,16 @@ async fn openapi(State(app): State<AppState>) -> Response {
 
 pub(crate) fn failure(f: Failure) -> Response {
     match f {
-        Failure::Refused { status, code, description } => api_error(status, code, &description),
+        Failure::Refused { status, code, description } => {
+            let mut response = api_error(status, code, &description);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    HeaderValue::from(crate::web::unavailable::RETRY_AFTER_SECONDS),
+                );
+            }
+            response
+        }
         Failure::Internal(cause) => {
             tracing::error!(%cause, "records or ARCO API failed");
             api_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")

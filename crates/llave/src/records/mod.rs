@@ -56,6 +56,13 @@ impl Spokes {
         provision(app, &entity).await
     }
 
+    /// Forgets an opened store (after `llave entity set-store` moved it).
+    pub async fn forget(&self, entity_id: i64, backend: crate::store::Backend) {
+        if let Some(spoke) = self.open.write().await.remove(&entity_id) {
+            spoke.close(backend).await;
+        }
+    }
+
     /// Closes every open store (SQLite files).
     pub async fn close(&self, backend: crate::store::Backend) {
         for spoke in self.open.write().await.drain().map(|(_, s)| s) {
@@ -67,6 +74,12 @@ impl Spokes {
 /// Creates the entity's store and data key if it has none yet, and opens it. `llave entity
 /// add` calls it; so does the first use of an entity added before stores existed.
 pub async fn provision(app: &Services, entity: &Entity) -> StoreResult<Arc<Spoke>> {
+    provision_at(app, entity, None).await
+}
+
+/// [`provision`], with the store on a PostgreSQL server of the entity's own (`server`, a
+/// `postgres://` URL) when it has none yet; otherwise where `location_for` puts it.
+pub async fn provision_at(app: &Services, entity: &Entity, server: Option<&str>) -> StoreResult<Arc<Spoke>> {
     let mut open = app.spokes.open.write().await;
     if let Some(spoke) = open.get(&entity.id) {
         return Ok(spoke.clone());
@@ -74,7 +87,10 @@ pub async fn provision(app: &Services, entity: &Entity) -> StoreResult<Arc<Spoke
     let (location, sealed) = match app.store.entity_store(entity.id).await? {
         Some(found) => found,
         None => {
-            let location = spoke::location_for(&app.store, &entity.slug).await?;
+            let location = match server {
+                Some(url) => url.to_string(),
+                None => spoke::location_for(&app.store, &entity.slug).await?,
+            };
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).expect("the operating system's random source is available");
             let sealed = app.keystore.seal(&data_key_purpose(&entity.slug), &key);
@@ -89,6 +105,20 @@ pub async fn provision(app: &Services, entity: &Entity) -> StoreResult<Arc<Spoke
         Arc::new(Spoke::open(&app.store, &app.config.data_dir, entity.id, &entity.slug, &location, &key).await?);
     open.insert(entity.id, spoke.clone());
     Ok(spoke)
+}
+
+/// Opens the entity's store at another location, with its data key (`llave entity set-store`).
+pub async fn open_at(app: &Services, entity: &Entity, location: &str) -> StoreResult<Spoke> {
+    let (_, sealed) = app
+        .store
+        .entity_store(entity.id)
+        .await?
+        .ok_or_else(|| StoreError::Data(format!("the entity {} has no store yet", entity.slug)))?;
+    let key = app
+        .keystore
+        .open(&data_key_purpose(&entity.slug), &sealed)
+        .map_err(|e| StoreError::Corrupt(format!("the data key of {}: {e}", entity.slug)))?;
+    Spoke::open(&app.store, &app.config.data_dir, entity.id, &entity.slug, location, &key).await
 }
 
 fn data_key_purpose(slug: &str) -> String {
@@ -110,7 +140,15 @@ impl Failure {
 
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Failure {
-        Failure::Internal(error.to_string())
+        match error {
+            // Issue 18: a spoke that is down fails its own entity's records, nothing else.
+            StoreError::StoreUnavailable(slug) => Failure::refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                format!("the records store of the entity {slug} is unavailable for now; try again later"),
+            ),
+            error => Failure::Internal(error.to_string()),
+        }
     }
 }
 

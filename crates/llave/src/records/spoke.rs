@@ -16,7 +16,19 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::keystore::KeyStore;
+use crate::store::availability::is_unavailable;
 use crate::store::{Backend, Store, StoreError, StoreResult};
+
+/// Whether a store location is a PostgreSQL server of the entity's own (`llave entity add
+/// --store postgres://…`, `llave entity set-store`) rather than the hub's database.
+pub fn is_server_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// The schema an entity's records take in a PostgreSQL server of its own.
+fn own_server_schema(slug: &str) -> String {
+    format!("llave_entity_{}", slug.replace('-', "_"))
+}
 
 /// Where a new entity's store goes, as kept in `entity_stores.location`.
 pub async fn location_for(store: &Store, slug: &str) -> StoreResult<String> {
@@ -98,11 +110,15 @@ pub struct Spoke {
     /// `records` in the entity's own SQLite file, `"schema".records` on PostgreSQL.
     table: String,
     key: KeyStore,
+    /// On a PostgreSQL server of the entity's own: the pool is the spoke's, not the hub's.
+    own_server: bool,
 }
 
 impl std::fmt::Debug for Spoke {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spoke").field("slug", &self.slug).field("location", &self.location).finish_non_exhaustive()
+        // A server URL may hold a password: never printed.
+        let location = if self.own_server { "(its own server)" } else { self.location.as_str() };
+        f.debug_struct("Spoke").field("slug", &self.slug).field("location", &location).finish_non_exhaustive()
     }
 }
 
@@ -121,7 +137,30 @@ impl Spoke {
         data_key: &[u8],
     ) -> StoreResult<Spoke> {
         let key = KeyStore::from_bytes(data_key).ok_or_else(|| StoreError::Corrupt("an entity data key".into()))?;
+        let own_server = is_server_url(location);
         let (pool, table, int) = match hub.backend() {
+            _ if own_server => {
+                // A server of its own may be down while the hub works: fail fast (3 s), and
+                // check each connection before use so the pool recovers when it is back.
+                let options = AnyConnectOptions::from_str(location)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(3))
+                    .test_before_acquire(true)
+                    .connect_lazy_with(options);
+                let schema = own_server_schema(slug);
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| {
+                        if is_unavailable(&e) {
+                            StoreError::StoreUnavailable(slug.to_string())
+                        } else {
+                            StoreError::from(e)
+                        }
+                    })?;
+                (pool, format!("\"{schema}\".records"), "BIGINT")
+            }
             Backend::Sqlite => {
                 let path = data_dir.join(location);
                 if let Some(parent) = path.parent() {
@@ -169,7 +208,14 @@ impl Spoke {
         )))
         .execute(&pool)
         .await?;
-        Ok(Spoke { entity_id, slug: slug.to_string(), location: location.to_string(), pool, table, key })
+        Ok(Spoke { entity_id, slug: slug.to_string(), location: location.to_string(), pool, table, key, own_server })
+    }
+
+    /// A query's error: [`StoreError::StoreUnavailable`] when this entity's store cannot
+    /// answer (its own server down), so only this entity's reads fail — and not noted as the
+    /// hub's database being unavailable.
+    fn failed(&self, error: sqlx::Error) -> StoreError {
+        if is_unavailable(&error) { StoreError::StoreUnavailable(self.slug.clone()) } else { StoreError::from(error) }
     }
 
     fn purpose(record_id: &str, version: i64, part: &str) -> String {
@@ -204,7 +250,7 @@ impl Spoke {
         .bind(new.now)
         .execute(&self.pool)
         .await
-        .map_err(|e| crate::store::conflict_or(e, |_| "version"))?;
+        .map_err(|e| if is_unavailable(&e) { self.failed(e) } else { crate::store::conflict_or(e, |_| "version") })?;
         Ok(())
     }
 
@@ -214,7 +260,8 @@ impl Spoke {
             .bind(record_id)
             .bind(version)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
@@ -263,7 +310,8 @@ impl Spoke {
         .bind(record_id)
         .bind(version)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| self.failed(e))?;
         row.as_ref().map(|r| self.version_from_row(r)).transpose()
     }
 
@@ -275,7 +323,8 @@ impl Spoke {
         )))
         .bind(record_id)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| self.failed(e))?;
         rows.iter().map(|r| self.version_from_row(r)).collect()
     }
 
@@ -287,7 +336,8 @@ impl Spoke {
         )))
         .bind(account_id)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| self.failed(e))?;
         rows.iter().map(|r| self.version_from_row(r)).collect()
     }
 
@@ -300,7 +350,8 @@ impl Spoke {
         .bind(record_id)
         .bind(version)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| self.failed(e))?;
         let Some(sealed) = row.map(|r| r.try_get::<Option<String>, _>("file")).transpose()?.flatten() else {
             return Ok(None);
         };
@@ -323,7 +374,8 @@ impl Spoke {
         .bind(record_id)
         .bind(version)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
@@ -332,7 +384,8 @@ impl Spoke {
     pub async fn raw_rows(&self) -> StoreResult<Vec<(String, String, Option<String>)>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT record_id, content, file FROM {}", self.table)))
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| self.failed(e))?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
 
@@ -340,7 +393,8 @@ impl Spoke {
     pub async fn count(&self) -> StoreResult<i64> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", self.table)))
             .fetch_one(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| self.failed(e))?;
         Ok(row.try_get(0)?)
     }
 
@@ -348,7 +402,7 @@ impl Spoke {
     /// (bulk loads: a migration from an entity's old system, the benchmark).
     pub async fn insert_many(&self, versions: &[NewVersion<'_>]) -> StoreResult<()> {
         const COLUMNS: usize = 11;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.map_err(|e| self.failed(e))?;
         for chunk in versions.chunks(500) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|r| {
@@ -386,7 +440,7 @@ impl Spoke {
     }
 
     pub async fn close(&self, backend: Backend) {
-        if backend == Backend::Sqlite {
+        if backend == Backend::Sqlite || self.own_server {
             self.pool.close().await;
         }
     }

@@ -65,6 +65,9 @@ pub enum EventKind {
     RoleRevoked,
     /// An entity registered with the hub (`detail`: `entity=<slug>`).
     EntityRegistered,
+    /// An entity's record store moved to another location, e.g. a PostgreSQL server of its
+    /// own (`detail`: `entity=<slug>`; never the URL, which may hold a password).
+    EntityStoreMoved,
     /// A client of an entity registered (`detail`: `entity=<slug> client=<id> auth=<method>`),
     /// or of a third party (`detail`: `third_party=<slug> client=<id> auth=private_key_jwt fapi`).
     ClientRegistered,
@@ -161,6 +164,7 @@ impl EventKind {
             EventKind::RoleGranted => "role_granted",
             EventKind::RoleRevoked => "role_revoked",
             EventKind::EntityRegistered => "entity_registered",
+            EventKind::EntityStoreMoved => "entity_store_moved",
             EventKind::ClientRegistered => "client_registered",
             EventKind::ThirdPartyRegistered => "third_party_registered",
             EventKind::ClientChanged => "client_changed",

@@ -24,6 +24,7 @@ pub mod activation_codes;
 pub mod arco;
 pub mod assurance;
 pub mod audit;
+pub mod availability;
 pub mod consent;
 pub mod email_tokens;
 pub mod entities;
@@ -99,20 +100,44 @@ pub enum StoreError {
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data does not parse: {0}")]
     Data(String),
+    #[error(
+        "a database replica (--database-replica, LLAVE_DATABASE_REPLICA, database_replica) needs PostgreSQL: \
+         both the database and the replica must be postgres:// URLs (SQLite has no replicas)"
+    )]
+    ReplicaNeedsPostgres,
+    #[error("the records store of the entity {0} is unavailable")]
+    StoreUnavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        // A failover's errors are noted for the request, which answers 503 (`availability`).
+        availability::note(&error);
+        StoreError::Database(error)
+    }
+}
+
+impl StoreError {
+    /// The database could not answer (a failover, a lost connection): try again later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Database(error) if availability::is_unavailable(error))
+    }
+}
 
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     wiring: std::sync::Arc<act::Wiring>,
+    /// A PostgreSQL replica for read-mostly answers (`--database-replica`), if configured.
+    replica: Option<AnyPool>,
 }
 
 impl Store {
@@ -125,20 +150,51 @@ impl Store {
             Backend::Postgres => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
+        let pool = pool_options(backend).connect_with(options).await?;
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; it persists in the file.
             // synchronous stays FULL (the default), so an acknowledged write survives a crash.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        Ok(Store { pool, backend, wiring: Default::default() })
+        Ok(Store { pool, backend, wiring: Default::default(), replica: None })
+    }
+
+    /// Adds a PostgreSQL replica (a hot standby) for read-mostly answers: discovery's keys,
+    /// the public catalog. The pool connects on first use, so a replica that is down delays
+    /// nothing at start; [`Store::read_mostly`] falls back to the primary when it fails.
+    /// Refused unless both the database and the replica are PostgreSQL.
+    pub fn attach_replica(&mut self, url: &str) -> StoreResult<()> {
+        if self.backend != Backend::Postgres || Backend::from_url(url)? != Backend::Postgres {
+            return Err(StoreError::ReplicaNeedsPostgres);
+        }
+        let options = AnyConnectOptions::from_str(url)?;
+        self.replica = Some(pool_options(Backend::Postgres).connect_lazy_with(options));
+        Ok(())
+    }
+
+    /// Whether read-mostly answers come from a replica.
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
+    /// Runs a read-mostly `read` on the replica when there is one, and on the primary when
+    /// there is none or the replica failed (down, lagging behind a key that must exist, …).
+    /// Only for reads: a replica refuses writes.
+    pub async fn read_mostly<T, E, F, Fut>(&self, read: F) -> Result<T, E>
+    where
+        F: Fn(Store) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        if let Some(replica) = &self.replica {
+            let view =
+                Store { pool: replica.clone(), backend: self.backend, wiring: self.wiring.clone(), replica: None };
+            match read(view).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => tracing::warn!(%error, "the replica failed a read; the primary answers it"),
+            }
+        }
+        read(self.clone()).await
     }
 
     pub fn backend(&self) -> Backend {
@@ -188,7 +244,27 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(replica) = &self.replica {
+            replica.close().await;
+        }
     }
+}
+
+/// The pool's settings. After a failover every pooled connection points at a server that is
+/// gone: `test_before_acquire` pings each before handing it out, so a dead one is dropped
+/// and a fresh one opened (through HAProxy, to the new primary); the acquire timeout bounds
+/// how long a request waits for that before answering 503; `max_lifetime` and
+/// `idle_timeout` retire connections that a load balancer may have cut quietly.
+fn pool_options(backend: Backend) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        })
+        .test_before_acquire(true)
+        .acquire_timeout(Duration::from_secs(5))
+        .max_lifetime(Duration::from_secs(30 * 60))
+        .idle_timeout(Duration::from_secs(10 * 60))
 }
 
 /// What [`Store::migration_status`] found.
@@ -222,5 +298,5 @@ pub(crate) fn conflict_or(error: sqlx::Error, what: impl Fn(&str) -> &'static st
         let hint = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
         return StoreError::Conflict(what(&hint));
     }
-    StoreError::Database(error)
+    StoreError::from(error)
 }

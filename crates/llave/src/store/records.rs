@@ -133,6 +133,19 @@ fn access(row: &AnyRow) -> Result<Access, sqlx::Error> {
     })
 }
 
+impl super::Tx {
+    /// Points an entity at its store's new location (`llave entity set-store`), in the act
+    /// `entity_store_moved`.
+    pub async fn move_entity_store(&mut self, entity_id: i64, location: &str) -> StoreResult<bool> {
+        let moved = sqlx::query("UPDATE entity_stores SET location = $1 WHERE entity_id = $2")
+            .bind(location)
+            .bind(entity_id)
+            .execute(self.conn())
+            .await?;
+        Ok(moved.rows_affected() == 1)
+    }
+}
+
 impl Store {
     /// The entity's store location and sealed data key, if it has a store.
     pub async fn entity_store(&self, entity_id: i64) -> StoreResult<Option<(String, String)>> {

@@ -16,6 +16,7 @@ pub mod page;
 pub mod redirect;
 pub mod request_id;
 pub mod session;
+pub mod unavailable;
 pub mod words;
 
 use askama::Template;

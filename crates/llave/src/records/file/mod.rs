@@ -22,6 +22,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use super::spoke::Version;
+use crate::store::StoreError;
 use crate::store::arco::ArcoRequest;
 use crate::store::entities::Entity;
 use crate::store::oidc::Connection;
@@ -51,6 +52,9 @@ pub struct FileRecord {
 pub struct Holder {
     pub entity: Entity,
     pub records: Vec<FileRecord>,
+    /// Its store (a server of its own) did not answer: the records are listed from the hub's
+    /// index, without their contents.
+    pub unavailable: bool,
 }
 
 /// How many of the person's newest events the file lists with their audit-log proofs.
@@ -111,14 +115,30 @@ pub async fn gather(app: &Services, account: &Account) -> StoreResult<CitizenFil
                     name: String::new(),
                     created_at: 0,
                 });
-                holders.push(Holder { entity, records: vec![FileRecord { locator, versions: Vec::new() }] });
+                holders.push(Holder {
+                    entity,
+                    records: vec![FileRecord { locator, versions: Vec::new() }],
+                    unavailable: false,
+                });
             }
         }
     }
     for holder in &mut holders {
-        let spoke = app.spokes.get(app, holder.entity.id).await?;
+        // Issue 18: an entity's store that is down leaves the rest of the file whole.
+        let about = match app.spokes.get(app, holder.entity.id).await {
+            Ok(spoke) => spoke.about(account_id).await,
+            Err(error) => Err(error),
+        };
+        let about = match about {
+            Ok(versions) => versions,
+            Err(StoreError::StoreUnavailable(_)) => {
+                holder.unavailable = true;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         let mut by_record: HashMap<String, Vec<Version>> = HashMap::new();
-        for version in spoke.about(account_id).await? {
+        for version in about {
             by_record.entry(version.record_id.clone()).or_default().push(version);
         }
         for record in &mut holder.records {

@@ -45,6 +45,8 @@ pub struct RecordView {
 pub struct HolderView {
     pub name: String,
     pub records: Vec<RecordView>,
+    /// Its store did not answer: the contents are missing for now.
+    pub unavailable: bool,
 }
 
 pub struct AccessView {
@@ -182,6 +184,7 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
         .holders
         .iter()
         .map(|h| HolderView {
+            unavailable: h.unavailable,
             name: if h.entity.name.is_empty() { h.entity.slug.clone() } else { h.entity.name.clone() },
             records: h
                 .records
