@@ -1,0 +1,200 @@
+//! Any node answers any step of any flow (issue 18, item 1): three nodes on one database
+//! (PostgreSQL: one schema; SQLite: one file), sharing the cluster's secrets, and each step
+//! of a sign-in, a code flow, a signature and a record read sent to the next node in turn.
+//!
+//! Node A is the `TestApp` (on a real port, its issuer); B and C are started on the same
+//! database with `llave::start`, given the same configuration and the same key-encryption
+//! key file (and audit log key file) — on PostgreSQL each with its own data directory, on
+//! SQLite in the one data directory beside the database file, as processes on one machine
+//! would. People sign up before B and C start: the file outbox is per node.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::oidc::support::{REDIRECT, api_call, callback_params, http, jwt_header, post_form, start};
+use crate::records::{ADDRESS, World, world};
+use crate::support::*;
+
+/// The three nodes: A (the world's app), B and C; each one's router and base URL.
+struct Nodes {
+    others: Vec<llave::AppState>,
+    routers: [axum::Router; 3],
+    bases: [String; 3],
+}
+
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+
+impl Nodes {
+    /// Starts B and C on A's database, with A's configuration and secrets files, each on a
+    /// port of its own.
+    async fn start(w: &World) -> Nodes {
+        let a = &w.app.state.config;
+        let mut others = Vec::new();
+        let mut routers = vec![w.app.router.clone()];
+        let mut bases = vec![w.base.clone()];
+        for name in ["node-b", "node-c"] {
+            let mut config = a.clone();
+            config.kek_file = Some(a.kek_file());
+            config.audit.key_file = Some(a.audit_key_file());
+            if w.app.backend == Backend::Postgres {
+                config.data_dir = w.app.dir.path().join(name);
+            }
+            let state = llave::start(config).await.unwrap_or_else(|e| panic!("{name} starts: {e}"));
+            let router = llave::app::router(state.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            bases.push(format!("http://{}", listener.local_addr().unwrap()));
+            let served = router.clone();
+            tokio::spawn(async move {
+                let _ =
+                    axum::serve(listener, served.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+            });
+            routers.push(router);
+            others.push(state);
+        }
+        Nodes {
+            others,
+            routers: routers.try_into().expect("three routers"),
+            bases: bases.try_into().expect("three bases"),
+        }
+    }
+
+    fn router(&self, node: usize) -> &axum::Router {
+        &self.routers[node]
+    }
+
+    fn base(&self, node: usize) -> &str {
+        &self.bases[node]
+    }
+
+    async fn finish(self, w: World) {
+        for state in &self.others {
+            state.spokes.close(state.store.backend()).await;
+            state.store.close().await;
+        }
+        w.app.state.spokes.close(w.app.state.store.backend()).await;
+        w.app.finish().await;
+    }
+}
+
+/// A person whose identity an officer verified (so they may sign), signed up at A.
+async fn verified_person(app: &TestApp, seed: u64) -> Person {
+    use llave::store::assurance::NewVerification;
+    let person = Person::synthetic(seed);
+    sign_up_and_confirm(app, &person).await;
+    let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
+    let verification = NewVerification {
+        account: account.id,
+        purpose: "verify",
+        method: "officer",
+        verifier: "XEXX010101HNEXXXA4",
+        officer: None,
+        document_kind: "ine",
+        document_number: "IDMEX0000001",
+        reference: "in person",
+    };
+    app.state.store.record_verification(&verification, llave::crypto::now() - 5).await.unwrap();
+    person
+}
+
+both_backends! {
+    /// The sign-in page (and its CSRF cookie) from A, the credentials to B, the account
+    /// page with the session cookie from C.
+    async fn a_sign_in_across_three_nodes(backend: Backend) {
+        let w = world(backend).await;
+        let person = Person::synthetic(18_001);
+        sign_up_and_confirm(&w.app, &person).await;
+        let nodes = Nodes::start(&w).await;
+
+        let mut browser = w.app.client();
+        let page = browser.at(nodes.router(A)).get("/signin").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let csrf = input_value(&page.body, "csrf_token").expect("a CSRF token");
+        let signed_in = browser
+            .at(nodes.router(B))
+            .post("/signin", &[("csrf_token", &csrf), ("identifier", &person.curp), ("password", &person.password), ("next", "/account")])
+            .await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+        assert_eq!(signed_in.location(), Some("/account"));
+        let account = browser.at(nodes.router(C)).get("/account").await;
+        assert_eq!(account.status, StatusCode::OK, "{}", account.body);
+        assert!(account.body.contains(&person.given_names), "the person's own page");
+        // A stranger without the cookie is sent to sign in, whichever node answers.
+        let mut stranger = w.app.client();
+        let refused = stranger.at(nodes.router(B)).get("/account").await;
+        assert_eq!(refused.status, StatusCode::SEE_OTHER);
+        nodes.finish(w).await;
+    }
+}
+
+both_backends! {
+    /// /authorize at A, consent at B, /token at C, /userinfo at A, refresh at B,
+    /// introspection at C.
+    async fn a_code_flow_across_three_nodes(backend: Backend) {
+        let w = world(backend).await;
+        let person = Person::synthetic(18_002);
+        sign_up_and_confirm(&w.app, &person).await;
+        let nodes = Nodes::start(&w).await;
+        let mut browser = w.app.client();
+        let signed_in = browser.at(nodes.router(C)).sign_in(&person.curp, &person.password).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+
+        let started = start(&w.a, &["email", "offline_access"]);
+        let page = browser.at(nodes.router(A)).get(&started.path).await;
+        assert_eq!(page.status, StatusCode::OK, "the consent page: {}", page.body);
+        let request = input_value(&page.body, "request").expect("the request on the consent page");
+        let csrf = input_value(&page.body, "csrf_token").unwrap();
+        let answer = browser
+            .at(nodes.router(B))
+            .post("/authorize/consent", &[("csrf_token", &csrf), ("request", &request), ("decision", "allow")])
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        let params = callback_params(answer.location().unwrap());
+        assert_eq!(params["state"], *started.state.secret());
+
+        let creds = Some((w.a.client_id.as_str(), w.a.client_secret.as_str()));
+        let (status, tokens) = post_form(nodes.base(C), "/token", &[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", started.verifier.secret()),
+        ], creds).await;
+        assert_eq!(status, 200, "{tokens}");
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+        // The ID token is signed with a key every node publishes.
+        let kid = jwt_header(tokens["id_token"].as_str().unwrap())["kid"].as_str().unwrap().to_string();
+        for node in [A, B, C] {
+            let (status, jwks) = api_call(nodes.base(node), "GET", "/jwks", None, None).await;
+            assert_eq!(status, 200);
+            assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == kid.as_str()), "{jwks}");
+        }
+
+        let userinfo = http().get(format!("{}/userinfo", nodes.base(A))).bearer_auth(&access).send().await.unwrap();
+        assert_eq!(userinfo.status().as_u16(), 200);
+        let claims: serde_json::Value = userinfo.json().await.unwrap();
+        assert_eq!(claims["email"], person.email.as_str(), "{claims}");
+
+        let (status, refreshed) = post_form(nodes.base(B), "/token", &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+        ], creds).await;
+        assert_eq!(status, 200, "{refreshed}");
+        let new_access = refreshed["access_token"].as_str().unwrap().to_string();
+        assert_ne!(refreshed["refresh_token"].as_str(), Some(refresh.as_str()), "rotated");
+
+        let (status, seen) = post_form(nodes.base(C), "/introspect", &[("token", &new_access)], creds).await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(seen["active"], true, "{seen}");
+        assert_eq!(seen["client_id"], w.a.client_id.as_str());
+        // The rotated-out refresh token is spent on every node.
+        let (status, reused) = post_form(nodes.base(A), "/token", &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+        ], creds).await;
+        assert_eq!((status, reused["error"].as_str()), (400, Some("invalid_grant")), "{reused}");
+        nodes.finish(w).await;
+    }
+}
