@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::oidc::support::{REDIRECT, api_call, callback_params, http, jwt_header, post_form, start};
-use crate::records::{ADDRESS, World, world};
+use crate::records::{ADDRESS, PDF, World, world};
 use crate::support::*;
 
 /// The three nodes: A (the world's app), B and C; each one's router and base URL.
@@ -195,6 +195,129 @@ both_backends! {
             ("refresh_token", &refresh),
         ], creds).await;
         assert_eq!((status, reused["error"].as_str()), (400, Some("invalid_grant")), "{reused}");
+        nodes.finish(w).await;
+    }
+}
+
+both_backends! {
+    /// A verified person's certificate issued and the document signed on the pages, each
+    /// step at the next node; the signature downloaded from one node and verified through
+    /// `POST /api/signatures/verify` at another.
+    async fn a_signature_across_three_nodes(backend: Backend) {
+        let w = world(backend).await;
+        llave::signature::init(&w.app.state).await.unwrap();
+        let person = verified_person(&w.app, 18_003).await;
+        let nodes = Nodes::start(&w).await;
+        let mut browser = w.app.client();
+        let signed_in = browser.at(nodes.router(B)).sign_in(&person.curp, &person.password).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+        let (totp, _) = enrol_totp(browser.at(nodes.router(C))).await;
+
+        let document = b"%PDF-1.4 solicitud firmada en tres nodos\n".to_vec();
+        let page = browser.at(nodes.router(A)).get("/firma").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let csrf = input_value(&page.body, "csrf_token").unwrap();
+        let uploaded = browser
+            .at(nodes.router(B))
+            .post_multipart("/firma/documento", &[("csrf_token", &csrf)], &[("document", "solicitud.pdf", &document)])
+            .await;
+        let act = uploaded.location().unwrap_or_else(|| panic!("to the confirmation: {}", uploaded.body)).to_string();
+        let confirm = browser.at(nodes.router(C)).get(&act).await;
+        assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+        let fingerprint = llave::signature::cms::hex(&llave::signature::cms::sha256(&document));
+        assert!(confirm.body.contains(&fingerprint), "the fingerprint is shown");
+        let token = input_value(&confirm.body, "csrf_token").unwrap();
+        let code = totp.generate(unix_now() + 30).to_string();
+        let signed = browser
+            .at(nodes.router(A))
+            .post(&act, &[("csrf_token", &token), ("password", &person.password), ("code", &code)])
+            .await;
+        let done = signed.location().unwrap_or_else(|| panic!("signed: {} {}", signed.status, signed.body)).to_string();
+        let id = done.split("firmado=").nth(1).unwrap().split('#').next().unwrap().to_string();
+        let download = browser.at(nodes.router(B)).get(&format!("/firma/firmas/{id}.p7s")).await;
+        assert_eq!(download.status, StatusCode::OK);
+        let p7s = download.bytes.clone();
+
+        let mut anyone = w.app.client();
+        let api = anyone
+            .at(nodes.router(C))
+            .post_multipart("/api/signatures/verify", &[], &[("document", "doc.pdf", &document), ("signature", "doc.pdf.p7s", &p7s)])
+            .await;
+        assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+        let verdict: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+        assert_eq!(verdict["status"], "valid", "{verdict}");
+        assert_eq!(verdict["signer"]["serial_number"], person.curp.as_str());
+        // The same root and CRL from every node.
+        let root = anyone.at(nodes.router(A)).get("/pki/root.pem").await.body;
+        assert!(root.starts_with("-----BEGIN CERTIFICATE-----"));
+        for node in [B, C] {
+            assert_eq!(anyone.at(nodes.router(node)).get("/pki/root.pem").await.body, root);
+        }
+        // A changed document: told apart at another node too.
+        let mut changed = document.clone();
+        changed.push(b' ');
+        let api = anyone
+            .at(nodes.router(A))
+            .post_multipart("/api/signatures/verify", &[], &[("document", "doc.pdf", &changed), ("signature", "doc.pdf.p7s", &p7s)])
+            .await;
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&api.body).unwrap()["status"], "document_changed");
+        nodes.finish(w).await;
+    }
+}
+
+both_backends! {
+    /// An entity writes a record at A; another entity, with the person's consent, looks it
+    /// up at B and reads it through the grant at C.
+    async fn a_record_read_across_three_nodes(backend: Backend) {
+        use base64::Engine;
+        let w = world(backend).await;
+        let (person, mut browser) = crate::oidc::support::signed_in_person(&w.app, 18_004).await;
+        let nodes = Nodes::start(&w).await;
+
+        let write = crate::oidc::support::service_token(nodes.base(C), &w.b, "records:write").await;
+        let (status, stored) = api_call(nodes.base(A), "POST", "/api/records", Some(&write), Some(json!({
+            "curp": person.curp, "kind": "proof_of_residence", "procedure": "constancia",
+            "attributes": {"address": ADDRESS, "postal_code": "06000"},
+            "valid_from": "2026-01-01", "valid_until": "2099-12-31",
+            "file": {"name": "constancia.pdf", "content_type": "application/pdf",
+                     "content_base64": base64::engine::general_purpose::STANDARD.encode(PDF)},
+        }))).await;
+        assert_eq!(status, 201, "{stored}");
+        let record = stored["record_id"].as_str().unwrap().to_string();
+        // The person signs in to the other entity and consents to the reuse (at B).
+        let (_, sub) = w.sign_in_to_a(browser.at(nodes.router(B)), "licencia", true).await;
+
+        let lookups = crate::oidc::support::service_token(nodes.base(A), &w.a, "lookups").await;
+        let (status, found) = api_call(nodes.base(B), "POST", "/api/lookups", Some(&lookups), Some(json!({
+            "sub": sub, "procedure": "licencia", "kind": "proof_of_residence",
+        }))).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["found"], true, "{found}");
+        assert_eq!(found["locator"]["record_id"], record.as_str());
+        let grant = found["grant"].as_str().unwrap().to_string();
+
+        let read = |node: usize| {
+            let (base, lookups, record, grant) = (nodes.base(node).to_string(), lookups.clone(), record.clone(), grant.clone());
+            async move {
+                api_call(&base, "POST", &format!("/api/records/{record}/read"), Some(&lookups),
+                    Some(json!({"grant": grant, "procedure": "licencia"}))).await
+            }
+        };
+        let (status, contents) = read(C).await;
+        assert_eq!(status, 200, "{contents}");
+        assert_eq!(contents["attributes"]["address"], ADDRESS);
+        let file = base64::engine::general_purpose::STANDARD
+            .decode(contents["file"]["content_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(file, PDF);
+        // The grant is spent on every node.
+        for node in [A, B] {
+            let (status, body) = read(node).await;
+            assert_eq!(status, 403, "{body}");
+            assert!(body["error_description"].as_str().unwrap().contains("already used"), "{body}");
+        }
+        let account = w.account_id(&person.curp).await;
+        let log = w.app.state.store.accesses_about(account).await.unwrap();
+        assert_eq!(log.iter().filter(|a| a.outcome == "read").count(), 1, "{log:?}");
         nodes.finish(w).await;
     }
 }
