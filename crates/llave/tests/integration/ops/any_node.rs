@@ -266,8 +266,9 @@ both_backends! {
 }
 
 both_backends! {
-    /// An entity writes a record at A; another entity, with the person's consent, looks it
-    /// up at B and reads it through the grant at C.
+    /// An entity writes a record at A (its token from C); the person consents to its reuse
+    /// at B; another entity looks it up at B (its token from A) and reads it through the
+    /// grant at C; the spent grant is refused at A and B.
     async fn a_record_read_across_three_nodes(backend: Backend) {
         use base64::Engine;
         let w = world(backend).await;
