@@ -318,6 +318,13 @@ impl Client {
         }
     }
 
+    /// The same browser (its cookies and address) sending its next requests to another
+    /// node's router, as a load balancer may.
+    pub fn at(&mut self, router: &axum::Router) -> &mut Client {
+        self.router = router.clone();
+        self
+    }
+
     pub async fn request(&mut self, method: &str, path: &str, body: Option<Vec<u8>>) -> Response {
         self.request_typed(method, path, body, "application/x-www-form-urlencoded").await
     }

@@ -2,6 +2,7 @@
 //! key, signing keys made once, metrics, JSON logs with request ids, graceful shutdown, and
 //! periodic work run once across nodes.
 
+mod any_node;
 mod cluster;
 mod health;
 mod metrics;
