@@ -81,9 +81,18 @@ impl Backend {
 
     /// The backend's migrations, embedded at build time from `migrations/<backend>/`: a
     /// file there is a migration (`NNNN_description.sql`), nothing else lists it.
+    /// Migrations a newer node applied that this binary does not carry are left alone
+    /// (`ignore_missing`): expand/contract keeps a node of the previous version working on
+    /// the expanded schema, also when it restarts during a rolling upgrade.
     pub fn migrator(self) -> &'static Migrator {
-        static SQLITE: Migrator = sqlx_macros::migrate!("./migrations/sqlite");
-        static POSTGRES: Migrator = sqlx_macros::migrate!("./migrations/postgres");
+        fn tolerant(mut migrator: Migrator) -> Migrator {
+            migrator.set_ignore_missing(true);
+            migrator
+        }
+        static SQLITE: std::sync::LazyLock<Migrator> =
+            std::sync::LazyLock::new(|| tolerant(sqlx_macros::migrate!("./migrations/sqlite")));
+        static POSTGRES: std::sync::LazyLock<Migrator> =
+            std::sync::LazyLock::new(|| tolerant(sqlx_macros::migrate!("./migrations/postgres")));
         match self {
             Backend::Sqlite => &SQLITE,
             Backend::Postgres => &POSTGRES,
@@ -210,6 +219,8 @@ impl Store {
     ///
     /// sqlx refuses to start if an applied migration's file changed (its SHA-384 checksum is
     /// recorded in `_sqlx_migrations`): migrations are expand/contract, a change is a new file.
+    /// Migrations this binary does not carry, applied by a newer node, are left alone (see
+    /// [`Backend::migrator`]).
     pub async fn migrate(&self) -> StoreResult<usize> {
         let migrator = self.backend.migrator();
         migrator.run(&self.pool).await?;

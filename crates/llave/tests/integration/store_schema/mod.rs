@@ -213,3 +213,28 @@ async fn both_dialects_migrate_to_the_same_schema() {
     drift.extend(model::postgres_id_drift(&postgres_schema).into_iter().map(|line| format!("postgres: {line}")));
     assert!(drift.is_empty(), "the dialects drifted apart:\n{}", drift.join("\n"));
 }
+
+both_backends! {
+    /// Expand/contract: a node of the previous version that starts on a database a newer
+    /// node migrated further (a migration it does not carry is applied) migrates nothing and
+    /// keeps working, where sqlx alone refuses ("previously applied but is missing").
+    async fn a_node_of_the_previous_version_starts_on_a_database_migrated_further(backend: Backend) {
+        let fresh = Fresh::new(backend).await;
+        let versions = fresh.store.migrate().await.expect("migrate");
+        let mut newer = hand_kept_migrations(backend);
+        newer.push(Migration::new(
+            9999,
+            Cow::Borrowed("a newer release's expansion"),
+            MigrationType::Simple,
+            AssertSqlSafe("CREATE TABLE newer_release_expansion (id BIGINT PRIMARY KEY)").into_sql_str(),
+            false,
+        ));
+        Migrator::with_migrations(newer).run(fresh.store.pool()).await.expect("the newer release migrates");
+        let before = applied(&fresh.store).await;
+        assert_eq!(before.len(), versions + 1);
+
+        assert_eq!(fresh.store.migrate().await.expect("the previous version starts"), versions);
+        assert_eq!(applied(&fresh.store).await, before, "nothing is redone or undone");
+        fresh.finish().await;
+    }
+}
