@@ -42,8 +42,6 @@ pub(crate) struct Wiring {
     pub reactor: OnceLock<Arc<dyn Reactor>>,
     pub outbox_wake: tokio::sync::Notify,
     pub audit_wake: tokio::sync::Notify,
-    /// The queue of the token answers' group commit (`store::oidc`), started on first use.
-    pub issue_queue: OnceLock<tokio::sync::mpsc::Sender<super::oidc::IssueJob>>,
     /// The queue of [`Store::grouped_act`]'s group commit (SQLite), started on first use.
     pub group_queue: OnceLock<tokio::sync::mpsc::Sender<GroupJob>>,
     /// How many acts of this process changed the catalog or the entities (the catalog's

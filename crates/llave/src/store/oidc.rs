@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{AccountId, Store, StoreError, StoreResult};
+use super::{AccountId, Store, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
@@ -255,61 +255,21 @@ impl Store {
     /// the token to spend was spent meanwhile (two requests raced with one token).
     /// One act with its `tokens_issued` event (detail: the grant and what was issued).
     ///
-    /// Group commit: on SQLite, which commits one transaction at a time with an fsync each,
-    /// concurrent answers are written by one committer task, up to [`ISSUE_GROUP`] acts in
-    /// one transaction and one fsync. PostgreSQL groups the WAL flushes of concurrent
-    /// commits itself, and a committer there would only take away connections: each answer
-    /// is its own transaction. Either way this returns after the transaction holding the
-    /// answer committed, so an answer never leaves before its tokens are durable.
+    /// Group commit ([`Store::grouped_act`]): on SQLite the answers that arrive together
+    /// share one transaction and one fsync; on PostgreSQL, which groups the WAL flushes of
+    /// concurrent commits itself, each answer is its own transaction. Either way this returns
+    /// after the transaction holding the answer committed, so an answer never leaves before
+    /// its tokens are durable.
     pub async fn record_issue(&self, write: IssueWrite, now: i64) -> StoreResult<bool> {
-        if self.backend == super::Backend::Postgres {
-            return self.issue_alone(&write, now).await;
-        }
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = IssueJob { write, now, reply };
-        match self.issue_queue().send(job).await {
-            Ok(()) => answer.await.unwrap_or_else(|_| Err(StoreError::Data("the token committer stopped".into()))),
-            // The committers are gone (the runtime is shutting down): write it alone.
-            Err(tokio::sync::mpsc::error::SendError(job)) => self.issue_alone(&job.write, job.now).await,
-        }
-    }
-
-    fn issue_queue(&self) -> &tokio::sync::mpsc::Sender<IssueJob> {
-        self.wiring.issue_queue.get_or_init(|| {
-            let (sender, receiver) = tokio::sync::mpsc::channel(4 * ISSUE_GROUP);
-            tokio::spawn(commit_issues(self.clone(), receiver));
-            sender
-        })
-    }
-
-    /// One answer in its own act.
-    async fn issue_alone(&self, write: &IssueWrite, now: i64) -> StoreResult<bool> {
-        let mut act = self.begin_act("tokens_issued").await?;
-        if !issue_in(&mut act, write, now).await? {
-            // Dropped, the act rolls back.
-            return Ok(false);
-        }
-        act.commit().await?;
-        Ok(true)
-    }
-
-    /// Several answers, one act each, in one transaction.
-    async fn issue_together(&self, jobs: &[IssueJob]) -> StoreResult<Vec<bool>> {
-        let mut act = self.begin_act("tokens_issued").await?;
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for (i, job) in jobs.iter().enumerate() {
-            if i > 0 {
-                act.next_act("tokens_issued").await?;
-            }
-            let issued = issue_in(&mut act, &job.write, job.now).await?;
-            if !issued {
-                // Its spend matched no row and it wrote nothing: no record either.
-                act.discard_events();
-            }
-            outcomes.push(issued);
-        }
-        act.commit().await?;
-        Ok(outcomes)
+        let write = std::sync::Arc::new(write);
+        self.grouped_act(
+            "tokens_issued",
+            std::sync::Arc::new(move |act: &mut super::act::Tx| {
+                let write = write.clone();
+                Box::pin(async move { issue_in(act, &write, now).await })
+            }),
+        )
+        .await
     }
 
     /// The grant of an unused, unexpired refresh token (introspection, revocation).
@@ -374,48 +334,6 @@ async fn insert_grant_on<'e>(
     .execute(executor)
     .await?;
     Ok(())
-}
-
-/// Answers written in one transaction by a committer, at most.
-pub const ISSUE_GROUP: usize = 128;
-
-/// A token answer waiting for its group commit.
-pub struct IssueJob {
-    write: IssueWrite,
-    now: i64,
-    reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
-}
-
-/// A committer: takes what is queued (up to [`ISSUE_GROUP`]), writes it in one
-/// transaction, answers each. If that transaction fails, each answer is tried alone, so
-/// one bad write fails only its own request.
-async fn commit_issues(store: Store, mut queue: tokio::sync::mpsc::Receiver<IssueJob>) {
-    loop {
-        let mut jobs = Vec::new();
-        let Some(first) = queue.recv().await else { return };
-        jobs.push(first);
-        while jobs.len() < ISSUE_GROUP {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        if jobs.len() > 1 {
-            match store.issue_together(&jobs).await {
-                Ok(outcomes) => {
-                    for (job, issued) in jobs.into_iter().zip(outcomes) {
-                        let _ = job.reply.send(Ok(issued));
-                    }
-                    continue;
-                }
-                Err(error) => tracing::warn!(%error, answers = jobs.len(), "group commit failed: each answer alone"),
-            }
-        }
-        for job in jobs {
-            let outcome = store.issue_alone(&job.write, job.now).await;
-            let _ = job.reply.send(outcome);
-        }
-    }
 }
 
 /// Writes one answer in `act`: false, with nothing written, if the refresh token it spends
