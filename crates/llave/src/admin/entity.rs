@@ -24,11 +24,7 @@ pub enum AdminError {
 
 /// An entity's slug: lower-case letters, digits and hyphens, 2 to 40 characters.
 pub fn check_slug(slug: &str) -> Result<(), AdminError> {
-    let ok = (2..=40).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-');
-    if ok {
+    if crate::store::valid_slug(slug) {
         Ok(())
     } else {
         Err(AdminError::Invalid(format!("invalid slug {slug:?}: use 2-40 lower-case letters, digits and hyphens")))

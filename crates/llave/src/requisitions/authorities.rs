@@ -28,14 +28,6 @@ pub enum AuthorityError {
     Store(StoreError),
 }
 
-/// Whether a slug is usable in URLs and commands.
-pub fn valid_slug(slug: &str) -> bool {
-    (2..=40).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-')
-}
-
 /// The certificate (PEM, or DER) parsed, and its key's algorithm: `rsa` or `ec`.
 pub fn parse_certificate(bytes: &[u8]) -> Result<(Certificate, &'static str), AuthorityError> {
     let certificate = match std::str::from_utf8(bytes) {
@@ -64,7 +56,7 @@ pub async fn register(
     by: &str,
 ) -> Result<Authority, AuthorityError> {
     let slug = slug.trim();
-    if !valid_slug(slug) {
+    if !crate::store::valid_slug(slug) {
         return Err(AuthorityError::Slug);
     }
     let name = name.trim();

@@ -100,6 +100,16 @@ impl Backend {
     }
 }
 
+/// Whether a slug — the name of an entity, a third party or a requesting authority in URLs,
+/// commands and the store — is usable: 2 to 40 lower-case letters, digits and hyphens, not
+/// starting or ending with a hyphen.
+pub fn valid_slug(slug: &str) -> bool {
+    (2..=40).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database URL must start with sqlite:// or postgres://")]

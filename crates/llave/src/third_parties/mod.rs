@@ -89,11 +89,7 @@ pub struct NewThirdParty {
 
 /// A slug: lower-case letters, digits and hyphens, 2 to 40 characters (as an entity's).
 fn check_slug(slug: &str) -> Result<(), ThirdPartyError> {
-    let ok = (2..=40).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-');
-    if ok {
+    if crate::store::valid_slug(slug) {
         Ok(())
     } else {
         Err(ThirdPartyError::Invalid(format!("invalid slug {slug:?}: use 2-40 lower-case letters, digits and hyphens")))
