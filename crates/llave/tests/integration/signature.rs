@@ -20,8 +20,8 @@ fn ok(output: &std::process::Output) -> bool {
     output.status.success()
 }
 
-/// A person whose identity an officer verified.
-async fn verified_person(app: &TestApp, seed: u64) -> (Person, llave::store::Account) {
+/// A person whose identity an officer verified (the signature tests, and any node's).
+pub(crate) async fn verified_person(app: &TestApp, seed: u64) -> (Person, llave::store::Account) {
     let person = Person::synthetic(seed);
     sign_up_and_confirm(app, &person).await;
     let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();

@@ -79,26 +79,6 @@ impl Nodes {
     }
 }
 
-/// A person whose identity an officer verified (so they may sign), signed up at A.
-async fn verified_person(app: &TestApp, seed: u64) -> Person {
-    use llave::store::assurance::NewVerification;
-    let person = Person::synthetic(seed);
-    sign_up_and_confirm(app, &person).await;
-    let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap();
-    let verification = NewVerification {
-        account: account.id,
-        purpose: "verify",
-        method: "officer",
-        verifier: "XEXX010101HNEXXXA4",
-        officer: None,
-        document_kind: "ine",
-        document_number: "IDMEX0000001",
-        reference: "in person",
-    };
-    app.state.store.record_verification(&verification, llave::crypto::now() - 5).await.unwrap();
-    person
-}
-
 both_backends! {
     /// The sign-in page (and its CSRF cookie) from A, the credentials to B, the account
     /// page with the session cookie from C.
@@ -206,7 +186,7 @@ both_backends! {
     async fn a_signature_across_three_nodes(backend: Backend) {
         let w = world(backend).await;
         llave::signature::init(&w.app.state).await.unwrap();
-        let person = verified_person(&w.app, 18_003).await;
+        let person = crate::signature::verified_person(&w.app, 18_003).await.0;
         let nodes = Nodes::start(&w).await;
         let mut browser = w.app.client();
         let signed_in = browser.at(nodes.router(B)).sign_in(&person.curp, &person.password).await;
