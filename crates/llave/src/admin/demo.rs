@@ -47,6 +47,8 @@ pub struct DemoReport {
     pub catalog: crate::catalog::storage::ImportCounts,
     /// The entities' demo sites, served by llave under `/demo/`.
     pub sites: Vec<DemoSite>,
+    /// The demo bank, a third party (FAPI 2.0 client) served under `/demo/banco/`.
+    pub bank: DemoSite,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,6 +149,13 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
             client_id: site.client_id(),
         })
         .collect();
+    // A bank outside government, opening an account with the person's consent (issue 17).
+    let bank = DemoSite {
+        entity: crate::demo_sites::bank::THIRD_PARTY_SLUG.to_string(),
+        name: crate::demo_sites::bank::SITE.entity_name.to_string(),
+        url: crate::demo_sites::bank::register(app).await.map_err(|e| e.to_string())?,
+        client_id: crate::demo_sites::bank::CLIENT_ID.to_string(),
+    };
     // Signatures work out of the box: the demo installation has its PKI.
     crate::signature::init(app).await.map_err(|e| e.to_string())?;
     let path = app.config.data_dir.join("registry.json");
@@ -173,6 +182,7 @@ pub async fn run(app: &Services) -> Result<DemoReport, String> {
         officer,
         catalog,
         sites,
+        bank,
     })
 }
 
@@ -221,6 +231,13 @@ impl DemoReport {
             out.push_str(line);
             out.push('\n');
         }
+        out.push_str(&format!(
+            "\nA bank outside government, a FAPI 2.0 client of llave: {} {}\n\
+             \x20 3. Open an account with Llave: allow the bank your name, CURP, birth date and the Alcaldía's\n\
+             \x20    proof of residence; the bank shows what it received and that the seals verify. Revoke the\n\
+             \x20    consent in your file ({issuer}/expediente) and the bank's next fetch is refused.\n",
+            self.bank.name, self.bank.url
+        ));
         let registry = match &self.registry_setting {
             crate::config::data_dir::RegistrySetting::Other(other) => format!(
                 "\nRegistry file: {}; {} names another registry ({other}), which `serve` uses instead.\n",

@@ -10,7 +10,11 @@
 //! pages, not llave's, so they do not go through the message files). A site exists only
 //! in development mode (`llave serve --dev`) where `llave demo` registered its client;
 //! anywhere else `/demo/…` is a 404.
+//!
+//! Beside them, a bank (`bank`, at `/demo/banco/`): not an entity but a third party
+//! outside government, a FAPI 2.0 client that opens an account with the person's consent.
 
+pub mod bank;
 mod pages;
 mod rp;
 mod session;

@@ -34,6 +34,7 @@ async fn add_slash(c: Chrome, Path(slug): Path<String>) -> Response {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(super::bank::routes())
         .route("/demo/sitio.css", get(stylesheet))
         .route("/demo/{slug}", get(add_slash))
         .route("/demo/{slug}/", get(home))

@@ -261,6 +261,26 @@ impl super::Tx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Replaces a third party's client's notify URI (the demo bank's follows the issuer).
+    pub async fn set_client_notify_uri(&mut self, client_id: &str, notify_uri: Option<&str>) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE clients SET notify_uri = $1 WHERE client_id = $2")
+            .bind(notify_uri)
+            .bind(client_id)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces a client's JWKS (the demo bank's follows the key kept among the secrets).
+    pub async fn set_client_jwks(&mut self, client_id: &str, jwks: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE clients SET jwks = $1 WHERE client_id = $2")
+            .bind(jwks)
+            .bind(client_id)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn disable_client(&mut self, client_id: &str, now: i64) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE clients SET disabled_at = $1 WHERE client_id = $2 AND disabled_at IS NULL")
             .bind(now)

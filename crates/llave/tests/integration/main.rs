@@ -9,6 +9,7 @@ mod acts;
 mod architecture;
 mod assurance;
 mod audit;
+mod bank_story;
 mod browser;
 mod catalog;
 mod changes;

@@ -1,0 +1,189 @@
+//! The demo bank (issue 17 item 7): `llave demo` registers "Banco del Ejemplo" as a third
+//! party with a FAPI 2.0 client, and serves its site under `/demo/banco/`. End to end in a
+//! real browser (`tests/browser/bank_story.mjs`): a person with a proof of residence at the
+//! Alcaldía opens an account at the bank through llave's consent page, the bank shows what it
+//! received with the seal verified, the person revokes the consent from their file, and the
+//! bank's next fetch is refused. Beside it: the registration is idempotent and follows the
+//! issuer, the site exists only where `llave demo` made it, and the notices endpoint takes
+//! only what llave signed.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::browser::{browser_tests_dir, require_browser_tooling, run_script};
+use crate::support::TestApp;
+
+const CLIENT_ID: &str = "demo-banco-del-ejemplo";
+
+both_backends! {
+    async fn the_bank_story_runs_end_to_end_in_a_browser(backend: Backend) {
+        let dir = browser_tests_dir();
+        require_browser_tooling(&dir);
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
+        assert_eq!(report.bank.url, format!("{base}/demo/banco/"));
+        assert!(report.to_text(&base).contains(&format!("{base}/demo/banco/")));
+        let person = &report.people[0];
+
+        run_script(&dir, "bank_story.mjs", &base, &[
+            ("CURP", person.curp.clone()),
+            ("PASSWORD", person.password.clone()),
+            ("STREET", "Calle Lerma 71 interior 4".into()),
+            ("COLONIA", "Cuauhtemoc".into()),
+            ("POSTAL_CODE", "06500".into()),
+        ]).await;
+
+        // The person's events name the bank's consent: given, fetched, revoked, refused.
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap().id;
+        let events = app.state.store.events_for_account(account, 500).await.unwrap();
+        let about_bank: Vec<String> = events
+            .iter()
+            .filter(|e| e.detail.contains(CLIENT_ID) || e.detail.contains("banco-del-ejemplo"))
+            .map(|e| format!("{} {}", e.kind, e.detail))
+            .collect();
+        println!("the bank's events: {about_bank:#?}");
+        assert!(!about_bank.is_empty(), "events name the bank: {events:#?}");
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn llave_demo_registers_the_bank_once_and_follows_the_issuer(backend: Backend) {
+        let app = TestApp::builder(backend)
+            .config(|c| {
+                c.issuer = Some("http://localhost:8080".into());
+                c.dev.enabled = true;
+            })
+            .build()
+            .await;
+        let first = llave::admin::demo::run(&app.state).await.expect("the demo data");
+        assert_eq!(first.bank.client_id, CLIENT_ID);
+        let store = &app.state.store;
+        let third_party = store.third_party_by_slug("banco-del-ejemplo").await.unwrap().expect("the third party");
+        assert_eq!(third_party.legal_name, "Banco del Ejemplo, S.A. de C.V.");
+        assert_eq!(third_party.tax_id, "BEJ990101AB1");
+        assert_eq!(third_party.purposes, vec!["apertura_cuenta".to_string()]);
+        let client = store.client_by_id(CLIENT_ID).await.unwrap().expect("the bank's client");
+        assert!(client.fapi);
+        assert_eq!(client.auth_method, "private_key_jwt");
+        assert_eq!(client.name, "Banca en línea del Banco del Ejemplo");
+        assert_eq!(client.redirect_uris, vec!["http://localhost:8080/demo/banco/callback".to_string()]);
+        let notify = client.third_party.as_ref().and_then(|t| t.notify_uri.clone());
+        assert_eq!(notify.as_deref(), Some("http://localhost:8080/demo/banco/avisos"));
+        // The JWKS holds the public half only, under kid banco-1.
+        let jwks: serde_json::Value = serde_json::from_str(client.jwks.as_deref().unwrap()).unwrap();
+        assert_eq!(jwks["keys"][0]["kid"], "banco-1");
+        assert_eq!(jwks["keys"][0]["crv"], "P-256");
+        assert!(jwks["keys"][0].get("d").is_none(), "no private member: {jwks}");
+
+        // Again: the same third party, client and key.
+        llave::admin::demo::run(&app.state).await.expect("the demo data again");
+        let again = store.client_by_id(CLIENT_ID).await.unwrap().unwrap();
+        assert_eq!(again.jwks, client.jwks, "the key is kept");
+        assert_eq!(store.third_party_by_slug("banco-del-ejemplo").await.unwrap().unwrap().id, third_party.id);
+        app.finish().await;
+
+        // Another issuer over the same database: the URIs follow it, the key stays.
+        let moved = TestApp::builder(backend)
+            .config(|c| {
+                c.issuer = Some("http://127.0.0.1:9090".into());
+                c.dev.enabled = true;
+            })
+            .build()
+            .await;
+        llave::admin::demo::run(&moved.state).await.expect("the demo data");
+        let client = moved.state.store.client_by_id(CLIENT_ID).await.unwrap().unwrap();
+        assert_eq!(client.redirect_uris, vec!["http://127.0.0.1:9090/demo/banco/callback".to_string()]);
+        let notify = client.third_party.as_ref().and_then(|t| t.notify_uri.clone());
+        assert_eq!(notify.as_deref(), Some("http://127.0.0.1:9090/demo/banco/avisos"));
+        moved.finish().await;
+    }
+}
+
+both_backends! {
+    async fn the_bank_exists_only_where_llave_demo_made_it_in_dev_mode(backend: Backend) {
+        // No demo: no bank.
+        let app = TestApp::builder(backend).config(|c| c.dev.enabled = true).build().await;
+        let mut client = app.client();
+        for path in ["/demo/banco/", "/demo/banco/callback?code=x&state=y&iss=z"] {
+            assert_eq!(client.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        assert_eq!(client.request("POST", "/demo/banco/avisos", Some(b"x".to_vec())).await.status, StatusCode::NOT_FOUND);
+        app.finish().await;
+        // The demo, without dev mode: no bank either.
+        let app = TestApp::builder(backend).config(|c| c.issuer = Some("http://localhost:8080".into())).build().await;
+        llave::admin::demo::run(&app.state).await.expect("the demo data");
+        assert_eq!(app.client().get("/demo/banco/").await.status, StatusCode::NOT_FOUND);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn the_banks_forms_need_its_csrf_token_and_its_callback_its_state(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let mut browser = app.client();
+        let home = browser.get("/demo/banco/").await;
+        assert_eq!(home.status, StatusCode::OK);
+        assert!(home.body.contains("Abrir cuenta con Llave"), "{}", home.body);
+        let token = crate::support::input_value(&home.body, "csrf_token").expect("the form's CSRF token");
+        // Without the token, or with another: refused, and nothing is pushed.
+        for bad in ["", "not-the-token"] {
+            let refused = browser.post("/demo/banco/abrir", &[("csrf_token", bad)]).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{bad:?}");
+        }
+        let refused = browser.post("/demo/banco/consultar", &[("csrf_token", "x")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        // A callback the bank did not start: refused before anything is exchanged.
+        let stranger = browser.get("/demo/banco/callback?code=abc&state=forged&iss=x").await;
+        assert_eq!(stranger.status, StatusCode::BAD_REQUEST);
+        assert!(stranger.body.contains("La sesión expiró"), "{}", stranger.body);
+        // With the token: the request is pushed (PAR, private_key_jwt) and the browser goes
+        // to llave with only the client id and the request's reference.
+        let pushed = browser.post("/demo/banco/abrir", &[("csrf_token", &token)]).await;
+        assert_eq!(pushed.status, StatusCode::SEE_OTHER, "{}", pushed.body);
+        let to = pushed.location().unwrap().to_string();
+        let prefix = format!("{base}/authorize?client_id={CLIENT_ID}&request_uri=urn");
+        assert!(to.starts_with(&prefix), "{to}");
+        // A callback whose state is not the one pushed: refused, the request spent.
+        let forged = browser.get("/demo/banco/callback?code=abc&state=forged&iss=x").await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn the_bank_takes_only_notices_llave_signed(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let ring = app.state.keys.ring(&app.state.store).await.unwrap();
+        let key = ring.signing("ES256").expect("an ES256 key");
+        let claims = json!({ "iss": base, "aud": CLIENT_ID, "jti": "n-1", "iat": llave::crypto::now(),
+            "grant_id": "g-1", "consent_artefact_id": "a-1", "state": "REVOKED" });
+        let good = key.sign_jwt("consent-state+jwt", &claims).unwrap();
+        let post = |body: String| {
+            let mut client = app.client();
+            async move {
+                client.request_typed("POST", "/demo/banco/avisos", Some(body.into_bytes()), "application/jwt").await.status
+            }
+        };
+        assert_eq!(post(good.clone()).await, StatusCode::NO_CONTENT);
+        // Its payload changed: the signature no longer holds.
+        let parts: Vec<&str> = good.split('.').collect();
+        let mut changed = claims.clone();
+        changed["state"] = json!("ACTIVE");
+        use base64::Engine;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(changed.to_string());
+        assert_eq!(post(format!("{}.{payload}.{}", parts[0], parts[2])).await, StatusCode::BAD_REQUEST);
+        // For another client, of another type, or not a JWS at all.
+        let mut other = claims.clone();
+        other["aud"] = json!("someone-else");
+        assert_eq!(post(key.sign_jwt("consent-state+jwt", &other).unwrap()).await, StatusCode::BAD_REQUEST);
+        assert_eq!(post(key.sign_jwt("consent-artefact+jwt", &claims).unwrap()).await, StatusCode::BAD_REQUEST);
+        for garbage in ["", "x", "a.b.c"] {
+            assert_eq!(post(garbage.to_string()).await, StatusCode::BAD_REQUEST, "{garbage:?}");
+        }
+        app.finish().await;
+    }
+}
