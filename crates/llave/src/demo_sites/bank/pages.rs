@@ -218,6 +218,21 @@ fn set_visit(app: &AppState, bank: &Bank, visit: &Visit) -> String {
     session::set(&bank.live, app.cookie_policy(), Purpose::Visitor, visit, APPLICATION_SECONDS)
 }
 
+/// A form without this visit's CSRF token: refused. The visit stays as it was (a forged
+/// form cannot reset it); a browser without one gets one, to try again.
+fn expired_form(app: &AppState, bank: &Bank, current: Option<Visit>) -> Response {
+    let (visit, cookie) = match current {
+        Some(visit) => (visit, None),
+        None => {
+            let visit = Visit::new();
+            let cookie = set_visit(app, bank, &visit);
+            (visit, Some(cookie))
+        }
+    };
+    let page = BankPage::problem(&visit.csrf, "El formulario expiró. Vuelve a intentarlo.");
+    with_cookie(render(StatusCode::FORBIDDEN, &page), cookie)
+}
+
 fn see_home() -> Response {
     Redirect::to(&format!("{BASE}/")).into_response()
 }
@@ -280,10 +295,9 @@ async fn open(
         Err(response) => return response,
     };
     let submitted = form.map(|f| f.0.csrf_token).unwrap_or_default();
-    let Some(visit) = visit(&app, &bank, &headers).filter(|v| v.csrf_matches(&submitted)) else {
-        let visit = Visit::new();
-        let page = BankPage::problem(&visit.csrf, "El formulario expiró. Vuelve a intentarlo.");
-        return with_cookie(render(StatusCode::FORBIDDEN, &page), Some(set_visit(&app, &bank, &visit)));
+    let current = visit(&app, &bank, &headers);
+    let Some(visit) = current.clone().filter(|v| v.csrf_matches(&submitted)) else {
+        return expired_form(&app, &bank, current);
     };
     let dpop = SigningKey::random(&mut rand_core::OsRng);
     match fapi::push(&app.http, &bank, &dpop).await {
@@ -295,7 +309,8 @@ async fn open(
         }
         Err(error) => {
             tracing::warn!(%error, "the demo bank's pushed authorization request failed");
-            let page = BankPage::problem(&visit.csrf, "Llave no aceptó nuestra solicitud. Intenta más tarde.");
+            // A demo for developers: what llave answered is worth reading.
+            let page = BankPage::problem(&visit.csrf, &format!("Llave no aceptó nuestra solicitud ({error})."));
             render(StatusCode::BAD_GATEWAY, &page)
         }
     }
@@ -579,10 +594,9 @@ async fn fetch_again(
         Err(response) => return response,
     };
     let submitted = form.map(|f| f.0.csrf_token).unwrap_or_default();
-    let Some(visit) = visit(&app, &bank, &headers).filter(|v| v.csrf_matches(&submitted)) else {
-        let visit = Visit::new();
-        let page = BankPage::problem(&visit.csrf, "El formulario expiró. Vuelve a intentarlo.");
-        return with_cookie(render(StatusCode::FORBIDDEN, &page), Some(set_visit(&app, &bank, &visit)));
+    let current = visit(&app, &bank, &headers);
+    let Some(visit) = current.clone().filter(|v| v.csrf_matches(&submitted)) else {
+        return expired_form(&app, &bank, current);
     };
     let kept = super::with_application(&visit.id, |a| {
         a.account.as_ref().map(|account| {
@@ -676,11 +690,7 @@ async fn leave(
             let clear = session::clear(&bank.live, app.cookie_policy(), Purpose::Visitor);
             with_cookie(see_home(), Some(clear))
         }
-        _ => {
-            let visit = Visit::new();
-            let page = BankPage::problem(&visit.csrf, "El formulario expiró. Vuelve a intentarlo.");
-            with_cookie(render(StatusCode::FORBIDDEN, &page), Some(set_visit(&app, &bank, &visit)))
-        }
+        current => expired_form(&app, &bank, current),
     }
 }
 
