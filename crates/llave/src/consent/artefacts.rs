@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::sharing::{self, Change, Granted, Refusal, Sharing, Source, State};
 use crate::Services;
 use crate::accounts::Actor;
-use crate::crypto::{now, random_id};
+use crate::crypto::random_id;
 use crate::store::artefacts::Artefact;
 use crate::store::entities::ClientRecord;
 use crate::store::oidc::ArtefactWrite;
@@ -33,7 +33,7 @@ pub const SIGNING_ALG: &str = "ES256";
 /// Where each record item of a request would come from: the person's record of that kind in
 /// force today, most recently updated first; a kind the person has no record of is absent.
 pub async fn sources(app: &Services, account_id: i64, sharing: &Sharing) -> StoreResult<BTreeMap<String, Source>> {
-    let today = crate::calendar::format_date(crate::calendar::city_date(now()));
+    let today = crate::calendar::format_date(crate::calendar::city_date(app.clock.now()));
     let mut sources = BTreeMap::new();
     for kind in sharing.record_kinds() {
         let found = app.store.records_of_kind(account_id, kind, None).await?;
@@ -100,7 +100,7 @@ pub async fn prepare(
             let standing = app.store.current_artefact_of_grant(grant_id).await?;
             let theirs = standing.filter(|a| a.client_id == client.client_id && a.account_id == account_id);
             let artefact = theirs.ok_or(PrepareError::UnknownGrant)?;
-            if State::at(&artefact.state, artefact.expires_at, now()) == State::Revoked {
+            if State::at(&artefact.state, artefact.expires_at, app.clock.now()) == State::Revoked {
                 return Err(PrepareError::UnknownGrant);
             }
             Some(artefact)
@@ -112,7 +112,7 @@ pub async fn prepare(
             serde_json::from_str(&old.details).map_err(|e| PrepareError::Internal(format!("stored artefact: {e}")))?;
         granted = sharing::merged(&old_granted, &granted);
     }
-    let now = now();
+    let now = app.clock.now();
     let artefact_id = random_id();
     let grant_id = previous.as_ref().map(|a| a.grant_id.clone()).unwrap_or_else(|| token_grant_id.to_string());
     let issuer = app.config.issuer();
@@ -212,7 +212,7 @@ pub async fn change(app: &Services, artefact_id: &str, change: Change, by: By<'_
     if !owner || artefact.superseded_by.is_some() {
         return Ok(None);
     }
-    let now = now();
+    let now = app.clock.now();
     let Some(to) = change.apply(State::at(&artefact.state, artefact.expires_at, now)) else { return Ok(None) };
     let notify = match by {
         By::Person(..) => app.store.client_by_id(&artefact.client_id).await?.and_then(|c| c.third_party?.notify_uri),
@@ -276,7 +276,7 @@ pub async fn deliver_notice(app: &Services, message_id: &str, payload: &str) -> 
         "iss": app.config.issuer(),
         "aud": notice.client_id,
         "jti": message_id,
-        "iat": now(),
+        "iat": app.clock.now(),
         "grant_id": notice.grant_id,
         "consent_artefact_id": notice.artefact_id,
         "state": notice.state,
@@ -322,7 +322,7 @@ pub async fn record_fetch(
     items: &[String],
     records: &[Delivered],
 ) -> StoreResult<bool> {
-    let now = now();
+    let now = app.clock.now();
     let mut tx = app.store.begin_act("shared_data_fetched").await?;
     if !tx.count_fetch(&artefact.id, artefact.fetches, now).await? {
         return Ok(false);
@@ -403,7 +403,7 @@ pub struct Shown {
 
 /// The person's artefacts (standing ones, newest first), with the organisation's name.
 pub async fn of_person(app: &Services, account_id: i64) -> StoreResult<Vec<Shown>> {
-    let now = now();
+    let now = app.clock.now();
     let mut shown = Vec::new();
     for artefact in app.store.artefacts_of(account_id).await? {
         let client = app.store.client_by_id(&artefact.client_id).await?;
@@ -442,7 +442,7 @@ pub async fn receipt(app: &Services, account: AccountId, artefact_id: &str) -> S
     Ok(Some(json!({
         "consent_artefact": artefact.jws,
         "claims": claims,
-        "state": State::at(&artefact.state, artefact.expires_at, now()).as_str(),
+        "state": State::at(&artefact.state, artefact.expires_at, app.clock.now()).as_str(),
         "verify": format!("A JWS (ES256) signed by {}: its key is among those at {}/jwks.", app.config.issuer(), app.config.issuer()),
     })))
 }

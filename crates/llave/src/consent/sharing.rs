@@ -192,7 +192,7 @@ pub fn requested(
     }
     let sharing: Sharing =
         serde_json::from_value(detail.clone()).map_err(|e| format!("the data_sharing details are not valid: {e}"))?;
-    if !purposes.iter().any(|p| *p == sharing.purpose) {
+    if !purposes.contains(&sharing.purpose) {
         return Err(format!("purpose {:?} is not among the purposes this third party registered", sharing.purpose));
     }
     if sharing.items.is_empty() || sharing.items.len() > MAX_ITEMS {

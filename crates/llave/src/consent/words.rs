@@ -26,7 +26,13 @@ pub fn consent_items<'a>(c: &Chrome, scopes: impl Iterator<Item = &'a str>, allo
 pub fn sharing_item(c: &Chrome, item: &str, source: Option<&super::sharing::Source>) -> String {
     match item.strip_prefix(super::sharing::RECORD_PREFIX) {
         Some(kind) => {
-            let kind = crate::catalog::model::kind_name(c.lang, kind);
+            // "Tu comprobante de domicilio": the kind's name inside a sentence.
+            let name = crate::catalog::model::kind_name(c.lang, kind);
+            let mut letters = name.chars();
+            let kind = match letters.next() {
+                Some(first) => first.to_lowercase().chain(letters).collect(),
+                None => name,
+            };
             match source {
                 Some(source) => c.t_with("share-item-record", &[("kind", kind), ("holder", source.name.clone())]),
                 None => c.t_with("share-item-record-missing", &[("kind", kind)]),

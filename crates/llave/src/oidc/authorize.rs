@@ -305,7 +305,7 @@ async fn authorize(
         }
         return Ok(consent_page(c.signed_in(), &client, &request, &pairs, &offers));
     }
-    issue_code(&app, &client, &request, &signed_in, achieved, c.lang, &pairs, None).await
+    issue_code(&app, &client, &request, &signed_in, (achieved, None), c.lang, &pairs).await
 }
 
 fn signin_url(next: &str, login_hint: Option<&str>, reauth: bool) -> String {
@@ -324,10 +324,9 @@ async fn issue_code(
     client: &ClientRecord,
     request: &AuthorizationRequest,
     signed_in: &SignedIn,
-    acr: &str,
+    (acr, sharing): (&str, Option<String>),
     lang: Lang,
     pairs: &[(String, String)],
-    sharing: Option<String>,
 ) -> PageResult {
     // Whatever led here (the request, the consent form), the fresh sign-in it asks for
     // must have happened.
@@ -576,7 +575,7 @@ pub async fn consent(
         ));
     }
     let acr = crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
-    issue_code(&app, &client, &request, &signed_in, acr, c.lang, &pairs, granted).await
+    issue_code(&app, &client, &request, &signed_in, (acr, granted), c.lang, &pairs).await
 }
 
 /// The request's reuse details, checked against the published catalog (read only when there
@@ -660,7 +659,7 @@ async fn grant_is_theirs(
     let unknown =
         || OAuthError::new(ErrorCode::InvalidGrantId, "grant_id is not a grant of this client for this person");
     let artefact = app.store.current_artefact_of_grant(grant_id).await.map_err(|_| unknown())?.ok_or_else(unknown)?;
-    let state = crate::consent::sharing::State::at(&artefact.state, artefact.expires_at, now());
+    let state = crate::consent::sharing::State::at(&artefact.state, artefact.expires_at, app.clock.now());
     if artefact.client_id != client.client_id
         || artefact.account_id != account_id
         || state == crate::consent::sharing::State::Revoked

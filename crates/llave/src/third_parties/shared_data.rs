@@ -140,10 +140,12 @@ async fn log_revoked(app: &Services, token: &str) {
     let Some(jti) = claims.get("jti").and_then(Value::as_str) else { return };
     let Ok(Some(artefact)) = app.store.artefact_of_access_token(jti).await else { return };
     let client_ok = claims.get("client_id").and_then(Value::as_str) == Some(artefact.client_id.as_str());
-    if client_ok && ArtefactState::at(&artefact.state, artefact.expires_at, app.clock.now()) == ArtefactState::Revoked {
-        if let Err(error) = artefacts::record_refusal(app, &artefact, &Refusal::Revoked).await {
-            tracing::error!(%error, "cannot record a refused fetch");
-        }
+    let revoked = ArtefactState::at(&artefact.state, artefact.expires_at, app.clock.now()) == ArtefactState::Revoked;
+    if client_ok
+        && revoked
+        && let Err(error) = artefacts::record_refusal(app, &artefact, &Refusal::Revoked).await
+    {
+        tracing::error!(%error, "cannot record a refused fetch");
     }
 }
 
