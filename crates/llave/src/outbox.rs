@@ -77,6 +77,9 @@ async fn deliver(app: &Services, message: &OutboxMessage) -> Result<(), String> 
         crate::oidc::logout::BACKCHANNEL_LOGOUT => {
             crate::oidc::logout::deliver(app, &message.message_id, &message.payload).await
         }
+        crate::consent::artefacts::NOTICE => {
+            crate::consent::artefacts::deliver_notice(app, &message.message_id, &message.payload).await
+        }
         kind @ (crate::accounts::mail_jobs::MAIL
         | crate::accounts::mail_jobs::PASSWORD_RESET
         | crate::accounts::mail_jobs::RECOVERY_RESET) => {
@@ -106,6 +109,8 @@ impl Retry {
         match kind {
             // A relying party's logout endpoint: 1 s, 4 s, 16 s … up to 10 min, for about 1.5 h.
             crate::oidc::logout::BACKCHANNEL_LOGOUT => Retry { first: 1, factor: 4, most: 600, attempts: 12 },
+            // A third party's notification endpoint: the same, a little longer (about 5 h).
+            crate::consent::artefacts::NOTICE => Retry { first: 1, factor: 4, most: 1800, attempts: 14 },
             // Mail: 30 s, 1 min, 2 min … up to an hour, for about two days.
             _ => Retry { first: 30, factor: 2, most: 3600, attempts: 40 },
         }

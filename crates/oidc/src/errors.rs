@@ -31,6 +31,9 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// RFC 9449 §8: the proof lacks the server's current nonce (sent in `DPoP-Nonce`).
     UseDpopNonce,
+    /// OAuth 2.0 Grant Management §6: the `grant_id` is unknown, not the client's, or
+    /// not the person's.
+    InvalidGrantId,
 }
 
 impl ErrorCode {
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidGrantId => "invalid_grant_id",
         }
     }
 

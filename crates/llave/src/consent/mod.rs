@@ -12,8 +12,10 @@
 //! grants are revoked with it (the client's tokens stop working at once); a withdrawn reuse
 //! consent stops look-ups and the reads of grants given under it.
 
+pub mod artefacts;
 pub mod reuse;
 pub mod routes;
+pub mod sharing;
 pub mod words;
 
 use crate::Services;

@@ -80,9 +80,28 @@ fn bad_request_page(lang: Lang) -> PageError {
 /// Loads the client and validates the request; an error that may not be redirected
 /// becomes a page.
 /// A checked authorization request: the client, the request, the parameters as received
-/// (with `request_uri` when pushed), and its RFC 9396 `authorization_details` (from the
-/// pushed request when there is one).
-type Validated = (ClientRecord, AuthorizationRequest, Vec<(String, String)>, Option<String>);
+/// (with `request_uri` when pushed), and what it asks beyond OpenID Connect (from the pushed
+/// request when there is one).
+type Validated = (ClientRecord, AuthorizationRequest, Vec<(String, String)>, Extras);
+
+/// What a request asks beyond OpenID Connect: RFC 9396 `authorization_details`, and Grant
+/// Management's `grant_management_action` and `grant_id`.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub details: Option<String>,
+    pub grant_action: Option<String>,
+    pub grant_id: Option<String>,
+}
+
+impl Extras {
+    pub fn of(params: &Params) -> Extras {
+        Extras {
+            details: params.get("authorization_details").map(str::to_string),
+            grant_action: params.get("grant_management_action").map(str::to_string),
+            grant_id: params.get("grant_id").map(str::to_string),
+        }
+    }
+}
 
 async fn validated(
     app: &AppState,
@@ -119,9 +138,9 @@ async fn validated(
     };
     let uris: Vec<RedirectUri> = client.redirect_uris.iter().filter_map(|u| RedirectUri::parse(u).ok()).collect();
     let policy = ClientPolicy { client_id: &client.client_id, redirect_uris: &uris, require_par: client.require_par };
-    let details = params.get("authorization_details").map(str::to_string);
+    let extras = Extras::of(&params);
     match oidc::authorize::validate(&params, &policy, from_par) {
-        Ok(request) => Ok((client, request, pairs, details)),
+        Ok(request) => Ok((client, request, pairs, extras)),
         Err(Rejection::NoRedirect(_)) => {
             Err(Err(PageError::new(StatusCode::BAD_REQUEST, lang, "oidc-error-title", "oidc-error-redirect-uri")))
         }
@@ -198,7 +217,7 @@ async fn authorize(
     signed_in: Option<SignedIn>,
     pairs: Vec<(String, String)>,
 ) -> PageResult {
-    let (client, request, pairs, details) = match validated(&app, c.lang, pairs).await {
+    let (client, request, pairs, extras) = match validated(&app, c.lang, pairs).await {
         Ok(ok) => ok,
         Err(answer) => return answer,
     };
@@ -209,6 +228,12 @@ async fn authorize(
         Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), c.lang))
     };
     let prompt_none = request.prompt.contains(&Prompt::None);
+    let sharing = match asked_sharing(&app, &client, &extras).await.map_err(|e| PageError::internal(c.lang, e))? {
+        Ok(sharing) => sharing,
+        Err(error) => return back(error),
+    };
+    // A third party's details are data sharing, checked above; an entity's are reuse.
+    let details = if client.third_party.is_some() { None } else { extras.details.clone() };
     let requested = requested_reuse(&app, details.as_deref(), &client).await;
     let reuse = match requested.map_err(|e| PageError::internal(c.lang, e))? {
         Ok(reuse) => reuse,
@@ -248,7 +273,22 @@ async fn authorize(
     let achieved =
         crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
 
-    // 3. Has the person agreed to share this with this entity, and to let it reuse what
+    // 3. A third party asking for data: the person decides on this request, item by item,
+    //    every time (each consent is an artefact of its own).
+    if let Some(asked) = &sharing {
+        if let Err(error) = grant_is_theirs(&app, &client, asked, signed_in.account.id.0).await {
+            return back(error);
+        }
+        if prompt_none {
+            return back(OAuthError::new(ErrorCode::ConsentRequired, "the person has not agreed yet"));
+        }
+        let sources = crate::consent::artefacts::sources(&app, signed_in.account.id.0, &asked.sharing)
+            .await
+            .map_err(|e| PageError::internal(c.lang, e))?;
+        return Ok(share_page(c.signed_in(), &client, asked, &sources, &pairs, None));
+    }
+
+    // 4. Has the person agreed to share this with this entity, and to let it reuse what
     //    other entities hold, where it asked to?
     let consented = app
         .store
@@ -265,7 +305,7 @@ async fn authorize(
         }
         return Ok(consent_page(c.signed_in(), &client, &request, &pairs, &offers));
     }
-    issue_code(&app, &client, &request, &signed_in, achieved, c.lang, &pairs).await
+    issue_code(&app, &client, &request, &signed_in, (achieved, None), c.lang, &pairs).await
 }
 
 fn signin_url(next: &str, login_hint: Option<&str>, reauth: bool) -> String {
@@ -284,7 +324,7 @@ async fn issue_code(
     client: &ClientRecord,
     request: &AuthorizationRequest,
     signed_in: &SignedIn,
-    acr: &str,
+    (acr, sharing): (&str, Option<String>),
     lang: Lang,
     pairs: &[(String, String)],
 ) -> PageResult {
@@ -322,6 +362,7 @@ async fn issue_code(
         amr: signed_in.session.auth_methods.clone(),
         auth_time: signed_in.session.created_at,
         dpop_jkt,
+        sharing,
     };
     // The entity will know the person by this `sub`: remember it, so the entity can name
     // them with it in the records API.
@@ -455,10 +496,11 @@ pub async fn consent(
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
     let chosen: Vec<String> = fields.iter().filter(|(k, _)| k == "reuse").map(|(_, v)| v.clone()).collect();
     let pairs = pairs_from_query(Some(field("request"))).map_err(|_| bad_request_page(c.lang))?;
-    let (client, request, pairs, details) = match validated(&app, c.lang, pairs).await {
+    let (client, request, pairs, extras) = match validated(&app, c.lang, pairs).await {
         Ok(ok) => ok,
         Err(answer) => return answer,
     };
+    let details = if client.third_party.is_some() { None } else { extras.details.clone() };
     if field("decision") != "allow" {
         let error = OAuthError::new(ErrorCode::AccessDenied, "the person did not agree");
         return Ok(respond(
@@ -470,6 +512,41 @@ pub async fn consent(
             c.lang,
         ));
     }
+    let back = |error: OAuthError| {
+        Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), c.lang))
+    };
+    // A third party's request: what the person ticked becomes what the code carries, for
+    // the token endpoint to make the consent artefact of.
+    let sharing = match asked_sharing(&app, &client, &extras).await.map_err(|e| PageError::internal(c.lang, e))? {
+        Ok(sharing) => sharing,
+        Err(error) => return back(error),
+    };
+    let granted = match &sharing {
+        Some(asked) => {
+            if let Err(error) = grant_is_theirs(&app, &client, asked, signed_in.account.id.0).await {
+                return back(error);
+            }
+            let ticked: Vec<String> = fields.iter().filter(|(k, _)| k == "item").map(|(_, v)| v.clone()).collect();
+            let sources = crate::consent::artefacts::sources(&app, signed_in.account.id.0, &asked.sharing)
+                .await
+                .map_err(|e| PageError::internal(c.lang, e))?;
+            let Some(allowed) = crate::consent::sharing::allow(&asked.sharing, &ticked, &sources) else {
+                let problem = c.t("share-none-ticked");
+                let mut page = share_page(c.signed_in(), &client, asked, &sources, &pairs, Some(problem));
+                *page.status_mut() = StatusCode::BAD_REQUEST;
+                return Ok(page);
+            };
+            let sources = sources.into_iter().filter(|(item, _)| allowed.items.contains(item)).collect();
+            let granted = crate::consent::sharing::Granted {
+                sharing: allowed,
+                sources,
+                action: asked.action,
+                grant_id: asked.grant_id.clone(),
+            };
+            Some(serde_json::to_string(&granted).map_err(|e| PageError::internal(c.lang, e))?)
+        }
+        None => None,
+    };
     app.store
         .save_consent(signed_in.account.id, &client.client_id, &request.scope.to_string(), now())
         .await
@@ -498,7 +575,7 @@ pub async fn consent(
         ));
     }
     let acr = crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
-    issue_code(&app, &client, &request, &signed_in, acr, c.lang, &pairs).await
+    issue_code(&app, &client, &request, &signed_in, (acr, granted), c.lang, &pairs).await
 }
 
 /// The request's reuse details, checked against the published catalog (read only when there
@@ -521,4 +598,143 @@ async fn requested_reuse(
         })
     };
     Ok(crate::consent::reuse::requested(details, client, facts))
+}
+
+/// A third party's request for data, checked: what it asks, who asks, and what Grant
+/// Management should do with an existing grant.
+#[derive(Debug, Clone)]
+pub struct AskedSharing {
+    pub sharing: crate::consent::sharing::Sharing,
+    pub organisation: crate::store::third_parties::ThirdParty,
+    pub action: crate::consent::sharing::Action,
+    pub grant_id: Option<String>,
+}
+
+/// A third party's `data_sharing` details and Grant Management parameters, checked against
+/// its registered purposes and the catalog's kinds (`Ok(Ok(None))` for an entity's client,
+/// or a third party's request without details). `Err` inside: the error for the client.
+pub async fn asked_sharing(
+    app: &AppState,
+    client: &ClientRecord,
+    extras: &Extras,
+) -> crate::store::StoreResult<Result<Option<AskedSharing>, OAuthError>> {
+    let Some(third_party) = &client.third_party else { return Ok(Ok(None)) };
+    let Some(details) = extras.details.as_deref() else {
+        if extras.grant_action.is_some() || extras.grant_id.is_some() {
+            return Ok(Err(OAuthError::invalid_request("grant management needs data_sharing authorization_details")));
+        }
+        return Ok(Ok(None));
+    };
+    let Some(organisation) = app.store.third_party_by_slug(&client.entity_slug).await? else {
+        return Err(crate::store::StoreError::Data(format!("third party {} is missing", third_party.third_party_id)));
+    };
+    let asked = crate::consent::sharing::requested(
+        Some(details),
+        &organisation.purposes,
+        crate::catalog::model::is_kind,
+        app.clock.now(),
+    );
+    let sharing = match asked {
+        Ok(Some(sharing)) => sharing,
+        Ok(None) => return Ok(Ok(None)),
+        Err(description) => return Ok(Err(OAuthError::new(ErrorCode::InvalidAuthorizationDetails, description))),
+    };
+    let parsed = crate::consent::sharing::Action::parse(extras.grant_action.as_deref(), extras.grant_id.as_deref());
+    let (action, grant_id) = match parsed {
+        Ok(parsed) => parsed,
+        Err(description) => return Ok(Err(OAuthError::invalid_request(description))),
+    };
+    Ok(Ok(Some(AskedSharing { sharing, organisation, action, grant_id })))
+}
+
+/// Grant Management merge or replace: the grant must be this client's, this person's, and
+/// not revoked (`invalid_grant_id` otherwise).
+async fn grant_is_theirs(
+    app: &AppState,
+    client: &ClientRecord,
+    asked: &AskedSharing,
+    account_id: i64,
+) -> Result<(), OAuthError> {
+    let Some(grant_id) = &asked.grant_id else { return Ok(()) };
+    let unknown =
+        || OAuthError::new(ErrorCode::InvalidGrantId, "grant_id is not a grant of this client for this person");
+    let artefact = app.store.current_artefact_of_grant(grant_id).await.map_err(|_| unknown())?.ok_or_else(unknown)?;
+    let state = crate::consent::sharing::State::at(&artefact.state, artefact.expires_at, app.clock.now());
+    if artefact.client_id != client.client_id
+        || artefact.account_id != account_id
+        || state == crate::consent::sharing::State::Revoked
+    {
+        return Err(unknown());
+    }
+    Ok(())
+}
+
+/// One item on the page: its checkbox value, its words, and whether it can be ticked.
+pub struct ShareItem {
+    pub value: String,
+    pub words: String,
+    pub available: bool,
+}
+
+#[derive(Template)]
+#[template(path = "oidc/share.html")]
+struct SharePage {
+    c: Chrome,
+    organisation: String,
+    tax_id: String,
+    purpose_title: String,
+    purpose_description: String,
+    client: String,
+    items: Vec<ShareItem>,
+    frequency: String,
+    keep: String,
+    until: String,
+    request: String,
+    problem: Option<String>,
+}
+
+/// The consent page of a third party's request: who asks (legal name and tax id), for
+/// what, each item and where it comes from (nothing ticked), how often, how long, until
+/// when.
+fn share_page(
+    c: Chrome,
+    client: &ClientRecord,
+    asked: &AskedSharing,
+    sources: &std::collections::BTreeMap<String, crate::consent::sharing::Source>,
+    pairs: &[(String, String)],
+    problem: Option<String>,
+) -> Response {
+    use crate::consent::words::{duration_words, frequency_words, sharing_item};
+    let purpose = crate::consent::sharing::purpose(&asked.sharing.purpose);
+    let items = asked
+        .sharing
+        .items
+        .iter()
+        .map(|item| {
+            let source = sources.get(item);
+            let available = !item.starts_with(crate::consent::sharing::RECORD_PREFIX) || source.is_some();
+            ShareItem { value: item.clone(), words: sharing_item(&c, item, source), available }
+        })
+        .collect();
+    let keep = crate::consent::sharing::duration(&asked.sharing.data_life, "data_life")
+        .map(|span| duration_words(&c, span))
+        .unwrap_or_else(|_| asked.sharing.data_life.clone());
+    let until = asked.sharing.expires_at().map(crate::calendar::format_time).unwrap_or_default();
+    let page = SharePage {
+        organisation: asked.organisation.legal_name.clone(),
+        tax_id: asked.organisation.tax_id.clone(),
+        purpose_title: purpose.map(|p| p.title.to_string()).unwrap_or_else(|| asked.sharing.purpose.clone()),
+        purpose_description: purpose.map(|p| p.description.to_string()).unwrap_or_default(),
+        client: client.name.clone(),
+        items,
+        frequency: frequency_words(&c, &asked.sharing),
+        keep,
+        until,
+        request: serde_urlencoded::to_string(pairs).unwrap_or_default(),
+        problem,
+        c,
+    };
+    let mut response = render(StatusCode::OK, &page);
+    crate::web::headers::allow_form_targets(&mut response, client.redirect_uris.iter().map(String::as_str));
+    response
 }

@@ -69,6 +69,12 @@ async fn push_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<
         };
         return Err(error.into());
     }
+    // A third party's data-sharing details are checked when pushed, not first at the
+    // browser's visit.
+    let extras = super::authorize::Extras::of(&check);
+    if let Err(error) = super::authorize::asked_sharing(app, &client, &extras).await.map_err(internal)? {
+        return Err(error.into());
+    }
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token());
     // The injectable clock: a test sees a request_uri expire without waiting.
     let now = app.clock.now();

@@ -181,15 +181,42 @@ async fn authorization_code(
         revoked_at: None,
         dpop_jkt: proof.map(|p| p.jkt.clone()),
     };
+    // What the person allowed a third party becomes a consent artefact, written with the
+    // grant it covers.
+    let artefact = match (&record.sharing, &client.third_party) {
+        (Some(granted), Some(_)) => {
+            let sub = tokens::subject(app, client, account.id.0);
+            match crate::consent::artefacts::prepare(app, client, account.id.0, &sub, &grant.id, granted).await {
+                Ok(prepared) => Some(prepared),
+                Err(crate::consent::artefacts::PrepareError::UnknownGrant) => {
+                    return Err(OAuthError::new(
+                        oidc::ErrorCode::InvalidGrantId,
+                        "the grant to merge or replace stands no more",
+                    )
+                    .into());
+                }
+                Err(crate::consent::artefacts::PrepareError::Internal(cause)) => return Err(internal(cause)),
+            }
+        }
+        _ => None,
+    };
     let also = tokens::Also {
         new_grant: true,
         from_code: Some(&code_hash),
         jkt: grant.dpop_jkt.as_deref(),
+        artefact: artefact.as_ref().map(|a| &a.write),
         ..Default::default()
     };
-    tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), issue.refresh_token, also)
-        .await
-        .map_err(internal)
+    let mut response =
+        tokens::issue(app, client, &grant, Some(&account), record.nonce.as_deref(), issue.refresh_token, also)
+            .await
+            .map_err(internal)?;
+    if let Some(artefact) = artefact {
+        response.grant_id = Some(artefact.grant_id);
+        response.consent_artefact = Some(artefact.jws);
+        response.authorization_details = Some(artefact.details);
+    }
+    Ok(response)
 }
 
 async fn refresh_token(
@@ -299,7 +326,11 @@ async fn client_credentials(
         _ => client_credentials::ClientKind::Confidential,
     };
     let now = now();
-    let issue = match client_credentials::decide(kind, params.get("scope")) {
+    let available = match client.third_party {
+        Some(_) => client_credentials::GRANT_MANAGEMENT_SCOPES,
+        None => client_credentials::SERVICE_SCOPES,
+    };
+    let issue = match client_credentials::decide_within(kind, params.get("scope"), available) {
         Ok(issue) => issue,
         Err(refusal) => return Err(refuse(app, refusal, now).await),
     };

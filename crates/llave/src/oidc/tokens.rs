@@ -32,6 +32,8 @@ pub struct Also<'a> {
     /// Bind the access token to this JWK thumbprint (RFC 9449 §6: `cnf.jkt`, `token_type`
     /// DPoP).
     pub jkt: Option<&'a str>,
+    /// Write this consent artefact with the grant (a third party's code exchange).
+    pub artefact: Option<&'a crate::store::oidc::ArtefactWrite>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,15 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     pub scope: String,
+    /// Grant Management: the grant this answer belongs to (a third party's consent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    /// The consent artefact the hub signed for what the person allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_artefact: Option<String>,
+    /// RFC 9396 §7: the authorization details granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 /// The `sub` an entity's clients see for a person.
@@ -180,6 +191,7 @@ pub async fn issue(
         spend_refresh: also.spend_refresh.map(str::to_string),
         new_grant: also.new_grant.then(|| grant.clone()),
         from_code: also.from_code.map(str::to_string),
+        artefact: also.artefact.cloned(),
     };
     if !app.store.record_issue(write, now).await? {
         return Err(TokenError::AlreadySpent);
@@ -191,6 +203,9 @@ pub async fn issue(
         refresh_token,
         id_token,
         scope: grant.scope.clone(),
+        grant_id: None,
+        consent_artefact: None,
+        authorization_details: None,
     })
 }
 
@@ -233,4 +248,21 @@ pub async fn verify_access_token(app: &Services, token: &str) -> Result<(Value, 
 pub enum TokenCheck {
     Invalid(OAuthError),
     Internal(KeyError),
+}
+
+/// The claims of an access token this hub signed (signature, `typ` and issuer checked),
+/// live or not: to tell what a refused token was for (a revoked consent's fetch is logged
+/// against its artefact), never to accept one.
+pub async fn signed_claims(app: &Services, token: &str) -> Option<Value> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    if header.typ.as_deref() != Some("at+jwt") {
+        return None;
+    }
+    let ring = app.keys.ring(&app.store).await.ok()?;
+    let key = ring.by_kid(header.kid.as_deref()?)?;
+    if key.alg != header.alg {
+        return None;
+    }
+    let claims = key.verify_jwt(token)?;
+    (claims["iss"].as_str() == Some(app.config.issuer().as_str())).then_some(claims)
 }

@@ -390,6 +390,22 @@ pub fn jws(
     digest: &[u8; 32],
     signed_at: i64,
 ) -> Result<String, SignatureError> {
+    let payload = serde_json::json!({
+        "document_name": document_name,
+        "document_sha256": cms::hex(digest),
+        "iat": signed_at,
+    });
+    jws_with_chain(key, chain, "llave-signature+jwt", &payload)
+}
+
+/// A compact JWS (ES256) over `payload` whose header carries `typ` and the certificate
+/// chain in `x5c`: anyone holding the hub's root certificate can verify who signed.
+pub fn jws_with_chain(
+    key: &SigningKey,
+    chain: &[&Certificate],
+    typ: &str,
+    payload: &serde_json::Value,
+) -> Result<String, SignatureError> {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use p256::ecdsa::signature::Signer as _;
@@ -398,16 +414,29 @@ pub fn jws(
         .map(|c| der::Encode::to_der(*c).map(|d| STANDARD.encode(d)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| PkiError::Encoding(e.to_string()))?;
-    let header = serde_json::json!({ "alg": "ES256", "typ": "llave-signature+jwt", "x5c": x5c });
-    let payload = serde_json::json!({
-        "document_name": document_name,
-        "document_sha256": cms::hex(digest),
-        "iat": signed_at,
-    });
+    let header = serde_json::json!({ "alg": "ES256", "typ": typ, "x5c": x5c });
     let encode = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let input = format!("{}.{}", encode(&header), encode(&payload));
+    let input = format!("{}.{}", encode(&header), encode(payload));
     let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
     Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
+}
+
+/// The JOSE `typ` of an entity's seal over data (a record it holds, shared with a third
+/// party by the person's consent).
+pub const SEAL_TYP: &str = "llave-seal+jwt";
+
+/// An entity's seal over data it holds: a JWS by its seal certificate (made on first use),
+/// with the chain to the hub's root in `x5c`. Not recorded among the entity's sealed
+/// documents: what it seals is in the event of the act that delivers it.
+pub async fn seal_data(
+    app: &Services,
+    entity_slug: &str,
+    entity_name: &str,
+    payload: &serde_json::Value,
+) -> Result<String, SignatureError> {
+    let (_, certificate, key) = seal_credentials(app, entity_slug, entity_name).await?;
+    let issuing = issuing(app).await?;
+    jws_with_chain(&key, &[&certificate, &issuing.certificate], SEAL_TYP, payload)
 }
 
 /// An entity seals a document it issues.

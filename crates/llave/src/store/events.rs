@@ -119,6 +119,19 @@ pub enum EventKind {
     /// The person chose their password with an activation code and signed in (`detail`:
     /// the officer who issued the code, their name and office).
     AccountActivated,
+    /// The person allowed a third party to fetch data (`actor`: the third party's client;
+    /// `purpose`: the purpose code; `detail`: `artefact=<id> grant=<grant_id>
+    /// third_party=<slug> items=<item,…> fetch=<once|P…> expires=<unix>`).
+    SharingConsentGiven,
+    /// A consent artefact paused, resumed, revoked or replaced (`detail`: `artefact=<id>
+    /// grant=<grant_id> state=<ACTIVE|PAUSED|REVOKED> by=<person|third_party|merge|replace>`).
+    SharingConsentChanged,
+    /// A third party fetched shared data (`outcome` read; `actor`: its client; `detail`:
+    /// `artefact=<id> items=<item,…> records=<record id,…>`).
+    SharedDataFetched,
+    /// A fetch of shared data refused (`outcome` refused; `detail`: `artefact=<id>
+    /// reason=<paused|revoked|expired|too_frequent|not_covered>`).
+    SharedDataRefused,
 }
 
 impl EventKind {
@@ -185,6 +198,10 @@ impl EventKind {
             EventKind::AccountOpenedAtCounter => "account_opened_at_counter",
             EventKind::ActivationCodeIssued => "activation_code_issued",
             EventKind::AccountActivated => "account_activated",
+            EventKind::SharingConsentGiven => "sharing_consent_given",
+            EventKind::SharingConsentChanged => "sharing_consent_changed",
+            EventKind::SharedDataFetched => "shared_data_fetched",
+            EventKind::SharedDataRefused => "shared_data_refused",
         }
     }
 }
@@ -224,7 +241,11 @@ impl Outcome {
     pub fn of(kind: EventKind) -> Outcome {
         match kind {
             EventKind::SignInFailed | EventKind::SecondFactorFailed => Outcome::Failed,
-            EventKind::Lockout | EventKind::Throttled | EventKind::VerificationRefused => Outcome::Refused,
+            EventKind::Lockout
+            | EventKind::Throttled
+            | EventKind::VerificationRefused
+            | EventKind::SharedDataRefused => Outcome::Refused,
+            EventKind::SharedDataFetched => Outcome::Read,
             _ => Outcome::Ok,
         }
     }
@@ -243,6 +264,8 @@ pub enum ActorKind {
     Auditor,
     /// llave itself (a reaction, the janitor, the command line).
     System,
+    /// A third party's back end (a bank, an employer), outside government.
+    ThirdParty,
 }
 
 impl ActorKind {
@@ -253,6 +276,7 @@ impl ActorKind {
             ActorKind::Staff => "staff",
             ActorKind::Auditor => "auditor",
             ActorKind::System => "system",
+            ActorKind::ThirdParty => "third_party",
         }
     }
 
@@ -263,6 +287,7 @@ impl ActorKind {
             "staff" => ActorKind::Staff,
             "auditor" => ActorKind::Auditor,
             "system" => ActorKind::System,
+            "third_party" => ActorKind::ThirdParty,
             _ => return None,
         })
     }

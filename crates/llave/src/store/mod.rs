@@ -22,6 +22,7 @@ mod accounts;
 pub mod act;
 pub mod activation_codes;
 pub mod arco;
+pub mod artefacts;
 pub mod assurance;
 pub mod audit;
 pub mod availability;

@@ -32,6 +32,8 @@ pub struct CodeRecord {
     pub auth_time: i64,
     /// The JWK thumbprint the code is bound to (RFC 9449 §10, `dpop_jkt`).
     pub dpop_jkt: Option<String>,
+    /// What the person allowed a third party (`consent::sharing::Granted`, JSON).
+    pub sharing: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -155,8 +157,8 @@ impl Store {
     pub async fn insert_code(&self, code_hash: &str, code: &CodeRecord, now: i64, expires_at: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, account_id, session_id, redirect_uri, \
-             code_challenge, scope, nonce, claims, acr, amr, auth_time, created_at, expires_at, dpop_jkt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             code_challenge, scope, nonce, claims, acr, amr, auth_time, created_at, expires_at, dpop_jkt, sharing) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(code_hash)
         .bind(&code.client_id)
@@ -173,6 +175,7 @@ impl Store {
         .bind(now)
         .bind(expires_at)
         .bind(code.dpop_jkt.as_deref())
+        .bind(code.sharing.as_deref())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -184,7 +187,7 @@ impl Store {
             "UPDATE authorization_codes SET used_at = $1 \
              WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
              RETURNING client_id, account_id, session_id, redirect_uri, code_challenge, scope, nonce, \
-             claims, acr, amr, auth_time, dpop_jkt",
+             claims, acr, amr, auth_time, dpop_jkt, sharing",
         )
         .bind(now)
         .bind(code_hash)
@@ -204,6 +207,7 @@ impl Store {
                 amr: row.try_get("amr")?,
                 auth_time: row.try_get("auth_time")?,
                 dpop_jkt: row.try_get("dpop_jkt")?,
+                sharing: row.try_get("sharing")?,
             }));
         }
         let row = sqlx::query("SELECT used_at, grant_id FROM authorization_codes WHERE code_hash = $1")
@@ -356,6 +360,17 @@ async fn issue_in(act: &mut super::act::Tx, write: &IssueWrite, now: i64) -> Sto
     if let Some(grant) = &write.new_grant {
         insert_grant_on(&mut *tx, grant, now).await?;
     }
+    if let Some(given) = &write.artefact {
+        act.insert_artefact(&given.artefact).await?;
+        act.event(given.event.clone());
+        if let Some((old, old_token_grant)) = &given.supersedes {
+            if !act.supersede_artefact(old, &given.artefact.id, now).await? {
+                return Err(super::StoreError::Conflict("grant"));
+            }
+            act.revoke_token_grant(old_token_grant, "consent_replaced", now).await?;
+        }
+    }
+    let tx = act.conn();
     if let Some(code_hash) = &write.from_code {
         sqlx::query("UPDATE authorization_codes SET grant_id = $1 WHERE code_hash = $2")
             .bind(&write.grant_id)
@@ -423,6 +438,18 @@ pub struct IssueWrite {
     /// A grant this answer creates, and the code it comes from.
     pub new_grant: Option<GrantRecord>,
     pub from_code: Option<String>,
+    /// A consent artefact this answer gives a third party (after the grant it covers).
+    pub artefact: Option<ArtefactWrite>,
+}
+
+/// A consent artefact written with the tokens it covers, the artefact it supersedes (Grant
+/// Management merge or replace: revoked, its tokens with it) and its event.
+#[derive(Debug, Clone)]
+pub struct ArtefactWrite {
+    pub artefact: super::artefacts::Artefact,
+    /// The artefact replaced and its token grant.
+    pub supersedes: Option<(String, String)>,
+    pub event: super::Event,
 }
 
 /// A client that took part in a session, and where to tell it the session ended.

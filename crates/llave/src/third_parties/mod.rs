@@ -5,66 +5,14 @@
 //! the FAPI 2.0 Security Profile (`oidc::fapi`). The purposes are open data at
 //! `/datos/propositos.json` (`routes.rs`).
 
+pub mod grants;
 pub mod routes;
-
-use serde::Serialize;
+pub mod shared_data;
 
 use crate::store::third_parties::ThirdParty;
 use crate::store::{Event, EventKind, Store, StoreError, Tx};
 
-/// A purpose a third party may ask for data for: a stable code, and plain Spanish text the
-/// person reads on the consent page.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Purpose {
-    pub code: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-}
-
-/// The published purposes. A code is never reused for another meaning; a new purpose is a
-/// new code.
-pub const PURPOSES: &[Purpose] = &[
-    Purpose {
-        code: "apertura_cuenta",
-        title: "Abrir una cuenta bancaria",
-        description: "Confirmar quién eres y dónde vives para abrir una cuenta a tu nombre, como piden las leyes contra el lavado de dinero.",
-    },
-    Purpose {
-        code: "credito",
-        title: "Solicitar un crédito",
-        description: "Revisar tu identidad y tus datos para estudiar un préstamo o una tarjeta de crédito que tú pediste.",
-    },
-    Purpose {
-        code: "empleo",
-        title: "Contratarte en un empleo",
-        description: "Confirmar tu identidad y tus datos para darte de alta en un trabajo que aceptaste.",
-    },
-    Purpose {
-        code: "arrendamiento",
-        title: "Rentar una vivienda o un local",
-        description: "Confirmar quién eres y dónde vives para firmar un contrato de arrendamiento.",
-    },
-    Purpose {
-        code: "inscripcion_escolar",
-        title: "Inscribirte en una escuela",
-        description: "Confirmar tu identidad, o la de tu hija o hijo, para una inscripción en una escuela o universidad.",
-    },
-    Purpose {
-        code: "seguro",
-        title: "Contratar un seguro",
-        description: "Confirmar tus datos para contratar o renovar una póliza de seguro a tu nombre.",
-    },
-    Purpose {
-        code: "telefonia",
-        title: "Contratar telefonía o internet",
-        description: "Confirmar quién eres y dónde vives para contratar una línea telefónica o un servicio de internet.",
-    },
-];
-
-/// The purpose with this code, if published.
-pub fn purpose(code: &str) -> Option<&'static Purpose> {
-    PURPOSES.iter().find(|p| p.code == code)
-}
+pub use crate::consent::sharing::{PURPOSES, Purpose, purpose};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ThirdPartyError {

@@ -1,4 +1,5 @@
-//! The published purposes as open data: `GET /datos/propositos.json`.
+//! The published purposes as open data (`GET /datos/propositos.json`), the shared-data API
+//! (`GET /api/shared-data`) and Grant Management (`GET` and `DELETE /grants/{grant_id}`).
 
 use axum::Router;
 use axum::http::HeaderValue;
@@ -9,7 +10,10 @@ use axum::routing::get;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/datos/propositos.json", get(purposes))
+    Router::new()
+        .route("/datos/propositos.json", get(purposes))
+        .route(super::shared_data::PATH, get(super::shared_data::shared_data))
+        .route("/grants/{grant_id}", get(super::grants::query).delete(super::grants::revoke))
 }
 
 /// The purpose codes with their Spanish title and description, as `llave third-party

@@ -7,6 +7,10 @@ use crate::errors::{ErrorCode, OAuthError};
 /// Scopes an entity's back end may ask for with its own credentials.
 pub const SERVICE_SCOPES: &[&str] = &["records:read", "records:write", "lookups", "signatures", "catalog:write"];
 
+/// Scopes a third party's back end may ask for with its own credentials: OAuth 2.0 Grant
+/// Management's, to read and revoke the grants people gave it.
+pub const GRANT_MANAGEMENT_SCOPES: &[&str] = &["grant_management_query", "grant_management_revoke"];
+
 /// How the client authenticated, as far as this grant cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientKind {
@@ -22,10 +26,16 @@ pub struct Issue {
     pub scope: String,
 }
 
-/// Decides a back end's request for `scope` (the parameter as sent, if any).
+/// Decides an entity's back end's request for `scope` (the parameter as sent, if any).
 pub fn decide(client: ClientKind, scope: Option<&str>) -> Decision<Issue> {
+    decide_within(client, scope, SERVICE_SCOPES)
+}
+
+/// Decides a back end's request for `scope` among the scopes its kind of client may hold
+/// ([`SERVICE_SCOPES`] for an entity's, [`GRANT_MANAGEMENT_SCOPES`] for a third party's).
+pub fn decide_within(client: ClientKind, scope: Option<&str>, available: &[&str]) -> Decision<Issue> {
     check_confidential(client)?;
-    Ok(Issue { scope: check_scopes(scope.unwrap_or(""))? })
+    Ok(Issue { scope: check_scopes(scope.unwrap_or(""), available)? })
 }
 
 /// RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential
@@ -39,12 +49,12 @@ fn check_confidential(client: ClientKind) -> Result<(), OAuthError> {
     }
 }
 
-/// RFC 6749 §3.3: the server may refuse scopes; a back end gets only [`SERVICE_SCOPES`].
-fn check_scopes(scope: &str) -> Result<String, OAuthError> {
+/// RFC 6749 §3.3: the server may refuse scopes; a back end gets only those `available`.
+fn check_scopes(scope: &str, available: &[&str]) -> Result<String, OAuthError> {
     let mut scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
     scopes.sort_unstable();
     scopes.dedup();
-    if let Some(unknown) = scopes.iter().find(|s| !SERVICE_SCOPES.contains(s)) {
+    if let Some(unknown) = scopes.iter().find(|s| !available.contains(s)) {
         return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope {unknown} is not available to back ends")));
     }
     Ok(scopes.join(" "))
@@ -53,6 +63,16 @@ fn check_scopes(scope: &str) -> Result<String, OAuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_third_partys_back_end_gets_grant_management_scopes_and_no_service_scope() {
+        let both = "grant_management_revoke grant_management_query";
+        let issue = decide_within(ClientKind::Confidential, Some(both), GRANT_MANAGEMENT_SCOPES).unwrap();
+        assert_eq!(issue.scope, "grant_management_query grant_management_revoke");
+        let refusal = decide_within(ClientKind::Confidential, Some("records:read"), GRANT_MANAGEMENT_SCOPES);
+        assert_eq!(refusal.unwrap_err().error.code, ErrorCode::InvalidScope);
+        assert!(decide(ClientKind::Confidential, Some("grant_management_query")).is_err());
+    }
 
     #[test]
     fn a_confidential_client_gets_its_service_scopes_sorted_once_each() {

@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/expediente.html", get(export::html))
         .route("/expediente/registros/{id}/archivo", get(export::record_file))
         .route("/expediente/permisos/{id}/retirar", post(pages::withdraw_consent))
+        .route("/expediente/permisos-empresas/{id}/comprobante", get(pages::company_receipt))
+        .route("/expediente/permisos-empresas/{id}/{accion}", post(pages::change_company))
         .route("/expediente/arco", post(pages::file_arco))
 }
 
@@ -68,6 +70,8 @@ pub struct CitizenFile {
     /// The person's newest events: each has a proof in the audit log.
     pub events: Vec<crate::store::audit::LoggedEvent>,
     pub consents: Vec<ReuseConsent>,
+    /// What the person allowed third parties (companies), standing artefacts first.
+    pub sharing: Vec<crate::consent::artefacts::Shown>,
     pub signatures: Vec<SignatureRecord>,
     pub connections: Vec<Connection>,
     pub arco: Vec<ArcoRequest>,
@@ -162,6 +166,7 @@ pub async fn gather(app: &Services, account: &Account) -> StoreResult<CitizenFil
         accesses: app.store.accesses_about(account_id).await?,
         events: app.store.logged_events_of(account_id, EVENTS_SHOWN).await?,
         consents: app.store.reuse_consents_of(account_id).await?,
+        sharing: crate::consent::artefacts::of_person(app, account_id).await?,
         signatures: app.store.signatures_of(account.id).await?,
         connections: app.store.account_connections(account.id).await?,
         arco: app.store.arco_requests_of(account_id).await?,

@@ -70,6 +70,24 @@ pub struct ConsentView {
     pub withdrawn: Option<String>,
 }
 
+/// A company's permission (a consent artefact), as the person reads it.
+pub struct CompanyView {
+    pub id: String,
+    pub name: String,
+    pub tax_id: String,
+    pub purpose: String,
+    /// `active`, `paused`, `revoked`, `expired`.
+    pub state: &'static str,
+    pub state_words: String,
+    pub items: Vec<String>,
+    pub terms: Vec<String>,
+    pub fetches: String,
+    pub last_fetch: Option<String>,
+    pub refusals: Option<String>,
+    /// The fetches and refusals among the person's newest events: (when, what).
+    pub history: Vec<(String, String)>,
+}
+
 pub struct SignatureView {
     pub when: String,
     pub name: String,
@@ -125,6 +143,7 @@ pub struct FileView {
     /// The person's events, each with its proof in the audit log (`/audit/proof/{id}`).
     pub events: Vec<EventView>,
     pub consents: Vec<ConsentView>,
+    pub companies: Vec<CompanyView>,
     pub signatures: Vec<SignatureView>,
     pub connections: Vec<ConnectionView>,
     pub arco: Vec<ArcoView>,
@@ -239,6 +258,10 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
                     let name = file.entity_name(x.reader_entity_id);
                     if name.is_empty() { x.reader.clone() } else { name }
                 }
+                "third_party" => {
+                    let company = file.sharing.iter().find(|s| s.artefact.client_id == x.reader);
+                    company.map(|s| s.legal_name.clone()).unwrap_or_else(|| x.reader.clone())
+                }
                 kind => c.t_with(&format!("file-reader-{kind}"), &[("name", x.reader.clone())]),
             },
             record: record_label(x.record_id.as_deref()),
@@ -342,7 +365,9 @@ pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
             }
         })
         .collect();
+    let companies = file.sharing.iter().map(|s| company_view(c, file, s)).collect();
     FileView {
+        companies,
         requisitions,
         events,
         person,
@@ -396,6 +421,7 @@ pub async fn show(
 ) -> PageResult {
     let notice = match q.aviso.as_deref() {
         Some("permiso-retirado") => Some(c.t("file-consent-withdrawn")),
+        Some("permiso-empresa") => Some(c.t("file-company-changed")),
         Some("arco-presentada") => Some(c.t("arco-filed")),
         _ => None,
     };
@@ -453,6 +479,105 @@ pub async fn file_arco(
         }
     };
     page(&app, c, &s, StatusCode::BAD_REQUEST, None, Some(problem)).await
+}
+
+fn company_view(c: &Chrome, file: &CitizenFile, s: &crate::consent::artefacts::Shown) -> CompanyView {
+    use crate::consent::sharing::State;
+    use crate::consent::words::{duration_words, frequency_words, sharing_item};
+    let a = &s.artefact;
+    let state = match s.state {
+        State::Active => "active",
+        State::Paused => "paused",
+        State::Revoked => "revoked",
+        State::Expired => "expired",
+    };
+    let (items, terms) = match &s.granted {
+        Some(g) => {
+            let items = g.sharing.items.iter().map(|i| sharing_item(c, i, g.sources.get(i))).collect();
+            let mut terms = vec![frequency_words(c, &g.sharing)];
+            if let Ok(span) = crate::consent::sharing::duration(&g.sharing.data_life, "data_life") {
+                terms.push(c.t_with("file-company-keep", &[("period", duration_words(c, span))]));
+            }
+            terms.push(c.t_with("file-company-until", &[("when", format_time(a.expires_at))]));
+            (items, terms)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let marker = format!("artefact={} ", a.id);
+    let history = file
+        .events
+        .iter()
+        .filter(|e| e.detail.starts_with(&marker))
+        .filter_map(|e| match e.kind.as_str() {
+            "shared_data_fetched" => Some((format_time(e.at), c.t("file-company-fetched"))),
+            "shared_data_refused" => {
+                let reason = e.detail.split(' ').find_map(|w| w.strip_prefix("reason=")).unwrap_or("");
+                let why = c.t(&format!("file-company-refusal-{reason}"));
+                Some((format_time(e.at), c.t_with("file-company-refused", &[("reason", why)])))
+            }
+            _ => None,
+        })
+        .collect();
+    CompanyView {
+        id: a.id.clone(),
+        name: s.legal_name.clone(),
+        tax_id: s.tax_id.clone(),
+        purpose: crate::consent::artefacts::purpose_title(&a.purpose),
+        state,
+        state_words: c.t(&format!("file-company-state-{state}")),
+        items,
+        terms,
+        fetches: c.t_with("file-company-fetches", &[("count", a.fetches.to_string())]),
+        last_fetch: a.last_fetch_at.map(|at| c.t_with("file-company-last", &[("when", format_time(at))])),
+        refusals: (a.refusals > 0).then(|| c.t_with("file-company-refusals", &[("count", a.refusals.to_string())])),
+        history,
+    }
+}
+
+/// Pauses, resumes or revokes a company's permission (`accion`: pausar, reanudar, revocar).
+pub async fn change_company(
+    State(app): State<AppState>,
+    c: Chrome,
+    client: crate::web::client::ClientMeta,
+    s: SignedIn,
+    Path((id, action)): Path<(String, String)>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> PageResult {
+    let Some(change) = crate::consent::sharing::Change::parse(&action) else {
+        return Err(PageError::not_found(c.lang));
+    };
+    let actor = crate::accounts::Actor::from(&client);
+    let by = crate::consent::artefacts::By::Person(s.account.id, &actor);
+    let changed =
+        crate::consent::artefacts::change(&app, &id, change, by).await.map_err(|e| PageError::internal(c.lang, e))?;
+    if changed.is_some() {
+        return Ok(Redirect::to("/expediente?aviso=permiso-empresa#empresas").into_response());
+    }
+    let problem = Some(c.t("file-company-not-changed"));
+    page(&app, c, &s, StatusCode::CONFLICT, None, problem).await
+}
+
+/// The receipt of a company's permission: the signed artefact and what it says, as JSON.
+pub async fn company_receipt(
+    State(app): State<AppState>,
+    c: Chrome,
+    s: SignedIn,
+    Path(id): Path<String>,
+) -> PageResult {
+    let receipt = crate::consent::artefacts::receipt(&app, s.account.id, &id)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    let Some(receipt) = receipt else { return Err(PageError::not_found(c.lang)) };
+    let body = serde_json::to_string_pretty(&receipt).map_err(|e| PageError::internal(c.lang, e))?;
+    let disposition = format!("attachment; filename=\"permiso-{id}.json\"");
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&disposition) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// The purpose of an access in the person's language, from validated parts only: a look-up

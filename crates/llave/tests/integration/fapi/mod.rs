@@ -8,4 +8,5 @@ mod flow;
 mod negative;
 mod node;
 mod registry;
+mod sharing;
 pub mod support;
