@@ -101,20 +101,21 @@ run(async (browser) => {
 
     step('in llave, the file lists the consent under "Permisos a empresas", with its fetch');
     await page.goto(`${env.base}/expediente`);
-    const section = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Permisos a empresas', exact: true }) });
-    await expectVisible(page, section, 'the section "Permisos a empresas"');
-    const consent = section.locator('li, article, tr, div').filter({ hasText: LEGAL_NAME }).filter({ has: button(page, 'Revocar') }).last();
-    await expectVisible(page, consent, "the bank's consent, revocable");
-    const consentText = await consent.innerText();
-    for (const part of ['Activo', 'Abrir una cuenta bancaria']) {
+    const companies = () =>
+      page.locator('section').filter({ has: page.getByRole('heading', { level: 2, name: 'Permisos a empresas', exact: true }) });
+    await expectVisible(page, companies(), 'the section "Permisos a empresas"');
+    const consent = () => companies().locator('article').filter({ hasText: LEGAL_NAME });
+    // The button says "Revocar" (and, for screen readers, whose consent it is).
+    const revoke = consent().getByRole('button', { name: /^Revocar\b/ });
+    await expectVisible(page, revoke, "the bank's consent, revocable");
+    const consentText = await consent().first().innerText();
+    for (const part of ['Activo', 'Abrir una cuenta bancaria', 'Consultas: 1']) {
       if (!consentText.includes(part)) fail(`the consent does not show "${part}":\n${consentText}`);
     }
-    if (!/\b1\b/.test(consentText)) fail(`the consent does not count one fetch:\n${consentText}`);
 
     step('the person revokes it');
-    await click(page, consent.getByRole('button', { name: 'Revocar', exact: true }));
-    const after = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Permisos a empresas', exact: true }) });
-    await expectVisible(page, after.getByText('Revocado'), 'the consent shown as revoked');
+    await click(page, revoke.first());
+    await expectVisible(page, consent().getByText('Revocado', { exact: true }), 'the consent shown as revoked');
 
     step('at the bank, "Consultar de nuevo" is refused by llave');
     await page.goto(bank);
@@ -123,6 +124,24 @@ run(async (browser) => {
     await expectVisible(page, page.locator('#again-result').getByText('Llave rechazó la consulta'), 'the refusal');
     const again = await page.locator('#again').innerText();
     if (!/invalid_token|consent_revoked/.test(again)) fail(`the refusal names no revocation code:\n${again}`);
+    if (!again.includes('Estado del permiso en Llave: revocado')) fail(`grant management does not say revoked:\n${again}`);
+
+    step("llave's signed notice of the revocation reached the bank");
+    // Llave delivers it through its outbox, after the revocation answered: reload until it
+    // is in (a bounded wait, as for the mail queue).
+    const notice = page.locator('#notice');
+    for (let i = 0; i < 40 && (await notice.count()) === 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await page.goto(bank);
+    }
+    await expectVisible(page, notice, "llave's notice on the bank's page");
+    const said = await notice.innerText();
+    if (!said.includes('Llave nos avisó: la persona revocó su permiso.')) fail(`the notice says: ${said}`);
+
+    step("in llave, the file counts the bank's refused fetch");
+    await page.goto(`${env.base}/expediente`);
+    const revoked = await consent().first().innerText();
+    if (!revoked.includes('Consultas rechazadas: 1')) fail(`the file does not count the refusal:\n${revoked}`);
   } catch (error) {
     error.page = page;
     throw error;

@@ -34,16 +34,27 @@ both_backends! {
             ("POSTAL_CODE", "06500".into()),
         ]).await;
 
-        // The person's events name the bank's consent: given, fetched, revoked, refused.
-        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap().id;
-        let events = app.state.store.events_for_account(account, 500).await.unwrap();
-        let about_bank: Vec<String> = events
-            .iter()
-            .filter(|e| e.detail.contains(CLIENT_ID) || e.detail.contains("banco-del-ejemplo"))
-            .map(|e| format!("{} {}", e.kind, e.detail))
-            .collect();
-        println!("the bank's events: {about_bank:#?}");
-        assert!(!about_bank.is_empty(), "events name the bank: {events:#?}");
+        // The consent's artefact counts one fetch and one refusal (the fetch after the
+        // revocation), and the person's events record them.
+        let store = &app.state.store;
+        let account = store.account_by_curp(&person.curp).await.unwrap().unwrap().id;
+        let artefacts = store.artefacts_of(account.0).await.unwrap();
+        assert_eq!(artefacts.len(), 1, "{artefacts:?}");
+        let artefact = &artefacts[0];
+        assert_eq!(artefact.client_id, CLIENT_ID);
+        assert_eq!(artefact.state.to_ascii_uppercase(), "REVOKED");
+        assert_eq!((artefact.fetches, artefact.refusals), (1, 1), "{artefact:?}");
+        let events = store.events_for_account(account, 500).await.unwrap();
+        let of = |kind: &str| {
+            events.iter().filter(|e| e.kind == kind && e.detail.contains(&artefact.id)).count()
+        };
+        assert_eq!(of("sharing_consent_given"), 1, "{events:#?}");
+        assert_eq!(of("shared_data_fetched"), 1, "{events:#?}");
+        assert_eq!(of("shared_data_refused"), 1, "{events:#?}");
+        assert!(
+            events.iter().any(|e| e.kind == "shared_data_refused" && e.detail.contains("reason=revoked")),
+            "{events:#?}"
+        );
         app.finish().await;
     }
 }
