@@ -128,6 +128,18 @@ fn explain(code: &str) -> String {
     .to_string()
 }
 
+/// An item of the contract's vocabulary in words.
+fn item_label(item: &str) -> String {
+    match item {
+        "name" => "nombre".to_string(),
+        "curp" => "CURP".to_string(),
+        "birthdate" => "fecha de nacimiento".to_string(),
+        "email" => "correo electrónico".to_string(),
+        "record:proof_of_residence" => "comprobante de domicilio".to_string(),
+        other => other.strip_prefix("record:").unwrap_or(other).replace('_', " "),
+    }
+}
+
 fn state_label(state: &str) -> String {
     match state {
         "ACTIVE" => "activo",
@@ -258,8 +270,9 @@ async fn home(State(app): State<AppState>, c: Chrome, headers: HeaderMap) -> Res
                 artefact_id: account.artefact_id.clone(),
                 artefact: account.artefact.clone(),
                 purpose: account.purpose.clone(),
-                items: account.items.join(", "),
-                expires: account.expires.clone(),
+                items: account.items.iter().map(|item| item_label(item)).collect::<Vec<_>>().join(", "),
+                // The date of the RFC 3339 instant: what the person agreed to.
+                expires: account.expires.get(..10).unwrap_or(&account.expires).to_string(),
                 first: account.first.clone(),
                 again: account.again.clone(),
                 grant_state: account.grant_state.clone(),
@@ -428,6 +441,11 @@ async fn open_account(
     }
     if text(&artefact, "purpose") != super::PURPOSE {
         return Err("el comprobante del permiso es para otro propósito".into());
+    }
+    // The token answer's granted details name the same artefact (RFC 9396 §7).
+    let granted = tokens.pointer("/authorization_details/0/consent_artefact_id").and_then(Value::as_str);
+    if granted != artefact.get("jti").and_then(Value::as_str) {
+        return Err("los detalles autorizados no nombran el comprobante del permiso".into());
     }
     let access_token = text(&tokens, "access_token");
     let artefact_id = text(&artefact, "jti");
