@@ -198,3 +198,38 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn the_bank_answers_hostile_input_without_a_server_error(backend: Backend) {
+        let (app, _base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let mut browser = app.client();
+        browser.get("/demo/banco/").await;
+        for path in [
+            "/demo/banco/callback",
+            "/demo/banco/callback?code=%00&state=%FF&iss=%0a",
+            "/demo/banco/callback?error=access_denied",
+            "/demo/banco/callback?code=a&code=b&state=c",
+            "/demo/banco",
+        ] {
+            let response = browser.get(path).await;
+            assert!(!response.status.is_server_error(), "{path}: {}", response.status);
+        }
+        for (path, body) in [
+            ("/demo/banco/abrir", b"csrf_token=%00%FF".to_vec()),
+            ("/demo/banco/consultar", vec![0xff, 0xfe, 0x00]),
+            ("/demo/banco/salir", b"%%%".to_vec()),
+            ("/demo/banco/avisos", vec![0xff, 0xfe, 0x00]),
+            ("/demo/banco/avisos", "a.b.c".repeat(10_000).into_bytes()),
+        ] {
+            let response = browser.request("POST", path, Some(body)).await;
+            assert!(!response.status.is_server_error(), "{path}: {}", response.status);
+        }
+        // Cookies the bank did not sign are no visit.
+        let mut forged = app.client();
+        forged.extra_headers.push(("Cookie".into(), "demo_banco_visitor=%00.%FF; demo_banco_visitor=x.y".into()));
+        let response = forged.get("/demo/banco/").await;
+        assert_eq!(response.status, StatusCode::OK);
+        app.finish().await;
+    }
+}
