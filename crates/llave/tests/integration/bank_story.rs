@@ -16,6 +16,13 @@ use crate::support::TestApp;
 
 const CLIENT_ID: &str = "demo-banco-del-ejemplo";
 
+/// Presses "Consultar de nuevo" and answers the bank's page that follows.
+async fn fetch_again(browser: &mut crate::support::Client, csrf: &str) -> String {
+    let answer = browser.post("/demo/banco/consultar", &[("csrf_token", csrf)]).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    browser.get("/demo/banco/").await.body
+}
+
 both_backends! {
     async fn the_bank_story_runs_end_to_end_in_a_browser(backend: Backend) {
         let dir = browser_tests_dir();
@@ -230,6 +237,67 @@ both_backends! {
         forged.extra_headers.push(("Cookie".into(), "demo_banco_visitor=%00.%FF; demo_banco_visitor=x.y".into()));
         let response = forged.get("/demo/banco/").await;
         assert_eq!(response.status, StatusCode::OK);
+        app.finish().await;
+    }
+}
+
+both_backends! {
+    async fn the_bank_explains_each_refusal_and_shows_llaves_notice(backend: Backend) {
+        let (app, base) = TestApp::builder(backend).config(|c| c.dev.enabled = true).serve_as_localhost().await;
+        let report = llave::admin::demo::run(&app.state).await.expect("the demo data");
+        let person = &report.people[0];
+        let local = |url: &str| url.strip_prefix(base.as_str()).unwrap_or(url).to_string();
+        let mut browser = app.client();
+        assert_eq!(browser.sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+
+        // Open an account allowing the name and the CURP only.
+        let home = browser.get("/demo/banco/").await;
+        let csrf = crate::support::input_value(&home.body, "csrf_token").unwrap();
+        let to_llave = browser.post("/demo/banco/abrir", &[("csrf_token", &csrf)]).await;
+        assert_eq!(to_llave.status, StatusCode::SEE_OTHER, "{}", to_llave.body);
+        let consent = browser.get(&local(to_llave.location().unwrap())).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+        let request = crate::support::input_value(&consent.body, "request").expect("the consent page");
+        let token = crate::support::input_value(&consent.body, "csrf_token").unwrap();
+        let back = browser
+            .post("/authorize/consent", &[
+                ("csrf_token", token.as_str()),
+                ("request", request.as_str()),
+                ("item", "name"),
+                ("item", "curp"),
+                ("decision", "allow"),
+            ])
+            .await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+        let callback = browser.get(&local(back.location().unwrap())).await;
+        assert_eq!(callback.status, StatusCode::SEE_OTHER, "{}", callback.body);
+        assert_eq!(callback.location(), Some("/demo/banco/"));
+        let opened = browser.get("/demo/banco/").await.body;
+        assert!(opened.contains("Cuenta abierta") && opened.contains(&person.curp), "{opened}");
+        assert!(!opened.contains("Sello de"), "no record was allowed: {opened}");
+        // A reload of the spent callback shows the account again.
+        let reload = browser.get(&local(back.location().unwrap())).await;
+        assert_eq!(reload.location(), Some("/demo/banco/"));
+
+        // "once": the second fetch is refused, and said so.
+        let page = fetch_again(&mut browser, &csrf).await;
+        assert!(page.contains("Llave rechazó la consulta") && page.contains("fetch_limit_reached"), "{page}");
+        assert!(page.contains("Estado del permiso en Llave: activo"), "{page}");
+
+        // Paused by the person: refused as paused, and llave's notice reaches the bank.
+        let account = app.state.store.account_by_curp(&person.curp).await.unwrap().unwrap().id;
+        let artefact = app.state.store.artefacts_of(account.0).await.unwrap().remove(0);
+        let file = browser.get("/expediente").await;
+        let file_csrf = crate::support::input_value(&file.body, "csrf_token").unwrap();
+        let paused = browser
+            .post(&format!("/expediente/permisos-empresas/{}/pausar", artefact.id), &[("csrf_token", &file_csrf)])
+            .await;
+        assert!(paused.status.is_redirection() || paused.status.is_success(), "{}", paused.body);
+        app.settle_mail().await;
+        let page = fetch_again(&mut browser, &csrf).await;
+        assert!(page.contains("consent_paused") && page.contains("pausó su permiso"), "{page}");
+        assert!(page.contains("Estado del permiso en Llave: en pausa"), "{page}");
+        assert!(page.contains("Llave nos avisó: la persona pausó su permiso."), "{page}");
         app.finish().await;
     }
 }
