@@ -20,8 +20,10 @@ use crate::crypto::random_token;
 use crate::store::entities::ClientRecord;
 
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-/// How long a `request_uri` lives: under FAPI 2.0's 600 seconds.
-pub const PAR_SECONDS: i64 = 60;
+/// How long a `request_uri` lives: under FAPI 2.0's 600 seconds, and long enough for a
+/// person to sign in (a second factor included) and read a third party's request for data
+/// item by item before answering; it is used once either way.
+pub const PAR_SECONDS: i64 = 300;
 const _: () = assert!(PAR_SECONDS < oidc::fapi::REQUEST_URI_MAX_SECONDS);
 /// RFC 9101 §10.8: the `typ` of a request object.
 pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
