@@ -63,6 +63,8 @@ impl Visit {
 /// it shows.
 pub(crate) struct Account {
     access_token: String,
+    /// The person's pairwise identifier for the bank (the ID token's and artefact's `sub`).
+    sub: String,
     grant_id: String,
     artefact_id: String,
     /// The consent artefact as llave signed it: the bank's proof of the person's consent.
@@ -455,10 +457,12 @@ async fn open_account(
         .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
     let purpose = crate::third_parties::purpose(super::PURPOSE).map(|p| p.title).unwrap_or(super::PURPOSE).to_string();
-    let first = fetch(app, bank, &access_token, dpop, &jwks, &sub, &artefact_id, &grant_id).await;
+    let kept = Kept { token: &access_token, dpop, sub: &sub, artefact_id: &artefact_id, grant_id: &grant_id };
+    let first = fetch(app, bank, &kept, &jwks).await;
     let name = first.delivery.as_ref().map(|d| d.name.clone()).unwrap_or_default();
     Ok(Account {
         access_token,
+        sub,
         grant_id,
         artefact_id,
         artefact: artefact_jws,
@@ -472,19 +476,21 @@ async fn open_account(
     })
 }
 
+/// What the bank kept of a consent to fetch with it: the DPoP-bound token and its key, and
+/// what the answer must name.
+#[derive(Clone, Copy)]
+struct Kept<'a> {
+    token: &'a str,
+    dpop: &'a SigningKey,
+    sub: &'a str,
+    artefact_id: &'a str,
+    grant_id: &'a str,
+}
+
 /// One fetch of the shared data, verified: the answer signed by llave for us and this
 /// artefact; each record's seal by its holder, chained to llave's root.
-#[allow(clippy::too_many_arguments)]
-async fn fetch(
-    app: &AppState,
-    bank: &Bank,
-    token: &str,
-    dpop: &SigningKey,
-    jwks: &jsonwebtoken::jwk::JwkSet,
-    sub: &str,
-    artefact_id: &str,
-    grant_id: &str,
-) -> Fetched {
+async fn fetch(app: &AppState, bank: &Bank, kept: &Kept<'_>, jwks: &jsonwebtoken::jwk::JwkSet) -> Fetched {
+    let Kept { token, dpop, sub, artefact_id, grant_id } = *kept;
     let failed = |why: String| Fetched { failure: Some(why), ..Fetched::default() };
     let jws = match fapi::shared_data(&app.http, bank, token, dpop).await {
         Ok(Shared::Data(jws)) => jws,
@@ -618,31 +624,19 @@ async fn fetch_again(
     };
     let kept = super::with_application(&visit.id, |a| {
         a.account.as_ref().map(|account| {
-            (account.access_token.clone(), a.dpop.clone(), account.grant_id.clone(), account.artefact_id.clone())
+            let ids = (account.sub.clone(), account.grant_id.clone(), account.artefact_id.clone());
+            (account.access_token.clone(), a.dpop.clone(), ids)
         })
     })
     .flatten();
-    let Some((token, dpop, grant_id, artefact_id)) = kept else {
+    let Some((token, dpop, (sub, grant_id, artefact_id))) = kept else {
         let page = BankPage::problem(&visit.csrf, "No hay una cuenta abierta en esta sesión.");
         return render(StatusCode::BAD_REQUEST, &page);
     };
     let again = match fapi::hub_jwks(&app.http, &bank).await {
         Ok(jwks) => {
-            // The person's pairwise identifier, as the artefact names it.
-            let sub = super::with_application(&visit.id, |a| a.account.as_ref().map(|acc| acc.artefact.clone()))
-                .flatten()
-                .and_then(|artefact| {
-                    let expect = Expect {
-                        typ: Some(verify::ARTEFACT_TYP),
-                        issuer: bank.issuer(),
-                        audience: CLIENT_ID,
-                        expires: false,
-                    };
-                    verify::hub_jws(&artefact, &jwks, &expect).ok()
-                })
-                .and_then(|claims| claims.get("sub").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_default();
-            fetch(&app, &bank, &token, &dpop, &jwks, &sub, &artefact_id, &grant_id).await
+            let kept = Kept { token: &token, dpop: &dpop, sub: &sub, artefact_id: &artefact_id, grant_id: &grant_id };
+            fetch(&app, &bank, &kept, &jwks).await
         }
         Err(error) => Fetched { failure: Some(format!("Llave no respondió: {error}")), ..Fetched::default() },
     };
