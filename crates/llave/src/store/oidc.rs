@@ -143,12 +143,17 @@ impl Store {
     }
 
     /// Keys still published: current ones and those retired after `published_after`.
-    pub async fn published_keys(&self, retired_after: i64) -> StoreResult<Vec<KeyRecord>> {
+    /// The keys to publish: current ones, those retired after `retired_after`, and those
+    /// that signed a consent artefact still serving as proof at `now` (docs/operators.md).
+    pub async fn published_keys(&self, retired_after: i64, now: i64) -> StoreResult<Vec<KeyRecord>> {
         let rows = sqlx::query(
             "SELECT kid, alg, private_pem, public_jwk, created_at, retired_at FROM signing_keys \
-             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid",
+             WHERE retired_at IS NULL OR retired_at > $1 \
+             OR kid IN (SELECT a.kid FROM consent_artefacts a WHERE a.proof_until > $2) \
+             ORDER BY created_at DESC, kid",
         )
         .bind(retired_after)
+        .bind(now)
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
