@@ -288,7 +288,7 @@ impl Keys {
 
     async fn reload(&self, store: &Store) -> Result<KeyRing, KeyError> {
         let retired_after = now() - RETIRED_KEY_PUBLISHED_SECONDS;
-        let mut records = store.published_keys(retired_after).await?;
+        let mut records = store.published_keys(retired_after, now()).await?;
         let mut missing = false;
         for alg in ALGORITHMS {
             if !records.iter().any(|r| r.alg == alg && r.retired_at.is_none()) {
@@ -302,7 +302,7 @@ impl Keys {
             }
         }
         if missing {
-            records = store.published_keys(retired_after).await?;
+            records = store.published_keys(retired_after, now()).await?;
         }
         Ok(KeyRing { keys: records.iter().map(load).collect::<Result<_, _>>()? })
     }

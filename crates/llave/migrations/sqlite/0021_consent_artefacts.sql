@@ -6,7 +6,9 @@
 -- Management grant (stable across `merge` and `replace`); `token_grant_id` the grants row
 -- whose tokens the artefact covers (revoked with it); `state` ACTIVE, PAUSED or REVOKED
 -- (EXPIRED is read off `expires_at`); `superseded_by`: the artefact that replaced it.
--- `fetches`, `refusals` and `last_fetch_at` count the uses, each also an event.
+-- `fetches`, `refusals` and `last_fetch_at` count the uses, each also an event. `kid`: the
+-- hub key that signed it, kept published in the JWKS until `proof_until` (its expiry plus
+-- the data life the person allowed: as long as the third party may need to prove it).
 -- Kept in step with ../postgres/0021_consent_artefacts.sql.
 
 ALTER TABLE authorization_codes ADD COLUMN sharing TEXT;
@@ -29,8 +31,11 @@ CREATE TABLE consent_artefacts (
     fetches BIGINT NOT NULL DEFAULT 0,
     refusals BIGINT NOT NULL DEFAULT 0,
     last_fetch_at BIGINT,
+    kid TEXT NOT NULL,
+    proof_until BIGINT NOT NULL,
     CONSTRAINT consent_artefacts_state CHECK (state IN ('ACTIVE', 'PAUSED', 'REVOKED'))
 );
 CREATE INDEX consent_artefacts_by_account ON consent_artefacts (account_id);
 CREATE INDEX consent_artefacts_by_grant ON consent_artefacts (grant_id);
 CREATE INDEX consent_artefacts_by_token_grant ON consent_artefacts (token_grant_id);
+CREATE INDEX consent_artefacts_by_kid ON consent_artefacts (kid, proof_until);

@@ -133,6 +133,14 @@ pub async fn prepare(
     let jws = sign(app, ARTEFACT_TYP, &claims).await.map_err(PrepareError::Internal)?;
     let expires_at = granted.sharing.expires_at().map_err(PrepareError::Internal)?;
     let details_json = serde_json::to_string(&granted).map_err(|e| PrepareError::Internal(e.to_string()))?;
+    let kid = jsonwebtoken::decode_header(&jws)
+        .ok()
+        .and_then(|h| h.kid)
+        .ok_or_else(|| PrepareError::Internal("the artefact's signature has no kid".into()))?;
+    // The third party may keep the data, and need to prove the consent, until the consent's
+    // expiry plus the data life the person allowed: the key stays published as long.
+    let data_life = sharing::duration(&granted.sharing.data_life, "data_life").map_err(PrepareError::Internal)?;
+    let proof_until = sharing::add(expires_at, data_life).unwrap_or(i64::MAX);
     let artefact = Artefact {
         id: artefact_id.clone(),
         grant_id: grant_id.clone(),
@@ -151,6 +159,8 @@ pub async fn prepare(
         fetches: 0,
         refusals: 0,
         last_fetch_at: None,
+        kid,
+        proof_until,
     };
     let fetch = match &granted.sharing.fetch {
         Value::String(once) => once.clone(),

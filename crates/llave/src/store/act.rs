@@ -276,7 +276,7 @@ fn changes_client(kind: super::events::EventKind) -> bool {
 /// An act's id: the time in microseconds (hex, fixed width) then 128 random bits, so ids
 /// sort by time and each new `acts` row lands at the end of its primary-key index instead
 /// of at a random page (a random key costs a page split now and then on every insert).
-fn act_id() -> String {
+pub(super) fn act_id() -> String {
     let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
     format!("{micros:014x}-{}", crate::crypto::random_id())
 }

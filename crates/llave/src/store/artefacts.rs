@@ -34,11 +34,14 @@ pub struct Artefact {
     pub fetches: i64,
     pub refusals: i64,
     pub last_fetch_at: Option<i64>,
+    /// The hub key that signed it, and until when it stays published for it.
+    pub kid: String,
+    pub proof_until: i64,
 }
 
 const COLUMNS: &str = "SELECT a.id, a.grant_id, a.token_grant_id, a.client_id, a.account_id, a.subject, a.purpose, \
      a.details, a.jws, a.state, a.expires_at, a.created_at, a.state_at, a.superseded_by, a.fetches, a.refusals, \
-     a.last_fetch_at FROM consent_artefacts a";
+     a.last_fetch_at, a.kid, a.proof_until FROM consent_artefacts a";
 
 fn artefact(row: &AnyRow) -> Result<Artefact, sqlx::Error> {
     Ok(Artefact {
@@ -59,6 +62,8 @@ fn artefact(row: &AnyRow) -> Result<Artefact, sqlx::Error> {
         fetches: row.try_get("fetches")?,
         refusals: row.try_get("refusals")?,
         last_fetch_at: row.try_get("last_fetch_at")?,
+        kid: row.try_get("kid")?,
+        proof_until: row.try_get("proof_until")?,
     })
 }
 
@@ -122,8 +127,8 @@ impl super::Tx {
     pub async fn insert_artefact(&mut self, a: &Artefact) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO consent_artefacts (id, grant_id, token_grant_id, client_id, account_id, subject, purpose, \
-             details, jws, state, expires_at, created_at, state_at, superseded_by, fetches, refusals, last_fetch_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             details, jws, state, expires_at, created_at, state_at, superseded_by, fetches, refusals, last_fetch_at, \
+             kid, proof_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(&a.id)
         .bind(&a.grant_id)
@@ -142,6 +147,8 @@ impl super::Tx {
         .bind(a.fetches)
         .bind(a.refusals)
         .bind(a.last_fetch_at)
+        .bind(&a.kid)
+        .bind(a.proof_until)
         .execute(self.conn())
         .await?;
         Ok(())

@@ -418,7 +418,7 @@ impl Event {
 }
 
 /// The columns of an event row, in the order [`bind_event`] binds them (after `act_id`).
-const EVENT_COLUMNS: &str = "act_id, seq, at, kind, outcome, account_id, actor_kind, actor, actor_entity_id, basis, \
+pub(super) const EVENT_COLUMNS: &str = "act_id, seq, at, kind, outcome, account_id, actor_kind, actor, actor_entity_id, basis, \
      record_id, holder_entity_id, procedure_slug, purpose, client_address, user_agent, detail";
 const PER_EVENT: usize = 17;
 
@@ -487,9 +487,9 @@ pub(super) async fn insert_act(
     Ok(())
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-fn bind_event<'q>(query: AnyQuery<'q>, act: &'q str, seq: i64, e: &'q Event) -> AnyQuery<'q> {
+pub(super) fn bind_event<'q>(query: AnyQuery<'q>, act: &'q str, seq: i64, e: &'q Event) -> AnyQuery<'q> {
     query
         .bind(act)
         .bind(seq)

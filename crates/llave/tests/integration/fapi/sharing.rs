@@ -502,3 +502,32 @@ both_backends! {
         w.app.finish().await;
     }
 }
+
+both_backends! {
+    async fn the_key_that_signed_an_artefact_stays_published_while_it_serves_as_proof(backend: Backend) {
+        let w = world(backend).await;
+        let app = &w.app;
+        let bank = bank(app).await;
+        let (_, mut browser) = person_with_residence(&w, 1809).await;
+        let asked = details(app, json!("once"));
+        let shared = share(app, &bank, &mut browser, &[("authorization_details", &asked)], &["curp"]).await;
+        let kid = jwt_header(&shared.artefact)["kid"].as_str().unwrap().to_string();
+        let access_kid = jwt_header(&shared.access)["kid"].as_str().unwrap().to_string();
+        // A rotation, then a day and more: retired keys leave the JWKS after 24 hours …
+        llave::keys::rotate(&app.state.store).await.unwrap();
+        sqlx::query("UPDATE signing_keys SET retired_at = retired_at - 3 * 86400 WHERE retired_at IS NOT NULL")
+            .execute(app.state.store.pool())
+            .await
+            .unwrap();
+        app.state.keys.invalidate();
+        let jwks: Value = serde_json::from_str(&app.client().get("/jwks").await.body).unwrap();
+        let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+        // … but the one that signed an artefact stays, so the bank and the person can still
+        // check it; the RS256 and EdDSA keys of the same rotation, which signed none, left.
+        assert!(kids.contains(&kid.as_str()), "{kids:?}");
+        assert_eq!(kids.len(), 4, "three current keys and the artefact's: {kids:?}");
+        assert_eq!(access_kid, kid, "access tokens are ES256 too: the same key");
+        verified_by_hub(app, &shared.artefact, "consent-artefact+jwt").await;
+        w.app.finish().await;
+    }
+}
