@@ -50,6 +50,13 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         // RFC 9449 §5.1; required of third parties' clients (FAPI 2.0), per client, as are
         // pushed requests: `require_pushed_authorization_requests` stays false for the rest.
         "dpop_signing_alg_values_supported": oidc::dpop::ALGORITHMS,
+        // RFC 9396: an entity's reuse of records, a third party's data sharing.
+        "authorization_details_types_supported": ["record_reuse", "data_sharing"],
+        // OAuth 2.0 Grant Management, for third parties' grants (docs/third-parties.md).
+        "grant_management_endpoint": format!("{issuer}/grants"),
+        "grant_management_actions_supported": ["create", "merge", "replace"],
+        "grant_management_action_required": false,
+        "shared_data_endpoint": format!("{issuer}/api/shared-data"),
     })
 }
 

@@ -159,6 +159,12 @@ both_backends! {
         assert_eq!(metadata["require_pushed_authorization_requests"], false);
         assert_eq!(metadata["response_types_supported"], json!(["code"]));
         assert_eq!(metadata["code_challenge_methods_supported"], json!(["S256"]));
+        // Sharing with third parties: their details type, Grant Management, the data API.
+        let issuer = app.state.config.issuer();
+        assert_eq!(metadata["authorization_details_types_supported"], json!(["record_reuse", "data_sharing"]));
+        assert_eq!(metadata["grant_management_endpoint"], format!("{issuer}/grants"));
+        assert_eq!(metadata["grant_management_actions_supported"], json!(["create", "merge", "replace"]));
+        assert_eq!(metadata["shared_data_endpoint"], format!("{issuer}/api/shared-data"));
         app.finish().await;
     }
 }
