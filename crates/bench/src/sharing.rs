@@ -62,6 +62,10 @@ pub struct Args {
     /// Plain and FAPI code flows timed one after the other for the added latency.
     #[arg(long, default_value_t = 200)]
     flows: usize,
+    /// Ask also `record:proof_of_residence`, held by an entity (`alcaldia`) for each person:
+    /// each fetch then reads it from the holder's store and seals it with its key.
+    #[arg(long)]
+    residence: bool,
     #[arg(long, default_value_t = 18393)]
     port: u16,
     /// Print the report as one JSON object.
@@ -70,8 +74,9 @@ pub struct Args {
 }
 
 /// What the bank asks: the identity items (no entity records needed), once, kept five
-/// years, the consent valid 30 days.
+/// years, the consent valid 30 days; with `--residence` also this record.
 const ITEMS: [&str; 3] = ["name", "curp", "birthdate"];
+const RESIDENCE: &str = "record:proof_of_residence";
 const REDIRECT_URI: &str = "https://banco.example/callback";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -122,14 +127,19 @@ pub async fn main(args: Args) -> ExitCode {
             .collect();
         let report = json!({
             "workers": args.concurrency, "seconds": args.seconds, "artefacts": args.artefacts,
-            "people": args.people, "flows": args.flows, "backends": backends,
+            "people": args.people, "flows": args.flows, "residence": args.residence, "backends": backends,
         });
         println!("{report}");
         return ExitCode::SUCCESS;
     }
     println!(
-        "llave-bench sharing: {} artefacts made by {} people, fetched by {} workers (at most {} s); {} flows of each kind",
-        args.artefacts, args.people, args.concurrency, args.seconds, args.flows
+        "llave-bench sharing: {} artefacts ({}) made by {} people, fetched by {} workers (at most {} s); {} flows of each kind",
+        args.artefacts,
+        if args.residence { "identity and a sealed proof of residence" } else { "identity items" },
+        args.people,
+        args.concurrency,
+        args.seconds,
+        args.flows
     );
     for o in &outcomes {
         for (what, stats) in [
@@ -429,9 +439,13 @@ fn checkboxes(html: &str, name: &str) -> Vec<String> {
 }
 
 /// The `authorization_details` the bank asks with.
-fn details() -> String {
+fn details(residence: bool) -> String {
+    let mut items = ITEMS.to_vec();
+    if residence {
+        items.push(RESIDENCE);
+    }
     json!([{
-        "type": "data_sharing", "purpose": "apertura_cuenta", "items": ITEMS,
+        "type": "data_sharing", "purpose": "apertura_cuenta", "items": items,
         "fetch": "once", "data_life": "P5Y", "expires": rfc3339(llave::crypto::now() + 30 * 86_400),
     }])
     .to_string()
@@ -486,6 +500,18 @@ async fn measure(args: &Args, choice: &Choice, dir: &Path, database: Option<Stri
         .await?;
     let text = |key: &str| plain[key].as_str().map(str::to_string).ok_or(format!("client add printed no {key}"));
     let (plain_id, plain_secret) = (text("client_id")?, text("client_secret")?);
+    // With --residence: the PKI (entities' seals), the holding entity and its client.
+    let holder = if args.residence {
+        llave.cli_json(&["pki", "init"]).await?;
+        llave.cli_json(&["entity", "add", "--slug", "alcaldia", "--name", "Alcaldía Cuauhtémoc"]).await?;
+        let client = llave
+            .cli_json(&["client", "add", "--entity", "alcaldia", "--name", "Registros", "--redirect-uri", REDIRECT_URI])
+            .await?;
+        let text = |key: &str| client[key].as_str().map(str::to_string).ok_or(format!("client add printed no {key}"));
+        Some((text("client_id")?, text("client_secret")?))
+    } else {
+        None
+    };
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
     let people = llave.add_users(args.people, seed).await?;
 
@@ -516,8 +542,13 @@ async fn measure(args: &Args, choice: &Choice, dir: &Path, database: Option<Stri
         for person in &people {
             browsers.push(codeflow::signed_in(&base, person).await?);
         }
-        let (setup, tokens) = make_artefacts(&bank, &mut browsers, args.artefacts).await?;
-        let tokens = check_one(&bank, tokens).await?;
+        if let Some(holder) = &holder {
+            for browser in &mut browsers {
+                residence_of(&base, holder, browser).await?;
+            }
+        }
+        let (setup, tokens) = make_artefacts(&bank, &mut browsers, args.artefacts, args.residence).await?;
+        let tokens = check_one(&bank, tokens, args.residence).await?;
         let fetches = fetch_load(args, &bank, tokens).await?;
 
         let client =
@@ -532,11 +563,46 @@ async fn measure(args: &Args, choice: &Choice, dir: &Path, database: Option<Stri
     Ok(Outcome { backend: choice.backend(), setup, fetches, plain, fapi, peak_mib })
 }
 
+/// The person of `browser` signs in to the holding entity's client (which learns their
+/// pairwise `sub` from the ID token); the entity then stores a proof of residence about
+/// them with the records API.
+async fn residence_of(base: &str, holder: &(String, String), browser: &mut Browser) -> Result<(), String> {
+    let client = codeflow::Client { id: &holder.0, secret: &holder.1, redirect_uri: REDIRECT_URI, scope: "openid" };
+    let (_, answer) = codeflow::one_code_flow(browser, &client).await?;
+    let id_token = answer["id_token"].as_str().ok_or("no ID token for the holding entity")?;
+    let payload = id_token.split('.').nth(1).ok_or("an ID token that is not a JWS")?;
+    let claims: Value = URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or("an ID token whose payload is not JSON")?;
+    let sub = claims["sub"].as_str().ok_or("an ID token without sub")?;
+    let token = server::service_token(&browser.http, base, &holder.0, &holder.1, "records:write").await?;
+    let record = json!({ "sub": sub, "kind": "proof_of_residence",
+        "attributes": { "street": "Calle de Dolores 17", "colonia": "Centro", "postal_code": "06000", "alcaldia": "Cuauhtémoc" },
+        "valid_from": "2026-01-01" });
+    let response = browser
+        .http
+        .post(format!("{base}/api/records"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(record.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("POST /api/records: {e}"))?;
+    let status = response.status();
+    if status != StatusCode::CREATED {
+        return Err(format!("POST /api/records answered {status}: {}", response.text().await.unwrap_or_default()));
+    }
+    Ok(())
+}
+
 /// `count` artefacts through the FAPI flow, one worker per person: their access tokens.
 async fn make_artefacts(
     bank: &Arc<Bank>,
     browsers: &mut Vec<Browser>,
     count: usize,
+    residence: bool,
 ) -> Result<(Stats, Vec<String>), String> {
     let started = Instant::now();
     let workers = browsers.len();
@@ -545,7 +611,7 @@ async fn make_artefacts(
         let bank = Arc::clone(bank);
         let share = count / workers + usize::from(n < count % workers);
         handles.push(tokio::spawn(async move {
-            let details = details();
+            let details = details(residence);
             let (mut tokens, mut latencies) = (Vec::with_capacity(share), Vec::with_capacity(share));
             for _ in 0..share {
                 let began = Instant::now();
@@ -568,7 +634,7 @@ async fn make_artefacts(
 
 /// Spends one token outside the load and checks the answer as a bank would: a JWS by a
 /// key of the hub's JWKS, `typ` `shared-data+jwt`, with the items asked. The other tokens.
-async fn check_one(bank: &Bank, mut tokens: Vec<String>) -> Result<Vec<String>, String> {
+async fn check_one(bank: &Bank, mut tokens: Vec<String>, residence: bool) -> Result<Vec<String>, String> {
     let token = tokens.pop().ok_or("no artefact was made")?;
     let (status, content_type, body) = bank.fetch(&bank.http, &token).await?;
     if status != StatusCode::OK || content_type != "application/jwt" {
@@ -597,6 +663,9 @@ async fn check_one(bank: &Bank, mut tokens: Vec<String>) -> Result<Vec<String>, 
         .claims;
     if ITEMS.iter().any(|item| data["claims"].get(item).is_none()) || !data["consent_artefact_id"].is_string() {
         return Err(format!("the shared data lacks an item: {data}"));
+    }
+    if residence && !data["records"][0]["seal"].is_string() {
+        return Err(format!("the shared data lacks the sealed proof of residence: {data}"));
     }
     // The same artefact again: fetched once, now refused.
     let (status, _, body) = bank.fetch(&bank.http, &token).await?;
@@ -637,7 +706,7 @@ async fn added_latency(
 ) -> Result<(Stats, Stats), String> {
     // The person's consent to the entity's client, given once beforehand.
     codeflow::one_code_flow(browser, client).await?;
-    let details = details();
+    let details = details(args.residence);
     let (mut plain, mut fapi) = (Vec::with_capacity(args.flows), Vec::with_capacity(args.flows));
     let (mut plain_failures, mut fapi_failures) = (Vec::new(), Vec::new());
     let (mut plain_time, mut fapi_time) = (Duration::ZERO, Duration::ZERO);
