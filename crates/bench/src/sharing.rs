@@ -13,6 +13,9 @@
 //! person's file and signs the answer. The load ends at `--seconds` or when the artefacts
 //! run out, and the rate is over the time actually spent. (Access tokens live an hour in
 //! this run's settings, so the first ones made are still good when the load reaches them.)
+//! With `--residence` the bank asks also a proof of residence that an entity (`alcaldia`)
+//! stores about each person beforehand through the records API: each fetch then reads it
+//! from the holder's store and seals it with the holder's key.
 //!
 //! The FAPI flow's added latency: one worker runs `--flows` pairs, interleaved so both
 //! meet the same noise, of the plain code flow of an entity's confidential client
