@@ -78,6 +78,7 @@ pub async fn all(args: AllArgs) -> ExitCode {
         "records".into(),
         with(&["records", "--llave", &llave, "--seconds", &seconds, "--records", &records], &databases),
     ));
+    runs.push(("sharing".into(), with(&["sharing", "--llave", &llave, "--seconds", &seconds], &databases)));
     let entries = args.entries.to_string();
     runs.push(("audit".into(), with(&["audit", "--entries", &entries], &databases)));
 

@@ -19,12 +19,12 @@ pub struct Client<'a> {
 }
 
 /// What a browser sees of an answer: status, `Location`, body.
-type Page = (StatusCode, Option<String>, String);
+pub(crate) type Page = (StatusCode, Option<String>, String);
 
 /// A browser without JavaScript: follows nothing by itself, keeps cookies.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Browser {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     cookies: BTreeMap<String, String>,
 }
 
@@ -45,7 +45,7 @@ impl Browser {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 
-    async fn get(&mut self, url: &str) -> Result<Page, String> {
+    pub(crate) async fn get(&mut self, url: &str) -> Result<Page, String> {
         let response = self
             .http
             .get(url)
@@ -56,7 +56,7 @@ impl Browser {
         self.finish(response).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Result<Page, String> {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Result<Page, String> {
         let url = format!("{}{path}", self.base);
         let response = self
             .http
@@ -80,6 +80,20 @@ impl Browser {
 
 /// Signs `user` in once, then runs the code flow `count` times; one refresh token each.
 pub async fn refresh_tokens(base: &str, client: &Client<'_>, user: &User, count: usize) -> Result<Vec<String>, String> {
+    let mut browser = signed_in(base, user).await?;
+    let mut tokens = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (status, answer) = one_code_flow(&mut browser, client).await?;
+        let token = answer["refresh_token"].as_str().map(str::to_string).ok_or_else(|| {
+            format!("POST /token (authorization_code) answered {status} without a refresh token: {answer}")
+        })?;
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// A browser with `user` signed in (the CSRF form of `/signin`).
+pub(crate) async fn signed_in(base: &str, user: &User) -> Result<Browser, String> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
@@ -94,15 +108,15 @@ pub async fn refresh_tokens(base: &str, client: &Client<'_>, user: &User, count:
     if status != StatusCode::SEE_OTHER || !browser.cookies.contains_key("llave_session") {
         return Err(format!("POST /signin answered {status} without a session"));
     }
-
-    let mut tokens = Vec::with_capacity(count);
-    for _ in 0..count {
-        tokens.push(one_code_flow(&mut browser, client).await?);
-    }
-    Ok(tokens)
+    Ok(browser)
 }
 
-async fn one_code_flow(browser: &mut Browser, client: &Client<'_>) -> Result<String, String> {
+/// One code flow of a confidential client (`client_secret_basic`, PKCE S256), from the
+/// authorization request to the token endpoint's answer (its status and JSON).
+pub(crate) async fn one_code_flow(
+    browser: &mut Browser,
+    client: &Client<'_>,
+) -> Result<(StatusCode, serde_json::Value), String> {
     let verifier = llave::crypto::random_token();
     // RFC 7636 §4.2: S256 is BASE64URL(SHA256(verifier)), which is what token_hash computes.
     let challenge = llave::crypto::token_hash(&verifier);
@@ -156,10 +170,10 @@ async fn one_code_flow(browser: &mut Browser, client: &Client<'_>) -> Result<Str
     let body = response.text().await.map_err(|e| format!("POST /token: {e}"))?;
     let answer: serde_json::Value =
         serde_json::from_str(&body).map_err(|_| format!("POST /token answered {status}: {body}"))?;
-    answer["refresh_token"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| format!("POST /token (authorization_code) answered {status} without a refresh token: {body}"))
+    if status != StatusCode::OK {
+        return Err(format!("POST /token (authorization_code) answered {status}: {body}"));
+    }
+    Ok((status, answer))
 }
 
 /// The value of `<input … name="NAME" value="…">`, HTML entities decoded.

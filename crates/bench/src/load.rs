@@ -10,15 +10,23 @@ use std::time::{Duration, Instant};
 pub struct Failure {
     pub why: String,
     pub fatal: bool,
+    /// Not a failure: the worker has nothing left to do (its supply of single-use
+    /// credentials ran out) and ends without counting the step.
+    pub done: bool,
 }
 
 impl Failure {
     pub fn new(why: impl Into<String>) -> Failure {
-        Failure { why: why.into(), fatal: false }
+        Failure { why: why.into(), fatal: false, done: false }
     }
 
     pub fn fatal(why: impl Into<String>) -> Failure {
-        Failure { why: why.into(), fatal: true }
+        Failure { why: why.into(), fatal: true, done: false }
+    }
+
+    /// The worker has nothing left to do: it stops, and the step is not counted.
+    pub fn done() -> Failure {
+        Failure { why: String::new(), fatal: true, done: true }
     }
 }
 
@@ -42,6 +50,19 @@ impl Stats {
             "failed": self.failed,
             "first_failure": self.first_failure,
         })
+    }
+
+    /// Figures of steps timed one by one outside `run` (sequential flows).
+    pub fn from_steps(latencies: Vec<Duration>, failures: Vec<String>, elapsed: Duration) -> Stats {
+        let mut latencies = latencies;
+        latencies.sort_unstable();
+        Stats {
+            ok: latencies.len() as u64,
+            failed: failures.len() as u64,
+            first_failure: failures.into_iter().next(),
+            latencies,
+            elapsed,
+        }
     }
 
     pub fn per_second(&self) -> f64 {
@@ -93,6 +114,7 @@ where
                         stats.ok += 1;
                         stats.latencies.push(began.elapsed());
                     }
+                    Err(failure) if failure.done => break,
                     Err(failure) => {
                         stats.failed += 1;
                         stats.first_failure.get_or_insert(failure.why);

@@ -4,8 +4,10 @@
 //! on SQLite and PostgreSQL, next to the reference provider `oidc-provider` run the same way;
 //! `catalog` measures catalog search over a synthetic catalog; `signature` seals and
 //! verifications; `records` look-ups and grant reads over a million entity records; `audit`
-//! the tamper-evident log's cost, checkpoints, proofs and verification; `all` runs them all
-//! into one JSON document and `compare` shows what changed between two.
+//! the tamper-evident log's cost, checkpoints, proofs and verification; `sharing` shared-data
+//! fetches by a third party (DPoP, signed answers) and the FAPI code flow's added latency
+//! over the plain one; `all` runs them all into one JSON document and `compare` shows what
+//! changed between two.
 //! See docs/bench/README.md.
 
 mod all;
@@ -20,6 +22,7 @@ mod records;
 mod reference;
 mod report;
 mod server;
+mod sharing;
 mod signature;
 mod signin;
 
@@ -48,6 +51,9 @@ enum Command {
     Records(records::Args),
     /// The audit log: acts per second with and without it, checkpoints, proofs, verify.
     Audit(audit::Args),
+    /// Shared-data fetches per second by a third party (DPoP-bound, one consent artefact
+    /// each), and the FAPI 2.0 code flow's latency next to the plain one.
+    Sharing(sharing::Args),
     /// The closed-loop load of scripts/cluster-test, through a balancer, with every
     /// acknowledged write checked in the database at the end.
     ClusterLoad(cluster::Args),
@@ -68,6 +74,7 @@ async fn main() -> ExitCode {
         Command::Signature(args) => signature::main(args).await,
         Command::Records(args) => records::main(args).await,
         Command::Audit(args) => audit::main(args).await,
+        Command::Sharing(args) => sharing::main(args).await,
         Command::ClusterLoad(args) => cluster::main(args).await,
         Command::All(args) => all::all(args).await,
         Command::Compare(args) => all::compare(args),
