@@ -90,10 +90,14 @@ both_backends! {
         assert!(procedures >= 40, "the demo catalog: {procedures} procedures");
         assert_eq!(again["catalog"]["created"], 0);
         assert_eq!(again["catalog"]["unchanged"], procedures);
-        // The two demo entity sites: the same clients, whatever the number of runs.
+        // The two demo entity sites and the demo bank: the same clients, whatever the
+        // number of runs.
         assert_eq!(again["sites"], report["sites"]);
         assert_eq!(report["sites"].as_array().unwrap().len(), 2);
-        assert_eq!(app.count("SELECT COUNT(*) FROM clients WHERE client_id LIKE 'demo-%'").await, 2);
+        assert_eq!(again["bank"], report["bank"]);
+        assert_eq!(report["bank"]["client_id"], "demo-banco-del-ejemplo");
+        assert_eq!(app.count("SELECT COUNT(*) FROM clients WHERE client_id LIKE 'demo-%'").await, 3);
+        assert_eq!(app.count("SELECT COUNT(*) FROM third_parties").await, 1);
         assert!(app.client().get("/tramites?q=licencias").await.body.contains("/tramites/licencia-de-conducir"));
         assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, people.len() as i64);
 
