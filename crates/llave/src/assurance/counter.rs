@@ -104,7 +104,7 @@ pub fn sheet(
     let c = Chrome { lang: crate::i18n::Lang::Es, ..c };
     let issuer = app.config.issuer();
     let page = SheetPage {
-        name: full_name(person),
+        name: person.full_name(),
         curp: person.curp.clone(),
         signin_address: format!("{issuer}/signin"),
         activate_address: format!("{issuer}/activar"),
@@ -120,13 +120,6 @@ pub fn sheet(
         c: c.signed_in(),
     };
     render(StatusCode::OK, &page)
-}
-
-/// A person's name as one line.
-pub fn full_name(account: &crate::store::Account) -> String {
-    format!("{} {} {}", account.given_names, account.first_surname, account.second_surname.as_deref().unwrap_or(""))
-        .trim()
-        .to_string()
 }
 
 /// The identity document the officer checked: its cleaned number, or the problems.

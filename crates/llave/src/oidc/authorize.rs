@@ -501,20 +501,13 @@ pub async fn consent(
         Err(answer) => return answer,
     };
     let details = if client.third_party.is_some() { None } else { extras.details.clone() };
-    if field("decision") != "allow" {
-        let error = OAuthError::new(ErrorCode::AccessDenied, "the person did not agree");
-        return Ok(respond(
-            &app,
-            &request.redirect_uri,
-            request.response_mode,
-            request.state.as_deref(),
-            Err(&error),
-            c.lang,
-        ));
-    }
+    let lang = c.lang;
     let back = |error: OAuthError| {
-        Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), c.lang))
+        Ok(respond(&app, &request.redirect_uri, request.response_mode, request.state.as_deref(), Err(&error), lang))
     };
+    if field("decision") != "allow" {
+        return back(OAuthError::new(ErrorCode::AccessDenied, "the person did not agree"));
+    }
     // A third party's request: what the person ticked becomes what the code carries, for
     // the token endpoint to make the consent artefact of.
     let sharing = match asked_sharing(&app, &client, &extras).await.map_err(|e| PageError::internal(c.lang, e))? {
@@ -564,15 +557,7 @@ pub async fn consent(
     }
     let now = now();
     if unmet_level(&app, &request, &signed_in, now).is_some() {
-        let error = OAuthError::new(ErrorCode::UnmetAuthenticationRequirements, "the requested level is not reached");
-        return Ok(respond(
-            &app,
-            &request.redirect_uri,
-            request.response_mode,
-            request.state.as_deref(),
-            Err(&error),
-            c.lang,
-        ));
+        return back(OAuthError::new(ErrorCode::UnmetAuthenticationRequirements, "the requested level is not reached"));
     }
     let acr = crate::assurance::acr(crate::assurance::session_level(&app, &signed_in.account, &signed_in.session, now));
     issue_code(&app, &client, &request, &signed_in, (acr, granted), c.lang, &pairs).await

@@ -48,6 +48,17 @@ pub struct Account {
     pub identity_lowered_at: Option<i64>,
 }
 
+impl Account {
+    /// The person's name as one line: given names and surnames.
+    pub fn full_name(&self) -> String {
+        [self.given_names.as_str(), self.first_surname.as_str(), self.second_surname.as_deref().unwrap_or("")]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// `SELECT` of every account column with the given condition.
 macro_rules! select_account {
     ($condition:literal) => {

@@ -208,12 +208,6 @@ impl super::Tx {
 
     /// Revokes a token grant (its access and refresh tokens stop working at once).
     pub async fn revoke_token_grant(&mut self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(reason)
-            .bind(id)
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        super::oidc::revoke_grant_on(self.conn(), id, reason, now).await
     }
 }

@@ -233,13 +233,7 @@ impl Store {
     }
 
     pub async fn revoke_grant(&self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(reason)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        revoke_grant_on(self.pool(), id, reason, now).await
     }
 
     /// A presented refresh token as stored, for `oidc::grants::refresh_token` to judge
@@ -321,6 +315,22 @@ impl Store {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Revokes a grant (its access and refresh tokens stop working at once), alone or in an act.
+pub(super) async fn revoke_grant_on<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 async fn insert_grant_on<'e>(

@@ -181,17 +181,7 @@ async fn deliver(
     for item in items.iter().filter(|i| !i.starts_with(sharing::RECORD_PREFIX)) {
         match item.as_str() {
             "name" => {
-                let name = [
-                    account.given_names.as_str(),
-                    &account.first_surname,
-                    account.second_surname.as_deref().unwrap_or(""),
-                ]
-                .iter()
-                .filter(|p| !p.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" ");
-                claims.insert("name".into(), json!(name));
+                claims.insert("name".into(), json!(account.full_name()));
             }
             "curp" => {
                 claims.insert("curp".into(), json!(account.curp));

@@ -234,6 +234,22 @@ fn set_visit(app: &AppState, bank: &Bank, visit: &Visit) -> String {
 
 /// A form without this visit's CSRF token: refused. The visit stays as it was (a forged
 /// form cannot reset it); a browser without one gets one, to try again.
+/// The visit a POSTed form of the bank's belongs to (its CSRF token matches), or the page
+/// saying the form expired.
+fn posted_visit(
+    app: &AppState,
+    bank: &Bank,
+    headers: &HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<Visit, Box<Response>> {
+    let submitted = form.map(|f| f.0.csrf_token).unwrap_or_default();
+    let current = visit(app, bank, headers);
+    match current.clone().filter(|v| v.csrf_matches(&submitted)) {
+        Some(visit) => Ok(visit),
+        None => Err(Box::new(expired_form(app, bank, current))),
+    }
+}
+
 fn expired_form(app: &AppState, bank: &Bank, current: Option<Visit>) -> Response {
     let (visit, cookie) = match current {
         Some(visit) => (visit, None),
@@ -309,10 +325,9 @@ async fn open(
         Ok(bank) => bank,
         Err(response) => return response,
     };
-    let submitted = form.map(|f| f.0.csrf_token).unwrap_or_default();
-    let current = visit(&app, &bank, &headers);
-    let Some(visit) = current.clone().filter(|v| v.csrf_matches(&submitted)) else {
-        return expired_form(&app, &bank, current);
+    let visit = match posted_visit(&app, &bank, &headers, form) {
+        Ok(visit) => visit,
+        Err(response) => return *response,
     };
     let dpop = SigningKey::random(&mut rand_core::OsRng);
     match fapi::push(&app.http, &bank, &dpop).await {
@@ -617,10 +632,9 @@ async fn fetch_again(
         Ok(bank) => bank,
         Err(response) => return response,
     };
-    let submitted = form.map(|f| f.0.csrf_token).unwrap_or_default();
-    let current = visit(&app, &bank, &headers);
-    let Some(visit) = current.clone().filter(|v| v.csrf_matches(&submitted)) else {
-        return expired_form(&app, &bank, current);
+    let visit = match posted_visit(&app, &bank, &headers, form) {
+        Ok(visit) => visit,
+        Err(response) => return *response,
     };
     let kept = super::with_application(&visit.id, |a| {
         a.account.as_ref().map(|account| {

@@ -193,12 +193,7 @@ fn dash(text: Option<&str>) -> String {
 
 pub fn view(app: &AppState, c: &Chrome, file: &CitizenFile) -> FileView {
     let a = &file.account;
-    let person = [a.given_names.as_str(), a.first_surname.as_str(), a.second_surname.as_deref().unwrap_or("")]
-        .iter()
-        .filter(|p| !p.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let person = a.full_name();
     let holders = file
         .holders
         .iter()
