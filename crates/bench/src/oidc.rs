@@ -244,22 +244,24 @@ async fn measure(
         let after = server::cpu_ticks(pid)?;
         Some(after.saturating_sub(before?) as f64 / ticks as f64)
     };
+    let database_cpu = |before: u64| (server::database_cpu_ticks().saturating_sub(before)) as f64 / ticks as f64;
     let count = refresh_tokens.len();
 
-    let before = server::cpu_ticks(pid);
+    let (before, database) = (server::cpu_ticks(pid), server::database_cpu_ticks());
     let refresh = load::run(workers(refresh_tokens)?, seconds, refresh_step).await?;
-    let refresh_cpu = cpu(before);
+    let (refresh_cpu, refresh_database) = (cpu(before), database_cpu(database));
 
-    let before = server::cpu_ticks(pid);
+    let (before, database) = (server::cpu_ticks(pid), server::database_cpu_ticks());
     let credentials = load::run(workers(vec![String::new(); count])?, seconds, client_credentials_step).await?;
-    let credentials_cpu = cpu(before);
+    let (credentials_cpu, credentials_database) = (cpu(before), database_cpu(database));
 
-    let before = server::cpu_ticks(pid);
+    let (before, database) = (server::cpu_ticks(pid), server::database_cpu_ticks());
     let discovery = load::run(workers(vec![String::new(); count])?, seconds, discovery_step).await?;
-    let discovery_cpu = cpu(before);
+    let (discovery_cpu, discovery_database) = (cpu(before), database_cpu(database));
 
     Ok(Measured {
         loads: [(refresh, refresh_cpu), (credentials, credentials_cpu), (discovery, discovery_cpu)],
+        database_cpu: [refresh_database, credentials_database, discovery_database],
         peak_rss_kib: server::peak_rss_kib(pid),
     })
 }

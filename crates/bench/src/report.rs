@@ -27,6 +27,9 @@ pub struct Environment {
 /// One provider under the three loads: each load's figures with the server's CPU seconds.
 pub struct Measured {
     pub loads: [(Stats, Option<f64>); 3],
+    /// CPU seconds every PostgreSQL process on the machine spent during each load (near zero
+    /// for a server that does not use it).
+    pub database_cpu: [f64; 3],
     pub peak_rss_kib: Option<u64>,
 }
 
@@ -39,6 +42,12 @@ pub struct Comparison {
 impl Measured {
     fn peak_mib(&self) -> Option<f64> {
         self.peak_rss_kib.map(|kib| kib as f64 / 1024.0)
+    }
+
+    /// PostgreSQL's CPU milliseconds per successful request.
+    fn database_ms_per_request(&self, load: usize) -> Option<f64> {
+        let ok = self.loads[load].0.ok;
+        (ok > 0).then(|| self.database_cpu[load] * 1000.0 / ok as f64)
     }
 
     /// Server CPU milliseconds per successful request.
@@ -132,6 +141,15 @@ pub fn print_comparison(c: &Comparison) {
         ratio(c.memory_ratio())
     );
     println!("(CPU ms: the server's user + system CPU time, all threads, per successful request)");
+    if c.backend == "postgres" {
+        let ms = |load: usize| c.llave.database_ms_per_request(load).map_or_else(|| "?".into(), |v| format!("{v:.2}"));
+        println!(
+            "PostgreSQL's own CPU ms per llave request (all its processes): refresh_token {}, client_credentials {}, discovery_jwks {}",
+            ms(0),
+            ms(1),
+            ms(2)
+        );
+    }
     if c.reference.is_some() {
         println!(
             "target: token throughput >= 3x (refresh_token {}, client_credentials {}): {}; peak memory < 1/3 ({}): {}",
@@ -171,6 +189,7 @@ fn side_json(m: &Measured) -> Value {
                 "p99_ms": round2(stats.percentile_ms(0.99)),
                 "server_cpu_s": cpu.map(round2),
                 "server_cpu_ms_per_request": m.cpu_ms_per_request(load).map(round2),
+                "database_cpu_ms_per_request": m.database_ms_per_request(load).map(round2),
             }),
         );
     }

@@ -165,6 +165,19 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(user + system)
 }
 
+/// CPU time (user + system, clock ticks) of every PostgreSQL process on this machine (`comm`
+/// `postgres`: the postmaster, the backends, the WAL writer and checkpointer): what the
+/// database spends for a load when it runs here. Backends that exit during a load are not
+/// counted (llave's pool keeps its connections).
+pub fn database_cpu_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "postgres"))
+        .filter_map(cpu_ticks)
+        .sum()
+}
+
 /// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux unless built otherwise).
 pub async fn clock_ticks_per_second() -> u64 {
     let output = Command::new("getconf").arg("CLK_TCK").output().await.ok();

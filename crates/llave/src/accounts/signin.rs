@@ -106,10 +106,15 @@ pub async fn authenticate(
         }
     };
 
+    // Every counter in one read; those that exist (even forgotten ones) are cleared on success.
+    let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
+    let counters = app.store.throttle_sliding(&names).await?;
     let mut wait = 0;
-    for (key, free) in &keys {
-        if let Some((failures, last)) = app.store.throttle_sliding(key, forget_before).await? {
-            wait = wait.max(wait_seconds(failures, last, *free, now));
+    for (key, failures, last) in &counters {
+        if *last > forget_before
+            && let Some((_, free)) = keys.iter().find(|(k, _)| k == key)
+        {
+            wait = wait.max(wait_seconds(*failures, *last, *free, now));
         }
     }
     if wait > 0 {
@@ -130,16 +135,21 @@ pub async fn authenticate(
                 false => None,
             };
             // The session and its `sign_in` event are the caller's act (or the second
-            // step's); this one only resets the counters and upgrades the hash.
-            let mut tx = app.store.begin_act("password_checked").await?;
+            // step's); this one only resets the counters and upgrades the hash, and is not
+            // begun when there is neither (the usual sign-in: no counter, a current hash).
             // The address budget is not reset: one success must not launder many failures.
-            for (key, _) in keys.iter().filter(|(key, _)| !key.starts_with("ip:")) {
-                tx.throttle_clear(key).await?;
+            let to_clear: Vec<&str> =
+                counters.iter().map(|(key, _, _)| key.as_str()).filter(|key| !key.starts_with("ip:")).collect();
+            if !to_clear.is_empty() || rehashed.is_some() {
+                let mut tx = app.store.begin_act("password_checked").await?;
+                for key in to_clear {
+                    tx.throttle_clear(key).await?;
+                }
+                if let Some(rehashed) = rehashed {
+                    tx.set_password_hash_only(account.id, &rehashed).await?;
+                }
+                tx.commit().await?;
             }
-            if let Some(rehashed) = rehashed {
-                tx.set_password_hash_only(account.id, &rehashed).await?;
-            }
-            tx.commit().await?;
             Ok(SignInOutcome::Success(Box::new(account)))
         }
         _ => {

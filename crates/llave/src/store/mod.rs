@@ -273,21 +273,42 @@ impl Store {
 }
 
 /// The pool's settings. After a failover every pooled connection points at a server that is
-/// gone: `test_before_acquire` pings each before handing it out, so a dead one is dropped
-/// and a fresh one opened (through HAProxy, to the new primary); the acquire timeout bounds
-/// how long a request waits for that before answering 503; `max_lifetime` and
-/// `idle_timeout` retire connections that a load balancer may have cut quietly.
+/// gone. sqlx pings each connection as it is released to the pool and drops it if the ping
+/// fails; on PostgreSQL a connection that then sat idle for more than
+/// [`PING_IF_IDLE_FOR`] is pinged again before it is handed out, so the connections HAProxy
+/// cut while they were idle are replaced by new ones to the new primary. A connection used
+/// within the last second is not pinged twice (that ping was a round trip per query, issue 19):
+/// if the server went away in that second, the one request that meets it is answered 503 and
+/// the connection is dropped at its release. A SQLite file does not fail over: no ping. The
+/// acquire timeout bounds how long a request waits for a connection before answering 503;
+/// `max_lifetime` and `idle_timeout` retire connections that a load balancer may have cut
+/// quietly.
 fn pool_options(backend: Backend) -> AnyPoolOptions {
-    AnyPoolOptions::new()
+    let options = AnyPoolOptions::new()
         .max_connections(match backend {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         })
-        .test_before_acquire(true)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .max_lifetime(Duration::from_secs(30 * 60))
-        .idle_timeout(Duration::from_secs(10 * 60))
+        .idle_timeout(Duration::from_secs(10 * 60));
+    match backend {
+        Backend::Sqlite => options,
+        Backend::Postgres => options.before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    use sqlx::Connection;
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        }),
+    }
 }
+
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged again on acquire.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// What [`Store::migration_status`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,18 +25,24 @@ impl Store {
         record_failure_on(&mut *self.pool().acquire().await?, key, now, window_opened_after).await
     }
 
-    /// A sliding counter: its failures and the time of the last one, unless it has been
-    /// quiet since `forget_before`.
-    pub async fn throttle_sliding(&self, key: &str, forget_before: i64) -> StoreResult<Option<(i64, i64)>> {
-        let row = sqlx::query("SELECT failures, window_start FROM throttle WHERE key = $1 AND window_start > $2")
-            .bind(key)
-            .bind(forget_before)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match row {
-            Some(row) => Some((row.try_get("failures")?, row.try_get("window_start")?)),
-            None => None,
-        })
+    /// Sliding counters, one query for all of them: for each key that has a row, its
+    /// failures and the time of the last one (also when it has been quiet long enough to be
+    /// forgotten: the caller judges the window, and knows which rows exist to clear).
+    pub async fn throttle_sliding(&self, keys: &[&str]) -> StoreResult<Vec<(String, i64, i64)>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+        let sql =
+            format!("SELECT key, failures, window_start FROM throttle WHERE key IN ({})", placeholders.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("key")?, row.try_get("failures")?, row.try_get("window_start")?)))
+            .collect()
     }
 }
 

@@ -4,7 +4,7 @@
 //! in the person's language elsewhere — never the generic 500, which says nothing of trying
 //! again. A read (`GET`, `HEAD`: nothing in llave changes state on them that a second run
 //! would duplicate) is run once more before giving up, after a short pause, on a connection
-//! the pool has checked (`test_before_acquire`); a write is never repeated here, since only
+//! the pool has checked (`store::pool_options`); a write is never repeated here, since only
 //! the handler knows whether it is idempotent.
 
 use std::time::Duration;

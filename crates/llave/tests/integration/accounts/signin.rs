@@ -232,3 +232,40 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn a_success_clears_the_persons_counters_and_keeps_the_addresss(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let person = Person::synthetic(33);
+        sign_up_and_confirm(&app, &person).await;
+        let counters = "SELECT COUNT(*) FROM throttle WHERE key LIKE 'id:%' OR key LIKE 'account:%'";
+        let address = "SELECT COUNT(*) FROM throttle WHERE key LIKE 'ip:%'";
+        // Two wrong guesses (under the budget): counters per identifier, account and address.
+        for _ in 0..2 {
+            assert_eq!(app.client().sign_in(&person.curp, "not the password").await.status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(app.count(counters).await, 2, "the identifier's and the account's counters");
+        assert_eq!(app.count(address).await, 1);
+        // The right password clears the person's counters, read in one query; the address's
+        // stays (one success must not launder many failures).
+        assert_eq!(app.client().sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.count(counters).await, 0);
+        assert_eq!(app.count(address).await, 1);
+        // A counter forgotten long ago (outside the window) is cleared too, not left behind.
+        assert_eq!(app.client().sign_in(&person.email, "not the password").await.status, StatusCode::UNAUTHORIZED);
+        sqlx::query("UPDATE throttle SET window_start = window_start - 86400")
+            .execute(app.state.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(app.count(counters).await, 2);
+        assert_eq!(app.client().sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM throttle WHERE key LIKE 'account:%'").await,
+            0,
+            "the account's counter, set through the e-mail, cleared by a sign-in with the CURP"
+        );
+        // With no counter at all, a sign-in still works (no clearing act is begun).
+        assert_eq!(app.client().sign_in(&person.curp, &person.password).await.status, StatusCode::SEE_OTHER);
+        app.finish().await;
+    }
+}
