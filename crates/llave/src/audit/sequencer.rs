@@ -23,8 +23,8 @@ use tlog::note::Checkpoint;
 use tlog::tiles::stored_count;
 
 use super::{AuditError, Log, entry};
-use crate::store::Store;
 use crate::store::audit::{self as queries, StoredCheckpoint};
+use crate::store::{Backend, Store};
 
 /// Events read per query while appending.
 const BATCH: i64 = 2000;
@@ -41,11 +41,18 @@ pub async fn sequence(store: &Store, log: &Log) -> Result<StoredCheckpoint, Audi
     let mut tx = store.begin_audit().await?;
     let conn: &mut AnyConnection = &mut tx;
     let floor = queries::floor(conn).await?;
+    // PostgreSQL: the transactions below `running` have ended, so once this run has appended
+    // every event it reads, every event of theirs is in the log and the horizon moves up to
+    // it. Read before the events, whose statements see everything those transactions wrote.
+    let (horizon, running) = match store.backend() {
+        Backend::Postgres => (queries::tx_horizon(conn).await?, Some(queries::oldest_running_tx(conn).await?)),
+        Backend::Sqlite => (0, None),
+    };
     let mut size = queries::size(conn).await?;
     let latest = queries::latest_checkpoint(conn).await?;
     let mut levels = Pending::load(conn, size).await?;
     loop {
-        let events = queries::unlogged(conn, floor, BATCH).await?;
+        let events = queries::unlogged(conn, floor, horizon, BATCH).await?;
         if events.is_empty() {
             break;
         }
@@ -61,6 +68,9 @@ pub async fn sequence(store: &Store, log: &Log) -> Result<StoredCheckpoint, Audi
     }
     let floor = barrier.map_or(floor, |barrier| barrier.max(floor));
     queries::set_floor(conn, floor).await?;
+    if let Some(running) = running {
+        queries::set_tx_horizon(conn, running).await?;
+    }
     let mut signed = false;
     let checkpoint = match latest {
         Some(latest) if latest.size as u64 == size => latest,

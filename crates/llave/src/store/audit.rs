@@ -344,22 +344,66 @@ pub async fn set_floor(conn: &mut AnyConnection, floor: i64) -> StoreResult<()> 
     Ok(())
 }
 
+/// PostgreSQL's transaction horizon for the sequencer: every event inserted by a transaction
+/// below it is in the log (0: none known yet).
+pub async fn tx_horizon(conn: &mut AnyConnection) -> StoreResult<i64> {
+    Ok(sqlx::query("SELECT tx_horizon FROM audit_state WHERE name = 'sequencer'")
+        .fetch_one(conn)
+        .await?
+        .try_get("tx_horizon")?)
+}
+
+/// The oldest transaction still running (PostgreSQL): every transaction below it has ended,
+/// so its events, if it committed, are visible to the statements that follow.
+pub async fn oldest_running_tx(conn: &mut AnyConnection) -> StoreResult<i64> {
+    Ok(sqlx::query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS h")
+        .fetch_one(conn)
+        .await?
+        .try_get("h")?)
+}
+
+pub async fn set_tx_horizon(conn: &mut AnyConnection, horizon: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE audit_state SET tx_horizon = $1 WHERE name = 'sequencer' AND tx_horizon < $1")
+        .bind(horizon)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// How many leaves the log has.
 pub async fn size(conn: &mut AnyConnection) -> StoreResult<u64> {
     let n: Option<i64> = sqlx::query("SELECT MAX(idx) AS m FROM audit_leaves").fetch_one(conn).await?.try_get("m")?;
     Ok(n.map_or(0, |n| n as u64 + 1))
 }
 
-/// Up to `limit` events above `floor` that are not in the log yet, in id order.
-pub async fn unlogged(conn: &mut AnyConnection, floor: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {EVENT_COLUMNS} FROM events e WHERE id > $1 \
-         AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $2"
-    )))
-    .bind(floor)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+/// Up to `limit` events above `floor` that are not in the log yet, in id order. With a
+/// transaction horizon (PostgreSQL, above 0), only the events of transactions at or above
+/// it, and those that name no transaction, are read: the rest are in the log already. The
+/// candidates are gathered first (through `events_by_tx`), so a run costs what is new, not
+/// everything above an id floor that a busy database gives no chance to raise.
+pub async fn unlogged(conn: &mut AnyConnection, floor: i64, horizon: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    let rows = if horizon > 0 {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH recent AS MATERIALIZED (SELECT {EVENT_COLUMNS} FROM events \
+               WHERE (tx >= $2 OR tx IS NULL) AND id > $1) \
+             SELECT {EVENT_COLUMNS} FROM recent e \
+             WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $3"
+        )))
+        .bind(floor)
+        .bind(horizon)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?
+    } else {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE id > $1 \
+             AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $2"
+        )))
+        .bind(floor)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?
+    };
     rows.iter().map(stored_event).collect::<Result<_, _>>().map_err(Into::into)
 }
 

@@ -422,6 +422,11 @@ pub(super) const EVENT_COLUMNS: &str = "act_id, seq, at, kind, outcome, account_
      record_id, holder_entity_id, procedure_slug, purpose, client_address, user_agent, detail";
 const PER_EVENT: usize = 17;
 
+/// On PostgreSQL every event row also records the transaction that inserts it (column `tx`):
+/// the audit sequencer reads only the events of transactions at or above its horizon
+/// (`audit::sequencer`). SQLite leaves it empty.
+pub(super) const POSTGRES_TX: &str = "pg_current_xact_id()::text::bigint";
+
 /// Events written by one statement at most (PostgreSQL takes at most 65,535 parameters).
 const EVENTS_PER_STATEMENT: usize = 64;
 
@@ -458,9 +463,10 @@ pub(super) async fn insert_act(
         if with_act {
             sql.push_str("WITH act AS (INSERT INTO acts (id, name, at, events) VALUES ($1, $2, $3, $4)) ");
         }
+        let postgres = backend == super::Backend::Postgres;
         sql.push_str("INSERT INTO events (");
         sql.push_str(EVENT_COLUMNS);
-        sql.push_str(") VALUES ");
+        sql.push_str(if postgres { ", tx) VALUES " } else { ") VALUES " });
         for row in 0..chunk.len() {
             if row > 0 {
                 sql.push_str(", ");
@@ -471,6 +477,10 @@ pub(super) async fn insert_act(
                     sql.push_str(", ");
                 }
                 sql.push_str(&format!("${}", offset + row * PER_EVENT + column + 1));
+            }
+            if postgres {
+                sql.push_str(", ");
+                sql.push_str(POSTGRES_TX);
             }
             sql.push(')');
         }

@@ -276,10 +276,12 @@ impl Store {
 /// gone. sqlx pings each connection as it is released to the pool and drops it if the ping
 /// fails; on PostgreSQL a connection that then sat idle for more than
 /// [`PING_IF_IDLE_FOR`] is pinged again before it is handed out, so the connections HAProxy
-/// cut while they were idle are replaced by new ones to the new primary. A connection used
-/// within the last second is not pinged twice (that ping was a round trip per query, issue 19):
-/// if the server went away in that second, the one request that meets it is answered 503 and
-/// the connection is dropped at its release. A SQLite file does not fail over: no ping. The
+/// cut while they were idle are replaced by new ones to the new primary. A connection in
+/// steady use (back in the pool less than a tenth of a second ago) is not pinged twice: that
+/// ping was a round trip per query (issue 19). If the server went away in that tenth of a
+/// second, the request that meets it is answered 503 (a read is first run once more, 200 ms
+/// later, on a connection pinged by then: `web::unavailable`) and the connection is dropped
+/// at its release. A SQLite file does not fail over: no ping. The
 /// acquire timeout bounds how long a request waits for a connection before answering 503;
 /// `max_lifetime` and `idle_timeout` retire connections that a load balancer may have cut
 /// quietly.
@@ -308,7 +310,7 @@ fn pool_options(backend: Backend) -> AnyPoolOptions {
 }
 
 /// How long a pooled PostgreSQL connection may sit idle before it is pinged again on acquire.
-pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_millis(100);
 
 /// What [`Store::migration_status`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]

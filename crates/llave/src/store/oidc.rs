@@ -468,11 +468,12 @@ impl Store {
              r AS (INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) \
                SELECT $18::text, $14::text, $1, $19::bigint FROM go WHERE $18::text IS NOT NULL), \
              act AS (INSERT INTO acts (id, name, at, events) SELECT $20::text, 'tokens_issued', $1, 1 FROM go), \
-             ev AS (INSERT INTO events ({columns}) SELECT $21::text, $22::bigint, $23::bigint, $24::text, \
+             ev AS (INSERT INTO events ({columns}, tx) SELECT $21::text, $22::bigint, $23::bigint, $24::text, \
                $25::text, $26::bigint, $27::text, $28::text, $29::bigint, $30::text, $31::text, $32::bigint, \
-               $33::text, $34::text, $35::text, $36::text, $37::text FROM go) \
+               $33::text, $34::text, $35::text, $36::text, $37::text, {tx} FROM go) \
              SELECT COUNT(*) AS written FROM go",
-            columns = super::events::EVENT_COLUMNS
+            columns = super::events::EVENT_COLUMNS,
+            tx = super::events::POSTGRES_TX,
         );
         let grant = write.new_grant.as_ref();
         let act = super::act::act_id();
