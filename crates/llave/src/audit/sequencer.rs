@@ -48,11 +48,16 @@ pub async fn sequence(store: &Store, log: &Log) -> Result<StoredCheckpoint, Audi
         Backend::Postgres => (queries::tx_horizon(conn).await?, Some(queries::oldest_running_tx(conn).await?)),
         Backend::Sqlite => (0, None),
     };
+    // A run appends what had committed when it began, read after `running`, so it holds every
+    // event of the transactions below it. Events committing meanwhile are the next run's: on
+    // PostgreSQL acts keep committing during a run, and a run that chased them would not end
+    // (nor commit, nor sign a checkpoint) while the load lasts.
+    let ceiling = queries::highest_event(conn).await?;
     let mut size = queries::size(conn).await?;
     let latest = queries::latest_checkpoint(conn).await?;
     let mut levels = Pending::load(conn, size).await?;
     loop {
-        let events = queries::unlogged(conn, floor, horizon, BATCH).await?;
+        let events = queries::unlogged(conn, (floor, ceiling), horizon, BATCH).await?;
         if events.is_empty() {
             break;
         }

@@ -362,6 +362,12 @@ pub async fn oldest_running_tx(conn: &mut AnyConnection) -> StoreResult<i64> {
         .try_get("h")?)
 }
 
+/// The highest event id committed so far (0 for none).
+pub async fn highest_event(conn: &mut AnyConnection) -> StoreResult<i64> {
+    let highest: Option<i64> = sqlx::query("SELECT MAX(id) AS m FROM events").fetch_one(conn).await?.try_get("m")?;
+    Ok(highest.unwrap_or(0))
+}
+
 pub async fn set_tx_horizon(conn: &mut AnyConnection, horizon: i64) -> StoreResult<()> {
     sqlx::query("UPDATE audit_state SET tx_horizon = $1 WHERE name = 'sequencer' AND tx_horizon < $1")
         .bind(horizon)
@@ -376,30 +382,38 @@ pub async fn size(conn: &mut AnyConnection) -> StoreResult<u64> {
     Ok(n.map_or(0, |n| n as u64 + 1))
 }
 
-/// Up to `limit` events above `floor` that are not in the log yet, in id order. With a
+/// Up to `limit` events above `floor` and at most `ceiling` that are not in the log yet, in
+/// id order. With a
 /// transaction horizon (PostgreSQL, above 0), only the events of transactions at or above
 /// it, and those that name no transaction, are read: the rest are in the log already. The
 /// candidates are gathered first (through `events_by_tx`), so a run costs what is new, not
 /// everything above an id floor that a busy database gives no chance to raise.
-pub async fn unlogged(conn: &mut AnyConnection, floor: i64, horizon: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+pub async fn unlogged(
+    conn: &mut AnyConnection,
+    (floor, ceiling): (i64, i64),
+    horizon: i64,
+    limit: i64,
+) -> StoreResult<Vec<StoredEvent>> {
     let rows = if horizon > 0 {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "WITH recent AS MATERIALIZED (SELECT {EVENT_COLUMNS} FROM events \
-               WHERE (tx >= $2 OR tx IS NULL) AND id > $1) \
+               WHERE (tx >= $3 OR tx IS NULL) AND id > $1 AND id <= $2) \
              SELECT {EVENT_COLUMNS} FROM recent e \
-             WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $3"
+             WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $4"
         )))
         .bind(floor)
+        .bind(ceiling)
         .bind(horizon)
         .bind(limit)
         .fetch_all(conn)
         .await?
     } else {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE id > $1 \
-             AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $2"
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE id > $1 AND id <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $3"
         )))
         .bind(floor)
+        .bind(ceiling)
         .bind(limit)
         .fetch_all(conn)
         .await?
