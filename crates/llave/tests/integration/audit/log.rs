@@ -1,5 +1,7 @@
 use axum::http::StatusCode;
 
+use llave::store::{AccountId, Event, EventKind};
+
 use super::{events, key_file, sequence, text, verify};
 use crate::both_backends;
 use crate::support::{Backend, TestApp};
@@ -191,5 +193,87 @@ both_backends! {
         let out = command.output().await.unwrap();
         assert!(!out.status.success());
         assert!(text(&out).contains("signature.pkcs11"), "{}", text(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_committer_is_found_behind_the_transaction_horizon() {
+    // PostgreSQL only: the horizon is the oldest transaction still running when a run begins.
+    let app = TestApp::new(Backend::Postgres).await;
+    events(&app, 1, 2).await;
+    sequence(&app).await;
+    // An act writes its event as every act does (naming its transaction), and stays open
+    // while later acts commit and runs move the horizon up.
+    let mut early = app.state.store.begin_act("early").await.unwrap();
+    sqlx::query("INSERT INTO acts (id, name, at, events) VALUES ('early-act', 'early', 0, 1)")
+        .execute(early.conn())
+        .await
+        .unwrap();
+    let early_id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (act_id, seq, at, kind, outcome, actor_kind, actor, purpose, client_address, user_agent, tx) \
+         VALUES ('early-act', 0, 0, 'sign_in', 'ok', 'person', '', '', '', '', pg_current_xact_id()::text::bigint) \
+         RETURNING id",
+    )
+    .fetch_one(early.conn())
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        events(&app, 1, 2).await;
+        sequence(&app).await;
+    }
+    let horizon: i64 =
+        sqlx::query_scalar("SELECT tx_horizon FROM audit_state").fetch_one(app.state.store.pool()).await.unwrap();
+    let early_tx: i64 =
+        sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint").fetch_one(early.conn()).await.unwrap();
+    assert!(horizon > 0 && horizon <= early_tx, "the horizon ({horizon}) stops at the open act ({early_tx})");
+    let logged: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(app.state.store.pool()).await.unwrap();
+    early.commit().await.unwrap();
+    let size = sequence(&app).await;
+    assert_eq!(size as i64, logged + 1, "the late committer is appended");
+    assert!(app.state.store.audit_leaf_of_event(early_id).await.unwrap().is_some());
+    // Every event carries its transaction on PostgreSQL: acts, and token answers' one statement.
+    let untagged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE tx IS NULL")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(untagged, 0);
+    app.finish().await;
+}
+
+both_backends! {
+    async fn runs_end_and_sign_while_acts_keep_committing(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut writers = Vec::new();
+        for w in 0..4 {
+            let store = app.state.store.clone();
+            let stop = stop.clone();
+            writers.push(tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let event = Event::security(EventKind::SignIn, Some(AccountId(w)), "203.0.113.1", "test", &format!("{i}"));
+                    store.record("sign_in", event).await.unwrap();
+                    i += 1;
+                }
+            }));
+        }
+        // Each run appends what had committed when it began, commits and signs, although the
+        // writers never pause (a run that chased them would not end while they write).
+        let mut sizes = Vec::new();
+        for _ in 0..3 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let run = tokio::time::timeout(std::time::Duration::from_secs(60), sequence(&app)).await;
+            sizes.push(run.expect("a run ends while acts keep committing"));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert!(sizes.windows(2).all(|pair| pair[0] < pair[1]), "each run signed a bigger checkpoint: {sizes:?}");
+        let size = sequence(&app).await;
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(size as i64, rows, "every event is in the log once the writers stop");
+        app.finish().await;
     }
 }
