@@ -109,10 +109,9 @@ impl Store {
                 return Err(error.into());
             }
         }
-        let highest: Option<i64> =
-            sqlx::query("SELECT MAX(id) AS m FROM events").fetch_one(&mut *tx).await?.try_get("m")?;
+        let highest = highest_event(&mut tx).await?;
         tx.commit().await?;
-        Ok(Some(highest.unwrap_or(0)))
+        Ok(Some(highest))
     }
 
     /// The sequencer's transaction: one sequencer at a time, across every node.
@@ -383,41 +382,29 @@ pub async fn size(conn: &mut AnyConnection) -> StoreResult<u64> {
 }
 
 /// Up to `limit` events above `floor` and at most `ceiling` that are not in the log yet, in
-/// id order. With a
-/// transaction horizon (PostgreSQL, above 0), only the events of transactions at or above
-/// it, and those that name no transaction, are read: the rest are in the log already. The
-/// candidates are gathered first (through `events_by_tx`), so a run costs what is new, not
-/// everything above an id floor that a busy database gives no chance to raise.
+/// id order, of transactions at or above `horizon` or naming none (on SQLite, and before
+/// PostgreSQL's first horizon, 0, that is every event): the others are in the log already.
+/// The candidates are gathered first (through `events_by_tx` once there is a horizon), so a
+/// run costs what is new, not everything above an id floor a busy database does not let it
+/// raise.
 pub async fn unlogged(
     conn: &mut AnyConnection,
     (floor, ceiling): (i64, i64),
     horizon: i64,
     limit: i64,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let rows = if horizon > 0 {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "WITH recent AS MATERIALIZED (SELECT {EVENT_COLUMNS} FROM events \
-               WHERE (tx >= $3 OR tx IS NULL) AND id > $1 AND id <= $2) \
-             SELECT {EVENT_COLUMNS} FROM recent e \
-             WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $4"
-        )))
-        .bind(floor)
-        .bind(ceiling)
-        .bind(horizon)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?
-    } else {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE id > $1 AND id <= $2 \
-             AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $3"
-        )))
-        .bind(floor)
-        .bind(ceiling)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?
-    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH recent AS MATERIALIZED (SELECT {EVENT_COLUMNS} FROM events \
+           WHERE (tx >= $3 OR tx IS NULL) AND id > $1 AND id <= $2) \
+         SELECT {EVENT_COLUMNS} FROM recent e \
+         WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_id = e.id) ORDER BY id LIMIT $4"
+    )))
+    .bind(floor)
+    .bind(ceiling)
+    .bind(horizon)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(stored_event).collect::<Result<_, _>>().map_err(Into::into)
 }
 

@@ -281,10 +281,9 @@ impl Store {
 /// ping was a round trip per query (issue 19). If the server went away in that tenth of a
 /// second, the request that meets it is answered 503 (a read is first run once more, 200 ms
 /// later, on a connection pinged by then: `web::unavailable`) and the connection is dropped
-/// at its release. A SQLite file does not fail over: no ping. The
-/// acquire timeout bounds how long a request waits for a connection before answering 503;
-/// `max_lifetime` and `idle_timeout` retire connections that a load balancer may have cut
-/// quietly.
+/// at its release. A SQLite file does not fail over: no ping. The acquire timeout bounds how
+/// long a request waits for a connection before answering 503; `max_lifetime` and
+/// `idle_timeout` retire connections that a load balancer may have cut quietly.
 fn pool_options(backend: Backend) -> AnyPoolOptions {
     let options = AnyPoolOptions::new()
         .max_connections(match backend {

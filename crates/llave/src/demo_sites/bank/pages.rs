@@ -232,8 +232,6 @@ fn set_visit(app: &AppState, bank: &Bank, visit: &Visit) -> String {
     session::set(&bank.live, app.cookie_policy(), Purpose::Visitor, visit, APPLICATION_SECONDS)
 }
 
-/// A form without this visit's CSRF token: refused. The visit stays as it was (a forged
-/// form cannot reset it); a browser without one gets one, to try again.
 /// The visit a POSTed form of the bank's belongs to (its CSRF token matches), or the page
 /// saying the form expired.
 fn posted_visit(
@@ -250,6 +248,8 @@ fn posted_visit(
     }
 }
 
+/// A form without this visit's CSRF token: refused. The visit stays as it was (a forged
+/// form cannot reset it); a browser without one gets one, to try again.
 fn expired_form(app: &AppState, bank: &Bank, current: Option<Visit>) -> Response {
     let (visit, cookie) = match current {
         Some(visit) => (visit, None),

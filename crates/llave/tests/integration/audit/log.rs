@@ -81,24 +81,31 @@ both_backends! {
     }
 }
 
+/// An act (PostgreSQL) that has written its row and one event, with `tx` as the event's
+/// transaction (`NULL`: none named), left open; and the event's id.
+async fn open_act_with_an_event(app: &TestApp, tx: &str) -> (llave::store::Tx, i64) {
+    let mut act = app.state.store.begin_act("early").await.unwrap();
+    sqlx::query("INSERT INTO acts (id, name, at, events) VALUES ('early-act', 'early', 0, 1)")
+        .execute(act.conn())
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO events (act_id, seq, at, kind, outcome, actor_kind, actor, purpose, client_address, user_agent, tx) \
+         VALUES ('early-act', 0, 0, 'sign_in', 'ok', 'person', '', '', '', '', {tx}) RETURNING id"
+    )))
+    .fetch_one(act.conn())
+    .await
+    .unwrap();
+    (act, id)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_committers_are_logged_after_the_acts_that_committed_first() {
     // PostgreSQL only: on SQLite acts commit one at a time, in id order.
     let app = TestApp::new(Backend::Postgres).await;
     events(&app, 1, 2).await;
     // An act takes its event id, and commits after a later act did.
-    let mut early = app.state.store.begin_act("early").await.unwrap();
-    sqlx::query("INSERT INTO acts (id, name, at, events) VALUES ('early-act', 'early', 0, 1)")
-        .execute(early.conn())
-        .await
-        .unwrap();
-    let early_id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (act_id, seq, at, kind, outcome, actor_kind, actor, purpose, client_address, user_agent) \
-         VALUES ('early-act', 0, 0, 'sign_in', 'ok', 'person', '', '', '', '') RETURNING id",
-    )
-    .fetch_one(early.conn())
-    .await
-    .unwrap();
+    let (early, early_id) = open_act_with_an_event(&app, "NULL").await;
     events(&app, 1, 1).await;
     let before = sequence(&app).await;
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(app.state.store.pool()).await.unwrap();
@@ -204,19 +211,7 @@ async fn a_late_committer_is_found_behind_the_transaction_horizon() {
     sequence(&app).await;
     // An act writes its event as every act does (naming its transaction), and stays open
     // while later acts commit and runs move the horizon up.
-    let mut early = app.state.store.begin_act("early").await.unwrap();
-    sqlx::query("INSERT INTO acts (id, name, at, events) VALUES ('early-act', 'early', 0, 1)")
-        .execute(early.conn())
-        .await
-        .unwrap();
-    let early_id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (act_id, seq, at, kind, outcome, actor_kind, actor, purpose, client_address, user_agent, tx) \
-         VALUES ('early-act', 0, 0, 'sign_in', 'ok', 'person', '', '', '', '', pg_current_xact_id()::text::bigint) \
-         RETURNING id",
-    )
-    .fetch_one(early.conn())
-    .await
-    .unwrap();
+    let (mut early, early_id) = open_act_with_an_event(&app, "pg_current_xact_id()::text::bigint").await;
     for _ in 0..3 {
         events(&app, 1, 2).await;
         sequence(&app).await;
