@@ -95,8 +95,12 @@ impl KeyStore {
                 return Err(KeyStoreError::Missing(shown));
             }
             // Databases started before fingerprints were recorded: the CSRF key is made at
-            // every node's first start.
-            if store.existing_server_secret("csrf_key").await?.is_some() {
+            // every node's first start, after the fingerprint is recorded — so the fingerprint
+            // is read again after the CSRF key: a node that started together with this one
+            // may have made the file, the fingerprint and the CSRF key since the first read.
+            if store.existing_server_secret("csrf_key").await?.is_some()
+                && store.existing_server_secret(FINGERPRINT).await?.is_none()
+            {
                 return Err(KeyStoreError::Unrecorded(shown));
             }
         }
